@@ -1,0 +1,32 @@
+export { AgentKey } from './agent-key.js';
+export { costToMicros, MAX_BUDGET_CENTS, MAX_COST_CENTS, MICROS_PER_CENT } from './budget/money.js';
+export { addMonthsUtc, type BudgetPeriod, firstReset, nextReset, PERIODS } from './budget/period.js';
+export { fromPGlite, type PGliteLike, type Queryable } from './db.js';
+export { parseDuration } from './duration.js';
+export { AgentKeyInputError, AuthCode, type AuthError } from './errors.js';
+export { isScope } from './input.js';
+export { hashKey } from './key.js';
+export { intersectScopes } from './rows.js';
+export type {
+  AgentKeyOptions,
+  AuthorizeOptions,
+  AuthorizeResult,
+  Budget,
+  CreateKeyOptions,
+  CreateKeyResult,
+  Credential,
+  EnsureSubjectOptions,
+  KeyInfo,
+  Principal,
+  TrackUsageResult,
+  UpdateOptions,
+  ValidateFailure,
+  ValidateResult,
+} from './types.js';
+export {
+  type ExternalIdentity,
+  type FirstSeenPolicy,
+  namespacedSubject,
+  type Verifier,
+  type VerifyResult,
+} from './verifier.js';

@@ -1,0 +1,116 @@
+import { MICROS_PER_CENT } from './budget/money.js';
+import type { Budget, KeyInfo, Principal, ValidateResult } from './types.js';
+
+/** A keys-table row as the statements in `sql/statements.ts` return it. */
+export interface KeyRow {
+  id: number;
+  account_id: string | null;
+  user_id: string | null;
+  name: string | null;
+  scopes: string[] | null;
+  budget_cents: number | null;
+  budget_period: string | null;
+  expires_at: Date | null;
+  delegated_by: string | null;
+  revoked_at: Date | null;
+  external_subject: string | null;
+  key_prefix: string;
+  created_at: Date | null;
+  last_used_at: Date | null;
+  used_micros: number;
+  budget_reset_at: Date | null;
+  passed?: boolean;
+}
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+const date = (d: Date | string | null) => (d === null ? null : new Date(d));
+
+export function budgetOf(row: KeyRow): Budget {
+  const usedCents = Number(row.used_micros) / MICROS_PER_CENT;
+  return {
+    limitCents: row.budget_cents,
+    usedCents,
+    remainingCents: row.budget_cents === null ? null : Math.max(0, row.budget_cents - usedCents),
+    period: row.budget_period,
+    resetAt: date(row.budget_reset_at),
+  };
+}
+
+/** Whole cents used, rounded up: what 0.2.0's `budget_used_cents` shows. */
+export function usedWholeCents(row: KeyRow): number {
+  return Math.ceil(Number(row.used_micros) / MICROS_PER_CENT);
+}
+
+export function isExhausted(row: KeyRow): boolean {
+  return row.budget_cents !== null && Number(row.used_micros) >= row.budget_cents * MICROS_PER_CENT;
+}
+
+export function toValidateResult(row: KeyRow): ValidateResult {
+  const used = usedWholeCents(row);
+  return {
+    valid: true,
+    id: row.id,
+    accountId: row.account_id ?? '',
+    userId: row.user_id,
+    scopes: row.scopes,
+    budgetCents: row.budget_cents,
+    budgetUsedCents: used,
+    budgetRemainingCents: row.budget_cents === null ? null : Math.max(0, row.budget_cents - used),
+    budgetPeriod: row.budget_period,
+    budgetResetAt: iso(row.budget_reset_at),
+    expiresAt: iso(row.expires_at),
+    delegatedBy: row.delegated_by,
+    name: row.name ?? 'default',
+  };
+}
+
+export function toKeyInfo(row: KeyRow): KeyInfo {
+  return {
+    kind: row.external_subject === null ? 'key' : 'subject',
+    id: row.id,
+    subject: row.external_subject,
+    keyPrefix: row.key_prefix,
+    accountId: row.account_id ?? '',
+    userId: row.user_id,
+    name: row.name ?? 'default',
+    scopes: row.scopes,
+    budget: budgetOf(row),
+    expiresAt: date(row.expires_at),
+    delegatedBy: row.delegated_by,
+    createdAt: date(row.created_at),
+    lastUsedAt: date(row.last_used_at),
+    revokedAt: date(row.revoked_at),
+  };
+}
+
+export function toPrincipal(
+  row: KeyRow,
+  tokenScopes: readonly string[] | null | undefined,
+  tokenExpiresAt: Date | null | undefined,
+): Principal {
+  const rowExpiry = date(row.expires_at);
+  const tokenExpiry = tokenExpiresAt ?? null;
+  return {
+    kind: row.external_subject === null ? 'key' : 'subject',
+    id: row.id,
+    subject: row.external_subject,
+    accountId: row.account_id ?? '',
+    userId: row.user_id,
+    name: row.name ?? 'default',
+    scopes: intersectScopes(row.scopes, tokenScopes ?? null),
+    expiresAt:
+      rowExpiry && tokenExpiry
+        ? rowExpiry < tokenExpiry
+          ? rowExpiry
+          : tokenExpiry
+        : (rowExpiry ?? tokenExpiry),
+    delegatedBy: row.delegated_by,
+  };
+}
+
+/** null on either side means no limit from that side; a row's `admin` grants what the token grants. */
+export function intersectScopes(row: string[] | null, token: readonly string[] | null): string[] | null {
+  if (row === null) return token === null ? null : [...token];
+  if (token === null || row.includes('admin')) return token === null ? row : [...token];
+  return row.filter((s) => token.includes(s));
+}

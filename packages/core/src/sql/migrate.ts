@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+import type { TableNames } from './identifier.js';
+
+/**
+ * One multi-statement query: PostgreSQL runs it as one implicit transaction, so the advisory lock
+ * serialises concurrent migrations (CREATE … IF NOT EXISTS alone races on the catalog) and a
+ * failure leaves nothing half-applied. Every step is idempotent.
+ */
+export function migrationSql(t: TableNames): string {
+  const lockId = createHash('sha256').update(`agentkey:${t.id}`).digest().readBigInt64BE(0);
+  return `SELECT pg_advisory_xact_lock(${lockId});
+CREATE TABLE IF NOT EXISTS ${t.keys} (
+  id SERIAL PRIMARY KEY,
+  account_id TEXT,
+  key_hash TEXT NOT NULL UNIQUE,
+  key_prefix TEXT NOT NULL,
+  name TEXT NOT NULL DEFAULT 'default',
+  created_at TIMESTAMPTZ DEFAULT NOW(),
+  last_used_at TIMESTAMPTZ,
+  revoked_at TIMESTAMPTZ
+);
+ALTER TABLE ${t.keys}
+  ADD COLUMN IF NOT EXISTS user_id TEXT,
+  ADD COLUMN IF NOT EXISTS scopes TEXT[],
+  ADD COLUMN IF NOT EXISTS budget_cents INTEGER,
+  ADD COLUMN IF NOT EXISTS budget_used_cents INTEGER DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS budget_period TEXT,
+  ADD COLUMN IF NOT EXISTS budget_reset_at TIMESTAMPTZ,
+  ADD COLUMN IF NOT EXISTS expires_at TIMESTAMPTZ,
+  ADD COLUMN IF NOT EXISTS delegated_by TEXT,
+  ADD COLUMN IF NOT EXISTS external_subject TEXT,
+  ADD COLUMN IF NOT EXISTS budget_used_micros BIGINT;
+COMMENT ON COLUMN ${t.keys}.budget_used_micros IS 'agentkey: exact spend this period in 1e-4 cent units; budget_used_cents is the same rounded up';
+CREATE UNIQUE INDEX IF NOT EXISTS ${t.index('_external_subject_key')} ON ${t.keys} (external_subject) WHERE external_subject IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ${t.index('_account_id_idx')} ON ${t.keys} (account_id);`;
+}

@@ -1,0 +1,133 @@
+import type { BudgetPeriod } from './budget/period.js';
+import type { Queryable } from './db.js';
+import type { AuthError } from './errors.js';
+
+export interface AgentKeyOptions {
+  /** A pg Pool, or anything with its `query(text, params)`. The constructor never calls it. */
+  pool: Queryable;
+  /** The keys table, optionally `schema.table`. Validated as an identifier. */
+  tableName?: string;
+  /** Prefix of minted keys. */
+  keyPrefix?: string;
+  /** Scopes keys may carry (`admin` is always allowed). Unset: any well-formed scope. */
+  validScopes?: readonly string[];
+  /** The clock. Tests set it instead of sleeping. */
+  now?: () => Date;
+}
+
+export interface CreateKeyOptions {
+  accountId: string | number;
+  userId?: string | null;
+  scopes?: string[] | null;
+  budgetCents?: number | null;
+  budgetPeriod?: BudgetPeriod | null;
+  expiresIn?: string | null;
+  delegatedBy?: string | null;
+  name?: string | null;
+}
+
+export interface CreateKeyResult {
+  key: string;
+  id: number;
+  scopes: string[] | null;
+  budgetCents: number | null;
+  budgetPeriod: string | null;
+  expiresAt: string | null;
+}
+
+export type EnsureSubjectOptions = Omit<CreateKeyOptions, 'accountId'> & { accountId?: string | number };
+
+export interface ValidateResult {
+  valid: true;
+  id: number;
+  accountId: string;
+  userId: string | null;
+  scopes: string[] | null;
+  budgetCents: number | null;
+  budgetUsedCents: number;
+  budgetRemainingCents: number | null;
+  budgetPeriod: string | null;
+  budgetResetAt: string | null;
+  expiresAt: string | null;
+  delegatedBy: string | null;
+  name: string;
+}
+
+export interface ValidateFailure {
+  valid: false;
+  reason: 'invalid' | 'revoked' | 'expired' | 'budget_exceeded';
+}
+
+export type TrackUsageResult =
+  | { success: true; budgetUsedCents?: number; budgetRemainingCents?: number | null }
+  | { success: false; reason: 'budget_exceeded' | 'invalid_key' | 'invalid_cost' };
+
+/** A key or subject as admin calls see it. Never carries the key or its hash. */
+export interface KeyInfo {
+  kind: 'key' | 'subject';
+  id: number;
+  subject: string | null;
+  keyPrefix: string;
+  accountId: string;
+  userId: string | null;
+  name: string;
+  scopes: string[] | null;
+  budget: Budget;
+  expiresAt: Date | null;
+  delegatedBy: string | null;
+  createdAt: Date | null;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** Budget numbers in cents; `usedCents` is exact to 1e-4 ¢. */
+export interface Budget {
+  limitCents: number | null;
+  usedCents: number;
+  remainingCents: number | null;
+  period: string | null;
+  resetAt: Date | null;
+}
+
+/** Who is calling, once authorized. One shape for native keys and external subjects. */
+export interface Principal {
+  kind: 'key' | 'subject';
+  id: number;
+  subject: string | null;
+  accountId: string;
+  userId: string | null;
+  name: string;
+  /** Effective scopes: the row's, intersected with the token's for external callers. */
+  scopes: string[] | null;
+  /** Effective expiry: the earlier of the row's and the token's. */
+  expiresAt: Date | null;
+  delegatedBy: string | null;
+}
+
+export type Credential = string | { key: string } | { subject: string };
+
+export interface AuthorizeOptions {
+  /** Scope the request needs. */
+  scope?: string;
+  /** Cost to charge when authorized, in cents (fractional allowed, exact to 1e-4 ¢). */
+  costCents?: number;
+  /** For external identities: the scopes the token grants (null: the IdP says nothing). */
+  tokenScopes?: readonly string[] | null;
+  /** For external identities: the token's own expiry. */
+  tokenExpiresAt?: Date | null;
+}
+
+export type AuthorizeResult =
+  | { ok: true; principal: Principal; budget: Budget; chargedCents: number }
+  | { ok: false; error: AuthError; principal?: Principal; budget?: Budget };
+
+export interface UpdateOptions {
+  scopes?: string[] | null;
+  budgetCents?: number | null;
+  budgetPeriod?: BudgetPeriod | null;
+  /** A new expiry from now (`24h`, `30d`…), or null for none. */
+  expiresIn?: string | null;
+  /** A new absolute expiry, or null for none. */
+  expiresAt?: Date | null;
+  name?: string | null;
+}

@@ -1,0 +1,46 @@
+import type { BudgetPeriod } from './budget/period.js';
+import type { AuthError } from './errors.js';
+
+/** Who an identity provider says is calling. */
+export interface ExternalIdentity {
+  /** Namespaced and stable: `<namespace>|<id>`, the namespace naming the issuer. */
+  subject: string;
+  /** What the IdP granted this token; null = the IdP says nothing. */
+  scopes: readonly string[] | null;
+  /** The token's own expiry. */
+  expiresAt: Date | null;
+  /** Org or tenant, when the IdP names one. */
+  accountId?: string;
+  /** The human behind the machine, when the IdP names one. */
+  delegatedBy?: string;
+  claims: Readonly<Record<string, unknown>>;
+}
+
+export type VerifyResult = { ok: true; identity: ExternalIdentity } | { ok: false; error: AuthError };
+
+/** What a subject gets on first sight. Without a policy, unknown subjects are refused. */
+export interface FirstSeenPolicy {
+  scopes?: string[] | null;
+  budgetCents?: number | null;
+  budgetPeriod?: BudgetPeriod | null;
+  expiresIn?: string | null;
+  /** A fixed account, or one derived from the identity; default: the identity's accountId, else the subject. */
+  accountId?: string | ((identity: ExternalIdentity) => string | undefined);
+  name?: string;
+}
+
+/** A plugin that proves an external caller. Construction-time errors throw; verification returns results. */
+export interface Verifier {
+  /** Unique within one gate: 'clerk', 'oidc:<issuer>', … */
+  readonly id: string;
+  /** Cheap and free of I/O: a prefix, or a JWT whose `iss` matches. */
+  accepts(credential: string): boolean;
+  verify(credential: string): Promise<VerifyResult>;
+  /** This verifier's first-sight policy, if it has one. */
+  readonly firstSeen?: FirstSeenPolicy;
+}
+
+/** `<namespace>|<id>`: two issuers can never share a row by accident. */
+export function namespacedSubject(namespace: string, id: string): string {
+  return `${namespace}|${id}`;
+}

@@ -1,0 +1,83 @@
+import { existsSync } from 'node:fs';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+
+const LOCAL_DATABASE = 'postgres://postgres@127.0.0.1:5432/test';
+const LOCAL_REDIS = 'redis://127.0.0.1:6379';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    redisUrl: string;
+  }
+}
+
+/**
+ * Finds the PostgreSQL every test file shares (each file then works in its own schema):
+ * DATABASE_URL first; else a testcontainers PostgreSQL when a Docker engine answers; else the
+ * local default port; else a message saying how to provide one.
+ */
+export default async function setup(project: TestProject) {
+  const stops: Array<() => Promise<unknown>> = [];
+  let databaseUrl = process.env.DATABASE_URL;
+  let redisUrl = process.env.REDIS_URL;
+  if ((!databaseUrl || !redisUrl) && dockerMayAnswer()) {
+    const started = await startContainers(!databaseUrl, !redisUrl).catch(() => null);
+    if (started) {
+      databaseUrl ??= started.databaseUrl;
+      redisUrl ??= started.redisUrl;
+      stops.push(...started.stops);
+    }
+  }
+  databaseUrl ??= LOCAL_DATABASE;
+  redisUrl ??= LOCAL_REDIS;
+  await checkDatabase(databaseUrl);
+  project.provide('databaseUrl', databaseUrl);
+  project.provide('redisUrl', redisUrl);
+  return async () => {
+    for (const stop of stops) await stop();
+  };
+}
+
+function dockerMayAnswer(): boolean {
+  return Boolean(process.env.DOCKER_HOST) || existsSync('/var/run/docker.sock');
+}
+
+async function startContainers(wantDb: boolean, wantRedis: boolean) {
+  const { GenericContainer, Wait, getContainerRuntimeClient } = await import('testcontainers');
+  await getContainerRuntimeClient(); // throws when no engine answers
+  const result: { databaseUrl?: string; redisUrl?: string; stops: Array<() => Promise<unknown>> } = {
+    stops: [],
+  };
+  if (wantDb) {
+    const db = await new GenericContainer('postgres:16-alpine')
+      .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: 'trust', POSTGRES_DB: 'test' })
+      .withExposedPorts(5432)
+      .withWaitStrategy(Wait.forLogMessage(/ready to accept connections/, 2))
+      .start();
+    result.databaseUrl = `postgres://postgres@${db.getHost()}:${db.getMappedPort(5432)}/test`;
+    result.stops.push(() => db.stop());
+  }
+  if (wantRedis) {
+    const redis = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).start();
+    result.redisUrl = `redis://${redis.getHost()}:${redis.getMappedPort(6379)}`;
+    result.stops.push(() => redis.stop());
+  }
+  return result;
+}
+
+async function checkDatabase(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (error) {
+    throw new Error(
+      `agentkey tests need PostgreSQL and could not reach ${url.replace(/:[^:@/]*@/, ':***@')} (${(error as Error).message}).\n` +
+        'Provide one: set DATABASE_URL=postgres://user@host:port/db, or start a Docker engine (testcontainers ' +
+        'then runs postgres:16), or run PostgreSQL on 127.0.0.1:5432 with a database named "test".',
+    );
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

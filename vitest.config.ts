@@ -1,0 +1,25 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // Tests run against the TypeScript sources, never a stale dist/.
+    alias: {
+      '@agentkey/core': pkg('core'),
+      '@agentkey/express': pkg('express'),
+      '@agentkey/oidc': pkg('oidc'),
+      '@agentkey/auth0': pkg('auth0'),
+      '@agentkey/clerk': pkg('clerk'),
+    },
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Two cores here: more workers only thrash the database they share.
+    maxWorkers: 2,
+  },
+});
