@@ -308,7 +308,7 @@ export class AgentKey {
       throw new AgentKeyInputError('changes must be an object', 'changes');
     const now = this.now();
     const sets: string[] = [];
-    const params: unknown[] = [lookup.value, now];
+    const params: unknown[] = [lookup.value];
     const set = (column: string, value: unknown, cast = '') => {
       params.push(value);
       sets.push(`${column} = $${params.length}${cast}`);

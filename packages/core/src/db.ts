@@ -3,12 +3,15 @@
  * A `pg.Pool` fits as is; so does any object with that method (the 0.2.0 contract).
  */
 export interface Queryable {
+  // biome-ignore lint/suspicious/noExplicitAny: rows are whatever the statement selects, as in pg's own types
   query(text: string, params?: unknown[]): Promise<{ rows: any[]; rowCount?: number | null }>;
 }
 
 /** The part of a PGlite instance the adapter uses (structural: core does not depend on PGlite). */
 export interface PGliteLike {
+  // biome-ignore lint/suspicious/noExplicitAny: as above
   query(text: string, params?: unknown[]): Promise<{ rows: any[]; affectedRows?: number }>;
+  // biome-ignore lint/suspicious/noExplicitAny: as above
   exec(text: string): Promise<Array<{ rows: any[]; affectedRows?: number }>>;
 }
 

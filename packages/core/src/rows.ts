@@ -98,12 +98,7 @@ export function toPrincipal(
     userId: row.user_id,
     name: row.name ?? 'default',
     scopes: intersectScopes(row.scopes, tokenScopes ?? null),
-    expiresAt:
-      rowExpiry && tokenExpiry
-        ? rowExpiry < tokenExpiry
-          ? rowExpiry
-          : tokenExpiry
-        : (rowExpiry ?? tokenExpiry),
+    expiresAt: earliest(rowExpiry, tokenExpiry),
     delegatedBy: row.delegated_by,
   };
 }
@@ -113,4 +108,9 @@ export function intersectScopes(row: string[] | null, token: readonly string[] |
   if (row === null) return token === null ? null : [...token];
   if (token === null || row.includes('admin')) return token === null ? row : [...token];
   return row.filter((s) => token.includes(s));
+}
+
+function earliest(a: Date | null, b: Date | null): Date | null {
+  if (a === null || b === null) return a ?? b;
+  return a.getTime() <= b.getTime() ? a : b;
 }

@@ -1,0 +1,184 @@
+import { AgentKey, AgentKeyInputError } from '@agentkey/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, openStore, type TestDb } from '../../../test/support/db.js';
+
+const HOSTILE_TABLES = [
+  'keys; DROP TABLE users',
+  'keys--',
+  '"keys"',
+  'a.b.c',
+  '1keys',
+  '',
+  'keys ',
+  'ke ys',
+  'keys\u0000',
+  'kéys',
+  'x'.repeat(64),
+  "keys' OR '1'='1",
+];
+
+describe('construction', () => {
+  const pool = { query: () => Promise.reject(new Error('never called')) };
+
+  it.each(HOSTILE_TABLES)('refuses tableName %j at construction, naming the option', (tableName) => {
+    expect(() => new AgentKey({ pool, tableName })).toThrow(/tableName/);
+  });
+
+  it('accepts plain and schema-qualified names, folding case as PostgreSQL does', () => {
+    expect(new AgentKey({ pool, tableName: 'Api_Keys' }).tableName).toBe('api_keys');
+    expect(new AgentKey({ pool, tableName: 'billing.keys' }).tableName).toBe('billing.keys');
+    expect(new AgentKey({ pool, tableName: 'select' }).tableName).toBe('select');
+  });
+
+  it('refuses a missing pool, bad keyPrefix and malformed validScopes', () => {
+    expect(() => new AgentKey({} as never)).toThrow(/pool/);
+    expect(() => new AgentKey({ pool, keyPrefix: 'a b' })).toThrow(/keyPrefix/);
+    expect(() => new AgentKey({ pool, validScopes: ['ok', 'not ok'] })).toThrow(/scope/i);
+  });
+
+  it('runs no query at construction', () => {
+    let calls = 0;
+    new AgentKey({
+      pool: {
+        query: async () => {
+          calls++;
+          return { rows: [] };
+        },
+      },
+    });
+    expect(calls).toBe(0);
+  });
+});
+
+describe.each(BACKENDS)('bad input changes no row (%s)', (backend) => {
+  let db: TestDb;
+  let ak: AgentKey;
+  let key: string;
+  let id: number;
+  beforeAll(async () => {
+    ({ db, ak } = await openStore(backend, { validScopes: ['read'] }));
+    ({ key, id } = await ak.create({ accountId: 'victim', budgetCents: 1000, scopes: ['read'] }));
+  });
+  afterAll(() => db.close());
+
+  const snapshot = async () =>
+    (await db.pool.query(`SELECT count(*)::int AS n, sum(budget_used_micros)::text AS m FROM ${db.table}`))
+      .rows[0];
+
+  it.each([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -1, 1e12, 0.00001, '5' as never])(
+    'authorize refuses cost %s with a clear error',
+    async (cost) => {
+      const before = await snapshot();
+      await expect(ak.authorize(key, { costCents: cost })).rejects.toThrow(AgentKeyInputError);
+      await expect(ak.authorize(key, { costCents: cost })).rejects.toThrow(/costCents/);
+      expect(await snapshot()).toEqual(before);
+    },
+  );
+
+  it.each([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e12])(
+    'trackUsage answers invalid_cost for %s',
+    async (cost) => {
+      const before = await snapshot();
+      expect(await ak.trackUsage(key, { costCents: cost })).toEqual({
+        success: false,
+        reason: 'invalid_cost',
+      });
+      expect(await snapshot()).toEqual(before);
+    },
+  );
+
+  it.each(['7days', '-1h', '1.5h', '', ' 1h', '1H', '99999999999d'])(
+    'refuses duration %j',
+    async (expiresIn) => {
+      const before = await snapshot();
+      await expect(ak.create({ accountId: 'a', expiresIn })).rejects.toThrow(/Invalid duration/);
+      await expect(ak.ensureSubject('s|dur', { expiresIn })).rejects.toThrow(/Invalid duration/);
+      expect(await snapshot()).toEqual(before);
+    },
+  );
+
+  it.each(['year', 'Day', '', 'hour'])('refuses budget period %j', async (budgetPeriod) => {
+    const before = await snapshot();
+    await expect(ak.create({ accountId: 'a', budgetPeriod: budgetPeriod as never })).rejects.toThrow(
+      /Invalid budget period/,
+    );
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it.each([-1, 1.5, Number.NaN, 2 ** 31, '100' as never])('refuses budget %s', async (budgetCents) => {
+    const before = await snapshot();
+    await expect(ak.create({ accountId: 'a', budgetCents })).rejects.toThrow(/Invalid budget/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('refuses scopes outside validScopes and malformed scopes', async () => {
+    const before = await snapshot();
+    for (const scopes of [
+      ['write'],
+      ['read write'],
+      ['re"ad'],
+      [''],
+      ['x'.repeat(129)],
+      'read' as never,
+      [1 as never],
+    ]) {
+      await expect(ak.create({ accountId: 'a', scopes })).rejects.toThrow(/scopes/i);
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('a 10 KB key, NUL bytes and non-ASCII keys are simply unknown, with no query error', async () => {
+    const before = await snapshot();
+    for (const bad of ['ak_'.padEnd(10_240, 'a'), `${key}\u0000`, `ak_\u00e9${key.slice(4)}`, '\u0000']) {
+      expect(await ak.validate(bad)).toEqual({ valid: false, reason: 'invalid' });
+      expect(await ak.trackUsage(bad, { costCents: 1 })).toEqual({ success: false, reason: 'invalid_key' });
+      expect(await ak.authorize(bad, { costCents: 1 })).toMatchObject({
+        ok: false,
+        error: { code: 'invalid_token' },
+      });
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('NUL bytes and non-ASCII in identifiers are refused with an error naming the field', async () => {
+    const before = await snapshot();
+    await expect(ak.create({ accountId: 'acc\u0000t' })).rejects.toThrow(/accountId/);
+    await expect(ak.create({ accountId: 'açcount' })).rejects.toThrow(/accountId/);
+    await expect(ak.create({ accountId: 'a', userId: 'u\u0000' })).rejects.toThrow(/userId/);
+    await expect(ak.create({ accountId: 'a', delegatedBy: 'd\u202e' })).rejects.toThrow(/delegatedBy/);
+    await expect(ak.create({ accountId: 'a', name: 'n\u0000' })).rejects.toThrow(/name/);
+    await expect(ak.create({ accountId: 'a', name: 'x'.repeat(10_240) })).rejects.toThrow(/name/);
+    await expect(ak.ensureSubject('s|\u0000')).rejects.toThrow(/subject/);
+    await expect(ak.ensureSubject('s|ü')).rejects.toThrow(/subject/);
+    await expect(ak.ensureSubject('x'.repeat(10_240))).rejects.toThrow(/subject/);
+    expect(await ak.validateBySubject('s|\u0000')).toEqual({ valid: false, reason: 'invalid' });
+    expect(await ak.authorize({ subject: 's|\u0000' })).toMatchObject({ error: { code: 'invalid_token' } });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('a display name may be any Unicode text and round-trips exactly', async () => {
+    const { key: k } = await ak.create({ accountId: 'a', name: 'Agent Ünïcødé 🤖 名前' });
+    expect(await ak.validate(k)).toMatchObject({ name: 'Agent Ünïcødé 🤖 名前' });
+  });
+
+  it('SQL metacharacters in subject, scopes, name and account are stored as plain data', async () => {
+    const hostile = `x'); DROP TABLE ${db.table}; --`;
+    const local = new AgentKey({ pool: db.pool, tableName: db.table });
+    await local.ensureSubject(`idp|${hostile}`, {
+      accountId: hostile,
+      name: hostile,
+      scopes: ["a';--", 'b"c'.replace('"', '$')],
+    });
+    expect(await local.validateBySubject(`idp|${hostile}`)).toMatchObject({
+      valid: true,
+      accountId: hostile,
+      name: hostile,
+      scopes: ["a';--", 'b$c'],
+    });
+    expect(await local.authorize({ subject: `idp|${hostile}` }, { scope: "a';--" })).toMatchObject({
+      ok: true,
+    });
+    expect((await local.listKeys(hostile)).length).toBe(1);
+    expect(await ak.validate(key)).toMatchObject({ valid: true, id });
+  });
+});

@@ -1,0 +1,102 @@
+import { addMonthsUtc, firstReset, nextReset } from '@agentkey/core';
+import fc from 'fast-check';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, serverPool, type TestDb } from '../../../test/support/db.js';
+
+const ZONES = ['UTC', 'America/New_York', 'Pacific/Kiritimati', 'Asia/Kathmandu', 'Australia/Lord_Howe'];
+const instant = fc.date({
+  min: new Date('2000-01-01T00:00:00Z'),
+  max: new Date('2090-01-01T00:00:00Z'),
+  noInvalidDate: true,
+});
+const period = fc.constantFrom('day' as const, 'week' as const, 'month' as const);
+
+function underTz<T>(tz: string, fn: () => T): T {
+  const saved = process.env.TZ;
+  process.env.TZ = tz;
+  try {
+    return fn();
+  } finally {
+    process.env.TZ = saved;
+  }
+}
+
+describe('period arithmetic (pure)', () => {
+  it('the next reset always lands strictly in the future, at most one period after now', () => {
+    fc.assert(
+      fc.property(period, instant, fc.integer({ min: 0, max: 5 * 365 * 86_400_000 }), (p, resetAt, ahead) => {
+        const now = new Date(resetAt.getTime() + ahead);
+        const next = nextReset(p, resetAt, now);
+        expect(next.getTime()).toBeGreaterThan(now.getTime());
+        // An anchored month (Jan 31 → Feb 28 → Mar 31) may run 31 days past a reset on the 28th.
+        const limit = new Date(now.getTime() + (p === 'month' ? 31 : p === 'week' ? 7 : 1) * 86_400_000);
+        expect(next.getTime()).toBeLessThanOrEqual(limit.getTime());
+      }),
+    );
+  });
+
+  it('month ends clamp: Jan 31 → Feb 28/29, never into March', () => {
+    expect(addMonthsUtc(new Date('2026-01-31T10:00:00Z'), 1).toISOString()).toBe('2026-02-28T10:00:00.000Z');
+    expect(addMonthsUtc(new Date('2028-01-31T10:00:00Z'), 1).toISOString()).toBe('2028-02-29T10:00:00.000Z');
+    expect(addMonthsUtc(new Date('2026-03-31T00:00:00Z'), 1).toISOString()).toBe('2026-04-30T00:00:00.000Z');
+    expect(addMonthsUtc(new Date('2026-12-31T23:59:59Z'), 2).toISOString()).toBe('2027-02-28T23:59:59.000Z');
+    fc.assert(
+      fc.property(instant, fc.integer({ min: 1, max: 120 }), (from, months) => {
+        const to = addMonthsUtc(from, months);
+        const monthIndex = from.getUTCFullYear() * 12 + from.getUTCMonth() + months;
+        expect(to.getUTCFullYear() * 12 + to.getUTCMonth()).toBe(monthIndex);
+        expect(to.getUTCDate()).toBeLessThanOrEqual(from.getUTCDate());
+      }),
+    );
+  });
+
+  it('gives the same instants whatever TZ the process runs under', () => {
+    fc.assert(
+      fc.property(period, instant, fc.integer({ min: 0, max: 400 * 86_400_000 }), (p, resetAt, ahead) => {
+        const now = new Date(resetAt.getTime() + ahead);
+        const results = ZONES.map((tz) =>
+          underTz(tz, () => [nextReset(p, resetAt, now), firstReset(p, now)]),
+        );
+        for (const r of results)
+          expect(r.map((d) => d.toISOString())).toEqual(results[0]!.map((d) => d.toISOString()));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+// The charging statement computes resets in SQL; it must agree with the pure functions, whatever
+// time zone the database session uses.
+describe('period arithmetic in SQL agrees with the pure functions (server)', () => {
+  let db: TestDb;
+  let pool: pg.Pool;
+  beforeAll(async () => {
+    ({ db } = await openStore('postgres'));
+    pool = serverPool(undefined, 1);
+  });
+  afterAll(async () => {
+    await pool.end();
+    await db.close();
+  });
+
+  it('matches nextReset for random periods, resets and clocks in every session time zone', async () => {
+    const { NEXT_RESET } = await import('../src/sql/expressions.js');
+    const query = `SELECT ${NEXT_RESET} AS next FROM (SELECT $1::text AS budget_period, $3::timestamptz AS budget_reset_at) r`;
+    await fc.assert(
+      fc.asyncProperty(
+        period,
+        instant,
+        fc.integer({ min: 0, max: 3 * 365 * 86_400_000 }),
+        fc.constantFrom(...ZONES),
+        async (p, resetAt, ahead, tz) => {
+          const now = new Date(resetAt.getTime() + ahead);
+          await pool.query(`SET TIME ZONE '${tz}'`);
+          const { rows } = await pool.query(query, [p, now, resetAt]);
+          expect(new Date(rows[0].next).toISOString()).toBe(nextReset(p, resetAt, now).toISOString());
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
