@@ -1,6 +1,6 @@
 import { costToMicros, MAX_BUDGET_CENTS, MICROS_PER_CENT } from './budget/money.js';
 import { type BudgetPeriod, firstReset, PERIODS } from './budget/period.js';
-import type { Queryable } from './db.js';
+import { preparedQuery, type Queryable } from './db.js';
 import { parseDuration, printable } from './duration.js';
 import { AgentKeyInputError, type AuthError } from './errors.js';
 import { checkIdent, checkName, checkOptionalIdent, checkScopes, isIdent, isPlausibleKey } from './input.js';
@@ -46,6 +46,8 @@ export class AgentKey {
   readonly tableName: string;
   readonly keyPrefix: string;
   private readonly pool: Queryable;
+  /** The request path (authorize, validate, trackUsage): prepared where the client allows. */
+  private readonly hot: ReturnType<typeof preparedQuery>;
   private readonly validScopes: ReadonlySet<string> | null;
   private readonly now: () => Date;
   private readonly tables: TableNames;
@@ -56,6 +58,7 @@ export class AgentKey {
       throw new AgentKeyInputError('pool must have a query(text, params) method (a pg Pool)', 'pool');
     }
     this.pool = options.pool;
+    this.hot = preparedQuery(options.pool, options.preparedStatements);
     this.tables = tableNames(options.tableName ?? 'sdk_api_keys');
     this.tableName = this.tables.id;
     this.keyPrefix = options.keyPrefix ?? 'ak_';
@@ -220,7 +223,7 @@ export class AgentKey {
     try {
       for (let attempt = 0; ; attempt++) {
         const now = this.now();
-        const result = await this.pool.query(this.sql.charge(lookup.by), [
+        const result = await this.hot(this.sql.charge(lookup.by), [
           lookup.value,
           now,
           cost.micros,
@@ -257,7 +260,7 @@ export class AgentKey {
 
   private async validateRow(lookup: Lookup): Promise<ValidateResult | ValidateFailure> {
     const now = this.now();
-    const result = await this.pool.query(this.sql.touch(lookup.by), [lookup.value, now]);
+    const result = await this.hot(this.sql.touch(lookup.by), [lookup.value, now]);
     const row: KeyRow | undefined = result.rows[0];
     if (!row) return { valid: false, reason: 'invalid' };
     if (row.revoked_at) return { valid: false, reason: 'revoked' };
@@ -276,7 +279,7 @@ export class AgentKey {
     if (!lookup) return { success: false, reason: 'invalid_key' };
     for (let attempt = 0; ; attempt++) {
       const now = this.now();
-      const result = await this.pool.query(this.sql.charge(lookup.by), [
+      const result = await this.hot(this.sql.charge(lookup.by), [
         lookup.value,
         now,
         cost.micros,

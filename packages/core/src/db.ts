@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The one thing agentkey needs from a database client: pg's `query(text, params)`.
  * A `pg.Pool` fits as is; so does any object with that method (the 0.2.0 contract).
@@ -5,6 +7,36 @@
 export interface Queryable {
   // biome-ignore lint/suspicious/noExplicitAny: rows are whatever the statement selects, as in pg's own types
   query(text: string, params?: unknown[]): Promise<{ rows: any[]; rowCount?: number | null }>;
+}
+
+/**
+ * pg (Pool or Client) also takes `{ name, text, values }`: a named statement is parsed and planned
+ * once per connection instead of on every call, which is most of the cost of a long statement.
+ * Returns a query function that uses names when the client is pg, else plain text.
+ */
+export function preparedQuery(
+  client: Queryable,
+  enabled: boolean | undefined,
+): (text: string, params: unknown[]) => ReturnType<Queryable['query']> {
+  const isPg = enabled ?? looksLikePg(client);
+  if (!isPg) return (text, params) => client.query(text, params);
+  const names = new Map<string, string>();
+  const nameOf = (text: string) => {
+    let name = names.get(text);
+    if (!name) {
+      name = `agentkey_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+      names.set(text, name);
+    }
+    return name;
+  };
+  const named = client as unknown as { query(config: { name: string; text: string; values: unknown[] }): ReturnType<Queryable['query']> };
+  return (text, params) => named.query({ name: nameOf(text), text, values: params });
+}
+
+function looksLikePg(client: Queryable): boolean {
+  const c = client as unknown as Record<string, unknown>;
+  // pg.Pool has totalCount; pg.Client has connectionParameters. Anything else gets plain text.
+  return typeof c.connect === 'function' && ('totalCount' in c || 'connectionParameters' in c);
 }
 
 /** The part of a PGlite instance the adapter uses (structural: core does not depend on PGlite). */

@@ -11,6 +11,11 @@ export interface AgentKeyOptions {
   keyPrefix?: string;
   /** Scopes keys may carry (`admin` is always allowed). Unset: any well-formed scope. */
   validScopes?: readonly string[];
+  /**
+   * Use named prepared statements on the request path (default: on for pg Pools and Clients).
+   * Turn off behind a pooler that cannot keep them, such as PgBouncer in transaction mode before 1.21.
+   */
+  preparedStatements?: boolean;
   /** The clock. Tests set it instead of sleeping. */
   now?: () => Date;
 }

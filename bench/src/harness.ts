@@ -1,0 +1,67 @@
+import { performance } from 'node:perf_hooks';
+
+export interface Measurement {
+  name: string;
+  ops: number;
+  seconds: number;
+  perSec: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
+}
+
+/**
+ * Runs `op` from `clients` concurrent loops for `seconds` (after a short warm-up) and reports
+ * throughput and latency percentiles. `op` returns false when its outcome was not the expected one.
+ */
+export async function measure(
+  name: string,
+  clients: number,
+  seconds: number,
+  op: (client: number, i: number) => Promise<boolean>,
+): Promise<Measurement> {
+  const warmupEnd = performance.now() + Math.min(1000, seconds * 200);
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      for (let i = 0; performance.now() < warmupEnd; i++) await op(c, i);
+    }),
+  );
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      for (let i = 0; performance.now() < end; i++) {
+        const t = performance.now();
+        if (!(await op(c, i))) errors++;
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
+  return {
+    name,
+    ops: latencies.length,
+    seconds: elapsed,
+    perSec: latencies.length / elapsed,
+    p50ms: pct(0.5),
+    p99ms: pct(0.99),
+    errors,
+  };
+}
+
+export function table(rows: Measurement[], ceiling: Measurement): string {
+  const lines = [
+    '| scenario | ops/s | p50 ms | p99 ms | ratio to ceiling | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.name} | ${r.perSec.toFixed(0)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${(r.perSec / ceiling.perSec).toFixed(2)} | ${r.errors} |`,
+    );
+  }
+  return lines.join('\n');
+}
