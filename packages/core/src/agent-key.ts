@@ -279,13 +279,7 @@ export class AgentKey {
     if (!lookup) return { success: false, reason: 'invalid_key' };
     for (let attempt = 0; ; attempt++) {
       const now = this.now();
-      const result = await this.hot(this.sql.charge(lookup.by), [
-        lookup.value,
-        now,
-        cost.micros,
-        null,
-        true,
-      ]);
+      const result = await this.hot(this.sql.charge(lookup.by), [lookup.value, now, cost.micros, null, true]);
       const row: KeyRow | undefined = result.rows[0];
       if (!row || row.revoked_at || (row.expires_at && new Date(row.expires_at) <= now)) {
         return { success: false, reason: 'invalid_key' };

@@ -29,7 +29,9 @@ export function preparedQuery(
     }
     return name;
   };
-  const named = client as unknown as { query(config: { name: string; text: string; values: unknown[] }): ReturnType<Queryable['query']> };
+  const named = client as unknown as {
+    query(config: { name: string; text: string; values: unknown[] }): ReturnType<Queryable['query']>;
+  };
   return (text, params) => named.query({ name: nameOf(text), text, values: params });
 }
 

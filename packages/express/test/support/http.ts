@@ -1,0 +1,83 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Queryable } from '@agentkey/core';
+import type { Express } from 'express';
+import { vi } from 'vitest';
+
+export const LIBS = ['express', 'express4'] as const;
+export type Lib = (typeof LIBS)[number];
+
+/**
+ * Loads `lib` and, after it, this package, core and the test database support, with `express`
+ * resolving to `lib` everywhere: under `express4` the routes are built on Express 4's own Router,
+ * as in an app that has Express 4 installed. Everything shares one copy of core.
+ */
+export async function load(lib: Lib) {
+  vi.resetModules();
+  if (lib === 'express4') vi.doMock('express', () => import('express4'));
+  else vi.doUnmock('express');
+  const express = (await import(lib)).default as typeof import('express');
+  const pkg = await import('@agentkey/express');
+  const core = await import('@agentkey/core');
+  const support = await import('../../../../test/support/db.js');
+  return { express, pkg, core, support };
+}
+export type Loaded = Awaited<ReturnType<typeof load>>;
+
+export interface Reply {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: a JSON reply, checked field by field with expect
+  body: any;
+  headers: Headers;
+}
+
+export interface RequestOptions {
+  key?: string;
+  body?: unknown;
+  /** Sent as is, with `Content-Type: application/json`. */
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+export interface Served {
+  request(method: string, path: string, options?: RequestOptions): Promise<Reply>;
+  close(): Promise<void>;
+}
+
+/** Starts `app` on 127.0.0.1 on a free port; requests give up after 5 s, so a hang fails fast. */
+export async function serve(app: Express): Promise<Served> {
+  const server: Server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    async request(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.key !== undefined) headers.authorization = `Bearer ${options.key}`;
+      let body: string | undefined;
+      if (options.rawBody !== undefined || options.body !== undefined) {
+        headers['content-type'] = 'application/json';
+        body = options.rawBody ?? JSON.stringify(options.body);
+      }
+      const res = await fetch(base + path, { method, headers, body, signal: AbortSignal.timeout(5000) });
+      const text = await res.text();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Rows in the keys table: proves a refused request wrote nothing. */
+export async function countRows(db: { pool: Queryable; table: string }) {
+  const result = await db.pool.query(`SELECT count(*)::int AS n FROM ${db.table}`);
+  return result.rows[0].n as number;
+}
