@@ -53,6 +53,45 @@ export async function measure(
   };
 }
 
+export interface Scenario {
+  name: string;
+  run: (client: number, i: number) => Promise<boolean>;
+}
+
+/**
+ * Runs every scenario `rounds` times, interleaved (a, b, c, a, b, c…), so that drift in the
+ * machine or the database (checkpoints, autovacuum) lands on all of them alike. A scenario's
+ * result is the mean of its rounds; the ceiling's is its best round, which only lowers our ratios.
+ */
+export async function interleave(
+  scenarios: Scenario[],
+  clients: number,
+  seconds: number,
+  rounds: number,
+): Promise<Measurement[]> {
+  const runs = new Map<string, Measurement[]>();
+  for (let r = 0; r < rounds; r++) {
+    for (const s of scenarios) {
+      const m = await measure(s.name, clients, seconds, s.run);
+      runs.set(s.name, [...(runs.get(s.name) ?? []), m]);
+    }
+  }
+  return scenarios.map((s, index) => {
+    const ms = runs.get(s.name)!;
+    if (index === 0) return ms.reduce((best, m) => (m.perSec > best.perSec ? m : best));
+    const mean = (f: (m: Measurement) => number) => ms.reduce((sum, m) => sum + f(m), 0) / ms.length;
+    return {
+      name: s.name,
+      ops: mean((m) => m.ops),
+      seconds: mean((m) => m.seconds),
+      perSec: mean((m) => m.perSec),
+      p50ms: mean((m) => m.p50ms),
+      p99ms: mean((m) => m.p99ms),
+      errors: ms.reduce((sum, m) => sum + m.errors, 0),
+    };
+  });
+}
+
 export function table(rows: Measurement[], ceiling: Measurement): string {
   const lines = [
     '| scenario | ops/s | p50 ms | p99 ms | ratio to ceiling | errors |',

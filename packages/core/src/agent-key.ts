@@ -1,6 +1,6 @@
 import { costToMicros, MAX_BUDGET_CENTS, MICROS_PER_CENT } from './budget/money.js';
 import { type BudgetPeriod, firstReset, PERIODS } from './budget/period.js';
-import { preparedQuery, type Queryable } from './db.js';
+import { preparedQuery, type Queryable, type Runner } from './db.js';
 import { parseDuration, printable } from './duration.js';
 import { AgentKeyInputError, type AuthError } from './errors.js';
 import { checkIdent, checkName, checkOptionalIdent, checkScopes, isIdent, isPlausibleKey } from './input.js';
@@ -47,7 +47,7 @@ export class AgentKey {
   readonly keyPrefix: string;
   private readonly pool: Queryable;
   /** The request path (authorize, validate, trackUsage): prepared where the client allows. */
-  private readonly hot: ReturnType<typeof preparedQuery>;
+  private readonly hot: Runner;
   private readonly validScopes: ReadonlySet<string> | null;
   private readonly now: () => Date;
   private readonly tables: TableNames;
@@ -223,21 +223,18 @@ export class AgentKey {
     try {
       for (let attempt = 0; ; attempt++) {
         const now = this.now();
-        const result = await this.hot(this.sql.charge(lookup.by), [
-          lookup.value,
-          now,
-          cost.micros,
-          scope,
-          tokenGrants,
-        ]);
-        const row: KeyRow | undefined = result.rows[0];
-        if (!row)
+        const row = await this.chargeRow(lookup, now, cost.micros, scope, tokenGrants);
+        if (!row) {
           return refuse({ code: 'invalid_token', reason: 'unknown', description: 'Unknown credential.' });
+        }
         const principal = toPrincipal(row, options.tokenScopes, options.tokenExpiresAt);
-        const refusal = diagnose(row, now, scope, tokenGrants, cost.micros);
-        if (row.passed || (!refusal && cost.micros === 0)) {
+        if (row.passed) {
           return { ok: true, principal, budget: budgetOf(row), chargedCents: cost.micros / MICROS_PER_CENT };
         }
+        const refusal = diagnose(row, now, scope, tokenGrants, cost.micros);
+        // A free call that fits needed no write.
+        if (!refusal && cost.micros === 0)
+          return { ok: true, principal, budget: budgetOf(row), chargedCents: 0 };
         // The statement's snapshot said yes but the UPDATE's re-check said no: another writer won.
         if (refusal || attempt >= RACE_RETRIES) {
           return {
@@ -258,13 +255,37 @@ export class AgentKey {
     }
   }
 
+  /**
+   * One charge attempt. A positive cost first tries the lean UPDATE (one round trip when it
+   * passes); a refusal, an elapsed period or a free call goes to the full statement, which resets
+   * the period if due, charges if it now fits, and otherwise returns the row for diagnosis.
+   */
+  private async chargeRow(
+    lookup: Lookup,
+    now: Date,
+    micros: number,
+    scope: string | null,
+    tokenGrants: boolean,
+  ): Promise<KeyRow | undefined> {
+    const params = [lookup.value, now.toISOString(), micros, scope, tokenGrants];
+    if (micros > 0) {
+      const fast: KeyRow | undefined = (await this.hot(this.sql.chargeFast(lookup.by), params)).rows[0];
+      if (fast) return { ...fast, revoked_at: null, passed: true };
+    }
+    return (await this.hot(this.sql.charge(lookup.by), params)).rows[0];
+  }
+
   private async validateRow(lookup: Lookup): Promise<ValidateResult | ValidateFailure> {
     const now = this.now();
-    const result = await this.hot(this.sql.touch(lookup.by), [lookup.value, now]);
-    const row: KeyRow | undefined = result.rows[0];
+    const params = [lookup.value, now.toISOString()];
+    let row: (KeyRow & { needs_write?: boolean }) | undefined = (
+      await this.hot(this.sql.peek(lookup.by), params)
+    ).rows[0];
+    if (row?.needs_write) row = (await this.hot(this.sql.touch(lookup.by), params)).rows[0];
     if (!row) return { valid: false, reason: 'invalid' };
-    if (row.revoked_at) return { valid: false, reason: 'revoked' };
-    if (row.expires_at && new Date(row.expires_at) <= now) return { valid: false, reason: 'expired' };
+    if (row.revoked_at !== null) return { valid: false, reason: 'revoked' };
+    if (row.expires_at !== null && row.expires_at <= now.getTime())
+      return { valid: false, reason: 'expired' };
     if (isExhausted(row)) return { valid: false, reason: 'budget_exceeded' };
     return toValidateResult(row);
   }
@@ -279,9 +300,8 @@ export class AgentKey {
     if (!lookup) return { success: false, reason: 'invalid_key' };
     for (let attempt = 0; ; attempt++) {
       const now = this.now();
-      const result = await this.hot(this.sql.charge(lookup.by), [lookup.value, now, cost.micros, null, true]);
-      const row: KeyRow | undefined = result.rows[0];
-      if (!row || row.revoked_at || (row.expires_at && new Date(row.expires_at) <= now)) {
+      const row = await this.chargeRow(lookup, now, cost.micros, null, true);
+      if (!row || row.revoked_at !== null || (row.expires_at !== null && row.expires_at <= now.getTime())) {
         return { success: false, reason: 'invalid_key' };
       }
       if (row.passed) {
@@ -400,9 +420,9 @@ function diagnose(
   tokenGrants: boolean,
   costMicros: number,
 ): AuthError | null {
-  if (row.revoked_at)
+  if (row.revoked_at !== null)
     return { code: 'invalid_token', reason: 'revoked', description: 'The credential was revoked.' };
-  if (row.expires_at && new Date(row.expires_at) <= now) {
+  if (row.expires_at !== null && row.expires_at <= now.getTime()) {
     return { code: 'invalid_token', reason: 'expired', description: 'The credential has expired.' };
   }
   if (scope !== null) {
@@ -419,7 +439,7 @@ function diagnose(
 }
 
 function budgetRefusal(row: KeyRow, now: Date): AuthError {
-  const resetAt = row.budget_reset_at ? new Date(row.budget_reset_at) : null;
+  const resetAt = row.budget_reset_at === null ? null : new Date(row.budget_reset_at);
   return {
     code: 'budget_exceeded',
     cap: 'key',

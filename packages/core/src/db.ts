@@ -9,30 +9,29 @@ export interface Queryable {
   query(text: string, params?: unknown[]): Promise<{ rows: any[]; rowCount?: number | null }>;
 }
 
+/** SQL text with a stable name, for clients that keep prepared statements. */
+export interface Statement {
+  readonly text: string;
+  readonly name: string;
+}
+
+export function statement(text: string): Statement {
+  return { text, name: `agentkey_${createHash('sha256').update(text).digest('hex').slice(0, 24)}` };
+}
+
+export type Runner = (statement: Statement, params: unknown[]) => ReturnType<Queryable['query']>;
+
 /**
  * pg (Pool or Client) also takes `{ name, text, values }`: a named statement is parsed and planned
  * once per connection instead of on every call, which is most of the cost of a long statement.
- * Returns a query function that uses names when the client is pg, else plain text.
+ * Other clients (PGlite, stubs, poolers without statement support) get the plain text.
  */
-export function preparedQuery(
-  client: Queryable,
-  enabled: boolean | undefined,
-): (text: string, params: unknown[]) => ReturnType<Queryable['query']> {
-  const isPg = enabled ?? looksLikePg(client);
-  if (!isPg) return (text, params) => client.query(text, params);
-  const names = new Map<string, string>();
-  const nameOf = (text: string) => {
-    let name = names.get(text);
-    if (!name) {
-      name = `agentkey_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
-      names.set(text, name);
-    }
-    return name;
-  };
+export function preparedQuery(client: Queryable, enabled: boolean | undefined): Runner {
+  if (!(enabled ?? looksLikePg(client))) return (s, params) => client.query(s.text, params);
   const named = client as unknown as {
     query(config: { name: string; text: string; values: unknown[] }): ReturnType<Queryable['query']>;
   };
-  return (text, params) => named.query({ name: nameOf(text), text, values: params });
+  return (s, params) => named.query({ name: s.name, text: s.text, values: params });
 }
 
 function looksLikePg(client: Queryable): boolean {

@@ -1,7 +1,7 @@
 import { MICROS_PER_CENT } from './budget/money.js';
 import type { Budget, KeyInfo, Principal, ValidateResult } from './types.js';
 
-/** A keys-table row as the statements in `sql/statements.ts` return it. */
+/** A keys-table row as the statements in `sql/statements.ts` return it; times in epoch ms. */
 export interface KeyRow {
   id: number;
   account_id: string | null;
@@ -10,20 +10,22 @@ export interface KeyRow {
   scopes: string[] | null;
   budget_cents: number | null;
   budget_period: string | null;
-  expires_at: Date | null;
+  expires_at: number | null;
   delegated_by: string | null;
-  revoked_at: Date | null;
+  revoked_at: number | null;
   external_subject: string | null;
-  key_prefix: string;
-  created_at: Date | null;
-  last_used_at: Date | null;
+  /** Admin reads only. */
+  key_prefix?: string;
+  created_at?: number | null;
+  last_used_at?: number | null;
   used_micros: number;
-  budget_reset_at: Date | null;
+  budget_reset_at: number | null;
   passed?: boolean;
 }
 
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
-const date = (d: Date | string | null) => (d === null ? null : new Date(d));
+const iso = (ms: number | null | undefined) =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString();
+const date = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms));
 
 export function budgetOf(row: KeyRow): Budget {
   const usedCents = Number(row.used_micros) / MICROS_PER_CENT;
@@ -69,7 +71,7 @@ export function toKeyInfo(row: KeyRow): KeyInfo {
     kind: row.external_subject === null ? 'key' : 'subject',
     id: row.id,
     subject: row.external_subject,
-    keyPrefix: row.key_prefix,
+    keyPrefix: row.key_prefix ?? '',
     accountId: row.account_id ?? '',
     userId: row.user_id,
     name: row.name ?? 'default',

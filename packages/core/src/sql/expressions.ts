@@ -15,6 +15,9 @@ export const ELAPSED = `(budget_reset_at IS NOT NULL AND budget_reset_at <= ${NO
  */
 const STORED_MICROS = `(CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE COALESCE(budget_used_cents, 0)::bigint * 10000 END)`;
 
+/** Micros used when the period has not elapsed (the hot path checks `NOT ELAPSED` instead of resetting). */
+export const STORED_USED_MICROS = STORED_MICROS;
+
 /** Micros used in the current period. */
 export const USED_MICROS = `(CASE WHEN ${ELAPSED} THEN 0::bigint ELSE ${STORED_MICROS} END)`;
 
@@ -46,6 +49,9 @@ export const SCOPE_OK = `($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(s
 
 /** `cost` ($3, micros) fits the row's cap; a spent key refuses even a free call, as validate does. */
 export const FITS = `(budget_cents IS NULL OR (${USED_MICROS} + $3::bigint <= ${CAP_MICROS} AND ${USED_MICROS} < ${CAP_MICROS}))`;
+
+/** As FITS, for a row whose period has not elapsed. */
+export const FITS_UNRESET = `(budget_cents IS NULL OR (${STORED_MICROS} + $3::bigint <= ${CAP_MICROS} AND ${STORED_MICROS} < ${CAP_MICROS}))`;
 
 /** Whole cents for 0.2.0's column, rounded up, kept inside INTEGER. */
 export const centsOf = (micros: string) => `LEAST((${micros} + 9999) / 10000, 2147483647)::int`;

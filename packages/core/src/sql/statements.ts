@@ -1,29 +1,47 @@
+import { type Statement, statement } from '../db.js';
 import {
   centsOf,
   ELAPSED,
   FITS,
+  FITS_UNRESET,
   LIVE,
   NEXT_RESET,
   NOW,
   SCOPE_OK,
   STALE,
+  STORED_USED_MICROS,
   USED_MICROS,
 } from './expressions.js';
 import type { TableNames } from './identifier.js';
 
-/** Row columns every read returns; `used_micros` and `budget_reset_at` as of `$2` (now). */
-const FIXED_COLUMNS = `id, account_id, user_id, name, scopes, budget_cents, budget_period, expires_at, delegated_by,
-  revoked_at, external_subject, key_prefix, created_at, last_used_at`;
-const VIRTUAL_COLUMNS = `${FIXED_COLUMNS}, ${USED_MICROS}::float8 AS used_micros, ${NEXT_RESET} AS budget_reset_at`;
-const STORED_COLUMNS = `${FIXED_COLUMNS}, budget_used_micros::float8 AS used_micros, budget_reset_at`;
+/** Timestamps travel as epoch milliseconds: no date formatting in PostgreSQL, no parsing in Node. */
+const ms = (expr: string) => `date_part('epoch', ${expr}) * 1000`;
+
+/** What the request path needs of a row; `used_micros` and `budget_reset_at` as of `$2` (now). */
+const HOT_COLUMNS = `id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
+  ${ms('expires_at')} AS expires_at, ${ms('revoked_at')} AS revoked_at`;
+const VIRTUAL_COLUMNS = `${HOT_COLUMNS}, ${USED_MICROS}::float8 AS used_micros, ${ms(NEXT_RESET)} AS budget_reset_at`;
+const STORED_COLUMNS = `${HOT_COLUMNS}, budget_used_micros::float8 AS used_micros, ${ms('budget_reset_at')} AS budget_reset_at`;
+/** What a passed charge returns: a live row (revoked_at is null), every column another costs. */
+const PASSED_COLUMNS = `id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
+  ${ms('expires_at')} AS expires_at, budget_used_micros::float8 AS used_micros, ${ms('budget_reset_at')} AS budget_reset_at`;
+/** Admin reads add what only people look at. */
+const ADMIN_COLUMNS = `${VIRTUAL_COLUMNS}, key_prefix, ${ms('created_at')} AS created_at, ${ms('last_used_at')} AS last_used_at`;
 
 export type Selector = 'key_hash' | 'external_subject';
 
 export interface Statements {
-  /** $1 selector value, $2 now, $3 cost micros, $4 scope, $5 token-side grant. One round trip. */
-  charge(by: Selector): string;
+  /**
+   * The hot path: $1 selector value, $2 now, $3 cost micros (> 0), $4 scope, $5 token-side grant.
+   * A plain conditional UPDATE for a row whose period has not elapsed; returns no row otherwise.
+   */
+  chargeFast(by: Selector): Statement;
+  /** Same parameters, any cost: also resets an elapsed period, and returns the row when refused. */
+  charge(by: Selector): Statement;
+  /** $1 selector value, $2 now. Read-only; `needs_write` says the row wants `touch` instead. */
+  peek(by: Selector): Statement;
   /** $1 selector value, $2 now. Resets an elapsed period and touches last_used_at when stale. */
-  touch(by: Selector): string;
+  touch(by: Selector): Statement;
   insert: string;
   insertSubject: string;
   /** $1 selector value, $2 now. */
@@ -35,7 +53,7 @@ export interface Statements {
 }
 
 export function statements(t: TableNames): Statements {
-  const charge = (by: Selector) => `WITH upd AS (
+  const chargeSql = (by: Selector) => `WITH upd AS (
   UPDATE ${t.keys} SET
     budget_used_micros = ${USED_MICROS} + $3::bigint,
     budget_used_cents = ${centsOf(`${USED_MICROS} + $3::bigint`)},
@@ -49,7 +67,21 @@ SELECT * FROM upd
 UNION ALL
 SELECT ${VIRTUAL_COLUMNS}, false AS passed FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT 1 FROM upd)`;
 
-  const touch = (by: Selector) => `WITH upd AS (
+  // Kept lean on purpose: the period-reset arithmetic and the refusal branch cost more than the
+  // UPDATE itself, and a refused or rolled-over request can afford a second statement.
+  const chargeFastSql = (by: Selector) => `UPDATE ${t.keys} SET
+    budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
+    budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)},
+    last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
+  WHERE ${by} = $1 AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND NOT ${ELAPSED} AND ${FITS_UNRESET}
+  RETURNING ${PASSED_COLUMNS}`;
+
+  // validate's common case writes nothing, so it reads without taking a row lock or a WAL flush.
+  const peekSql = (by: Selector) => `SELECT ${HOT_COLUMNS}, ${STORED_USED_MICROS}::float8 AS used_micros,
+    ${ms('budget_reset_at')} AS budget_reset_at, (${ELAPSED} OR (${LIVE} AND ${STALE})) AS needs_write
+  FROM ${t.keys} WHERE ${by} = $1`;
+
+  const touchSql = (by: Selector) => `WITH upd AS (
   UPDATE ${t.keys} SET
     budget_used_micros = ${USED_MICROS},
     budget_used_cents = ${centsOf(USED_MICROS)},
@@ -66,14 +98,25 @@ SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT
     budget_used_micros, budget_period, budget_reset_at, expires_at, delegated_by, external_subject`;
   const insertValues = '$1, $2, $3, $4, $5, $6::text[], $7, 0, 0, $8, $9, $10, $11, $12';
 
+  // Built and named once: the request path never rebuilds, hashes or compares a 4 KB string.
+  const both = (sql: (by: Selector) => string) => ({
+    key_hash: statement(sql('key_hash')),
+    external_subject: statement(sql('external_subject')),
+  });
+  const chargeFast = both(chargeFastSql);
+  const charge = both(chargeSql);
+  const touch = both(touchSql);
+  const peek = both(peekSql);
   return {
-    charge,
-    touch,
+    chargeFast: (by) => chargeFast[by],
+    charge: (by) => charge[by],
+    peek: (by) => peek[by],
+    touch: (by) => touch[by],
     insert: `INSERT INTO ${t.keys} (${insertColumns}) VALUES (${insertValues}) RETURNING id`,
     insertSubject: `INSERT INTO ${t.keys} (${insertColumns}) VALUES (${insertValues})
       ON CONFLICT (external_subject) WHERE external_subject IS NOT NULL DO NOTHING RETURNING id`,
-    read: (by) => `SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE ${by} = $1`,
-    listByAccount: `SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE account_id = $1 ORDER BY id`,
+    read: (by) => `SELECT ${ADMIN_COLUMNS} FROM ${t.keys} WHERE ${by} = $1`,
+    listByAccount: `SELECT ${ADMIN_COLUMNS} FROM ${t.keys} WHERE account_id = $1 ORDER BY id`,
     revoke: (by) => `UPDATE ${t.keys} SET revoked_at = ${NOW}
       WHERE ${by} = $1 AND revoked_at IS NULL AND ($3::text IS NULL OR account_id = $3::text) RETURNING id`,
   };
