@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 
 /** agentkey 0.2.0 keys: prefix + 48 hex characters (24 random bytes). */
@@ -11,8 +12,11 @@ export function newKey(prefix: string): { key: string; hash: string; start: stri
  * secret is ever compared byte by byte in this process.
  */
 export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return oneShot ? oneShot('sha256', key, 'hex') : createHash('sha256').update(key).digest('hex');
 }
+
+// Node ≥ 20.12's one-shot hash skips the Hash object: a few times faster on the request path.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
 /** A hash no key can produce (`x` is not hex): the key_hash of external subjects. */
 export function unusableHash(): string {

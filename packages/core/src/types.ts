@@ -16,6 +16,12 @@ export interface AgentKeyOptions {
    * Turn off behind a pooler that cannot keep them, such as PgBouncer in transaction mode before 1.21.
    */
   preparedStatements?: boolean;
+  /**
+   * How long this process may reuse a row's descriptive fields (account, user, name, scopes list,
+   * period) between requests, in ms; at most 1000, 0 to disable. Decisions never use them: every
+   * request is checked against the row itself.
+   */
+  descriptorTtlMs?: number;
   /** The clock. Tests set it instead of sleeping. */
   now?: () => Date;
 }

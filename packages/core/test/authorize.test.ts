@@ -134,6 +134,37 @@ describe.each(BACKENDS)('authorize (%s)', (backend) => {
     });
   });
 
+  it('descriptor cache: decisions read the row every time; descriptive fields lag at most the TTL', async () => {
+    clock.set('2026-06-01T00:00:00Z');
+    const { key, id } = await ak.create({ accountId: 'a', name: 'before', scopes: ['chat', 'search'] });
+    expect(await ak.authorize(key, { scope: 'chat', costCents: 1 })).toMatchObject({
+      principal: { name: 'before' },
+    });
+    await db.pool.query(`UPDATE ${db.table} SET name = 'after', scopes = ARRAY['chat'] WHERE id = $1`, [id]);
+    // The decision sees the edit at once…
+    expect(await ak.authorize(key, { scope: 'search', costCents: 1 })).toMatchObject({
+      error: { code: 'insufficient_scope' },
+    });
+    clock.advance(500);
+    await db.pool.query(`UPDATE ${db.table} SET name = 'later' WHERE id = $1`, [id]);
+    const cached = await ak.authorize(key, { scope: 'chat', costCents: 1 });
+    // …the refusal above re-read the row, so the descriptor is at most that fresh, never older than 1 s.
+    expect(cached).toMatchObject({ ok: true, principal: { name: 'after' } });
+    clock.advance(1001);
+    expect(await ak.authorize(key, { scope: 'chat', costCents: 1 })).toMatchObject({
+      principal: { name: 'later' },
+    });
+    await db.pool.query(`UPDATE ${db.table} SET revoked_at = now() WHERE id = $1`, [id]);
+    expect(await ak.authorize(key, { scope: 'chat', costCents: 1 })).toMatchObject({
+      error: { reason: 'revoked' },
+    });
+    clock.set(new Date());
+  });
+
+  it('refuses a descriptor TTL above the 1 s revocation bound', () => {
+    expect(() => new Store({ pool: db.pool, descriptorTtlMs: 5000 })).toThrow(/descriptorTtlMs/);
+  });
+
   it('fails closed: a store that cannot answer is unavailable, never a pass', async () => {
     const down = new Store({ pool: { query: () => Promise.reject(new Error('connection refused')) } });
     const result = await down.authorize('ak_0123', { costCents: 1 });

@@ -25,6 +25,9 @@ const STORED_COLUMNS = `${HOT_COLUMNS}, budget_used_micros::float8 AS used_micro
 /** What a passed charge returns: a live row (revoked_at is null), every column another costs. */
 const PASSED_COLUMNS = `id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
   ${ms('expires_at')} AS expires_at, budget_used_micros::float8 AS used_micros, ${ms('budget_reset_at')} AS budget_reset_at`;
+/** The numbers of a passed charge, for a caller that already holds the row's descriptor. */
+const SLIM_COLUMNS = `id, budget_cents, ${ms('expires_at')} AS expires_at, budget_used_micros::float8 AS used_micros,
+  ${ms('budget_reset_at')} AS budget_reset_at`;
 /** Admin reads add what only people look at. */
 const ADMIN_COLUMNS = `${VIRTUAL_COLUMNS}, key_prefix, ${ms('created_at')} AS created_at, ${ms('last_used_at')} AS last_used_at`;
 
@@ -36,6 +39,8 @@ export interface Statements {
    * A plain conditional UPDATE for a row whose period has not elapsed; returns no row otherwise.
    */
   chargeFast(by: Selector): Statement;
+  /** As chargeFast, returning only the numbers (for callers holding the row's descriptor). */
+  chargeFastSlim(by: Selector): Statement;
   /** Same parameters, any cost: also resets an elapsed period, and returns the row when refused. */
   charge(by: Selector): Statement;
   /** $1 selector value, $2 now. Read-only; `needs_write` says the row wants `touch` instead. */
@@ -69,12 +74,12 @@ SELECT ${VIRTUAL_COLUMNS}, false AS passed FROM ${t.keys} WHERE ${by} = $1 AND N
 
   // Kept lean on purpose: the period-reset arithmetic and the refusal branch cost more than the
   // UPDATE itself, and a refused or rolled-over request can afford a second statement.
-  const chargeFastSql = (by: Selector) => `UPDATE ${t.keys} SET
+  const chargeFastSql = (by: Selector, returning = PASSED_COLUMNS) => `UPDATE ${t.keys} SET
     budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
     budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)},
     last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
   WHERE ${by} = $1 AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND NOT ${ELAPSED} AND ${FITS_UNRESET}
-  RETURNING ${PASSED_COLUMNS}`;
+  RETURNING ${returning}`;
 
   // validate's common case writes nothing, so it reads without taking a row lock or a WAL flush.
   const peekSql = (by: Selector) => `SELECT ${HOT_COLUMNS}, ${STORED_USED_MICROS}::float8 AS used_micros,
@@ -103,12 +108,14 @@ SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT
     key_hash: statement(sql('key_hash')),
     external_subject: statement(sql('external_subject')),
   });
-  const chargeFast = both(chargeFastSql);
+  const chargeFast = both((by) => chargeFastSql(by));
+  const chargeFastSlim = both((by) => chargeFastSql(by, SLIM_COLUMNS));
   const charge = both(chargeSql);
   const touch = both(touchSql);
   const peek = both(peekSql);
   return {
     chargeFast: (by) => chargeFast[by],
+    chargeFastSlim: (by) => chargeFastSlim[by],
     charge: (by) => charge[by],
     peek: (by) => peek[by],
     touch: (by) => touch[by],
