@@ -3,7 +3,9 @@ import { type BudgetPeriod, firstReset, PERIODS } from './budget/period.js';
 import { preparedQuery, type Queryable, type Runner } from './db.js';
 import { type Descriptor, DescriptorCache } from './descriptor-cache.js';
 import { parseDuration, printable } from './duration.js';
+import { accountBudgetOf, type EngineRow, refusalOf } from './engine-row.js';
 import { AgentKeyInputError, type AuthError } from './errors.js';
+import { Gate, type GateOptions } from './gate.js';
 import { checkIdent, checkName, checkOptionalIdent, checkScopes, isIdent, isPlausibleKey } from './input.js';
 import { hashKey, newKey, unusableHash } from './key.js';
 import {
@@ -27,6 +29,7 @@ import type {
   Credential,
   EnsureSubjectOptions,
   KeyInfo,
+  TrackUsageOptions,
   TrackUsageResult,
   UpdateOptions,
   ValidateFailure,
@@ -34,10 +37,20 @@ import type {
 } from './types.js';
 
 const KEY_PREFIX = /^[A-Za-z0-9_-]{1,16}$/;
-/** A charge whose statement saw the row fit but whose UPDATE lost a race is retried this often. */
-const RACE_RETRIES = 3;
 
 type Lookup = { by: Selector; value: string };
+
+interface ChargeRequest {
+  op: 'authorize' | 'track' | 'reserve';
+  micros: number;
+  holdMicros: number;
+  holdTtlMs: number;
+  scope: string | null;
+  tokenGrants: boolean;
+  idem: string | null;
+  /** JSON text for the ledger row. */
+  meta: string | null;
+}
 
 /**
  * The store: keys and external subjects in one table, each with scopes, budget and expiry.
@@ -54,6 +67,7 @@ export class AgentKey {
   private readonly tables: TableNames;
   private readonly sql: Statements;
   private readonly descriptors: DescriptorCache;
+  private readonly ledger: boolean;
 
   constructor(options: AgentKeyOptions) {
     if (!options || typeof options.pool?.query !== 'function') {
@@ -80,6 +94,7 @@ export class AgentKey {
       throw new AgentKeyInputError('descriptorTtlMs must be between 0 and 1000', 'descriptorTtlMs');
     }
     this.descriptors = new DescriptorCache(ttl);
+    this.ledger = options.ledger ?? true;
   }
 
   /** Creates the keys table if absent and adds missing columns. Idempotent; safe to run concurrently. */
@@ -150,14 +165,14 @@ export class AgentKey {
     return this.validateRow({ by: 'external_subject', value: subject });
   }
 
-  trackUsage(rawKey: string, options: { costCents: number }): Promise<TrackUsageResult> {
+  trackUsage(rawKey: string, options: TrackUsageOptions): Promise<TrackUsageResult> {
     const lookup = isPlausibleKey(rawKey) ? { by: 'key_hash' as const, value: hashKey(rawKey) } : null;
-    return this.trackRow(lookup, options?.costCents);
+    return this.trackRow(lookup, options?.costCents, options?.idempotencyKey);
   }
 
-  trackUsageBySubject(subject: string, options: { costCents: number }): Promise<TrackUsageResult> {
+  trackUsageBySubject(subject: string, options: TrackUsageOptions): Promise<TrackUsageResult> {
     const lookup = isIdent(subject) ? { by: 'external_subject' as const, value: subject } : null;
-    return this.trackRow(lookup, options?.costCents);
+    return this.trackRow(lookup, options?.costCents, options?.idempotencyKey);
   }
 
   hasScope(result: { scopes: readonly string[] | null }, scope: string): boolean {
@@ -209,90 +224,127 @@ export class AgentKey {
   }
 
   /**
-   * Checks revocation, expiry, scope and budget and charges `costCents`, atomically, in one
-   * round trip when it passes. Never throws for expected outcomes: a store failure is
-   * `unavailable` (fail closed).
+   * Checks revocation, expiry, scope and budget and charges `costCents` (or reserves `holdCents`),
+   * atomically, in one round trip. Never throws for expected outcomes: a store failure is
+   * `unavailable` (fail closed). Bad arguments throw `AgentKeyInputError`.
    */
   async authorize(credential: Credential, options: AuthorizeOptions = {}): Promise<AuthorizeResult> {
     const lookup = this.lookupOf(credential);
-    if (!lookup)
-      return refuse({
-        code: 'invalid_token',
-        reason: 'malformed',
-        description: 'The credential is malformed.',
-      });
+    if (!lookup) return refuse(MALFORMED);
+    const request = this.chargeRequest('authorize', options, options.holdCents, options.holdTtl);
+    try {
+      const now = this.now();
+      const row = await this.charge(lookup, now, request);
+      return this.toAuthorizeResult(row, now, request, options);
+    } catch (cause) {
+      return refuse(unavailable(cause));
+    }
+  }
+
+  /** The shared argument checks of authorize, reserve and trackUsage. */
+  private chargeRequest(
+    op: ChargeRequest['op'],
+    options: AuthorizeOptions,
+    holdCents: number | undefined,
+    holdTtl: string | number | undefined,
+  ): ChargeRequest {
+    if (!options || typeof options !== 'object')
+      throw new AgentKeyInputError('options must be an object', 'options');
     if (options.scope !== undefined && (typeof options.scope !== 'string' || options.scope.length === 0)) {
       throw new AgentKeyInputError('scope must be a non-empty string', 'scope');
     }
     const cost = costToMicros(options.costCents ?? 0);
     if (!cost.ok) throw new AgentKeyInputError(`costCents: ${cost.reason}`, 'costCents');
+    const hold = costToMicros(holdCents ?? 0);
+    if (!hold.ok) throw new AgentKeyInputError(`holdCents: ${hold.reason}`, 'holdCents');
     const scope = options.scope ?? null;
-    const tokenGrants = scope === null || !options.tokenScopes || options.tokenScopes.includes(scope);
+    return {
+      op,
+      micros: cost.micros,
+      holdMicros: hold.micros,
+      holdTtlMs: hold.micros > 0 ? checkTtl(holdTtl) : 0,
+      scope,
+      tokenGrants: scope === null || !options.tokenScopes || options.tokenScopes.includes(scope),
+      idem: checkIdempotencyKey(options.idempotencyKey),
+      meta: checkMetadata(options.metadata),
+    };
+  }
 
-    try {
-      for (let attempt = 0; ; attempt++) {
-        const now = this.now();
-        const row = await this.chargeRow(lookup, now, cost.micros, scope, tokenGrants);
-        if (!row) {
-          return refuse({ code: 'invalid_token', reason: 'unknown', description: 'Unknown credential.' });
-        }
-        const principal = toPrincipal(row, options.tokenScopes, options.tokenExpiresAt);
-        if (row.passed) {
-          return { ok: true, principal, budget: budgetOf(row), chargedCents: cost.micros / MICROS_PER_CENT };
-        }
-        const refusal = diagnose(row, now, scope, tokenGrants, cost.micros);
-        // A free call that fits needed no write.
-        if (!refusal && cost.micros === 0)
-          return { ok: true, principal, budget: budgetOf(row), chargedCents: 0 };
-        // The statement's snapshot said yes but the UPDATE's re-check said no: another writer won.
-        if (refusal || attempt >= RACE_RETRIES) {
-          return {
-            ok: false,
-            error: refusal ?? budgetRefusal(row, now),
-            principal,
-            budget: budgetOf(row),
-          };
-        }
-      }
-    } catch (cause) {
-      return refuse({
-        code: 'unavailable',
-        description: 'The key store cannot answer.',
-        retryAfterSec: 1,
-        cause,
-      });
-    }
+  private toAuthorizeResult(
+    row: EngineRow | undefined,
+    now: Date,
+    request: ChargeRequest,
+    options: AuthorizeOptions,
+  ): AuthorizeResult {
+    if (!row) return refuse(UNKNOWN);
+    const refusal = refusalOf(row, now.getTime(), request.scope);
+    if (row.outcome === 'unknown') return refuse(refusal!);
+    const principal = toPrincipal(row, options.tokenScopes, options.tokenExpiresAt);
+    const budget = budgetOf(row);
+    const account = accountBudgetOf(row);
+    if (refusal) return { ok: false, error: refusal, principal, budget, ...(account ? { account } : {}) };
+    const holdId = row.hold_id === null || row.hold_id === undefined ? null : String(row.hold_id);
+    return {
+      ok: true,
+      principal,
+      budget,
+      chargedCents: (row.charged_micros ?? request.micros) / MICROS_PER_CENT,
+      ...(account ? { account } : {}),
+      ...(holdId
+        ? {
+            hold: {
+              id: holdId,
+              amountCents: request.holdMicros / MICROS_PER_CENT,
+              expiresAt: new Date(now.getTime() + request.holdTtlMs),
+            },
+          }
+        : {}),
+      ...(row.replayed ? { replayed: true } : {}),
+    };
   }
 
   /**
-   * One charge attempt. A positive cost first tries the lean UPDATE (one round trip when it
-   * passes); a refusal, an elapsed period or a free call goes to the full statement, which resets
-   * the period if due, charges if it now fits, and otherwise returns the row for diagnosis.
+   * One charge. The common case (a positive cost, no hold, no idempotency key, a key with no pool
+   * parent, no account ceiling and no open holds) is a lean UPDATE — plus the ledger row in the same
+   * statement; anything else, and any refusal, goes to the engine function, which locks what it
+   * touches and says why it refused.
    */
-  private async chargeRow(
-    lookup: Lookup,
-    now: Date,
-    micros: number,
-    scope: string | null,
-    tokenGrants: boolean,
-  ): Promise<KeyRow | undefined> {
-    const params = [lookup.value, now.toISOString(), micros, scope, tokenGrants];
-    const nowMs = now.getTime();
-    if (micros > 0) {
+  private async charge(lookup: Lookup, now: Date, r: ChargeRequest): Promise<EngineRow | undefined> {
+    const iso = now.toISOString();
+    if (r.micros > 0 && r.holdMicros === 0 && r.idem === null && r.meta === null) {
+      const params = [lookup.value, iso, r.micros, r.scope, r.tokenGrants];
+      const nowMs = now.getTime();
       const descriptor = this.descriptors.get(lookup.value, nowMs);
-      const fast: KeyRow | undefined = (
-        await this.hot(
-          descriptor ? this.sql.chargeFastSlim(lookup.by) : this.sql.chargeFast(lookup.by),
-          params,
-        )
-      ).rows[0];
+      const sql = descriptor
+        ? this.ledger
+          ? this.sql.chargeFastSlimLedger(lookup.by)
+          : this.sql.chargeFastSlim(lookup.by)
+        : this.ledger
+          ? this.sql.chargeFastLedger(lookup.by)
+          : this.sql.chargeFast(lookup.by);
+      const fast: KeyRow | undefined = (await this.hot(sql, params)).rows[0];
       if (fast) {
         if (!descriptor) this.descriptors.set(lookup.value, fast, nowMs);
         return passedRow(descriptor ?? fast, fast);
       }
     }
-    const row: KeyRow | undefined = (await this.hot(this.sql.charge(lookup.by), params)).rows[0];
-    if (row) this.descriptors.set(lookup.value, row, nowMs);
+    const row: EngineRow | undefined = (
+      await this.hot(this.sql.engineCharge, [
+        lookup.value,
+        iso,
+        r.micros,
+        r.scope,
+        r.tokenGrants,
+        lookup.by === 'external_subject',
+        r.holdMicros,
+        r.holdMicros > 0 ? new Date(now.getTime() + r.holdTtlMs).toISOString() : null,
+        r.idem,
+        r.op,
+        this.ledger,
+        r.meta,
+      ])
+    ).rows[0];
+    if (row && row.outcome !== 'unknown') this.descriptors.set(lookup.value, row, now.getTime());
     return row;
   }
 
@@ -311,7 +363,11 @@ export class AgentKey {
     return toValidateResult(row);
   }
 
-  private async trackRow(lookup: Lookup | null, costCents: unknown): Promise<TrackUsageResult> {
+  private async trackRow(
+    lookup: Lookup | null,
+    costCents: unknown,
+    idempotencyKey: unknown,
+  ): Promise<TrackUsageResult> {
     if (typeof costCents !== 'number' || !Number.isFinite(costCents))
       return { success: false, reason: 'invalid_cost' };
     if (costCents <= 0) return { success: true };
@@ -319,23 +375,27 @@ export class AgentKey {
     const cost = costToMicros(Math.ceil(costCents));
     if (!cost.ok) return { success: false, reason: 'invalid_cost' };
     if (!lookup) return { success: false, reason: 'invalid_key' };
-    for (let attempt = 0; ; attempt++) {
-      const now = this.now();
-      const row = await this.chargeRow(lookup, now, cost.micros, null, true);
-      if (!row || row.revoked_at !== null || (row.expires_at !== null && row.expires_at <= now.getTime())) {
-        return { success: false, reason: 'invalid_key' };
-      }
-      if (row.passed) {
-        const used = usedWholeCents(row);
-        return {
-          success: true,
-          budgetUsedCents: used,
-          budgetRemainingCents: row.budget_cents === null ? null : Math.max(0, row.budget_cents - used),
-        };
-      }
-      if (!fits(row, cost.micros) || attempt >= RACE_RETRIES)
-        return { success: false, reason: 'budget_exceeded' };
+    const request: ChargeRequest = {
+      op: 'track',
+      micros: cost.micros,
+      holdMicros: 0,
+      holdTtlMs: 0,
+      scope: null,
+      tokenGrants: true,
+      idem: checkIdempotencyKey(idempotencyKey),
+      meta: null,
+    };
+    const row = await this.charge(lookup, this.now(), request);
+    if (!row || row.outcome === 'unknown' || row.outcome === 'revoked' || row.outcome === 'expired') {
+      return { success: false, reason: 'invalid_key' };
     }
+    if (row.outcome !== 'ok') return { success: false, reason: 'budget_exceeded' };
+    const used = usedWholeCents(row);
+    return {
+      success: true,
+      budgetUsedCents: used,
+      budgetRemainingCents: row.budget_cents === null ? null : Math.max(0, row.budget_cents - used),
+    };
   }
 
   private async updateRow(
@@ -401,6 +461,16 @@ export class AgentKey {
     return null;
   }
 
+  /** A gate for native keys and the given verifiers; build it once and reuse it. */
+  gate(options: GateOptions = {}): Gate {
+    return new Gate(this, options);
+  }
+
+  /** Throws what `ensureSubject` would throw for these options, without touching the database. */
+  checkSubjectOptions(options: EnsureSubjectOptions): void {
+    this.rowValues(options, 'check');
+  }
+
   private rowValues(options: EnsureSubjectOptions, accountId: string) {
     if (!options || typeof options !== 'object')
       throw new AgentKeyInputError('options must be an object', 'options');
@@ -424,8 +494,9 @@ export class AgentKey {
 }
 
 /** A passed charge's row, built field by field: object spread of pg rows is a slow path in V8. */
-function passedRow(d: Descriptor, n: KeyRow): KeyRow {
+function passedRow(d: Descriptor, n: KeyRow): EngineRow {
   return {
+    outcome: 'ok',
     id: n.id,
     account_id: d.account_id,
     user_id: d.user_id,
@@ -439,55 +510,55 @@ function passedRow(d: Descriptor, n: KeyRow): KeyRow {
     external_subject: d.external_subject,
     used_micros: n.used_micros,
     budget_reset_at: n.budget_reset_at,
-    passed: true,
   };
+}
+
+const MALFORMED: AuthError = {
+  code: 'invalid_token',
+  reason: 'malformed',
+  description: 'The credential is malformed.',
+};
+const UNKNOWN: AuthError = { code: 'invalid_token', reason: 'unknown', description: 'Unknown credential.' };
+
+function unavailable(cause: unknown): AuthError {
+  return { code: 'unavailable', description: 'The key store cannot answer.', retryAfterSec: 1, cause };
 }
 
 function refuse(error: AuthError): AuthorizeResult {
   return { ok: false, error };
 }
 
-function fits(row: KeyRow, costMicros: number): boolean {
-  if (row.budget_cents === null) return true;
-  const cap = row.budget_cents * MICROS_PER_CENT;
-  const used = Number(row.used_micros);
-  return used + costMicros <= cap && used < cap;
+/** Hold lifetimes: ms, or a duration string; 1 s to 1 day, default 15 minutes. */
+function checkTtl(ttl: string | number | undefined): number {
+  if (ttl === undefined) return 15 * 60_000;
+  const ms = typeof ttl === 'number' ? ttl : parseDuration(ttl);
+  if (!Number.isSafeInteger(ms) || ms < 1000 || ms > 86_400_000) {
+    throw new AgentKeyInputError(
+      'holdTtl must be between 1 s and 1 day (ms or a duration like 15m)',
+      'holdTtl',
+    );
+  }
+  return ms;
 }
 
-/** Why a row refuses, checked in 0.2.0's order: revoked, expired, then scope, then budget. */
-function diagnose(
-  row: KeyRow,
-  now: Date,
-  scope: string | null,
-  tokenGrants: boolean,
-  costMicros: number,
-): AuthError | null {
-  if (row.revoked_at !== null)
-    return { code: 'invalid_token', reason: 'revoked', description: 'The credential was revoked.' };
-  if (row.expires_at !== null && row.expires_at <= now.getTime()) {
-    return { code: 'invalid_token', reason: 'expired', description: 'The credential has expired.' };
+function checkIdempotencyKey(key: unknown): string | null {
+  if (key === undefined || key === null) return null;
+  if (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key)) {
+    throw new AgentKeyInputError('idempotencyKey must be 1-255 printable ASCII characters', 'idempotencyKey');
   }
-  if (scope !== null) {
-    const rowGrants = row.scopes === null || row.scopes.includes(scope) || row.scopes.includes('admin');
-    if (!rowGrants || !tokenGrants) {
-      return {
-        code: 'insufficient_scope',
-        scope,
-        description: `The credential lacks the scope ${printable(scope)}.`,
-      };
-    }
-  }
-  return fits(row, costMicros) ? null : budgetRefusal(row, now);
+  return key;
 }
 
-function budgetRefusal(row: KeyRow, now: Date): AuthError {
-  const resetAt = row.budget_reset_at === null ? null : new Date(row.budget_reset_at);
-  return {
-    code: 'budget_exceeded',
-    cap: 'key',
-    description: 'The budget would be exceeded.',
-    ...(resetAt ? { retryAfterSec: Math.max(1, Math.ceil((resetAt.getTime() - now.getTime()) / 1000)) } : {}),
-  };
+function checkMetadata(meta: unknown): string | null {
+  if (meta === undefined || meta === null) return null;
+  if (typeof meta !== 'object' || Array.isArray(meta)) {
+    throw new AgentKeyInputError('metadata must be a plain object', 'metadata');
+  }
+  const json = JSON.stringify(meta);
+  if (json.length > 4096 || json.includes('\\u0000')) {
+    throw new AgentKeyInputError('metadata must serialise to at most 4 KB of JSON without NUL', 'metadata');
+  }
+  return json;
 }
 
 function checkBudget(value: unknown): number | null {

@@ -20,7 +20,6 @@ export interface KeyRow {
   last_used_at?: number | null;
   used_micros: number;
   budget_reset_at: number | null;
-  passed?: boolean;
 }
 
 const iso = (ms: number | null | undefined) =>

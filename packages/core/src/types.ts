@@ -22,6 +22,11 @@ export interface AgentKeyOptions {
    * request is checked against the row itself.
    */
   descriptorTtlMs?: number;
+  /**
+   * Append every charge, hold, settle and release to the ledger table in the same transaction as
+   * the counter (default true). Off, charges still land exactly; only the history is not kept.
+   */
+  ledger?: boolean;
   /** The clock. Tests set it instead of sleeping. */
   now?: () => Date;
 }
@@ -126,11 +131,42 @@ export interface AuthorizeOptions {
   tokenScopes?: readonly string[] | null;
   /** For external identities: the token's own expiry. */
   tokenExpiresAt?: Date | null;
+  /** Reserve this much (cents) as a hold in the same step; settle or release it later. */
+  holdCents?: number;
+  /** How long the hold counts if never settled: ms or a duration (`90s` is not one; use ms or `2m`). Default 15m. */
+  holdTtl?: string | number;
+  /** A repeat with the same key (per principal) returns the first outcome and charges nothing more. */
+  idempotencyKey?: string;
+  /** Stored with the ledger row (a plain object, ≤ 4 KB of JSON). */
+  metadata?: Record<string, unknown>;
+}
+
+export interface TrackUsageOptions {
+  costCents: number;
+  idempotencyKey?: string;
+}
+
+export interface Hold {
+  id: string;
+  amountCents: number;
+  expiresAt: Date;
 }
 
 export type AuthorizeResult =
-  | { ok: true; principal: Principal; budget: Budget; chargedCents: number }
-  | { ok: false; error: AuthError; principal?: Principal; budget?: Budget };
+  | {
+      ok: true;
+      principal: Principal;
+      /** The key's (or subject's) own budget. */
+      budget: Budget;
+      /** The account ceiling, when the account has one. */
+      account?: Budget;
+      chargedCents: number;
+      /** The hold reserved with `holdCents`. */
+      hold?: Hold;
+      /** True when an idempotency key matched an earlier call: nothing more was charged. */
+      replayed?: boolean;
+    }
+  | { ok: false; error: AuthError; principal?: Principal; budget?: Budget; account?: Budget };
 
 export interface UpdateOptions {
   scopes?: string[] | null;

@@ -47,10 +47,7 @@ export const STALE = `(last_used_at IS NULL OR last_used_at < ${NOW} - interval 
 /** `scope` ($4) is granted by the row: no scope asked, unlimited row, the scope itself or `admin`. */
 export const SCOPE_OK = `($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes))`;
 
-/** `cost` ($3, micros) fits the row's cap; a spent key refuses even a free call, as validate does. */
-export const FITS = `(budget_cents IS NULL OR (${USED_MICROS} + $3::bigint <= ${CAP_MICROS} AND ${USED_MICROS} < ${CAP_MICROS}))`;
-
-/** As FITS, for a row whose period has not elapsed. */
+/** `cost` ($3, micros) fits a row whose period has not elapsed; a spent key refuses even a free call, as validate does. */
 export const FITS_UNRESET = `(budget_cents IS NULL OR (${STORED_MICROS} + $3::bigint <= ${CAP_MICROS} AND ${STORED_MICROS} < ${CAP_MICROS}))`;
 
 /** Whole cents for 0.2.0's column, rounded up, kept inside INTEGER. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { engineSql } from './engine.js';
 import type { TableNames } from './identifier.js';
 
 /**
@@ -32,5 +33,6 @@ ALTER TABLE ${t.keys}
   ADD COLUMN IF NOT EXISTS budget_used_micros BIGINT;
 COMMENT ON COLUMN ${t.keys}.budget_used_micros IS 'agentkey: exact spend this period in 1e-4 cent units; budget_used_cents is the same rounded up';
 CREATE UNIQUE INDEX IF NOT EXISTS ${t.index('_external_subject_key')} ON ${t.keys} (external_subject) WHERE external_subject IS NOT NULL;
-CREATE INDEX IF NOT EXISTS ${t.index('_account_id_idx')} ON ${t.keys} (account_id);`;
+CREATE INDEX IF NOT EXISTS ${t.index('_account_id_idx')} ON ${t.keys} (account_id);
+${engineSql(t)}`;
 }

@@ -1,8 +1,8 @@
 import { type Statement, statement } from '../db.js';
+import { engineNames } from './engine.js';
 import {
   centsOf,
   ELAPSED,
-  FITS,
   FITS_UNRESET,
   LIVE,
   NEXT_RESET,
@@ -41,8 +41,12 @@ export interface Statements {
   chargeFast(by: Selector): Statement;
   /** As chargeFast, returning only the numbers (for callers holding the row's descriptor). */
   chargeFastSlim(by: Selector): Statement;
-  /** Same parameters, any cost: also resets an elapsed period, and returns the row when refused. */
-  charge(by: Selector): Statement;
+  /** As chargeFast, appending the charge to the ledger in the same statement. */
+  chargeFastLedger(by: Selector): Statement;
+  chargeFastSlimLedger(by: Selector): Statement;
+  /** The engine function: every case (holds, idempotency, pools, account ceilings, refusals). */
+  engineCharge: Statement;
+  engineClose: Statement;
   /** $1 selector value, $2 now. Read-only; `needs_write` says the row wants `touch` instead. */
   peek(by: Selector): Statement;
   /** $1 selector value, $2 now. Resets an elapsed period and touches last_used_at when stale. */
@@ -58,20 +62,7 @@ export interface Statements {
 }
 
 export function statements(t: TableNames): Statements {
-  const chargeSql = (by: Selector) => `WITH upd AS (
-  UPDATE ${t.keys} SET
-    budget_used_micros = ${USED_MICROS} + $3::bigint,
-    budget_used_cents = ${centsOf(`${USED_MICROS} + $3::bigint`)},
-    budget_reset_at = ${NEXT_RESET},
-    last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
-  WHERE ${by} = $1 AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND ${FITS}
-    AND ($3::bigint > 0 OR ${ELAPSED} OR ${STALE})
-  RETURNING ${STORED_COLUMNS}, true AS passed
-)
-SELECT * FROM upd
-UNION ALL
-SELECT ${VIRTUAL_COLUMNS}, false AS passed FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT 1 FROM upd)`;
-
+  const e = engineNames(t);
   // Kept lean on purpose: the period-reset arithmetic and the refusal branch cost more than the
   // UPDATE itself, and a refused or rolled-over request can afford a second statement.
   const chargeFastSql = (by: Selector, returning = PASSED_COLUMNS) => `UPDATE ${t.keys} SET
@@ -79,7 +70,16 @@ SELECT ${VIRTUAL_COLUMNS}, false AS passed FROM ${t.keys} WHERE ${by} = $1 AND N
     budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)},
     last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
   WHERE ${by} = $1 AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND NOT ${ELAPSED} AND ${FITS_UNRESET}
+    AND pool_parent_id IS NULL AND account_capped = false AND held_micros = 0
   RETURNING ${returning}`;
+  // The ledger row lands in the same statement, so in the same transaction as the counter.
+  const withLedger = (
+    by: Selector,
+    returning: string,
+  ) => `WITH upd AS (${chargeFastSql(by, `${returning}, account_id AS ledger_account, external_subject AS ledger_subject`)}),
+  led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros)
+    SELECT $2::timestamptz, id, ledger_subject, ledger_account, 'charge', $3::bigint FROM upd)
+SELECT * FROM upd`;
 
   // validate's common case writes nothing, so it reads without taking a row lock or a WAL flush.
   const peekSql = (by: Selector) => `SELECT ${HOT_COLUMNS}, ${STORED_USED_MICROS}::float8 AS used_micros,
@@ -110,13 +110,21 @@ SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT
   });
   const chargeFast = both((by) => chargeFastSql(by));
   const chargeFastSlim = both((by) => chargeFastSql(by, SLIM_COLUMNS));
-  const charge = both(chargeSql);
+  const chargeFastLedger = both((by) => withLedger(by, PASSED_COLUMNS));
+  const chargeFastSlimLedger = both((by) => withLedger(by, SLIM_COLUMNS));
   const touch = both(touchSql);
   const peek = both(peekSql);
   return {
     chargeFast: (by) => chargeFast[by],
     chargeFastSlim: (by) => chargeFastSlim[by],
-    charge: (by) => charge[by],
+    chargeFastLedger: (by) => chargeFastLedger[by],
+    chargeFastSlimLedger: (by) => chargeFastSlimLedger[by],
+    engineCharge:
+      statement(`SELECT * FROM ${e.fn('charge')}($1, $2::timestamptz, $3::bigint, $4::text, $5::boolean,
+      $6::boolean, $7::bigint, $8::timestamptz, $9::text, $10::text, $11::boolean, $12::jsonb)`),
+    engineClose:
+      statement(`SELECT * FROM ${e.fn('close_hold')}($1::bigint, $2::timestamptz, $3::bigint, $4::boolean,
+      $5::text, $6::boolean, $7::jsonb)`),
     peek: (by) => peek[by],
     touch: (by) => touch[by],
     insert: `INSERT INTO ${t.keys} (${insertColumns}) VALUES (${insertValues}) RETURNING id`,

@@ -1,0 +1,73 @@
+import { MICROS_PER_CENT } from './budget/money.js';
+import { printable } from './duration.js';
+import type { AuthError } from './errors.js';
+import type { KeyRow } from './rows.js';
+import type { Budget } from './types.js';
+
+/** What the engine functions (sql/engine.ts) and the lean statements return. */
+export interface EngineRow extends KeyRow {
+  outcome: 'ok' | 'unknown' | 'revoked' | 'expired' | 'scope' | 'budget' | 'no_hold' | `hold_${string}`;
+  cap?: 'key' | 'pool' | 'account' | null;
+  hold_id?: string | number | null;
+  charged_micros?: number;
+  shortfall_micros?: number;
+  replayed?: boolean;
+  held_micros?: number;
+  account_limit_cents?: number | null;
+  account_used_micros?: number | null;
+  account_reset_at?: number | null;
+}
+
+/** The account's ceiling numbers, when the row's account has one. */
+export function accountBudgetOf(row: EngineRow): Budget | undefined {
+  if (row.account_limit_cents === null || row.account_limit_cents === undefined) return undefined;
+  const usedCents = Number(row.account_used_micros ?? 0) / MICROS_PER_CENT;
+  return {
+    limitCents: row.account_limit_cents,
+    usedCents,
+    remainingCents: Math.max(0, row.account_limit_cents - usedCents),
+    period: null,
+    resetAt:
+      row.account_reset_at === null || row.account_reset_at === undefined
+        ? null
+        : new Date(row.account_reset_at),
+  };
+}
+
+/** Why the engine refused, as a stable outcome; null when it did not. Order: 0.2.0's. */
+export function refusalOf(row: EngineRow, nowMs: number, scope: string | null): AuthError | null {
+  switch (row.outcome) {
+    case 'ok':
+      return null;
+    case 'unknown':
+      return { code: 'invalid_token', reason: 'unknown', description: 'Unknown credential.' };
+    case 'revoked':
+      return { code: 'invalid_token', reason: 'revoked', description: 'The credential was revoked.' };
+    case 'expired':
+      return { code: 'invalid_token', reason: 'expired', description: 'The credential has expired.' };
+    case 'scope':
+      return {
+        code: 'insufficient_scope',
+        scope: scope ?? '',
+        description: `The credential lacks the scope ${printable(scope ?? '')}.`,
+      };
+    case 'budget': {
+      const account = row.cap === 'account';
+      const resetMs = account ? row.account_reset_at : row.budget_reset_at;
+      return {
+        code: 'budget_exceeded',
+        cap: account ? 'account' : 'key',
+        description: account
+          ? "The account's budget would be exceeded."
+          : row.cap === 'pool'
+            ? "The parent key's pooled budget would be exceeded."
+            : 'The budget would be exceeded.',
+        ...(resetMs === null || resetMs === undefined
+          ? {}
+          : { retryAfterSec: Math.max(1, Math.ceil((resetMs - nowMs) / 1000)) }),
+      };
+    }
+    default:
+      return { code: 'invalid_request', description: `Hold refused: ${row.outcome}.` };
+  }
+}

@@ -1,0 +1,202 @@
+import type { AgentKey } from './agent-key.js';
+import { AgentKeyInputError, type AuthError } from './errors.js';
+import { isIdent } from './input.js';
+import type { AuthorizeResult, Budget, Principal } from './types.js';
+import type { ExternalIdentity, FirstSeenPolicy, Verifier } from './verifier.js';
+
+export interface GateOptions {
+  /** Plugins for external credentials, tried in order after the native key prefix. Ids must be unique. */
+  verifiers?: readonly Verifier[];
+  /** First-sight policy for verifiers that have none of their own. Unset: unknown subjects are refused. */
+  firstSeen?: FirstSeenPolicy;
+}
+
+export interface AuthenticateOptions {
+  scope?: string;
+  costCents?: number;
+}
+
+/** A principal as the gate reports it: one shape for native keys and external identities. */
+export interface GatePrincipal extends Principal {
+  /** Which verifier proved the caller: 'native' for `ak_` keys. */
+  verifier: string;
+  /** The token's claims for external callers; empty for native keys. */
+  claims: Readonly<Record<string, unknown>>;
+}
+
+export type AuthenticateResult =
+  | { ok: true; principal: GatePrincipal; budget: Budget; chargedCents: number; provisioned: boolean }
+  | { ok: false; error: AuthError; principal?: GatePrincipal; budget?: Budget };
+
+const NO_CLAIMS: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/**
+ * One entry point for every credential: a native key by its prefix, else the first verifier that
+ * accepts it. External callers are charged against the row anchored to their subject, created on
+ * first sight by the verifier's policy (or the gate's), else refused as `unprovisioned`.
+ * Expected outcomes are results; only construction throws.
+ */
+export class Gate {
+  private readonly verifiers: readonly Verifier[];
+  private readonly firstSeen: FirstSeenPolicy | undefined;
+
+  constructor(
+    private readonly agentKey: AgentKey,
+    options: GateOptions = {},
+  ) {
+    const verifiers = options.verifiers ?? [];
+    const seen = new Set<string>();
+    for (const v of verifiers) {
+      if (
+        !v ||
+        typeof v.id !== 'string' ||
+        typeof v.accepts !== 'function' ||
+        typeof v.verify !== 'function'
+      ) {
+        throw new AgentKeyInputError('verifiers: each must have id, accepts() and verify()', 'verifiers');
+      }
+      if (seen.has(v.id))
+        throw new AgentKeyInputError(`verifiers: duplicate id ${JSON.stringify(v.id)}`, 'verifiers');
+      seen.add(v.id);
+      if (v.firstSeen) checkPolicy(agentKey, v.firstSeen, `verifier ${v.id} firstSeen`);
+    }
+    if (options.firstSeen) checkPolicy(agentKey, options.firstSeen, 'firstSeen');
+    this.verifiers = verifiers;
+    this.firstSeen = options.firstSeen;
+  }
+
+  async authenticate(credential: string, options: AuthenticateOptions = {}): Promise<AuthenticateResult> {
+    if (credential.startsWith(this.agentKey.keyPrefix)) {
+      return withPrincipal(
+        await this.agentKey.authorize({ key: credential }, options),
+        'native',
+        NO_CLAIMS,
+        false,
+      );
+    }
+    const verifier = this.verifiers.find((v) => safeAccepts(v, credential));
+    if (!verifier) {
+      return {
+        ok: false,
+        error: {
+          code: 'invalid_token',
+          reason: 'unknown',
+          description: 'No verifier accepts this credential.',
+        },
+      };
+    }
+    let verified: Awaited<ReturnType<Verifier['verify']>>;
+    try {
+      verified = await verifier.verify(credential);
+    } catch (cause) {
+      // A verifier that throws is broken or its IdP is: fail closed.
+      return {
+        ok: false,
+        error: {
+          code: 'unavailable',
+          description: 'The identity provider cannot answer.',
+          retryAfterSec: 5,
+          cause,
+        },
+      };
+    }
+    if (!verified.ok) return { ok: false, error: verified.error };
+    const identity = verified.identity;
+    if (!isIdent(identity.subject)) {
+      return {
+        ok: false,
+        error: {
+          code: 'invalid_token',
+          reason: 'malformed',
+          description: 'The token names an unusable subject.',
+        },
+      };
+    }
+    const authorize = () =>
+      this.agentKey.authorize(
+        { subject: identity.subject },
+        { ...options, tokenScopes: identity.scopes, tokenExpiresAt: identity.expiresAt },
+      );
+    const first = await authorize();
+    if (first.ok || first.error.code !== 'invalid_token' || first.error.reason !== 'unknown') {
+      return withPrincipal(first, verifier.id, identity.claims, false);
+    }
+    // First sight: no row for this subject yet.
+    const policy = verifier.firstSeen ?? this.firstSeen;
+    if (!policy) {
+      return {
+        ok: false,
+        error: {
+          code: 'unprovisioned',
+          description:
+            'This identity is verified but has no access here. Ask an administrator to provision it.',
+        },
+      };
+    }
+    let created: boolean;
+    try {
+      created = await this.agentKey.provisionSubject(identity.subject, subjectOptions(policy, identity));
+    } catch (cause) {
+      if (cause instanceof AgentKeyInputError) {
+        return {
+          ok: false,
+          error: { code: 'unprovisioned', description: `First-sight provisioning refused: ${cause.message}` },
+        };
+      }
+      return {
+        ok: false,
+        error: { code: 'unavailable', description: 'The key store cannot answer.', retryAfterSec: 1, cause },
+      };
+    }
+    return withPrincipal(await authorize(), verifier.id, identity.claims, created);
+  }
+}
+
+function safeAccepts(v: Verifier, credential: string): boolean {
+  try {
+    return v.accepts(credential);
+  } catch {
+    return false;
+  }
+}
+
+function subjectOptions(policy: FirstSeenPolicy, identity: ExternalIdentity) {
+  const accountId =
+    typeof policy.accountId === 'function'
+      ? policy.accountId(identity)
+      : (policy.accountId ?? identity.accountId);
+  return {
+    scopes: policy.scopes ?? null,
+    budgetCents: policy.budgetCents ?? null,
+    budgetPeriod: policy.budgetPeriod ?? null,
+    expiresIn: policy.expiresIn ?? null,
+    name: policy.name ?? null,
+    delegatedBy: identity.delegatedBy ?? null,
+    ...(accountId === undefined ? {} : { accountId }),
+  };
+}
+
+function checkPolicy(agentKey: AgentKey, policy: FirstSeenPolicy, field: string): void {
+  try {
+    const { accountId: _ignored, ...rest } = policy;
+    agentKey.checkSubjectOptions(rest);
+  } catch (error) {
+    throw new AgentKeyInputError(`${field}: ${(error as Error).message}`, field);
+  }
+}
+
+function withPrincipal(
+  result: AuthorizeResult,
+  verifier: string,
+  claims: Readonly<Record<string, unknown>>,
+  provisioned: boolean,
+): AuthenticateResult {
+  const principal = result.principal ? { ...result.principal, verifier, claims } : undefined;
+  if (result.ok) return { ...result, principal: principal!, provisioned };
+  return {
+    ok: false,
+    error: result.error,
+    ...(principal ? { principal } : {}),
+    ...(result.budget ? { budget: result.budget } : {}),
+  };
+}

@@ -1,0 +1,490 @@
+import { ELAPSED, NEXT_RESET } from './expressions.js';
+import type { TableNames } from './identifier.js';
+
+/**
+ * The budget engine's tables and functions, named from the keys table so two deployments in one
+ * database never share them.
+ *
+ * Why PL/pgSQL: holds, pooled children, account ceilings and idempotency each touch more than one
+ * row. A single UPDATE whose WHERE reads another table is re-checked under concurrency against the
+ * statement's old snapshot, which is how budgets get overspent. Inside a VOLATILE function every
+ * statement takes a fresh snapshot, and rows are locked in one fixed order — idempotency claim,
+ * key, pool parent, account — so concurrent calls serialise on exactly what they share and never
+ * deadlock. One call is one round trip and one transaction.
+ */
+export interface EngineNames {
+  accounts: string;
+  holds: string;
+  ledger: string;
+  idempotency: string;
+  fn(name: string): string;
+}
+
+export function engineNames(t: TableNames): EngineNames {
+  return {
+    accounts: t.derived('_accounts'),
+    holds: t.derived('_holds'),
+    ledger: t.derived('_ledger'),
+    idempotency: t.derived('_idempotency'),
+    fn: (name) => t.derived(`_${name}`),
+  };
+}
+
+/** Row columns the functions return, in the shape `rows.ts` reads (times in epoch ms). */
+const OUT = `outcome text, cap text, hold_id bigint, charged_micros float8, shortfall_micros float8, replayed boolean,
+  id integer, account_id text, user_id text, name text, scopes text[], budget_cents integer, budget_period text,
+  delegated_by text, external_subject text, expires_at float8, revoked_at float8, used_micros float8,
+  held_micros float8, budget_reset_at float8, account_limit_cents integer, account_used_micros float8,
+  account_reset_at float8`;
+
+const ms = (expr: string) => `date_part('epoch', ${expr}) * 1000`;
+
+export function engineSql(t: TableNames): string {
+  const n = engineNames(t);
+  const keys = t.keys;
+  return `
+ALTER TABLE ${keys}
+  ADD COLUMN IF NOT EXISTS held_micros BIGINT NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS account_capped BOOLEAN,
+  ADD COLUMN IF NOT EXISTS pool_parent_id INTEGER;
+COMMENT ON COLUMN ${keys}.held_micros IS 'agentkey: open holds on this row and its pooled children (1e-4 cent units); an upper bound, exact sums come from the holds table';
+COMMENT ON COLUMN ${keys}.account_capped IS 'agentkey: the account has a ceiling (NULL: not yet known)';
+
+CREATE TABLE IF NOT EXISTS ${n.accounts} (
+  account_id TEXT PRIMARY KEY,
+  budget_cents INTEGER,
+  budget_period TEXT,
+  budget_reset_at TIMESTAMPTZ,
+  budget_used_cents INTEGER NOT NULL DEFAULT 0,
+  budget_used_micros BIGINT NOT NULL DEFAULT 0,
+  updated_at TIMESTAMPTZ
+);
+
+CREATE TABLE IF NOT EXISTS ${n.holds} (
+  id BIGSERIAL PRIMARY KEY,
+  principal_id INTEGER NOT NULL,
+  pool_id INTEGER,
+  account_id TEXT,
+  amount_micros BIGINT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'open',
+  created_at TIMESTAMPTZ NOT NULL,
+  expires_at TIMESTAMPTZ NOT NULL,
+  settled_micros BIGINT,
+  closed_at TIMESTAMPTZ
+);
+CREATE INDEX IF NOT EXISTS ${t.index('_holds_open_idx')} ON ${n.holds} (principal_id, expires_at) WHERE state = 'open';
+CREATE INDEX IF NOT EXISTS ${t.index('_holds_pool_idx')} ON ${n.holds} (pool_id) WHERE state = 'open' AND pool_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ${t.index('_holds_account_idx')} ON ${n.holds} (account_id) WHERE state = 'open' AND account_id IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS ${n.ledger} (
+  id BIGSERIAL PRIMARY KEY,
+  at TIMESTAMPTZ NOT NULL,
+  principal_id INTEGER,
+  subject TEXT,
+  account_id TEXT,
+  kind TEXT NOT NULL,
+  amount_micros BIGINT NOT NULL DEFAULT 0,
+  idempotency_key TEXT,
+  hold_id BIGINT,
+  actor TEXT,
+  metadata JSONB
+);
+CREATE INDEX IF NOT EXISTS ${t.index('_ledger_principal_idx')} ON ${n.ledger} (principal_id, at);
+CREATE INDEX IF NOT EXISTS ${t.index('_ledger_account_idx')} ON ${n.ledger} (account_id, at);
+
+CREATE OR REPLACE FUNCTION ${n.fn('ledger_append_only')}() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  RAISE EXCEPTION 'agentkey ledger is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+END $f$;
+DROP TRIGGER IF EXISTS agentkey_append_only ON ${n.ledger};
+CREATE TRIGGER agentkey_append_only BEFORE UPDATE OR DELETE ON ${n.ledger}
+  FOR EACH ROW EXECUTE FUNCTION ${n.fn('ledger_append_only')}();
+DROP TRIGGER IF EXISTS agentkey_append_only_truncate ON ${n.ledger};
+CREATE TRIGGER agentkey_append_only_truncate BEFORE TRUNCATE ON ${n.ledger}
+  FOR EACH STATEMENT EXECUTE FUNCTION ${n.fn('ledger_append_only')}();
+
+CREATE TABLE IF NOT EXISTS ${n.idempotency} (
+  principal_id INTEGER NOT NULL,
+  op TEXT NOT NULL,
+  key TEXT NOT NULL,
+  hold_id BIGINT,
+  charged_micros BIGINT NOT NULL DEFAULT 0,
+  shortfall_micros BIGINT NOT NULL DEFAULT 0,
+  created_at TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (principal_id, op, key)
+);
+
+-- The same reset arithmetic as the request path's SQL and budget/period.ts (a test holds them equal).
+CREATE OR REPLACE FUNCTION ${n.fn('next_reset')}(budget_period text, p_now timestamptz, budget_reset_at timestamptz)
+  RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $f$ SELECT ${NEXT_RESET} $f$;
+CREATE OR REPLACE FUNCTION ${n.fn('elapsed')}(budget_period text, p_now timestamptz, budget_reset_at timestamptz)
+  RETURNS boolean LANGUAGE sql IMMUTABLE AS $f$ SELECT ${ELAPSED} $f$;
+
+${accountFunction(t, n)}
+${chargeFunction(t, n)}
+${closeHoldFunction(t, n)}
+`;
+}
+
+/**
+ * Sets (or clears) an account's ceiling and flags the account's keys, under an advisory lock the
+ * charge function also takes when it first learns whether a key's account is capped.
+ */
+function accountFunction(t: TableNames, n: EngineNames): string {
+  return `
+CREATE OR REPLACE FUNCTION ${n.fn('set_account_budget')}(p_account text, p_now timestamptz, p_budget integer,
+  p_period text, p_reset timestamptz, p_actor text) RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtextextended('${t.id}|' || p_account, 0));
+  -- Keys before the account row, in id order: the order every charge locks them in.
+  UPDATE ${t.keys} SET account_capped = (p_budget IS NOT NULL) WHERE id IN (
+    SELECT id FROM ${t.keys} WHERE account_id = p_account ORDER BY id FOR UPDATE);
+  INSERT INTO ${n.accounts} AS a (account_id, budget_cents, budget_period, budget_reset_at, updated_at)
+    VALUES (p_account, p_budget, p_period, p_reset, p_now)
+    ON CONFLICT (account_id) DO UPDATE SET budget_cents = EXCLUDED.budget_cents,
+      budget_period = EXCLUDED.budget_period,
+      budget_reset_at = CASE WHEN a.budget_period IS NOT DISTINCT FROM EXCLUDED.budget_period
+        THEN a.budget_reset_at ELSE EXCLUDED.budget_reset_at END,
+      updated_at = p_now;
+  INSERT INTO ${n.ledger} (at, account_id, kind, actor, metadata)
+    VALUES (p_now, p_account, 'admin:account_budget', p_actor,
+      jsonb_build_object('budget_cents', p_budget, 'budget_period', p_period));
+END $f$;`;
+}
+
+/**
+ * Charge and/or reserve against a key or subject, its pool parent and its account. Outcomes:
+ * ok, unknown, revoked, expired, scope, budget (cap = key | pool | account).
+ */
+function chargeFunction(t: TableNames, n: EngineNames): string {
+  return `
+CREATE OR REPLACE FUNCTION ${n.fn('charge')}(p_value text, p_now timestamptz, p_cost bigint, p_scope text,
+  p_token_ok boolean, p_by_subject boolean, p_hold bigint, p_hold_until timestamptz, p_idem text, p_op text,
+  p_ledger boolean, p_meta jsonb) RETURNS TABLE (${OUT}) LANGUAGE plpgsql AS $f$
+#variable_conflict use_column
+DECLARE
+  k ${t.keys}%ROWTYPE;
+  p ${t.keys}%ROWTYPE;
+  a ${n.accounts}%ROWTYPE;
+  v_id integer;
+  v_account text;
+  v_capped boolean;
+  v_pool integer;
+  v_outcome text := 'ok';
+  v_cap text;
+  v_hold_id bigint;
+  v_replayed boolean := false;
+  v_k_used bigint;
+  v_p_used bigint;
+  v_a_used bigint;
+  v_k_held bigint := 0;
+  v_p_held bigint := 0;
+  v_a_held bigint := 0;
+  v_orig bigint := 0;
+  v_k_reset boolean := false;
+  v_need bigint := p_cost + p_hold;
+BEGIN
+  -- Who: read without a lock to learn the row and its account.
+  IF p_by_subject THEN
+    SELECT x.id, x.account_id, x.account_capped, x.pool_parent_id INTO v_id, v_account, v_capped, v_pool
+      FROM ${t.keys} x WHERE x.external_subject = p_value;
+  ELSE
+    SELECT x.id, x.account_id, x.account_capped, x.pool_parent_id INTO v_id, v_account, v_capped, v_pool
+      FROM ${t.keys} x WHERE x.key_hash = p_value;
+  END IF;
+  IF v_id IS NULL THEN
+    RETURN QUERY SELECT 'unknown'::text, NULL::text, NULL::bigint, 0::float8, 0::float8, false,
+      NULL::integer, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::integer, NULL::text, NULL::text, NULL::text,
+      NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8;
+    RETURN;
+  END IF;
+
+  -- Exactly once: claim the idempotency key first. A concurrent duplicate waits here on the
+  -- primary key until this transaction ends, then finds the claim and replays its outcome.
+  IF p_idem IS NOT NULL THEN
+    INSERT INTO ${n.idempotency} (principal_id, op, key, created_at) VALUES (v_id, p_op, p_idem, p_now)
+      ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+      SELECT i.hold_id, i.charged_micros INTO v_hold_id, v_orig FROM ${n.idempotency} i
+        WHERE i.principal_id = v_id AND i.op = p_op AND i.key = p_idem;
+      v_replayed := true;
+      p_cost := 0; p_hold := 0; v_need := 0;
+    END IF;
+  END IF;
+
+  -- Whether the account has a ceiling is settled under the lock set_account_budget takes.
+  IF v_capped IS NULL AND v_account IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock(hashtextextended('${t.id}|' || v_account, 0));
+  END IF;
+
+  -- Row locks in id order (a pool parent is older than its children), then the account.
+  IF v_pool IS NOT NULL THEN
+    SELECT * INTO p FROM ${t.keys} x WHERE x.id = v_pool FOR UPDATE;
+  END IF;
+  SELECT * INTO k FROM ${t.keys} x WHERE x.id = v_id FOR UPDATE;
+  IF k.account_capped IS NULL THEN
+    k.account_capped := k.account_id IS NOT NULL AND EXISTS (
+      SELECT 1 FROM ${n.accounts} WHERE account_id = k.account_id AND budget_cents IS NOT NULL);
+    UPDATE ${t.keys} SET account_capped = k.account_capped WHERE id = k.id;
+  END IF;
+
+  -- Period resets, in the same transaction as the charge.
+  v_k_used := ${usedOf('k')};
+  IF ${n.fn('elapsed')}(k.budget_period, p_now, k.budget_reset_at) THEN
+    v_k_used := 0;
+    v_k_reset := true;
+    k.budget_reset_at := ${n.fn('next_reset')}(k.budget_period, p_now, k.budget_reset_at);
+  END IF;
+
+  IF p.id IS NOT NULL THEN
+    v_p_used := ${usedOf('p')};
+    IF ${n.fn('elapsed')}(p.budget_period, p_now, p.budget_reset_at) THEN
+      v_p_used := 0;
+      p.budget_reset_at := ${n.fn('next_reset')}(p.budget_period, p_now, p.budget_reset_at);
+    END IF;
+  END IF;
+
+  IF k.account_capped THEN
+    SELECT * INTO a FROM ${n.accounts} x WHERE x.account_id = k.account_id FOR UPDATE;
+    v_a_used := ${usedOf('a')};
+    IF ${n.fn('elapsed')}(a.budget_period, p_now, a.budget_reset_at) THEN
+      v_a_used := 0;
+      a.budget_reset_at := ${n.fn('next_reset')}(a.budget_period, p_now, a.budget_reset_at);
+    END IF;
+  END IF;
+
+  -- Holds past their TTL stop counting: every sum below reads only unexpired open holds, under the
+  -- locks that every hold change also takes, so no sweeper is needed. This key's own expired holds
+  -- are closed here as well (lazy cleanup).
+  IF k.held_micros > 0 THEN
+    PERFORM ${n.fn('expire_holds')}(k.id, k.pool_parent_id, p_now, p_ledger);
+    SELECT x.held_micros INTO k.held_micros FROM ${t.keys} x WHERE x.id = k.id;
+  END IF;
+  v_k_held := CASE WHEN k.held_micros = 0 THEN 0 ELSE (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
+    WHERE principal_id = k.id AND state = 'open' AND expires_at > p_now) END;
+  IF p.id IS NOT NULL THEN
+    v_p_held := (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
+      WHERE (principal_id = p.id OR pool_id = p.id) AND state = 'open' AND expires_at > p_now);
+  END IF;
+  IF k.account_capped THEN
+    v_a_held := (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
+      WHERE account_id = k.account_id AND state = 'open' AND expires_at > p_now);
+  END IF;
+
+  IF NOT v_replayed THEN
+    IF k.revoked_at IS NOT NULL OR (p.id IS NOT NULL AND p.revoked_at IS NOT NULL) THEN v_outcome := 'revoked';
+    ELSIF (k.expires_at IS NOT NULL AND k.expires_at <= p_now) OR (p.id IS NOT NULL AND p.expires_at IS NOT NULL AND p.expires_at <= p_now) THEN v_outcome := 'expired';
+    ELSIF NOT p_token_ok OR NOT (p_scope IS NULL OR k.scopes IS NULL OR p_scope = ANY(k.scopes) OR 'admin' = ANY(k.scopes)) THEN v_outcome := 'scope';
+    ELSIF k.budget_cents IS NOT NULL AND (v_k_used + v_k_held + v_need > k.budget_cents::bigint * 10000
+        OR v_k_used + v_k_held >= k.budget_cents::bigint * 10000) THEN v_outcome := 'budget'; v_cap := 'key';
+    ELSIF p.id IS NOT NULL AND p.budget_cents IS NOT NULL AND (v_p_used + v_p_held + v_need > p.budget_cents::bigint * 10000
+        OR v_p_used + v_p_held >= p.budget_cents::bigint * 10000) THEN v_outcome := 'budget'; v_cap := 'pool';
+    ELSIF k.account_capped AND a.budget_cents IS NOT NULL AND (v_a_used + v_a_held + v_need > a.budget_cents::bigint * 10000
+        OR v_a_used + v_a_held >= a.budget_cents::bigint * 10000) THEN v_outcome := 'budget'; v_cap := 'account';
+    END IF;
+  END IF;
+
+  IF v_outcome <> 'ok' THEN
+    -- Nothing charged: give the idempotency key back so a retry is judged afresh.
+    IF p_idem IS NOT NULL THEN
+      DELETE FROM ${n.idempotency} WHERE principal_id = v_id AND op = p_op AND key = p_idem;
+    END IF;
+  ELSE
+    IF p_hold > 0 THEN
+      INSERT INTO ${n.holds} (principal_id, pool_id, account_id, amount_micros, created_at, expires_at)
+        VALUES (k.id, p.id, CASE WHEN k.account_capped THEN k.account_id END, p_hold, p_now, p_hold_until)
+        RETURNING id INTO v_hold_id;
+    END IF;
+    -- A free call writes the row only to roll its period or refresh a minute-old last_used_at.
+    IF p_cost > 0 OR p_hold > 0 OR v_k_reset OR k.last_used_at IS NULL OR k.last_used_at < p_now - interval '60 seconds' THEN
+      UPDATE ${t.keys} SET budget_used_micros = v_k_used + p_cost,
+          budget_used_cents = LEAST((v_k_used + p_cost + 9999) / 10000, 2147483647)::int,
+          budget_reset_at = k.budget_reset_at,
+          held_micros = held_micros + p_hold,
+          last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < p_now - interval '60 seconds' THEN p_now ELSE last_used_at END
+        WHERE id = k.id RETURNING budget_used_micros, held_micros INTO k.budget_used_micros, k.held_micros;
+      v_k_used := k.budget_used_micros;
+    END IF;
+    IF p.id IS NOT NULL THEN
+      UPDATE ${t.keys} SET budget_used_micros = v_p_used + p_cost,
+          budget_used_cents = LEAST((v_p_used + p_cost + 9999) / 10000, 2147483647)::int,
+          budget_reset_at = p.budget_reset_at, held_micros = held_micros + p_hold
+        WHERE id = p.id;
+    END IF;
+    IF k.account_capped THEN
+      UPDATE ${n.accounts} SET budget_used_micros = v_a_used + p_cost,
+          budget_used_cents = LEAST((v_a_used + p_cost + 9999) / 10000, 2147483647)::int,
+          budget_reset_at = a.budget_reset_at, updated_at = p_now
+        WHERE account_id = k.account_id RETURNING budget_used_micros INTO v_a_used;
+    END IF;
+    IF p_idem IS NOT NULL AND NOT v_replayed THEN
+      UPDATE ${n.idempotency} SET hold_id = v_hold_id, charged_micros = p_cost
+        WHERE principal_id = v_id AND op = p_op AND key = p_idem;
+    END IF;
+    IF p_ledger AND NOT v_replayed THEN
+      IF p_cost > 0 THEN
+        INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, idempotency_key, metadata)
+          VALUES (p_now, k.id, k.external_subject, k.account_id, 'charge', p_cost, p_idem, p_meta);
+      END IF;
+      IF p_hold > 0 THEN
+        INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, idempotency_key, hold_id, metadata)
+          VALUES (p_now, k.id, k.external_subject, k.account_id, 'hold', p_hold, p_idem, v_hold_id, p_meta);
+      END IF;
+    END IF;
+  END IF;
+
+  RETURN QUERY SELECT v_outcome, v_cap, v_hold_id, (CASE WHEN v_replayed THEN v_orig ELSE p_cost END)::float8, 0::float8, v_replayed,
+    k.id, k.account_id, k.user_id, k.name, k.scopes, k.budget_cents, k.budget_period, k.delegated_by, k.external_subject,
+    ${ms('k.expires_at')}, ${ms('k.revoked_at')}, v_k_used::float8, (v_k_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8,
+    ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')};
+END $f$;
+
+-- Closes this key's expired holds and takes them off its (and its pool parent's) upper bound.
+-- Only rows the caller has locked are written, so it cannot deadlock.
+CREATE OR REPLACE FUNCTION ${n.fn('expire_holds')}(p_principal integer, p_pool integer, p_now timestamptz, p_ledger boolean)
+  RETURNS void LANGUAGE plpgsql AS $f$
+DECLARE v_total bigint;
+BEGIN
+  WITH gone AS (
+    UPDATE ${n.holds} SET state = 'expired', closed_at = p_now
+      WHERE principal_id = p_principal AND state = 'open' AND expires_at <= p_now
+      RETURNING id, account_id, amount_micros
+  ), logged AS (
+    INSERT INTO ${n.ledger} (at, principal_id, account_id, kind, amount_micros, hold_id)
+      SELECT p_now, p_principal, account_id, 'expire', amount_micros, id FROM gone WHERE p_ledger
+  )
+  SELECT COALESCE(sum(amount_micros), 0) INTO v_total FROM gone;
+  IF v_total > 0 THEN
+    UPDATE ${t.keys} SET held_micros = GREATEST(held_micros - v_total, 0) WHERE id = p_principal OR id = p_pool;
+  END IF;
+END $f$;`;
+}
+
+/** Settle (charge the actual cost, free the rest) or release (free it all) one hold. */
+function closeHoldFunction(t: TableNames, n: EngineNames): string {
+  return `
+CREATE OR REPLACE FUNCTION ${n.fn('close_hold')}(p_hold bigint, p_now timestamptz, p_cost bigint, p_settle boolean,
+  p_idem text, p_ledger boolean, p_meta jsonb) RETURNS TABLE (${OUT}) LANGUAGE plpgsql AS $f$
+#variable_conflict use_column
+DECLARE
+  h ${n.holds}%ROWTYPE;
+  k ${t.keys}%ROWTYPE;
+  p ${t.keys}%ROWTYPE;
+  a ${n.accounts}%ROWTYPE;
+  v_outcome text := 'ok';
+  v_cap text;
+  v_charge bigint := 0;
+  v_room bigint;
+  v_k_used bigint;
+  v_p_used bigint;
+  v_a_used bigint;
+  v_replayed boolean := false;
+  v_op text := CASE WHEN p_settle THEN 'settle' ELSE 'release' END;
+BEGIN
+  SELECT * INTO h FROM ${n.holds} WHERE id = p_hold;
+  IF h.id IS NULL THEN
+    RETURN QUERY SELECT 'no_hold'::text, NULL::text, p_hold, 0::float8, 0::float8, false,
+      NULL::integer, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::integer, NULL::text, NULL::text, NULL::text,
+      NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8;
+    RETURN;
+  END IF;
+  IF p_idem IS NOT NULL THEN
+    INSERT INTO ${n.idempotency} (principal_id, op, key, hold_id, created_at) VALUES (h.principal_id, v_op, p_idem, p_hold, p_now)
+      ON CONFLICT DO NOTHING;
+    v_replayed := NOT FOUND;
+  END IF;
+  -- Lock order as in charge: pool parent, key, account; then the hold itself.
+  IF h.pool_id IS NOT NULL THEN SELECT * INTO p FROM ${t.keys} WHERE id = h.pool_id FOR UPDATE; END IF;
+  SELECT * INTO k FROM ${t.keys} WHERE id = h.principal_id FOR UPDATE;
+  IF h.account_id IS NOT NULL THEN SELECT * INTO a FROM ${n.accounts} WHERE account_id = h.account_id FOR UPDATE; END IF;
+  SELECT * INTO h FROM ${n.holds} WHERE id = p_hold FOR UPDATE;
+
+  IF v_replayed THEN
+    SELECT i.charged_micros INTO v_charge FROM ${n.idempotency} i WHERE i.principal_id = h.principal_id AND i.op = v_op AND i.key = p_idem;
+    v_outcome := 'ok';
+  ELSIF h.state = 'open' AND h.expires_at <= p_now THEN
+    PERFORM ${n.fn('expire_holds')}(h.principal_id, h.pool_id, p_now, p_ledger);
+    v_outcome := 'hold_expired';
+  ELSIF h.state <> 'open' THEN
+    v_outcome := 'hold_' || h.state;
+  ELSE
+    v_k_used := ${usedOf('k')};
+    IF ${n.fn('elapsed')}(k.budget_period, p_now, k.budget_reset_at) THEN
+      v_k_used := 0; k.budget_reset_at := ${n.fn('next_reset')}(k.budget_period, p_now, k.budget_reset_at);
+    END IF;
+    IF p.id IS NOT NULL THEN
+      v_p_used := ${usedOf('p')};
+      IF ${n.fn('elapsed')}(p.budget_period, p_now, p.budget_reset_at) THEN
+        v_p_used := 0; p.budget_reset_at := ${n.fn('next_reset')}(p.budget_period, p_now, p.budget_reset_at);
+      END IF;
+    END IF;
+    IF a.account_id IS NOT NULL THEN
+      v_a_used := ${usedOf('a')};
+      IF ${n.fn('elapsed')}(a.budget_period, p_now, a.budget_reset_at) THEN
+        v_a_used := 0; a.budget_reset_at := ${n.fn('next_reset')}(a.budget_period, p_now, a.budget_reset_at);
+      END IF;
+    END IF;
+    IF p_settle THEN
+      -- The hold's own amount is freed first; a cost above it takes only what every cap still allows.
+      v_charge := p_cost;
+      IF k.budget_cents IS NOT NULL THEN
+        v_room := k.budget_cents::bigint * 10000 - v_k_used - (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
+          WHERE principal_id = k.id AND state = 'open' AND expires_at > p_now AND id <> h.id);
+        IF v_charge > v_room THEN v_charge := GREATEST(v_room, 0); v_cap := 'key'; END IF;
+      END IF;
+      IF p.id IS NOT NULL AND p.budget_cents IS NOT NULL THEN
+        v_room := p.budget_cents::bigint * 10000 - v_p_used - (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
+          WHERE (principal_id = p.id OR pool_id = p.id) AND state = 'open' AND expires_at > p_now AND id <> h.id);
+        IF v_charge > v_room THEN v_charge := GREATEST(v_room, 0); v_cap := 'pool'; END IF;
+      END IF;
+      IF a.account_id IS NOT NULL AND a.budget_cents IS NOT NULL THEN
+        v_room := a.budget_cents::bigint * 10000 - v_a_used - (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
+          WHERE account_id = a.account_id AND state = 'open' AND expires_at > p_now AND id <> h.id);
+        IF v_charge > v_room THEN v_charge := GREATEST(v_room, 0); v_cap := 'account'; END IF;
+      END IF;
+    END IF;
+    UPDATE ${n.holds} SET state = CASE WHEN p_settle THEN 'settled' ELSE 'released' END, settled_micros = v_charge,
+      closed_at = p_now WHERE id = h.id;
+    UPDATE ${t.keys} SET budget_used_micros = v_k_used + v_charge,
+        budget_used_cents = LEAST((v_k_used + v_charge + 9999) / 10000, 2147483647)::int,
+        budget_reset_at = k.budget_reset_at, held_micros = GREATEST(held_micros - h.amount_micros, 0)
+      WHERE id = k.id RETURNING budget_used_micros, held_micros INTO k.budget_used_micros, k.held_micros;
+    v_k_used := k.budget_used_micros;
+    IF p.id IS NOT NULL THEN
+      UPDATE ${t.keys} SET budget_used_micros = v_p_used + v_charge,
+          budget_used_cents = LEAST((v_p_used + v_charge + 9999) / 10000, 2147483647)::int,
+          budget_reset_at = p.budget_reset_at, held_micros = GREATEST(held_micros - h.amount_micros, 0)
+        WHERE id = p.id;
+    END IF;
+    IF a.account_id IS NOT NULL THEN
+      UPDATE ${n.accounts} SET budget_used_micros = v_a_used + v_charge,
+          budget_used_cents = LEAST((v_a_used + v_charge + 9999) / 10000, 2147483647)::int,
+          budget_reset_at = a.budget_reset_at, updated_at = p_now
+        WHERE account_id = a.account_id RETURNING budget_used_micros INTO v_a_used;
+    END IF;
+    IF p_idem IS NOT NULL THEN
+      UPDATE ${n.idempotency} SET charged_micros = v_charge, shortfall_micros = p_cost - v_charge
+        WHERE principal_id = h.principal_id AND op = v_op AND key = p_idem;
+    END IF;
+    IF p_ledger THEN
+      INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, idempotency_key, hold_id, metadata)
+        VALUES (p_now, k.id, k.external_subject, k.account_id, v_op, v_charge, p_idem, h.id,
+          CASE WHEN p_settle AND v_charge < p_cost
+            THEN COALESCE(p_meta, '{}'::jsonb) || jsonb_build_object('shortfall_micros', p_cost - v_charge, 'cap', v_cap)
+            ELSE p_meta END);
+    END IF;
+  END IF;
+  IF v_outcome <> 'ok' AND p_idem IS NOT NULL AND NOT v_replayed THEN
+    DELETE FROM ${n.idempotency} WHERE principal_id = h.principal_id AND op = v_op AND key = p_idem;
+  END IF;
+  RETURN QUERY SELECT v_outcome, v_cap, h.id, v_charge::float8, GREATEST(p_cost - v_charge, 0)::float8, v_replayed,
+    k.id, k.account_id, k.user_id, k.name, k.scopes, k.budget_cents, k.budget_period, k.delegated_by, k.external_subject,
+    ${ms('k.expires_at')}, ${ms('k.revoked_at')}, COALESCE(v_k_used, ${usedOf('k')})::float8, k.held_micros::float8,
+    ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')};
+END $f$;`;
+}
+
+/** Micros used by a row variable, honouring a hand-edited budget_used_cents (see expressions.ts). */
+function usedOf(v: string): string {
+  return `(CASE WHEN ${v}.budget_used_micros IS NOT NULL AND (${v}.budget_used_micros + 9999) / 10000 = COALESCE(${v}.budget_used_cents, 0) THEN ${v}.budget_used_micros ELSE COALESCE(${v}.budget_used_cents, 0)::bigint * 10000 END)`;
+}
