@@ -22,6 +22,7 @@ import { migrationSql } from './sql/migrate.js';
 import { type Selector, type Statements, statements } from './sql/statements.js';
 import type {
   AgentKeyOptions,
+  AuditOptions,
   AuthorizeOptions,
   AuthorizeResult,
   CreateKeyOptions,
@@ -88,13 +89,13 @@ export class AgentKey {
       ? new Set(checkScopes(options.validScopes, null, 'validScopes'))
       : null;
     this.now = options.now ?? (() => new Date());
-    this.sql = statements(this.tables);
+    this.ledger = options.ledger ?? true;
+    this.sql = statements(this.tables, this.ledger);
     const ttl = options.descriptorTtlMs ?? 1000;
     if (!Number.isFinite(ttl) || ttl < 0 || ttl > 1000) {
       throw new AgentKeyInputError('descriptorTtlMs must be between 0 and 1000', 'descriptorTtlMs');
     }
     this.descriptors = new DescriptorCache(ttl);
-    this.ledger = options.ledger ?? true;
   }
 
   /** Creates the keys table if absent and adds missing columns. Idempotent; safe to run concurrently. */
@@ -104,6 +105,7 @@ export class AgentKey {
 
   async create(options: CreateKeyOptions): Promise<CreateKeyResult> {
     const row = this.rowValues(options, checkIdent(options?.accountId, 'accountId'));
+    const poolParentId = await this.poolRoot(options.poolParentId);
     const { key, hash, start } = newKey(this.keyPrefix);
     const result = await this.pool.query(this.sql.insert, [
       row.accountId,
@@ -118,6 +120,9 @@ export class AgentKey {
       row.expiresAt,
       row.delegatedBy,
       null,
+      poolParentId,
+      this.now(),
+      row.delegatedBy,
     ]);
     return {
       key,
@@ -127,6 +132,20 @@ export class AgentKey {
       budgetPeriod: row.budgetPeriod,
       expiresAt: row.expiresAt?.toISOString() ?? null,
     };
+  }
+
+  /** A pooled child draws on its parent's root pool: pools never nest, so locks stay two deep. */
+  private async poolRoot(parentId: unknown): Promise<number | null> {
+    if (parentId === undefined || parentId === null) return null;
+    if (!isRowId(parentId)) throw new AgentKeyInputError('poolParentId must be a key id', 'poolParentId');
+    const found = await this.pool.query(
+      `SELECT COALESCE(pool_parent_id, id) AS root, revoked_at IS NOT NULL AS revoked FROM ${this.tables.keys} WHERE id = $1`,
+      [parentId],
+    );
+    const parent = found.rows[0];
+    if (!parent || parent.revoked)
+      throw new AgentKeyInputError('poolParentId: no live key with that id', 'poolParentId');
+    return Number(parent.root);
   }
 
   /** Anchors a budget row to an external identity on first sight. Never changes an existing row. */
@@ -151,6 +170,9 @@ export class AgentKey {
       row.expiresAt,
       row.delegatedBy,
       checked,
+      null,
+      this.now(),
+      row.delegatedBy,
     ]);
     return result.rows.length > 0;
   }
@@ -181,17 +203,26 @@ export class AgentKey {
   }
 
   /** Revokes a live key; with `accountId`, only when it belongs to that account. */
-  async revoke(keyId: number, accountId?: string | number): Promise<boolean> {
-    if (!Number.isSafeInteger(keyId) || keyId <= 0 || keyId > 2_147_483_647) return false;
+  async revoke(
+    keyId: number,
+    accountId?: string | number | null,
+    audit: AuditOptions = {},
+  ): Promise<boolean> {
+    if (!isRowId(keyId)) return false;
     const account = accountId === undefined || accountId === null ? null : checkIdent(accountId, 'accountId');
-    const result = await this.pool.query(this.sql.revoke('id'), [keyId, this.now(), account]);
+    const result = await this.pool.query(this.sql.revoke('id'), [keyId, this.now(), account, actorOf(audit)]);
     this.descriptors.clear();
     return result.rows.length > 0;
   }
 
-  async revokeSubject(subject: string): Promise<boolean> {
+  async revokeSubject(subject: string, audit: AuditOptions = {}): Promise<boolean> {
     const checked = checkIdent(subject, 'subject');
-    const result = await this.pool.query(this.sql.revoke('external_subject'), [checked, this.now(), null]);
+    const result = await this.pool.query(this.sql.revoke('external_subject'), [
+      checked,
+      this.now(),
+      null,
+      actorOf(audit),
+    ]);
     this.descriptors.clear();
     return result.rows.length > 0;
   }
@@ -214,13 +245,13 @@ export class AgentKey {
     return result.rows.map(toKeyInfo);
   }
 
-  update(keyId: number, changes: UpdateOptions): Promise<KeyInfo | null> {
-    if (!Number.isSafeInteger(keyId) || keyId <= 0 || keyId > 2_147_483_647) return Promise.resolve(null);
-    return this.updateRow({ by: 'id', value: keyId }, changes);
+  update(keyId: number, changes: UpdateOptions, audit: AuditOptions = {}): Promise<KeyInfo | null> {
+    if (!isRowId(keyId)) return Promise.resolve(null);
+    return this.updateRow({ by: 'id', value: keyId }, changes, audit);
   }
 
-  updateSubject(subject: string, changes: UpdateOptions): Promise<KeyInfo | null> {
-    return this.updateRow({ by: 'external_subject', value: checkIdent(subject, 'subject') }, changes);
+  updateSubject(subject: string, changes: UpdateOptions, audit: AuditOptions = {}): Promise<KeyInfo | null> {
+    return this.updateRow({ by: 'external_subject', value: checkIdent(subject, 'subject') }, changes, audit);
   }
 
   /**
@@ -401,6 +432,7 @@ export class AgentKey {
   private async updateRow(
     lookup: { by: 'id' | Selector; value: unknown },
     changes: UpdateOptions,
+    audit: AuditOptions,
   ): Promise<KeyInfo | null> {
     if (!changes || typeof changes !== 'object')
       throw new AgentKeyInputError('changes must be an object', 'changes');
@@ -440,8 +472,14 @@ export class AgentKey {
     }
     if (changes.name !== undefined) set('name', checkName(changes.name));
     if (sets.length === 0) throw new AgentKeyInputError('nothing to update', 'changes');
+    params.push(now, actorOf(audit));
     const result = await this.pool.query(
-      `UPDATE ${this.tables.keys} SET ${sets.join(', ')} WHERE ${lookup.by} = $1 RETURNING id`,
+      this.sql.audited(
+        `UPDATE ${this.tables.keys} SET ${sets.join(', ')} WHERE ${lookup.by} = $1`,
+        'admin:update',
+        params.length - 1,
+        params.length,
+      ),
       params,
     );
     this.descriptors.clear();
@@ -559,6 +597,14 @@ function checkMetadata(meta: unknown): string | null {
     throw new AgentKeyInputError('metadata must serialise to at most 4 KB of JSON without NUL', 'metadata');
   }
   return json;
+}
+
+function isRowId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 && value <= 2_147_483_647;
+}
+
+function actorOf(audit: AuditOptions | undefined): string | null {
+  return checkOptionalIdent(audit?.actor, 'actor');
 }
 
 function checkBudget(value: unknown): number | null {

@@ -9,6 +9,7 @@ export { hashKey } from './key.js';
 export { intersectScopes } from './rows.js';
 export type {
   AgentKeyOptions,
+  AuditOptions,
   AuthorizeOptions,
   AuthorizeResult,
   Budget,

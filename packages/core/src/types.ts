@@ -40,6 +40,13 @@ export interface CreateKeyOptions {
   expiresIn?: string | null;
   delegatedBy?: string | null;
   name?: string | null;
+  /** Draw on this key's budget pool instead of a new one (its root, when it is itself pooled). */
+  poolParentId?: number | null;
+}
+
+/** Who did an admin action, for the ledger's audit rows. */
+export interface AuditOptions {
+  actor?: string;
 }
 
 export interface CreateKeyResult {

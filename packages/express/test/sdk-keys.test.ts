@@ -205,7 +205,9 @@ describe.each(LIBS)('authenticated /sdk-keys routes on %s', (lib) => {
       const real = db.pool;
       const failingInsert = {
         query: (text: string, params?: unknown[]) =>
-          text.startsWith('INSERT') ? Promise.reject(new Error('insert failed')) : real.query(text, params),
+          /INSERT INTO \S+ \(account_id/.test(text)
+            ? Promise.reject(new Error('insert failed'))
+            : real.query(text, params),
       };
       const flaky = new env.core.AgentKey({ pool: failingInsert, tableName: db.table, now: clock.now });
       const s = await serveRoutes(flaky);

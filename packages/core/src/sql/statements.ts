@@ -57,12 +57,22 @@ export interface Statements {
   read(by: Selector | 'id'): string;
   /** $1 account, $2 now. */
   listByAccount: string;
-  /** $1 selector value, $2 now, $3 account or null. */
+  /** $1 selector value, $2 now, $3 account or null, $4 actor. */
   revoke(by: Selector | 'id'): string;
+  /** Wraps an INSERT or UPDATE (no RETURNING) so it appends its audit row; returns `id`. */
+  audited(sql: string, kind: string, nowParam: number, actorParam: number): string;
 }
 
-export function statements(t: TableNames): Statements {
+export function statements(t: TableNames, ledger: boolean): Statements {
   const e = engineNames(t);
+  /** `sql` (without RETURNING) plus its audit row in the ledger, in one statement. */
+  const audited = (sql: string, kind: string, nowParam: number, actorParam: number) =>
+    ledger
+      ? `WITH x AS (${sql} RETURNING id, account_id, external_subject),
+  led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, actor)
+    SELECT $${nowParam}::timestamptz, id, external_subject, account_id, '${kind}', $${actorParam}::text FROM x)
+SELECT id FROM x`
+      : `${sql} RETURNING id, $${nowParam}::timestamptz AS at, $${actorParam}::text AS actor`;
   // Kept lean on purpose: the period-reset arithmetic and the refusal branch cost more than the
   // UPDATE itself, and a refused or rolled-over request can afford a second statement.
   const chargeFastSql = (by: Selector, returning = PASSED_COLUMNS) => `UPDATE ${t.keys} SET
@@ -100,8 +110,8 @@ UNION ALL
 SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT 1 FROM upd)`;
 
   const insertColumns = `account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_used_cents,
-    budget_used_micros, budget_period, budget_reset_at, expires_at, delegated_by, external_subject`;
-  const insertValues = '$1, $2, $3, $4, $5, $6::text[], $7, 0, 0, $8, $9, $10, $11, $12';
+    budget_used_micros, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id`;
+  const insertValues = '$1, $2, $3, $4, $5, $6::text[], $7, 0, 0, $8, $9, $10, $11, $12, $13::integer';
 
   // Built and named once: the request path never rebuilds, hashes or compares a 4 KB string.
   const both = (sql: (by: Selector) => string) => ({
@@ -127,12 +137,29 @@ SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT
       $5::text, $6::boolean, $7::jsonb)`),
     peek: (by) => peek[by],
     touch: (by) => touch[by],
-    insert: `INSERT INTO ${t.keys} (${insertColumns}) VALUES (${insertValues}) RETURNING id`,
-    insertSubject: `INSERT INTO ${t.keys} (${insertColumns}) VALUES (${insertValues})
-      ON CONFLICT (external_subject) WHERE external_subject IS NOT NULL DO NOTHING RETURNING id`,
+    insert: audited(
+      `INSERT INTO ${t.keys} (${insertColumns}) VALUES (${insertValues})`,
+      'admin:create',
+      14,
+      15,
+    ),
+    insertSubject: audited(
+      `INSERT INTO ${t.keys} (${insertColumns}) VALUES (${insertValues})
+      ON CONFLICT (external_subject) WHERE external_subject IS NOT NULL DO NOTHING`,
+      'admin:provision',
+      14,
+      15,
+    ),
     read: (by) => `SELECT ${ADMIN_COLUMNS} FROM ${t.keys} WHERE ${by} = $1`,
     listByAccount: `SELECT ${ADMIN_COLUMNS} FROM ${t.keys} WHERE account_id = $1 ORDER BY id`,
-    revoke: (by) => `UPDATE ${t.keys} SET revoked_at = ${NOW}
-      WHERE ${by} = $1 AND revoked_at IS NULL AND ($3::text IS NULL OR account_id = $3::text) RETURNING id`,
+    revoke: (by) =>
+      audited(
+        `UPDATE ${t.keys} SET revoked_at = ${NOW}
+      WHERE ${by} = $1 AND revoked_at IS NULL AND ($3::text IS NULL OR account_id = $3::text)`,
+        'admin:revoke',
+        2,
+        4,
+      ),
+    audited,
   };
 }
