@@ -17,19 +17,28 @@ import {
   toValidateResult,
   usedWholeCents,
 } from './rows.js';
+import { adminStatements } from './sql/admin.js';
 import { type TableNames, tableNames } from './sql/identifier.js';
 import { migrationSql } from './sql/migrate.js';
 import { type Selector, type Statements, statements } from './sql/statements.js';
 import type {
+  AccountInfo,
   AgentKeyOptions,
   AuditOptions,
   AuthorizeOptions,
   AuthorizeResult,
+  BudgetTarget,
   CreateKeyOptions,
   CreateKeyResult,
   Credential,
   EnsureSubjectOptions,
+  HoldError,
   KeyInfo,
+  ReserveOptions,
+  SettleOptions,
+  SettleResult,
+  SpendOptions,
+  SpendReport,
   TrackUsageOptions,
   TrackUsageResult,
   UpdateOptions,
@@ -68,6 +77,7 @@ export class AgentKey {
   private readonly tables: TableNames;
   private readonly sql: Statements;
   private readonly descriptors: DescriptorCache;
+  private readonly admin: ReturnType<typeof adminStatements>;
   private readonly ledger: boolean;
 
   constructor(options: AgentKeyOptions) {
@@ -91,6 +101,7 @@ export class AgentKey {
     this.now = options.now ?? (() => new Date());
     this.ledger = options.ledger ?? true;
     this.sql = statements(this.tables, this.ledger);
+    this.admin = adminStatements(this.tables);
     const ttl = options.descriptorTtlMs ?? 1000;
     if (!Number.isFinite(ttl) || ttl < 0 || ttl > 1000) {
       throw new AgentKeyInputError('descriptorTtlMs must be between 0 and 1000', 'descriptorTtlMs');
@@ -270,6 +281,257 @@ export class AgentKey {
     } catch (cause) {
       return refuse(unavailable(cause));
     }
+  }
+
+  /**
+   * Reserves up to `maxCents` for a call whose cost is known only afterwards (a streamed LLM call).
+   * The hold counts against every cap at once; settle or release it, or it stops counting after `ttl`.
+   */
+  async reserve(credential: Credential, options: ReserveOptions): Promise<AuthorizeResult> {
+    const lookup = this.lookupOf(credential);
+    if (!lookup) return refuse(MALFORMED);
+    if (!options || typeof options !== 'object')
+      throw new AgentKeyInputError('options must be an object', 'options');
+    if (!(typeof options.maxCents === 'number' && options.maxCents > 0)) {
+      throw new AgentKeyInputError('maxCents must be a positive number of cents', 'maxCents');
+    }
+    const { maxCents, ttl, ...rest } = options;
+    const request = this.chargeRequest('reserve', { ...rest, costCents: 0 }, maxCents, ttl);
+    try {
+      const now = this.now();
+      return this.toAuthorizeResult(await this.charge(lookup, now, request), now, request, rest);
+    } catch (cause) {
+      return refuse(unavailable(cause));
+    }
+  }
+
+  /**
+   * Charges a hold's actual cost and frees the rest. A cost above the hold takes only what every
+   * cap still allows and reports the shortfall: never silently free, never past a cap.
+   */
+  async settle(holdId: string | number, options: SettleOptions): Promise<SettleResult> {
+    if (!options || typeof options !== 'object')
+      throw new AgentKeyInputError('options must be an object', 'options');
+    const cost = costToMicros(options.costCents);
+    if (!cost.ok) throw new AgentKeyInputError(`costCents: ${cost.reason}`, 'costCents');
+    return this.closeHold(holdId, cost.micros, true, options.idempotencyKey, options.metadata);
+  }
+
+  /** Frees a hold entirely (the call failed or the client went away). */
+  async release(holdId: string | number, options: { idempotencyKey?: string } = {}): Promise<SettleResult> {
+    return this.closeHold(holdId, 0, false, options.idempotencyKey, undefined);
+  }
+
+  private async closeHold(
+    holdId: string | number,
+    micros: number,
+    settle: boolean,
+    idempotencyKey: unknown,
+    metadata: unknown,
+  ): Promise<SettleResult> {
+    const id = typeof holdId === 'number' ? String(holdId) : holdId;
+    if (typeof id !== 'string' || !/^[1-9][0-9]{0,17}$/.test(id)) {
+      throw new AgentKeyInputError('holdId must be a hold id returned by reserve or authorize', 'holdId');
+    }
+    const idem = checkIdempotencyKey(idempotencyKey);
+    const meta = checkMetadata(metadata);
+    try {
+      const now = this.now();
+      const row: EngineRow = (
+        await this.hot(this.sql.engineClose, [id, now.toISOString(), micros, settle, idem, this.ledger, meta])
+      ).rows[0];
+      if (row.outcome !== 'ok') return { ok: false, error: holdRefusal(row.outcome) };
+      this.descriptors.clear();
+      const account = accountBudgetOf(row);
+      return {
+        ok: true,
+        chargedCents: Number(row.charged_micros ?? 0) / MICROS_PER_CENT,
+        shortfallCents: Number(row.shortfall_micros ?? 0) / MICROS_PER_CENT,
+        ...(row.cap && Number(row.shortfall_micros) > 0
+          ? { cap: row.cap === 'account' ? 'account' : 'key' }
+          : {}),
+        budget: budgetOf(row),
+        ...(account ? { account } : {}),
+        ...(row.replayed ? { replayed: true } : {}),
+      };
+    } catch (cause) {
+      return {
+        ok: false,
+        error: { code: 'unavailable', description: 'The key store cannot answer.', cause },
+      };
+    }
+  }
+
+  /**
+   * Sets (or with `budgetCents: null` removes) a ceiling shared by every key and subject of an
+   * account. Every later charge or hold must fit both its own cap and the account's, atomically.
+   */
+  async setAccountBudget(
+    accountId: string | number,
+    options: { budgetCents: number | null; budgetPeriod?: BudgetPeriod | null },
+    audit: AuditOptions = {},
+  ): Promise<AccountInfo> {
+    const account = checkIdent(accountId, 'accountId');
+    const budget = checkBudget(options?.budgetCents);
+    const period = checkPeriod(options?.budgetPeriod);
+    const now = this.now();
+    await this.pool.query(this.admin.setAccount, [
+      account,
+      now,
+      budget,
+      period,
+      period ? firstReset(period, now) : null,
+      actorOf(audit),
+    ]);
+    this.descriptors.clear();
+    return (await this.getAccount(account))!;
+  }
+
+  async getAccount(accountId: string | number): Promise<AccountInfo | null> {
+    const account = checkIdent(accountId, 'accountId');
+    const row = (await this.pool.query(this.admin.readAccount, [account, this.now()])).rows[0];
+    if (!row) return null;
+    const usedCents = Number(row.used_micros) / MICROS_PER_CENT;
+    return {
+      accountId: account,
+      limitCents: row.budget_cents,
+      usedCents,
+      heldCents: Number(row.held_micros) / MICROS_PER_CENT,
+      remainingCents: row.budget_cents === null ? null : Math.max(0, row.budget_cents - usedCents),
+      period: row.budget_period,
+      resetAt: row.budget_reset_at === null ? null : new Date(row.budget_reset_at),
+    };
+  }
+
+  /**
+   * Mints a short-lived child of `parentKey` on the parent's budget pool for the duration of `fn`,
+   * and revokes it when `fn` settles, even when it throws. The child can do no more than the
+   * parent: its scopes must be the parent's (or fewer) and it expires no later.
+   */
+  async withChildKey<T>(
+    parentKey: string,
+    options: { scopes?: string[] | null; budgetCents?: number | null; expiresIn?: string; name?: string },
+    fn: (child: CreateKeyResult) => Promise<T> | T,
+  ): Promise<T> {
+    const parent = await this.validate(parentKey);
+    if (!parent.valid)
+      throw new AgentKeyInputError(`parent key is not usable: ${parent.reason}`, 'parentKey');
+    const unlimited = parent.scopes === null || parent.scopes.includes('admin');
+    const scopes = options.scopes ?? parent.scopes;
+    if (!unlimited && (scopes === null || scopes.some((s) => !parent.scopes!.includes(s)))) {
+      throw new AgentKeyInputError('scopes: a child may not have scopes its parent lacks', 'scopes');
+    }
+    const expiresIn = options.expiresIn ?? '1h';
+    const child = await this.create({
+      accountId: parent.accountId,
+      userId: parent.userId,
+      scopes,
+      budgetCents: options.budgetCents ?? null,
+      expiresIn,
+      delegatedBy: parent.userId ?? parent.accountId,
+      name: options.name ?? 'child',
+      poolParentId: parent.id,
+    });
+    if (parent.expiresAt && child.expiresAt && child.expiresAt > parent.expiresAt) {
+      await this.update(child.id, { expiresAt: new Date(parent.expiresAt) });
+    }
+    try {
+      return await fn(child);
+    } finally {
+      await this.revoke(child.id, null, { actor: parent.userId ?? parent.accountId });
+    }
+  }
+
+  /** Spend (charges and settles, net of resets) of a key, subject or account between two times. */
+  async spend(target: BudgetTarget, options: SpendOptions): Promise<SpendReport> {
+    const { column, value } = targetColumn(target);
+    const from = checkDate(options?.from, 'from');
+    const to = checkDate(options?.to, 'to');
+    const groupBy = options.groupBy ?? null;
+    if (groupBy !== null && groupBy !== 'hour' && groupBy !== 'day') {
+      throw new AgentKeyInputError('groupBy must be hour or day', 'groupBy');
+    }
+    const rows = (await this.pool.query(this.admin.spend(column), [value, from, to, groupBy])).rows;
+    const buckets = rows.map((r) => ({
+      start: r.bucket === null ? from : new Date(r.bucket),
+      cents: Number(r.micros) / MICROS_PER_CENT,
+    }));
+    return {
+      totalCents:
+        buckets.reduce((sum, b) => sum + Math.round(b.cents * MICROS_PER_CENT), 0) / MICROS_PER_CENT,
+      ...(groupBy ? { buckets } : {}),
+    };
+  }
+
+  /** Raises a key's, subject's or account's cap by `cents`. */
+  async topUp(target: BudgetTarget, cents: number, audit: AuditOptions = {}): Promise<boolean> {
+    if (!Number.isSafeInteger(cents) || cents <= 0 || cents > MAX_BUDGET_CENTS) {
+      throw new AgentKeyInputError('cents must be a positive whole number of cents', 'cents');
+    }
+    const now = this.now();
+    const result =
+      'accountId' in target
+        ? await this.pool.query(this.admin.topUpAccount, [
+            checkIdent(target.accountId, 'accountId'),
+            now,
+            actorOf(audit),
+            cents,
+          ])
+        : await this.pool.query(this.admin.topUpKey, [
+            await this.rowIdOf(target),
+            now,
+            actorOf(audit),
+            cents,
+          ]);
+    this.descriptors.clear();
+    return result.rows.length > 0;
+  }
+
+  /** Sets a key's, subject's or account's cap and period. */
+  async setBudget(
+    target: BudgetTarget,
+    options: { budgetCents: number | null; budgetPeriod?: BudgetPeriod | null },
+    audit: AuditOptions = {},
+  ): Promise<boolean> {
+    if ('accountId' in target)
+      return (await this.setAccountBudget(target.accountId, options, audit)) !== null;
+    const id = await this.rowIdOf(target);
+    return (
+      (await this.update(
+        id ?? 0,
+        {
+          budgetCents: options.budgetCents,
+          ...(options.budgetPeriod !== undefined ? { budgetPeriod: options.budgetPeriod } : {}),
+        },
+        audit,
+      )) !== null
+    );
+  }
+
+  /** Zeroes the current period's spend; the ledger gets the opposite amount, so its sums still match. */
+  async resetBudget(target: BudgetTarget, audit: AuditOptions = {}): Promise<boolean> {
+    const now = this.now();
+    const result =
+      'accountId' in target
+        ? await this.pool.query(this.admin.resetAccount, [
+            checkIdent(target.accountId, 'accountId'),
+            now,
+            actorOf(audit),
+          ])
+        : await this.pool.query(this.admin.resetKey, [await this.rowIdOf(target), now, actorOf(audit)]);
+    this.descriptors.clear();
+    return result.rows.length > 0;
+  }
+
+  private async rowIdOf(target: { keyId: number } | { subject: string }): Promise<number | null> {
+    if ('keyId' in target) {
+      if (!isRowId(target.keyId)) throw new AgentKeyInputError('keyId must be a key id', 'keyId');
+      return target.keyId;
+    }
+    const found = await this.pool.query(`SELECT id FROM ${this.tables.keys} WHERE external_subject = $1`, [
+      checkIdent(target.subject, 'subject'),
+    ]);
+    return found.rows[0] ? Number(found.rows[0].id) : null;
   }
 
   /** The shared argument checks of authorize, reserve and trackUsage. */
@@ -597,6 +859,39 @@ function checkMetadata(meta: unknown): string | null {
     throw new AgentKeyInputError('metadata must serialise to at most 4 KB of JSON without NUL', 'metadata');
   }
   return json;
+}
+
+function holdRefusal(outcome: string): HoldError {
+  const code =
+    outcome === 'no_hold' ? 'hold_not_found' : outcome === 'hold_expired' ? 'hold_expired' : 'hold_closed';
+  const description =
+    code === 'hold_not_found'
+      ? 'No hold has that id.'
+      : code === 'hold_expired'
+        ? 'The hold expired before it was settled; nothing was charged.'
+        : `The hold is already ${outcome.slice('hold_'.length)}.`;
+  return { code, description };
+}
+
+function targetColumn(target: BudgetTarget): {
+  column: 'principal_id' | 'subject' | 'account_id';
+  value: unknown;
+} {
+  if (!target || typeof target !== 'object')
+    throw new AgentKeyInputError('target must be { keyId } | { subject } | { accountId }', 'target');
+  if ('keyId' in target) {
+    if (!isRowId(target.keyId)) throw new AgentKeyInputError('keyId must be a key id', 'keyId');
+    return { column: 'principal_id', value: target.keyId };
+  }
+  if ('subject' in target) return { column: 'subject', value: checkIdent(target.subject, 'subject') };
+  return { column: 'account_id', value: checkIdent(target.accountId, 'accountId') };
+}
+
+function checkDate(value: unknown, field: string): Date {
+  if (!(value instanceof Date) || !Number.isFinite(value.getTime())) {
+    throw new AgentKeyInputError(`${field} must be a valid Date`, field);
+  }
+  return value;
 }
 
 function isRowId(value: unknown): value is number {

@@ -185,3 +185,65 @@ export interface UpdateOptions {
   expiresAt?: Date | null;
   name?: string | null;
 }
+
+export interface ReserveOptions {
+  /** The most the call may cost, in cents: held against every cap until settled or released. */
+  maxCents: number;
+  /** How long the hold counts if never settled: ms or a duration (`15m`, `1h`); 1 s to 1 day, default 15m. */
+  ttl?: string | number;
+  scope?: string;
+  idempotencyKey?: string;
+  metadata?: Record<string, unknown>;
+  tokenScopes?: readonly string[] | null;
+  tokenExpiresAt?: Date | null;
+}
+
+export interface SettleOptions {
+  /** The actual cost, in cents (fractional allowed). */
+  costCents: number;
+  idempotencyKey?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface HoldError {
+  code: 'hold_not_found' | 'hold_expired' | 'hold_closed' | 'unavailable';
+  description: string;
+  cause?: unknown;
+}
+
+export type SettleResult =
+  | {
+      ok: true;
+      chargedCents: number;
+      /** Cost above what the caps allowed; not charged, reported so it is never silently free. */
+      shortfallCents: number;
+      /** Which cap limited the charge, when one did. */
+      cap?: 'key' | 'account';
+      budget: Budget;
+      account?: Budget;
+      replayed?: boolean;
+    }
+  | { ok: false; error: HoldError };
+
+export interface AccountInfo {
+  accountId: string;
+  limitCents: number | null;
+  usedCents: number;
+  heldCents: number;
+  remainingCents: number | null;
+  period: string | null;
+  resetAt: Date | null;
+}
+
+export type BudgetTarget = { keyId: number } | { subject: string } | { accountId: string | number };
+
+export interface SpendOptions {
+  from: Date;
+  to: Date;
+  groupBy?: 'hour' | 'day';
+}
+
+export interface SpendReport {
+  totalCents: number;
+  buckets?: Array<{ start: Date; cents: number }>;
+}
