@@ -11,8 +11,6 @@ describe.each(BACKENDS)('budget engine (%s)', (backend) => {
     ({ db, ak } = await openStore(backend, { now: clock.now }));
   });
   afterAll(() => db.close());
-  const ledger = `${db ? '' : ''}`;
-  void ledger;
   const rows = async (sql: string, params: unknown[] = []) =>
     (await db.pool.query(sql.replaceAll('{T}', db.table).replaceAll('{L}', `${db.table}_ledger`), params))
       .rows;
