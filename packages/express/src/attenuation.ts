@@ -6,6 +6,8 @@ export interface ChildRequest {
   budgetPeriod: BudgetPeriod | undefined;
   /** Requested lifetime in milliseconds. */
   expiresInMs: number | undefined;
+  /** Draw on the caller's budget pool instead of a budget of its own. */
+  pooled?: boolean;
 }
 
 export type Attenuation = { ok: true; scopes: string[] | null } | { ok: false; error: string };
@@ -28,7 +30,10 @@ export function attenuate(caller: ValidateResult, child: ChildRequest, now: Date
     }
   }
 
-  if (caller.budgetCents !== null) {
+  // A pooled child spends from the caller's own pool, so it can never exceed it: its own cap is optional.
+  if (caller.budgetCents !== null && child.pooled && child.budgetCents === undefined) {
+    // nothing more to check on the budget
+  } else if (caller.budgetCents !== null) {
     if (child.budgetCents === undefined || child.budgetCents > caller.budgetCents) {
       return {
         ok: false,

@@ -3,8 +3,8 @@ import type { Request, Response } from 'express';
 import { attenuate } from './attenuation.js';
 import { bodyObject, type Duration, readCents, readDuration, readPeriod, readScopes } from './body.js';
 import { guard } from './guard.js';
+import type { AgentKeyRequest } from './request.js';
 import type { ResolvedRoutesOptions } from './route-options.js';
-import './request.js';
 
 interface ChildBody {
   scopes: string[] | undefined;
@@ -12,6 +12,7 @@ interface ChildBody {
   budgetPeriod: BudgetPeriod | undefined;
   expires: Duration | undefined;
   name: string | null;
+  pooled: boolean;
 }
 
 /** Reads the body's types; the name is left for the store to check. */
@@ -26,6 +27,9 @@ function parseChild(raw: unknown): { ok: true; value: ChildBody } | { ok: false;
   if (!period.ok) return period;
   const expires = readDuration(body.expires_in);
   if (!expires.ok) return expires;
+  if (body.pool !== undefined && body.pool !== null && body.pool !== 'parent' && body.pool !== 'own') {
+    return { ok: false, error: "pool must be 'parent' or 'own'" };
+  }
   return {
     ok: true,
     value: {
@@ -34,6 +38,7 @@ function parseChild(raw: unknown): { ok: true; value: ChildBody } | { ok: false;
       budgetPeriod: period.value,
       expires: expires.value,
       name: (body.name as string | null | undefined) ?? null,
+      pooled: body.pool === 'parent',
     },
   };
 }
@@ -45,16 +50,17 @@ export function childKeyHandler(ak: Pick<AgentKey, 'create' | 'update'>, options
     'Failed to create key',
     options.onError,
     async (req: Request, res: Response) => {
-      const caller = req.agentKey!;
+      // The router runs agentKeyMiddleware right before this handler: req.agentKey is its validate result.
+      const caller = (req as AgentKeyRequest).agentKey;
       const parsed = parseChild(req.body);
       if (!parsed.ok) {
         res.status(400).json({ error: parsed.error });
         return;
       }
-      const { scopes, budgetCents, budgetPeriod, expires, name } = parsed.value;
+      const { scopes, budgetCents, budgetPeriod, expires, name, pooled } = parsed.value;
       const decision = attenuate(
         caller,
-        { scopes, budgetCents, budgetPeriod, expiresInMs: expires?.ms },
+        { scopes, budgetCents, budgetPeriod, expiresInMs: expires?.ms, pooled },
         options.now(),
       );
       if (!decision.ok) {
@@ -71,6 +77,9 @@ export function childKeyHandler(ak: Pick<AgentKey, 'create' | 'update'>, options
         expiresIn: expires?.text ?? null,
         delegatedBy: caller.userId ?? caller.accountId,
         name,
+        // `pool: 'parent'`: the child draws on the caller's budget, so parent and children together
+        // never pass the caller's cap (0.2.0 gave each child a fresh budget of its own).
+        ...(pooled ? { poolParentId: caller.id } : {}),
       });
       res.status(201).json(await notAfterCaller(ak, created, caller.expiresAt));
     },

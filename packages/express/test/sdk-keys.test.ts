@@ -132,6 +132,25 @@ describe.each(LIBS)('authenticated /sdk-keys routes on %s', (lib) => {
       expect((await mint(uncapped.key, {})).body.budgetCents).toBeNull();
     });
 
+    it("pool: 'parent' mints children that share the caller's cap instead of multiplying it", async () => {
+      const p = await parent({ budgetCents: 10 });
+      const bad = await mint(p.key, { pool: 'everyone' });
+      expect([bad.status, bad.body]).toEqual([400, { error: "pool must be 'parent' or 'own'" }]);
+      const kids = await Promise.all([mint(p.key, { pool: 'parent' }), mint(p.key, { pool: 'parent' })]);
+      expect(kids.map((k) => k.status)).toEqual([201, 201]);
+      expect(await ak.authorize(kids[0]!.body.key, { costCents: 6 })).toMatchObject({ ok: true });
+      // 0.2.0 would give the second child a fresh 10: on the pool only 4 are left.
+      expect(await ak.authorize(kids[1]!.body.key, { costCents: 5 })).toMatchObject({
+        ok: false,
+        error: { code: 'budget_exceeded' },
+      });
+      expect(await ak.authorize(p.key, { costCents: 4 })).toMatchObject({
+        ok: true,
+        budget: { usedCents: 10 },
+      });
+      expect((await rowOf(kids[0]!.body.id)).pool_parent_id).toBe(p.id);
+    });
+
     it("never lets a child's budget renew more often than the caller's", async () => {
       const lifetime = await parent({ budgetCents: 100 });
       expect((await mint(lifetime.key, { budget_cents: 10, budget_period: 'day' })).status).toBe(403);
