@@ -56,6 +56,9 @@ export async function measure(
 export interface Scenario {
   name: string;
   run: (client: number, i: number) => Promise<boolean>;
+  /** Called right before and right after each measurement of this scenario (its warm-up included). */
+  start?: () => void;
+  stop?: () => void;
 }
 
 /**
@@ -73,7 +76,9 @@ export async function interleave(
   const runs = new Map<string, Measurement[]>();
   for (let r = 0; r < rounds; r++) {
     for (const s of scenarios) {
+      s.start?.();
       const m = await measure(s.name, clients, seconds, s.run);
+      s.stop?.();
       if (process.env.BENCH_VERBOSE) console.error(`round ${r + 1}: ${s.name}: ${m.perSec.toFixed(0)}/s`);
       runs.set(s.name, [...(runs.get(s.name) ?? []), m]);
     }

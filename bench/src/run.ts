@@ -11,6 +11,7 @@ import { cpus } from 'node:os';
 import pg from 'pg';
 import { interleave, type Scenario, table } from './harness.js';
 import { coreScenarios } from './scenarios/core.js';
+import { verifierScenarios } from './scenarios/verifiers.js';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -31,24 +32,37 @@ const cleanups: Array<() => Promise<unknown>> = [];
 
 try {
   const scenarios: Scenario[] = [];
-  const targets: Array<{ label: string; scenario: string; min: number }> = [];
+  /** `scenario`'s throughput over `versus`'s (default: the ceiling, which runs first) must reach `min`. */
+  const targets: Array<{ label: string; scenario: string; min: number; versus?: string }> = [];
+  const notes: Array<() => string[]> = [];
   const core = await coreScenarios({ pool, admin, schema, keys: KEYS });
   scenarios.push(...core.scenarios);
   targets.push(...core.targets);
+  const verifiers = await verifierScenarios({
+    ak: core.ak,
+    identities: KEYS,
+    native: core.scenarios.find((s) => s.name.startsWith('(c)'))!.name,
+  });
+  cleanups.push(verifiers.close);
+  scenarios.push(...verifiers.scenarios);
+  targets.push(...verifiers.targets);
+  notes.push(verifiers.notes);
 
   const results = await interleave(scenarios, CLIENTS, seconds, rounds);
   const ceiling = results[0]!;
-  const ratio = (name: string) => results.find((r) => r.name === name)!.perSec / ceiling.perSec;
+  const perSec = (name: string) => results.find((r) => r.name === name)!.perSec;
+  const ratio = (name: string, versus?: string) => perSec(name) / (versus ? perSec(versus) : ceiling.perSec);
   const header = [
     `agentkey bench — ${new Date().toISOString()}`,
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, PostgreSQL ${(await admin.query('SHOW server_version')).rows[0].server_version}`,
-    `${CLIENTS} concurrent clients over ${KEYS} keys; ${rounds} interleaved rounds of ${seconds} s per scenario after warm-up;`,
+    `${CLIENTS} concurrent clients over ${KEYS} keys (and ${KEYS} identities per verifier); ${rounds} interleaved rounds of ${seconds} s per scenario after warm-up;`,
     'every scenario (the ceiling too) is the mean of its rounds',
   ].join('\n');
-  const lines = targets.map(
-    (t) =>
-      `${t.label} = ${ratio(t.scenario).toFixed(2)}   (target ≥ ${t.min.toFixed(2)}) ${ratio(t.scenario) >= t.min ? 'met' : 'MISSED'}`,
-  );
+  const lines = targets.map((t) => {
+    const r = ratio(t.scenario, t.versus);
+    return `${t.label} = ${r.toFixed(2)}   (target ≥ ${t.min.toFixed(2)}) ${r >= t.min ? 'met' : 'MISSED'}`;
+  });
+  lines.push(...notes.flatMap((note) => note()));
   const report = `${header}\n\n${table(results, ceiling)}\n\n${lines.join('\n')}\n`;
   console.log(report);
   if (record) {

@@ -22,7 +22,8 @@ export async function coreScenarios({ pool, admin, schema, keys: n }: Setup) {
   await admin.query(`INSERT INTO ${schema}.ceiling SELECT g, 0, ${BIG} FROM generate_series(0, ${n - 1}) g`);
   const ceilingSql = `UPDATE ${schema}.ceiling SET used = used + 1 WHERE id = $1 AND used + 1 <= cap RETURNING used`;
 
-  const ak = new AgentKey({ pool, tableName: `${schema}.sdk_api_keys` });
+  // Issue 2's scenarios predate the ledger: measured with it off; issue 4's (engine.ts) turn it on.
+  const ak = new AgentKey({ pool, tableName: `${schema}.sdk_api_keys`, ledger: false });
   await ak.migrate();
   const keys: string[] = [];
   for (let k = 0; k < n; k++) {
@@ -35,7 +36,7 @@ export async function coreScenarios({ pool, admin, schema, keys: n }: Setup) {
       run: async (c, i) => (await pool.query(ceilingSql, [pick(c, i, n)])).rows.length === 1,
     },
     {
-      name: '(b) drop-in: validate + trackUsage(1)',
+      name: '(b) drop-in: validate + trackUsage(1), ledger off',
       run: async (c, i) => {
         const key = keys[pick(c, i, n)]!;
         const v = await ak.validate(key);
@@ -43,7 +44,7 @@ export async function coreScenarios({ pool, admin, schema, keys: n }: Setup) {
       },
     },
     {
-      name: '(c) authorize, costCents 1',
+      name: '(c) authorize, costCents 1, ledger off',
       run: async (c, i) => (await ak.authorize(keys[pick(c, i, n)]!, { scope: 'chat', costCents: 1 })).ok,
     },
   ];

@@ -1,6 +1,11 @@
-import type { AuthError, Verifier, VerifyResult } from '@agentkey/core';
+import {
+  type AuthError,
+  tokenCacheKey,
+  VerificationCache,
+  type Verifier,
+  type VerifyResult,
+} from '@agentkey/core';
 import { createClerkClient } from '@clerk/backend';
-import { ResultCache, tokenKey } from './cache.js';
 import { type Evaluation, evaluateToken, type TokenFormat } from './evaluate.js';
 import { mapClerkError } from './map-error.js';
 import { type ClerkVerifierOptions, resolveOptions } from './options.js';
@@ -18,7 +23,7 @@ const ALARM_INTERVAL_MS = 60_000;
 export function clerkVerifier(options: ClerkVerifierOptions = {}) {
   const opts = resolveOptions(options);
   const client = opts.client ?? createClerkClient(opts.clientOptions);
-  const cache = new ResultCache(opts.cacheMaxEntries);
+  const cache = new VerificationCache(opts.cacheMaxEntries);
   const inFlight = new Map<string, Promise<VerifyResult>>();
   let lastAlarm = Number.NEGATIVE_INFINITY;
 
@@ -49,7 +54,7 @@ export function clerkVerifier(options: ClerkVerifierOptions = {}) {
   }
 
   async function verifyOpaque(token: string): Promise<VerifyResult> {
-    const key = tokenKey(token);
+    const key = tokenCacheKey(token);
     const cached = cache.get(key, opts.now().getTime());
     if (cached) return cached;
     let pending = inFlight.get(key);

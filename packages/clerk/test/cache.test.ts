@@ -1,5 +1,5 @@
+import { tokenCacheKey, VerificationCache } from '@agentkey/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ResultCache, tokenKey } from '../src/cache.js';
 import { clerkVerifier } from '../src/index.js';
 import { ClerkStub, testClock, tokenJson } from './support/clerk-stub.js';
 
@@ -151,19 +151,19 @@ describe('verification cache (opaque tokens)', () => {
   });
 });
 
-describe('ResultCache', () => {
+describe('VerificationCache', () => {
   const ok = { ok: true as const, identity: { subject: 's', scopes: null, expiresAt: null, claims: {} } };
 
   it('keys by SHA-256, never the raw token', () => {
-    const key = tokenKey(TOKEN);
-    expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const key = tokenCacheKey(TOKEN);
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
     expect(key).not.toContain('mt_');
-    expect(tokenKey(TOKEN)).toBe(key);
-    expect(tokenKey(`${TOKEN}x`)).not.toBe(key);
+    expect(tokenCacheKey(TOKEN)).toBe(key);
+    expect(tokenCacheKey(`${TOKEN}x`)).not.toBe(key);
   });
 
   it('serves an entry only before its deadline, and refuses one already past it', () => {
-    const cache = new ResultCache(10);
+    const cache = new VerificationCache(10);
     cache.set('k', ok, 1_000, 0);
     expect(cache.get('k', 999)).toBe(ok);
     expect(cache.get('k', 1_000)).toBeUndefined();
@@ -173,7 +173,7 @@ describe('ResultCache', () => {
   });
 
   it('re-setting a key makes it the newest', () => {
-    const cache = new ResultCache(2);
+    const cache = new VerificationCache(2);
     cache.set('a', ok, 10, 0);
     cache.set('b', ok, 10, 0);
     cache.set('a', ok, 10, 0);

@@ -4,6 +4,13 @@ export { addMonthsUtc, type BudgetPeriod, firstReset, nextReset, PERIODS } from 
 export { fromPGlite, type PGliteLike, type Queryable } from './db.js';
 export { parseDuration } from './duration.js';
 export { AgentKeyInputError, AuthCode, type AuthError } from './errors.js';
+export {
+  type AuthenticateOptions,
+  type AuthenticateResult,
+  Gate,
+  type GateOptions,
+  type GatePrincipal,
+} from './gate.js';
 export { isScope } from './input.js';
 export { hashKey } from './key.js';
 export { intersectScopes } from './rows.js';
@@ -34,6 +41,7 @@ export type {
   ValidateFailure,
   ValidateResult,
 } from './types.js';
+export { tokenCacheKey, VerificationCache } from './verification-cache.js';
 export {
   type ExternalIdentity,
   type FirstSeenPolicy,

@@ -1,6 +1,9 @@
+export { type AgentKeyAuthOptions, agentKeyAuth } from './agent-key-auth.js';
+export type { CostOption } from './cost.js';
 export { type AgentKeyMiddlewareOptions, agentKeyMiddleware, type KeyValidator } from './middleware.js';
+export { type AgentKeyPrincipal, isAgentKeyPrincipal } from './principal.js';
 export type { RateLimit } from './rate-limit.js';
 export type { ErrorReporter } from './report.js';
-export type { AgentKeyRequest } from './request.js';
+export type { AgentKeyAuthRequest, AgentKeyRequest } from './request.js';
 export type { AgentKeyRoutesOptions } from './route-options.js';
 export { createAgentKeyRoutes, type KeyStore } from './routes.js';

@@ -29,6 +29,14 @@ export interface OidcVerifierOptions extends ClaimNames {
   httpTimeoutMs?: number;
   /** Minimum time between JWKS refetches triggered by an unknown `kid`, default 30000 ms (jose's cooldown). */
   jwksCooldownMs?: number;
+  /**
+   * How long a verified token's answer is reused, in ms: default 30000, at most 300000, 0 disables.
+   * Never past the token's `exp`. Signature checks are the costly part of a request (RS256 through
+   * WebCrypto); a subject's row is still read, so revoking it takes effect at once.
+   */
+  cacheTtlMs?: number;
+  /** Bound on cached answers, default 10000; the oldest goes first. */
+  cacheMaxEntries?: number;
   /** Clock for exp/nbf checks; default the system clock. */
   now?: () => Date;
   /** Tests only: accept an http:// issuer and JWKS. */
@@ -49,6 +57,8 @@ export interface OidcConfig {
   fetch: typeof fetch | undefined;
   httpTimeoutMs: number;
   jwksCooldownMs: number;
+  cacheTtlMs: number;
+  cacheMaxEntries: number;
   now: () => Date;
   allowInsecureIssuer: boolean;
 }
@@ -83,6 +93,8 @@ export function resolveOptions(options: OidcVerifierOptions): OidcConfig {
     fetch: options.fetch,
     httpTimeoutMs: checkMs(options.httpTimeoutMs ?? 5000, 'httpTimeoutMs', 1),
     jwksCooldownMs: checkMs(options.jwksCooldownMs ?? 30_000, 'jwksCooldownMs', 0),
+    cacheTtlMs: checkMs(options.cacheTtlMs ?? 30_000, 'cacheTtlMs', 0, 300_000),
+    cacheMaxEntries: checkMs(options.cacheMaxEntries ?? 10_000, 'cacheMaxEntries', 1),
     now: options.now ?? (() => new Date()),
     allowInsecureIssuer,
   };
@@ -149,9 +161,9 @@ function checkTolerance(seconds: number | undefined): number {
   return seconds;
 }
 
-function checkMs(value: number, option: string, min: number): number {
-  if (!Number.isInteger(value) || value < min) {
-    throw new AgentKeyInputError(`${option} must be an integer of at least ${min} (milliseconds)`, option);
+function checkMs(value: number, option: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new AgentKeyInputError(`${option} must be an integer from ${min} to ${max} (milliseconds)`, option);
   }
   return value;
 }

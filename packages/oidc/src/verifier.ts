@@ -1,4 +1,10 @@
-import { namespacedSubject, type Verifier, type VerifyResult } from '@agentkey/core';
+import {
+  namespacedSubject,
+  tokenCacheKey,
+  VerificationCache,
+  type Verifier,
+  type VerifyResult,
+} from '@agentkey/core';
 import { decodeCompact, unverifiedIssuer } from './compact.js';
 import { refuseHeader } from './header.js';
 import { keySource } from './key-source.js';
@@ -21,8 +27,23 @@ export function oidcVerifier(options: OidcVerifierOptions): Verifier {
     jwks: { timeoutMs: config.httpTimeoutMs, cooldownMs: config.jwksCooldownMs, fetch: config.fetch },
   });
   const headerPolicy = { algorithms: config.algorithms, typ: config.typ };
+  const cache = new VerificationCache(config.cacheMaxEntries);
 
+  /** A signature check is most of a request's CPU: reuse a verified answer until min(TTL, exp). */
   async function verify(credential: string): Promise<VerifyResult> {
+    if (config.cacheTtlMs === 0) return verifyUncached(credential);
+    const key = tokenCacheKey(credential);
+    const nowMs = config.now().getTime();
+    const cached = cache.get(key, nowMs);
+    if (cached) return cached;
+    const result = await verifyUncached(credential);
+    if (result.ok && result.identity.expiresAt) {
+      cache.set(key, result, Math.min(nowMs + config.cacheTtlMs, result.identity.expiresAt.getTime()), nowMs);
+    }
+    return result;
+  }
+
+  async function verifyUncached(credential: string): Promise<VerifyResult> {
     // Cheap refusals first: nothing here costs I/O, so foreign or broken tokens never reach the IdP.
     const decoded = decodeCompact(credential);
     if (!decoded.ok) return invalidToken(decoded.description, 'malformed');

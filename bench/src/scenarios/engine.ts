@@ -1,0 +1,62 @@
+import { AgentKey } from '@agentkey/core';
+import type { Scenario } from '../harness.js';
+import { pick, type Setup } from './core.js';
+
+const BIG = 2_000_000_000;
+
+async function store(setup: Setup, table: string, accounts: number, ceilings: boolean) {
+  const ak = new AgentKey({ pool: setup.pool, tableName: `${setup.schema}.${table}`, ledger: true });
+  await ak.migrate();
+  if (ceilings) {
+    for (let a = 0; a < accounts; a++) await ak.setAccountBudget(`acct_${a}`, { budgetCents: BIG });
+  }
+  const keys: string[] = [];
+  for (let k = 0; k < setup.keys; k++) {
+    keys.push(
+      (await ak.create({ accountId: `acct_${k % accounts}`, budgetCents: BIG, scopes: ['chat'] })).key,
+    );
+  }
+  return { ak, keys };
+}
+
+/** Issue 4's scenarios: the ledger on, holds, account ceilings. */
+export async function engineScenarios(setup: Setup) {
+  const n = setup.keys;
+  const plain = await store(setup, 'engine_keys', 10, false);
+  const tenAccounts = await store(setup, 'engine_acct10', 10, true);
+  const oneAccount = await store(setup, 'engine_acct1', 1, true);
+  const scenarios: Scenario[] = [
+    {
+      name: '(f) authorize, costCents 1, ledger on',
+      run: async (c, i) =>
+        (await plain.ak.authorize(plain.keys[pick(c, i, n)]!, { scope: 'chat', costCents: 1 })).ok,
+    },
+    {
+      name: '(g) authorize holdCents 2, then settle 1.3 (two round trips)',
+      run: async (c, i) => {
+        const held = await plain.ak.authorize(plain.keys[pick(c, i, n)]!, { scope: 'chat', holdCents: 2 });
+        if (!held.ok || !held.hold) return false;
+        return (await plain.ak.settle(held.hold.id, { costCents: 1.3 })).ok;
+      },
+    },
+    {
+      name: '(h) authorize, 100 keys over 10 accounts with ceilings',
+      run: async (c, i) =>
+        (await tenAccounts.ak.authorize(tenAccounts.keys[pick(c, i, n)]!, { scope: 'chat', costCents: 1 }))
+          .ok,
+    },
+    {
+      name: '(i) authorize, all 100 keys in one account with a ceiling (hot row; no target)',
+      run: async (c, i) =>
+        (await oneAccount.ak.authorize(oneAccount.keys[pick(c, i, n)]!, { scope: 'chat', costCents: 1 })).ok,
+    },
+  ];
+  return {
+    scenarios,
+    targets: [
+      { label: 'f/a', scenario: scenarios[0]!.name, min: 0.6 },
+      { label: 'g/a', scenario: scenarios[1]!.name, min: 0.35 },
+      { label: 'h/a', scenario: scenarios[2]!.name, min: 0.4 },
+    ],
+  };
+}

@@ -1,0 +1,120 @@
+import {
+  type AgentKey,
+  AgentKeyInputError,
+  type AuthError,
+  type FirstSeenPolicy,
+  isScope,
+  type Verifier,
+} from '@agentkey/core';
+import type { NextFunction, Request, Response } from 'express';
+import { type AuthAnswer, answerFor, serverError } from './auth-answer.js';
+import { parseAuthorization } from './authorization-header.js';
+import { isRealm } from './challenge.js';
+import { type CostOption, checkCost, resolveCost } from './cost.js';
+import { type AgentKeyPrincipal, toAgentKeyPrincipal } from './principal.js';
+import { consoleReporter, type ErrorReporter, report } from './report.js';
+import './request.js';
+
+export interface AgentKeyAuthOptions {
+  /** The store; native `ak_` keys are checked against it, and external callers charged to their row. */
+  agentKey: Pick<AgentKey, 'gate'>;
+  /** Verifiers for external tokens (OIDC, Auth0, Clerk…), tried in order after the native prefix. */
+  verifiers?: readonly Verifier[];
+  /** A scope the caller must hold (RFC 6749 scope-token). */
+  scope?: string;
+  /** Cents to charge per request: a number, or a function of the request (sync or async). Default 0. */
+  cost?: CostOption;
+  /** First-sight policy for verifiers without their own. Unset: unknown subjects get 403 `unprovisioned`. */
+  firstSeen?: FirstSeenPolicy;
+  /** The `realm` of `WWW-Authenticate` challenges (printable ASCII). Default `api`. */
+  realm?: string;
+  /** Receives store and IdP failures (the caller gets 503) and server bugs (500). Default console.error. */
+  onError?: ErrorReporter;
+}
+
+const CONTEXT = 'agentKeyAuth';
+
+type Decision = { ok: true; principal: AgentKeyPrincipal } | { ok: false; answer: AuthAnswer };
+
+/**
+ * One middleware for native keys and every verifier: reads `Authorization: Bearer <token>`,
+ * checks and charges it in one `gate.authenticate`, and either sets `req.agentKey` (an
+ * `AgentKeyPrincipal`) and calls `next()`, or answers per RFC 6750. It always answers, on Express 4
+ * and 5; a store or IdP that cannot answer is a 503, never a pass.
+ */
+export function agentKeyAuth(options: AgentKeyAuthOptions) {
+  if (!options || typeof options !== 'object')
+    throw new AgentKeyInputError('agentKeyAuth needs options', 'options');
+  const { agentKey, verifiers, firstSeen, scope, realm = 'api', onError = consoleReporter } = options;
+  if (typeof agentKey?.gate !== 'function') {
+    throw new AgentKeyInputError('agentKeyAuth: agentKey must be an AgentKey', 'agentKey');
+  }
+  if (scope !== undefined && !isScope(scope)) {
+    throw new AgentKeyInputError(
+      'agentKeyAuth: scope must be 1-128 printable ASCII characters without space, quote or backslash',
+      'scope',
+    );
+  }
+  if (!isRealm(realm)) {
+    throw new AgentKeyInputError('agentKeyAuth: realm must be 1-256 printable ASCII characters', 'realm');
+  }
+  if (typeof onError !== 'function')
+    throw new AgentKeyInputError('agentKeyAuth: onError must be a function', 'onError');
+  const cost = checkCost(options.cost);
+  // Built once: duplicate verifier ids and bad first-sight policies throw here, not per request.
+  const gate = agentKey.gate({
+    ...(verifiers === undefined ? {} : { verifiers }),
+    ...(firstSeen === undefined ? {} : { firstSeen }),
+  });
+
+  const refuse = (error: AuthError): Decision => {
+    if (error.code === 'unavailable') report(onError, error.cause ?? new Error(error.description), CONTEXT);
+    return { ok: false, answer: answerFor(error, realm) };
+  };
+
+  const decide = async (req: Request): Promise<Decision> => {
+    const parsed = parseAuthorization(req.headers.authorization);
+    if (!parsed.ok) return refuse(parsed.error);
+    const charge = await resolveCost(cost, req);
+    if (!charge.ok) {
+      report(onError, charge.error, `${CONTEXT} cost`);
+      return { ok: false, answer: serverError() };
+    }
+    const result = await gate.authenticate(parsed.token, {
+      ...(scope === undefined ? {} : { scope }),
+      costCents: charge.cents,
+    });
+    if (!result.ok) return refuse(withoutToken(result.error, parsed.token));
+    return { ok: true, principal: toAgentKeyPrincipal(result) };
+  };
+
+  return (req: Request, res: Response, next: NextFunction): void => {
+    decide(req)
+      .then(
+        (decision) => {
+          if (decision.ok) {
+            req.agentKey = decision.principal;
+            next();
+          } else send(res, decision.answer);
+        },
+        (error: unknown) => {
+          // The gate returns results; reaching this is a bug. Answer anyway: Express 4 would hang.
+          report(onError, error, CONTEXT);
+          send(res, serverError());
+        },
+      )
+      // Only reached if next() or the response throws: keep it from becoming an unhandled rejection.
+      .catch((error: unknown) => report(onError, error, CONTEXT));
+  };
+}
+
+function send(res: Response, answer: AuthAnswer): void {
+  if (res.headersSent) return;
+  res.status(answer.status).set(answer.headers).json(answer.body);
+}
+
+/** Descriptions come from verifiers we do not control: never let one carry the token back. */
+function withoutToken(error: AuthError, token: string): AuthError {
+  if (token.length < 8 || !error.description.includes(token)) return error;
+  return { ...error, description: 'The credential was refused.' };
+}

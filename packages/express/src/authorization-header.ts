@@ -1,0 +1,42 @@
+import type { AuthError } from '@agentkey/core';
+
+export type ParsedAuthorization = { ok: true; token: string } | { ok: false; error: AuthError };
+
+/**
+ * `Bearer`, in any case (RFC 7235 §2.1), exactly one space, then one token68 (RFC 6750 §2.1).
+ * Node strips the header's surrounding whitespace, so `Bearer x ` arrives as `Bearer x`.
+ */
+const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+const SCHEME = /^Bearer(?:[ \t]|$)/i;
+
+/**
+ * The bearer token of an `Authorization` header value (the only place tokens are read from:
+ * never the query string or the body). No header at all is `missing_credential`; anything but
+ * exactly `Bearer <token68>` is `invalid_request`.
+ */
+export function parseAuthorization(header: string | readonly string[] | undefined): ParsedAuthorization {
+  if (Array.isArray(header)) {
+    if (header.length > 1) return malformed('Send one Authorization header, not several.');
+    return parseAuthorization(header[0]);
+  }
+  if (header === undefined || header === '') {
+    return {
+      ok: false,
+      error: {
+        code: 'missing_credential',
+        description: 'No credential: send it as "Authorization: Bearer <token>".',
+      },
+    };
+  }
+  const match = BEARER.exec(header as string);
+  if (match) return { ok: true, token: match[1]! };
+  return malformed(
+    SCHEME.test(header as string)
+      ? 'The Authorization header must be "Bearer", one space, and one token.'
+      : 'The Authorization header must use the Bearer scheme.',
+  );
+}
+
+function malformed(description: string): ParsedAuthorization {
+  return { ok: false, error: { code: 'invalid_request', description } };
+}

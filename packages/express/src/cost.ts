@@ -1,0 +1,42 @@
+import { AgentKeyInputError, costToMicros } from '@agentkey/core';
+import type { Request } from 'express';
+
+/** Cents to charge per request: a fixed amount, or computed from the request (sync or async). */
+export type CostOption = number | ((req: Request) => number | Promise<number>);
+
+export type CostResult = { ok: true; cents: number } | { ok: false; error: unknown };
+
+/** Checks the option at construction: a bad fixed cost throws naming `cost`. */
+export function checkCost(cost: unknown): CostOption {
+  if (cost === undefined) return 0;
+  if (typeof cost === 'function') return cost as CostOption;
+  const check = costToMicros(cost);
+  if (!check.ok) throw new AgentKeyInputError(`cost: ${check.reason}`, 'cost');
+  return cost as number;
+}
+
+/**
+ * This request's cost. A function that throws or returns anything but a finite, non-negative,
+ * 0.0001 ¢-exact amount is a bug of the server, not of the caller: the request is not charged.
+ */
+export async function resolveCost(cost: CostOption, req: Request): Promise<CostResult> {
+  if (typeof cost === 'number') return { ok: true, cents: cost };
+  let cents: unknown;
+  try {
+    cents = await cost(req);
+  } catch (error) {
+    return { ok: false, error };
+  }
+  const check = costToMicros(cents);
+  if (!check.ok) {
+    return {
+      ok: false,
+      error: new AgentKeyInputError(`cost function returned ${describe(cents)}: ${check.reason}`, 'cost'),
+    };
+  }
+  return { ok: true, cents: cents as number };
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'number' ? String(value) : typeof value;
+}
