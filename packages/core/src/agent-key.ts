@@ -215,11 +215,12 @@ export class AgentKey {
 
   /** Revokes a live key; with `accountId`, only when it belongs to that account. */
   async revoke(
-    keyId: number,
+    keyIdIn: number | string,
     accountId?: string | number | null,
     audit: AuditOptions = {},
   ): Promise<boolean> {
-    if (!isRowId(keyId)) return false;
+    const keyId = rowIdOf(keyIdIn);
+    if (keyId === null) return false;
     const account = accountId === undefined || accountId === null ? null : checkIdent(accountId, 'accountId');
     const result = await this.pool.query(this.sql.revoke('id'), [keyId, this.now(), account, actorOf(audit)]);
     this.descriptors.clear();
@@ -238,8 +239,9 @@ export class AgentKey {
     return result.rows.length > 0;
   }
 
-  async getKey(keyId: number): Promise<KeyInfo | null> {
-    if (!Number.isSafeInteger(keyId) || keyId <= 0 || keyId > 2_147_483_647) return null;
+  async getKey(keyIdIn: number | string): Promise<KeyInfo | null> {
+    const keyId = rowIdOf(keyIdIn);
+    if (keyId === null) return null;
     const result = await this.pool.query(this.sql.read('id'), [keyId, this.now()]);
     return result.rows[0] ? toKeyInfo(result.rows[0]) : null;
   }
@@ -256,8 +258,13 @@ export class AgentKey {
     return result.rows.map(toKeyInfo);
   }
 
-  update(keyId: number, changes: UpdateOptions, audit: AuditOptions = {}): Promise<KeyInfo | null> {
-    if (!isRowId(keyId)) return Promise.resolve(null);
+  update(
+    keyIdIn: number | string,
+    changes: UpdateOptions,
+    audit: AuditOptions = {},
+  ): Promise<KeyInfo | null> {
+    const keyId = rowIdOf(keyIdIn);
+    if (keyId === null) return Promise.resolve(null);
     return this.updateRow({ by: 'id', value: keyId }, changes, audit);
   }
 
@@ -478,7 +485,7 @@ export class AgentKey {
             cents,
           ])
         : await this.pool.query(this.admin.topUpKey, [
-            await this.rowIdOf(target),
+            await this.targetRowId(target),
             now,
             actorOf(audit),
             cents,
@@ -495,7 +502,7 @@ export class AgentKey {
   ): Promise<boolean> {
     if ('accountId' in target)
       return (await this.setAccountBudget(target.accountId, options, audit)) !== null;
-    const id = await this.rowIdOf(target);
+    const id = await this.targetRowId(target);
     return (
       (await this.update(
         id ?? 0,
@@ -518,12 +525,12 @@ export class AgentKey {
             now,
             actorOf(audit),
           ])
-        : await this.pool.query(this.admin.resetKey, [await this.rowIdOf(target), now, actorOf(audit)]);
+        : await this.pool.query(this.admin.resetKey, [await this.targetRowId(target), now, actorOf(audit)]);
     this.descriptors.clear();
     return result.rows.length > 0;
   }
 
-  private async rowIdOf(target: { keyId: number } | { subject: string }): Promise<number | null> {
+  private async targetRowId(target: { keyId: number } | { subject: string }): Promise<number | null> {
     if ('keyId' in target) {
       if (!isRowId(target.keyId)) throw new AgentKeyInputError('keyId must be a key id', 'keyId');
       return target.keyId;
@@ -583,12 +590,13 @@ export class AgentKey {
       budget,
       chargedCents: (row.charged_micros ?? request.micros) / MICROS_PER_CENT,
       ...(account ? { account } : {}),
+      // From the holds row itself: a replay reports the hold the first call took, not this request's.
       ...(holdId
         ? {
             hold: {
               id: holdId,
-              amountCents: request.holdMicros / MICROS_PER_CENT,
-              expiresAt: new Date(now.getTime() + request.holdTtlMs),
+              amountCents: Number(row.hold_amount_micros ?? request.holdMicros) / MICROS_PER_CENT,
+              expiresAt: new Date(row.hold_expires_at ?? now.getTime() + request.holdTtlMs),
             },
           }
         : {}),
@@ -607,7 +615,8 @@ export class AgentKey {
     if (r.micros > 0 && r.holdMicros === 0 && r.idem === null && r.meta === null) {
       const params = [lookup.value, iso, r.micros, r.scope, r.tokenGrants];
       const nowMs = now.getTime();
-      const descriptor = this.descriptors.get(lookup.value, nowMs);
+      const cacheKey = `${lookup.by}:${lookup.value}`;
+      const descriptor = this.descriptors.get(cacheKey, nowMs);
       const sql = descriptor
         ? this.ledger
           ? this.sql.chargeFastSlimLedger(lookup.by)
@@ -617,7 +626,7 @@ export class AgentKey {
           : this.sql.chargeFast(lookup.by);
       const fast: KeyRow | undefined = (await this.hot(sql, params)).rows[0];
       if (fast) {
-        if (!descriptor) this.descriptors.set(lookup.value, fast, nowMs);
+        if (!descriptor) this.descriptors.set(cacheKey, fast, nowMs);
         return passedRow(descriptor ?? fast, fast);
       }
     }
@@ -632,12 +641,14 @@ export class AgentKey {
         r.holdMicros,
         r.holdMicros > 0 ? new Date(now.getTime() + r.holdTtlMs).toISOString() : null,
         r.idem,
-        r.op,
+        // authorize, trackUsage and reserve share one namespace: a key reused across them charges once.
+        'charge',
         this.ledger,
         r.meta,
       ])
     ).rows[0];
-    if (row && row.outcome !== 'unknown') this.descriptors.set(lookup.value, row, now.getTime());
+    if (row && row.outcome !== 'unknown')
+      this.descriptors.set(`${lookup.by}:${lookup.value}`, row, now.getTime());
     return row;
   }
 
@@ -862,15 +873,22 @@ function checkMetadata(meta: unknown): string | null {
 }
 
 function holdRefusal(outcome: string): HoldError {
-  const code =
-    outcome === 'no_hold' ? 'hold_not_found' : outcome === 'hold_expired' ? 'hold_expired' : 'hold_closed';
-  const description =
-    code === 'hold_not_found'
-      ? 'No hold has that id.'
-      : code === 'hold_expired'
-        ? 'The hold expired before it was settled; nothing was charged.'
-        : `The hold is already ${outcome.slice('hold_'.length)}.`;
-  return { code, description };
+  switch (outcome) {
+    case 'no_hold':
+      return { code: 'hold_not_found', description: 'No hold has that id.' };
+    case 'hold_expired':
+      return {
+        code: 'hold_expired',
+        description: 'The hold expired before it was settled; nothing was charged.',
+      };
+    case 'idempotency_conflict':
+      return {
+        code: 'idempotency_conflict',
+        description: 'That idempotency key was already used to close another hold; nothing was done.',
+      };
+    default:
+      return { code: 'hold_closed', description: `The hold is already ${outcome.slice('hold_'.length)}.` };
+  }
 }
 
 function targetColumn(target: BudgetTarget): {
@@ -896,6 +914,12 @@ function checkDate(value: unknown, field: string): Date {
 
 function isRowId(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 && value <= 2_147_483_647;
+}
+
+/** A key id as a number, also from the digits 0.2.0 callers pass straight from `req.params.id`. */
+function rowIdOf(value: unknown): number | null {
+  const n = typeof value === 'string' && /^[0-9]{1,10}$/.test(value) ? Number(value) : value;
+  return isRowId(n) ? n : null;
 }
 
 function actorOf(audit: AuditOptions | undefined): string | null {

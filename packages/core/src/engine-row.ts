@@ -16,6 +16,8 @@ export interface EngineRow extends KeyRow {
   account_limit_cents?: number | null;
   account_used_micros?: number | null;
   account_reset_at?: number | null;
+  hold_amount_micros?: number | null;
+  hold_expires_at?: number | null;
 }
 
 /** The account's ceiling numbers, when the row's account has one. */
@@ -68,6 +70,6 @@ export function refusalOf(row: EngineRow, nowMs: number, scope: string | null): 
       };
     }
     default:
-      return { code: 'invalid_request', description: `Hold refused: ${row.outcome}.` };
+      return { code: 'invalid_request', description: `Refused: ${row.outcome}.` };
   }
 }

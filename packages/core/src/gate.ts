@@ -34,7 +34,8 @@ const NO_CLAIMS: Readonly<Record<string, unknown>> = Object.freeze({});
  * One entry point for every credential: a native key by its prefix, else the first verifier that
  * accepts it. External callers are charged against the row anchored to their subject, created on
  * first sight by the verifier's policy (or the gate's), else refused as `unprovisioned`.
- * Expected outcomes are results; only construction throws.
+ * Expected outcomes are results. Construction throws for bad configuration, and authenticate for
+ * bad arguments (a malformed scope or cost), as authorize does.
  */
 export class Gate {
   private readonly verifiers: readonly Verifier[];
@@ -133,9 +134,22 @@ export class Gate {
         },
       };
     }
+    let placement: ReturnType<typeof subjectOptions>;
+    try {
+      placement = subjectOptions(policy, identity);
+    } catch (cause) {
+      return {
+        ok: false,
+        error: {
+          code: 'unprovisioned',
+          description: 'The first-sight policy could not place this identity.',
+          cause,
+        },
+      };
+    }
     let created: boolean;
     try {
-      created = await this.agentKey.provisionSubject(identity.subject, subjectOptions(policy, identity));
+      created = await this.agentKey.provisionSubject(identity.subject, placement);
     } catch (cause) {
       if (cause instanceof AgentKeyInputError) {
         return {

@@ -206,7 +206,7 @@ export interface SettleOptions {
 }
 
 export interface HoldError {
-  code: 'hold_not_found' | 'hold_expired' | 'hold_closed' | 'unavailable';
+  code: 'hold_not_found' | 'hold_expired' | 'hold_closed' | 'idempotency_conflict' | 'unavailable';
   description: string;
   cause?: unknown;
 }

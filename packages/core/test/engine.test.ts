@@ -96,12 +96,12 @@ describe.each(BACKENDS)('budget engine (%s)', (backend) => {
     const again = await ak.authorize(key, { costCents: 7, idempotencyKey: 'req-1' });
     expect(first).toMatchObject({ ok: true, chargedCents: 7 });
     expect(again).toMatchObject({ ok: true, chargedCents: 7, replayed: true, budget: { usedCents: 7 } });
-    expect(await ak.trackUsage(key, { costCents: 2, idempotencyKey: 'req-1' })).toMatchObject({
-      budgetUsedCents: 9,
-    });
-    expect(await ak.trackUsage(key, { costCents: 2, idempotencyKey: 'req-1' })).toMatchObject({
-      budgetUsedCents: 9,
-    });
+    // One namespace for charges: the same key reused by trackUsage charges nothing more.
+    const replay = { budgetUsedCents: 7 };
+    expect(await ak.trackUsage(key, { costCents: 2, idempotencyKey: 'req-1' })).toMatchObject(replay);
+    const fresh = { budgetUsedCents: 9 };
+    expect(await ak.trackUsage(key, { costCents: 2, idempotencyKey: 'req-2' })).toMatchObject(fresh);
+    expect(await ak.trackUsage(key, { costCents: 2, idempotencyKey: 'req-2' })).toMatchObject(fresh);
     const held = await ak.reserve(key, { maxCents: 5, idempotencyKey: 'r-1' });
     const heldAgain = await ak.reserve(key, { maxCents: 5, idempotencyKey: 'r-1' });
     expect(heldAgain.ok && held.ok && heldAgain.hold?.id).toBe(held.ok && held.hold?.id);

@@ -35,7 +35,7 @@ const OUT = `outcome text, cap text, hold_id bigint, charged_micros float8, shor
   id integer, account_id text, user_id text, name text, scopes text[], budget_cents integer, budget_period text,
   delegated_by text, external_subject text, expires_at float8, revoked_at float8, used_micros float8,
   held_micros float8, budget_reset_at float8, account_limit_cents integer, account_used_micros float8,
-  account_reset_at float8`;
+  account_reset_at float8, hold_amount_micros float8, hold_expires_at float8`;
 
 const ms = (expr: string) => `date_part('epoch', ${expr}) * 1000`;
 
@@ -49,6 +49,16 @@ ALTER TABLE ${keys}
   ADD COLUMN IF NOT EXISTS pool_parent_id INTEGER;
 COMMENT ON COLUMN ${keys}.held_micros IS 'agentkey: open holds on this row and its pooled children (1e-4 cent units); an upper bound, exact sums come from the holds table';
 COMMENT ON COLUMN ${keys}.account_capped IS 'agentkey: the account has a ceiling (NULL: not yet known)';
+
+-- A key moved to another account by hand must be re-judged against that account's ceiling.
+CREATE OR REPLACE FUNCTION ${n.fn('account_moved')}() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF NEW.account_id IS DISTINCT FROM OLD.account_id THEN NEW.account_capped := NULL; END IF;
+  RETURN NEW;
+END $f$;
+DROP TRIGGER IF EXISTS agentkey_account_moved ON ${keys};
+CREATE TRIGGER agentkey_account_moved BEFORE UPDATE OF account_id ON ${keys}
+  FOR EACH ROW EXECUTE FUNCTION ${n.fn('account_moved')}();
 
 CREATE TABLE IF NOT EXISTS ${n.accounts} (
   account_id TEXT PRIMARY KEY,
@@ -120,6 +130,9 @@ CREATE OR REPLACE FUNCTION ${n.fn('next_reset')}(budget_period text, p_now times
 CREATE OR REPLACE FUNCTION ${n.fn('elapsed')}(budget_period text, p_now timestamptz, budget_reset_at timestamptz)
   RETURNS boolean LANGUAGE sql IMMUTABLE AS $f$ SELECT ${ELAPSED} $f$;
 
+-- Return shapes change between versions; CREATE OR REPLACE cannot change them.
+DROP FUNCTION IF EXISTS ${n.fn('charge')}(text, timestamptz, bigint, text, boolean, boolean, bigint, timestamptz, text, text, boolean, jsonb);
+DROP FUNCTION IF EXISTS ${n.fn('close_hold')}(bigint, timestamptz, bigint, boolean, text, boolean, jsonb);
 ${accountFunction(t, n)}
 ${chargeFunction(t, n)}
 ${closeHoldFunction(t, n)}
@@ -143,8 +156,11 @@ BEGIN
     VALUES (p_account, p_budget, p_period, p_reset, p_now)
     ON CONFLICT (account_id) DO UPDATE SET budget_cents = EXCLUDED.budget_cents,
       budget_period = EXCLUDED.budget_period,
-      budget_reset_at = CASE WHEN a.budget_period IS NOT DISTINCT FROM EXCLUDED.budget_period
+      budget_reset_at = CASE WHEN a.budget_period IS NOT DISTINCT FROM EXCLUDED.budget_period AND a.budget_cents IS NOT NULL
         THEN a.budget_reset_at ELSE EXCLUDED.budget_reset_at END,
+      -- A ceiling counts spend from when it is set: re-establishing one after it was cleared starts afresh.
+      budget_used_micros = CASE WHEN a.budget_cents IS NULL THEN 0 ELSE a.budget_used_micros END,
+      budget_used_cents = CASE WHEN a.budget_cents IS NULL THEN 0 ELSE a.budget_used_cents END,
       updated_at = p_now;
   INSERT INTO ${n.ledger} (at, account_id, kind, actor, metadata)
     VALUES (p_now, p_account, 'admin:account_budget', p_actor,
@@ -195,7 +211,8 @@ BEGIN
   IF v_id IS NULL THEN
     RETURN QUERY SELECT 'unknown'::text, NULL::text, NULL::bigint, 0::float8, 0::float8, false,
       NULL::integer, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::integer, NULL::text, NULL::text, NULL::text,
-      NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8;
+      NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8,
+      NULL::float8, NULL::float8;
     RETURN;
   END IF;
 
@@ -222,6 +239,17 @@ BEGIN
     SELECT * INTO p FROM ${t.keys} x WHERE x.id = v_pool FOR UPDATE;
   END IF;
   SELECT * INTO k FROM ${t.keys} x WHERE x.id = v_id FOR UPDATE;
+  IF NOT FOUND THEN
+    -- Deleted between the first read and the lock: unknown, never a pass.
+    IF p_idem IS NOT NULL AND NOT v_replayed THEN
+      DELETE FROM ${n.idempotency} WHERE principal_id = v_id AND op = p_op AND key = p_idem;
+    END IF;
+    RETURN QUERY SELECT 'unknown'::text, NULL::text, NULL::bigint, 0::float8, 0::float8, false,
+      NULL::integer, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::integer, NULL::text, NULL::text, NULL::text,
+      NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8,
+      NULL::float8, NULL::float8;
+    RETURN;
+  END IF;
   IF k.account_capped IS NULL THEN
     k.account_capped := k.account_id IS NOT NULL AND EXISTS (
       SELECT 1 FROM ${n.accounts} WHERE account_id = k.account_id AND budget_cents IS NOT NULL);
@@ -260,8 +288,9 @@ BEGIN
     PERFORM ${n.fn('expire_holds')}(k.id, k.pool_parent_id, p_now, p_ledger);
     SELECT x.held_micros INTO k.held_micros FROM ${t.keys} x WHERE x.id = k.id;
   END IF;
+  -- A pool parent's own cap also carries its pooled children's holds.
   v_k_held := CASE WHEN k.held_micros = 0 THEN 0 ELSE (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
-    WHERE principal_id = k.id AND state = 'open' AND expires_at > p_now) END;
+    WHERE (principal_id = k.id OR pool_id = k.id) AND state = 'open' AND expires_at > p_now) END;
   IF p.id IS NOT NULL THEN
     v_p_held := (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
       WHERE (principal_id = p.id OR pool_id = p.id) AND state = 'open' AND expires_at > p_now);
@@ -272,7 +301,8 @@ BEGIN
   END IF;
 
   IF NOT v_replayed THEN
-    IF k.revoked_at IS NOT NULL OR (p.id IS NOT NULL AND p.revoked_at IS NOT NULL) THEN v_outcome := 'revoked';
+    IF k.revoked_at IS NOT NULL OR (k.pool_parent_id IS NOT NULL AND (p.id IS NULL OR p.revoked_at IS NOT NULL))
+      THEN v_outcome := 'revoked';
     ELSIF (k.expires_at IS NOT NULL AND k.expires_at <= p_now) OR (p.id IS NOT NULL AND p.expires_at IS NOT NULL AND p.expires_at <= p_now) THEN v_outcome := 'expired';
     ELSIF NOT p_token_ok OR NOT (p_scope IS NULL OR k.scopes IS NULL OR p_scope = ANY(k.scopes) OR 'admin' = ANY(k.scopes)) THEN v_outcome := 'scope';
     ELSIF k.budget_cents IS NOT NULL AND (v_k_used + v_k_held + v_need > k.budget_cents::bigint * 10000
@@ -292,7 +322,7 @@ BEGIN
   ELSE
     IF p_hold > 0 THEN
       INSERT INTO ${n.holds} (principal_id, pool_id, account_id, amount_micros, created_at, expires_at)
-        VALUES (k.id, p.id, CASE WHEN k.account_capped THEN k.account_id END, p_hold, p_now, p_hold_until)
+        VALUES (k.id, p.id, k.account_id, p_hold, p_now, p_hold_until)
         RETURNING id INTO v_hold_id;
     END IF;
     -- A free call writes the row only to roll its period or refresh a minute-old last_used_at.
@@ -336,7 +366,9 @@ BEGIN
   RETURN QUERY SELECT v_outcome, v_cap, v_hold_id, (CASE WHEN v_replayed THEN v_orig ELSE p_cost END)::float8, 0::float8, v_replayed,
     k.id, k.account_id, k.user_id, k.name, k.scopes, k.budget_cents, k.budget_period, k.delegated_by, k.external_subject,
     ${ms('k.expires_at')}, ${ms('k.revoked_at')}, v_k_used::float8, (v_k_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8,
-    ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')};
+    ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')},
+    hh.amount_micros::float8, ${ms('hh.expires_at')}
+    FROM (SELECT 1) one LEFT JOIN ${n.holds} hh ON hh.id = v_hold_id;
 END $f$;
 
 -- Closes this key's expired holds and takes them off its (and its pool parent's) upper bound.
@@ -385,18 +417,29 @@ BEGIN
   IF h.id IS NULL THEN
     RETURN QUERY SELECT 'no_hold'::text, NULL::text, p_hold, 0::float8, 0::float8, false,
       NULL::integer, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::integer, NULL::text, NULL::text, NULL::text,
-      NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8;
+      NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8,
+      NULL::float8, NULL::float8;
     RETURN;
   END IF;
   IF p_idem IS NOT NULL THEN
     INSERT INTO ${n.idempotency} (principal_id, op, key, hold_id, created_at) VALUES (h.principal_id, v_op, p_idem, p_hold, p_now)
       ON CONFLICT DO NOTHING;
     v_replayed := NOT FOUND;
+    -- The same key used for another hold is a client bug, not a replay.
+    IF v_replayed AND NOT EXISTS (SELECT 1 FROM ${n.idempotency} i WHERE i.principal_id = h.principal_id AND i.op = v_op
+        AND i.key = p_idem AND i.hold_id = p_hold) THEN
+      RETURN QUERY SELECT 'idempotency_conflict'::text, NULL::text, p_hold, 0::float8, 0::float8, false,
+        NULL::integer, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::integer, NULL::text, NULL::text, NULL::text,
+        NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8,
+        NULL::float8, NULL::float8;
+      RETURN;
+    END IF;
   END IF;
   -- Lock order as in charge: pool parent, key, account; then the hold itself.
   IF h.pool_id IS NOT NULL THEN SELECT * INTO p FROM ${t.keys} WHERE id = h.pool_id FOR UPDATE; END IF;
   SELECT * INTO k FROM ${t.keys} WHERE id = h.principal_id FOR UPDATE;
-  IF h.account_id IS NOT NULL THEN SELECT * INTO a FROM ${n.accounts} WHERE account_id = h.account_id FOR UPDATE; END IF;
+  -- The account is charged by the key's ceiling now, not when the hold was taken.
+  IF k.account_capped THEN SELECT * INTO a FROM ${n.accounts} WHERE account_id = k.account_id FOR UPDATE; END IF;
   SELECT * INTO h FROM ${n.holds} WHERE id = p_hold FOR UPDATE;
 
   IF v_replayed THEN
@@ -429,7 +472,7 @@ BEGIN
       v_charge := p_cost;
       IF k.budget_cents IS NOT NULL THEN
         v_room := k.budget_cents::bigint * 10000 - v_k_used - (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
-          WHERE principal_id = k.id AND state = 'open' AND expires_at > p_now AND id <> h.id);
+          WHERE (principal_id = k.id OR pool_id = k.id) AND state = 'open' AND expires_at > p_now AND id <> h.id);
         IF v_charge > v_room THEN v_charge := GREATEST(v_room, 0); v_cap := 'key'; END IF;
       END IF;
       IF p.id IS NOT NULL AND p.budget_cents IS NOT NULL THEN
@@ -480,7 +523,8 @@ BEGIN
   RETURN QUERY SELECT v_outcome, v_cap, h.id, v_charge::float8, GREATEST(p_cost - v_charge, 0)::float8, v_replayed,
     k.id, k.account_id, k.user_id, k.name, k.scopes, k.budget_cents, k.budget_period, k.delegated_by, k.external_subject,
     ${ms('k.expires_at')}, ${ms('k.revoked_at')}, COALESCE(v_k_used, ${usedOf('k')})::float8, k.held_micros::float8,
-    ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')};
+    ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')},
+    h.amount_micros::float8, ${ms('h.expires_at')};
 END $f$;`;
 }
 
