@@ -1,7 +1,7 @@
 import type { AgentKey } from './agent-key.js';
 import { AgentKeyInputError, type AuthError } from './errors.js';
 import { isIdent } from './input.js';
-import type { AuthorizeResult, Budget, Principal } from './types.js';
+import type { AuthorizeResult, Budget, Hold, Principal } from './types.js';
 import type { ExternalIdentity, FirstSeenPolicy, Verifier } from './verifier.js';
 
 export interface GateOptions {
@@ -14,6 +14,10 @@ export interface GateOptions {
 export interface AuthenticateOptions {
   scope?: string;
   costCents?: number;
+  /** Reserve this much as a hold in the same step (see AgentKey.authorize). */
+  holdCents?: number;
+  holdTtl?: string | number;
+  idempotencyKey?: string;
 }
 
 /** A principal as the gate reports it: one shape for native keys and external identities. */
@@ -25,7 +29,16 @@ export interface GatePrincipal extends Principal {
 }
 
 export type AuthenticateResult =
-  | { ok: true; principal: GatePrincipal; budget: Budget; chargedCents: number; provisioned: boolean }
+  | {
+      ok: true;
+      principal: GatePrincipal;
+      budget: Budget;
+      account?: Budget;
+      chargedCents: number;
+      hold?: Hold;
+      replayed?: boolean;
+      provisioned: boolean;
+    }
   | { ok: false; error: AuthError; principal?: GatePrincipal; budget?: Budget };
 
 const NO_CLAIMS: Readonly<Record<string, unknown>> = Object.freeze({});

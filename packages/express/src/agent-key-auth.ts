@@ -11,19 +11,26 @@ import { type AuthAnswer, answerFor, serverError } from './auth-answer.js';
 import { parseAuthorization } from './authorization-header.js';
 import { isRealm } from './challenge.js';
 import { type CostOption, checkCost, resolveCost } from './cost.js';
+import { closeHoldWhenDone } from './hold.js';
 import { type AgentKeyPrincipal, toAgentKeyPrincipal } from './principal.js';
 import { consoleReporter, type ErrorReporter, report } from './report.js';
 import './request.js';
 
 export interface AgentKeyAuthOptions {
   /** The store; native `ak_` keys are checked against it, and external callers charged to their row. */
-  agentKey: Pick<AgentKey, 'gate'>;
+  agentKey: Pick<AgentKey, 'gate' | 'settle' | 'release'>;
   /** Verifiers for external tokens (OIDC, Auth0, Clerk…), tried in order after the native prefix. */
   verifiers?: readonly Verifier[];
   /** A scope the caller must hold (RFC 6749 scope-token). */
   scope?: string;
   /** Cents to charge per request: a number, or a function of the request (sync or async). Default 0. */
   cost?: CostOption;
+  /**
+   * Cents to reserve for the request (a number or a function of it): admitted only if the hold fits,
+   * then settled on `res.locals.agentKeyCostCents` when the response ends, or released when the
+   * client disconnects or the handler fails. For calls whose cost is known only afterwards.
+   */
+  hold?: CostOption;
   /** First-sight policy for verifiers without their own. Unset: unknown subjects get 403 `unprovisioned`. */
   firstSeen?: FirstSeenPolicy;
   /** The `realm` of `WWW-Authenticate` challenges (printable ASCII). Default `api`. */
@@ -61,6 +68,7 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
   if (typeof onError !== 'function')
     throw new AgentKeyInputError('agentKeyAuth: onError must be a function', 'onError');
   const cost = checkCost(options.cost);
+  const hold = options.hold === undefined ? undefined : checkCost(options.hold);
   // Built once: duplicate verifier ids and bad first-sight policies throw here, not per request.
   const gate = agentKey.gate({
     ...(verifiers === undefined ? {} : { verifiers }),
@@ -80,9 +88,19 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
       report(onError, charge.error, `${CONTEXT} cost`);
       return { ok: false, answer: serverError() };
     }
+    let holdCents = 0;
+    if (hold !== undefined) {
+      const reserve = await resolveCost(hold, req);
+      if (!reserve.ok) {
+        report(onError, reserve.error, `${CONTEXT} hold`);
+        return { ok: false, answer: serverError() };
+      }
+      holdCents = reserve.cents;
+    }
     const result = await gate.authenticate(parsed.token, {
       ...(scope === undefined ? {} : { scope }),
       costCents: charge.cents,
+      ...(holdCents > 0 ? { holdCents } : {}),
     });
     if (!result.ok) return refuse(withoutToken(result.error, parsed.token));
     return { ok: true, principal: toAgentKeyPrincipal(result) };
@@ -94,6 +112,7 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
         (decision) => {
           if (decision.ok) {
             req.agentKey = decision.principal;
+            if (decision.principal.hold) closeHoldWhenDone(res, decision.principal.hold, agentKey, onError);
             next();
           } else send(res, decision.answer);
         },

@@ -1,5 +1,6 @@
 export { type AgentKeyAuthOptions, agentKeyAuth } from './agent-key-auth.js';
 export type { CostOption } from './cost.js';
+export { COST_LOCAL } from './hold.js';
 export { type AgentKeyMiddlewareOptions, agentKeyMiddleware, type KeyValidator } from './middleware.js';
 export { type AgentKeyPrincipal, isAgentKeyPrincipal } from './principal.js';
 export type { RateLimit } from './rate-limit.js';

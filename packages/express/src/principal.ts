@@ -1,4 +1,4 @@
-import type { Budget, Principal } from '@agentkey/core';
+import type { Budget, Hold, Principal } from '@agentkey/core';
 
 /**
  * Who passed `agentKeyAuth`: one shape for native keys (`kind: 'key'`) and external identities
@@ -12,6 +12,8 @@ export interface AgentKeyPrincipal extends Principal {
   budget: Budget;
   /** What this request was charged, in cents. */
   chargedCents: number;
+  /** With the `hold` option: the hold this request runs under, settled when the response ends. */
+  hold?: Hold;
 }
 
 /** What the gate hands back on success (core's `AuthenticateResult` when ok). */
@@ -19,6 +21,7 @@ interface Authenticated {
   principal: Principal & { verifier: string; claims: Readonly<Record<string, unknown>> };
   budget: Budget;
   chargedCents: number;
+  hold?: Hold;
 }
 
 /** Field by field, so nothing the gate adds later leaks onto `req.agentKey` unannounced. */
@@ -26,6 +29,7 @@ export function toAgentKeyPrincipal({
   principal: p,
   budget,
   chargedCents,
+  hold,
 }: Authenticated): AgentKeyPrincipal {
   return {
     kind: p.kind,
@@ -47,6 +51,7 @@ export function toAgentKeyPrincipal({
       resetAt: budget.resetAt,
     },
     chargedCents,
+    ...(hold ? { hold } : {}),
   };
 }
 
