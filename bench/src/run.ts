@@ -11,6 +11,7 @@ import { cpus } from 'node:os';
 import pg from 'pg';
 import { interleave, type Scenario, table } from './harness.js';
 import { coreScenarios } from './scenarios/core.js';
+import { engineScenarios } from './scenarios/engine.js';
 import { verifierScenarios } from './scenarios/verifiers.js';
 
 const arg = (name: string, fallback: number) => {
@@ -47,6 +48,9 @@ try {
   scenarios.push(...verifiers.scenarios);
   targets.push(...verifiers.targets);
   notes.push(verifiers.notes);
+  const engine = await engineScenarios({ pool, admin, schema, keys: KEYS });
+  scenarios.push(...engine.scenarios);
+  targets.push(...engine.targets);
 
   const results = await interleave(scenarios, CLIENTS, seconds, rounds);
   const ceiling = results[0]!;

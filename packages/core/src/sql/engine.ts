@@ -1,4 +1,4 @@
-import { ELAPSED, NEXT_RESET } from './expressions.js';
+import { NEXT_RESET } from './expressions.js';
 import type { TableNames } from './identifier.js';
 
 /**
@@ -127,9 +127,6 @@ CREATE TABLE IF NOT EXISTS ${n.idempotency} (
 -- The same reset arithmetic as the request path's SQL and budget/period.ts (a test holds them equal).
 CREATE OR REPLACE FUNCTION ${n.fn('next_reset')}(budget_period text, p_now timestamptz, budget_reset_at timestamptz)
   RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $f$ SELECT ${NEXT_RESET} $f$;
-CREATE OR REPLACE FUNCTION ${n.fn('elapsed')}(budget_period text, p_now timestamptz, budget_reset_at timestamptz)
-  RETURNS boolean LANGUAGE sql IMMUTABLE AS $f$ SELECT ${ELAPSED} $f$;
-
 -- Return shapes change between versions; CREATE OR REPLACE cannot change them.
 DROP FUNCTION IF EXISTS ${n.fn('charge')}(text, timestamptz, bigint, text, boolean, boolean, bigint, timestamptz, text, text, boolean, jsonb);
 DROP FUNCTION IF EXISTS ${n.fn('close_hold')}(bigint, timestamptz, bigint, boolean, text, boolean, jsonb);
@@ -258,7 +255,7 @@ BEGIN
 
   -- Period resets, in the same transaction as the charge.
   v_k_used := ${usedOf('k')};
-  IF ${n.fn('elapsed')}(k.budget_period, p_now, k.budget_reset_at) THEN
+  IF k.budget_reset_at IS NOT NULL AND k.budget_reset_at <= p_now THEN
     v_k_used := 0;
     v_k_reset := true;
     k.budget_reset_at := ${n.fn('next_reset')}(k.budget_period, p_now, k.budget_reset_at);
@@ -266,18 +263,9 @@ BEGIN
 
   IF p.id IS NOT NULL THEN
     v_p_used := ${usedOf('p')};
-    IF ${n.fn('elapsed')}(p.budget_period, p_now, p.budget_reset_at) THEN
+    IF p.budget_reset_at IS NOT NULL AND p.budget_reset_at <= p_now THEN
       v_p_used := 0;
       p.budget_reset_at := ${n.fn('next_reset')}(p.budget_period, p_now, p.budget_reset_at);
-    END IF;
-  END IF;
-
-  IF k.account_capped THEN
-    SELECT * INTO a FROM ${n.accounts} x WHERE x.account_id = k.account_id FOR UPDATE;
-    v_a_used := ${usedOf('a')};
-    IF ${n.fn('elapsed')}(a.budget_period, p_now, a.budget_reset_at) THEN
-      v_a_used := 0;
-      a.budget_reset_at := ${n.fn('next_reset')}(a.budget_period, p_now, a.budget_reset_at);
     END IF;
   END IF;
 
@@ -295,10 +283,6 @@ BEGIN
     v_p_held := (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
       WHERE (principal_id = p.id OR pool_id = p.id) AND state = 'open' AND expires_at > p_now);
   END IF;
-  IF k.account_capped THEN
-    v_a_held := (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
-      WHERE account_id = k.account_id AND state = 'open' AND expires_at > p_now);
-  END IF;
 
   IF NOT v_replayed THEN
     IF k.revoked_at IS NOT NULL OR (k.pool_parent_id IS NOT NULL AND (p.id IS NULL OR p.revoked_at IS NOT NULL))
@@ -309,8 +293,24 @@ BEGIN
         OR v_k_used + v_k_held >= k.budget_cents::bigint * 10000) THEN v_outcome := 'budget'; v_cap := 'key';
     ELSIF p.id IS NOT NULL AND p.budget_cents IS NOT NULL AND (v_p_used + v_p_held + v_need > p.budget_cents::bigint * 10000
         OR v_p_used + v_p_held >= p.budget_cents::bigint * 10000) THEN v_outcome := 'budget'; v_cap := 'pool';
-    ELSIF k.account_capped AND a.budget_cents IS NOT NULL AND (v_a_used + v_a_held + v_need > a.budget_cents::bigint * 10000
-        OR v_a_used + v_a_held >= a.budget_cents::bigint * 10000) THEN v_outcome := 'budget'; v_cap := 'account';
+    END IF;
+  END IF;
+
+  -- The account row is the most contended lock (every key of the account wants it): take it last,
+  -- only when every other check passed, and hold it just through the writes below.
+  IF k.account_capped AND (v_outcome = 'ok' OR v_replayed) THEN
+    SELECT * INTO a FROM ${n.accounts} x WHERE x.account_id = k.account_id FOR UPDATE;
+    v_a_used := ${usedOf('a')};
+    IF a.budget_reset_at IS NOT NULL AND a.budget_reset_at <= p_now THEN
+      v_a_used := 0;
+      a.budget_reset_at := ${n.fn('next_reset')}(a.budget_period, p_now, a.budget_reset_at);
+    END IF;
+    IF NOT v_replayed AND a.budget_cents IS NOT NULL THEN
+      v_a_held := (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
+        WHERE account_id = k.account_id AND state = 'open' AND expires_at > p_now);
+      IF v_a_used + v_a_held + v_need > a.budget_cents::bigint * 10000 OR v_a_used + v_a_held >= a.budget_cents::bigint * 10000 THEN
+        v_outcome := 'budget'; v_cap := 'account';
+      END IF;
     END IF;
   END IF;
 
@@ -452,18 +452,18 @@ BEGIN
     v_outcome := 'hold_' || h.state;
   ELSE
     v_k_used := ${usedOf('k')};
-    IF ${n.fn('elapsed')}(k.budget_period, p_now, k.budget_reset_at) THEN
+    IF k.budget_reset_at IS NOT NULL AND k.budget_reset_at <= p_now THEN
       v_k_used := 0; k.budget_reset_at := ${n.fn('next_reset')}(k.budget_period, p_now, k.budget_reset_at);
     END IF;
     IF p.id IS NOT NULL THEN
       v_p_used := ${usedOf('p')};
-      IF ${n.fn('elapsed')}(p.budget_period, p_now, p.budget_reset_at) THEN
+      IF p.budget_reset_at IS NOT NULL AND p.budget_reset_at <= p_now THEN
         v_p_used := 0; p.budget_reset_at := ${n.fn('next_reset')}(p.budget_period, p_now, p.budget_reset_at);
       END IF;
     END IF;
     IF a.account_id IS NOT NULL THEN
       v_a_used := ${usedOf('a')};
-      IF ${n.fn('elapsed')}(a.budget_period, p_now, a.budget_reset_at) THEN
+      IF a.budget_reset_at IS NOT NULL AND a.budget_reset_at <= p_now THEN
         v_a_used := 0; a.budget_reset_at := ${n.fn('next_reset')}(a.budget_period, p_now, a.budget_reset_at);
       END IF;
     END IF;
