@@ -1,4 +1,5 @@
 import type { KeyRow } from './rows.js';
+import { TtlCache } from './ttl-cache.js';
 
 /** The descriptive part of a row: what a principal shows, never what a decision rests on. */
 export type Descriptor = Pick<
@@ -14,35 +15,31 @@ export type Descriptor = Pick<
  * goes first once `max` is reached.
  */
 export class DescriptorCache {
-  private readonly entries = new Map<string, { descriptor: Descriptor; until: number }>();
+  private readonly cache: TtlCache<Descriptor>;
 
   constructor(
     private readonly ttlMs: number,
-    private readonly max = 10_000,
-  ) {}
+    max = 10_000,
+  ) {
+    this.cache = new TtlCache(max);
+  }
 
   get(key: string, nowMs: number): Descriptor | undefined {
-    const hit = this.entries.get(key);
-    if (!hit) return undefined;
-    if (hit.until <= nowMs) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return hit.descriptor;
+    return this.cache.get(key, nowMs);
   }
 
   set(key: string, row: KeyRow, nowMs: number): void {
     if (this.ttlMs <= 0) return;
-    this.entries.delete(key);
-    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
     const { account_id, user_id, name, scopes, budget_period, delegated_by, external_subject } = row;
-    this.entries.set(key, {
-      descriptor: { account_id, user_id, name, scopes, budget_period, delegated_by, external_subject },
-      until: nowMs + this.ttlMs,
-    });
+    this.cache.set(
+      key,
+      { account_id, user_id, name, scopes, budget_period, delegated_by, external_subject },
+      nowMs + this.ttlMs,
+      nowMs,
+    );
   }
 
   clear(): void {
-    this.entries.clear();
+    this.cache.clear();
   }
 }

@@ -254,19 +254,10 @@ BEGIN
   END IF;
 
   -- Period resets, in the same transaction as the charge.
-  v_k_used := ${usedOf('k')};
-  IF k.budget_reset_at IS NOT NULL AND k.budget_reset_at <= p_now THEN
-    v_k_used := 0;
-    v_k_reset := true;
-    k.budget_reset_at := ${n.fn('next_reset')}(k.budget_period, p_now, k.budget_reset_at);
-  END IF;
+  ${usedNow(n, 'k', 'v_k_used', 'v_k_reset := true;')}
 
   IF p.id IS NOT NULL THEN
-    v_p_used := ${usedOf('p')};
-    IF p.budget_reset_at IS NOT NULL AND p.budget_reset_at <= p_now THEN
-      v_p_used := 0;
-      p.budget_reset_at := ${n.fn('next_reset')}(p.budget_period, p_now, p.budget_reset_at);
-    END IF;
+    ${usedNow(n, 'p', 'v_p_used')}
   END IF;
 
   -- Holds past their TTL stop counting: every sum below reads only unexpired open holds, under the
@@ -300,11 +291,7 @@ BEGIN
   -- only when every other check passed, and hold it just through the writes below.
   IF k.account_capped AND (v_outcome = 'ok' OR v_replayed) THEN
     SELECT * INTO a FROM ${n.accounts} x WHERE x.account_id = k.account_id FOR UPDATE;
-    v_a_used := ${usedOf('a')};
-    IF a.budget_reset_at IS NOT NULL AND a.budget_reset_at <= p_now THEN
-      v_a_used := 0;
-      a.budget_reset_at := ${n.fn('next_reset')}(a.budget_period, p_now, a.budget_reset_at);
-    END IF;
+    ${usedNow(n, 'a', 'v_a_used')}
     IF NOT v_replayed AND a.budget_cents IS NOT NULL THEN
       v_a_held := (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
         WHERE account_id = k.account_id AND state = 'open' AND expires_at > p_now);
@@ -451,21 +438,12 @@ BEGIN
   ELSIF h.state <> 'open' THEN
     v_outcome := 'hold_' || h.state;
   ELSE
-    v_k_used := ${usedOf('k')};
-    IF k.budget_reset_at IS NOT NULL AND k.budget_reset_at <= p_now THEN
-      v_k_used := 0; k.budget_reset_at := ${n.fn('next_reset')}(k.budget_period, p_now, k.budget_reset_at);
-    END IF;
+    ${usedNow(n, 'k', 'v_k_used')}
     IF p.id IS NOT NULL THEN
-      v_p_used := ${usedOf('p')};
-      IF p.budget_reset_at IS NOT NULL AND p.budget_reset_at <= p_now THEN
-        v_p_used := 0; p.budget_reset_at := ${n.fn('next_reset')}(p.budget_period, p_now, p.budget_reset_at);
-      END IF;
+      ${usedNow(n, 'p', 'v_p_used')}
     END IF;
     IF a.account_id IS NOT NULL THEN
-      v_a_used := ${usedOf('a')};
-      IF a.budget_reset_at IS NOT NULL AND a.budget_reset_at <= p_now THEN
-        v_a_used := 0; a.budget_reset_at := ${n.fn('next_reset')}(a.budget_period, p_now, a.budget_reset_at);
-      END IF;
+      ${usedNow(n, 'a', 'v_a_used')}
     END IF;
     IF p_settle THEN
       -- The hold's own amount is freed first; a cost above it takes only what every cap still allows.
@@ -526,6 +504,19 @@ BEGIN
     ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')},
     h.amount_micros::float8, ${ms('h.expires_at')};
 END $f$;`;
+}
+
+/**
+ * `<used> := micros used by row variable <v> this period`, rolling its period first when it has
+ * elapsed (the new reset is written back with the charge). Inline, not a SQL function: calling one
+ * from PL/pgSQL runs the executor every time.
+ */
+function usedNow(n: EngineNames, v: string, used: string, onReset = ''): string {
+  return `${used} := ${usedOf(v)};
+  IF ${v}.budget_reset_at IS NOT NULL AND ${v}.budget_reset_at <= p_now THEN
+    ${used} := 0; ${onReset}
+    ${v}.budget_reset_at := ${n.fn('next_reset')}(${v}.budget_period, p_now, ${v}.budget_reset_at);
+  END IF;`;
 }
 
 /** Micros used by a row variable, honouring a hand-edited budget_used_cents (see expressions.ts). */
