@@ -165,6 +165,22 @@ describe.each(BACKENDS)('authorize (%s)', (backend) => {
     expect(() => new Store({ pool: db.pool, descriptorTtlMs: 5000 })).toThrow(/descriptorTtlMs/);
   });
 
+  it('a passing charge costs one round trip, from the very first charge of a new key', async () => {
+    let queries = 0;
+    const counting = {
+      query: (text: string, params?: unknown[]) => {
+        queries++;
+        return db.pool.query(text, params);
+      },
+    };
+    const store = new Store({ pool: counting, tableName: db.table, now: clock.now });
+    const { key } = await store.create({ accountId: 'one-trip', budgetCents: 100 });
+    queries = 0;
+    expect(await store.authorize(key, { costCents: 1 })).toMatchObject({ ok: true });
+    expect(await store.authorize(key, { costCents: 1, scope: 'any' })).toMatchObject({ ok: true });
+    expect(queries).toBe(2);
+  });
+
   it('fails closed: a store that cannot answer is unavailable, never a pass', async () => {
     const down = new Store({ pool: { query: () => Promise.reject(new Error('connection refused')) } });
     const result = await down.authorize('ak_0123', { costCents: 1 });

@@ -124,6 +124,16 @@ CREATE TABLE IF NOT EXISTS ${n.idempotency} (
   PRIMARY KEY (principal_id, op, key)
 );
 
+-- Whether an account has a ceiling, read after taking the lock set_account_budget holds while it
+-- flags keys: a key inserted concurrently with a new ceiling can never miss it. VOLATILE, so the
+-- query inside sees what committed while it waited.
+CREATE OR REPLACE FUNCTION ${n.fn('account_capped')}(p_account text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $f$
+BEGIN
+  IF p_account IS NULL THEN RETURN false; END IF;
+  PERFORM pg_advisory_xact_lock(hashtextextended('${t.id}|' || p_account, 0));
+  RETURN EXISTS (SELECT 1 FROM ${n.accounts} WHERE account_id = p_account AND budget_cents IS NOT NULL);
+END $f$;
+
 -- The same reset arithmetic as the request path's SQL and budget/period.ts (a test holds them equal).
 CREATE OR REPLACE FUNCTION ${n.fn('next_reset')}(budget_period text, p_now timestamptz, budget_reset_at timestamptz)
   RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $f$ SELECT ${NEXT_RESET} $f$;

@@ -110,8 +110,10 @@ UNION ALL
 SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT 1 FROM upd)`;
 
   const insertColumns = `account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_used_cents,
-    budget_used_micros, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id`;
-  const insertValues = '$1, $2, $3, $4, $5, $6::text[], $7, 0, 0, $8, $9, $10, $11, $12, $13::integer';
+    budget_used_micros, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id,
+    account_capped`;
+  // The ceiling flag is settled at insert, so even a key's first charge takes the one-statement path.
+  const insertValues = `$1, $2, $3, $4, $5, $6::text[], $7, 0, 0, $8, $9, $10, $11, $12, $13::integer, ${e.fn('account_capped')}($1)`;
 
   // Built and named once: the request path never rebuilds, hashes or compares a 4 KB string.
   const both = (sql: (by: Selector) => string) => ({
