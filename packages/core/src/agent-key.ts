@@ -617,17 +617,26 @@ export class AgentKey {
       const nowMs = now.getTime();
       const cacheKey = `${lookup.by}:${lookup.value}`;
       const descriptor = this.descriptors.get(cacheKey, nowMs);
-      const sql = descriptor
-        ? this.ledger
-          ? this.sql.chargeFastSlimLedger(lookup.by)
-          : this.sql.chargeFastSlim(lookup.by)
-        : this.ledger
-          ? this.sql.chargeFastLedger(lookup.by)
-          : this.sql.chargeFast(lookup.by);
-      const fast: KeyRow | undefined = (await this.hot(sql, params)).rows[0];
-      if (fast) {
-        if (!descriptor) this.descriptors.set(cacheKey, fast, nowMs);
-        return passedRow(descriptor ?? fast, fast);
+      if (descriptor?.capped) {
+        const both: EngineRow | undefined = (await this.hot(this.sql.chargeFastAccount(lookup.by), params))
+          .rows[0];
+        if (both) {
+          this.descriptors.set(cacheKey, both, true, nowMs);
+          return { ...passedRow(both, both), ...accountNumbers(both) };
+        }
+      } else {
+        const sql = descriptor
+          ? this.ledger
+            ? this.sql.chargeFastSlimLedger(lookup.by)
+            : this.sql.chargeFastSlim(lookup.by)
+          : this.ledger
+            ? this.sql.chargeFastLedger(lookup.by)
+            : this.sql.chargeFast(lookup.by);
+        const fast: KeyRow | undefined = (await this.hot(sql, params)).rows[0];
+        if (fast) {
+          if (!descriptor) this.descriptors.set(cacheKey, fast, false, nowMs);
+          return passedRow(descriptor ?? fast, fast);
+        }
       }
     }
     const row: EngineRow | undefined = (
@@ -647,8 +656,10 @@ export class AgentKey {
         r.meta,
       ])
     ).rows[0];
-    if (row && row.outcome !== 'unknown')
-      this.descriptors.set(`${lookup.by}:${lookup.value}`, row, now.getTime());
+    if (row && row.outcome !== 'unknown') {
+      const capped = row.account_limit_cents !== null && row.account_limit_cents !== undefined;
+      this.descriptors.set(`${lookup.by}:${lookup.value}`, row, capped, now.getTime());
+    }
     return row;
   }
 
@@ -804,8 +815,19 @@ export class AgentKey {
   }
 }
 
+/** The account numbers of a key-and-account charge, field by field. */
+function accountNumbers(
+  row: EngineRow,
+): Pick<EngineRow, 'account_limit_cents' | 'account_used_micros' | 'account_reset_at'> {
+  return {
+    account_limit_cents: row.account_limit_cents,
+    account_used_micros: row.account_used_micros,
+    account_reset_at: row.account_reset_at,
+  };
+}
+
 /** A passed charge's row, built field by field: object spread of pg rows is a slow path in V8. */
-function passedRow(d: Descriptor, n: KeyRow): EngineRow {
+function passedRow(d: Omit<Descriptor, 'capped'>, n: KeyRow): EngineRow {
   return {
     outcome: 'ok',
     id: n.id,

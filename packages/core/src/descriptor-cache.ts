@@ -5,7 +5,10 @@ import { TtlCache } from './ttl-cache.js';
 export type Descriptor = Pick<
   KeyRow,
   'account_id' | 'user_id' | 'name' | 'scopes' | 'budget_period' | 'delegated_by' | 'external_subject'
->;
+> & {
+  /** The account had a ceiling when last seen: try the key-and-account statement first. A hint only. */
+  capped: boolean;
+};
 
 /**
  * Lets the hot UPDATE return five numbers instead of twelve columns (array and text output cost
@@ -28,12 +31,12 @@ export class DescriptorCache {
     return this.cache.get(key, nowMs);
   }
 
-  set(key: string, row: KeyRow, nowMs: number): void {
+  set(key: string, row: KeyRow, capped: boolean, nowMs: number): void {
     if (this.ttlMs <= 0) return;
     const { account_id, user_id, name, scopes, budget_period, delegated_by, external_subject } = row;
     this.cache.set(
       key,
-      { account_id, user_id, name, scopes, budget_period, delegated_by, external_subject },
+      { account_id, user_id, name, scopes, budget_period, delegated_by, external_subject, capped },
       nowMs + this.ttlMs,
       nowMs,
     );

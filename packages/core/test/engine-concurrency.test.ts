@@ -88,6 +88,45 @@ describe('budget engine under concurrency (server only)', () => {
     expect(dupes).toEqual([]);
   }, 120_000);
 
+  it('lean account-ceiling charges racing holds on other keys of the account never pass the ceiling', async () => {
+    await a.setAccountBudget('blend', { budgetCents: 200 });
+    const keys = await Promise.all(Array.from({ length: 8 }, () => a.create({ accountId: 'blend' })));
+    // Warm every key's descriptor so plain charges take the one-statement key-and-account path.
+    await Promise.all(keys.map((k) => a.authorize(k.key, { costCents: 0.5 })));
+    await Promise.all(keys.map((k) => b.authorize(k.key, { costCents: 0.5 })));
+    const ops = Array.from({ length: 400 }, (_, i) => async () => {
+      const ak = i % 2 ? a : b;
+      const k = keys[i % 8]!;
+      if (i % 8 < 5) return ak.authorize(k.key, { costCents: 1.25 });
+      const held = await ak.reserve(k.key, { maxCents: 3 });
+      if (held.ok && held.hold) {
+        if (i % 3 === 0) await ak.release(held.hold.id);
+        else await ak.settle(held.hold.id, { costCents: 2 });
+      }
+      return held;
+    });
+    await Promise.all(ops.map((op) => op()));
+    const events = await q(`SELECT kind, amount_micros::float8 AS m, hold_id::text AS h FROM {L}
+      WHERE account_id = 'blend' AND kind IN ('charge', 'hold', 'settle', 'release', 'expire') ORDER BY id`);
+    const cap = 200 * 10_000;
+    let used = 0;
+    const open = new Map<string, number>();
+    for (const e of events) {
+      if (e.kind === 'charge') used += e.m;
+      if (e.kind === 'hold') open.set(e.h, e.m);
+      if (e.kind === 'settle') used += e.m;
+      if (e.kind !== 'charge' && e.kind !== 'hold') open.delete(e.h);
+      expect(used + [...open.values()].reduce((s, m) => s + m, 0)).toBeLessThanOrEqual(cap);
+    }
+    expect(used).toBeGreaterThan(cap * 0.9);
+    const [acct] =
+      await q(`SELECT budget_used_micros::float8 AS m, held_micros::float8 AS held FROM {T}_accounts
+      WHERE account_id = 'blend'`);
+    expect(acct.m).toBe(used);
+    const [sum] = await q(`SELECT sum(budget_used_micros)::float8 AS m FROM {T} WHERE account_id = 'blend'`);
+    expect(sum.m).toBe(used);
+  }, 120_000);
+
   it('the same idempotency key from two processes at the same instant charges once', async () => {
     const { key, id } = await a.create({ accountId: 'idem', budgetCents: 1000 });
     const results = await Promise.all(

@@ -67,8 +67,11 @@ CREATE TABLE IF NOT EXISTS ${n.accounts} (
   budget_reset_at TIMESTAMPTZ,
   budget_used_cents INTEGER NOT NULL DEFAULT 0,
   budget_used_micros BIGINT NOT NULL DEFAULT 0,
+  held_micros BIGINT NOT NULL DEFAULT 0,
   updated_at TIMESTAMPTZ
 );
+ALTER TABLE ${n.accounts} ADD COLUMN IF NOT EXISTS held_micros BIGINT NOT NULL DEFAULT 0;
+COMMENT ON COLUMN ${n.accounts}.held_micros IS 'agentkey: at least the open holds of the account''s keys (an upper bound the engine repairs under the account lock)';
 
 CREATE TABLE IF NOT EXISTS ${n.holds} (
   id BIGSERIAL PRIMARY KEY,
@@ -169,6 +172,9 @@ BEGIN
       budget_used_micros = CASE WHEN a.budget_cents IS NULL THEN 0 ELSE a.budget_used_micros END,
       budget_used_cents = CASE WHEN a.budget_cents IS NULL THEN 0 ELSE a.budget_used_cents END,
       updated_at = p_now;
+  -- Holds taken while the account had no ceiling count against the new one.
+  UPDATE ${n.accounts} SET held_micros = (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
+    WHERE account_id = p_account AND state = 'open') WHERE account_id = p_account;
   INSERT INTO ${n.ledger} (at, account_id, kind, actor, metadata)
     VALUES (p_now, p_account, 'admin:account_budget', p_actor,
       jsonb_build_object('budget_cents', p_budget, 'budget_period', p_period));
@@ -339,9 +345,12 @@ BEGIN
         WHERE id = p.id;
     END IF;
     IF k.account_capped THEN
+      -- held_micros is re-summed here (the new hold included): the one-statement path trusts it.
       UPDATE ${n.accounts} SET budget_used_micros = v_a_used + p_cost,
           budget_used_cents = LEAST((v_a_used + p_cost + 9999) / 10000, 2147483647)::int,
-          budget_reset_at = a.budget_reset_at, updated_at = p_now
+          budget_reset_at = a.budget_reset_at, updated_at = p_now,
+          held_micros = (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
+            WHERE account_id = k.account_id AND state = 'open')
         WHERE account_id = k.account_id RETURNING budget_used_micros INTO v_a_used;
     END IF;
     IF p_idem IS NOT NULL AND NOT v_replayed THEN
@@ -490,7 +499,9 @@ BEGIN
     IF a.account_id IS NOT NULL THEN
       UPDATE ${n.accounts} SET budget_used_micros = v_a_used + v_charge,
           budget_used_cents = LEAST((v_a_used + v_charge + 9999) / 10000, 2147483647)::int,
-          budget_reset_at = a.budget_reset_at, updated_at = p_now
+          budget_reset_at = a.budget_reset_at, updated_at = p_now,
+          held_micros = (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
+            WHERE account_id = a.account_id AND state = 'open')
         WHERE account_id = a.account_id RETURNING budget_used_micros INTO v_a_used;
     END IF;
     IF p_idem IS NOT NULL THEN

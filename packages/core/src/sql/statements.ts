@@ -44,6 +44,8 @@ export interface Statements {
   /** As chargeFast, appending the charge to the ledger in the same statement. */
   chargeFastLedger(by: Selector): Statement;
   chargeFastSlimLedger(by: Selector): Statement;
+  /** The lean path for a key under an account ceiling: key and account in one statement. */
+  chargeFastAccount(by: Selector): Statement;
   /** The engine function: every case (holds, idempotency, pools, account ceilings, refusals). */
   engineCharge: Statement;
   engineClose: Statement;
@@ -116,6 +118,35 @@ SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT
   const insertValues = `$1, $2, $3, $4, $5, $6::text[], $7, 0, 0, $8, $9, $10, $11, $12, $13::integer, ${e.fn('account_capped')}($1)`;
 
   // Built and named once: the request path never rebuilds, hashes or compares a 4 KB string.
+  // A key under an account ceiling: lock the key (re-checked on its newest version), charge the
+  // account only if its own row still fits (held_micros is an upper bound of its open holds), and
+  // charge the key only if the account charge happened. One statement, no second write on refusal.
+  const chargeFastAccountSql = (by: Selector) => `WITH kl AS (
+    SELECT id, account_id FROM ${t.keys}
+    WHERE ${by} = $1 AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND NOT ${ELAPSED} AND ${FITS_UNRESET}
+      AND pool_parent_id IS NULL AND account_capped = true AND held_micros = 0
+    FOR UPDATE),
+  acct AS (UPDATE ${e.accounts} SET budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
+      budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)}, updated_at = ${NOW}
+    WHERE account_id = (SELECT account_id FROM kl)
+      AND budget_cents IS NOT NULL AND NOT ${ELAPSED}
+      AND ${STORED_USED_MICROS} + held_micros + $3::bigint <= budget_cents::bigint * 10000
+      AND ${STORED_USED_MICROS} + held_micros < budget_cents::bigint * 10000
+    RETURNING budget_cents AS account_limit_cents, budget_used_micros::float8 AS account_used_micros,
+      ${ms('budget_reset_at')} AS account_reset_at),
+  upd AS (UPDATE ${t.keys} SET budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
+      budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)},
+      last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
+    WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM acct)
+    RETURNING ${PASSED_COLUMNS})${
+      ledger
+        ? `,
+  led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros)
+    SELECT ${NOW}, id, external_subject, account_id, 'charge', $3::bigint FROM upd)`
+        : ''
+    }
+SELECT * FROM upd CROSS JOIN acct`;
+
   const both = (sql: (by: Selector) => string) => ({
     key_hash: statement(sql('key_hash')),
     external_subject: statement(sql('external_subject')),
@@ -123,6 +154,7 @@ SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT
   const chargeFast = both((by) => chargeFastSql(by));
   const chargeFastSlim = both((by) => chargeFastSql(by, SLIM_COLUMNS));
   const chargeFastLedger = both((by) => withLedger(by, PASSED_COLUMNS));
+  const chargeFastAccount = both(chargeFastAccountSql);
   const chargeFastSlimLedger = both((by) => withLedger(by, SLIM_COLUMNS));
   const touch = both(touchSql);
   const peek = both(peekSql);
@@ -130,6 +162,7 @@ SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT
     chargeFast: (by) => chargeFast[by],
     chargeFastSlim: (by) => chargeFastSlim[by],
     chargeFastLedger: (by) => chargeFastLedger[by],
+    chargeFastAccount: (by) => chargeFastAccount[by],
     chargeFastSlimLedger: (by) => chargeFastSlimLedger[by],
     engineCharge:
       statement(`SELECT * FROM ${e.fn('charge')}($1, $2::timestamptz, $3::bigint, $4::text, $5::boolean,
