@@ -344,9 +344,15 @@ export class AgentKey {
     const meta = checkMetadata(metadata);
     try {
       const now = this.now();
-      const row: EngineRow = (
-        await this.hot(this.sql.engineClose, [id, now.toISOString(), micros, settle, idem, this.ledger, meta])
-      ).rows[0];
+      const iso = now.toISOString();
+      // A cost within the hold on a plain key closes in one statement; anything else goes to the engine.
+      const lean: EngineRow | undefined =
+        idem === null && meta === null
+          ? (await this.hot(this.sql.closeFast, [id, iso, micros, settle])).rows[0]
+          : undefined;
+      const row: EngineRow = lean
+        ? { ...passedRow(lean, lean), charged_micros: lean.charged_micros, shortfall_micros: 0 }
+        : (await this.hot(this.sql.engineClose, [id, iso, micros, settle, idem, this.ledger, meta])).rows[0];
       if (row.outcome !== 'ok') return { ok: false, error: holdRefusal(row.outcome) };
       this.descriptors.clear();
       const account = accountBudgetOf(row);
@@ -612,7 +618,11 @@ export class AgentKey {
    */
   private async charge(lookup: Lookup, now: Date, r: ChargeRequest): Promise<EngineRow | undefined> {
     const iso = now.toISOString();
-    if (r.micros > 0 && r.holdMicros === 0 && r.idem === null && r.meta === null) {
+    const lean = r.idem === null && r.meta === null;
+    if (lean && r.holdMicros > 0) {
+      const row = await this.reserveLean(lookup, now, r);
+      if (row) return row;
+    } else if (lean && r.micros > 0) {
       const params = [lookup.value, iso, r.micros, r.scope, r.tokenGrants];
       const nowMs = now.getTime();
       const cacheKey = `${lookup.by}:${lookup.value}`;
@@ -661,6 +671,32 @@ export class AgentKey {
       this.descriptors.set(`${lookup.by}:${lookup.value}`, row, capped, now.getTime());
     }
     return row;
+  }
+
+  /** A hold on a key with no pool and no account ceiling: one statement, or undefined to use the engine. */
+  private async reserveLean(lookup: Lookup, now: Date, r: ChargeRequest): Promise<EngineRow | undefined> {
+    const cacheKey = `${lookup.by}:${lookup.value}`;
+    const nowMs = now.getTime();
+    if (this.descriptors.get(cacheKey, nowMs)?.capped) return undefined;
+    const row: EngineRow | undefined = (
+      await this.hot(this.sql.chargeFastHold(lookup.by), [
+        lookup.value,
+        now.toISOString(),
+        r.micros,
+        r.scope,
+        r.tokenGrants,
+        r.holdMicros,
+        new Date(nowMs + r.holdTtlMs).toISOString(),
+      ])
+    ).rows[0];
+    if (!row) return undefined;
+    this.descriptors.set(cacheKey, row, false, nowMs);
+    return {
+      ...passedRow(row, row),
+      hold_id: row.hold_id,
+      hold_amount_micros: row.hold_amount_micros,
+      hold_expires_at: row.hold_expires_at,
+    };
   }
 
   private async validateRow(lookup: Lookup): Promise<ValidateResult | ValidateFailure> {

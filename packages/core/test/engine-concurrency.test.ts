@@ -127,6 +127,43 @@ describe('budget engine under concurrency (server only)', () => {
     expect(sum.m).toBe(used);
   }, 120_000);
 
+  it('lean holds, settles, releases and charges racing on one key never pass its cap', async () => {
+    const { key, id } = await a.create({ accountId: 'lean', budgetCents: 150 });
+    const ops = Array.from({ length: 400 }, (_, i) => async () => {
+      const ak = i % 2 ? a : b;
+      if (i % 4 === 0) return ak.authorize(key, { costCents: 1.1 });
+      const held = await ak.authorize(key, { holdCents: 2.5 });
+      if (held.ok && held.hold) {
+        // Within the hold (one statement), above it (the engine, with a shortfall), or a release.
+        if (i % 4 === 1) await ak.settle(held.hold.id, { costCents: 1.7 });
+        else if (i % 4 === 2) await ak.settle(held.hold.id, { costCents: 3 });
+        else await ak.release(held.hold.id);
+      }
+      return held;
+    });
+    await Promise.all(ops.map((op) => op()));
+    const events = await q(
+      `SELECT kind, amount_micros::float8 AS m, hold_id::text AS h FROM {L}
+      WHERE principal_id = $1 AND kind IN ('charge', 'hold', 'settle', 'release', 'expire') ORDER BY id`,
+      [id],
+    );
+    const cap = 150 * 10_000;
+    let used = 0;
+    const open = new Map<string, number>();
+    for (const e of events) {
+      if (e.kind === 'charge' || e.kind === 'settle') used += e.m;
+      if (e.kind === 'hold') open.set(e.h, e.m);
+      if (e.kind !== 'charge' && e.kind !== 'hold') open.delete(e.h);
+      expect(used + [...open.values()].reduce((s, m) => s + m, 0)).toBeLessThanOrEqual(cap);
+    }
+    expect(used).toBeGreaterThan(cap * 0.9);
+    const [row] = await q(
+      'SELECT budget_used_micros::float8 AS m, held_micros::float8 AS held FROM {T} WHERE id = $1',
+      [id],
+    );
+    expect(row).toEqual({ m: used, held: 0 });
+  }, 120_000);
+
   it('the same idempotency key from two processes at the same instant charges once', async () => {
     const { key, id } = await a.create({ accountId: 'idem', budgetCents: 1000 });
     const results = await Promise.all(

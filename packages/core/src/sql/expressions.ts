@@ -47,8 +47,15 @@ export const STALE = `(last_used_at IS NULL OR last_used_at < ${NOW} - interval 
 /** `scope` ($4) is granted by the row: no scope asked, unlimited row, the scope itself or `admin`. */
 export const SCOPE_OK = `($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes))`;
 
-/** `cost` ($3, micros) fits a row whose period has not elapsed; a spent key refuses even a free call, as validate does. */
-export const FITS_UNRESET = `(budget_cents IS NULL OR (${STORED_MICROS} + $3::bigint <= ${CAP_MICROS} AND ${STORED_MICROS} < ${CAP_MICROS}))`;
+/**
+ * `need` (micros) fits a row whose period has not elapsed, counting `held_micros` — an upper bound
+ * of the row's open holds — so a lean statement can only ever be stricter than the exact engine.
+ * A spent key refuses even a free call, as validate does.
+ */
+export const fitsHeld = (need: string) =>
+  `(budget_cents IS NULL OR (${STORED_MICROS} + held_micros + ${need} <= ${CAP_MICROS} AND ${STORED_MICROS} + held_micros < ${CAP_MICROS}))`;
+
+export const FITS_UNRESET = fitsHeld('$3::bigint');
 
 /** Whole cents for 0.2.0's column, rounded up, kept inside INTEGER. */
 export const centsOf = (micros: string) => `LEAST((${micros} + 9999) / 10000, 2147483647)::int`;
