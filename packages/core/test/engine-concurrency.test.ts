@@ -2,6 +2,25 @@ import { AgentKey } from '@agentkey/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type TestDb } from '../../../test/support/db.js';
 
+/**
+ * Replays ledger events in commit order (one key or account serialises on its row lock, so id
+ * order is commit order) and asserts used + open holds never exceeded `cap` at any point.
+ */
+function replay(events: Array<{ kind: string; m: number; h: string }>, cap: number) {
+  let used = 0;
+  let peak = 0;
+  const open = new Map<string, number>();
+  for (const e of events) {
+    if (e.kind === 'charge' || e.kind === 'settle') used += e.m;
+    if (e.kind === 'hold') open.set(e.h, e.m);
+    if (e.kind !== 'charge' && e.kind !== 'hold') open.delete(e.h);
+    const committed = used + [...open.values()].reduce((sum, m) => sum + m, 0);
+    expect(committed).toBeLessThanOrEqual(cap);
+    peak = Math.max(peak, committed);
+  }
+  return { used, peak };
+}
+
 // Server only: these races need several connections, which PGlite does not have.
 describe('budget engine under concurrency (server only)', () => {
   let db: TestDb;
@@ -51,21 +70,7 @@ describe('budget engine under concurrency (server only)', () => {
       [id],
     );
     const cap = 120 * 10_000;
-    let used = 0;
-    const open = new Map<string, number>();
-    let peak = 0;
-    for (const e of events) {
-      if (e.kind === 'charge') used += e.m;
-      if (e.kind === 'hold') open.set(e.h, e.m);
-      if (e.kind === 'settle') {
-        used += e.m;
-        open.delete(e.h);
-      }
-      if (e.kind === 'release' || e.kind === 'expire') open.delete(e.h);
-      const held = [...open.values()].reduce((s, m) => s + m, 0);
-      expect(used + held).toBeLessThanOrEqual(cap);
-      peak = Math.max(peak, used + held);
-    }
+    const { used, peak } = replay(events, cap);
     expect(peak).toBeGreaterThan(cap * 0.9); // the budget really was contended to the end
 
     const [row] = await q(
@@ -109,15 +114,7 @@ describe('budget engine under concurrency (server only)', () => {
     const events = await q(`SELECT kind, amount_micros::float8 AS m, hold_id::text AS h FROM {L}
       WHERE account_id = 'blend' AND kind IN ('charge', 'hold', 'settle', 'release', 'expire') ORDER BY id`);
     const cap = 200 * 10_000;
-    let used = 0;
-    const open = new Map<string, number>();
-    for (const e of events) {
-      if (e.kind === 'charge') used += e.m;
-      if (e.kind === 'hold') open.set(e.h, e.m);
-      if (e.kind === 'settle') used += e.m;
-      if (e.kind !== 'charge' && e.kind !== 'hold') open.delete(e.h);
-      expect(used + [...open.values()].reduce((s, m) => s + m, 0)).toBeLessThanOrEqual(cap);
-    }
+    const { used } = replay(events, cap);
     expect(used).toBeGreaterThan(cap * 0.9);
     const [acct] =
       await q(`SELECT budget_used_micros::float8 AS m, held_micros::float8 AS held FROM {T}_accounts
@@ -148,14 +145,7 @@ describe('budget engine under concurrency (server only)', () => {
       [id],
     );
     const cap = 150 * 10_000;
-    let used = 0;
-    const open = new Map<string, number>();
-    for (const e of events) {
-      if (e.kind === 'charge' || e.kind === 'settle') used += e.m;
-      if (e.kind === 'hold') open.set(e.h, e.m);
-      if (e.kind !== 'charge' && e.kind !== 'hold') open.delete(e.h);
-      expect(used + [...open.values()].reduce((s, m) => s + m, 0)).toBeLessThanOrEqual(cap);
-    }
+    const { used } = replay(events, cap);
     expect(used).toBeGreaterThan(cap * 0.9);
     const [row] = await q(
       'SELECT budget_used_micros::float8 AS m, held_micros::float8 AS held FROM {T} WHERE id = $1',
