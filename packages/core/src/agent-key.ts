@@ -1,13 +1,34 @@
 import { costToMicros, MAX_BUDGET_CENTS, MICROS_PER_CENT } from './budget/money.js';
-import { type BudgetPeriod, firstReset, PERIODS } from './budget/period.js';
+import { type BudgetPeriod, firstReset } from './budget/period.js';
+import {
+  actorOf,
+  checkBudget,
+  checkDate,
+  checkIdempotencyKey,
+  checkMetadata,
+  checkPeriod,
+  checkTtl,
+  isRowId,
+  rowIdOf,
+  targetColumn,
+} from './checks.js';
 import { preparedQuery, type Queryable, type Runner } from './db.js';
-import { type Descriptor, DescriptorCache } from './descriptor-cache.js';
-import { parseDuration, printable } from './duration.js';
+import { DescriptorCache } from './descriptor-cache.js';
+import { parseDuration } from './duration.js';
 import { accountBudgetOf, type EngineRow, refusalOf } from './engine-row.js';
-import { AgentKeyInputError, type AuthError } from './errors.js';
+import { AgentKeyInputError } from './errors.js';
 import { Gate, type GateOptions } from './gate.js';
 import { checkIdent, checkName, checkOptionalIdent, checkScopes, isIdent, isPlausibleKey } from './input.js';
 import { hashKey, newKey, unusableHash } from './key.js';
+import {
+  accountNumbers,
+  holdRefusal,
+  MALFORMED,
+  passedRow,
+  refuse,
+  UNKNOWN,
+  unavailable,
+} from './results.js';
 import {
   budgetOf,
   isExhausted,
@@ -32,7 +53,6 @@ import type {
   CreateKeyResult,
   Credential,
   EnsureSubjectOptions,
-  HoldError,
   KeyInfo,
   ReserveOptions,
   SettleOptions,
@@ -849,156 +869,4 @@ export class AgentKey {
           : new Date(now.getTime() + parseDuration(options.expiresIn)),
     };
   }
-}
-
-/** The account numbers of a key-and-account charge, field by field. */
-function accountNumbers(
-  row: EngineRow,
-): Pick<EngineRow, 'account_limit_cents' | 'account_used_micros' | 'account_reset_at'> {
-  return {
-    account_limit_cents: row.account_limit_cents,
-    account_used_micros: row.account_used_micros,
-    account_reset_at: row.account_reset_at,
-  };
-}
-
-/** A passed charge's row, built field by field: object spread of pg rows is a slow path in V8. */
-function passedRow(d: Omit<Descriptor, 'capped'>, n: KeyRow): EngineRow {
-  return {
-    outcome: 'ok',
-    id: n.id,
-    account_id: d.account_id,
-    user_id: d.user_id,
-    name: d.name,
-    scopes: d.scopes,
-    budget_cents: n.budget_cents,
-    budget_period: d.budget_period,
-    expires_at: n.expires_at,
-    delegated_by: d.delegated_by,
-    revoked_at: null,
-    external_subject: d.external_subject,
-    used_micros: n.used_micros,
-    budget_reset_at: n.budget_reset_at,
-  };
-}
-
-const MALFORMED: AuthError = {
-  code: 'invalid_token',
-  reason: 'malformed',
-  description: 'The credential is malformed.',
-};
-const UNKNOWN: AuthError = { code: 'invalid_token', reason: 'unknown', description: 'Unknown credential.' };
-
-function unavailable(cause: unknown): AuthError {
-  return { code: 'unavailable', description: 'The key store cannot answer.', retryAfterSec: 1, cause };
-}
-
-function refuse(error: AuthError): AuthorizeResult {
-  return { ok: false, error };
-}
-
-/** Hold lifetimes: ms, or a duration string; 1 s to 1 day, default 15 minutes. */
-function checkTtl(ttl: string | number | undefined): number {
-  if (ttl === undefined) return 15 * 60_000;
-  const ms = typeof ttl === 'number' ? ttl : parseDuration(ttl);
-  if (!Number.isSafeInteger(ms) || ms < 1000 || ms > 86_400_000) {
-    throw new AgentKeyInputError(
-      'holdTtl must be between 1 s and 1 day (ms or a duration like 15m)',
-      'holdTtl',
-    );
-  }
-  return ms;
-}
-
-function checkIdempotencyKey(key: unknown): string | null {
-  if (key === undefined || key === null) return null;
-  if (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key)) {
-    throw new AgentKeyInputError('idempotencyKey must be 1-255 printable ASCII characters', 'idempotencyKey');
-  }
-  return key;
-}
-
-function checkMetadata(meta: unknown): string | null {
-  if (meta === undefined || meta === null) return null;
-  if (typeof meta !== 'object' || Array.isArray(meta)) {
-    throw new AgentKeyInputError('metadata must be a plain object', 'metadata');
-  }
-  const json = JSON.stringify(meta);
-  if (json.length > 4096 || json.includes('\\u0000')) {
-    throw new AgentKeyInputError('metadata must serialise to at most 4 KB of JSON without NUL', 'metadata');
-  }
-  return json;
-}
-
-function holdRefusal(outcome: string): HoldError {
-  switch (outcome) {
-    case 'no_hold':
-      return { code: 'hold_not_found', description: 'No hold has that id.' };
-    case 'hold_expired':
-      return {
-        code: 'hold_expired',
-        description: 'The hold expired before it was settled; nothing was charged.',
-      };
-    case 'idempotency_conflict':
-      return {
-        code: 'idempotency_conflict',
-        description: 'That idempotency key was already used to close another hold; nothing was done.',
-      };
-    default:
-      return { code: 'hold_closed', description: `The hold is already ${outcome.slice('hold_'.length)}.` };
-  }
-}
-
-function targetColumn(target: BudgetTarget): {
-  column: 'principal_id' | 'subject' | 'account_id';
-  value: unknown;
-} {
-  if (!target || typeof target !== 'object')
-    throw new AgentKeyInputError('target must be { keyId } | { subject } | { accountId }', 'target');
-  if ('keyId' in target) {
-    if (!isRowId(target.keyId)) throw new AgentKeyInputError('keyId must be a key id', 'keyId');
-    return { column: 'principal_id', value: target.keyId };
-  }
-  if ('subject' in target) return { column: 'subject', value: checkIdent(target.subject, 'subject') };
-  return { column: 'account_id', value: checkIdent(target.accountId, 'accountId') };
-}
-
-function checkDate(value: unknown, field: string): Date {
-  if (!(value instanceof Date) || !Number.isFinite(value.getTime())) {
-    throw new AgentKeyInputError(`${field} must be a valid Date`, field);
-  }
-  return value;
-}
-
-function isRowId(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 && value <= 2_147_483_647;
-}
-
-/** A key id as a number, also from the digits 0.2.0 callers pass straight from `req.params.id`. */
-function rowIdOf(value: unknown): number | null {
-  const n = typeof value === 'string' && /^[0-9]{1,10}$/.test(value) ? Number(value) : value;
-  return isRowId(n) ? n : null;
-}
-
-function actorOf(audit: AuditOptions | undefined): string | null {
-  return checkOptionalIdent(audit?.actor, 'actor');
-}
-
-function checkBudget(value: unknown): number | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_BUDGET_CENTS) {
-    throw new AgentKeyInputError(
-      `Invalid budget: ${printable(String(value))} (whole cents from 0 to ${MAX_BUDGET_CENTS})`,
-      'budgetCents',
-    );
-  }
-  return value;
-}
-
-function checkPeriod(value: unknown): BudgetPeriod | null {
-  if (value === null || value === undefined) return null;
-  if (!PERIODS.includes(value as BudgetPeriod)) {
-    throw new AgentKeyInputError(`Invalid budget period: ${printable(String(value))}`, 'budgetPeriod');
-  }
-  return value as BudgetPeriod;
 }

@@ -1,0 +1,75 @@
+import type { Descriptor } from './descriptor-cache.js';
+import type { EngineRow } from './engine-row.js';
+import type { AuthError } from './errors.js';
+import type { KeyRow } from './rows.js';
+import type { AuthorizeResult, HoldError } from './types.js';
+
+/** The account numbers of a key-and-account charge, field by field. */
+export function accountNumbers(
+  row: EngineRow,
+): Pick<EngineRow, 'account_limit_cents' | 'account_used_micros' | 'account_reset_at'> {
+  return {
+    account_limit_cents: row.account_limit_cents,
+    account_used_micros: row.account_used_micros,
+    account_reset_at: row.account_reset_at,
+  };
+}
+
+/** A passed charge's row, built field by field: object spread of pg rows is a slow path in V8. */
+export function passedRow(d: Omit<Descriptor, 'capped'>, n: KeyRow): EngineRow {
+  return {
+    outcome: 'ok',
+    id: n.id,
+    account_id: d.account_id,
+    user_id: d.user_id,
+    name: d.name,
+    scopes: d.scopes,
+    budget_cents: n.budget_cents,
+    budget_period: d.budget_period,
+    expires_at: n.expires_at,
+    delegated_by: d.delegated_by,
+    revoked_at: null,
+    external_subject: d.external_subject,
+    used_micros: n.used_micros,
+    budget_reset_at: n.budget_reset_at,
+  };
+}
+
+export const MALFORMED: AuthError = {
+  code: 'invalid_token',
+  reason: 'malformed',
+  description: 'The credential is malformed.',
+};
+export const UNKNOWN: AuthError = {
+  code: 'invalid_token',
+  reason: 'unknown',
+  description: 'Unknown credential.',
+};
+
+export function unavailable(cause: unknown): AuthError {
+  return { code: 'unavailable', description: 'The key store cannot answer.', retryAfterSec: 1, cause };
+}
+
+export function refuse(error: AuthError): AuthorizeResult {
+  return { ok: false, error };
+}
+
+/** A closed hold's outcome from the engine, as a stable code. */
+export function holdRefusal(outcome: string): HoldError {
+  switch (outcome) {
+    case 'no_hold':
+      return { code: 'hold_not_found', description: 'No hold has that id.' };
+    case 'hold_expired':
+      return {
+        code: 'hold_expired',
+        description: 'The hold expired before it was settled; nothing was charged.',
+      };
+    case 'idempotency_conflict':
+      return {
+        code: 'idempotency_conflict',
+        description: 'That idempotency key was already used to close another hold; nothing was done.',
+      };
+    default:
+      return { code: 'hold_closed', description: `The hold is already ${outcome.slice('hold_'.length)}.` };
+  }
+}
