@@ -1,18 +1,14 @@
 import { tokenCacheKey, VerificationCache } from '@agentkey/core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { clerkVerifier } from '../src/index.js';
-import { ClerkStub, testClock, tokenJson } from './support/clerk-stub.js';
+import { type ClerkStub, testClock, tokenJson, useClerkStub } from './support/clerk-stub.js';
 
 const TOKEN = 'mt_cached_token_0123456789';
 
+const currentStub = useClerkStub();
 let stub: ClerkStub;
-beforeAll(async () => {
-  stub = await new ClerkStub().start();
-});
-afterAll(() => stub.close());
 beforeEach(() => {
-  stub.tokens.clear();
-  stub.requests.length = 0;
+  stub = currentStub();
 });
 
 function verifier(clock: ReturnType<typeof testClock>, options: Parameters<typeof clerkVerifier>[0] = {}) {

@@ -1,19 +1,15 @@
 import { createClerkClient } from '@clerk/backend';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { clerkVerifier } from '../src/index.js';
-import { ClerkStub, closedPortUrl, testClock, tokenJson } from './support/clerk-stub.js';
+import { type ClerkStub, closedPortUrl, testClock, tokenJson, useClerkStub } from './support/clerk-stub.js';
 
 const MACHINE_SECRET = 'ak_machine_secret_do_not_log_0123456789';
 const TOKEN = 'mt_opaque_token_do_not_log_abcdef';
 
+const currentStub = useClerkStub();
 let stub: ClerkStub;
-beforeAll(async () => {
-  stub = await new ClerkStub().start();
-});
-afterAll(() => stub.close());
 beforeEach(() => {
-  stub.tokens.clear();
-  stub.requests.length = 0;
+  stub = currentStub();
 });
 afterEach(() => vi.restoreAllMocks());
 

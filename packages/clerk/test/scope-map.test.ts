@@ -1,18 +1,14 @@
 import type { M2MToken } from '@clerk/backend';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { clerkVerifier, type ScopeMap } from '../src/index.js';
-import { ClerkStub, testClock, tokenJson } from './support/clerk-stub.js';
+import { type ClerkStub, testClock, tokenJson, useClerkStub } from './support/clerk-stub.js';
 
 const TOKEN = 'mt_scoped_token_0123456789';
 
+const currentStub = useClerkStub();
 let stub: ClerkStub;
-beforeAll(async () => {
-  stub = await new ClerkStub().start();
-});
-afterAll(() => stub.close());
 beforeEach(() => {
-  stub.tokens.clear();
-  stub.requests.length = 0;
+  stub = currentStub();
 });
 afterEach(() => vi.restoreAllMocks());
 

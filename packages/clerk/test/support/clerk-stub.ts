@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 
 /** A Clerk M2M token as the Backend API describes it (snake_case, times in ms). */
 export interface TokenJson {
@@ -148,4 +149,18 @@ export function testClock(start = Date.UTC(2026, 0, 1)) {
       t += ms;
     },
   };
+}
+
+/** One stub per test file, emptied before each test: `const stub = useClerkStub();` then `stub()`. */
+export function useClerkStub(): () => ClerkStub {
+  let stub: ClerkStub;
+  beforeAll(async () => {
+    stub = await new ClerkStub().start();
+  });
+  afterAll(() => stub.close());
+  beforeEach(() => {
+    stub.tokens.clear();
+    stub.requests.length = 0;
+  });
+  return () => stub;
 }

@@ -339,19 +339,10 @@ BEGIN
       v_k_used := k.budget_used_micros;
     END IF;
     IF p.id IS NOT NULL THEN
-      UPDATE ${t.keys} SET budget_used_micros = v_p_used + p_cost,
-          budget_used_cents = LEAST((v_p_used + p_cost + 9999) / 10000, 2147483647)::int,
-          budget_reset_at = p.budget_reset_at, held_micros = held_micros + p_hold
-        WHERE id = p.id;
+      ${spendParent(t, 'p_cost', 'held_micros + p_hold')}
     END IF;
     IF k.account_capped THEN
-      -- held_micros is re-summed here (the new hold included): the one-statement path trusts it.
-      UPDATE ${n.accounts} SET budget_used_micros = v_a_used + p_cost,
-          budget_used_cents = LEAST((v_a_used + p_cost + 9999) / 10000, 2147483647)::int,
-          budget_reset_at = a.budget_reset_at, updated_at = p_now,
-          held_micros = (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
-            WHERE account_id = k.account_id AND state = 'open')
-        WHERE account_id = k.account_id RETURNING budget_used_micros INTO v_a_used;
+      ${spendAccount(n, 'k.account_id', 'p_cost')}
     END IF;
     IF p_idem IS NOT NULL AND NOT v_replayed THEN
       UPDATE ${n.idempotency} SET hold_id = v_hold_id, charged_micros = p_cost
@@ -491,18 +482,10 @@ BEGIN
       WHERE id = k.id RETURNING budget_used_micros, held_micros INTO k.budget_used_micros, k.held_micros;
     v_k_used := k.budget_used_micros;
     IF p.id IS NOT NULL THEN
-      UPDATE ${t.keys} SET budget_used_micros = v_p_used + v_charge,
-          budget_used_cents = LEAST((v_p_used + v_charge + 9999) / 10000, 2147483647)::int,
-          budget_reset_at = p.budget_reset_at, held_micros = GREATEST(held_micros - h.amount_micros, 0)
-        WHERE id = p.id;
+      ${spendParent(t, 'v_charge', 'GREATEST(held_micros - h.amount_micros, 0)')}
     END IF;
     IF a.account_id IS NOT NULL THEN
-      UPDATE ${n.accounts} SET budget_used_micros = v_a_used + v_charge,
-          budget_used_cents = LEAST((v_a_used + v_charge + 9999) / 10000, 2147483647)::int,
-          budget_reset_at = a.budget_reset_at, updated_at = p_now,
-          held_micros = (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
-            WHERE account_id = a.account_id AND state = 'open')
-        WHERE account_id = a.account_id RETURNING budget_used_micros INTO v_a_used;
+      ${spendAccount(n, 'a.account_id', 'v_charge')}
     END IF;
     IF p_idem IS NOT NULL THEN
       UPDATE ${n.idempotency} SET charged_micros = v_charge, shortfall_micros = p_cost - v_charge
@@ -525,6 +508,27 @@ BEGIN
     ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')},
     h.amount_micros::float8, ${ms('h.expires_at')};
 END $f$;`;
+}
+
+/** Adds `delta` micros to the pool parent `p` (its period already rolled into v_p_used). */
+function spendParent(t: TableNames, delta: string, held: string): string {
+  return `UPDATE ${t.keys} SET budget_used_micros = v_p_used + ${delta},
+          budget_used_cents = LEAST((v_p_used + ${delta} + 9999) / 10000, 2147483647)::int,
+          budget_reset_at = p.budget_reset_at, held_micros = ${held}
+        WHERE id = p.id;`;
+}
+
+/**
+ * Adds `delta` micros to the locked account row `a` and re-sums its held_micros (any new hold
+ * included) under that lock: the one-statement ceiling path trusts that upper bound.
+ */
+function spendAccount(n: EngineNames, account: string, delta: string): string {
+  return `UPDATE ${n.accounts} SET budget_used_micros = v_a_used + ${delta},
+          budget_used_cents = LEAST((v_a_used + ${delta} + 9999) / 10000, 2147483647)::int,
+          budget_reset_at = a.budget_reset_at, updated_at = p_now,
+          held_micros = (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
+            WHERE account_id = ${account} AND state = 'open')
+        WHERE account_id = ${account} RETURNING budget_used_micros INTO v_a_used;`;
 }
 
 /**
