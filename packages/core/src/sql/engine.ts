@@ -37,6 +37,13 @@ const OUT = `outcome text, cap text, hold_id bigint, charged_micros float8, shor
   held_micros float8, budget_reset_at float8, account_limit_cents integer, account_used_micros float8,
   account_reset_at float8, hold_amount_micros float8, hold_expires_at float8`;
 
+/** An outcome with no row to report (unknown key, no such hold, a conflicting key): every OUT column. */
+const outcomeOnly = (outcome: string, holdId: string) =>
+  `RETURN QUERY SELECT '${outcome}'::text, NULL::text, ${holdId}, 0::float8, 0::float8, false,
+      NULL::integer, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::integer, NULL::text, NULL::text, NULL::text,
+      NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8,
+      NULL::float8, NULL::float8;`;
+
 const ms = (expr: string) => `date_part('epoch', ${expr}) * 1000`;
 
 export function engineSql(t: TableNames): string {
@@ -222,10 +229,7 @@ BEGIN
       FROM ${t.keys} x WHERE x.key_hash = p_value;
   END IF;
   IF v_id IS NULL THEN
-    RETURN QUERY SELECT 'unknown'::text, NULL::text, NULL::bigint, 0::float8, 0::float8, false,
-      NULL::integer, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::integer, NULL::text, NULL::text, NULL::text,
-      NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8,
-      NULL::float8, NULL::float8;
+    ${outcomeOnly('unknown', 'NULL::bigint')}
     RETURN;
   END IF;
 
@@ -257,10 +261,7 @@ BEGIN
     IF p_idem IS NOT NULL AND NOT v_replayed THEN
       DELETE FROM ${n.idempotency} WHERE principal_id = v_id AND op = p_op AND key = p_idem;
     END IF;
-    RETURN QUERY SELECT 'unknown'::text, NULL::text, NULL::bigint, 0::float8, 0::float8, false,
-      NULL::integer, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::integer, NULL::text, NULL::text, NULL::text,
-      NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8,
-      NULL::float8, NULL::float8;
+    ${outcomeOnly('unknown', 'NULL::bigint')}
     RETURN;
   END IF;
   IF k.account_capped IS NULL THEN
@@ -412,10 +413,7 @@ DECLARE
 BEGIN
   SELECT * INTO h FROM ${n.holds} WHERE id = p_hold;
   IF h.id IS NULL THEN
-    RETURN QUERY SELECT 'no_hold'::text, NULL::text, p_hold, 0::float8, 0::float8, false,
-      NULL::integer, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::integer, NULL::text, NULL::text, NULL::text,
-      NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8,
-      NULL::float8, NULL::float8;
+    ${outcomeOnly('no_hold', 'p_hold')}
     RETURN;
   END IF;
   IF p_idem IS NOT NULL THEN
@@ -425,10 +423,7 @@ BEGIN
     -- The same key used for another hold is a client bug, not a replay.
     IF v_replayed AND NOT EXISTS (SELECT 1 FROM ${n.idempotency} i WHERE i.principal_id = h.principal_id AND i.op = v_op
         AND i.key = p_idem AND i.hold_id = p_hold) THEN
-      RETURN QUERY SELECT 'idempotency_conflict'::text, NULL::text, p_hold, 0::float8, 0::float8, false,
-        NULL::integer, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::integer, NULL::text, NULL::text, NULL::text,
-        NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8,
-        NULL::float8, NULL::float8;
+      ${outcomeOnly('idempotency_conflict', 'p_hold')}
       RETURN;
     END IF;
   END IF;
