@@ -4,6 +4,7 @@
  *
  *   pnpm bench                          # 10 interleaved rounds of 1 s per scenario
  *   pnpm bench --seconds 5 --rounds 3 --record   # also rewrite bench/RESULTS.md
+ *   pnpm bench --only f,g               # the ceiling and the named scenarios only (never recorded)
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -22,7 +23,10 @@ const arg = (name: string, fallback: number) => {
 // seconds, and fine interleaving lands that drift on every scenario alike (10 s each in total).
 const seconds = arg('--seconds', 1);
 const rounds = arg('--rounds', 10);
-const record = process.argv.includes('--record');
+const onlyAt = process.argv.indexOf('--only');
+/** Scenario letters to run beside the ceiling, for quick comparisons while working on one path. */
+const only = onlyAt > 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',').map((s) => s.trim())) : null;
+const record = process.argv.includes('--record') && only === null;
 export const CLIENTS = 32;
 export const KEYS = 100;
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -54,9 +58,11 @@ try {
   scenarios.push(...engine.scenarios);
   targets.push(...engine.targets);
 
-  const results = await interleave(scenarios, CLIENTS, seconds, rounds);
+  const letter = (name: string) => /^\((\w)\)/.exec(name)?.[1] ?? '';
+  const chosen = only ? scenarios.filter((s, i) => i === 0 || only.has(letter(s.name))) : scenarios;
+  const results = await interleave(chosen, CLIENTS, seconds, rounds);
   const ceiling = results[0]!;
-  const perSec = (name: string) => results.find((r) => r.name === name)!.perSec;
+  const perSec = (name: string) => results.find((r) => r.name === name)?.perSec ?? Number.NaN;
   const ratio = (name: string, versus?: string) => perSec(name) / (versus ? perSec(versus) : ceiling.perSec);
   const header = [
     `agentkey bench — ${new Date().toISOString()}`,
@@ -64,10 +70,13 @@ try {
     `${CLIENTS} concurrent clients over ${KEYS} keys (and ${KEYS} identities per verifier); ${rounds} interleaved rounds of ${seconds} s per scenario after warm-up;`,
     'every scenario (the ceiling too) is the mean of its rounds',
   ].join('\n');
-  const lines = targets.map((t) => {
-    const r = ratio(t.scenario, t.versus);
-    return `${t.label} = ${r.toFixed(2)}   (target ≥ ${t.min.toFixed(2)}) ${r >= t.min ? 'met' : 'MISSED'}`;
-  });
+  const ran = (name: string) => results.some((r) => r.name === name);
+  const lines = targets
+    .filter((t) => ran(t.scenario) && (!t.versus || ran(t.versus)))
+    .map((t) => {
+      const r = ratio(t.scenario, t.versus);
+      return `${t.label} = ${r.toFixed(2)}   (target ≥ ${t.min.toFixed(2)}) ${r >= t.min ? 'met' : 'MISSED'}`;
+    });
   lines.push(...notes.flatMap((note) => note()));
   const report = `${header}\n\n${table(results, ceiling)}\n\n${lines.join('\n')}\n`;
   console.log(report);

@@ -101,6 +101,7 @@ export async function verifierScenarios({ ak, identities: n, native }: VerifierS
    * cache starts cold in every window: the other scenarios run for longer than the TTL in between.
    */
   const notes = (): string[] => {
+    if (windows.length === 0) return [];
     const calls = windows.reduce((sum, w) => sum + w.calls, 0);
     const seconds = windows.reduce((sum, w) => sum + w.seconds, 0);
     const bound = Math.floor(windows.reduce((sum, w) => sum + (n * w.seconds * 1000) / CLERK_TTL_MS + n, 0));
