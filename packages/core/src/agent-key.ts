@@ -1,43 +1,19 @@
-import { costToMicros, MAX_BUDGET_CENTS, MICROS_PER_CENT } from './budget/money.js';
+import { BudgetAdmin } from './budget/admin.js';
+import { ChargePath, chargeRequest, toAuthorizeResult } from './budget/charge.js';
+import { HoldPath } from './budget/holds.js';
+import { costToMicros } from './budget/money.js';
 import { type BudgetPeriod, firstReset } from './budget/period.js';
-import {
-  actorOf,
-  checkBudget,
-  checkDate,
-  checkIdempotencyKey,
-  checkMetadata,
-  checkPeriod,
-  checkTtl,
-  isRowId,
-  rowIdOf,
-  targetColumn,
-} from './checks.js';
+import { actorOf, checkBudget, checkIdempotencyKey, checkPeriod, isRowId, rowIdOf } from './checks.js';
+import type { ChargeRequest, Lookup, StoreContext } from './context.js';
 import { preparedQuery, type Queryable, type Runner } from './db.js';
 import { DescriptorCache } from './descriptor-cache.js';
 import { parseDuration } from './duration.js';
-import { accountBudgetOf, type EngineRow, refusalOf } from './engine-row.js';
 import { AgentKeyInputError } from './errors.js';
 import { Gate, type GateOptions } from './gate.js';
 import { checkIdent, checkName, checkOptionalIdent, checkScopes, isIdent, isPlausibleKey } from './input.js';
 import { hashKey, newKey, unusableHash } from './key.js';
-import {
-  accountNumbers,
-  holdRefusal,
-  MALFORMED,
-  passedRow,
-  refuse,
-  UNKNOWN,
-  unavailable,
-} from './results.js';
-import {
-  budgetOf,
-  isExhausted,
-  type KeyRow,
-  toKeyInfo,
-  toPrincipal,
-  toValidateResult,
-  usedWholeCents,
-} from './rows.js';
+import { MALFORMED, refuse, unavailable } from './results.js';
+import { isExhausted, type KeyRow, toKeyInfo, toValidateResult, usedWholeCents } from './rows.js';
 import { adminStatements } from './sql/admin.js';
 import { type TableNames, tableNames } from './sql/identifier.js';
 import { migrationSql } from './sql/migrate.js';
@@ -68,20 +44,6 @@ import type {
 
 const KEY_PREFIX = /^[A-Za-z0-9_-]{1,16}$/;
 
-type Lookup = { by: Selector; value: string };
-
-interface ChargeRequest {
-  op: 'authorize' | 'track' | 'reserve';
-  micros: number;
-  holdMicros: number;
-  holdTtlMs: number;
-  scope: string | null;
-  tokenGrants: boolean;
-  idem: string | null;
-  /** JSON text for the ledger row. */
-  meta: string | null;
-}
-
 /**
  * The store: keys and external subjects in one table, each with scopes, budget and expiry.
  * A drop-in for agentkey 0.2.0's `AgentKey`, plus `authorize` and admin calls.
@@ -97,8 +59,9 @@ export class AgentKey {
   private readonly tables: TableNames;
   private readonly sql: Statements;
   private readonly descriptors: DescriptorCache;
-  private readonly admin: ReturnType<typeof adminStatements>;
-  private readonly ledger: boolean;
+  private readonly charges: ChargePath;
+  private readonly holds: HoldPath;
+  private readonly budgets: BudgetAdmin;
 
   constructor(options: AgentKeyOptions) {
     if (!options || typeof options.pool?.query !== 'function') {
@@ -119,14 +82,26 @@ export class AgentKey {
       ? new Set(checkScopes(options.validScopes, null, 'validScopes'))
       : null;
     this.now = options.now ?? (() => new Date());
-    this.ledger = options.ledger ?? true;
-    this.sql = statements(this.tables, this.ledger);
-    this.admin = adminStatements(this.tables);
+    const ledger = options.ledger ?? true;
+    this.sql = statements(this.tables, ledger);
     const ttl = options.descriptorTtlMs ?? 1000;
     if (!Number.isFinite(ttl) || ttl < 0 || ttl > 1000) {
       throw new AgentKeyInputError('descriptorTtlMs must be between 0 and 1000', 'descriptorTtlMs');
     }
     this.descriptors = new DescriptorCache(ttl);
+    const ctx: StoreContext = {
+      pool: this.pool,
+      hot: this.hot,
+      tables: this.tables,
+      sql: this.sql,
+      admin: adminStatements(this.tables),
+      ledger,
+      now: this.now,
+      descriptors: this.descriptors,
+    };
+    this.holds = new HoldPath(ctx);
+    this.charges = new ChargePath(ctx, this.holds);
+    this.budgets = new BudgetAdmin(ctx);
   }
 
   /** Creates the keys table if absent and adds missing columns. Idempotent; safe to run concurrently. */
@@ -300,11 +275,11 @@ export class AgentKey {
   async authorize(credential: Credential, options: AuthorizeOptions = {}): Promise<AuthorizeResult> {
     const lookup = this.lookupOf(credential);
     if (!lookup) return refuse(MALFORMED);
-    const request = this.chargeRequest('authorize', options, options.holdCents, options.holdTtl);
+    const request = chargeRequest('authorize', options, options.holdCents, options.holdTtl);
     try {
       const now = this.now();
-      const row = await this.charge(lookup, now, request);
-      return this.toAuthorizeResult(row, now, request, options);
+      const row = await this.charges.charge(lookup, now, request);
+      return toAuthorizeResult(row, now, request, options);
     } catch (cause) {
       return refuse(unavailable(cause));
     }
@@ -323,10 +298,10 @@ export class AgentKey {
       throw new AgentKeyInputError('maxCents must be a positive number of cents', 'maxCents');
     }
     const { maxCents, ttl, ...rest } = options;
-    const request = this.chargeRequest('reserve', { ...rest, costCents: 0 }, maxCents, ttl);
+    const request = chargeRequest('reserve', { ...rest, costCents: 0 }, maxCents, ttl);
     try {
       const now = this.now();
-      return this.toAuthorizeResult(await this.charge(lookup, now, request), now, request, rest);
+      return toAuthorizeResult(await this.charges.charge(lookup, now, request), now, request, rest);
     } catch (cause) {
       return refuse(unavailable(cause));
     }
@@ -341,99 +316,28 @@ export class AgentKey {
       throw new AgentKeyInputError('options must be an object', 'options');
     const cost = costToMicros(options.costCents);
     if (!cost.ok) throw new AgentKeyInputError(`costCents: ${cost.reason}`, 'costCents');
-    return this.closeHold(holdId, cost.micros, true, options.idempotencyKey, options.metadata);
+    return this.holds.close(holdId, cost.micros, true, options.idempotencyKey, options.metadata);
   }
 
   /** Frees a hold entirely (the call failed or the client went away). */
   async release(holdId: string | number, options: { idempotencyKey?: string } = {}): Promise<SettleResult> {
-    return this.closeHold(holdId, 0, false, options.idempotencyKey, undefined);
-  }
-
-  private async closeHold(
-    holdId: string | number,
-    micros: number,
-    settle: boolean,
-    idempotencyKey: unknown,
-    metadata: unknown,
-  ): Promise<SettleResult> {
-    const id = typeof holdId === 'number' ? String(holdId) : holdId;
-    if (typeof id !== 'string' || !/^[1-9][0-9]{0,17}$/.test(id)) {
-      throw new AgentKeyInputError('holdId must be a hold id returned by reserve or authorize', 'holdId');
-    }
-    const idem = checkIdempotencyKey(idempotencyKey);
-    const meta = checkMetadata(metadata);
-    try {
-      const now = this.now();
-      const iso = now.toISOString();
-      // A cost within the hold on a plain key closes in one statement; anything else goes to the engine.
-      const lean: EngineRow | undefined =
-        idem === null && meta === null
-          ? (await this.hot(this.sql.closeFast, [id, iso, micros, settle])).rows[0]
-          : undefined;
-      const row: EngineRow = lean
-        ? { ...passedRow(lean, lean), charged_micros: lean.charged_micros, shortfall_micros: 0 }
-        : (await this.hot(this.sql.engineClose, [id, iso, micros, settle, idem, this.ledger, meta])).rows[0];
-      if (row.outcome !== 'ok') return { ok: false, error: holdRefusal(row.outcome) };
-      this.descriptors.clear();
-      const account = accountBudgetOf(row);
-      return {
-        ok: true,
-        chargedCents: Number(row.charged_micros ?? 0) / MICROS_PER_CENT,
-        shortfallCents: Number(row.shortfall_micros ?? 0) / MICROS_PER_CENT,
-        ...(row.cap && Number(row.shortfall_micros) > 0
-          ? { cap: row.cap === 'account' ? 'account' : 'key' }
-          : {}),
-        budget: budgetOf(row),
-        ...(account ? { account } : {}),
-        ...(row.replayed ? { replayed: true } : {}),
-      };
-    } catch (cause) {
-      return {
-        ok: false,
-        error: { code: 'unavailable', description: 'The key store cannot answer.', cause },
-      };
-    }
+    return this.holds.close(holdId, 0, false, options.idempotencyKey, undefined);
   }
 
   /**
    * Sets (or with `budgetCents: null` removes) a ceiling shared by every key and subject of an
    * account. Every later charge or hold must fit both its own cap and the account's, atomically.
    */
-  async setAccountBudget(
+  setAccountBudget(
     accountId: string | number,
     options: { budgetCents: number | null; budgetPeriod?: BudgetPeriod | null },
     audit: AuditOptions = {},
   ): Promise<AccountInfo> {
-    const account = checkIdent(accountId, 'accountId');
-    const budget = checkBudget(options?.budgetCents);
-    const period = checkPeriod(options?.budgetPeriod);
-    const now = this.now();
-    await this.pool.query(this.admin.setAccount, [
-      account,
-      now,
-      budget,
-      period,
-      period ? firstReset(period, now) : null,
-      actorOf(audit),
-    ]);
-    this.descriptors.clear();
-    return (await this.getAccount(account))!;
+    return this.budgets.setAccountBudget(accountId, options, audit);
   }
 
-  async getAccount(accountId: string | number): Promise<AccountInfo | null> {
-    const account = checkIdent(accountId, 'accountId');
-    const row = (await this.pool.query(this.admin.readAccount, [account, this.now()])).rows[0];
-    if (!row) return null;
-    const usedCents = Number(row.used_micros) / MICROS_PER_CENT;
-    return {
-      accountId: account,
-      limitCents: row.budget_cents,
-      usedCents,
-      heldCents: Number(row.held_micros) / MICROS_PER_CENT,
-      remainingCents: row.budget_cents === null ? null : Math.max(0, row.budget_cents - usedCents),
-      period: row.budget_period,
-      resetAt: row.budget_reset_at === null ? null : new Date(row.budget_reset_at),
-    };
+  getAccount(accountId: string | number): Promise<AccountInfo | null> {
+    return this.budgets.getAccount(accountId);
   }
 
   /**
@@ -476,48 +380,13 @@ export class AgentKey {
   }
 
   /** Spend (charges and settles, net of resets) of a key, subject or account between two times. */
-  async spend(target: BudgetTarget, options: SpendOptions): Promise<SpendReport> {
-    const { column, value } = targetColumn(target);
-    const from = checkDate(options?.from, 'from');
-    const to = checkDate(options?.to, 'to');
-    const groupBy = options.groupBy ?? null;
-    if (groupBy !== null && groupBy !== 'hour' && groupBy !== 'day') {
-      throw new AgentKeyInputError('groupBy must be hour or day', 'groupBy');
-    }
-    const rows = (await this.pool.query(this.admin.spend(column), [value, from, to, groupBy])).rows;
-    const buckets = rows.map((r) => ({
-      start: r.bucket === null ? from : new Date(r.bucket),
-      cents: Number(r.micros) / MICROS_PER_CENT,
-    }));
-    return {
-      totalCents:
-        buckets.reduce((sum, b) => sum + Math.round(b.cents * MICROS_PER_CENT), 0) / MICROS_PER_CENT,
-      ...(groupBy ? { buckets } : {}),
-    };
+  spend(target: BudgetTarget, options: SpendOptions): Promise<SpendReport> {
+    return this.budgets.spend(target, options);
   }
 
   /** Raises a key's, subject's or account's cap by `cents`. */
-  async topUp(target: BudgetTarget, cents: number, audit: AuditOptions = {}): Promise<boolean> {
-    if (!Number.isSafeInteger(cents) || cents <= 0 || cents > MAX_BUDGET_CENTS) {
-      throw new AgentKeyInputError('cents must be a positive whole number of cents', 'cents');
-    }
-    const now = this.now();
-    const result =
-      'accountId' in target
-        ? await this.pool.query(this.admin.topUpAccount, [
-            checkIdent(target.accountId, 'accountId'),
-            now,
-            actorOf(audit),
-            cents,
-          ])
-        : await this.pool.query(this.admin.topUpKey, [
-            await this.targetRowId(target),
-            now,
-            actorOf(audit),
-            cents,
-          ]);
-    this.descriptors.clear();
-    return result.rows.length > 0;
+  topUp(target: BudgetTarget, cents: number, audit: AuditOptions = {}): Promise<boolean> {
+    return this.budgets.topUp(target, cents, audit);
   }
 
   /** Sets a key's, subject's or account's cap and period. */
@@ -528,7 +397,7 @@ export class AgentKey {
   ): Promise<boolean> {
     if ('accountId' in target)
       return (await this.setAccountBudget(target.accountId, options, audit)) !== null;
-    const id = await this.targetRowId(target);
+    const id = await this.budgets.rowId(target);
     return (
       (await this.update(
         id ?? 0,
@@ -542,181 +411,8 @@ export class AgentKey {
   }
 
   /** Zeroes the current period's spend; the ledger gets the opposite amount, so its sums still match. */
-  async resetBudget(target: BudgetTarget, audit: AuditOptions = {}): Promise<boolean> {
-    const now = this.now();
-    const result =
-      'accountId' in target
-        ? await this.pool.query(this.admin.resetAccount, [
-            checkIdent(target.accountId, 'accountId'),
-            now,
-            actorOf(audit),
-          ])
-        : await this.pool.query(this.admin.resetKey, [await this.targetRowId(target), now, actorOf(audit)]);
-    this.descriptors.clear();
-    return result.rows.length > 0;
-  }
-
-  private async targetRowId(target: { keyId: number } | { subject: string }): Promise<number | null> {
-    if ('keyId' in target) {
-      if (!isRowId(target.keyId)) throw new AgentKeyInputError('keyId must be a key id', 'keyId');
-      return target.keyId;
-    }
-    const found = await this.pool.query(`SELECT id FROM ${this.tables.keys} WHERE external_subject = $1`, [
-      checkIdent(target.subject, 'subject'),
-    ]);
-    return found.rows[0] ? Number(found.rows[0].id) : null;
-  }
-
-  /** The shared argument checks of authorize, reserve and trackUsage. */
-  private chargeRequest(
-    op: ChargeRequest['op'],
-    options: AuthorizeOptions,
-    holdCents: number | undefined,
-    holdTtl: string | number | undefined,
-  ): ChargeRequest {
-    if (!options || typeof options !== 'object')
-      throw new AgentKeyInputError('options must be an object', 'options');
-    if (options.scope !== undefined && (typeof options.scope !== 'string' || options.scope.length === 0)) {
-      throw new AgentKeyInputError('scope must be a non-empty string', 'scope');
-    }
-    const cost = costToMicros(options.costCents ?? 0);
-    if (!cost.ok) throw new AgentKeyInputError(`costCents: ${cost.reason}`, 'costCents');
-    const hold = costToMicros(holdCents ?? 0);
-    if (!hold.ok) throw new AgentKeyInputError(`holdCents: ${hold.reason}`, 'holdCents');
-    const scope = options.scope ?? null;
-    return {
-      op,
-      micros: cost.micros,
-      holdMicros: hold.micros,
-      holdTtlMs: hold.micros > 0 ? checkTtl(holdTtl) : 0,
-      scope,
-      tokenGrants: scope === null || !options.tokenScopes || options.tokenScopes.includes(scope),
-      idem: checkIdempotencyKey(options.idempotencyKey),
-      meta: checkMetadata(options.metadata),
-    };
-  }
-
-  private toAuthorizeResult(
-    row: EngineRow | undefined,
-    now: Date,
-    request: ChargeRequest,
-    options: AuthorizeOptions,
-  ): AuthorizeResult {
-    if (!row) return refuse(UNKNOWN);
-    const refusal = refusalOf(row, now.getTime(), request.scope);
-    if (row.outcome === 'unknown') return refuse(refusal!);
-    const principal = toPrincipal(row, options.tokenScopes, options.tokenExpiresAt);
-    const budget = budgetOf(row);
-    const account = accountBudgetOf(row);
-    if (refusal) return { ok: false, error: refusal, principal, budget, ...(account ? { account } : {}) };
-    const holdId = row.hold_id === null || row.hold_id === undefined ? null : String(row.hold_id);
-    return {
-      ok: true,
-      principal,
-      budget,
-      chargedCents: (row.charged_micros ?? request.micros) / MICROS_PER_CENT,
-      ...(account ? { account } : {}),
-      // From the holds row itself: a replay reports the hold the first call took, not this request's.
-      ...(holdId
-        ? {
-            hold: {
-              id: holdId,
-              amountCents: Number(row.hold_amount_micros ?? request.holdMicros) / MICROS_PER_CENT,
-              expiresAt: new Date(row.hold_expires_at ?? now.getTime() + request.holdTtlMs),
-            },
-          }
-        : {}),
-      ...(row.replayed ? { replayed: true } : {}),
-    };
-  }
-
-  /**
-   * One charge. The common case (a positive cost, no hold, no idempotency key, a key with no pool
-   * parent, no account ceiling and no open holds) is a lean UPDATE — plus the ledger row in the same
-   * statement; anything else, and any refusal, goes to the engine function, which locks what it
-   * touches and says why it refused.
-   */
-  private async charge(lookup: Lookup, now: Date, r: ChargeRequest): Promise<EngineRow | undefined> {
-    const iso = now.toISOString();
-    const lean = r.idem === null && r.meta === null;
-    if (lean && r.holdMicros > 0) {
-      const row = await this.reserveLean(lookup, now, r);
-      if (row) return row;
-    } else if (lean && r.micros > 0) {
-      const params = [lookup.value, iso, r.micros, r.scope, r.tokenGrants];
-      const nowMs = now.getTime();
-      const cacheKey = `${lookup.by}:${lookup.value}`;
-      const descriptor = this.descriptors.get(cacheKey, nowMs);
-      if (descriptor?.capped) {
-        const both: EngineRow | undefined = (await this.hot(this.sql.chargeFastAccount(lookup.by), params))
-          .rows[0];
-        if (both) {
-          this.descriptors.set(cacheKey, both, true, nowMs);
-          return { ...passedRow(both, both), ...accountNumbers(both) };
-        }
-      } else {
-        const sql = descriptor
-          ? this.ledger
-            ? this.sql.chargeFastSlimLedger(lookup.by)
-            : this.sql.chargeFastSlim(lookup.by)
-          : this.ledger
-            ? this.sql.chargeFastLedger(lookup.by)
-            : this.sql.chargeFast(lookup.by);
-        const fast: KeyRow | undefined = (await this.hot(sql, params)).rows[0];
-        if (fast) {
-          if (!descriptor) this.descriptors.set(cacheKey, fast, false, nowMs);
-          return passedRow(descriptor ?? fast, fast);
-        }
-      }
-    }
-    const row: EngineRow | undefined = (
-      await this.hot(this.sql.engineCharge, [
-        lookup.value,
-        iso,
-        r.micros,
-        r.scope,
-        r.tokenGrants,
-        lookup.by === 'external_subject',
-        r.holdMicros,
-        r.holdMicros > 0 ? new Date(now.getTime() + r.holdTtlMs).toISOString() : null,
-        r.idem,
-        // authorize, trackUsage and reserve share one namespace: a key reused across them charges once.
-        'charge',
-        this.ledger,
-        r.meta,
-      ])
-    ).rows[0];
-    if (row && row.outcome !== 'unknown') {
-      const capped = row.account_limit_cents !== null && row.account_limit_cents !== undefined;
-      this.descriptors.set(`${lookup.by}:${lookup.value}`, row, capped, now.getTime());
-    }
-    return row;
-  }
-
-  /** A hold on a key with no pool and no account ceiling: one statement, or undefined to use the engine. */
-  private async reserveLean(lookup: Lookup, now: Date, r: ChargeRequest): Promise<EngineRow | undefined> {
-    const cacheKey = `${lookup.by}:${lookup.value}`;
-    const nowMs = now.getTime();
-    if (this.descriptors.get(cacheKey, nowMs)?.capped) return undefined;
-    const row: EngineRow | undefined = (
-      await this.hot(this.sql.chargeFastHold(lookup.by), [
-        lookup.value,
-        now.toISOString(),
-        r.micros,
-        r.scope,
-        r.tokenGrants,
-        r.holdMicros,
-        new Date(nowMs + r.holdTtlMs).toISOString(),
-      ])
-    ).rows[0];
-    if (!row) return undefined;
-    this.descriptors.set(cacheKey, row, false, nowMs);
-    return {
-      ...passedRow(row, row),
-      hold_id: row.hold_id,
-      hold_amount_micros: row.hold_amount_micros,
-      hold_expires_at: row.hold_expires_at,
-    };
+  resetBudget(target: BudgetTarget, audit: AuditOptions = {}): Promise<boolean> {
+    return this.budgets.resetBudget(target, audit);
   }
 
   private async validateRow(lookup: Lookup): Promise<ValidateResult | ValidateFailure> {
@@ -756,7 +452,7 @@ export class AgentKey {
       idem: checkIdempotencyKey(idempotencyKey),
       meta: null,
     };
-    const row = await this.charge(lookup, this.now(), request);
+    const row = await this.charges.charge(lookup, this.now(), request);
     if (!row || row.outcome === 'unknown' || row.outcome === 'revoked' || row.outcome === 'expired') {
       return { success: false, reason: 'invalid_key' };
     }

@@ -1,0 +1,118 @@
+import { actorOf, checkBudget, checkDate, checkPeriod, isRowId, targetColumn } from '../checks.js';
+import type { StoreContext } from '../context.js';
+import { AgentKeyInputError } from '../errors.js';
+import { checkIdent } from '../input.js';
+import type { AccountInfo, AuditOptions, BudgetTarget, SpendOptions, SpendReport } from '../types.js';
+import { MAX_BUDGET_CENTS, MICROS_PER_CENT } from './money.js';
+import { type BudgetPeriod, firstReset } from './period.js';
+
+/** Account ceilings, top-ups, resets and spend reports. Each change writes its audit row with it. */
+export class BudgetAdmin {
+  constructor(private readonly ctx: StoreContext) {}
+
+  async setAccountBudget(
+    accountId: string | number,
+    options: { budgetCents: number | null; budgetPeriod?: BudgetPeriod | null },
+    audit: AuditOptions,
+  ): Promise<AccountInfo> {
+    const { ctx } = this;
+    const account = checkIdent(accountId, 'accountId');
+    const budget = checkBudget(options?.budgetCents);
+    const period = checkPeriod(options?.budgetPeriod);
+    const now = ctx.now();
+    await ctx.pool.query(ctx.admin.setAccount, [
+      account,
+      now,
+      budget,
+      period,
+      period ? firstReset(period, now) : null,
+      actorOf(audit),
+    ]);
+    ctx.descriptors.clear();
+    return (await this.getAccount(account))!;
+  }
+
+  async getAccount(accountId: string | number): Promise<AccountInfo | null> {
+    const { ctx } = this;
+    const account = checkIdent(accountId, 'accountId');
+    const row = (await ctx.pool.query(ctx.admin.readAccount, [account, ctx.now()])).rows[0];
+    if (!row) return null;
+    const usedCents = Number(row.used_micros) / MICROS_PER_CENT;
+    return {
+      accountId: account,
+      limitCents: row.budget_cents,
+      usedCents,
+      heldCents: Number(row.held_micros) / MICROS_PER_CENT,
+      remainingCents: row.budget_cents === null ? null : Math.max(0, row.budget_cents - usedCents),
+      period: row.budget_period,
+      resetAt: row.budget_reset_at === null ? null : new Date(row.budget_reset_at),
+    };
+  }
+
+  async spend(target: BudgetTarget, options: SpendOptions): Promise<SpendReport> {
+    const { column, value } = targetColumn(target);
+    const from = checkDate(options?.from, 'from');
+    const to = checkDate(options?.to, 'to');
+    const groupBy = options.groupBy ?? null;
+    if (groupBy !== null && groupBy !== 'hour' && groupBy !== 'day') {
+      throw new AgentKeyInputError('groupBy must be hour or day', 'groupBy');
+    }
+    const rows = (await this.ctx.pool.query(this.ctx.admin.spend(column), [value, from, to, groupBy])).rows;
+    const buckets = rows.map((r) => ({
+      start: r.bucket === null ? from : new Date(r.bucket),
+      cents: Number(r.micros) / MICROS_PER_CENT,
+    }));
+    return {
+      totalCents:
+        buckets.reduce((sum, b) => sum + Math.round(b.cents * MICROS_PER_CENT), 0) / MICROS_PER_CENT,
+      ...(groupBy ? { buckets } : {}),
+    };
+  }
+
+  async topUp(target: BudgetTarget, cents: number, audit: AuditOptions): Promise<boolean> {
+    const { ctx } = this;
+    if (!Number.isSafeInteger(cents) || cents <= 0 || cents > MAX_BUDGET_CENTS) {
+      throw new AgentKeyInputError('cents must be a positive whole number of cents', 'cents');
+    }
+    const now = ctx.now();
+    const result =
+      'accountId' in target
+        ? await ctx.pool.query(ctx.admin.topUpAccount, [
+            checkIdent(target.accountId, 'accountId'),
+            now,
+            actorOf(audit),
+            cents,
+          ])
+        : await ctx.pool.query(ctx.admin.topUpKey, [await this.rowId(target), now, actorOf(audit), cents]);
+    ctx.descriptors.clear();
+    return result.rows.length > 0;
+  }
+
+  async resetBudget(target: BudgetTarget, audit: AuditOptions): Promise<boolean> {
+    const { ctx } = this;
+    const now = ctx.now();
+    const result =
+      'accountId' in target
+        ? await ctx.pool.query(ctx.admin.resetAccount, [
+            checkIdent(target.accountId, 'accountId'),
+            now,
+            actorOf(audit),
+          ])
+        : await ctx.pool.query(ctx.admin.resetKey, [await this.rowId(target), now, actorOf(audit)]);
+    ctx.descriptors.clear();
+    return result.rows.length > 0;
+  }
+
+  /** The row id of a key or subject target; null when no such subject. */
+  async rowId(target: { keyId: number } | { subject: string }): Promise<number | null> {
+    if ('keyId' in target) {
+      if (!isRowId(target.keyId)) throw new AgentKeyInputError('keyId must be a key id', 'keyId');
+      return target.keyId;
+    }
+    const found = await this.ctx.pool.query(
+      `SELECT id FROM ${this.ctx.tables.keys} WHERE external_subject = $1`,
+      [checkIdent(target.subject, 'subject')],
+    );
+    return found.rows[0] ? Number(found.rows[0].id) : null;
+  }
+}

@@ -1,0 +1,147 @@
+import { checkIdempotencyKey, checkMetadata, checkTtl } from '../checks.js';
+import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
+import { accountBudgetOf, type EngineRow, refusalOf } from '../engine-row.js';
+import { AgentKeyInputError } from '../errors.js';
+import { accountNumbers, passedRow, refuse, UNKNOWN } from '../results.js';
+import { budgetOf, type KeyRow, toPrincipal } from '../rows.js';
+import type { AuthorizeOptions, AuthorizeResult } from '../types.js';
+import type { HoldPath } from './holds.js';
+import { costToMicros, MICROS_PER_CENT } from './money.js';
+
+/** The shared argument checks of authorize, reserve and trackUsage. */
+export function chargeRequest(
+  op: ChargeRequest['op'],
+  options: AuthorizeOptions,
+  holdCents: number | undefined,
+  holdTtl: string | number | undefined,
+): ChargeRequest {
+  if (!options || typeof options !== 'object')
+    throw new AgentKeyInputError('options must be an object', 'options');
+  if (options.scope !== undefined && (typeof options.scope !== 'string' || options.scope.length === 0)) {
+    throw new AgentKeyInputError('scope must be a non-empty string', 'scope');
+  }
+  const cost = costToMicros(options.costCents ?? 0);
+  if (!cost.ok) throw new AgentKeyInputError(`costCents: ${cost.reason}`, 'costCents');
+  const hold = costToMicros(holdCents ?? 0);
+  if (!hold.ok) throw new AgentKeyInputError(`holdCents: ${hold.reason}`, 'holdCents');
+  const scope = options.scope ?? null;
+  return {
+    op,
+    micros: cost.micros,
+    holdMicros: hold.micros,
+    holdTtlMs: hold.micros > 0 ? checkTtl(holdTtl) : 0,
+    scope,
+    tokenGrants: scope === null || !options.tokenScopes || options.tokenScopes.includes(scope),
+    idem: checkIdempotencyKey(options.idempotencyKey),
+    meta: checkMetadata(options.metadata),
+  };
+}
+
+/** An engine or lean row as authorize's answer. */
+export function toAuthorizeResult(
+  row: EngineRow | undefined,
+  now: Date,
+  request: ChargeRequest,
+  options: AuthorizeOptions,
+): AuthorizeResult {
+  if (!row) return refuse(UNKNOWN);
+  const refusal = refusalOf(row, now.getTime(), request.scope);
+  if (row.outcome === 'unknown') return refuse(refusal!);
+  const principal = toPrincipal(row, options.tokenScopes, options.tokenExpiresAt);
+  const budget = budgetOf(row);
+  const account = accountBudgetOf(row);
+  if (refusal) return { ok: false, error: refusal, principal, budget, ...(account ? { account } : {}) };
+  const holdId = row.hold_id === null || row.hold_id === undefined ? null : String(row.hold_id);
+  return {
+    ok: true,
+    principal,
+    budget,
+    chargedCents: (row.charged_micros ?? request.micros) / MICROS_PER_CENT,
+    ...(account ? { account } : {}),
+    // From the holds row itself: a replay reports the hold the first call took, not this request's.
+    ...(holdId
+      ? {
+          hold: {
+            id: holdId,
+            amountCents: Number(row.hold_amount_micros ?? request.holdMicros) / MICROS_PER_CENT,
+            expiresAt: new Date(row.hold_expires_at ?? now.getTime() + request.holdTtlMs),
+          },
+        }
+      : {}),
+    ...(row.replayed ? { replayed: true } : {}),
+  };
+}
+
+/**
+ * One charge or hold. The common cases are one lean statement each — a positive cost on a key
+ * with no pool parent and no open holds (plus the key's account when it has a ceiling), or a hold
+ * on a key with no pool and no ceiling (holds.ts); anything else, and any refusal, goes to the
+ * engine function, which locks what it touches and says why it refused.
+ */
+export class ChargePath {
+  constructor(
+    private readonly ctx: StoreContext,
+    private readonly holds: HoldPath,
+  ) {}
+
+  async charge(lookup: Lookup, now: Date, r: ChargeRequest): Promise<EngineRow | undefined> {
+    const { ctx } = this;
+    const lean = r.idem === null && r.meta === null;
+    if (lean && r.holdMicros > 0) {
+      const row = await this.holds.reserveLean(lookup, now, r);
+      if (row) return row;
+    } else if (lean && r.micros > 0) {
+      const row = await this.chargeLean(lookup, now, r);
+      if (row) return row;
+    }
+    const row: EngineRow | undefined = (
+      await ctx.hot(ctx.sql.engineCharge, [
+        lookup.value,
+        now.toISOString(),
+        r.micros,
+        r.scope,
+        r.tokenGrants,
+        lookup.by === 'external_subject',
+        r.holdMicros,
+        r.holdMicros > 0 ? new Date(now.getTime() + r.holdTtlMs).toISOString() : null,
+        r.idem,
+        // authorize, trackUsage and reserve share one namespace: a key reused across them charges once.
+        'charge',
+        ctx.ledger,
+        r.meta,
+      ])
+    ).rows[0];
+    if (row && row.outcome !== 'unknown') {
+      const capped = row.account_limit_cents !== null && row.account_limit_cents !== undefined;
+      ctx.descriptors.set(`${lookup.by}:${lookup.value}`, row, capped, now.getTime());
+    }
+    return row;
+  }
+
+  /** A positive cost in one statement, or undefined to use the engine. */
+  private async chargeLean(lookup: Lookup, now: Date, r: ChargeRequest): Promise<EngineRow | undefined> {
+    const { ctx } = this;
+    const params = [lookup.value, now.toISOString(), r.micros, r.scope, r.tokenGrants];
+    const nowMs = now.getTime();
+    const cacheKey = `${lookup.by}:${lookup.value}`;
+    const descriptor = ctx.descriptors.get(cacheKey, nowMs);
+    if (descriptor?.capped) {
+      const both: EngineRow | undefined = (await ctx.hot(ctx.sql.chargeFastAccount(lookup.by), params))
+        .rows[0];
+      if (!both) return undefined;
+      ctx.descriptors.set(cacheKey, both, true, nowMs);
+      return { ...passedRow(both, both), ...accountNumbers(both) };
+    }
+    const sql = descriptor
+      ? ctx.ledger
+        ? ctx.sql.chargeFastSlimLedger(lookup.by)
+        : ctx.sql.chargeFastSlim(lookup.by)
+      : ctx.ledger
+        ? ctx.sql.chargeFastLedger(lookup.by)
+        : ctx.sql.chargeFast(lookup.by);
+    const fast: KeyRow | undefined = (await ctx.hot(sql, params)).rows[0];
+    if (!fast) return undefined;
+    if (!descriptor) ctx.descriptors.set(cacheKey, fast, false, nowMs);
+    return passedRow(descriptor ?? fast, fast);
+  }
+}

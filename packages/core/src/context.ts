@@ -1,0 +1,37 @@
+import type { Queryable, Runner } from './db.js';
+import type { DescriptorCache } from './descriptor-cache.js';
+import type { adminStatements } from './sql/admin.js';
+import type { TableNames } from './sql/identifier.js';
+import type { Selector, Statements } from './sql/statements.js';
+
+/** What the store's modules share: built once by `AgentKey`, never exported from the package. */
+export interface StoreContext {
+  readonly pool: Queryable;
+  /** The request path: prepared statements where the client allows. */
+  readonly hot: Runner;
+  readonly tables: TableNames;
+  readonly sql: Statements;
+  readonly admin: ReturnType<typeof adminStatements>;
+  readonly ledger: boolean;
+  readonly now: () => Date;
+  readonly descriptors: DescriptorCache;
+}
+
+/** How a request names its row: a native key's hash or an external subject. */
+export interface Lookup {
+  by: Selector;
+  value: string;
+}
+
+/** One charge or hold, its arguments checked (budget/charge.ts `chargeRequest`). */
+export interface ChargeRequest {
+  op: 'authorize' | 'track' | 'reserve';
+  micros: number;
+  holdMicros: number;
+  holdTtlMs: number;
+  scope: string | null;
+  tokenGrants: boolean;
+  idem: string | null;
+  /** JSON text for the ledger row. */
+  meta: string | null;
+}
