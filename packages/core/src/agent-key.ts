@@ -3,7 +3,15 @@ import { ChargePath, chargeRequest, toAuthorizeResult } from './budget/charge.js
 import { HoldPath } from './budget/holds.js';
 import { costToMicros } from './budget/money.js';
 import { type BudgetPeriod, firstReset } from './budget/period.js';
-import { actorOf, checkBudget, checkIdempotencyKey, checkPeriod, isRowId, rowIdOf } from './checks.js';
+import {
+  actorOf,
+  checkBatching,
+  checkBudget,
+  checkIdempotencyKey,
+  checkPeriod,
+  isRowId,
+  rowIdOf,
+} from './checks.js';
 import type { ChargeRequest, Lookup, StoreContext } from './context.js';
 import { preparedQuery, type Queryable, type Runner } from './db.js';
 import { DescriptorCache } from './descriptor-cache.js';
@@ -99,7 +107,7 @@ export class AgentKey {
       now: this.now,
       descriptors: this.descriptors,
     };
-    this.holds = new HoldPath(ctx);
+    this.holds = new HoldPath(ctx, checkBatching(options.batching));
     this.charges = new ChargePath(ctx, this.holds);
     this.budgets = new BudgetAdmin(ctx);
   }

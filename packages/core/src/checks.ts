@@ -1,5 +1,6 @@
 import { MAX_BUDGET_CENTS } from './budget/money.js';
 import { type BudgetPeriod, PERIODS } from './budget/period.js';
+import type { CoalescerLimits } from './coalescer.js';
 import { parseDuration, printable } from './duration.js';
 import { AgentKeyInputError } from './errors.js';
 import { checkIdent, checkOptionalIdent } from './input.js';
@@ -18,6 +19,23 @@ export function checkTtl(ttl: string | number | undefined): number {
     );
   }
   return ms;
+}
+
+/** The `batching` option: null when off, else both limits. */
+export function checkBatching(batching: unknown): CoalescerLimits | null {
+  if (batching === false) return null;
+  if (batching === undefined) return { maxInFlight: 2, maxBatch: 64 };
+  if (!batching || typeof batching !== 'object') {
+    throw new AgentKeyInputError('batching must be false or { maxInFlight?, maxBatch? }', 'batching');
+  }
+  const { maxInFlight = 2, maxBatch = 64 } = batching as { maxInFlight?: unknown; maxBatch?: unknown };
+  if (!Number.isSafeInteger(maxInFlight) || (maxInFlight as number) < 1 || (maxInFlight as number) > 1000) {
+    throw new AgentKeyInputError('batching.maxInFlight must be a whole number from 1 to 1000', 'batching');
+  }
+  if (!Number.isSafeInteger(maxBatch) || (maxBatch as number) < 1 || (maxBatch as number) > 10_000) {
+    throw new AgentKeyInputError('batching.maxBatch must be a whole number from 1 to 10000', 'batching');
+  }
+  return { maxInFlight: maxInFlight as number, maxBatch: maxBatch as number };
 }
 
 export function checkIdempotencyKey(key: unknown): string | null {

@@ -27,6 +27,14 @@ export interface AgentKeyOptions {
    * the counter (default true). Off, charges still land exactly; only the history is not kept.
    */
   ledger?: boolean;
+  /**
+   * Group commit for holds (default on, `{ maxInFlight: 2, maxBatch: 64 }`): concurrent reserves,
+   * settles and releases share one statement — one round trip and one commit for many calls —
+   * whenever `maxInFlight` of their kind are already running. A lone call runs at once, as before.
+   * Every call keeps its own outcome, decided on its own key's newest row. `false`: every call
+   * runs its own statement.
+   */
+  batching?: false | { maxInFlight?: number; maxBatch?: number };
   /** The clock. Tests set it instead of sleeping. */
   now?: () => Date;
 }

@@ -1,6 +1,7 @@
 import { AgentKey } from '@agentkey/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type TestDb } from '../../../test/support/db.js';
+import { inParallel } from '../../../test/support/parallel.js';
 
 /**
  * Replays ledger events in commit order (one key or account serialises on its row lock, so id
@@ -138,7 +139,9 @@ describe('budget engine under concurrency (server only)', () => {
       }
       return held;
     });
-    await Promise.all(ops.map((op) => op()));
+    // A steady stream of 32 callers: budget freed by a settle or release is taken by later calls,
+    // so the cap is contended to the end (one burst of 400 would be judged before any settle).
+    await inParallel(ops, 32);
     const events = await q(
       `SELECT kind, amount_micros::float8 AS m, hold_id::text AS h FROM {L}
       WHERE principal_id = $1 AND kind IN ('charge', 'hold', 'settle', 'release', 'expire') ORDER BY id`,

@@ -1,40 +1,80 @@
 import { checkIdempotencyKey, checkMetadata } from '../checks.js';
+import { BUSY, Coalescer, type CoalescerLimits } from '../coalescer.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
+import type { Statement } from '../db.js';
 import { accountBudgetOf, type EngineRow } from '../engine-row.js';
 import { AgentKeyInputError } from '../errors.js';
 import { holdRefusal, passedRow } from '../results.js';
 import { budgetOf } from '../rows.js';
+import type { Selector } from '../sql/statements.js';
 import type { SettleResult } from '../types.js';
 import { MICROS_PER_CENT } from './money.js';
 
 /** Hold ids are the holds table's bigserial, passed as text. */
 const HOLD_ID = /^[1-9][0-9]{0,17}$/;
 
+interface ReserveCall {
+  lookup: Lookup;
+  now: Date;
+  request: ChargeRequest;
+}
+
+interface CloseCall {
+  id: string;
+  now: Date;
+  micros: number;
+  settle: boolean;
+}
+
+type Answers = Array<LeanRow | undefined | typeof BUSY>;
+
+/** A lean statement's row: the key's columns plus the hold's; a batch's also its position. */
+type LeanRow = EngineRow & { ord?: number | null; busy?: number[] | null };
+
 /**
- * Holds on the request path: a reserve on a key with no pool and no account ceiling, and a settle
- * or release whose cost fits inside its hold, are one lean statement each; anything else is the
- * engine's (sql/engine.ts).
+ * Holds on the request path. A reserve on a key with no pool and no account ceiling, and a settle
+ * or release whose cost fits inside its hold, are lean statements (sql/holds.ts); anything else —
+ * and anything a lean statement does not take — is the engine's (sql/engine.ts).
+ *
+ * With batching on, concurrent lean calls share statements (group commit, coalescer.ts): each
+ * still gets its own outcome, decided on its own key's newest row, and a call the batch statement
+ * does not take goes to the engine alone, as it would have anyway.
  */
 export class HoldPath {
-  constructor(private readonly ctx: StoreContext) {}
+  private readonly reserves: Record<Selector, Coalescer<ReserveCall, LeanRow>> | null;
+  private readonly closes: Coalescer<CloseCall, LeanRow> | null;
 
-  /** A hold on a key with no pool and no account ceiling: one statement, or undefined to use the engine. */
-  async reserveLean(lookup: Lookup, now: Date, r: ChargeRequest): Promise<EngineRow | undefined> {
+  constructor(
+    private readonly ctx: StoreContext,
+    batching: CoalescerLimits | null,
+  ) {
+    if (batching) {
+      const reserves = (by: Selector) =>
+        // Several reserves on one key may share a statement: it admits them in arrival order.
+        new Coalescer<ReserveCall, LeanRow>((calls) => this.reserveMany(by, calls), batching);
+      this.reserves = { key_hash: reserves('key_hash'), external_subject: reserves('external_subject') };
+      // A second close of one hold waits for the next statement, where it finds the hold closed.
+      this.closes = new Coalescer<CloseCall, LeanRow>(
+        (calls) => this.closeMany(calls),
+        batching,
+        (call) => call.id,
+      );
+    } else {
+      this.reserves = null;
+      this.closes = null;
+    }
+  }
+
+  /** A hold on a key with no pool and no account ceiling, or undefined to use the engine. */
+  async reserveLean(lookup: Lookup, now: Date, request: ChargeRequest): Promise<EngineRow | undefined> {
     const { ctx } = this;
     const cacheKey = `${lookup.by}:${lookup.value}`;
     const nowMs = now.getTime();
     if (ctx.descriptors.get(cacheKey, nowMs)?.capped) return undefined;
-    const row: EngineRow | undefined = (
-      await ctx.hot(ctx.sql.chargeFastHold(lookup.by), [
-        lookup.value,
-        now.toISOString(),
-        r.micros,
-        r.scope,
-        r.tokenGrants,
-        r.holdMicros,
-        new Date(nowMs + r.holdTtlMs).toISOString(),
-      ])
-    ).rows[0];
+    const call = { lookup, now, request };
+    const row = this.reserves
+      ? await this.reserves[lookup.by].submit(call)
+      : await this.lone(ctx.sql.holds.reserve(lookup.by), reserveParams(call));
     if (!row) return undefined;
     ctx.descriptors.set(cacheKey, row, false, nowMs);
     return {
@@ -61,30 +101,20 @@ export class HoldPath {
     const idem = checkIdempotencyKey(idempotencyKey);
     const meta = checkMetadata(metadata);
     try {
-      const now = this.ctx.now();
-      const iso = now.toISOString();
-      // A cost within the hold on a plain key closes in one statement; anything else goes to the engine.
-      const lean: EngineRow | undefined =
-        idem === null && meta === null
-          ? (await ctx.hot(ctx.sql.closeFast, [id, iso, micros, settle])).rows[0]
-          : undefined;
-      const row: EngineRow = lean
-        ? { ...passedRow(lean, lean), charged_micros: lean.charged_micros, shortfall_micros: 0 }
-        : (await ctx.hot(ctx.sql.engineClose, [id, iso, micros, settle, idem, ctx.ledger, meta])).rows[0];
-      if (row.outcome !== 'ok') return { ok: false, error: holdRefusal(row.outcome) };
-      ctx.descriptors.clear();
-      const account = accountBudgetOf(row);
-      return {
-        ok: true,
-        chargedCents: Number(row.charged_micros ?? 0) / MICROS_PER_CENT,
-        shortfallCents: Number(row.shortfall_micros ?? 0) / MICROS_PER_CENT,
-        ...(row.cap && Number(row.shortfall_micros) > 0
-          ? { cap: row.cap === 'account' ? 'account' : 'key' }
-          : {}),
-        budget: budgetOf(row),
-        ...(account ? { account } : {}),
-        ...(row.replayed ? { replayed: true } : {}),
-      };
+      const now = ctx.now();
+      let row: EngineRow | undefined;
+      if (idem === null && meta === null) {
+        const call = { id, now, micros, settle };
+        const lean = this.closes
+          ? await this.closes.submit(call)
+          : await this.lone(ctx.sql.holds.close, closeParams(call));
+        if (lean)
+          row = { ...passedRow(lean, lean), charged_micros: lean.charged_micros, shortfall_micros: 0 };
+      }
+      row ??= (
+        await ctx.hot(ctx.sql.engineClose, [id, now.toISOString(), micros, settle, idem, ctx.ledger, meta])
+      ).rows[0] as EngineRow;
+      return settleResult(row);
     } catch (cause) {
       return {
         ok: false,
@@ -92,4 +122,62 @@ export class HoldPath {
       };
     }
   }
+
+  /**
+   * One statement for any number of reserves (several may share a key), answering by position. A
+   * lone call takes the single-request statement: it is cheaper to run than the batch form.
+   */
+  private async reserveMany(by: Selector, calls: readonly ReserveCall[]): Promise<Answers> {
+    const holds = this.ctx.sql.holds;
+    if (calls.length === 1) return [await this.lone(holds.reserve(by), reserveParams(calls[0]!))];
+    return this.batch(holds.reserveBatch(by), calls.map(reserveParams));
+  }
+
+  private async closeMany(calls: readonly CloseCall[]): Promise<Answers> {
+    const holds = this.ctx.sql.holds;
+    if (calls.length === 1) return [await this.lone(holds.close, closeParams(calls[0]!))];
+    return this.batch(holds.closeBatch, calls.map(closeParams));
+  }
+
+  private async lone(statement: Statement, params: unknown[]): Promise<LeanRow | undefined> {
+    return (await this.ctx.hot(statement, params)).rows[0];
+  }
+
+  /** A batch statement, its parameters column by column: each call answered or marked busy. */
+  private async batch(statement: Statement, params: unknown[][]): Promise<Answers> {
+    const columns = params[0]!.map((_, c) => params.map((p) => p[c]));
+    const rows = (await this.ctx.hot(statement, columns)).rows as LeanRow[];
+    const out: Answers = new Array(params.length).fill(undefined);
+    for (const row of rows) if (row.ord) out[row.ord - 1] = row;
+    for (const ord of rows[0]?.busy ?? []) out[ord - 1] = BUSY;
+    return out;
+  }
+}
+
+const reserveParams = ({ lookup, now, request: r }: ReserveCall): unknown[] => [
+  lookup.value,
+  now.toISOString(),
+  r.micros,
+  r.scope,
+  r.tokenGrants,
+  r.holdMicros,
+  new Date(now.getTime() + r.holdTtlMs).toISOString(),
+];
+
+const closeParams = (c: CloseCall): unknown[] => [c.id, c.now.toISOString(), c.micros, c.settle];
+
+function settleResult(row: EngineRow): SettleResult {
+  if (row.outcome !== 'ok') return { ok: false, error: holdRefusal(row.outcome) };
+  const account = accountBudgetOf(row);
+  return {
+    ok: true,
+    chargedCents: Number(row.charged_micros ?? 0) / MICROS_PER_CENT,
+    shortfallCents: Number(row.shortfall_micros ?? 0) / MICROS_PER_CENT,
+    ...(row.cap && Number(row.shortfall_micros) > 0
+      ? { cap: row.cap === 'account' ? 'account' : 'key' }
+      : {}),
+    budget: budgetOf(row),
+    ...(account ? { account } : {}),
+    ...(row.replayed ? { replayed: true } : {}),
+  };
 }

@@ -15,6 +15,8 @@ import type { TableNames } from './identifier.js';
 export interface EngineNames {
   accounts: string;
   holds: string;
+  /** The holds table's id sequence (its BIGSERIAL's default name). */
+  holdIds: string;
   ledger: string;
   idempotency: string;
   fn(name: string): string;
@@ -24,6 +26,7 @@ export function engineNames(t: TableNames): EngineNames {
   return {
     accounts: t.derived('_accounts'),
     holds: t.derived('_holds'),
+    holdIds: t.derived('_holds_id_seq'),
     ledger: t.derived('_ledger'),
     idempotency: t.derived('_idempotency'),
     fn: (name) => t.derived(`_${name}`),

@@ -4,7 +4,6 @@ import {
   centsOf,
   ELAPSED,
   FITS_UNRESET,
-  fitsHeld,
   LIVE,
   NEXT_RESET,
   NOW,
@@ -13,6 +12,7 @@ import {
   STORED_USED_MICROS,
   USED_MICROS,
 } from './expressions.js';
+import { type HoldStatements, holdStatements } from './holds.js';
 import type { TableNames } from './identifier.js';
 
 /** Timestamps travel as epoch milliseconds: no date formatting in PostgreSQL, no parsing in Node. */
@@ -47,10 +47,8 @@ export interface Statements {
   chargeFastSlimLedger(by: Selector): Statement;
   /** The lean path for a key under an account ceiling: key and account in one statement. */
   chargeFastAccount(by: Selector): Statement;
-  /** Lean reserve: $6 hold micros, $7 hold expiry; keys with no pool and no account ceiling. */
-  chargeFastHold(by: Selector): Statement;
-  /** Lean settle/release: $1 hold id, $2 now, $3 cost micros (≤ the hold), $4 settle (else release). */
-  closeFast: Statement;
+  /** Lean reserve, settle and release, for one request and for a batch (sql/holds.ts). */
+  holds: HoldStatements;
   /** The engine function: every case (holds, idempotency, pools, account ceilings, refusals). */
   engineCharge: Statement;
   engineClose: Statement;
@@ -152,54 +150,6 @@ SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT
     }
 SELECT * FROM upd CROSS JOIN acct`;
 
-  const holdKind = `CASE WHEN $4::boolean THEN 'settle' ELSE 'release' END`;
-  const chargeFastHoldSql = (by: Selector) => `WITH upd AS (
-  UPDATE ${t.keys} SET
-    budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
-    budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)},
-    held_micros = held_micros + $6::bigint,
-    last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
-  WHERE ${by} = $1 AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND NOT ${ELAPSED} AND ${fitsHeld('$3::bigint + $6::bigint')}
-    AND pool_parent_id IS NULL AND account_capped = false
-  RETURNING ${PASSED_COLUMNS}),
-  hold AS (INSERT INTO ${e.holds} (principal_id, account_id, amount_micros, created_at, expires_at)
-    SELECT id, account_id, $6::bigint, ${NOW}, $7::timestamptz FROM upd RETURNING id, amount_micros, expires_at)${
-      ledger
-        ? `,
-  led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros, hold_id)
-    SELECT ${NOW}, upd.id, upd.external_subject, upd.account_id, 'charge', $3::bigint, NULL FROM upd WHERE $3::bigint > 0
-    UNION ALL
-    SELECT ${NOW}, upd.id, upd.external_subject, upd.account_id, 'hold', $6::bigint, hold.id FROM upd, hold)`
-        : ''
-    }
-SELECT upd.*, hold.id AS hold_id, hold.amount_micros::float8 AS hold_amount_micros,
-  ${ms('hold.expires_at')} AS hold_expires_at FROM upd, hold`;
-
-  // Lock the key first (the engine's order: key, then hold), close the hold only if the cost fits
-  // inside it — then the charge cannot pass any cap the hold already reserved under — and charge.
-  const closeFastSql = `WITH kl AS (
-    SELECT id FROM ${t.keys} WHERE id = (SELECT principal_id FROM ${e.holds} WHERE id = $1::bigint)
-      AND pool_parent_id IS NULL AND account_capped = false AND NOT ${ELAPSED}
-    FOR UPDATE),
-  h AS (UPDATE ${e.holds} SET state = CASE WHEN $4::boolean THEN 'settled' ELSE 'released' END,
-      settled_micros = $3::bigint, closed_at = ${NOW}
-    WHERE id = $1::bigint AND principal_id = (SELECT id FROM kl) AND state = 'open' AND expires_at > ${NOW}
-      AND amount_micros >= $3::bigint
-    RETURNING id, amount_micros, expires_at),
-  upd AS (UPDATE ${t.keys} SET budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
-      budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)},
-      held_micros = GREATEST(held_micros - (SELECT amount_micros FROM h), 0)
-    WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM h)
-    RETURNING ${PASSED_COLUMNS})${
-      ledger
-        ? `,
-  led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros, hold_id)
-    SELECT ${NOW}, upd.id, upd.external_subject, upd.account_id, ${holdKind}, $3::bigint, h.id FROM upd, h)`
-        : ''
-    }
-SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortfall_micros,
-  h.amount_micros::float8 AS hold_amount_micros, ${ms('h.expires_at')} AS hold_expires_at FROM upd, h`;
-
   const both = (sql: (by: Selector) => string) => ({
     key_hash: statement(sql('key_hash')),
     external_subject: statement(sql('external_subject')),
@@ -208,7 +158,6 @@ SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortf
   const chargeFastSlim = both((by) => chargeFastSql(by, SLIM_COLUMNS));
   const chargeFastLedger = both((by) => withLedger(by, PASSED_COLUMNS));
   const chargeFastAccount = both(chargeFastAccountSql);
-  const chargeFastHold = both(chargeFastHoldSql);
   const chargeFastSlimLedger = both((by) => withLedger(by, SLIM_COLUMNS));
   const touch = both(touchSql);
   const peek = both(peekSql);
@@ -217,8 +166,7 @@ SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortf
     chargeFastSlim: (by) => chargeFastSlim[by],
     chargeFastLedger: (by) => chargeFastLedger[by],
     chargeFastAccount: (by) => chargeFastAccount[by],
-    chargeFastHold: (by) => chargeFastHold[by],
-    closeFast: statement(closeFastSql),
+    holds: holdStatements(t, ledger),
     chargeFastSlimLedger: (by) => chargeFastSlimLedger[by],
     engineCharge:
       statement(`SELECT * FROM ${e.fn('charge')}($1, $2::timestamptz, $3::bigint, $4::text, $5::boolean,

@@ -1,0 +1,180 @@
+import { type Statement, statement } from '../db.js';
+import { engineNames } from './engine.js';
+import { centsOf, fitsHeld, rowSql, STORED_USED_MICROS } from './expressions.js';
+import type { TableNames } from './identifier.js';
+import type { Selector } from './statements.js';
+
+const ms = (expr: string) => `date_part('epoch', ${expr}) * 1000`;
+
+/** Keys the lean statements serve: no pool parent, no account ceiling. */
+const LEAN_KEY = 'pool_parent_id IS NULL AND account_capped = false';
+
+/** What a passed reserve or settle returns of the key (its revoked_at is null). */
+const KEY_COLUMNS = `id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
+  ${ms('expires_at')} AS expires_at, budget_used_micros::float8 AS used_micros, ${ms('budget_reset_at')} AS budget_reset_at`;
+
+/**
+ * The lean hold statements: a reserve on a key with no pool parent and no account ceiling, and a
+ * settle or release whose cost fits inside its hold. Each comes for one request and for a batch
+ * (budget/holds.ts folds concurrent calls into one statement). Anything they do not take — a
+ * refusal, a pooled or capped key, an elapsed period, a cost above the hold — returns no row and
+ * goes to the engine function, which locks what it touches and says why.
+ *
+ * Lock order is every writer's: key rows, then holds. The batch forms never wait on a row lock
+ * (SKIP LOCKED), so one slow lock holder cannot stall the calls that share a statement.
+ */
+export interface HoldStatements {
+  /** $1 selector value, $2 now, $3 cost micros, $4 scope, $5 token grant, $6 hold micros, $7 hold expiry. */
+  reserve(by: Selector): Statement;
+  /**
+   * The same, each parameter an array (one element per request). Rows carry `ord` (1-based) for
+   * each request taken, and every row `busy`: the ords whose key another transaction had locked.
+   */
+  reserveBatch(by: Selector): Statement;
+  /** $1 hold id, $2 now, $3 cost micros (≤ the hold), $4 settle (else release). */
+  close: Statement;
+  /** The same, each parameter an array; rows as `reserveBatch`'s. */
+  closeBatch: Statement;
+}
+
+export function holdStatements(t: TableNames, ledger: boolean): HoldStatements {
+  const e = engineNames(t);
+  const one = rowSql('$2::timestamptz', '$4::text');
+  // A batch row's columns carry an ak_ prefix: they share the UPDATE's scope with the keys table's.
+  const many = rowSql('r.ak_now', 'r.ak_scope');
+  const used = (delta: string) => `budget_used_micros = ${STORED_USED_MICROS} + ${delta},
+    budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + ${delta}`)}`;
+
+  const ledgerCte = (rows: string) =>
+    ledger
+      ? `,
+  led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros, hold_id)
+    ${rows})`
+      : '';
+
+  const reserveSql = (by: Selector) => `WITH upd AS (
+  UPDATE ${t.keys} SET ${used('$3::bigint')},
+    held_micros = held_micros + $6::bigint,
+    last_used_at = CASE WHEN ${one.STALE} THEN ${one.NOW} ELSE last_used_at END
+  WHERE ${by} = $1 AND $5::boolean AND ${one.LIVE} AND ${one.SCOPE_OK} AND NOT ${one.ELAPSED}
+    AND ${fitsHeld('$3::bigint + $6::bigint')} AND pool_parent_id IS NULL AND account_capped = false
+  RETURNING ${KEY_COLUMNS}),
+  hold AS (INSERT INTO ${e.holds} (principal_id, account_id, amount_micros, created_at, expires_at)
+    SELECT id, account_id, $6::bigint, ${one.NOW}, $7::timestamptz FROM upd RETURNING id, amount_micros, expires_at)${ledgerCte(
+      `SELECT ${one.NOW}, upd.id, upd.external_subject, upd.account_id, 'charge', $3::bigint, NULL FROM upd WHERE $3::bigint > 0
+    UNION ALL
+    SELECT ${one.NOW}, upd.id, upd.external_subject, upd.account_id, 'hold', $6::bigint, hold.id FROM upd, hold`,
+    )}
+SELECT upd.*, hold.id AS hold_id, hold.amount_micros::float8 AS hold_amount_micros,
+  ${ms('hold.expires_at')} AS hold_expires_at FROM upd, hold`;
+
+  // The batch's keys are locked first. FOR UPDATE hands back each key's newest version and nobody
+  // can change it before this commits, so every decision below rests on what is committed now.
+  // SKIP LOCKED: a shared statement never waits on a row lock; a request whose key another
+  // transaction holds comes back in `busy` and joins a later batch. Several requests on one key
+  // are admitted in arrival order while their running total fits: the first that does not fit,
+  // and every later one on that key, go to the engine.
+  const reserveBatchSql = (by: Selector) => `WITH r AS (
+  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::bigint[],
+    $7::timestamptz[]) WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_hold, ak_until, ak_ord)),
+  k AS MATERIALIZED (SELECT id, ${by} AS ak_value, revoked_at, expires_at, scopes, budget_reset_at, budget_cents,
+      ${STORED_USED_MICROS} AS ak_used, held_micros AS ak_held
+    FROM ${t.keys} WHERE ${by} = ANY($1::text[]) AND ${LEAN_KEY} FOR UPDATE SKIP LOCKED),
+  busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
+    SELECT ${by} FROM ${t.keys} WHERE ${by} = ANY($1::text[]) AND ${LEAN_KEY} AND id <> ALL(ARRAY(SELECT id FROM k))))),
+  asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
+      (sum(r.ak_cost + r.ak_hold) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_total
+    FROM r JOIN k ON k.ak_value = r.ak_value
+    WHERE r.ak_ok AND ${many.LIVE} AND ${many.SCOPE_OK} AND NOT ${many.ELAPSED}),
+  admitted AS MATERIALIZED (SELECT asked.*, nextval('${e.holdIds}'::regclass) AS ak_hold_id
+    FROM asked WHERE ak_cap IS NULL OR (ak_taken + ak_total <= ak_cap::bigint * 10000 AND ak_taken < ak_cap::bigint * 10000)),
+  per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, sum(ak_hold)::bigint AS ak_hold, max(ak_now) AS ak_now
+    FROM admitted GROUP BY ak_id),
+  upd AS (UPDATE ${t.keys} SET ${used('p.ak_cost')},
+    held_micros = held_micros + p.ak_hold,
+    last_used_at = CASE WHEN ${rowSql('p.ak_now', 'NULL').STALE} THEN p.ak_now ELSE last_used_at END
+  FROM per_key p WHERE id = p.ak_id
+  RETURNING ${KEY_COLUMNS}),
+  hold AS (INSERT INTO ${e.holds} (id, principal_id, account_id, amount_micros, created_at, expires_at)
+    SELECT a.ak_hold_id, upd.id, upd.account_id, a.ak_hold, a.ak_now, a.ak_until FROM admitted a JOIN upd ON upd.id = a.ak_id)${ledgerCte(
+      `SELECT a.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', a.ak_cost, NULL
+      FROM admitted a JOIN upd ON upd.id = a.ak_id WHERE a.ak_cost > 0
+    UNION ALL
+    SELECT a.ak_now, upd.id, upd.external_subject, upd.account_id, 'hold', a.ak_hold, a.ak_hold_id
+      FROM admitted a JOIN upd ON upd.id = a.ak_id`,
+    )}
+SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
+  SELECT a.ak_ord::int AS ord, upd.*, a.ak_hold_id AS hold_id, a.ak_hold::float8 AS hold_amount_micros,
+    ${ms('a.ak_until')} AS hold_expires_at
+  FROM admitted a JOIN upd ON upd.id = a.ak_id) x ON true`;
+
+  const closeKind = (settle: string) => `CASE WHEN ${settle} THEN 'settle' ELSE 'release' END`;
+
+  // Lock the key first (the engine's order: key, then hold), close the hold only if the cost fits
+  // inside it — then the charge cannot pass any cap the hold already reserved under — and charge.
+  const closeSql = `WITH kl AS (
+    SELECT id FROM ${t.keys} WHERE id = (SELECT principal_id FROM ${e.holds} WHERE id = $1::bigint)
+      AND pool_parent_id IS NULL AND account_capped = false AND NOT ${one.ELAPSED}
+    FOR UPDATE),
+  h AS (UPDATE ${e.holds} SET state = CASE WHEN $4::boolean THEN 'settled' ELSE 'released' END,
+      settled_micros = $3::bigint, closed_at = ${one.NOW}
+    WHERE id = $1::bigint AND principal_id = (SELECT id FROM kl) AND state = 'open' AND expires_at > ${one.NOW}
+      AND amount_micros >= $3::bigint
+    RETURNING id, amount_micros, expires_at),
+  upd AS (UPDATE ${t.keys} SET ${used('$3::bigint')},
+      held_micros = GREATEST(held_micros - (SELECT amount_micros FROM h), 0)
+    WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM h)
+    RETURNING ${KEY_COLUMNS})${ledgerCte(
+      `SELECT ${one.NOW}, upd.id, upd.external_subject, upd.account_id, ${closeKind('$4::boolean')}, $3::bigint, h.id FROM upd, h`,
+    )}
+SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortfall_micros,
+  h.amount_micros::float8 AS hold_amount_micros, ${ms('h.expires_at')} AS hold_expires_at FROM upd, h`;
+
+  // The holds' keys are locked first, SKIP LOCKED as above (a close whose key is held elsewhere
+  // comes back in `busy`); FOR UPDATE hands back each key's newest version, so the period check
+  // sees what is committed now, and holds only change under their key's lock, so none of these
+  // waits either. Several holds of one key close in one step: the key is charged their sum once.
+  const closeBatchSql = `WITH r AS (
+  SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::boolean[])
+    WITH ORDINALITY AS r(ak_hold, ak_now, ak_cost, ak_settle, ak_ord)),
+  first AS (SELECT DISTINCT ON (ak_hold) * FROM r ORDER BY ak_hold, ak_ord),
+  owner AS MATERIALIZED (SELECT id, principal_id FROM ${e.holds} WHERE id = ANY($1::bigint[])),
+  locked AS MATERIALIZED (SELECT id, budget_reset_at FROM ${t.keys}
+    WHERE id = ANY(ARRAY(SELECT principal_id FROM owner)) AND ${LEAN_KEY} FOR UPDATE SKIP LOCKED),
+  busy AS (SELECT array_agg(r.ak_ord::int) AS ak_busy FROM first r JOIN owner o ON o.id = r.ak_hold
+    WHERE o.principal_id = ANY(ARRAY(SELECT id FROM ${t.keys} WHERE id = ANY(ARRAY(SELECT principal_id FROM owner))
+      AND ${LEAN_KEY} AND id <> ALL(ARRAY(SELECT id FROM locked))))),
+  h AS (UPDATE ${e.holds} x SET state = CASE WHEN r.ak_settle THEN 'settled' ELSE 'released' END,
+      settled_micros = r.ak_cost, closed_at = r.ak_now
+    FROM first r, locked k
+    WHERE x.id = ANY($1::bigint[]) AND x.id = r.ak_hold AND x.principal_id = k.id
+      AND NOT (k.budget_reset_at IS NOT NULL AND k.budget_reset_at <= r.ak_now)
+      AND x.state = 'open' AND x.expires_at > r.ak_now AND x.amount_micros >= r.ak_cost
+    RETURNING x.id, x.principal_id, x.amount_micros, x.expires_at, r.ak_ord, r.ak_now, r.ak_cost, r.ak_settle),
+  per_key AS (SELECT principal_id AS ak_id, sum(ak_cost)::bigint AS ak_cost, sum(amount_micros)::bigint AS ak_amount
+    FROM h GROUP BY principal_id),
+  upd AS (UPDATE ${t.keys} SET ${used('p.ak_cost')}, held_micros = GREATEST(held_micros - p.ak_amount, 0)
+    FROM per_key p WHERE id = p.ak_id
+    RETURNING ${KEY_COLUMNS})${ledgerCte(
+      `SELECT h.ak_now, upd.id, upd.external_subject, upd.account_id, ${closeKind('h.ak_settle')}, h.ak_cost, h.id
+      FROM h JOIN upd ON upd.id = h.principal_id`,
+    )}
+SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
+  SELECT h.ak_ord::int AS ord, upd.*, h.id AS hold_id, h.ak_cost::float8 AS charged_micros,
+    0::float8 AS shortfall_micros, h.amount_micros::float8 AS hold_amount_micros,
+    ${ms('h.expires_at')} AS hold_expires_at
+  FROM h JOIN upd ON upd.id = h.principal_id) x ON true`;
+
+  const both = (sql: (by: Selector) => string) => ({
+    key_hash: statement(sql('key_hash')),
+    external_subject: statement(sql('external_subject')),
+  });
+  const reserve = both(reserveSql);
+  const reserveBatch = both(reserveBatchSql);
+  return {
+    reserve: (by) => reserve[by],
+    reserveBatch: (by) => reserveBatch[by],
+    close: statement(closeSql),
+    closeBatch: statement(closeBatchSql),
+  };
+}
