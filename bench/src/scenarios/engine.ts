@@ -4,8 +4,13 @@ import { pick, type Setup } from './core.js';
 
 const BIG = 2_000_000_000;
 
-async function store(setup: Setup, table: string, accounts: number, ceilings: boolean) {
-  const ak = new AgentKey({ pool: setup.pool, tableName: `${setup.schema}.${table}`, ledger: true });
+async function store(setup: Setup, table: string, accounts: number, ceilings: boolean, batching = true) {
+  const ak = new AgentKey({
+    pool: setup.pool,
+    tableName: `${setup.schema}.${table}`,
+    ledger: true,
+    ...(batching ? {} : { batching: false }),
+  });
   await ak.migrate();
   if (ceilings) {
     for (let a = 0; a < accounts; a++) await ak.setAccountBudget(`acct_${a}`, { budgetCents: BIG });
@@ -19,12 +24,23 @@ async function store(setup: Setup, table: string, accounts: number, ceilings: bo
   return { ak, keys };
 }
 
-/** Issue 4's scenarios: the ledger on, holds, account ceilings. */
+/**
+ * Issue 4's scenarios: the ledger on, holds, account ceilings. (j) and (k) have no target: they
+ * show what batching buys (g against j) and the one-key case an agent firing in parallel makes.
+ */
 export async function engineScenarios(setup: Setup) {
   const n = setup.keys;
   const plain = await store(setup, 'engine_keys', 10, false);
   const tenAccounts = await store(setup, 'engine_acct10', 10, true);
   const oneAccount = await store(setup, 'engine_acct1', 1, true);
+  const unbatched = await store(setup, 'engine_single', 10, false, false);
+  const holdThenSettle =
+    (s: typeof plain, keys = n) =>
+    async (c: number, i: number) => {
+      const held = await s.ak.authorize(s.keys[pick(c, i, keys)]!, { scope: 'chat', holdCents: 2 });
+      if (!held.ok || !held.hold) return false;
+      return (await s.ak.settle(held.hold.id, { costCents: 1.3 })).ok;
+    };
   const scenarios: Scenario[] = [
     {
       name: '(f) authorize, costCents 1, ledger on',
@@ -33,11 +49,7 @@ export async function engineScenarios(setup: Setup) {
     },
     {
       name: '(g) authorize holdCents 2, then settle 1.3 (two round trips)',
-      run: async (c, i) => {
-        const held = await plain.ak.authorize(plain.keys[pick(c, i, n)]!, { scope: 'chat', holdCents: 2 });
-        if (!held.ok || !held.hold) return false;
-        return (await plain.ak.settle(held.hold.id, { costCents: 1.3 })).ok;
-      },
+      run: holdThenSettle(plain),
     },
     {
       name: '(h) authorize, 100 keys over 10 accounts with ceilings',
@@ -49,6 +61,14 @@ export async function engineScenarios(setup: Setup) {
       name: '(i) authorize, all 100 keys in one account with a ceiling (hot row; no target)',
       run: async (c, i) =>
         (await oneAccount.ak.authorize(oneAccount.keys[pick(c, i, n)]!, { scope: 'chat', costCents: 1 })).ok,
+    },
+    {
+      name: '(j) as (g) with batching off: every call its own statement (no target)',
+      run: holdThenSettle(unbatched),
+    },
+    {
+      name: '(k) as (g), every client on one key (hot row; no target)',
+      run: holdThenSettle(plain, 1),
     },
   ];
   return {
