@@ -1,6 +1,6 @@
 import { AgentKey } from '@agentkey/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, openDb, type TestDb } from '../../../test/support/db.js';
+import { BACKENDS, openDb, serverPool, type TestDb } from '../../../test/support/db.js';
 
 describe.each(BACKENDS)('migrate (%s)', (backend) => {
   let db: TestDb;
@@ -66,5 +66,36 @@ describe.each(BACKENDS)('migrate (%s)', (backend) => {
     await b.migrate();
     const { key } = await a.create({ accountId: 'x' });
     expect(await b.validate(key)).toEqual({ valid: false, reason: 'invalid' });
+  });
+});
+
+// Server only: concurrent migrations need several connections.
+describe('migrate under concurrency (server only)', () => {
+  it('runs serialised whether the table is named with its schema or found through search_path', async () => {
+    const db = await openDb('postgres');
+    const bare = serverPool(db.schema, 8);
+    const qualified = serverPool(undefined, 8);
+    try {
+      for (let round = 0; round < 3; round++) {
+        const table = `race_${round}`;
+        await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            i % 2
+              ? new AgentKey({ pool: bare, tableName: table }).migrate()
+              : new AgentKey({ pool: qualified, tableName: `${db.schema}.${table}` }).migrate(),
+          ),
+        );
+        const ak = new AgentKey({ pool: bare, tableName: table });
+        const { key } = await ak.create({ accountId: 'race' });
+        expect(
+          await new AgentKey({ pool: qualified, tableName: `${db.schema}.${table}` }).validate(key),
+        ).toMatchObject({
+          valid: true,
+        });
+      }
+    } finally {
+      await Promise.all([bare.end(), qualified.end()]);
+      await db.close();
+    }
   });
 });

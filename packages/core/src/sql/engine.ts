@@ -49,6 +49,14 @@ const outcomeOnly = (outcome: string, holdId: string) =>
 
 const ms = (expr: string) => `date_part('epoch', ${expr}) * 1000`;
 
+/**
+ * The lock set_account_budget holds while it flags an account's keys, and a key's insert or first
+ * charge takes to learn whether its account is capped. Keyed by the accounts table's oid, so every
+ * spelling of the table name (`keys`, `public.keys`) takes the same lock.
+ */
+const accountLock = (n: EngineNames, account: string) =>
+  `pg_advisory_xact_lock(hashtextextended('${n.accounts}'::regclass::oid::text || '|' || ${account}, 0))`;
+
 export function engineSql(t: TableNames): string {
   const n = engineNames(t);
   const keys = t.keys;
@@ -143,7 +151,7 @@ CREATE TABLE IF NOT EXISTS ${n.idempotency} (
 CREATE OR REPLACE FUNCTION ${n.fn('account_capped')}(p_account text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $f$
 BEGIN
   IF p_account IS NULL THEN RETURN false; END IF;
-  PERFORM pg_advisory_xact_lock(hashtextextended('${t.id}|' || p_account, 0));
+  PERFORM ${accountLock(n, 'p_account')};
   RETURN EXISTS (SELECT 1 FROM ${n.accounts} WHERE account_id = p_account AND budget_cents IS NOT NULL);
 END $f$;
 
@@ -168,7 +176,7 @@ function accountFunction(t: TableNames, n: EngineNames): string {
 CREATE OR REPLACE FUNCTION ${n.fn('set_account_budget')}(p_account text, p_now timestamptz, p_budget integer,
   p_period text, p_reset timestamptz, p_actor text) RETURNS void LANGUAGE plpgsql AS $f$
 BEGIN
-  PERFORM pg_advisory_xact_lock(hashtextextended('${t.id}|' || p_account, 0));
+  PERFORM ${accountLock(n, 'p_account')};
   -- Keys before the account row, in id order: the order every charge locks them in.
   UPDATE ${t.keys} SET account_capped = (p_budget IS NOT NULL) WHERE id IN (
     SELECT id FROM ${t.keys} WHERE account_id = p_account ORDER BY id FOR UPDATE);
@@ -251,7 +259,7 @@ BEGIN
 
   -- Whether the account has a ceiling is settled under the lock set_account_budget takes.
   IF v_capped IS NULL AND v_account IS NOT NULL THEN
-    PERFORM pg_advisory_xact_lock(hashtextextended('${t.id}|' || v_account, 0));
+    PERFORM ${accountLock(n, 'v_account')};
   END IF;
 
   -- Row locks in id order (a pool parent is older than its children), then the account.

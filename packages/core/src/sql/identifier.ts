@@ -11,8 +11,14 @@ export interface TableNames {
   derived(suffix: string): string;
   /** Unquoted index name (CREATE INDEX takes no schema). */
   index(suffix: string): string;
-  /** Stable text identifying this deployment, for advisory locks. */
+  /** The name as given, lower-cased: `table` or `schema.table`. */
   id: string;
+  /**
+   * SQL text naming the table the same way however it was spelled (`schema.table`, or the bare
+   * name found through search_path): unqualified names resolve to `current_schema()`, where
+   * CREATE TABLE puts them. For advisory locks, which must agree across spellings.
+   */
+  resolvedName: string;
 }
 
 /**
@@ -43,5 +49,7 @@ export function tableNames(tableName: unknown): TableNames {
     derived: (suffix) => `${schema}"${table}${suffix}"`,
     index: (suffix) => `"${table}${suffix}"`,
     id: lower.join('.'),
+    // Both parts passed PART above (letters, digits, _): safe inside a literal.
+    resolvedName: lower.length === 2 ? `'${lower.join('.')}'` : `(current_schema() || '.${table}')`,
   };
 }

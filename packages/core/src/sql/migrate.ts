@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { engineSql } from './engine.js';
 import type { TableNames } from './identifier.js';
 
@@ -8,8 +7,8 @@ import type { TableNames } from './identifier.js';
  * failure leaves nothing half-applied. Every step is idempotent.
  */
 export function migrationSql(t: TableNames): string {
-  const lockId = createHash('sha256').update(`agentkey:${t.id}`).digest().readBigInt64BE(0);
-  return `SELECT pg_advisory_xact_lock(${lockId});
+  // Keyed by the resolved name: `keys` and `public.keys` migrating at once must serialise too.
+  return `SELECT pg_advisory_xact_lock(hashtextextended('agentkey:migrate:' || ${t.resolvedName}, 0));
 CREATE TABLE IF NOT EXISTS ${t.keys} (
   id SERIAL PRIMARY KEY,
   account_id TEXT,
