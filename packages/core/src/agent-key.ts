@@ -107,8 +107,9 @@ export class AgentKey {
       now: this.now,
       descriptors: this.descriptors,
     };
-    this.holds = new HoldPath(ctx, checkBatching(options.batching));
-    this.charges = new ChargePath(ctx, this.holds);
+    const batching = checkBatching(options.batching);
+    this.holds = new HoldPath(ctx, batching);
+    this.charges = new ChargePath(ctx, this.holds, batching);
     this.budgets = new BudgetAdmin(ctx);
   }
 

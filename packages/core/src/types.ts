@@ -28,10 +28,11 @@ export interface AgentKeyOptions {
    */
   ledger?: boolean;
   /**
-   * Group commit for holds (default on, `{ maxInFlight: 2, maxBatch: 64 }`): concurrent reserves,
-   * settles and releases share one statement — one round trip and one commit for many calls —
-   * whenever `maxInFlight` of their kind are already running. A lone call runs at once, as before.
-   * Every call keeps its own outcome, decided on its own key's newest row. `false`: every call
+   * Group commit (default on, `{ maxInFlight: 2, maxBatch: 64 }`): concurrent lean charges,
+   * reserves, settles and releases share statements — one round trip and one commit for many
+   * calls, one write to a row for all the calls on it — whenever `maxInFlight` statements of their
+   * kind are already running. A lone call runs at once in its own statement, as before. Every call
+   * keeps its own outcome, decided on its own key's (and account's) newest row. `false`: every call
    * runs its own statement.
    */
   batching?: false | { maxInFlight?: number; maxBatch?: number };

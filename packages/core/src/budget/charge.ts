@@ -1,9 +1,11 @@
 import { checkIdempotencyKey, checkMetadata, checkTtl } from '../checks.js';
+import { BUSY, Coalescer, type CoalescerLimits } from '../coalescer.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
 import { accountBudgetOf, type EngineRow, refusalOf } from '../engine-row.js';
 import { AgentKeyInputError } from '../errors.js';
 import { accountNumbers, passedRow, refuse, UNKNOWN } from '../results.js';
 import { budgetOf, type KeyRow, toPrincipal } from '../rows.js';
+import type { Selector } from '../sql/statements.js';
 import type { AuthorizeOptions, AuthorizeResult } from '../types.js';
 import type { HoldPath } from './holds.js';
 import { costToMicros, MICROS_PER_CENT } from './money.js';
@@ -72,17 +74,38 @@ export function toAuthorizeResult(
   };
 }
 
+interface ChargeCall {
+  lookup: Lookup;
+  now: Date;
+  request: ChargeRequest;
+}
+
+/** A lean charge's row; a batch's also its position and the calls it found busy. */
+type LeanRow = EngineRow & { ord?: number | null; busy?: number[] | null };
+
 /**
  * One charge or hold. The common cases are one lean statement each — a positive cost on a key
- * with no pool parent and no open holds (plus the key's account when it has a ceiling), or a hold
- * on a key with no pool and no ceiling (holds.ts); anything else, and any refusal, goes to the
- * engine function, which locks what it touches and says why it refused.
+ * with no pool parent (plus the key's account when it has a ceiling), or a hold on a key with no
+ * pool and no ceiling (holds.ts); anything else, and any refusal, goes to the engine function,
+ * which locks what it touches and says why it refused.
+ *
+ * With batching on, concurrent lean charges share statements as holds do (coalescer.ts): one
+ * write to a key's or an account's row for all the charges on it, one commit for all of them.
  */
 export class ChargePath {
+  private readonly batches: Record<Selector, Coalescer<ChargeCall, LeanRow>> | null;
+
   constructor(
     private readonly ctx: StoreContext,
     private readonly holds: HoldPath,
-  ) {}
+    batching: CoalescerLimits | null,
+  ) {
+    const batches = (by: Selector) =>
+      new Coalescer<ChargeCall, LeanRow>((calls) => this.chargeMany(by, calls), batching!);
+    this.batches = batching
+      ? { key_hash: batches('key_hash'), external_subject: batches('external_subject') }
+      : null;
+  }
 
   async charge(lookup: Lookup, now: Date, r: ChargeRequest): Promise<EngineRow | undefined> {
     const { ctx } = this;
@@ -91,7 +114,8 @@ export class ChargePath {
       const row = await this.holds.reserveLean(lookup, now, r);
       if (row) return row;
     } else if (lean && r.micros > 0) {
-      const row = await this.chargeLean(lookup, now, r);
+      const call = { lookup, now, request: r };
+      const row = this.batches ? await this.batches[lookup.by].submit(call) : await this.chargeOne(call);
       if (row) return row;
     }
     const row: EngineRow | undefined = (
@@ -118,30 +142,54 @@ export class ChargePath {
     return row;
   }
 
-  /** A positive cost in one statement, or undefined to use the engine. */
-  private async chargeLean(lookup: Lookup, now: Date, r: ChargeRequest): Promise<EngineRow | undefined> {
+  /**
+   * A lone charge in its own statement, chosen by what this process last saw of the row: with its
+   * account when the account had a ceiling, slim when the descriptor is cached. Undefined: engine.
+   */
+  private async chargeOne({ lookup, now, request: r }: ChargeCall): Promise<EngineRow | undefined> {
     const { ctx } = this;
     const params = [lookup.value, now.toISOString(), r.micros, r.scope, r.tokenGrants];
     const nowMs = now.getTime();
     const cacheKey = `${lookup.by}:${lookup.value}`;
     const descriptor = ctx.descriptors.get(cacheKey, nowMs);
     if (descriptor?.capped) {
-      const both: EngineRow | undefined = (await ctx.hot(ctx.sql.chargeFastAccount(lookup.by), params))
-        .rows[0];
+      const both: EngineRow | undefined = (await ctx.hot(ctx.sql.charges.account(lookup.by), params)).rows[0];
       if (!both) return undefined;
       ctx.descriptors.set(cacheKey, both, true, nowMs);
       return { ...passedRow(both, both), ...accountNumbers(both) };
     }
-    const sql = descriptor
-      ? ctx.ledger
-        ? ctx.sql.chargeFastSlimLedger(lookup.by)
-        : ctx.sql.chargeFastSlim(lookup.by)
-      : ctx.ledger
-        ? ctx.sql.chargeFastLedger(lookup.by)
-        : ctx.sql.chargeFast(lookup.by);
-    const fast: KeyRow | undefined = (await ctx.hot(sql, params)).rows[0];
+    const fast: KeyRow | undefined = (await ctx.hot(ctx.sql.charges.plain(lookup.by, !!descriptor), params))
+      .rows[0];
     if (!fast) return undefined;
     if (!descriptor) ctx.descriptors.set(cacheKey, fast, false, nowMs);
     return passedRow(descriptor ?? fast, fast);
+  }
+
+  /** Concurrent charges in one statement, answered by position (a lone one takes chargeOne). */
+  private async chargeMany(
+    by: Selector,
+    calls: readonly ChargeCall[],
+  ): Promise<Array<LeanRow | undefined | typeof BUSY>> {
+    const { ctx } = this;
+    if (calls.length === 1) return [await this.chargeOne(calls[0]!)];
+    const rows = (
+      await ctx.hot(ctx.sql.charges.batch(by), [
+        calls.map((c) => c.lookup.value),
+        calls.map((c) => c.now.toISOString()),
+        calls.map((c) => c.request.micros),
+        calls.map((c) => c.request.scope),
+        calls.map((c) => c.request.tokenGrants),
+      ])
+    ).rows as LeanRow[];
+    const out: Array<LeanRow | undefined | typeof BUSY> = new Array(calls.length).fill(undefined);
+    for (const row of rows) {
+      if (!row.ord) continue;
+      const call = calls[row.ord - 1]!;
+      const capped = row.account_limit_cents !== null && row.account_limit_cents !== undefined;
+      ctx.descriptors.set(`${by}:${call.lookup.value}`, row, capped, call.now.getTime());
+      out[row.ord - 1] = { ...passedRow(row, row), ...(capped ? accountNumbers(row) : {}) };
+    }
+    for (const ord of rows[0]?.busy ?? []) out[ord - 1] = BUSY;
+    return out;
   }
 }

@@ -1,0 +1,173 @@
+import { type Statement, statement } from '../db.js';
+import { engineNames } from './engine.js';
+import {
+  centsOf,
+  ELAPSED,
+  FITS_UNRESET,
+  LIVE,
+  NOW,
+  rowSql,
+  SCOPE_OK,
+  STALE,
+  STORED_USED_MICROS,
+} from './expressions.js';
+import type { TableNames } from './identifier.js';
+import type { Selector } from './statements.js';
+
+/** Timestamps travel as epoch milliseconds: no date formatting in PostgreSQL, no parsing in Node. */
+const ms = (expr: string) => `date_part('epoch', ${expr}) * 1000`;
+
+/** What a passed charge returns: a live row (revoked_at is null), every column another costs. */
+const PASSED_COLUMNS = `id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
+  ${ms('expires_at')} AS expires_at, budget_used_micros::float8 AS used_micros, ${ms('budget_reset_at')} AS budget_reset_at`;
+/** The numbers of a passed charge, for a caller that already holds the row's descriptor. */
+const SLIM_COLUMNS = `id, budget_cents, ${ms('expires_at')} AS expires_at, budget_used_micros::float8 AS used_micros,
+  ${ms('budget_reset_at')} AS budget_reset_at`;
+
+/**
+ * The lean charge statements: a positive cost on a key with no pool parent, alone or with its
+ * account's ceiling. Whatever they do not take — a refusal, a pooled key, an elapsed period, a key
+ * whose ceiling flag is not yet known — returns no row and goes to the engine function.
+ */
+export interface ChargeStatements {
+  /**
+   * $1 selector value, $2 now, $3 cost micros (> 0), $4 scope, $5 token-side grant; a key with no
+   * account ceiling. `slim` returns only the numbers, for a caller holding the row's descriptor.
+   * With the ledger on, the ledger row lands in the same statement.
+   */
+  plain(by: Selector, slim: boolean): Statement;
+  /** The same for a key under an account ceiling: key and account in one statement. */
+  account(by: Selector): Statement;
+  /**
+   * Any number of charges, with or without a ceiling, each parameter an array (one element per
+   * request). Rows carry `ord` (1-based) for each request taken, the account's numbers when it has
+   * a ceiling, and every row `busy`: the ords whose key or account another transaction held.
+   */
+  batch(by: Selector): Statement;
+}
+
+export function chargeStatements(t: TableNames, ledger: boolean): ChargeStatements {
+  const e = engineNames(t);
+  // Kept lean on purpose: the period-reset arithmetic and the refusal branch cost more than the
+  // UPDATE itself, and a refused or rolled-over request can afford a second statement.
+  const plainSql = (by: Selector, returning = PASSED_COLUMNS) => `UPDATE ${t.keys} SET
+    budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
+    budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)},
+    last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
+  WHERE ${by} = $1 AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND NOT ${ELAPSED} AND ${FITS_UNRESET}
+    AND pool_parent_id IS NULL AND account_capped = false
+  RETURNING ${returning}`;
+  // The ledger row lands in the same statement, so in the same transaction as the counter.
+  const withLedger = (
+    by: Selector,
+    returning: string,
+  ) => `WITH upd AS (${plainSql(by, `${returning}, account_id AS ledger_account, external_subject AS ledger_subject`)}),
+  led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros)
+    SELECT $2::timestamptz, id, ledger_subject, ledger_account, 'charge', $3::bigint FROM upd)
+SELECT * FROM upd`;
+
+  // A key under an account ceiling: lock the key (re-checked on its newest version), charge the
+  // account only if its own row still fits (held_micros is an upper bound of its open holds), and
+  // charge the key only if the account charge happened. One statement, no second write on refusal.
+  const accountSql = (by: Selector) => `WITH kl AS (
+    SELECT id, account_id FROM ${t.keys}
+    WHERE ${by} = $1 AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND NOT ${ELAPSED} AND ${FITS_UNRESET}
+      AND pool_parent_id IS NULL AND account_capped = true
+    FOR UPDATE),
+  acct AS (UPDATE ${e.accounts} SET budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
+      budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)}, updated_at = ${NOW}
+    WHERE account_id = (SELECT account_id FROM kl)
+      AND budget_cents IS NOT NULL AND NOT ${ELAPSED}
+      AND ${STORED_USED_MICROS} + held_micros + $3::bigint <= budget_cents::bigint * 10000
+      AND ${STORED_USED_MICROS} + held_micros < budget_cents::bigint * 10000
+    RETURNING budget_cents AS account_limit_cents, budget_used_micros::float8 AS account_used_micros,
+      ${ms('budget_reset_at')} AS account_reset_at),
+  upd AS (UPDATE ${t.keys} SET budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
+      budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)},
+      last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
+    WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM acct)
+    RETURNING ${PASSED_COLUMNS})${
+      ledger
+        ? `,
+  led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros)
+    SELECT ${NOW}, id, external_subject, account_id, 'charge', $3::bigint FROM upd)`
+        : ''
+    }
+SELECT * FROM upd CROSS JOIN acct`;
+
+  // As sql/holds.ts's reserve batch: keys (and the ceilings of capped ones) are locked first, SKIP
+  // LOCKED, and FOR UPDATE hands back their newest versions, so every decision rests on what is
+  // committed now; a request whose key or account another transaction holds comes back in `busy`.
+  // Requests are admitted in arrival order while the running totals of both their key and their
+  // account fit; the first that does not, and every later one on that key or account, go to the
+  // engine. Several charges on one key or account become one write to its row.
+  const many = rowSql('r.ak_now', 'r.ak_scope');
+  const fits = (taken: string, total: string, cap: string) =>
+    `(${taken} + ${total} <= ${cap}::bigint * 10000 AND ${taken} < ${cap}::bigint * 10000)`;
+  const batchSql = (by: Selector) => `WITH r AS (
+  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[])
+    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_ord)),
+  k AS MATERIALIZED (SELECT id, ${by} AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
+      expires_at, scopes, budget_reset_at, budget_cents, ${STORED_USED_MICROS} AS ak_used, held_micros AS ak_held
+    FROM ${t.keys} WHERE ${by} = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped IS NOT NULL
+    FOR UPDATE SKIP LOCKED),
+  a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
+      ${STORED_USED_MICROS} AS ak_used, held_micros AS ak_held
+    FROM ${e.accounts} WHERE account_id = ANY(ARRAY(SELECT ak_account FROM k WHERE ak_capped))
+      AND budget_cents IS NOT NULL
+    FOR UPDATE SKIP LOCKED),
+  busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
+    SELECT x.${by} FROM ${t.keys} x
+    WHERE x.${by} = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
+      AND (x.id <> ALL(ARRAY(SELECT id FROM k))
+        OR (x.account_capped AND x.account_id <> ALL(ARRAY(SELECT ak_account FROM a))
+          AND EXISTS (SELECT 1 FROM ${e.accounts} y WHERE y.account_id = x.account_id AND y.budget_cents IS NOT NULL)))))),
+  asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_key_cap, k.ak_used + k.ak_held AS ak_key_taken,
+      (sum(r.ak_cost) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_key_total,
+      a.ak_account AS ak_capped_account, a.ak_cap, a.ak_used + a.ak_held AS ak_taken,
+      (sum(r.ak_cost) OVER (PARTITION BY a.ak_account ORDER BY r.ak_ord))::bigint AS ak_total
+    FROM r JOIN k ON k.ak_value = r.ak_value LEFT JOIN a ON k.ak_capped AND a.ak_account = k.ak_account
+    WHERE (NOT k.ak_capped OR a.ak_account IS NOT NULL) AND r.ak_ok AND ${many.LIVE} AND ${many.SCOPE_OK}
+      AND NOT ${many.ELAPSED} AND NOT (a.ak_reset IS NOT NULL AND a.ak_reset <= r.ak_now)),
+  admitted AS MATERIALIZED (SELECT * FROM asked
+    WHERE (ak_key_cap IS NULL OR ${fits('ak_key_taken', 'ak_key_total', 'ak_key_cap')})
+      AND (ak_cap IS NULL OR ${fits('ak_taken', 'ak_total', 'ak_cap')})),
+  per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now FROM admitted GROUP BY ak_id),
+  per_account AS (SELECT ak_capped_account, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now
+    FROM admitted WHERE ak_capped_account IS NOT NULL GROUP BY ak_capped_account),
+  acct AS (UPDATE ${e.accounts} SET budget_used_micros = ${STORED_USED_MICROS} + p.ak_cost,
+      budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + p.ak_cost`)}, updated_at = p.ak_now
+    FROM per_account p WHERE account_id = p.ak_capped_account
+    RETURNING account_id AS ak_account, budget_cents AS account_limit_cents,
+      budget_used_micros::float8 AS account_used_micros, ${ms('budget_reset_at')} AS account_reset_at),
+  upd AS (UPDATE ${t.keys} SET budget_used_micros = ${STORED_USED_MICROS} + p.ak_cost,
+      budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + p.ak_cost`)},
+      last_used_at = CASE WHEN ${rowSql('p.ak_now', 'NULL').STALE} THEN p.ak_now ELSE last_used_at END
+    FROM per_key p WHERE id = p.ak_id
+    RETURNING ${PASSED_COLUMNS})${
+      ledger
+        ? `,
+  led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros)
+    SELECT ad.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', ad.ak_cost
+    FROM admitted ad JOIN upd ON upd.id = ad.ak_id)`
+        : ''
+    }
+SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
+  SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at
+  FROM admitted ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true`;
+
+  const both = (sql: (by: Selector) => string) => ({
+    key_hash: statement(sql('key_hash')),
+    external_subject: statement(sql('external_subject')),
+  });
+  const plain = ledger
+    ? { full: both((by) => withLedger(by, PASSED_COLUMNS)), slim: both((by) => withLedger(by, SLIM_COLUMNS)) }
+    : { full: both((by) => plainSql(by)), slim: both((by) => plainSql(by, SLIM_COLUMNS)) };
+  const account = both(accountSql);
+  const batch = both(batchSql);
+  return {
+    plain: (by, slim) => (slim ? plain.slim : plain.full)[by],
+    account: (by) => account[by],
+    batch: (by) => batch[by],
+  };
+}
