@@ -98,14 +98,15 @@ export async function interleave(
   });
 }
 
-export function table(rows: Measurement[], ceiling: Measurement): string {
+export function table(rows: Measurement[], ceiling: Measurement, batched?: Measurement): string {
   const lines = [
-    '| scenario | ops/s | p50 ms | p99 ms | ratio to ceiling | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    `| scenario | ops/s | p50 ms | p99 ms | ratio to ceiling |${batched ? ' ratio to (a2) |' : ''} errors |`,
+    `| --- | ---: | ---: | ---: | ---: |${batched ? ' ---: |' : ''} ---: |`,
   ];
   for (const r of rows) {
+    const second = batched ? ` ${(r.perSec / batched.perSec).toFixed(2)} |` : '';
     lines.push(
-      `| ${r.name} | ${r.perSec.toFixed(0)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${(r.perSec / ceiling.perSec).toFixed(2)} | ${r.errors} |`,
+      `| ${r.name} | ${r.perSec.toFixed(0)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${(r.perSec / ceiling.perSec).toFixed(2)} |${second} ${r.errors} |`,
     );
   }
   return lines.join('\n');

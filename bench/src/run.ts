@@ -58,7 +58,7 @@ try {
   scenarios.push(...engine.scenarios);
   targets.push(...engine.targets);
 
-  const letter = (name: string) => /^\((\w)\)/.exec(name)?.[1] ?? '';
+  const letter = (name: string) => /^\((\w+)\)/.exec(name)?.[1] ?? '';
   const chosen = only ? scenarios.filter((s, i) => i === 0 || only.has(letter(s.name))) : scenarios;
   const results = await interleave(chosen, CLIENTS, seconds, rounds);
   const ceiling = results[0]!;
@@ -78,7 +78,8 @@ try {
       return `${t.label} = ${r.toFixed(2)}   (target ≥ ${t.min.toFixed(2)}) ${r >= t.min ? 'met' : 'MISSED'}`;
     });
   lines.push(...notes.flatMap((note) => note()));
-  const report = `${header}\n\n${table(results, ceiling)}\n\n${lines.join('\n')}\n`;
+  const batched = results.find((r) => r.name.startsWith('(a2)'));
+  const report = `${header}\n\n${table(results, ceiling, batched)}\n\n${lines.join('\n')}\n`;
   console.log(report);
   if (record) {
     writeFileSync(

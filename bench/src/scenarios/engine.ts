@@ -25,8 +25,9 @@ async function store(setup: Setup, table: string, accounts: number, ceilings: bo
 }
 
 /**
- * Issue 4's scenarios: the ledger on, holds, account ceilings. (j) and (k) have no target: they
- * show what batching buys (g against j) and the one-key case an agent firing in parallel makes.
+ * Issue 4's scenarios: the ledger on, holds, account ceilings. (j) to (m) have no target: they show
+ * what batching buys (g against j, f against l, h against m) and the one-key case an agent firing
+ * in parallel makes (k).
  */
 export async function engineScenarios(setup: Setup) {
   const n = setup.keys;
@@ -34,6 +35,9 @@ export async function engineScenarios(setup: Setup) {
   const tenAccounts = await store(setup, 'engine_acct10', 10, true);
   const oneAccount = await store(setup, 'engine_acct1', 1, true);
   const unbatched = await store(setup, 'engine_single', 10, false, false);
+  const unbatchedAccounts = await store(setup, 'engine_single10', 10, true, false);
+  const charge = (s: typeof plain) => async (c: number, i: number) =>
+    (await s.ak.authorize(s.keys[pick(c, i, n)]!, { scope: 'chat', costCents: 1 })).ok;
   const holdThenSettle =
     (s: typeof plain, keys = n) =>
     async (c: number, i: number) => {
@@ -44,8 +48,7 @@ export async function engineScenarios(setup: Setup) {
   const scenarios: Scenario[] = [
     {
       name: '(f) authorize, costCents 1, ledger on',
-      run: async (c, i) =>
-        (await plain.ak.authorize(plain.keys[pick(c, i, n)]!, { scope: 'chat', costCents: 1 })).ok,
+      run: charge(plain),
     },
     {
       name: '(g) authorize holdCents 2, then settle 1.3 (two round trips)',
@@ -53,14 +56,11 @@ export async function engineScenarios(setup: Setup) {
     },
     {
       name: '(h) authorize, 100 keys over 10 accounts with ceilings',
-      run: async (c, i) =>
-        (await tenAccounts.ak.authorize(tenAccounts.keys[pick(c, i, n)]!, { scope: 'chat', costCents: 1 }))
-          .ok,
+      run: charge(tenAccounts),
     },
     {
       name: '(i) authorize, all 100 keys in one account with a ceiling (hot row; no target)',
-      run: async (c, i) =>
-        (await oneAccount.ak.authorize(oneAccount.keys[pick(c, i, n)]!, { scope: 'chat', costCents: 1 })).ok,
+      run: charge(oneAccount),
     },
     {
       name: '(j) as (g) with batching off: every call its own statement (no target)',
@@ -69,6 +69,14 @@ export async function engineScenarios(setup: Setup) {
     {
       name: '(k) as (g), every client on one key (hot row; no target)',
       run: holdThenSettle(plain, 1),
+    },
+    {
+      name: '(l) as (f) with batching off (no target)',
+      run: charge(unbatched),
+    },
+    {
+      name: '(m) as (h) with batching off (no target)',
+      run: charge(unbatchedAccounts),
     },
   ];
   return {
