@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { AgentKey, type AgentKeyOptions, fromPGlite, type Queryable } from '@agentkey/core';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 
 export interface TestDb {
   /** A fresh schema; tables created in it never collide with another test file's. */
@@ -89,5 +89,52 @@ export function manualClock(start = new Date('2026-03-15T12:00:00Z')) {
     advance: (ms: number) => {
       t += ms;
     },
+  };
+}
+
+/**
+ * Holds `lockSql`'s row locks in another session (an open transaction, as a slow writer would)
+ * while `blocked` and `free` run: every `free` call must finish while `blocked` still waits. Then
+ * the session commits and `blocked`'s answer is returned.
+ */
+export async function whileLockedElsewhere<T, U>(
+  db: TestDb,
+  lockSql: string,
+  params: unknown[],
+  blocked: () => Promise<T>,
+  free: () => Promise<U>,
+): Promise<{ blocked: T; free: U }> {
+  const session = await db.newPool().connect();
+  let open = true;
+  const commit = async () => {
+    if (open) {
+      open = false;
+      await session.query('COMMIT');
+    }
+  };
+  try {
+    await session.query('BEGIN');
+    await session.query(lockSql, params);
+    let done = false;
+    const waiting = blocked().finally(() => {
+      done = true;
+    });
+    const freed = await free();
+    expect(done).toBe(false);
+    await commit();
+    return { blocked: await waiting, free: freed };
+  } finally {
+    await commit();
+    session.release();
+  }
+}
+
+/** A migrated store on the server and two AgentKeys on their own pools: two processes. */
+export async function twoProcesses(): Promise<{ db: TestDb; a: AgentKey; b: AgentKey }> {
+  const { db } = await openStore('postgres');
+  return {
+    db,
+    a: new AgentKey({ pool: db.newPool(), tableName: db.table }),
+    b: new AgentKey({ pool: db.newPool(), tableName: db.table }),
   };
 }

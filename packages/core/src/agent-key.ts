@@ -23,9 +23,10 @@ import { hashKey, newKey, unusableHash } from './key.js';
 import { MALFORMED, refuse, unavailable } from './results.js';
 import { isExhausted, type KeyRow, toKeyInfo, toValidateResult, usedWholeCents } from './rows.js';
 import { adminStatements } from './sql/admin.js';
+import type { Selector } from './sql/columns.js';
 import { type TableNames, tableNames } from './sql/identifier.js';
 import { migrationSql } from './sql/migrate.js';
-import { type Selector, type Statements, statements } from './sql/statements.js';
+import { type Statements, statements } from './sql/statements.js';
 import type {
   AccountInfo,
   AgentKeyOptions,

@@ -1,8 +1,9 @@
 import type { Queryable, Runner } from './db.js';
 import type { DescriptorCache } from './descriptor-cache.js';
 import type { adminStatements } from './sql/admin.js';
+import type { Selector } from './sql/columns.js';
 import type { TableNames } from './sql/identifier.js';
-import type { Selector, Statements } from './sql/statements.js';
+import type { Statements } from './sql/statements.js';
 
 /** What the store's modules share: built once by `AgentKey`, never exported from the package. */
 export interface StoreContext {

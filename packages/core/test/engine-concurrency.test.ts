@@ -1,26 +1,8 @@
-import { AgentKey } from '@agentkey/core';
+import type { AgentKey } from '@agentkey/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore, type TestDb } from '../../../test/support/db.js';
+import { type TestDb, twoProcesses } from '../../../test/support/db.js';
+import { replay } from '../../../test/support/ledger.js';
 import { inParallel } from '../../../test/support/parallel.js';
-
-/**
- * Replays ledger events in commit order (one key or account serialises on its row lock, so id
- * order is commit order) and asserts used + open holds never exceeded `cap` at any point.
- */
-function replay(events: Array<{ kind: string; m: number; h: string }>, cap: number) {
-  let used = 0;
-  let peak = 0;
-  const open = new Map<string, number>();
-  for (const e of events) {
-    if (e.kind === 'charge' || e.kind === 'settle') used += e.m;
-    if (e.kind === 'hold') open.set(e.h, e.m);
-    if (e.kind !== 'charge' && e.kind !== 'hold') open.delete(e.h);
-    const committed = used + [...open.values()].reduce((sum, m) => sum + m, 0);
-    expect(committed).toBeLessThanOrEqual(cap);
-    peak = Math.max(peak, committed);
-  }
-  return { used, peak };
-}
 
 // Server only: these races need several connections, which PGlite does not have.
 describe('budget engine under concurrency (server only)', () => {
@@ -28,10 +10,7 @@ describe('budget engine under concurrency (server only)', () => {
   let a: AgentKey;
   let b: AgentKey;
   beforeAll(async () => {
-    ({ db } = await openStore('postgres'));
-    // Two pools: two processes sharing one database.
-    a = new AgentKey({ pool: db.newPool(), tableName: db.table });
-    b = new AgentKey({ pool: db.newPool(), tableName: db.table });
+    ({ db, a, b } = await twoProcesses());
   });
   afterAll(() => db.close());
   const q = async (sql: string, params: unknown[] = []) =>

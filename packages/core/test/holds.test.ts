@@ -1,6 +1,13 @@
 import { AgentKey, AgentKeyInputError, type AgentKeyOptions } from '@agentkey/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, openStore, type TestDb } from '../../../test/support/db.js';
+import {
+  BACKENDS,
+  openStore,
+  type TestDb,
+  twoProcesses,
+  whileLockedElsewhere,
+} from '../../../test/support/db.js';
+import { EVENTS, replay } from '../../../test/support/ledger.js';
 import { inParallel } from '../../../test/support/parallel.js';
 
 /**
@@ -210,9 +217,7 @@ describe('batched holds under concurrency (server only)', () => {
   let a: AgentKey;
   let b: AgentKey;
   beforeAll(async () => {
-    ({ db } = await openStore('postgres'));
-    a = new AgentKey({ pool: db.newPool(), tableName: db.table });
-    b = new AgentKey({ pool: db.newPool(), tableName: db.table });
+    ({ db, a, b } = await twoProcesses());
   });
   afterAll(() => db.close());
   const q = async (sql: string, params: unknown[] = []) =>
@@ -224,23 +229,15 @@ describe('batched holds under concurrency (server only)', () => {
     const others = await Promise.all(
       Array.from({ length: 6 }, () => a.create({ accountId: 'lock', budgetCents: 100 })),
     );
-    const session = await db.newPool().connect();
-    try {
-      await session.query('BEGIN');
-      await session.query(`SELECT 1 FROM ${db.table} WHERE id = $1 FOR UPDATE`, [locked.id]);
-      let lockedDone = false;
-      const waiting = a.authorize(locked.key, { holdCents: 1 }).then((r) => {
-        lockedDone = true;
-        return r;
-      });
-      const free = await Promise.all(others.map((k) => a.authorize(k.key, { holdCents: 1 })));
-      expect(free.every((r) => r.ok)).toBe(true);
-      expect(lockedDone).toBe(false);
-      await session.query('COMMIT');
-      expect(await waiting).toMatchObject({ ok: true, hold: { amountCents: 1 } });
-    } finally {
-      session.release();
-    }
+    const { blocked, free } = await whileLockedElsewhere(
+      db,
+      `SELECT 1 FROM ${db.table} WHERE id = $1 FOR UPDATE`,
+      [locked.id],
+      () => a.authorize(locked.key, { holdCents: 1 }),
+      () => Promise.all(others.map((k) => a.authorize(k.key, { holdCents: 1 }))),
+    );
+    expect(free.every((r) => r.ok)).toBe(true);
+    expect(blocked).toMatchObject({ ok: true, hold: { amountCents: 1 } });
   });
 
   it('two processes mixing batched holds with engine calls, a ceiling and a revocation: no errors, no cap passed, counters equal the ledger', async () => {
@@ -289,19 +286,7 @@ describe('batched holds under concurrency (server only)', () => {
     expect(outcomes).toContain('budget_exceeded');
     expect(outcomes).toContain('invalid_token');
     for (const k of keys) {
-      const events = await q(
-        `SELECT kind, amount_micros::float8 AS m, hold_id::text AS h FROM {L}
-        WHERE principal_id = $1 AND kind IN ('charge', 'hold', 'settle', 'release', 'expire') ORDER BY id`,
-        [k.id],
-      );
-      let used = 0;
-      const open = new Map<string, number>();
-      for (const e of events) {
-        if (e.kind === 'charge' || e.kind === 'settle') used += e.m;
-        if (e.kind === 'hold') open.set(e.h, e.m);
-        else if (e.kind !== 'charge') open.delete(e.h);
-        expect(used + [...open.values()].reduce((s, m) => s + m, 0)).toBeLessThanOrEqual(80 * 10_000);
-      }
+      const { used } = replay(await q(EVENTS, [k.id]), 80 * 10_000);
       const [row] = await q(
         'SELECT budget_used_micros::float8 AS m, held_micros::float8 AS held FROM {T} WHERE id = $1',
         [k.id],

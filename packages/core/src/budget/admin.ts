@@ -70,35 +70,37 @@ export class BudgetAdmin {
   }
 
   async topUp(target: BudgetTarget, cents: number, audit: AuditOptions): Promise<boolean> {
-    const { ctx } = this;
     if (!Number.isSafeInteger(cents) || cents <= 0 || cents > MAX_BUDGET_CENTS) {
       throw new AgentKeyInputError('cents must be a positive whole number of cents', 'cents');
     }
-    const now = ctx.now();
-    const result =
-      'accountId' in target
-        ? await ctx.pool.query(ctx.admin.topUpAccount, [
-            checkIdent(target.accountId, 'accountId'),
-            now,
-            actorOf(audit),
-            cents,
-          ])
-        : await ctx.pool.query(ctx.admin.topUpKey, [await this.rowId(target), now, actorOf(audit), cents]);
-    ctx.descriptors.clear();
-    return result.rows.length > 0;
+    const { topUpAccount, topUpKey } = this.ctx.admin;
+    return this.onTarget(target, topUpAccount, topUpKey, audit, [cents]);
   }
 
-  async resetBudget(target: BudgetTarget, audit: AuditOptions): Promise<boolean> {
+  resetBudget(target: BudgetTarget, audit: AuditOptions): Promise<boolean> {
+    const { resetAccount, resetKey } = this.ctx.admin;
+    return this.onTarget(target, resetAccount, resetKey, audit, []);
+  }
+
+  /** Runs the account's or the key's statement with ($1 target, $2 now, $3 actor, …extra). */
+  private async onTarget(
+    target: BudgetTarget,
+    accountSql: string,
+    keySql: string,
+    audit: AuditOptions,
+    extra: unknown[],
+  ): Promise<boolean> {
     const { ctx } = this;
     const now = ctx.now();
     const result =
       'accountId' in target
-        ? await ctx.pool.query(ctx.admin.resetAccount, [
+        ? await ctx.pool.query(accountSql, [
             checkIdent(target.accountId, 'accountId'),
             now,
             actorOf(audit),
+            ...extra,
           ])
-        : await ctx.pool.query(ctx.admin.resetKey, [await this.rowId(target), now, actorOf(audit)]);
+        : await ctx.pool.query(keySql, [await this.rowId(target), now, actorOf(audit), ...extra]);
     ctx.descriptors.clear();
     return result.rows.length > 0;
   }

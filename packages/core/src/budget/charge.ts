@@ -5,7 +5,7 @@ import { accountBudgetOf, type EngineRow, refusalOf } from '../engine-row.js';
 import { AgentKeyInputError } from '../errors.js';
 import { accountNumbers, passedRow, refuse, UNKNOWN } from '../results.js';
 import { budgetOf, type KeyRow, toPrincipal } from '../rows.js';
-import type { Selector } from '../sql/statements.js';
+import type { Selector } from '../sql/columns.js';
 import type { AuthorizeOptions, AuthorizeResult } from '../types.js';
 import type { HoldPath } from './holds.js';
 import { costToMicros, MICROS_PER_CENT } from './money.js';

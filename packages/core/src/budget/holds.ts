@@ -6,7 +6,7 @@ import { accountBudgetOf, type EngineRow } from '../engine-row.js';
 import { AgentKeyInputError } from '../errors.js';
 import { holdRefusal, passedRow } from '../results.js';
 import { budgetOf } from '../rows.js';
-import type { Selector } from '../sql/statements.js';
+import type { Selector } from '../sql/columns.js';
 import type { SettleResult } from '../types.js';
 import { MICROS_PER_CENT } from './money.js';
 

@@ -1,4 +1,5 @@
-import { type Statement, statement } from '../db.js';
+import type { Statement } from '../db.js';
+import { ms, PASSED_COLUMNS, perSelector, type Selector, SLIM_COLUMNS } from './columns.js';
 import { engineNames } from './engine.js';
 import {
   centsOf,
@@ -12,17 +13,6 @@ import {
   STORED_USED_MICROS,
 } from './expressions.js';
 import type { TableNames } from './identifier.js';
-import type { Selector } from './statements.js';
-
-/** Timestamps travel as epoch milliseconds: no date formatting in PostgreSQL, no parsing in Node. */
-const ms = (expr: string) => `date_part('epoch', ${expr}) * 1000`;
-
-/** What a passed charge returns: a live row (revoked_at is null), every column another costs. */
-const PASSED_COLUMNS = `id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
-  ${ms('expires_at')} AS expires_at, budget_used_micros::float8 AS used_micros, ${ms('budget_reset_at')} AS budget_reset_at`;
-/** The numbers of a passed charge, for a caller that already holds the row's descriptor. */
-const SLIM_COLUMNS = `id, budget_cents, ${ms('expires_at')} AS expires_at, budget_used_micros::float8 AS used_micros,
-  ${ms('budget_reset_at')} AS budget_reset_at`;
 
 /**
  * The lean charge statements: a positive cost on a key with no pool parent, alone or with its
@@ -156,15 +146,14 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
   SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at
   FROM admitted ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true`;
 
-  const both = (sql: (by: Selector) => string) => ({
-    key_hash: statement(sql('key_hash')),
-    external_subject: statement(sql('external_subject')),
-  });
   const plain = ledger
-    ? { full: both((by) => withLedger(by, PASSED_COLUMNS)), slim: both((by) => withLedger(by, SLIM_COLUMNS)) }
-    : { full: both((by) => plainSql(by)), slim: both((by) => plainSql(by, SLIM_COLUMNS)) };
-  const account = both(accountSql);
-  const batch = both(batchSql);
+    ? {
+        full: perSelector((by) => withLedger(by, PASSED_COLUMNS)),
+        slim: perSelector((by) => withLedger(by, SLIM_COLUMNS)),
+      }
+    : { full: perSelector((by) => plainSql(by)), slim: perSelector((by) => plainSql(by, SLIM_COLUMNS)) };
+  const account = perSelector(accountSql);
+  const batch = perSelector(batchSql);
   return {
     plain: (by, slim) => (slim ? plain.slim : plain.full)[by],
     account: (by) => account[by],

@@ -1,17 +1,11 @@
 import { type Statement, statement } from '../db.js';
+import { ms, PASSED_COLUMNS, perSelector, type Selector } from './columns.js';
 import { engineNames } from './engine.js';
 import { centsOf, fitsHeld, rowSql, STORED_USED_MICROS } from './expressions.js';
 import type { TableNames } from './identifier.js';
-import type { Selector } from './statements.js';
-
-const ms = (expr: string) => `date_part('epoch', ${expr}) * 1000`;
 
 /** Keys the lean statements serve: no pool parent, no account ceiling. */
 const LEAN_KEY = 'pool_parent_id IS NULL AND account_capped = false';
-
-/** What a passed reserve or settle returns of the key (its revoked_at is null). */
-const KEY_COLUMNS = `id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
-  ${ms('expires_at')} AS expires_at, budget_used_micros::float8 AS used_micros, ${ms('budget_reset_at')} AS budget_reset_at`;
 
 /**
  * The lean hold statements: a reserve on a key with no pool parent and no account ceiling, and a
@@ -58,7 +52,7 @@ export function holdStatements(t: TableNames, ledger: boolean): HoldStatements {
     last_used_at = CASE WHEN ${one.STALE} THEN ${one.NOW} ELSE last_used_at END
   WHERE ${by} = $1 AND $5::boolean AND ${one.LIVE} AND ${one.SCOPE_OK} AND NOT ${one.ELAPSED}
     AND ${fitsHeld('$3::bigint + $6::bigint')} AND pool_parent_id IS NULL AND account_capped = false
-  RETURNING ${KEY_COLUMNS}),
+  RETURNING ${PASSED_COLUMNS}),
   hold AS (INSERT INTO ${e.holds} (principal_id, account_id, amount_micros, created_at, expires_at)
     SELECT id, account_id, $6::bigint, ${one.NOW}, $7::timestamptz FROM upd RETURNING id, amount_micros, expires_at)${ledgerCte(
       `SELECT ${one.NOW}, upd.id, upd.external_subject, upd.account_id, 'charge', $3::bigint, NULL FROM upd WHERE $3::bigint > 0
@@ -94,7 +88,7 @@ SELECT upd.*, hold.id AS hold_id, hold.amount_micros::float8 AS hold_amount_micr
     held_micros = held_micros + p.ak_hold,
     last_used_at = CASE WHEN ${rowSql('p.ak_now', 'NULL').STALE} THEN p.ak_now ELSE last_used_at END
   FROM per_key p WHERE id = p.ak_id
-  RETURNING ${KEY_COLUMNS}),
+  RETURNING ${PASSED_COLUMNS}),
   hold AS (INSERT INTO ${e.holds} (id, principal_id, account_id, amount_micros, created_at, expires_at)
     SELECT a.ak_hold_id, upd.id, upd.account_id, a.ak_hold, a.ak_now, a.ak_until FROM admitted a JOIN upd ON upd.id = a.ak_id)${ledgerCte(
       `SELECT a.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', a.ak_cost, NULL
@@ -124,7 +118,7 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
   upd AS (UPDATE ${t.keys} SET ${used('$3::bigint')},
       held_micros = GREATEST(held_micros - (SELECT amount_micros FROM h), 0)
     WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM h)
-    RETURNING ${KEY_COLUMNS})${ledgerCte(
+    RETURNING ${PASSED_COLUMNS})${ledgerCte(
       `SELECT ${one.NOW}, upd.id, upd.external_subject, upd.account_id, ${closeKind('$4::boolean')}, $3::bigint, h.id FROM upd, h`,
     )}
 SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortfall_micros,
@@ -155,7 +149,7 @@ SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortf
     FROM h GROUP BY principal_id),
   upd AS (UPDATE ${t.keys} SET ${used('p.ak_cost')}, held_micros = GREATEST(held_micros - p.ak_amount, 0)
     FROM per_key p WHERE id = p.ak_id
-    RETURNING ${KEY_COLUMNS})${ledgerCte(
+    RETURNING ${PASSED_COLUMNS})${ledgerCte(
       `SELECT h.ak_now, upd.id, upd.external_subject, upd.account_id, ${closeKind('h.ak_settle')}, h.ak_cost, h.id
       FROM h JOIN upd ON upd.id = h.principal_id`,
     )}
@@ -165,12 +159,8 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
     ${ms('h.expires_at')} AS hold_expires_at
   FROM h JOIN upd ON upd.id = h.principal_id) x ON true`;
 
-  const both = (sql: (by: Selector) => string) => ({
-    key_hash: statement(sql('key_hash')),
-    external_subject: statement(sql('external_subject')),
-  });
-  const reserve = both(reserveSql);
-  const reserveBatch = both(reserveBatchSql);
+  const reserve = perSelector(reserveSql);
+  const reserveBatch = perSelector(reserveBatchSql);
   return {
     reserve: (by) => reserve[by],
     reserveBatch: (by) => reserveBatch[by],

@@ -1,5 +1,6 @@
 import { type Statement, statement } from '../db.js';
 import { type ChargeStatements, chargeStatements } from './charges.js';
+import { ms, perSelector, type Selector } from './columns.js';
 import { engineNames } from './engine.js';
 import {
   centsOf,
@@ -14,9 +15,6 @@ import {
 import { type HoldStatements, holdStatements } from './holds.js';
 import type { TableNames } from './identifier.js';
 
-/** Timestamps travel as epoch milliseconds: no date formatting in PostgreSQL, no parsing in Node. */
-const ms = (expr: string) => `date_part('epoch', ${expr}) * 1000`;
-
 /** What the request path needs of a row; `used_micros` and `budget_reset_at` as of `$2` (now). */
 const HOT_COLUMNS = `id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
   ${ms('expires_at')} AS expires_at, ${ms('revoked_at')} AS revoked_at`;
@@ -24,8 +22,6 @@ const VIRTUAL_COLUMNS = `${HOT_COLUMNS}, ${USED_MICROS}::float8 AS used_micros, 
 const STORED_COLUMNS = `${HOT_COLUMNS}, budget_used_micros::float8 AS used_micros, ${ms('budget_reset_at')} AS budget_reset_at`;
 /** Admin reads add what only people look at. */
 const ADMIN_COLUMNS = `${VIRTUAL_COLUMNS}, key_prefix, ${ms('created_at')} AS created_at, ${ms('last_used_at')} AS last_used_at`;
-
-export type Selector = 'key_hash' | 'external_subject';
 
 export interface Statements {
   /** Lean charges, alone, with an account ceiling, and batched (sql/charges.ts). */
@@ -85,12 +81,8 @@ SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT
   // The ceiling flag is settled at insert, so even a key's first charge takes the one-statement path.
   const insertValues = `$1, $2, $3, $4, $5, $6::text[], $7, 0, 0, $8, $9, $10, $11, $12, $13::integer, ${e.fn('account_capped')}($1)`;
 
-  const both = (sql: (by: Selector) => string) => ({
-    key_hash: statement(sql('key_hash')),
-    external_subject: statement(sql('external_subject')),
-  });
-  const touch = both(touchSql);
-  const peek = both(peekSql);
+  const touch = perSelector(touchSql);
+  const peek = perSelector(peekSql);
   return {
     charges: chargeStatements(t, ledger),
     holds: holdStatements(t, ledger),
