@@ -7,6 +7,7 @@ import { accountNumbers, passedRow, refuse, UNKNOWN } from '../results.js';
 import { budgetOf, type KeyRow, toPrincipal } from '../rows.js';
 import type { Selector } from '../sql/columns.js';
 import type { AuthorizeOptions, AuthorizeResult } from '../types.js';
+import { type Answers, runBatch } from './batch.js';
 import type { HoldPath } from './holds.js';
 import { costToMicros, MICROS_PER_CENT } from './money.js';
 
@@ -80,9 +81,6 @@ interface ChargeCall {
   request: ChargeRequest;
 }
 
-/** A lean charge's row; a batch's also its position and the calls it found busy. */
-type LeanRow = EngineRow & { ord?: number | null; busy?: number[] | null };
-
 /**
  * One charge or hold. The common cases are one lean statement each — a positive cost on a key
  * with no pool parent (plus the key's account when it has a ceiling), or a hold on a key with no
@@ -93,18 +91,18 @@ type LeanRow = EngineRow & { ord?: number | null; busy?: number[] | null };
  * write to a key's or an account's row for all the charges on it, one commit for all of them.
  */
 export class ChargePath {
-  private readonly batches: Record<Selector, Coalescer<ChargeCall, LeanRow>> | null;
+  private readonly batches: Record<Selector, Coalescer<ChargeCall, EngineRow>> | null = null;
 
   constructor(
     private readonly ctx: StoreContext,
     private readonly holds: HoldPath,
     batching: CoalescerLimits | null,
   ) {
-    const batches = (by: Selector) =>
-      new Coalescer<ChargeCall, LeanRow>((calls) => this.chargeMany(by, calls), batching!);
-    this.batches = batching
-      ? { key_hash: batches('key_hash'), external_subject: batches('external_subject') }
-      : null;
+    if (batching) {
+      const batches = (by: Selector) =>
+        new Coalescer<ChargeCall, EngineRow>((calls) => this.chargeMany(by, calls), batching);
+      this.batches = { key_hash: batches('key_hash'), external_subject: batches('external_subject') };
+    }
   }
 
   async charge(lookup: Lookup, now: Date, r: ChargeRequest): Promise<EngineRow | undefined> {
@@ -166,30 +164,22 @@ export class ChargePath {
   }
 
   /** Concurrent charges in one statement, answered by position (a lone one takes chargeOne). */
-  private async chargeMany(
-    by: Selector,
-    calls: readonly ChargeCall[],
-  ): Promise<Array<LeanRow | undefined | typeof BUSY>> {
-    const { ctx } = this;
+  private async chargeMany(by: Selector, calls: readonly ChargeCall[]): Promise<Answers> {
     if (calls.length === 1) return [await this.chargeOne(calls[0]!)];
-    const rows = (
-      await ctx.hot(ctx.sql.charges.batch(by), [
-        calls.map((c) => c.lookup.value),
-        calls.map((c) => c.now.toISOString()),
-        calls.map((c) => c.request.micros),
-        calls.map((c) => c.request.scope),
-        calls.map((c) => c.request.tokenGrants),
-      ])
-    ).rows as LeanRow[];
-    const out: Array<LeanRow | undefined | typeof BUSY> = new Array(calls.length).fill(undefined);
-    for (const row of rows) {
-      if (!row.ord) continue;
-      const call = calls[row.ord - 1]!;
+    const params = calls.map((c) => [
+      c.lookup.value,
+      c.now.toISOString(),
+      c.request.micros,
+      c.request.scope,
+      c.request.tokenGrants,
+    ]);
+    const answers = await runBatch(this.ctx.hot, this.ctx.sql.charges.batch(by), params);
+    return answers.map((row, i) => {
+      if (!row || row === BUSY) return row;
+      const call = calls[i]!;
       const capped = row.account_limit_cents !== null && row.account_limit_cents !== undefined;
-      ctx.descriptors.set(`${by}:${call.lookup.value}`, row, capped, call.now.getTime());
-      out[row.ord - 1] = { ...passedRow(row, row), ...(capped ? accountNumbers(row) : {}) };
-    }
-    for (const ord of rows[0]?.busy ?? []) out[ord - 1] = BUSY;
-    return out;
+      this.ctx.descriptors.set(`${by}:${call.lookup.value}`, row, capped, call.now.getTime());
+      return { ...passedRow(row, row), ...(capped ? accountNumbers(row) : {}) };
+    });
   }
 }

@@ -1,5 +1,5 @@
 import { checkIdempotencyKey, checkMetadata } from '../checks.js';
-import { BUSY, Coalescer, type CoalescerLimits } from '../coalescer.js';
+import { Coalescer, type CoalescerLimits } from '../coalescer.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
 import type { Statement } from '../db.js';
 import { accountBudgetOf, type EngineRow } from '../engine-row.js';
@@ -8,6 +8,7 @@ import { holdRefusal, passedRow } from '../results.js';
 import { budgetOf } from '../rows.js';
 import type { Selector } from '../sql/columns.js';
 import type { SettleResult } from '../types.js';
+import { type Answers, type BatchRow, runBatch } from './batch.js';
 import { MICROS_PER_CENT } from './money.js';
 
 /** Hold ids are the holds table's bigserial, passed as text. */
@@ -26,11 +27,6 @@ interface CloseCall {
   settle: boolean;
 }
 
-type Answers = Array<LeanRow | undefined | typeof BUSY>;
-
-/** A lean statement's row: the key's columns plus the hold's; a batch's also its position. */
-type LeanRow = EngineRow & { ord?: number | null; busy?: number[] | null };
-
 /**
  * Holds on the request path. A reserve on a key with no pool and no account ceiling, and a settle
  * or release whose cost fits inside its hold, are lean statements (sql/holds.ts); anything else —
@@ -41,8 +37,8 @@ type LeanRow = EngineRow & { ord?: number | null; busy?: number[] | null };
  * does not take goes to the engine alone, as it would have anyway.
  */
 export class HoldPath {
-  private readonly reserves: Record<Selector, Coalescer<ReserveCall, LeanRow>> | null;
-  private readonly closes: Coalescer<CloseCall, LeanRow> | null;
+  private readonly reserves: Record<Selector, Coalescer<ReserveCall, BatchRow>> | null;
+  private readonly closes: Coalescer<CloseCall, BatchRow> | null;
 
   constructor(
     private readonly ctx: StoreContext,
@@ -51,10 +47,10 @@ export class HoldPath {
     if (batching) {
       const reserves = (by: Selector) =>
         // Several reserves on one key may share a statement: it admits them in arrival order.
-        new Coalescer<ReserveCall, LeanRow>((calls) => this.reserveMany(by, calls), batching);
+        new Coalescer<ReserveCall, BatchRow>((calls) => this.reserveMany(by, calls), batching);
       this.reserves = { key_hash: reserves('key_hash'), external_subject: reserves('external_subject') };
       // A second close of one hold waits for the next statement, where it finds the hold closed.
-      this.closes = new Coalescer<CloseCall, LeanRow>(
+      this.closes = new Coalescer<CloseCall, BatchRow>(
         (calls) => this.closeMany(calls),
         batching,
         (call) => call.id,
@@ -130,27 +126,17 @@ export class HoldPath {
   private async reserveMany(by: Selector, calls: readonly ReserveCall[]): Promise<Answers> {
     const holds = this.ctx.sql.holds;
     if (calls.length === 1) return [await this.lone(holds.reserve(by), reserveParams(calls[0]!))];
-    return this.batch(holds.reserveBatch(by), calls.map(reserveParams));
+    return runBatch(this.ctx.hot, holds.reserveBatch(by), calls.map(reserveParams));
   }
 
   private async closeMany(calls: readonly CloseCall[]): Promise<Answers> {
     const holds = this.ctx.sql.holds;
     if (calls.length === 1) return [await this.lone(holds.close, closeParams(calls[0]!))];
-    return this.batch(holds.closeBatch, calls.map(closeParams));
+    return runBatch(this.ctx.hot, holds.closeBatch, calls.map(closeParams));
   }
 
-  private async lone(statement: Statement, params: unknown[]): Promise<LeanRow | undefined> {
+  private async lone(statement: Statement, params: unknown[]): Promise<BatchRow | undefined> {
     return (await this.ctx.hot(statement, params)).rows[0];
-  }
-
-  /** A batch statement, its parameters column by column: each call answered or marked busy. */
-  private async batch(statement: Statement, params: unknown[][]): Promise<Answers> {
-    const columns = params[0]!.map((_, c) => params.map((p) => p[c]));
-    const rows = (await this.ctx.hot(statement, columns)).rows as LeanRow[];
-    const out: Answers = new Array(params.length).fill(undefined);
-    for (const row of rows) if (row.ord) out[row.ord - 1] = row;
-    for (const ord of rows[0]?.busy ?? []) out[ord - 1] = BUSY;
-    return out;
   }
 }
 
