@@ -1,12 +1,14 @@
 /**
  * The main job: a key's whole life on a database you already have, or on an embedded PGlite
  * when DATABASE_URL is unset. Migrate, mint a key, authorize it until its budget runs out,
- * revoke it, and print each step.
+ * revoke it; then the budget engine (holds, idempotency, an account ceiling, the ledger). Each
+ * step is printed.
  */
 
 import { AgentKey, type AuthorizeResult, fromPGlite, type Queryable } from '@agentkey/core';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { budgetEngineDemo } from './engine.js';
 
 async function openDatabase(): Promise<{ pool: Queryable; label: string; close: () => Promise<void> }> {
   const url = process.env.DATABASE_URL;
@@ -65,6 +67,8 @@ try {
   await ak.revoke(created.id);
   console.log('6. revoked the key:');
   show('after revoke', await ak.authorize(created.key, { scope: 'chat' }));
+
+  await budgetEngineDemo(ak, (n) => `${6 + n}.`);
 } finally {
   await close();
 }
