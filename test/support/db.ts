@@ -138,3 +138,68 @@ export async function twoProcesses(): Promise<{ db: TestDb; a: AgentKey; b: Agen
     b: new AgentKey({ pool: db.newPool(), tableName: db.table }),
   };
 }
+
+/**
+ * Parks another process's statements between their snapshot and their lock on row `rowId` of
+ * `db.table`, so a test can commit a change in that window — the one race a FOR UPDATE must get
+ * right. The parked process connects as its own role (row-level security binds no superuser);
+ * the table's policy makes its scans of that row wait on an advisory lock the test holds.
+ */
+export async function snapshotWindow(db: TestDb, rowId: number) {
+  const role = `${db.schema}_parked`;
+  const gate = `${db.schema}.park_scan`;
+  const lockId = 73_117;
+  const sql = (text: string) => db.pool.query(text);
+  await sql(`CREATE ROLE ${role} LOGIN`);
+  await sql(`GRANT USAGE ON SCHEMA ${db.schema} TO ${role}`);
+  await sql(`GRANT ALL ON ALL TABLES IN SCHEMA ${db.schema} TO ${role}`);
+  await sql(`GRANT ALL ON ALL SEQUENCES IN SCHEMA ${db.schema} TO ${role}`);
+  await sql(`CREATE FUNCTION ${gate}(row_id integer) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $f$
+    BEGIN
+      IF row_id = ${Number(rowId)} AND current_user = '${role}' THEN
+        PERFORM pg_advisory_lock_shared(${lockId});
+        PERFORM pg_advisory_unlock_shared(${lockId});
+      END IF;
+      RETURN true;
+    END $f$`);
+  await sql(`ALTER TABLE ${db.table} ENABLE ROW LEVEL SECURITY`);
+  await sql(`CREATE POLICY park_scan ON ${db.table} USING (${gate}(id))`);
+  const url = new URL(databaseUrl());
+  url.username = role;
+  url.password = '';
+  const parkedPool = new pg.Pool({ connectionString: url.toString(), max: 4 });
+  const holder = await db.newPool().connect();
+  await holder.query('SELECT pg_advisory_lock($1)', [lockId]);
+  let held = true;
+  const release = async () => {
+    if (!held) return;
+    held = false;
+    await holder.query('SELECT pg_advisory_unlock($1)', [lockId]);
+    holder.release();
+  };
+  return {
+    /** A pool whose statements park on the row until `release`. */
+    pool: parkedPool,
+    /** Resolves once a parked statement waits in the window. */
+    async parked(): Promise<void> {
+      for (let i = 0; i < 500; i++) {
+        const { rows } = await db.pool.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock' AND wait_event = 'advisory'`,
+          [role],
+        );
+        if (rows[0].n > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error('no statement parked in the window within 5 s');
+    },
+    release,
+    async close(): Promise<void> {
+      await release();
+      await parkedPool.end();
+      await sql(`DROP POLICY park_scan ON ${db.table}`);
+      await sql(`ALTER TABLE ${db.table} DISABLE ROW LEVEL SECURITY`);
+      await sql(`DROP OWNED BY ${role}`);
+      await sql(`DROP ROLE ${role}`);
+    },
+  };
+}

@@ -1,6 +1,12 @@
-import type { AgentKey } from '@agentkey/core';
+import { AgentKey } from '@agentkey/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, openStore, type TestDb, whileLockedElsewhere } from '../../../test/support/db.js';
+import {
+  BACKENDS,
+  openStore,
+  snapshotWindow,
+  type TestDb,
+  whileLockedElsewhere,
+} from '../../../test/support/db.js';
 import { EVENTS, replay } from '../../../test/support/ledger.js';
 import { inParallel } from '../../../test/support/parallel.js';
 
@@ -140,6 +146,35 @@ describe('batched charges under concurrency (server only)', () => {
     );
     expect(free.every((r) => r.ok)).toBe(true);
     expect(blocked).toMatchObject({ ok: true, account: { usedCents: 1 } });
+  });
+
+  it("a ceiling cleared between a batch's snapshot and its row lock never charges a call twice", async () => {
+    await ak.setAccountBudget('cleared', { budgetCents: 100 });
+    const { key, id } = await ak.create({ accountId: 'cleared', budgetCents: 100 });
+    expect(await ak.authorize(key, { costCents: 1 })).toMatchObject({ ok: true }); // the key is now flagged capped
+    const window = await snapshotWindow(db, id);
+    try {
+      const other = new AgentKey({ pool: window.pool, tableName: db.table });
+      // Two charges in one turn: one batch statement, parked after its snapshot, before its lock.
+      const answers = Promise.all([
+        other.authorize(key, { costCents: 1 }),
+        other.authorize(key, { costCents: 1 }),
+      ]);
+      await window.parked();
+      await ak.setAccountBudget('cleared', { budgetCents: null });
+      await window.release();
+      expect((await answers).map((r) => r.ok)).toEqual([true, true]);
+    } finally {
+      await window.close();
+    }
+    // Two acknowledged calls, two charges: none sent round again after it was taken.
+    const [row] = await q('SELECT budget_used_micros::float8 AS m FROM {T} WHERE id = $1', [id]);
+    expect(row.m).toBe(3 * 10_000);
+    const [ledger] = await q(
+      `SELECT count(*)::int AS n FROM {L} WHERE principal_id = $1 AND kind = 'charge'`,
+      [id],
+    );
+    expect(ledger.n).toBe(3);
   });
 
   it('a steady stream of charges and holds over capped and plain keys never passes a key or the account cap', async () => {

@@ -21,6 +21,7 @@ export async function runBatch(
   const rows = (await hot(statement, columns)).rows as BatchRow[];
   const out: Answers = new Array(params.length).fill(undefined);
   for (const row of rows) if (row.ord) out[row.ord - 1] = row;
-  for (const ord of rows[0]?.busy ?? []) out[ord - 1] = BUSY;
+  // A call a row answers was taken: it must never go round again, whatever `busy` says.
+  for (const ord of rows[0]?.busy ?? []) if (out[ord - 1] === undefined) out[ord - 1] = BUSY;
   return out;
 }

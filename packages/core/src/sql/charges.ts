@@ -88,6 +88,8 @@ SELECT * FROM upd CROSS JOIN acct`;
   // As sql/holds.ts's reserve batch: keys (and the ceilings of capped ones) are locked first, SKIP
   // LOCKED, and FOR UPDATE hands back their newest versions, so every decision rests on what is
   // committed now; a request whose key or account another transaction holds comes back in `busy`.
+  // `busy` reads a locked key's ceiling flag from `k` too, never from the statement's snapshot: a
+  // ceiling cleared after the snapshot would otherwise mark as busy a call that `admitted` charged.
   // Requests are admitted in arrival order while the running totals of both their key and their
   // account fit; the first that does not, and every later one on that key or account, go to the
   // engine. Several charges on one key or account become one write to its row.
@@ -107,11 +109,12 @@ SELECT * FROM upd CROSS JOIN acct`;
       AND budget_cents IS NOT NULL
     FOR UPDATE SKIP LOCKED),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
-    SELECT x.${by} FROM ${t.keys} x
-    WHERE x.${by} = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
-      AND (x.id <> ALL(ARRAY(SELECT id FROM k))
-        OR (x.account_capped AND x.account_id <> ALL(ARRAY(SELECT ak_account FROM a))
-          AND EXISTS (SELECT 1 FROM ${e.accounts} y WHERE y.account_id = x.account_id AND y.budget_cents IS NOT NULL)))))),
+      SELECT x.${by} FROM ${t.keys} x
+      WHERE x.${by} = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
+        AND x.id <> ALL(ARRAY(SELECT id FROM k))))
+    OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
+      WHERE ak_capped AND ak_account <> ALL(ARRAY(SELECT ak_account FROM a))
+        AND EXISTS (SELECT 1 FROM ${e.accounts} y WHERE y.account_id = k.ak_account AND y.budget_cents IS NOT NULL)))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_key_cap, k.ak_used + k.ak_held AS ak_key_taken,
       (sum(r.ak_cost) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_key_total,
       a.ak_account AS ak_capped_account, a.ak_cap, a.ak_used + a.ak_held AS ak_taken,
