@@ -18,6 +18,16 @@ const MAX_ROUNDS = 5;
  */
 const SLOW_MS = 100;
 
+export interface CoalescerOptions<I> {
+  /** At most one call per key in a batch: a repeat waits for the next batch, so it sees the first one's effect. */
+  keyOf?: (item: I) => string;
+  /**
+   * Whether a batch's error may be the fault of one call's data (and the statement wrote nothing):
+   * then each call runs again alone, so only the call at fault fails. Unset: the batch fails whole.
+   */
+  retryAlone?: (error: unknown) => boolean;
+}
+
 interface Pending<I, O> {
   item: I;
   rounds: number;
@@ -29,13 +39,14 @@ interface Pending<I, O> {
  * Group commit on the request path. Each call is queued; at the end of the current event-loop turn,
  * and whenever a statement finishes, the queue goes out as batches while fewer than `maxInFlight`
  * are running. A batch carries at most `maxBatch` calls and, when `keyOf` is given, at most one
- * call per key (a repeat waits for the next batch, so it sees the first one's effect). Under light load every call
+ * call per key. Under light load every call
  * runs alone and at once; under heavy load one statement, one round trip and one commit serve
  * many calls.
  *
  * `run` answers each item by position: a value, undefined (the statement did not take it), or BUSY
  * (try again in the next batch, at most a few times, then undefined). If it throws, every call of
- * that batch rejects with the error, and nothing else is affected.
+ * that batch rejects with the error, and nothing else is affected — unless `retryAlone` says the
+ * error may be one call's fault: then each call of the batch runs once more, alone.
  */
 export class Coalescer<I, O> {
   private queue: Pending<I, O>[] = [];
@@ -46,7 +57,7 @@ export class Coalescer<I, O> {
   constructor(
     private readonly run: (items: readonly I[]) => Promise<ReadonlyArray<O | undefined | typeof BUSY>>,
     private readonly limits: CoalescerLimits,
-    private readonly keyOf?: (item: I) => string,
+    private readonly options: CoalescerOptions<I> = {},
   ) {}
 
   submit(item: I): Promise<O | undefined> {
@@ -69,7 +80,7 @@ export class Coalescer<I, O> {
       const later: Pending<I, O>[] = [];
       const keys = new Set<string>();
       for (const pending of this.queue) {
-        const key = this.keyOf?.(pending.item);
+        const key = this.options.keyOf?.(pending.item);
         if (batch.length >= this.limits.maxBatch || (key !== undefined && keys.has(key))) later.push(pending);
         else {
           if (key !== undefined) keys.add(key);
@@ -103,11 +114,23 @@ export class Coalescer<I, O> {
       // First in the queue: they were waiting before anything queued since.
       if (again.length > 0) this.queue = [...again, ...this.queue];
     } catch (error) {
-      for (const pending of batch) pending.reject(error);
+      if (batch.length > 1 && this.options.retryAlone?.(error) === true) {
+        for (const pending of batch) void this.alone(pending);
+      } else for (const pending of batch) pending.reject(error);
     } finally {
       clearTimeout(slow);
       if (counted) this.inFlight--;
       this.flush();
+    }
+  }
+
+  /** One call of a failed batch, in a statement of its own (outside `maxInFlight`: this is rare). */
+  private async alone(pending: Pending<I, O>): Promise<void> {
+    try {
+      const [out] = await this.run([pending.item]);
+      pending.resolve(out === BUSY ? undefined : out);
+    } catch (error) {
+      pending.reject(error);
     }
   }
 }

@@ -19,6 +19,15 @@ export function statement(text: string): Statement {
   return { text, name: `agentkey_${createHash('sha256').update(text).digest('hex').slice(0, 24)}` };
 }
 
+/**
+ * A PostgreSQL data exception (SQLSTATE class 22: a value the statement could not take). The
+ * server refused the statement, so nothing it would have written was committed.
+ */
+export function isDataException(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.length === 5 && code.startsWith('22');
+}
+
 export type Runner = (statement: Statement, params: unknown[]) => ReturnType<Queryable['query']>;
 
 /**

@@ -15,6 +15,15 @@ export function isScope(value: unknown): value is string {
   return typeof value === 'string' && SCOPE.test(value);
 }
 
+/**
+ * A scope asked for on a request. Looser than `isScope`: rows written by 0.2.0 may hold any text,
+ * and a request must still be able to name it. Bounded, and free of control characters — a NUL
+ * is text PostgreSQL refuses, and would fail every call sharing a batched statement.
+ */
+export function isAskedScope(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 1024 && !CONTROL.test(value);
+}
+
 /** Validates a scope list for storage: well-formed, bounded, within `validScopes` when configured. */
 export function checkScopes(
   scopes: unknown,

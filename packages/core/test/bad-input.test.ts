@@ -75,6 +75,38 @@ describe.each(BACKENDS)('bad input changes no row (%s)', (backend) => {
     },
   );
 
+  it.each(['', 'chat\u0000', 'a\nb', 'x'.repeat(1025), 42 as never])(
+    'authorize, reserve and the gate refuse scope %j with a clear error',
+    async (scope) => {
+      const before = await snapshot();
+      // Alone and beside a good call: a scope the database could not take never reaches it, so it
+      // cannot fail the statement a good call would have shared with it.
+      const [bad, good] = await Promise.allSettled([
+        ak.authorize(key, { scope, costCents: 1 }),
+        ak.authorize(key, { scope: 'read', costCents: 0.5 }),
+      ]);
+      expect(bad).toMatchObject({
+        status: 'rejected',
+        reason: { name: 'AgentKeyInputError', field: 'scope' },
+      });
+      expect(good).toMatchObject({ status: 'fulfilled', value: { ok: true } });
+      await expect(ak.reserve(key, { scope, maxCents: 1 })).rejects.toThrow(/scope must be/);
+      await expect(ak.gate().authenticate(key, { scope, costCents: 1 })).rejects.toThrow(/scope must be/);
+      const after = await snapshot();
+      expect(after.n).toBe(before.n);
+      expect(BigInt(after.m) - BigInt(before.m)).toBe(5000n); // the good call's 0.5 ¢, nothing else
+    },
+  );
+
+  it('a legacy scope with a space (0.2.0 rows may hold one) can still be asked for', async () => {
+    await db.pool.query(`UPDATE ${db.table} SET scopes = ARRAY['read', 'read all'] WHERE id = $1`, [id]);
+    try {
+      expect(await ak.authorize(key, { scope: 'read all' })).toMatchObject({ ok: true });
+    } finally {
+      await db.pool.query(`UPDATE ${db.table} SET scopes = ARRAY['read'] WHERE id = $1`, [id]);
+    }
+  });
+
   it.each([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e12])(
     'trackUsage answers invalid_cost for %s',
     async (cost) => {

@@ -89,7 +89,7 @@ describe('Coalescer', () => {
 
   it('with keyOf, a repeat of a key waits for a later batch and keeps its order', async () => {
     const m = manualRun<string>();
-    const c = new Coalescer(m.run, { maxInFlight: 1, maxBatch: 64 }, (x) => x[0]!);
+    const c = new Coalescer(m.run, { maxInFlight: 1, maxBatch: 64 }, { keyOf: (x) => x[0]! });
     const all = ['a1', 'b1', 'a2', 'c1', 'a3'].map((x) => c.submit(x));
     await turn();
     expect(m.batches.map((b) => b.items)).toEqual([['a1', 'b1', 'c1']]);
@@ -138,6 +138,35 @@ describe('Coalescer', () => {
     expect(m.batches[1]!.items).toEqual(['c']);
     m.batches[1]!.answer(['C']);
     expect(await after).toBe('C');
+  });
+
+  it("with retryAlone, a batch that fails on one call's data runs each call again alone", async () => {
+    const m = manualRun<string>();
+    const dataError = Object.assign(new Error('invalid byte sequence'), { code: '22021' });
+    const c = new Coalescer(m.run, { maxInFlight: 1, maxBatch: 64 }, { retryAlone: (e) => e === dataError });
+    const calls = ['good', 'bad', 'busy'].map((x) => c.submit(x));
+    await turn();
+    m.batches[0]!.fail(dataError);
+    await turn();
+    expect(m.batches.slice(1).map((b) => b.items)).toEqual([['good'], ['bad'], ['busy']]);
+    m.batches[1]!.answer(['GOOD']);
+    m.batches[2]!.fail(dataError);
+    m.batches[3]!.answer([BUSY]); // alone, busy means: not taken
+    expect(await calls[0]).toBe('GOOD');
+    await expect(calls[1]).rejects.toBe(dataError);
+    expect(await calls[2]).toBeUndefined();
+    // Any other error still fails the batch whole, and a lone call is never run twice.
+    const other = ['x', 'y'].map((x) => c.submit(x));
+    await turn();
+    m.batches[4]!.fail(new Error('connection reset'));
+    await expect(other[0]).rejects.toThrow('connection reset');
+    await expect(other[1]).rejects.toThrow('connection reset');
+    const lone = c.submit('z');
+    await turn();
+    m.batches[5]!.fail(dataError);
+    await expect(lone).rejects.toBe(dataError);
+    await turn();
+    expect(m.batches).toHaveLength(6);
   });
 
   it('a statement running past 100 ms stops holding a slot, so it stalls nothing but its own calls', async () => {

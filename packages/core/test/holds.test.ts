@@ -179,6 +179,37 @@ describe.each(BACKENDS)('batched holds (%s)', (backend) => {
     expect(await ak.authorize(keys[1]!.key, { holdCents: 6.66 })).toMatchObject({ ok: true });
   });
 
+  it('a value the database refuses fails only the call it belongs to, not the ones sharing its statement', async () => {
+    const keys = await Promise.all(
+      Array.from({ length: 3 }, () => ak.create({ accountId: 'data', budgetCents: 100 })),
+    );
+    // A data exception (SQLSTATE 22023) for one amount, as a value PostgreSQL cannot take would raise.
+    await q(`CREATE FUNCTION ${db.schema}.refuse_777() RETURNS trigger LANGUAGE plpgsql AS $f$
+      BEGIN IF NEW.amount_micros = 77700 THEN RAISE EXCEPTION 'bad value' USING ERRCODE = '22023'; END IF;
+      RETURN NEW; END $f$`);
+    await q(
+      `CREATE TRIGGER refuse_777 BEFORE INSERT ON {H} FOR EACH ROW EXECUTE FUNCTION ${db.schema}.refuse_777()`,
+    );
+    try {
+      const together = await Promise.all([
+        ak.authorize(keys[0]!.key, { holdCents: 1 }),
+        ak.authorize(keys[1]!.key, { holdCents: 7.77 }),
+        ak.authorize(keys[2]!.key, { holdCents: 1 }),
+      ]);
+      expect(together.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual(['ok', 'unavailable', 'ok']);
+      const held = await q(
+        `SELECT id, held_micros::int AS held FROM {T} WHERE account_id = 'data' ORDER BY id`,
+      );
+      expect(held.map((r) => r.held)).toEqual([10_000, 0, 10_000]);
+      const ledger = await q(
+        `SELECT count(*)::int AS n FROM {L} WHERE account_id = 'data' AND kind = 'hold'`,
+      );
+      expect(ledger[0].n).toBe(2);
+    } finally {
+      await q(`DROP TRIGGER refuse_777 ON {H}`);
+    }
+  });
+
   it('batching: false runs every call in its own statement, with the same outcomes', async () => {
     const single = new AgentKey({ pool: db.pool, tableName: db.table, batching: false });
     const { key, id } = await single.create({ accountId: 'alone', budgetCents: 10 });

@@ -1,8 +1,10 @@
 import { checkIdempotencyKey, checkMetadata, checkTtl } from '../checks.js';
 import { BUSY, Coalescer, type CoalescerLimits } from '../coalescer.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
+import { isDataException } from '../db.js';
 import { accountBudgetOf, type EngineRow, refusalOf } from '../engine-row.js';
 import { AgentKeyInputError } from '../errors.js';
+import { isAskedScope } from '../input.js';
 import { accountNumbers, passedRow, refuse, UNKNOWN } from '../results.js';
 import { budgetOf, type KeyRow, toPrincipal } from '../rows.js';
 import type { Selector } from '../sql/columns.js';
@@ -20,8 +22,11 @@ export function chargeRequest(
 ): ChargeRequest {
   if (!options || typeof options !== 'object')
     throw new AgentKeyInputError('options must be an object', 'options');
-  if (options.scope !== undefined && (typeof options.scope !== 'string' || options.scope.length === 0)) {
-    throw new AgentKeyInputError('scope must be a non-empty string', 'scope');
+  if (options.scope !== undefined && !isAskedScope(options.scope)) {
+    throw new AgentKeyInputError(
+      'scope must be a non-empty string of at most 1024 characters without control characters',
+      'scope',
+    );
   }
   const cost = costToMicros(options.costCents ?? 0);
   if (!cost.ok) throw new AgentKeyInputError(`costCents: ${cost.reason}`, 'costCents');
@@ -100,7 +105,9 @@ export class ChargePath {
   ) {
     if (batching) {
       const batches = (by: Selector) =>
-        new Coalescer<ChargeCall, EngineRow>((calls) => this.chargeMany(by, calls), batching);
+        new Coalescer<ChargeCall, EngineRow>((calls) => this.chargeMany(by, calls), batching, {
+          retryAlone: isDataException,
+        });
       this.batches = { key_hash: batches('key_hash'), external_subject: batches('external_subject') };
     }
   }

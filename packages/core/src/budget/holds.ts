@@ -1,7 +1,7 @@
 import { checkIdempotencyKey, checkMetadata } from '../checks.js';
 import { Coalescer, type CoalescerLimits } from '../coalescer.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
-import type { Statement } from '../db.js';
+import { isDataException, type Statement } from '../db.js';
 import { accountBudgetOf, type EngineRow } from '../engine-row.js';
 import { AgentKeyInputError } from '../errors.js';
 import { holdRefusal, passedRow } from '../results.js';
@@ -47,14 +47,15 @@ export class HoldPath {
     if (batching) {
       const reserves = (by: Selector) =>
         // Several reserves on one key may share a statement: it admits them in arrival order.
-        new Coalescer<ReserveCall, BatchRow>((calls) => this.reserveMany(by, calls), batching);
+        new Coalescer<ReserveCall, BatchRow>((calls) => this.reserveMany(by, calls), batching, {
+          retryAlone: isDataException,
+        });
       this.reserves = { key_hash: reserves('key_hash'), external_subject: reserves('external_subject') };
       // A second close of one hold waits for the next statement, where it finds the hold closed.
-      this.closes = new Coalescer<CloseCall, BatchRow>(
-        (calls) => this.closeMany(calls),
-        batching,
-        (call) => call.id,
-      );
+      this.closes = new Coalescer<CloseCall, BatchRow>((calls) => this.closeMany(calls), batching, {
+        keyOf: (call) => call.id,
+        retryAlone: isDataException,
+      });
     } else {
       this.reserves = null;
       this.closes = null;
