@@ -139,6 +139,39 @@ describe.each(BACKENDS)('batched holds (%s)', (backend) => {
     expect(row).toEqual({ m: 40_000, held: 0 });
   });
 
+  it('a settle after the key cap was lowered charges only what the cap allows, alone or batched', async () => {
+    // Alone: the engine's answer, never the full cost past the new cap.
+    const one = await ak.create({ accountId: 'lowered', budgetCents: 100 });
+    const held = await ak.reserve(one.key, { maxCents: 50 });
+    await ak.update(one.id, { budgetCents: 10 });
+    expect(await ak.settle(held.ok ? held.hold!.id : '0', { costCents: 50 })).toMatchObject({
+      ok: true,
+      chargedCents: 10,
+      shortfallCents: 40,
+      cap: 'key',
+      budget: { usedCents: 10, limitCents: 10 },
+    });
+    // Two holds settled at once, in one turn.
+    const two = await ak.create({ accountId: 'lowered', budgetCents: 100 });
+    const holds = await Promise.all([
+      ak.reserve(two.key, { maxCents: 30 }),
+      ak.reserve(two.key, { maxCents: 30 }),
+    ]);
+    await ak.update(two.id, { budgetCents: 20 });
+    const settled = await Promise.all(
+      holds.map((h) => ak.settle(h.ok ? h.hold!.id : '0', { costCents: 30 })),
+    );
+    const sum = (field: 'chargedCents' | 'shortfallCents') =>
+      settled.reduce((total, r) => total + (r.ok ? r[field] : Number.NaN), 0);
+    expect([sum('chargedCents'), sum('shortfallCents')]).toEqual([20, 40]);
+    const [row] = await q(
+      'SELECT budget_used_micros::float8 AS m, held_micros::int AS held FROM {T} WHERE id = $1',
+      [two.id],
+    );
+    expect(row).toEqual({ m: 20 * 10_000, held: 0 });
+    expect(await written(two.id, 'settle')).toMatchObject({ rows: 2, micros: 20 * 10_000 });
+  });
+
   it('subjects are batched like keys', async () => {
     await ak.ensureSubject('idp|batch', { budgetCents: 30 });
     const results = await Promise.all(

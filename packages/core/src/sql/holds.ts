@@ -102,19 +102,27 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
     ${ms('a.ak_until')} AS hold_expires_at
   FROM admitted a JOIN upd ON upd.id = a.ak_id) x ON true`;
 
+  // The key's cap still holds once this hold's amount gives way to its cost (`k`: the locked key).
+  // Each hold checked alone is enough for several closed together: every one frees at least its cost.
+  const fitsCap = (amount: string, cost: string) =>
+    `(k.ak_cap IS NULL OR k.ak_taken - ${amount} + ${cost} <= k.ak_cap::bigint * 10000)`;
+
   const closeKind = (settle: string) => `CASE WHEN ${settle} THEN 'settle' ELSE 'release' END`;
 
   // Lock the key first (the engine's order: key, then hold), close the hold only if the cost fits
-  // inside it — then the charge cannot pass any cap the hold already reserved under — and charge.
+  // inside it and under the key's cap as it is now — a cap lowered since the hold was taken is the
+  // engine's to enforce, with a shortfall — and charge.
   const closeSql = `WITH kl AS (
-    SELECT id FROM ${t.keys} WHERE id = (SELECT principal_id FROM ${e.holds} WHERE id = $1::bigint)
+    SELECT id, budget_cents AS ak_cap, ${STORED_USED_MICROS} + held_micros AS ak_taken FROM ${t.keys}
+    WHERE id = (SELECT principal_id FROM ${e.holds} WHERE id = $1::bigint)
       AND pool_parent_id IS NULL AND account_capped = false AND NOT ${one.ELAPSED}
     FOR UPDATE),
-  h AS (UPDATE ${e.holds} SET state = CASE WHEN $4::boolean THEN 'settled' ELSE 'released' END,
+  h AS (UPDATE ${e.holds} x SET state = CASE WHEN $4::boolean THEN 'settled' ELSE 'released' END,
       settled_micros = $3::bigint, closed_at = ${one.NOW}
-    WHERE id = $1::bigint AND principal_id = (SELECT id FROM kl) AND state = 'open' AND expires_at > ${one.NOW}
-      AND amount_micros >= $3::bigint
-    RETURNING id, amount_micros, expires_at),
+    FROM kl k
+    WHERE x.id = $1::bigint AND x.principal_id = k.id AND x.state = 'open' AND x.expires_at > ${one.NOW}
+      AND x.amount_micros >= $3::bigint AND ${fitsCap('x.amount_micros', '$3::bigint')}
+    RETURNING x.id, x.amount_micros, x.expires_at),
   upd AS (UPDATE ${t.keys} SET ${used('$3::bigint')},
       held_micros = GREATEST(held_micros - (SELECT amount_micros FROM h), 0)
     WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM h)
@@ -133,7 +141,8 @@ SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortf
     WITH ORDINALITY AS r(ak_hold, ak_now, ak_cost, ak_settle, ak_ord)),
   first AS (SELECT DISTINCT ON (ak_hold) * FROM r ORDER BY ak_hold, ak_ord),
   owner AS MATERIALIZED (SELECT id, principal_id FROM ${e.holds} WHERE id = ANY($1::bigint[])),
-  locked AS MATERIALIZED (SELECT id, budget_reset_at FROM ${t.keys}
+  locked AS MATERIALIZED (SELECT id, budget_reset_at, budget_cents AS ak_cap, ${STORED_USED_MICROS} + held_micros AS ak_taken
+    FROM ${t.keys}
     WHERE id = ANY(ARRAY(SELECT principal_id FROM owner)) AND ${LEAN_KEY} FOR UPDATE SKIP LOCKED),
   busy AS (SELECT array_agg(r.ak_ord::int) AS ak_busy FROM first r JOIN owner o ON o.id = r.ak_hold
     WHERE o.principal_id = ANY(ARRAY(SELECT id FROM ${t.keys} WHERE id = ANY(ARRAY(SELECT principal_id FROM owner))
@@ -144,6 +153,7 @@ SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortf
     WHERE x.id = ANY($1::bigint[]) AND x.id = r.ak_hold AND x.principal_id = k.id
       AND NOT (k.budget_reset_at IS NOT NULL AND k.budget_reset_at <= r.ak_now)
       AND x.state = 'open' AND x.expires_at > r.ak_now AND x.amount_micros >= r.ak_cost
+      AND ${fitsCap('x.amount_micros', 'r.ak_cost')}
     RETURNING x.id, x.principal_id, x.amount_micros, x.expires_at, r.ak_ord, r.ak_now, r.ak_cost, r.ak_settle),
   per_key AS (SELECT principal_id AS ak_id, sum(ak_cost)::bigint AS ak_cost, sum(amount_micros)::bigint AS ak_amount
     FROM h GROUP BY principal_id),
