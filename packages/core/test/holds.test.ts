@@ -32,6 +32,15 @@ describe.each(BACKENDS)('batched holds (%s)', (backend) => {
         params,
       )
     ).rows;
+  /** A real fault at the database: a trigger raises `sqlstate` for every new hold of `micros`. */
+  const refuseHolds = async (micros: number, sqlstate: string) => {
+    const name = `${db.schema}.refuse_${micros}`;
+    await q(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $f$
+      BEGIN IF NEW.amount_micros = ${micros} THEN RAISE EXCEPTION 'injected fault' USING ERRCODE = '${sqlstate}'; END IF;
+      RETURN NEW; END $f$`);
+    await q(`CREATE TRIGGER refuse_${micros} BEFORE INSERT ON {H} FOR EACH ROW EXECUTE FUNCTION ${name}()`);
+    return { drop: () => q(`DROP TRIGGER refuse_${micros} ON {H}`) };
+  };
   /** Ledger rows of `kind` for key `id`, and how many transactions wrote them. */
   const written = async (id: number, kind: string) =>
     (
@@ -186,12 +195,7 @@ describe.each(BACKENDS)('batched holds (%s)', (backend) => {
     const keys = await Promise.all(
       Array.from({ length: 3 }, () => ak.create({ accountId: 'fault', budgetCents: 100 })),
     );
-    // A real fault at the database: a trigger refuses one amount.
-    await q(`CREATE FUNCTION ${db.schema}.refuse_666() RETURNS trigger LANGUAGE plpgsql AS $f$
-      BEGIN IF NEW.amount_micros = 66600 THEN RAISE EXCEPTION 'injected fault'; END IF; RETURN NEW; END $f$`);
-    await q(
-      `CREATE TRIGGER refuse_666 BEFORE INSERT ON {H} FOR EACH ROW EXECUTE FUNCTION ${db.schema}.refuse_666()`,
-    );
+    const fault = await refuseHolds(66_600, 'P0001'); // raise_exception: a fault of the statement
     try {
       const together = await Promise.all([
         ak.authorize(keys[0]!.key, { holdCents: 1 }),
@@ -207,7 +211,7 @@ describe.each(BACKENDS)('batched holds (%s)', (backend) => {
       // The next statement is not affected.
       expect(await ak.authorize(keys[0]!.key, { holdCents: 1 })).toMatchObject({ ok: true });
     } finally {
-      await q(`DROP TRIGGER refuse_666 ON {H}`);
+      await fault.drop();
     }
     expect(await ak.authorize(keys[1]!.key, { holdCents: 6.66 })).toMatchObject({ ok: true });
   });
@@ -216,13 +220,8 @@ describe.each(BACKENDS)('batched holds (%s)', (backend) => {
     const keys = await Promise.all(
       Array.from({ length: 3 }, () => ak.create({ accountId: 'data', budgetCents: 100 })),
     );
-    // A data exception (SQLSTATE 22023) for one amount, as a value PostgreSQL cannot take would raise.
-    await q(`CREATE FUNCTION ${db.schema}.refuse_777() RETURNS trigger LANGUAGE plpgsql AS $f$
-      BEGIN IF NEW.amount_micros = 77700 THEN RAISE EXCEPTION 'bad value' USING ERRCODE = '22023'; END IF;
-      RETURN NEW; END $f$`);
-    await q(
-      `CREATE TRIGGER refuse_777 BEFORE INSERT ON {H} FOR EACH ROW EXECUTE FUNCTION ${db.schema}.refuse_777()`,
-    );
+    // A data exception, as a value PostgreSQL cannot take raises.
+    const fault = await refuseHolds(77_700, '22023');
     try {
       const together = await Promise.all([
         ak.authorize(keys[0]!.key, { holdCents: 1 }),
@@ -230,8 +229,10 @@ describe.each(BACKENDS)('batched holds (%s)', (backend) => {
         ak.authorize(keys[2]!.key, { holdCents: 1 }),
       ]);
       expect(together.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual(['ok', 'unavailable', 'ok']);
+      // Keys made in parallel take ids in any order: read each one's own row.
       const held = await q(
-        `SELECT id, held_micros::int AS held FROM {T} WHERE account_id = 'data' ORDER BY id`,
+        `SELECT held_micros::int AS held FROM unnest($1::int[]) WITH ORDINALITY AS o(id, n) JOIN {T} USING (id) ORDER BY n`,
+        [keys.map((k) => k.id)],
       );
       expect(held.map((r) => r.held)).toEqual([10_000, 0, 10_000]);
       const ledger = await q(
@@ -239,7 +240,7 @@ describe.each(BACKENDS)('batched holds (%s)', (backend) => {
       );
       expect(ledger[0].n).toBe(2);
     } finally {
-      await q(`DROP TRIGGER refuse_777 ON {H}`);
+      await fault.drop();
     }
   });
 
