@@ -22,7 +22,7 @@ import { checkIdent, checkName, checkOptionalIdent, checkScopes, isIdent, isPlau
 import { hashKey, newKey, unusableHash } from './key.js';
 import { MALFORMED, refuse, unavailable } from './results.js';
 import { isExhausted, type KeyRow, toKeyInfo, toValidateResult, usedWholeCents } from './rows.js';
-import { adminStatements } from './sql/admin.js';
+import { adminStatements, periodSets } from './sql/admin.js';
 import type { Selector } from './sql/columns.js';
 import { type TableNames, tableNames } from './sql/identifier.js';
 import { migrationSql } from './sql/migrate.js';
@@ -121,7 +121,7 @@ export class AgentKey {
 
   async create(options: CreateKeyOptions): Promise<CreateKeyResult> {
     const row = this.rowValues(options, checkIdent(options?.accountId, 'accountId'));
-    const poolParentId = await this.poolRoot(options.poolParentId);
+    const poolParentId = await this.poolRoot(options.poolParentId, row.accountId);
     const { key, hash, start } = newKey(this.keyPrefix);
     const result = await this.pool.query(this.sql.insert, [
       row.accountId,
@@ -150,17 +150,24 @@ export class AgentKey {
     };
   }
 
-  /** A pooled child draws on its parent's root pool: pools never nest, so locks stay two deep. */
-  private async poolRoot(parentId: unknown): Promise<number | null> {
+  /**
+   * A pooled child draws on its parent's root pool: pools never nest, so locks stay two deep. It
+   * stays in the parent's account, so the pool's spend always meets that account's ceiling.
+   */
+  private async poolRoot(parentId: unknown, accountId: string): Promise<number | null> {
     if (parentId === undefined || parentId === null) return null;
     if (!isRowId(parentId)) throw new AgentKeyInputError('poolParentId must be a key id', 'poolParentId');
     const found = await this.pool.query(
-      `SELECT COALESCE(pool_parent_id, id) AS root, revoked_at IS NOT NULL AS revoked FROM ${this.tables.keys} WHERE id = $1`,
+      `SELECT COALESCE(pool_parent_id, id) AS root, revoked_at IS NOT NULL AS revoked, account_id
+      FROM ${this.tables.keys} WHERE id = $1`,
       [parentId],
     );
     const parent = found.rows[0];
     if (!parent || parent.revoked)
       throw new AgentKeyInputError('poolParentId: no live key with that id', 'poolParentId');
+    if (parent.account_id !== accountId) {
+      throw new AgentKeyInputError("accountId: a pooled child must be in its parent's account", 'accountId');
+    }
     return Number(parent.root);
   }
 
@@ -485,17 +492,18 @@ export class AgentKey {
     const now = this.now();
     const sets: string[] = [];
     const params: unknown[] = [lookup.value];
-    const set = (column: string, value: unknown, cast = '') => {
+    const param = (value: unknown) => {
       params.push(value);
-      sets.push(`${column} = $${params.length}${cast}`);
+      return `$${params.length}`;
     };
+    const set = (column: string, value: unknown, cast = '') =>
+      sets.push(`${column} = ${param(value)}${cast}`);
     if (changes.scopes !== undefined)
       set('scopes', checkScopes(changes.scopes, this.validScopes), '::text[]');
     if (changes.budgetCents !== undefined) set('budget_cents', checkBudget(changes.budgetCents));
     if (changes.budgetPeriod !== undefined) {
       const period = checkPeriod(changes.budgetPeriod);
-      set('budget_period', period);
-      set('budget_reset_at', period ? firstReset(period, now) : null, '::timestamptz');
+      sets.push(...periodSets(param(period), param(period ? firstReset(period, now) : null), param(now)));
     }
     if (changes.expiresIn !== undefined && changes.expiresAt !== undefined) {
       throw new AgentKeyInputError('give expiresIn or expiresAt, not both', 'expiresAt');

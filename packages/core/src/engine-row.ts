@@ -18,6 +18,8 @@ export interface EngineRow extends KeyRow {
   account_reset_at?: number | null;
   hold_amount_micros?: number | null;
   hold_expires_at?: number | null;
+  /** The pool parent's next reset, for a refusal by the pool's cap. */
+  pool_reset_at?: number | null;
 }
 
 /** The account's ceiling numbers, when the row's account has one. */
@@ -55,7 +57,11 @@ export function refusalOf(row: EngineRow, nowMs: number, scope: string | null): 
       };
     case 'budget': {
       const account = row.cap === 'account';
-      const resetMs = account ? row.account_reset_at : row.budget_reset_at;
+      const resetMs = account
+        ? row.account_reset_at
+        : row.cap === 'pool'
+          ? row.pool_reset_at
+          : row.budget_reset_at;
       return {
         code: 'budget_exceeded',
         cap: account ? 'account' : 'key',

@@ -1,16 +1,32 @@
 import { engineNames } from './engine.js';
+import { centsOf, rowSql } from './expressions.js';
 import type { TableNames } from './identifier.js';
-
-/** Micros used by the keys-table row `r`, honouring a hand-edited budget_used_cents. */
-const usedOf = (r: string) =>
-  `(CASE WHEN ${r}.budget_used_micros IS NOT NULL AND (${r}.budget_used_micros + 9999) / 10000 = COALESCE(${r}.budget_used_cents, 0) THEN ${r}.budget_used_micros ELSE COALESCE(${r}.budget_used_cents, 0)::bigint * 10000 END)`;
 
 /** Kinds whose amounts add up to a period's spend (the counter). */
 export const SPEND_KINDS = `('charge', 'settle', 'adjust')`;
 
+/**
+ * SET fragments that give a key a budget period (`p`, first reset `r`, at time `n`: parameters).
+ * An unchanged period is left alone, with its lazy roll. A changed one starts now, from zero: the
+ * spend so far belonged to the old period, and the ledger from now on must equal the counter.
+ * A period removed keeps the current period's spend (none if it elapsed) for the fixed budget.
+ */
+export function periodSets(p: string, r: string, n: string): string[] {
+  const changed = `budget_period IS DISTINCT FROM ${p}::text`;
+  const used = `(CASE WHEN ${p}::text IS NULL THEN ${rowSql(n, 'NULL').USED_MICROS} ELSE 0::bigint END)`;
+  return [
+    `budget_period = ${p}::text`,
+    `budget_reset_at = CASE WHEN ${changed} THEN ${r}::timestamptz ELSE budget_reset_at END`,
+    `budget_used_micros = CASE WHEN ${changed} THEN ${used} ELSE budget_used_micros END`,
+    `budget_used_cents = CASE WHEN ${changed} THEN ${centsOf(used)} ELSE budget_used_cents END`,
+  ];
+}
+
 /** Admin statements. Each writes its audit row in the same statement as the change. */
 export function adminStatements(t: TableNames) {
   const e = engineNames(t);
+  // Over a keys or accounts row (they share the budget columns), at the statement's $2.
+  const now = rowSql('$2::timestamptz', 'NULL');
   const audit = (source: string, kind: string, extra = `NULL::jsonb`) =>
     `INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, actor, metadata)
        SELECT $2::timestamptz, id, external_subject, account_id, '${kind}', $3::text, ${extra} FROM ${source}`;
@@ -31,30 +47,46 @@ export function adminStatements(t: TableNames) {
         SELECT $2::timestamptz, account_id, 'admin:topup', $3::text,
           jsonb_build_object('cents', $4::integer, 'budget_cents', budget_cents) FROM upd)
       SELECT account_id FROM upd`,
-    /** Zero the period's spend, appending the opposite amount so ledger sums keep equalling the counter. */
-    resetKey: `WITH o AS (SELECT id, ${usedOf('k')} AS before FROM ${t.keys} k WHERE id = $1 FOR UPDATE)
-      , upd AS (UPDATE ${t.keys} k SET budget_used_micros = 0, budget_used_cents = 0 FROM o WHERE k.id = o.id
-        RETURNING k.id, k.external_subject, k.account_id, o.before)
+    /**
+     * Zero the period's spend, appending the opposite amount so ledger sums keep equalling the counter.
+     * A period that already elapsed rolls first: its spend belongs to the old period, not this one.
+     */
+    resetKey: `WITH o AS (SELECT id, ${now.USED_MICROS} AS before, ${now.NEXT_RESET} AS next_reset FROM ${t.keys}
+        WHERE id = $1 FOR UPDATE)
+      , upd AS (UPDATE ${t.keys} k SET budget_used_micros = 0, budget_used_cents = 0, budget_reset_at = o.next_reset
+        FROM o WHERE k.id = o.id RETURNING k.id, k.external_subject, k.account_id, o.before)
       , led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros, actor)
         SELECT $2::timestamptz, id, external_subject, account_id, 'adjust', -before, $3::text FROM upd)
       SELECT id FROM upd`,
-    resetAccount: `WITH o AS (SELECT account_id, ${usedOf('a')} AS before FROM ${e.accounts} a WHERE account_id = $1 FOR UPDATE)
-      , upd AS (UPDATE ${e.accounts} a SET budget_used_micros = 0, budget_used_cents = 0, updated_at = $2::timestamptz
+    resetAccount: `WITH o AS (SELECT account_id, ${now.USED_MICROS} AS before, ${now.NEXT_RESET} AS next_reset
+        FROM ${e.accounts} WHERE account_id = $1 FOR UPDATE)
+      , upd AS (UPDATE ${e.accounts} a SET budget_used_micros = 0, budget_used_cents = 0, budget_reset_at = o.next_reset,
+          updated_at = $2::timestamptz
         FROM o WHERE a.account_id = o.account_id RETURNING a.account_id, o.before)
       , led AS (INSERT INTO ${e.ledger} (at, account_id, kind, amount_micros, actor)
         SELECT $2::timestamptz, account_id, 'adjust', -before, $3::text FROM upd)
       SELECT account_id FROM upd`,
     setAccount: `SELECT ${e.fn('set_account_budget')}($1, $2::timestamptz, $3::integer, $4::text, $5::timestamptz, $6::text)`,
     readAccount: `SELECT account_id, budget_cents, budget_period, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at,
-        ${usedOf('a')}::float8 AS used_micros,
+        ${now.USED_MICROS}::float8 AS used_micros,
         (SELECT COALESCE(sum(amount_micros), 0) FROM ${e.holds} h WHERE h.account_id = a.account_id AND h.state = 'open'
           AND h.expires_at > $2::timestamptz)::float8 AS held_micros
       FROM ${e.accounts} a WHERE account_id = $1`,
-    /** $1 filter column value, $2 from, $3 to, $4 bucket ('hour' | 'day' | null). */
+    /**
+     * $1 filter column value, $2 from, $3 to, $4 bucket ('hour' | 'day' | null). A key's spend is what
+     * its counter counts: its own rows and, for a pool parent, what its pooled children charged (not
+     * their resets, which zero only the child's own counter).
+     */
     spend: (column: 'principal_id' | 'subject' | 'account_id') => `SELECT
         CASE WHEN $4::text IS NULL THEN NULL ELSE date_part('epoch', date_trunc($4::text, at, 'UTC')) * 1000 END AS bucket,
         COALESCE(sum(amount_micros), 0)::float8 AS micros
-      FROM ${e.ledger} WHERE ${column} = $1 AND at >= $2::timestamptz AND at < $3::timestamptz AND kind IN ${SPEND_KINDS}
+      FROM ${e.ledger} WHERE at >= $2::timestamptz AND at < $3::timestamptz AND kind IN ${SPEND_KINDS}
+        AND (${column} = $1${
+          column === 'account_id'
+            ? ''
+            : ` OR (kind IN ('charge', 'settle') AND principal_id = ANY(ARRAY(SELECT c.id FROM ${t.keys} c
+              JOIN ${t.keys} p ON p.id = c.pool_parent_id WHERE p.${column === 'subject' ? 'external_subject' : 'id'} = $1)))`
+        })
       GROUP BY 1 ORDER BY 1`,
     /** $1 hold id. */
     readHold: `SELECT id, principal_id, amount_micros::float8 AS amount_micros, state,

@@ -38,14 +38,14 @@ const OUT = `outcome text, cap text, hold_id bigint, charged_micros float8, shor
   id integer, account_id text, user_id text, name text, scopes text[], budget_cents integer, budget_period text,
   delegated_by text, external_subject text, expires_at float8, revoked_at float8, used_micros float8,
   held_micros float8, budget_reset_at float8, account_limit_cents integer, account_used_micros float8,
-  account_reset_at float8, hold_amount_micros float8, hold_expires_at float8`;
+  account_reset_at float8, hold_amount_micros float8, hold_expires_at float8, pool_reset_at float8`;
 
 /** An outcome with no row to report (unknown key, no such hold, a conflicting key): every OUT column. */
 const outcomeOnly = (outcome: string, holdId: string) =>
   `RETURN QUERY SELECT '${outcome}'::text, NULL::text, ${holdId}, 0::float8, 0::float8, false,
       NULL::integer, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::integer, NULL::text, NULL::text, NULL::text,
       NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8,
-      NULL::float8, NULL::float8;`;
+      NULL::float8, NULL::float8, NULL::float8;`;
 
 const ms = (expr: string) => `date_part('epoch', ${expr}) * 1000`;
 
@@ -186,9 +186,21 @@ BEGIN
       budget_period = EXCLUDED.budget_period,
       budget_reset_at = CASE WHEN a.budget_period IS NOT DISTINCT FROM EXCLUDED.budget_period AND a.budget_cents IS NOT NULL
         THEN a.budget_reset_at ELSE EXCLUDED.budget_reset_at END,
-      -- A ceiling counts spend from when it is set: re-establishing one after it was cleared starts afresh.
-      budget_used_micros = CASE WHEN a.budget_cents IS NULL THEN 0 ELSE a.budget_used_micros END,
-      budget_used_cents = CASE WHEN a.budget_cents IS NULL THEN 0 ELSE a.budget_used_cents END,
+      -- A ceiling counts spend from when it is set: re-establishing one after it was cleared starts
+      -- afresh, and so does a new period (as for keys, sql/admin.ts periodSets); removing the
+      -- period keeps the current period's spend, none if it elapsed.
+      budget_used_micros = CASE
+        WHEN a.budget_cents IS NULL THEN 0
+        WHEN a.budget_period IS NOT DISTINCT FROM EXCLUDED.budget_period THEN a.budget_used_micros
+        WHEN EXCLUDED.budget_period IS NULL AND NOT (a.budget_reset_at IS NOT NULL AND a.budget_reset_at <= p_now)
+          THEN a.budget_used_micros
+        ELSE 0 END,
+      budget_used_cents = CASE
+        WHEN a.budget_cents IS NULL THEN 0
+        WHEN a.budget_period IS NOT DISTINCT FROM EXCLUDED.budget_period THEN a.budget_used_cents
+        WHEN EXCLUDED.budget_period IS NULL AND NOT (a.budget_reset_at IS NOT NULL AND a.budget_reset_at <= p_now)
+          THEN a.budget_used_cents
+        ELSE 0 END,
       updated_at = p_now;
   -- Holds taken while the account had no ceiling count against the new one.
   UPDATE ${n.accounts} SET held_micros = (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
@@ -376,7 +388,7 @@ BEGIN
     k.id, k.account_id, k.user_id, k.name, k.scopes, k.budget_cents, k.budget_period, k.delegated_by, k.external_subject,
     ${ms('k.expires_at')}, ${ms('k.revoked_at')}, v_k_used::float8, (v_k_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8,
     ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')},
-    hh.amount_micros::float8, ${ms('hh.expires_at')}
+    hh.amount_micros::float8, ${ms('hh.expires_at')}, ${ms('p.budget_reset_at')}
     FROM (SELECT 1) one LEFT JOIN ${n.holds} hh ON hh.id = v_hold_id;
 END $f$;
 
@@ -512,7 +524,7 @@ BEGIN
     k.id, k.account_id, k.user_id, k.name, k.scopes, k.budget_cents, k.budget_period, k.delegated_by, k.external_subject,
     ${ms('k.expires_at')}, ${ms('k.revoked_at')}, COALESCE(v_k_used, ${usedOf('k')})::float8, k.held_micros::float8,
     ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')},
-    h.amount_micros::float8, ${ms('h.expires_at')};
+    h.amount_micros::float8, ${ms('h.expires_at')}, ${ms('p.budget_reset_at')};
 END $f$;`;
 }
 
