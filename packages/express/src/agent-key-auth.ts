@@ -27,8 +27,9 @@ export interface AgentKeyAuthOptions {
   cost?: CostOption;
   /**
    * Cents to reserve for the request (a number or a function of it): admitted only if the hold fits,
-   * then settled on `res.locals.agentKeyCostCents` when the response ends, or released when the
-   * client disconnects or the handler fails. For calls whose cost is known only afterwards.
+   * then settled on `res.locals.agentKeyCostCents` when the response ends (the whole hold if that is
+   * unset), or released when none was declared and the client disconnects or the status is ≥ 400.
+   * For calls whose cost is known only afterwards.
    */
   hold?: CostOption;
   /** First-sight policy for verifiers without their own. Unset: unknown subjects get 403 `unprovisioned`. */
@@ -112,8 +113,9 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
         (decision) => {
           if (decision.ok) {
             req.agentKey = decision.principal;
-            if (decision.principal.hold) closeHoldWhenDone(res, decision.principal.hold, agentKey, onError);
-            next();
+            const { hold } = decision.principal;
+            // A client gone before its hold was granted gets its hold released and no handler.
+            if (!hold || closeHoldWhenDone(res, hold, agentKey, onError)) next();
           } else send(res, decision.answer);
         },
         (error: unknown) => {

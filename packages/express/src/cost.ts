@@ -31,12 +31,15 @@ export async function resolveCost(cost: CostOption, req: Request): Promise<CostR
   if (!check.ok) {
     return {
       ok: false,
-      error: new AgentKeyInputError(`cost function returned ${describe(cents)}: ${check.reason}`, 'cost'),
+      error: new AgentKeyInputError(
+        `cost function returned ${describeValue(cents)}: ${check.reason}`,
+        'cost',
+      ),
     };
   }
   return { ok: true, cents: cents as number };
 }
 
-function describe(value: unknown): string {
-  return typeof value === 'number' ? String(value) : typeof value;
+export function describeValue(value: unknown): string {
+  return typeof value === 'number' ? String(value) : value === null ? 'null' : typeof value;
 }

@@ -16,6 +16,14 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Pr
   throw new Error('the hold was never closed');
 }
 
+/** Costs a handler might declare by mistake, and what the report must say was wrong. */
+const BAD_COSTS: Record<string, [unknown, string]> = {
+  third: [1 / 3, 'more precision than 0.0001 cents'],
+  string: ['3', 'finite number'],
+  null: [null, 'finite number'],
+  negative: [-1, 'must not be negative'],
+};
+
 describe.each(LIBS)('agentKeyAuth hold option on %s', (lib) => {
   let env: Loaded;
   let ak: AgentKey;
@@ -25,6 +33,7 @@ describe.each(LIBS)('agentKeyAuth hold option on %s', (lib) => {
   let n = 0;
   const errors: unknown[] = [];
   const release: Array<() => void> = [];
+  let slowRuns = 0;
 
   const holdOf = async (keyId: number) =>
     (
@@ -54,8 +63,36 @@ describe.each(LIBS)('agentKeyAuth hold option on %s', (lib) => {
     app.get('/boom', gate, () => {
       throw new Error('handler failed');
     });
-    app.use((_err: unknown, _req: Request, res: Response, _next: unknown) => {
-      res.status(500).json({ error: 'server_error' });
+    app.get('/missing', gate, () => {
+      throw Object.assign(new Error('no such thing'), { status: 404 });
+    });
+    app.get('/refused', gate, (_req: Request, res: Response) => {
+      res.status(404).json({ error: 'not_found' });
+    });
+    app.get('/priced-refusal', gate, (_req: Request, res: Response) => {
+      res.locals.agentKeyCostCents = 1.5;
+      res.status(422).json({ error: 'unprocessable' });
+    });
+    app.get('/bad/:which', gate, (req: Request, res: Response) => {
+      res.locals.agentKeyCostCents = BAD_COSTS[req.params.which as string]![0];
+      res.json({ ok: true });
+    });
+    // The hold amount takes a while to compute, long enough for the client to hang up.
+    const slow = env.pkg.agentKeyAuth({
+      agentKey: ak,
+      hold: async () => {
+        await new Promise((r) => setTimeout(r, 300));
+        return 10;
+      },
+      onError: (e: unknown) => errors.push(e),
+    });
+    app.get('/slow', slow, (_req: Request, res: Response) => {
+      slowRuns++;
+      res.json({ ok: true });
+    });
+    // Like Express's default handler: an error's own status, else 500.
+    app.use((err: { status?: number }, _req: Request, res: Response, _next: unknown) => {
+      res.status(err.status ?? 500).json({ error: 'failed' });
     });
     server = app.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -121,6 +158,72 @@ describe.each(LIBS)('agentKeyAuth hold option on %s', (lib) => {
       ),
     ).toMatchObject({ state: 'released' });
     expect((await ak.getKey(id))!.budget.usedCents).toBe(0);
+  });
+
+  it('releases the hold when the handler throws an HTTP error (4xx)', async () => {
+    const { key: k, id } = await key();
+    expect((await get('/missing', k)).status).toBe(404);
+    expect(
+      await until(
+        () => holdOf(id),
+        (h) => h.state !== 'open',
+      ),
+    ).toMatchObject({ state: 'released' });
+    expect((await ak.getKey(id))!.budget.usedCents).toBe(0);
+  });
+
+  it('releases the hold when the handler answers 4xx without declaring a cost', async () => {
+    const { key: k, id } = await key();
+    expect((await get('/refused', k)).status).toBe(404);
+    expect(
+      await until(
+        () => holdOf(id),
+        (h) => h.state !== 'open',
+      ),
+    ).toMatchObject({ state: 'released' });
+  });
+
+  it('settles a declared cost even when the response is a 4xx', async () => {
+    const { key: k, id } = await key();
+    expect((await get('/priced-refusal', k)).status).toBe(422);
+    expect(
+      await until(
+        () => holdOf(id),
+        (h) => h.state !== 'open',
+      ),
+    ).toEqual({ state: 'settled', settled: 15_000 });
+  });
+
+  it('settles the whole hold and reports a declared cost that is not valid', async () => {
+    for (const [which, [, wrong]] of Object.entries(BAD_COSTS)) {
+      const { key: k, id } = await key();
+      expect((await get(`/bad/${which}`, k)).status).toBe(200);
+      expect(
+        await until(
+          () => holdOf(id),
+          (h) => h.state !== 'open',
+        ),
+      ).toEqual({ state: 'settled', settled: 100_000 });
+      const messages = errors.map((e) => String((e as Error).message));
+      expect(messages.some((m) => m.includes('res.locals.agentKeyCostCents') && m.includes(wrong))).toBe(
+        true,
+      );
+    }
+  });
+
+  it('releases the hold of a client gone before it was granted, without running the handler', async () => {
+    const { key: k, id } = await key();
+    const req = http.get(`${base}/slow`, { headers: { authorization: `Bearer ${k}` } });
+    req.on('error', () => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    req.destroy(); // the gate is still computing the hold
+    expect(
+      await until(
+        () => holdOf(id),
+        (h) => h !== undefined && h.state !== 'open',
+      ),
+    ).toMatchObject({ state: 'released' });
+    expect(slowRuns).toBe(0);
   });
 
   it('admits a request only when its hold fits', async () => {
