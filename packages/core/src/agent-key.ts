@@ -3,16 +3,8 @@ import { ChargePath, chargeRequest, toAuthorizeResult } from './budget/charge.js
 import { HoldPath } from './budget/holds.js';
 import { costToMicros } from './budget/money.js';
 import { type BudgetPeriod, firstReset } from './budget/period.js';
-import {
-  actorOf,
-  checkBatching,
-  checkBudget,
-  checkIdempotencyKey,
-  checkPeriod,
-  isRowId,
-  rowIdOf,
-} from './checks.js';
-import type { ChargeRequest, Lookup, StoreContext } from './context.js';
+import { actorOf, checkBatching, checkBudget, checkPeriod, isRowId, rowIdOf } from './checks.js';
+import type { Lookup, StoreContext } from './context.js';
 import { preparedQuery, type Queryable, type Runner } from './db.js';
 import { DescriptorCache } from './descriptor-cache.js';
 import { parseDuration } from './duration.js';
@@ -20,10 +12,11 @@ import { AgentKeyInputError } from './errors.js';
 import { Gate, type GateOptions } from './gate.js';
 import { checkIdent, checkName, checkOptionalIdent, checkScopes, isIdent, isPlausibleKey } from './input.js';
 import { hashKey, newKey, unusableHash } from './key.js';
+import { updateRow } from './key-update.js';
+import { trackRow, validateRow } from './legacy.js';
 import { MALFORMED, refuse, unavailable } from './results.js';
-import { isExhausted, type KeyRow, toKeyInfo, toValidateResult, usedWholeCents } from './rows.js';
-import { adminStatements, periodSets } from './sql/admin.js';
-import type { Selector } from './sql/columns.js';
+import { toKeyInfo } from './rows.js';
+import { adminStatements } from './sql/admin.js';
 import { type TableNames, tableNames } from './sql/identifier.js';
 import { migrationSql } from './sql/migrate.js';
 import { type Statements, statements } from './sql/statements.js';
@@ -71,6 +64,7 @@ export class AgentKey {
   private readonly charges: ChargePath;
   private readonly holds: HoldPath;
   private readonly budgets: BudgetAdmin;
+  private readonly ctx: StoreContext;
 
   constructor(options: AgentKeyOptions) {
     if (!options || typeof options.pool?.query !== 'function') {
@@ -108,6 +102,7 @@ export class AgentKey {
       now: this.now,
       descriptors: this.descriptors,
     };
+    this.ctx = ctx;
     const batching = checkBatching(options.batching);
     this.holds = new HoldPath(ctx, batching);
     this.charges = new ChargePath(ctx, this.holds, batching);
@@ -202,22 +197,22 @@ export class AgentKey {
 
   validate(rawKey: string): Promise<ValidateResult | ValidateFailure> {
     if (!isPlausibleKey(rawKey)) return Promise.resolve({ valid: false, reason: 'invalid' });
-    return this.validateRow({ by: 'key_hash', value: hashKey(rawKey) });
+    return validateRow(this.ctx, { by: 'key_hash', value: hashKey(rawKey) });
   }
 
   validateBySubject(subject: string): Promise<ValidateResult | ValidateFailure> {
     if (!isIdent(subject)) return Promise.resolve({ valid: false, reason: 'invalid' });
-    return this.validateRow({ by: 'external_subject', value: subject });
+    return validateRow(this.ctx, { by: 'external_subject', value: subject });
   }
 
   trackUsage(rawKey: string, options: TrackUsageOptions): Promise<TrackUsageResult> {
     const lookup = isPlausibleKey(rawKey) ? { by: 'key_hash' as const, value: hashKey(rawKey) } : null;
-    return this.trackRow(lookup, options?.costCents, options?.idempotencyKey);
+    return trackRow(this.ctx, this.charges, lookup, options?.costCents, options?.idempotencyKey);
   }
 
   trackUsageBySubject(subject: string, options: TrackUsageOptions): Promise<TrackUsageResult> {
     const lookup = isIdent(subject) ? { by: 'external_subject' as const, value: subject } : null;
-    return this.trackRow(lookup, options?.costCents, options?.idempotencyKey);
+    return trackRow(this.ctx, this.charges, lookup, options?.costCents, options?.idempotencyKey);
   }
 
   hasScope(result: { scopes: readonly string[] | null }, scope: string): boolean {
@@ -277,11 +272,17 @@ export class AgentKey {
   ): Promise<KeyInfo | null> {
     const keyId = rowIdOf(keyIdIn);
     if (keyId === null) return Promise.resolve(null);
-    return this.updateRow({ by: 'id', value: keyId }, changes, audit);
+    return updateRow(this.ctx, this.validScopes, { by: 'id', value: keyId }, changes, audit);
   }
 
   updateSubject(subject: string, changes: UpdateOptions, audit: AuditOptions = {}): Promise<KeyInfo | null> {
-    return this.updateRow({ by: 'external_subject', value: checkIdent(subject, 'subject') }, changes, audit);
+    return updateRow(
+      this.ctx,
+      this.validScopes,
+      { by: 'external_subject', value: checkIdent(subject, 'subject') },
+      changes,
+      audit,
+    );
   }
 
   /**
@@ -430,116 +431,6 @@ export class AgentKey {
   /** Zeroes the current period's spend; the ledger gets the opposite amount, so its sums still match. */
   resetBudget(target: BudgetTarget, audit: AuditOptions = {}): Promise<boolean> {
     return this.budgets.resetBudget(target, audit);
-  }
-
-  private async validateRow(lookup: Lookup): Promise<ValidateResult | ValidateFailure> {
-    const now = this.now();
-    const params = [lookup.value, now.toISOString()];
-    let row: (KeyRow & { needs_write?: boolean }) | undefined = (
-      await this.hot(this.sql.peek(lookup.by), params)
-    ).rows[0];
-    if (row?.needs_write) row = (await this.hot(this.sql.touch(lookup.by), params)).rows[0];
-    if (!row) return { valid: false, reason: 'invalid' };
-    if (row.revoked_at !== null) return { valid: false, reason: 'revoked' };
-    if (row.expires_at !== null && row.expires_at <= now.getTime())
-      return { valid: false, reason: 'expired' };
-    if (isExhausted(row)) return { valid: false, reason: 'budget_exceeded' };
-    return toValidateResult(row);
-  }
-
-  private async trackRow(
-    lookup: Lookup | null,
-    costCents: unknown,
-    idempotencyKey: unknown,
-  ): Promise<TrackUsageResult> {
-    if (typeof costCents !== 'number' || !Number.isFinite(costCents))
-      return { success: false, reason: 'invalid_cost' };
-    if (costCents <= 0) return { success: true };
-    // 0.2.0 bills whole cents, rounding up.
-    const cost = costToMicros(Math.ceil(costCents));
-    if (!cost.ok) return { success: false, reason: 'invalid_cost' };
-    if (!lookup) return { success: false, reason: 'invalid_key' };
-    const request: ChargeRequest = {
-      op: 'track',
-      micros: cost.micros,
-      holdMicros: 0,
-      holdTtlMs: 0,
-      scope: null,
-      tokenGrants: true,
-      idem: checkIdempotencyKey(idempotencyKey),
-      meta: null,
-    };
-    const row = await this.charges.charge(lookup, this.now(), request);
-    if (!row || row.outcome === 'unknown' || row.outcome === 'revoked' || row.outcome === 'expired') {
-      return { success: false, reason: 'invalid_key' };
-    }
-    if (row.outcome !== 'ok') return { success: false, reason: 'budget_exceeded' };
-    const used = usedWholeCents(row);
-    return {
-      success: true,
-      budgetUsedCents: used,
-      budgetRemainingCents: row.budget_cents === null ? null : Math.max(0, row.budget_cents - used),
-    };
-  }
-
-  private async updateRow(
-    lookup: { by: 'id' | Selector; value: unknown },
-    changes: UpdateOptions,
-    audit: AuditOptions,
-  ): Promise<KeyInfo | null> {
-    if (!changes || typeof changes !== 'object')
-      throw new AgentKeyInputError('changes must be an object', 'changes');
-    const now = this.now();
-    const sets: string[] = [];
-    const params: unknown[] = [lookup.value];
-    const param = (value: unknown) => {
-      params.push(value);
-      return `$${params.length}`;
-    };
-    const set = (column: string, value: unknown, cast = '') =>
-      sets.push(`${column} = ${param(value)}${cast}`);
-    if (changes.scopes !== undefined)
-      set('scopes', checkScopes(changes.scopes, this.validScopes), '::text[]');
-    if (changes.budgetCents !== undefined) set('budget_cents', checkBudget(changes.budgetCents));
-    if (changes.budgetPeriod !== undefined) {
-      const period = checkPeriod(changes.budgetPeriod);
-      sets.push(...periodSets(param(period), param(period ? firstReset(period, now) : null), param(now)));
-    }
-    if (changes.expiresIn !== undefined && changes.expiresAt !== undefined) {
-      throw new AgentKeyInputError('give expiresIn or expiresAt, not both', 'expiresAt');
-    }
-    if (changes.expiresIn !== undefined) {
-      set(
-        'expires_at',
-        changes.expiresIn === null ? null : new Date(now.getTime() + parseDuration(changes.expiresIn)),
-        '::timestamptz',
-      );
-    }
-    if (changes.expiresAt !== undefined) {
-      if (
-        changes.expiresAt !== null &&
-        !(changes.expiresAt instanceof Date && Number.isFinite(changes.expiresAt.getTime()))
-      ) {
-        throw new AgentKeyInputError('expiresAt must be a valid Date or null', 'expiresAt');
-      }
-      set('expires_at', changes.expiresAt, '::timestamptz');
-    }
-    if (changes.name !== undefined) set('name', checkName(changes.name));
-    if (sets.length === 0) throw new AgentKeyInputError('nothing to update', 'changes');
-    params.push(now, actorOf(audit));
-    const result = await this.pool.query(
-      this.sql.audited(
-        `UPDATE ${this.tables.keys} SET ${sets.join(', ')} WHERE ${lookup.by} = $1`,
-        'admin:update',
-        params.length - 1,
-        params.length,
-      ),
-      params,
-    );
-    this.descriptors.clear();
-    if (result.rows.length === 0) return null;
-    const read = await this.pool.query(this.sql.read('id'), [result.rows[0].id, now]);
-    return toKeyInfo(read.rows[0]);
   }
 
   private lookupOf(credential: Credential): Lookup | null {

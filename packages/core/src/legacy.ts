@@ -1,0 +1,63 @@
+import type { ChargePath } from './budget/charge.js';
+import { costToMicros } from './budget/money.js';
+import { checkIdempotencyKey } from './checks.js';
+import type { ChargeRequest, Lookup, StoreContext } from './context.js';
+import { isExhausted, type KeyRow, toValidateResult, usedWholeCents } from './rows.js';
+import type { TrackUsageResult, ValidateFailure, ValidateResult } from './types.js';
+
+/**
+ * agentkey 0.2.0's request path, with its exact answers: `validate` reads the row (writing only
+ * when a period rolls or last_used_at is a minute old), `trackUsage` charges whole cents.
+ */
+export async function validateRow(
+  ctx: StoreContext,
+  lookup: Lookup,
+): Promise<ValidateResult | ValidateFailure> {
+  const now = ctx.now();
+  const params = [lookup.value, now.toISOString()];
+  let row: (KeyRow & { needs_write?: boolean }) | undefined = (await ctx.hot(ctx.sql.peek(lookup.by), params))
+    .rows[0];
+  if (row?.needs_write) row = (await ctx.hot(ctx.sql.touch(lookup.by), params)).rows[0];
+  if (!row) return { valid: false, reason: 'invalid' };
+  if (row.revoked_at !== null) return { valid: false, reason: 'revoked' };
+  if (row.expires_at !== null && row.expires_at <= now.getTime()) return { valid: false, reason: 'expired' };
+  if (isExhausted(row)) return { valid: false, reason: 'budget_exceeded' };
+  return toValidateResult(row);
+}
+
+export async function trackRow(
+  ctx: StoreContext,
+  charges: ChargePath,
+  lookup: Lookup | null,
+  costCents: unknown,
+  idempotencyKey: unknown,
+): Promise<TrackUsageResult> {
+  if (typeof costCents !== 'number' || !Number.isFinite(costCents))
+    return { success: false, reason: 'invalid_cost' };
+  if (costCents <= 0) return { success: true };
+  // 0.2.0 bills whole cents, rounding up.
+  const cost = costToMicros(Math.ceil(costCents));
+  if (!cost.ok) return { success: false, reason: 'invalid_cost' };
+  if (!lookup) return { success: false, reason: 'invalid_key' };
+  const request: ChargeRequest = {
+    op: 'track',
+    micros: cost.micros,
+    holdMicros: 0,
+    holdTtlMs: 0,
+    scope: null,
+    tokenGrants: true,
+    idem: checkIdempotencyKey(idempotencyKey),
+    meta: null,
+  };
+  const row = await charges.charge(lookup, ctx.now(), request);
+  if (!row || row.outcome === 'unknown' || row.outcome === 'revoked' || row.outcome === 'expired') {
+    return { success: false, reason: 'invalid_key' };
+  }
+  if (row.outcome !== 'ok') return { success: false, reason: 'budget_exceeded' };
+  const used = usedWholeCents(row);
+  return {
+    success: true,
+    budgetUsedCents: used,
+    budgetRemainingCents: row.budget_cents === null ? null : Math.max(0, row.budget_cents - used),
+  };
+}
