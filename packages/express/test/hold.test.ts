@@ -42,6 +42,12 @@ describe.each(LIBS)('agentKeyAuth hold option on %s', (lib) => {
         [keyId],
       )
     ).rows[0];
+  /** The key's hold once it is no longer open (closing runs after the response). */
+  const closedHold = (keyId: number) =>
+    until(
+      () => holdOf(keyId),
+      (h) => h.state !== 'open',
+    );
 
   beforeAll(async () => {
     env = await load(lib);
@@ -116,94 +122,54 @@ describe.each(LIBS)('agentKeyAuth hold option on %s', (lib) => {
     await once(res, 'data'); // the handler is mid-stream, the hold is open
     expect(await holdOf(id)).toMatchObject({ state: 'open' });
     req.destroy();
-    expect(
-      await until(
-        () => holdOf(id),
-        (h) => h.state !== 'open',
-      ),
-    ).toMatchObject({ state: 'released' });
+    expect(await closedHold(id)).toMatchObject({ state: 'released' });
     expect((await ak.getKey(id))!.budget.usedCents).toBe(0);
   });
 
   it('settles the cost the handler declares in res.locals', async () => {
     const { key: k, id } = await key();
     expect((await get('/priced', k)).status).toBe(200);
-    expect(
-      await until(
-        () => holdOf(id),
-        (h) => h.state !== 'open',
-      ),
-    ).toEqual({ state: 'settled', settled: 32_500 });
+    expect(await closedHold(id)).toEqual({ state: 'settled', settled: 32_500 });
     expect((await ak.getKey(id))!.budget.usedCents).toBe(3.25);
   });
 
   it('settles the whole hold when no cost was declared: never free', async () => {
     const { key: k, id } = await key();
     expect((await get('/silent', k)).status).toBe(200);
-    expect(
-      await until(
-        () => holdOf(id),
-        (h) => h.state !== 'open',
-      ),
-    ).toEqual({ state: 'settled', settled: 100_000 });
+    expect(await closedHold(id)).toEqual({ state: 'settled', settled: 100_000 });
   });
 
   it('releases the hold when the handler throws', async () => {
     const { key: k, id } = await key();
     expect((await get('/boom', k)).status).toBe(500);
-    expect(
-      await until(
-        () => holdOf(id),
-        (h) => h.state !== 'open',
-      ),
-    ).toMatchObject({ state: 'released' });
+    expect(await closedHold(id)).toMatchObject({ state: 'released' });
     expect((await ak.getKey(id))!.budget.usedCents).toBe(0);
   });
 
   it('releases the hold when the handler throws an HTTP error (4xx)', async () => {
     const { key: k, id } = await key();
     expect((await get('/missing', k)).status).toBe(404);
-    expect(
-      await until(
-        () => holdOf(id),
-        (h) => h.state !== 'open',
-      ),
-    ).toMatchObject({ state: 'released' });
+    expect(await closedHold(id)).toMatchObject({ state: 'released' });
     expect((await ak.getKey(id))!.budget.usedCents).toBe(0);
   });
 
   it('releases the hold when the handler answers 4xx without declaring a cost', async () => {
     const { key: k, id } = await key();
     expect((await get('/refused', k)).status).toBe(404);
-    expect(
-      await until(
-        () => holdOf(id),
-        (h) => h.state !== 'open',
-      ),
-    ).toMatchObject({ state: 'released' });
+    expect(await closedHold(id)).toMatchObject({ state: 'released' });
   });
 
   it('settles a declared cost even when the response is a 4xx', async () => {
     const { key: k, id } = await key();
     expect((await get('/priced-refusal', k)).status).toBe(422);
-    expect(
-      await until(
-        () => holdOf(id),
-        (h) => h.state !== 'open',
-      ),
-    ).toEqual({ state: 'settled', settled: 15_000 });
+    expect(await closedHold(id)).toEqual({ state: 'settled', settled: 15_000 });
   });
 
   it('settles the whole hold and reports a declared cost that is not valid', async () => {
     for (const [which, [, wrong]] of Object.entries(BAD_COSTS)) {
       const { key: k, id } = await key();
       expect((await get(`/bad/${which}`, k)).status).toBe(200);
-      expect(
-        await until(
-          () => holdOf(id),
-          (h) => h.state !== 'open',
-        ),
-      ).toEqual({ state: 'settled', settled: 100_000 });
+      expect(await closedHold(id)).toEqual({ state: 'settled', settled: 100_000 });
       const messages = errors.map((e) => String((e as Error).message));
       expect(messages.some((m) => m.includes('res.locals.agentKeyCostCents') && m.includes(wrong))).toBe(
         true,
