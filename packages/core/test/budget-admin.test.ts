@@ -81,6 +81,22 @@ describe.each(BACKENDS)('budget admin, periods and pools (%s)', (backend) => {
     });
   });
 
+  it('setting the period of a row that has one but no reset date (hand-written SQL) gives it one', async () => {
+    at('2026-06-01T12:00:00Z');
+    const { id } = await ak.create({ accountId: 'repair', budgetCents: 100 });
+    await db.pool.query(
+      `UPDATE ${db.table} SET budget_period = 'day', budget_reset_at = NULL WHERE id = $1`,
+      [id],
+    );
+    expect(await ak.update(id, { budgetPeriod: 'day' })).toMatchObject({
+      budget: { period: 'day', resetAt: new Date('2026-06-02T12:00:00Z') },
+    });
+    await ak.setAccountBudget('repair', { budgetCents: 100, budgetPeriod: 'day' });
+    await db.pool.query(`UPDATE ${db.table}_accounts SET budget_reset_at = NULL WHERE account_id = 'repair'`);
+    await ak.setAccountBudget('repair', { budgetCents: 100, budgetPeriod: 'day' });
+    expect(await ak.getAccount('repair')).toMatchObject({ resetAt: new Date('2026-06-02T12:00:00Z') });
+  });
+
   it('a weekly budget rolls after seven days, not before', async () => {
     at('2026-06-01T00:00:00Z');
     const { key } = await ak.create({ accountId: 'weekly', budgetCents: 10, budgetPeriod: 'week' });

@@ -16,7 +16,8 @@ export function periodSets(p: string, r: string, n: string): string[] {
   const used = `(CASE WHEN ${p}::text IS NULL THEN ${rowSql(n, 'NULL').USED_MICROS} ELSE 0::bigint END)`;
   return [
     `budget_period = ${p}::text`,
-    `budget_reset_at = CASE WHEN ${changed} THEN ${r}::timestamptz ELSE budget_reset_at END`,
+    // A period with no reset date (a hand-written row) never rolls: setting it gives it one.
+    `budget_reset_at = CASE WHEN ${changed} THEN ${r}::timestamptz ELSE COALESCE(budget_reset_at, ${r}::timestamptz) END`,
     `budget_used_micros = CASE WHEN ${changed} THEN ${used} ELSE budget_used_micros END`,
     `budget_used_cents = CASE WHEN ${changed} THEN ${centsOf(used)} ELSE budget_used_cents END`,
   ];

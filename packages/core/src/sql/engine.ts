@@ -191,7 +191,7 @@ BEGIN
     ON CONFLICT (account_id) DO UPDATE SET budget_cents = EXCLUDED.budget_cents,
       budget_period = EXCLUDED.budget_period,
       budget_reset_at = CASE WHEN a.budget_period IS NOT DISTINCT FROM EXCLUDED.budget_period AND a.budget_cents IS NOT NULL
-        THEN a.budget_reset_at ELSE EXCLUDED.budget_reset_at END,
+        THEN COALESCE(a.budget_reset_at, EXCLUDED.budget_reset_at) ELSE EXCLUDED.budget_reset_at END,
       -- A ceiling counts spend from when it is set: re-establishing one after it was cleared starts
       -- afresh, and so does a new period (as for keys, sql/admin.ts periodSets); removing the
       -- period keeps the current period's spend, none if it elapsed.
