@@ -125,6 +125,48 @@ describe.each(BACKENDS)('budget engine (%s)', (backend) => {
     ]);
   });
 
+  it('a replay is still bound by revocation, expiry and scope, and keeps the first claim', async () => {
+    clock.set('2026-04-10T12:00:00Z');
+    const { key, id } = await ak.create({ accountId: 'i3', scopes: ['read'], expiresIn: '1h' });
+    expect(await ak.authorize(key, { scope: 'read', costCents: 1, idempotencyKey: 'a' })).toMatchObject({
+      ok: true,
+    });
+    expect(await ak.authorize(key, { holdCents: 2, idempotencyKey: 'b' })).toMatchObject({ ok: true });
+    // An old idempotency key never widens what the credential may do.
+    expect(await ak.authorize(key, { scope: 'write', costCents: 1, idempotencyKey: 'a' })).toMatchObject({
+      ok: false,
+      error: { code: 'insufficient_scope' },
+    });
+    expect(await ak.authorize(key, { scope: 'read', costCents: 1, idempotencyKey: 'a' })).toMatchObject({
+      ok: true,
+      replayed: true,
+    });
+    clock.advance(2 * 3_600_000);
+    expect(await ak.authorize(key, { holdCents: 2, idempotencyKey: 'b' })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_token', reason: 'expired' },
+    });
+    clock.set('2026-04-10T12:00:00Z');
+    await ak.ensureSubject('idp|replayer', { accountId: 'i3' });
+    const subject = { subject: 'idp|replayer' };
+    expect(await ak.authorize(subject, { costCents: 1, idempotencyKey: 'c' })).toMatchObject({ ok: true });
+    await ak.revoke(id);
+    await ak.revokeSubject('idp|replayer');
+    for (const [who, idem] of [
+      [key, 'a'],
+      [subject, 'c'],
+    ] as const) {
+      expect(await ak.authorize(who, { costCents: 1, idempotencyKey: idem })).toMatchObject({
+        ok: false,
+        error: { code: 'invalid_token', reason: 'revoked' },
+      });
+    }
+    // The refused replays took nothing and gave nothing back: each first claim still stands.
+    const claims = await rows(`SELECT key FROM {T}_idempotency WHERE principal_id = $1 ORDER BY key`, [id]);
+    expect(claims.map((c) => c.key)).toEqual(['a', 'b']);
+    expect((await ak.getKey(id))!.budget.usedCents).toBe(1);
+  });
+
   it('a refused call does not burn its idempotency key', async () => {
     const { key } = await ak.create({ accountId: 'i2', budgetCents: 1 });
     expect(await ak.authorize(key, { costCents: 2, idempotencyKey: 'k' })).toMatchObject({ ok: false });

@@ -311,21 +311,22 @@ BEGIN
       WHERE (principal_id = p.id OR pool_id = p.id) AND state = 'open' AND expires_at > p_now);
   END IF;
 
-  IF NOT v_replayed THEN
-    IF k.revoked_at IS NOT NULL OR (k.pool_parent_id IS NOT NULL AND (p.id IS NULL OR p.revoked_at IS NOT NULL))
-      THEN v_outcome := 'revoked';
-    ELSIF (k.expires_at IS NOT NULL AND k.expires_at <= p_now) OR (p.id IS NOT NULL AND p.expires_at IS NOT NULL AND p.expires_at <= p_now) THEN v_outcome := 'expired';
-    ELSIF NOT p_token_ok OR NOT (p_scope IS NULL OR k.scopes IS NULL OR p_scope = ANY(k.scopes) OR 'admin' = ANY(k.scopes)) THEN v_outcome := 'scope';
-    ELSIF k.budget_cents IS NOT NULL AND (v_k_used + v_k_held + v_need > k.budget_cents::bigint * 10000
-        OR v_k_used + v_k_held >= k.budget_cents::bigint * 10000) THEN v_outcome := 'budget'; v_cap := 'key';
-    ELSIF p.id IS NOT NULL AND p.budget_cents IS NOT NULL AND (v_p_used + v_p_held + v_need > p.budget_cents::bigint * 10000
-        OR v_p_used + v_p_held >= p.budget_cents::bigint * 10000) THEN v_outcome := 'budget'; v_cap := 'pool';
-    END IF;
+  -- A replay is still a request: revocation, expiry and scope bind it as they bind any other (an
+  -- old idempotency key must never open a door). Only the budget was settled by the first call.
+  IF k.revoked_at IS NOT NULL OR (k.pool_parent_id IS NOT NULL AND (p.id IS NULL OR p.revoked_at IS NOT NULL))
+    THEN v_outcome := 'revoked';
+  ELSIF (k.expires_at IS NOT NULL AND k.expires_at <= p_now) OR (p.id IS NOT NULL AND p.expires_at IS NOT NULL AND p.expires_at <= p_now) THEN v_outcome := 'expired';
+  ELSIF NOT p_token_ok OR NOT (p_scope IS NULL OR k.scopes IS NULL OR p_scope = ANY(k.scopes) OR 'admin' = ANY(k.scopes)) THEN v_outcome := 'scope';
+  ELSIF v_replayed THEN NULL;
+  ELSIF k.budget_cents IS NOT NULL AND (v_k_used + v_k_held + v_need > k.budget_cents::bigint * 10000
+      OR v_k_used + v_k_held >= k.budget_cents::bigint * 10000) THEN v_outcome := 'budget'; v_cap := 'key';
+  ELSIF p.id IS NOT NULL AND p.budget_cents IS NOT NULL AND (v_p_used + v_p_held + v_need > p.budget_cents::bigint * 10000
+      OR v_p_used + v_p_held >= p.budget_cents::bigint * 10000) THEN v_outcome := 'budget'; v_cap := 'pool';
   END IF;
 
   -- The account row is the most contended lock (every key of the account wants it): take it last,
   -- only when every other check passed, and hold it just through the writes below.
-  IF k.account_capped AND (v_outcome = 'ok' OR v_replayed) THEN
+  IF k.account_capped AND v_outcome = 'ok' THEN
     SELECT * INTO a FROM ${n.accounts} x WHERE x.account_id = k.account_id FOR UPDATE;
     ${usedNow(n, 'a', 'v_a_used')}
     IF NOT v_replayed AND a.budget_cents IS NOT NULL THEN
@@ -338,8 +339,9 @@ BEGIN
   END IF;
 
   IF v_outcome <> 'ok' THEN
-    -- Nothing charged: give the idempotency key back so a retry is judged afresh.
-    IF p_idem IS NOT NULL THEN
+    -- Nothing charged: give the idempotency key back so a retry is judged afresh (a refused
+    -- replay keeps the first call's claim).
+    IF p_idem IS NOT NULL AND NOT v_replayed THEN
       DELETE FROM ${n.idempotency} WHERE principal_id = v_id AND op = p_op AND key = p_idem;
     END IF;
   ELSE
