@@ -1,5 +1,5 @@
 import { BudgetAdmin } from './budget/admin.js';
-import { ChargePath, chargeRequest, toAuthorizeResult } from './budget/charge.js';
+import { ChargePath, chargeRequest, toAuthorizeResult, tokenExpired } from './budget/charge.js';
 import { HoldPath } from './budget/holds.js';
 import { costToMicros } from './budget/money.js';
 import { type BudgetPeriod, firstReset } from './budget/period.js';
@@ -14,7 +14,7 @@ import { checkIdent, checkName, checkOptionalIdent, checkScopes, isIdent, isPlau
 import { hashKey, newKey, unusableHash } from './key.js';
 import { updateRow } from './key-update.js';
 import { trackRow, validateRow } from './legacy.js';
-import { MALFORMED, refuse, unavailable } from './results.js';
+import { EXPIRED, MALFORMED, refuse, unavailable } from './results.js';
 import { toKeyInfo } from './rows.js';
 import { adminStatements } from './sql/admin.js';
 import { type TableNames, tableNames } from './sql/identifier.js';
@@ -296,6 +296,7 @@ export class AgentKey {
     const request = chargeRequest('authorize', options, options.holdCents, options.holdTtl);
     try {
       const now = this.now();
+      if (tokenExpired(request, now)) return refuse(EXPIRED);
       const row = await this.charges.charge(lookup, now, request);
       return toAuthorizeResult(row, now, request, options);
     } catch (cause) {
@@ -319,6 +320,7 @@ export class AgentKey {
     const request = chargeRequest('reserve', { ...rest, costCents: 0 }, maxCents, ttl);
     try {
       const now = this.now();
+      if (tokenExpired(request, now)) return refuse(EXPIRED);
       return toAuthorizeResult(await this.charges.charge(lookup, now, request), now, request, rest);
     } catch (cause) {
       return refuse(unavailable(cause));

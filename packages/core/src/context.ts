@@ -32,6 +32,8 @@ export interface ChargeRequest {
   holdTtlMs: number;
   scope: string | null;
   tokenGrants: boolean;
+  /** The token's own expiry (ms), for external callers: past it, nothing is charged. */
+  tokenExpiresMs: number | null;
   idem: string | null;
   /** JSON text for the ledger row. */
   meta: string | null;

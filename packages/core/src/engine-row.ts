@@ -1,6 +1,7 @@
 import { MICROS_PER_CENT } from './budget/money.js';
 import { printable } from './duration.js';
 import type { AuthError } from './errors.js';
+import { EXPIRED } from './results.js';
 import type { KeyRow } from './rows.js';
 import type { Budget } from './types.js';
 
@@ -48,7 +49,7 @@ export function refusalOf(row: EngineRow, nowMs: number, scope: string | null): 
     case 'revoked':
       return { code: 'invalid_token', reason: 'revoked', description: 'The credential was revoked.' };
     case 'expired':
-      return { code: 'invalid_token', reason: 'expired', description: 'The credential has expired.' };
+      return EXPIRED;
     case 'scope':
       return {
         code: 'insufficient_scope',

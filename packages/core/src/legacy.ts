@@ -46,6 +46,7 @@ export async function trackRow(
     holdTtlMs: 0,
     scope: null,
     tokenGrants: true,
+    tokenExpiresMs: null,
     idem: checkIdempotencyKey(idempotencyKey),
     meta: null,
   };

@@ -46,6 +46,12 @@ export const UNKNOWN: AuthError = {
   description: 'Unknown credential.',
 };
 
+export const EXPIRED: AuthError = {
+  code: 'invalid_token',
+  reason: 'expired',
+  description: 'The credential has expired.',
+};
+
 export function unavailable(cause: unknown): AuthError {
   return { code: 'unavailable', description: 'The key store cannot answer.', retryAfterSec: 1, cause };
 }

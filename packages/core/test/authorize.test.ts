@@ -181,6 +181,28 @@ describe.each(BACKENDS)('authorize (%s)', (backend) => {
     expect(queries).toBe(2);
   });
 
+  it('a token past its own expiry is refused as expired, charging and holding nothing', async () => {
+    await ak.ensureSubject('idp|stale', { budgetCents: 10, accountId: 'org' });
+    const subject = { subject: 'idp|stale' };
+    const past = new Date(clock.now().getTime() - 1);
+    for (const call of [
+      () => ak.authorize(subject, { costCents: 1, tokenExpiresAt: past }),
+      () => ak.authorize(subject, { holdCents: 1, tokenExpiresAt: past }),
+      () => ak.reserve(subject, { maxCents: 1, tokenExpiresAt: past }),
+    ]) {
+      expect(await call()).toMatchObject({ ok: false, error: { code: 'invalid_token', reason: 'expired' } });
+    }
+    expect(await ak.getSubject('idp|stale')).toMatchObject({ budget: { usedCents: 0 } });
+    const later = new Date(clock.now().getTime() + 60_000);
+    expect(await ak.authorize(subject, { costCents: 1, tokenExpiresAt: later })).toMatchObject({
+      ok: true,
+      principal: { expiresAt: later },
+    });
+    await expect(
+      ak.authorize(subject, { costCents: 1, tokenExpiresAt: new Date(Number.NaN) }),
+    ).rejects.toThrow(/tokenExpiresAt/);
+  });
+
   it('fails closed: a store that cannot answer is unavailable, never a pass', async () => {
     const down = new Store({ pool: { query: () => Promise.reject(new Error('connection refused')) } });
     const result = await down.authorize('ak_0123', { costCents: 1 });

@@ -32,6 +32,13 @@ export function chargeRequest(
   if (!cost.ok) throw new AgentKeyInputError(`costCents: ${cost.reason}`, 'costCents');
   const hold = costToMicros(holdCents ?? 0);
   if (!hold.ok) throw new AgentKeyInputError(`holdCents: ${hold.reason}`, 'holdCents');
+  const tokenExpiresAt = options.tokenExpiresAt ?? null;
+  if (
+    tokenExpiresAt !== null &&
+    !(tokenExpiresAt instanceof Date && Number.isFinite(tokenExpiresAt.getTime()))
+  ) {
+    throw new AgentKeyInputError('tokenExpiresAt must be a valid Date or null', 'tokenExpiresAt');
+  }
   const scope = options.scope ?? null;
   return {
     op,
@@ -40,9 +47,15 @@ export function chargeRequest(
     holdTtlMs: hold.micros > 0 ? checkTtl(holdTtl) : 0,
     scope,
     tokenGrants: scope === null || !options.tokenScopes || options.tokenScopes.includes(scope),
+    tokenExpiresMs: tokenExpiresAt?.getTime() ?? null,
     idem: checkIdempotencyKey(options.idempotencyKey),
     meta: checkMetadata(options.metadata),
   };
+}
+
+/** A token past its own expiry is refused before the store is asked: nothing charged or held. */
+export function tokenExpired(r: ChargeRequest, now: Date): boolean {
+  return r.tokenExpiresMs !== null && r.tokenExpiresMs <= now.getTime();
 }
 
 /** An engine or lean row as authorize's answer. */
