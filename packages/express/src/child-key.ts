@@ -1,7 +1,16 @@
 import type { AgentKey, BudgetPeriod, CreateKeyResult } from '@agentkey/core';
 import type { Request, Response } from 'express';
 import { attenuate } from './attenuation.js';
-import { bodyObject, type Duration, readCents, readDuration, readPeriod, readScopes } from './body.js';
+import {
+  bodyObject,
+  bodyUnparsed,
+  type Duration,
+  readCents,
+  readDuration,
+  readPeriod,
+  readScopes,
+  UNPARSED_BODY,
+} from './body.js';
 import { guard } from './guard.js';
 import type { AgentKeyRequest } from './request.js';
 import type { ResolvedRoutesOptions } from './route-options.js';
@@ -52,7 +61,7 @@ export function childKeyHandler(ak: Pick<AgentKey, 'create' | 'update'>, options
     async (req: Request, res: Response) => {
       // The router runs agentKeyMiddleware right before this handler: req.agentKey is its validate result.
       const caller = (req as AgentKeyRequest).agentKey;
-      const parsed = parseChild(req.body);
+      const parsed = bodyUnparsed(req) ? { ok: false as const, error: UNPARSED_BODY } : parseChild(req.body);
       if (!parsed.ok) {
         res.status(400).json({ error: parsed.error });
         return;
