@@ -7,7 +7,10 @@ import { type AgentKeyRoutesOptions, resolveRoutesOptions } from './route-option
 import { signupHandler } from './signup.js';
 
 /** The store calls the routes use. */
-export type KeyStore = Pick<AgentKey, 'create' | 'validate' | 'hasScope' | 'revoke' | 'update'>;
+export type KeyStore = Pick<
+  AgentKey,
+  'create' | 'validate' | 'hasScope' | 'revoke' | 'update' | 'getKey' | 'reserve' | 'release'
+>;
 
 /**
  * agentkey 0.2.0's self-serve routes: `POST /signup`, `GET /sdk-keys/me`, `POST /sdk-keys` and

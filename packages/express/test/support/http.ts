@@ -46,7 +46,12 @@ export interface Served {
    * Sends `headers` through node:http as they are: an array value goes out as one header line per
    * item (fetch would join them into one line), so a request can carry two `Authorization` lines.
    */
-  rawRequest(method: string, path: string, headers: OutgoingHttpHeaders, body?: string): Promise<Reply>;
+  rawRequest(
+    method: string,
+    path: string,
+    headers: Record<string, string | string[]>,
+    body?: string,
+  ): Promise<Reply>;
   close(): Promise<void>;
 }
 
@@ -69,7 +74,8 @@ export async function serve(app: Express): Promise<Served> {
     },
     rawRequest(method, path, headers, body) {
       return new Promise<Reply>((resolve, reject) => {
-        const req = httpRequest(base + path, { method, headers, timeout: 5000 }, (res) => {
+        const outgoing = headers as OutgoingHttpHeaders;
+        const req = httpRequest(base + path, { method, headers: outgoing, timeout: 5000 }, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('end', () => {
