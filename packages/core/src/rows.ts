@@ -16,6 +16,7 @@ export interface KeyRow {
   external_subject: string | null;
   /** Admin reads only. */
   key_prefix?: string;
+  pool_parent_id?: number | null;
   created_at?: number | null;
   last_used_at?: number | null;
   used_micros: number;
@@ -76,6 +77,7 @@ export function toKeyInfo(row: KeyRow): KeyInfo {
     name: row.name ?? 'default',
     scopes: row.scopes,
     budget: budgetOf(row),
+    poolParentId: row.pool_parent_id ?? null,
     expiresAt: date(row.expires_at),
     delegatedBy: row.delegated_by,
     createdAt: date(row.created_at),

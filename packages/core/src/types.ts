@@ -105,6 +105,8 @@ export interface KeyInfo {
   name: string;
   scopes: string[] | null;
   budget: Budget;
+  /** The key whose budget pool this one also draws on (always a pool's root), or null. */
+  poolParentId: number | null;
   expiresAt: Date | null;
   delegatedBy: string | null;
   createdAt: Date | null;

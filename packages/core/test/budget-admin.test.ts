@@ -132,6 +132,16 @@ describe.each(BACKENDS)('budget admin, periods and pools (%s)', (backend) => {
     expect([await used(parent.id), (await ak.spend({ keyId: parent.id }, all)).totalCents]).toEqual([0, 0]);
   });
 
+  it('getKey names the pool root a key draws on, and null for a key with its own pool', async () => {
+    const root = await ak.create({ accountId: 'pool-info', budgetCents: 100 });
+    const child = await ak.create({ accountId: 'pool-info', poolParentId: root.id });
+    const grandchild = await ak.create({ accountId: 'pool-info', poolParentId: child.id });
+    expect((await ak.getKey(root.id))!.poolParentId).toBeNull();
+    expect((await ak.getKey(child.id))!.poolParentId).toBe(root.id);
+    expect((await ak.getKey(grandchild.id))!.poolParentId).toBe(root.id);
+    expect((await ak.listKeys('pool-info')).map((k) => k.poolParentId)).toEqual([null, root.id, root.id]);
+  });
+
   it("a subject's spend, and a subject's pooled children's, read the same way", async () => {
     at('2026-06-01T12:00:00Z');
     await ak.ensureSubject('https://idp.example|bot-7', { accountId: 'subj', budgetCents: 50 });

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { AuthError } from '@agentkey/core';
 
 export type ParsedAuthorization = { ok: true; token: string } | { ok: false; error: AuthError };
@@ -9,6 +10,24 @@ export type ParsedAuthorization = { ok: true; token: string } | { ok: false; err
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 const SCHEME = /^Bearer(?:[ \t]|$)/i;
 
+export const SEVERAL_HEADERS = 'Send one Authorization header, not several.';
+
+/**
+ * Every `Authorization` line of the request. Node keeps only the first one in `req.headers`, so a
+ * proxy that reads the last could let a different token count there than here: read them all.
+ * `headersDistinct` (Node 18.3+) has each line; `rawHeaders` is the fallback for older request objects.
+ */
+export function authorizationLines(
+  req: Pick<IncomingMessage, 'headers'> & Partial<Pick<IncomingMessage, 'headersDistinct' | 'rawHeaders'>>,
+): string[] {
+  if (req.headersDistinct) return req.headersDistinct.authorization ?? [];
+  if (Array.isArray(req.rawHeaders)) {
+    return req.rawHeaders.filter((_, i, raw) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === 'authorization');
+  }
+  const single = req.headers.authorization;
+  return single === undefined ? [] : [single];
+}
+
 /**
  * The bearer token of an `Authorization` header value (the only place tokens are read from:
  * never the query string or the body). No header at all is `missing_credential`; anything but
@@ -16,7 +35,7 @@ const SCHEME = /^Bearer(?:[ \t]|$)/i;
  */
 export function parseAuthorization(header: string | readonly string[] | undefined): ParsedAuthorization {
   if (Array.isArray(header)) {
-    if (header.length > 1) return malformed('Send one Authorization header, not several.');
+    if (header.length > 1) return malformed(SEVERAL_HEADERS);
     return parseAuthorization(header[0]);
   }
   if (header === undefined || header === '') {

@@ -6,9 +6,27 @@ export type Read<T> = { ok: true; value: T | undefined } | { ok: false; error: s
 
 const MAX_SCOPES = 256;
 
+export const UNPARSED_BODY =
+  'The request body was not parsed: send it with Content-Type: application/json, and mount app.use(express.json()) before the agentkey routes';
+
 /**
- * The request body as an object. Without a body parser Express leaves `req.body` undefined: that
- * reads as `{}`, so a route with nothing to read still works. Arrays, strings and the like are refused.
+ * True when the request carries a body that no parser read into `req.body`: no `express.json()`
+ * mounted, or a Content-Type it skips. Read as `{}`, such a body would get answers about missing
+ * fields (a 403 "budget_cents is required") instead of the real fault.
+ */
+export function bodyUnparsed(req: {
+  body?: unknown;
+  headers: Record<string, string | string[] | undefined>;
+}) {
+  if (req.body !== undefined) return false;
+  const length = Number(req.headers['content-length']);
+  return req.headers['transfer-encoding'] !== undefined || length > 0;
+}
+
+/**
+ * The request body as an object. A request without a body leaves `req.body` undefined (Express 5's
+ * parser does not set it then): that reads as `{}`, so a route with nothing to read still works.
+ * Arrays, strings and the like are refused.
  */
 export function bodyObject(body: unknown): Record<string, unknown> | null {
   if (body === undefined) return {};

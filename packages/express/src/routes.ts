@@ -7,12 +7,15 @@ import { type AgentKeyRoutesOptions, resolveRoutesOptions } from './route-option
 import { signupHandler } from './signup.js';
 
 /** The store calls the routes use. */
-export type KeyStore = Pick<AgentKey, 'create' | 'validate' | 'hasScope' | 'revoke' | 'update'>;
+export type KeyStore = Pick<
+  AgentKey,
+  'create' | 'validate' | 'hasScope' | 'revoke' | 'update' | 'getKey' | 'reserve' | 'release'
+>;
 
 /**
  * agentkey 0.2.0's self-serve routes: `POST /signup`, `GET /sdk-keys/me`, `POST /sdk-keys` and
  * `DELETE /sdk-keys/:id`, with signup capped and rate-limited. Reads `req.body` as parsed by the
- * app's `express.json()`; without a parser the body reads as `{}`.
+ * app's `express.json()`; a body no parser read is a 400 naming it.
  */
 export function createAgentKeyRoutes(ak: KeyStore, options: AgentKeyRoutesOptions = {}): Router {
   if (typeof ak?.create !== 'function' || typeof ak.validate !== 'function') {

@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { AgentKey, CreateKeyOptions } from '@agentkey/core';
 import type { Request, Response } from 'express';
-import { bodyObject, readCents, readDuration, readEmail, readPeriod, readScopes } from './body.js';
+import {
+  bodyObject,
+  bodyUnparsed,
+  readCents,
+  readDuration,
+  readEmail,
+  readPeriod,
+  readScopes,
+  UNPARSED_BODY,
+} from './body.js';
 import { clientKey } from './client-address.js';
 import { guard } from './guard.js';
 import { FixedWindowLimiter } from './rate-limit.js';
@@ -74,6 +83,10 @@ export function signupHandler(ak: Pick<AgentKey, 'create'>, options: ResolvedRou
       if (!decision.ok) {
         res.set('Retry-After', String(decision.retryAfterSec));
         res.status(429).json({ error: 'too_many_signups' });
+        return;
+      }
+      if (bodyUnparsed(req)) {
+        res.status(400).json({ error: UNPARSED_BODY });
         return;
       }
       const parsed = parseSignup(req.body, options);

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { request as httpRequest, type OutgoingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Queryable } from '@agentkey/core';
 import type { Express } from 'express';
@@ -42,6 +42,16 @@ export interface RequestOptions {
 
 export interface Served {
   request(method: string, path: string, options?: RequestOptions): Promise<Reply>;
+  /**
+   * Sends `headers` through node:http as they are: an array value goes out as one header line per
+   * item (fetch would join them into one line), so a request can carry two `Authorization` lines.
+   */
+  rawRequest(
+    method: string,
+    path: string,
+    headers: Record<string, string | string[]>,
+    body?: string,
+  ): Promise<Reply>;
   close(): Promise<void>;
 }
 
@@ -60,20 +70,42 @@ export async function serve(app: Express): Promise<Served> {
         body = options.rawBody ?? JSON.stringify(options.body);
       }
       const res = await fetch(base + path, { method, headers, body, signal: AbortSignal.timeout(5000) });
-      const text = await res.text();
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = text;
-      }
-      return { status: res.status, body: parsed, headers: res.headers };
+      return { status: res.status, body: parseJson(await res.text()), headers: res.headers };
+    },
+    rawRequest(method, path, headers, body) {
+      return new Promise<Reply>((resolve, reject) => {
+        const outgoing = headers as OutgoingHttpHeaders;
+        const req = httpRequest(base + path, { method, headers: outgoing, timeout: 5000 }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const replyHeaders = new Headers();
+            for (const [name, value] of Object.entries(res.headers)) {
+              if (value !== undefined)
+                replyHeaders.set(name, Array.isArray(value) ? value.join(', ') : value);
+            }
+            resolve({ status: res.statusCode ?? 0, body: parseJson(text), headers: replyHeaders });
+          });
+        });
+        req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
+        req.on('error', reject);
+        req.end(body);
+      });
     },
     close() {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Rows in the keys table: proves a refused request wrote nothing. */
