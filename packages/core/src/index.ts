@@ -43,6 +43,7 @@ export type {
 } from './types.js';
 export { tokenCacheKey, VerificationCache } from './verification-cache.js';
 export {
+  checkSubjectNamespace,
   type ExternalIdentity,
   type FirstSeenPolicy,
   namespacedSubject,

@@ -1,5 +1,5 @@
 import type { BudgetPeriod } from './budget/period.js';
-import type { AuthError } from './errors.js';
+import { AgentKeyInputError, type AuthError } from './errors.js';
 
 /** Who an identity provider says is calling. */
 export interface ExternalIdentity {
@@ -40,7 +40,22 @@ export interface Verifier {
   readonly firstSeen?: FirstSeenPolicy;
 }
 
-/** `<namespace>|<id>`: two issuers can never share a row by accident. */
+/**
+ * Checks a subject namespace once, at a verifier's construction; throws naming `option`. `|` is
+ * refused: a namespace `a|b` with id `c` would share the subject of namespace `a` with id `b|c`.
+ * Ids may hold anything, `|` included, since a subject's first `|` then ends its namespace.
+ */
+export function checkSubjectNamespace(namespace: unknown, option = 'namespace'): string {
+  if (typeof namespace !== 'string' || namespace === '' || namespace.includes('|')) {
+    throw new AgentKeyInputError(
+      `${option} must be a non-empty string without '|' (it separates a subject's namespace from its id)`,
+      option,
+    );
+  }
+  return namespace;
+}
+
+/** `<namespace>|<id>`: two issuers can never share a row. Throws for a namespace `checkSubjectNamespace` refuses. */
 export function namespacedSubject(namespace: string, id: string): string {
-  return `${namespace}|${id}`;
+  return `${checkSubjectNamespace(namespace)}|${id}`;
 }

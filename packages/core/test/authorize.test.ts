@@ -83,13 +83,13 @@ describe.each(BACKENDS)('authorize (%s)', (backend) => {
     expect(await ak.authorize(key, { costCents: 2 })).toMatchObject({ ok: true });
     const refused = await ak.authorize(key, { costCents: 1 });
     expect(refused).toMatchObject({ ok: false, error: { code: 'budget_exceeded' } });
-    // Jan 31 + 1 month clamps to Feb 28 (2026 is not a leap year).
-    const retry = 28 * 86_400;
+    // Jan 31 + 1 month clamps to Feb 28 (2026 is not a leap year), at 00:00 UTC.
+    const retry = 28 * 86_400 - 10 * 3_600;
     expect(!refused.ok && refused.error.retryAfterSec).toBe(retry);
-    clock.set('2026-02-28T10:00:00Z');
+    clock.set('2026-02-28T00:00:00Z');
     expect(await ak.authorize(key, { costCents: 2 })).toMatchObject({
       ok: true,
-      budget: { usedCents: 2, resetAt: new Date('2026-03-28T10:00:00Z') },
+      budget: { usedCents: 2, resetAt: new Date('2026-03-28T00:00:00Z') },
     });
     clock.set(new Date());
   });

@@ -51,6 +51,45 @@ describe('period arithmetic (pure)', () => {
     );
   });
 
+  it('starts a month as 0.2.0 does, in UTC: 00:00 on the same day next month, clamped; a day or week at its instant', () => {
+    expect(firstReset('month', new Date('2026-01-31T10:00:00Z')).toISOString()).toBe(
+      '2026-02-28T00:00:00.000Z',
+    );
+    expect(firstReset('month', new Date('2026-12-15T23:59:59.999Z')).toISOString()).toBe(
+      '2027-01-15T00:00:00.000Z',
+    );
+    expect(firstReset('day', new Date('2026-01-31T10:00:00Z')).toISOString()).toBe(
+      '2026-02-01T10:00:00.000Z',
+    );
+    expect(firstReset('week', new Date('2026-01-31T10:00:00Z')).toISOString()).toBe(
+      '2026-02-07T10:00:00.000Z',
+    );
+    fc.assert(
+      fc.property(instant, (now) => {
+        const reset = firstReset('month', now);
+        const lastDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 2, 0)).getUTCDate();
+        expect(reset.toISOString().slice(10)).toBe('T00:00:00.000Z');
+        expect(reset.getUTCFullYear() * 12 + reset.getUTCMonth()).toBe(
+          now.getUTCFullYear() * 12 + now.getUTCMonth() + 1,
+        );
+        expect(reset.getUTCDate()).toBe(Math.min(now.getUTCDate(), lastDay));
+        expect(firstReset('day', now).getTime() - now.getTime()).toBe(86_400_000);
+        expect(firstReset('week', now).getTime() - now.getTime()).toBe(7 * 86_400_000);
+      }),
+    );
+  });
+
+  it("rolls a month onto 00:00 UTC of the last reset's day, even from a reset written at another hour", () => {
+    fc.assert(
+      fc.property(instant, fc.integer({ min: 0, max: 5 * 365 * 86_400_000 }), (resetAt, ahead) => {
+        const next = nextReset('month', resetAt, new Date(resetAt.getTime() + ahead));
+        const lastDay = new Date(Date.UTC(next.getUTCFullYear(), next.getUTCMonth() + 1, 0)).getUTCDate();
+        expect(next.toISOString().slice(10)).toBe('T00:00:00.000Z');
+        expect(next.getUTCDate()).toBe(Math.min(resetAt.getUTCDate(), lastDay));
+      }),
+    );
+  });
+
   it('gives the same instants whatever TZ the process runs under', () => {
     fc.assert(
       fc.property(period, instant, fc.integer({ min: 0, max: 400 * 86_400_000 }), (p, resetAt, ahead) => {

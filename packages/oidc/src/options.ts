@@ -1,4 +1,4 @@
-import { AgentKeyInputError, type FirstSeenPolicy } from '@agentkey/core';
+import { AgentKeyInputError, checkSubjectNamespace, type FirstSeenPolicy } from '@agentkey/core';
 import { ASYMMETRIC_ALGORITHMS, checkAlgorithms } from './algorithms.js';
 import { normalizeTyp } from './header.js';
 import { type ClaimNames, claimMapper, type MapIdentity } from './identity.js';
@@ -18,7 +18,7 @@ export interface OidcVerifierOptions extends ClaimNames {
   clockToleranceSec?: number;
   /** Replaces subjectClaim/scopeClaim/accountClaim/delegatedByClaim with your own mapping. */
   mapIdentity?: MapIdentity;
-  /** Subject namespace, default the issuer: subjects are `<namespace>|<id>`. */
+  /** Subject namespace, default the issuer: subjects are `<namespace>|<id>`, so it may not contain `|`. */
   subjectNamespace?: string;
   firstSeen?: FirstSeenPolicy;
   /** Default `oidc:<issuer>`. */
@@ -88,7 +88,7 @@ export function resolveOptions(options: OidcVerifierOptions): OidcConfig {
     typ: checkTyp(options.typ),
     clockToleranceSec: checkTolerance(options.clockToleranceSec),
     mapIdentity: options.mapIdentity ?? claimMapper(options),
-    subjectNamespace: nonEmpty(options.subjectNamespace ?? issuer, 'subjectNamespace'),
+    subjectNamespace: checkNamespace(options.subjectNamespace, issuer),
     firstSeen: options.firstSeen,
     fetch: options.fetch,
     httpTimeoutMs: checkMs(options.httpTimeoutMs ?? 5000, 'httpTimeoutMs', 1),
@@ -105,6 +105,20 @@ function checkIssuer(issuer: unknown, allowInsecure: boolean): string {
   if (url.search || url.hash)
     throw new AgentKeyInputError('issuer must not have a query or fragment', 'issuer');
   return issuer as string;
+}
+
+/**
+ * The issuer by default. An issuer URL with a raw `|` is not a valid RFC 3986 URI (`|` must be sent
+ * as %7C) but URL parsers accept it: such an issuer still verifies, under a namespace of its own.
+ */
+function checkNamespace(namespace: unknown, issuer: string): string {
+  if (namespace === undefined && issuer.includes('|')) {
+    throw new AgentKeyInputError(
+      "the issuer contains '|', which separates a subject's namespace from its id: set subjectNamespace",
+      'subjectNamespace',
+    );
+  }
+  return checkSubjectNamespace(namespace ?? issuer, 'subjectNamespace');
 }
 
 function checkUrl(value: unknown, option: string, allowInsecure: boolean): URL {

@@ -64,6 +64,23 @@ describe('oidcVerifier options', () => {
     expect(thrown({ jwksCooldownMs: -1 }).field).toBe('jwksCooldownMs');
   });
 
+  it("refuses a subject namespace with '|', the issuer's by default", () => {
+    expect(thrown({ subjectNamespace: 'partner|eu' })).toMatchObject({
+      field: 'subjectNamespace',
+      message: expect.stringContaining("without '|'"),
+    });
+    expect(thrown({ subjectNamespace: '' }).field).toBe('subjectNamespace');
+    expect(thrown({ issuer: 'https://idp.example.test/t|x' })).toMatchObject({
+      field: 'subjectNamespace',
+      message: expect.stringMatching(/issuer contains '\|'.*set subjectNamespace/),
+    });
+    // Such an issuer still verifies under a namespace of its own.
+    expect(() =>
+      oidcVerifier({ ...base, issuer: 'https://idp.example.test/t|x', subjectNamespace: 'idp-t-x' }),
+    ).not.toThrow();
+    expect(() => oidcVerifier({ ...base, subjectNamespace: 'partner-eu' })).not.toThrow();
+  });
+
   it('refuses mapIdentity together with the claim options it replaces', () => {
     const error = thrown({ mapIdentity: () => ({ ok: true, id: 'x', scopes: null }), subjectClaim: 'azp' });
     expect(error).toMatchObject({

@@ -15,13 +15,15 @@ export function rowSql(now: string, scope: string) {
 
   const UTC_RESET = `(budget_reset_at AT TIME ZONE 'UTC')`;
   const MONTHS_ELAPSED = `((extract(year FROM ${now} AT TIME ZONE 'UTC') - extract(year FROM ${UTC_RESET})) * 12 + extract(month FROM ${now} AT TIME ZONE 'UTC') - extract(month FROM ${UTC_RESET}))::int`;
-  const plusMonths = (n: string) => `((${UTC_RESET} + make_interval(months => ${n})) AT TIME ZONE 'UTC')`;
+  /** A month boundary at 00:00 UTC, as `monthlyReset` in budget/period.ts. */
+  const plusMonths = (n: string) =>
+    `(date_trunc('day', ${UTC_RESET} + make_interval(months => ${n})) AT TIME ZONE 'UTC')`;
   const PERIOD_SECONDS = `(CASE WHEN budget_period = 'week' THEN 604800 ELSE 86400 END)`;
 
   /**
    * The reset after an elapsed one: whole periods after the old reset, strictly after now. Days and
    * weeks step in exact seconds (no session time zone or DST can bend them); months add calendar
-   * months in UTC and clamp like `budget/period.ts`.
+   * months in UTC, clamp and fall at 00:00 UTC like `budget/period.ts`.
    */
   const NEXT_RESET = `(CASE WHEN NOT ${ELAPSED} THEN budget_reset_at
   WHEN budget_period = 'month' THEN
