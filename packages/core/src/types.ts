@@ -9,7 +9,7 @@ export interface AgentKeyOptions {
   tableName?: string;
   /** Prefix of minted keys. */
   keyPrefix?: string;
-  /** Scopes keys may carry (`admin` is always allowed). Unset: any well-formed scope. */
+  /** Scopes keys may carry; `admin` only when listed. Unset: any well-formed scope. */
   validScopes?: readonly string[];
   /**
    * Use named prepared statements on the request path (default: on for pg Pools and Clients).

@@ -159,6 +159,21 @@ describe.each(BACKENDS)('bad input changes no row (%s)', (backend) => {
     expect(await snapshot()).toEqual(before);
   });
 
+  it('admin is outside validScopes like any other scope: update, updateSubject and first-sight policies refuse it', async () => {
+    await ak.ensureSubject('idp|plain', { scopes: ['read'] });
+    const before = await snapshot();
+    await expect(ak.update(id, { scopes: ['admin'] })).rejects.toThrow('Invalid scopes: admin');
+    await expect(ak.updateSubject('idp|plain', { scopes: ['read', 'admin'] })).rejects.toThrow(
+      'Invalid scopes: admin',
+    );
+    const verifier = { id: 'v', accepts: () => false, verify: async () => ({ ok: false }) as never };
+    const policy = { scopes: ['admin'], budgetCents: 10 };
+    expect(() => ak.gate({ firstSeen: policy })).toThrow(/firstSeen: Invalid scopes: admin/);
+    expect(() => ak.gate({ verifiers: [{ ...verifier, firstSeen: policy }] })).toThrow(/Invalid scopes: admin/);
+    expect(await snapshot()).toEqual(before);
+    expect(await ak.getKey(id)).toMatchObject({ scopes: ['read'] });
+  });
+
   it('a 10 KB key, NUL bytes and non-ASCII keys are simply unknown, with no query error', async () => {
     const before = await snapshot();
     for (const bad of ['ak_'.padEnd(10_240, 'a'), `${key}\u0000`, `ak_\u00e9${key.slice(4)}`, '\u0000']) {
