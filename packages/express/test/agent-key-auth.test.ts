@@ -340,8 +340,11 @@ describe.each(LIBS)('agentKeyAuth on %s', (lib) => {
     expect(() => agentKeyAuth({ agentKey: ak, scope: 'two words' })).toThrow(/scope must be/);
     expect(() => agentKeyAuth({ agentKey: ak, scope: '' })).toThrow(/scope must be/);
     expect(() => agentKeyAuth({ agentKey: ak, realm: 'a\r\nX-Injected: 1' })).toThrow(/realm must be/);
-    expect(() => agentKeyAuth({ agentKey: ak, firstSeen: { budgetPeriod: 'year' as 'day' } })).toThrow(
-      /firstSeen/,
-    );
+    expect(() =>
+      agentKeyAuth({
+        agentKey: ak,
+        firstSeen: { scopes: null, budgetCents: 1, budgetPeriod: 'year' as 'day' },
+      }),
+    ).toThrow(/firstSeen/);
   });
 });
