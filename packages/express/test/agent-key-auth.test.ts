@@ -168,7 +168,14 @@ describe.each(LIBS)('agentKeyAuth on %s', (lib) => {
         delegatedBy: null,
         verifier: 'native',
         claims: {},
-        budget: { limitCents: 10, usedCents: 2.5, remainingCents: 7.5, period: null, resetAt: null },
+        budget: {
+          limitCents: 10,
+          usedCents: 2.5,
+          heldCents: 0,
+          remainingCents: 7.5,
+          period: null,
+          resetAt: null,
+        },
         chargedCents: 2.5,
       });
       expect(await used(id)).toBe(2.5);
