@@ -47,7 +47,7 @@ describe.each(EXPRESS_LIBS)('agentKeyAuth fails closed on %s', (lib) => {
     clerk.tokens.set('mt_clerk_500', { status: 500, code: 'internal' });
     clerk.tokens.set('mt_clerk_401', { status: 401, code: 'authentication_invalid' });
 
-    const firstSeen = { budgetCents: 100 };
+    const firstSeen = { scopes: null, budgetCents: 100 };
     const oidcFor = (issuer: string, jwksUri: string): Verifier =>
       oidcVerifier({
         issuer,

@@ -96,7 +96,7 @@ describe('Gate', () => {
       const second = catchAll('second');
       const gate = ak.gate({
         verifiers: [verifierFor(idpA), first.verifier, second.verifier],
-        firstSeen: {},
+        firstSeen: { scopes: null, budgetCents: null },
       });
       const jwt = await tokenA(fresh());
       expect(await gate.authenticate(jwt)).toMatchObject({
@@ -140,7 +140,7 @@ describe('Gate', () => {
             },
           }),
         ],
-        firstSeen: { budgetCents: 1 }, // the verifier's own policy wins
+        firstSeen: { scopes: null, budgetCents: 1 }, // the verifier's own policy wins
       });
       const sub = fresh();
       const subject = `${idpA.origin}|${sub}`;
@@ -171,7 +171,7 @@ describe('Gate', () => {
             allowInsecureIssuer: true,
             now: clock.now,
             accountClaim: 'org_id',
-            firstSeen: { budgetCents: 5 },
+            firstSeen: { scopes: null, budgetCents: 5 },
           }),
         ],
       });
@@ -216,7 +216,7 @@ describe('Gate', () => {
       ak.gate({ verifiers: [verifierFor(idpA, { firstSeen })] });
 
     it('is charged again on the second request, not duplicated', async () => {
-      const gate = gateWith({ budgetCents: 100 });
+      const gate = gateWith({ scopes: null, budgetCents: 100 });
       const sub = fresh();
       const token = await tokenA(sub);
       const first = await gate.authenticate(token, { costCents: 2 });
@@ -234,7 +234,7 @@ describe('Gate', () => {
     });
 
     it("grants the row's scopes intersected with the token's", async () => {
-      const gate = gateWith({ scopes: ['read', 'write'] });
+      const gate = gateWith({ scopes: ['read', 'write'], budgetCents: null });
       const sub = fresh();
       const token = await tokenA(sub, { scope: 'read admin' });
       expect(await gate.authenticate(token, { scope: 'read' })).toMatchObject({
@@ -257,7 +257,7 @@ describe('Gate', () => {
     });
 
     it('expires at the earlier of the row and the token', async () => {
-      const gate = gateWith({ expiresIn: '1h' });
+      const gate = gateWith({ scopes: null, budgetCents: null, expiresIn: '1h' });
       const sub = fresh();
       const rowExpiry = new Date(clock.now().getTime() + HOUR);
       const lateToken = await tokenA(sub, { exp: nowSec(clock.now()) + 7200 });
@@ -274,7 +274,7 @@ describe('Gate', () => {
     });
 
     it('refuses a valid token once its row is revoked', async () => {
-      const gate = gateWith({ budgetCents: 10 });
+      const gate = gateWith({ scopes: null, budgetCents: 10 });
       const sub = fresh();
       const token = await tokenA(sub);
       expect((await gate.authenticate(token)).ok).toBe(true);
@@ -290,7 +290,7 @@ describe('Gate', () => {
     it('keeps the same sub from two issuers in two rows', async () => {
       const gate = ak.gate({
         verifiers: [verifierFor(idpA), verifierFor(idpB)],
-        firstSeen: { budgetCents: 100 },
+        firstSeen: { scopes: null, budgetCents: 100 },
       });
       const sub = fresh();
       const fromA = await tokenA(sub);
@@ -309,7 +309,7 @@ describe('Gate', () => {
     it('answers unavailable when a verifier throws, and writes nothing', async () => {
       const cause = new Error('verifier bug');
       const broken: Verifier = { id: 'broken', accepts: () => true, verify: () => Promise.reject(cause) };
-      const gate = ak.gate({ verifiers: [broken], firstSeen: { budgetCents: 10 } });
+      const gate = ak.gate({ verifiers: [broken], firstSeen: { scopes: null, budgetCents: 10 } });
       expect(await gate.authenticate('anything', { costCents: 1 })).toMatchObject({
         ok: false,
         error: { code: 'unavailable', cause },
@@ -328,7 +328,7 @@ describe('Gate', () => {
             now: clock.now,
           }),
         ],
-        firstSeen: { budgetCents: 10 },
+        firstSeen: { scopes: null, budgetCents: 10 },
       });
       const sub = fresh();
       expect(await gate.authenticate(await tokenA(sub))).toMatchObject({

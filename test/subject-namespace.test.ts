@@ -50,7 +50,7 @@ describe('subject namespaces across issuers', () => {
     const victimNamespace = `${idp.origin}/t%7Cx`;
     const gate = ak.gate({
       verifiers: [verifierFor(attackerIssuer), verifierFor(victimIssuer, victimNamespace)],
-      firstSeen: { budgetCents: 100 },
+      firstSeen: { scopes: null, budgetCents: 100 },
     });
 
     const victim = await gate.authenticate(await token(victimIssuer, 'victim'), { costCents: 10 });

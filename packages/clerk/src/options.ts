@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import type { FirstSeenPolicy } from '@agentkey/core';
-import { AgentKeyInputError, isScope } from '@agentkey/core';
+import { AgentKeyInputError, checkFirstSeenPolicy, isScope } from '@agentkey/core';
 import type { M2MToken } from '@clerk/backend';
 
 /** The one part of a `ClerkClient` this verifier uses; pass your own `createClerkClient(...)` result. */
@@ -87,7 +87,7 @@ export function resolveOptions(options: ClerkVerifierOptions): ResolvedOptions {
     cacheTtlMs: integer(options.cacheTtlMs, 10_000, 0, MAX_CACHE_TTL_MS, 'cacheTtlMs'),
     cacheMaxEntries: integer(options.cacheMaxEntries, 10_000, 1, 1_000_000, 'cacheMaxEntries'),
     timeoutMs: integer(options.timeoutMs, 5_000, 1, 60_000, 'timeoutMs'),
-    firstSeen: options.firstSeen,
+    firstSeen: checkPolicy(options.firstSeen),
     namespace: name(options.namespace, 'clerk', 'namespace'),
     id: name(options.id, 'clerk', 'id'),
     now: checkNow(options.now),
@@ -113,6 +113,16 @@ function name(value: unknown, fallback: string, field: string): string {
     fail(`${field} must be 1-200 printable ASCII characters without spaces or '|'`, field);
   }
   return value;
+}
+
+function checkPolicy(policy: unknown): FirstSeenPolicy | undefined {
+  if (policy === undefined) return undefined;
+  try {
+    return checkFirstSeenPolicy(policy);
+  } catch (error) {
+    if (!(error instanceof AgentKeyInputError)) throw error;
+    fail(error.message, error.field ?? 'firstSeen');
+  }
 }
 
 function checkNow(now: unknown): () => Date {

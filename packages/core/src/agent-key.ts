@@ -7,7 +7,7 @@ import { actorOf, checkBatching, checkBudget, checkPeriod, isRowId, rowIdOf } fr
 import type { Lookup, StoreContext } from './context.js';
 import { preparedQuery, type Queryable, type Runner } from './db.js';
 import { DescriptorCache } from './descriptor-cache.js';
-import { parseDuration } from './duration.js';
+import { parseDuration, parsePositiveDuration } from './duration.js';
 import { AgentKeyInputError } from './errors.js';
 import { Gate, type GateOptions } from './gate.js';
 import { checkIdent, checkName, checkOptionalIdent, checkScopes, isIdent, isPlausibleKey } from './input.js';
@@ -370,6 +370,8 @@ export class AgentKey {
     options: { scopes?: string[] | null; budgetCents?: number | null; expiresIn?: string; name?: string },
     fn: (child: CreateKeyResult) => Promise<T> | T,
   ): Promise<T> {
+    const expiresIn = options?.expiresIn ?? '1h';
+    parsePositiveDuration(expiresIn);
     const parent = await this.validate(parentKey);
     if (!parent.valid)
       throw new AgentKeyInputError(`parent key is not usable: ${parent.reason}`, 'parentKey');
@@ -378,7 +380,6 @@ export class AgentKey {
     if (!unlimited && (scopes === null || scopes.some((s) => !parent.scopes!.includes(s)))) {
       throw new AgentKeyInputError('scopes: a child may not have scopes its parent lacks', 'scopes');
     }
-    const expiresIn = options.expiresIn ?? '1h';
     const child = await this.create({
       accountId: parent.accountId,
       userId: parent.userId,

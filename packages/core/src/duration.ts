@@ -18,6 +18,27 @@ export function parseDuration(value: unknown): number {
   return ms;
 }
 
+/**
+ * A duration for the APIs 0.2.0 did not have (`update`, `withChildKey`, first-sight policies): as
+ * `parseDuration`, but zero is refused — a credential expired at birth is always a mistake there.
+ * (0.2.0's `create` and `ensureSubject` keep allowing `0h`, as its suite pins.)
+ */
+export function parsePositiveDuration(value: unknown, field = 'expiresIn'): number {
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch (error) {
+    throw new AgentKeyInputError((error as Error).message, field);
+  }
+  if (ms === 0) {
+    throw new AgentKeyInputError(
+      `${field} must be longer than zero, got ${printable(String(value))} (the credential would be expired at birth)`,
+      field,
+    );
+  }
+  return ms;
+}
+
 /** Echo user input in an error message without control characters or unbounded length. */
 export function printable(text: string): string {
   const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');

@@ -1,8 +1,7 @@
-import { MICROS_PER_CENT } from './budget/money.js';
 import { printable } from './duration.js';
 import type { AuthError } from './errors.js';
 import { EXPIRED } from './results.js';
-import type { KeyRow } from './rows.js';
+import { budgetNumbers, type KeyRow } from './rows.js';
 import type { Budget } from './types.js';
 
 /** What the engine functions (sql/engine.ts) and the lean statements return. */
@@ -13,10 +12,11 @@ export interface EngineRow extends KeyRow {
   charged_micros?: number;
   shortfall_micros?: number;
   replayed?: boolean;
-  held_micros?: number;
   account_limit_cents?: number | null;
   account_used_micros?: number | null;
   account_reset_at?: number | null;
+  /** The account's open holds still counting. */
+  account_held_micros?: number | null;
   hold_amount_micros?: number | null;
   hold_expires_at?: number | null;
   /** The pool parent's next reset, for a refusal by the pool's cap. */
@@ -26,17 +26,13 @@ export interface EngineRow extends KeyRow {
 /** The account's ceiling numbers, when the row's account has one. */
 export function accountBudgetOf(row: EngineRow): Budget | undefined {
   if (row.account_limit_cents === null || row.account_limit_cents === undefined) return undefined;
-  const usedCents = Number(row.account_used_micros ?? 0) / MICROS_PER_CENT;
-  return {
-    limitCents: row.account_limit_cents,
-    usedCents,
-    remainingCents: Math.max(0, row.account_limit_cents - usedCents),
-    period: null,
-    resetAt:
-      row.account_reset_at === null || row.account_reset_at === undefined
-        ? null
-        : new Date(row.account_reset_at),
-  };
+  return budgetNumbers(
+    row.account_limit_cents,
+    Number(row.account_used_micros ?? 0),
+    row.account_held_micros,
+    null,
+    row.account_reset_at,
+  );
 }
 
 /** Why the engine refused, as a stable outcome; null when it did not. Order: 0.2.0's. */

@@ -1,5 +1,6 @@
 import type { AgentKey } from './agent-key.js';
 import { AgentKeyInputError, type AuthError } from './errors.js';
+import { checkFirstSeenPolicy } from './first-seen.js';
 import { isIdent } from './input.js';
 import type { AuthorizeResult, Budget, Hold, Principal } from './types.js';
 import type { ExternalIdentity, FirstSeenPolicy, Verifier } from './verifier.js';
@@ -72,9 +73,9 @@ export class Gate {
       if (seen.has(v.id))
         throw new AgentKeyInputError(`verifiers: duplicate id ${JSON.stringify(v.id)}`, 'verifiers');
       seen.add(v.id);
-      if (v.firstSeen) checkPolicy(agentKey, v.firstSeen, `verifier ${v.id} firstSeen`);
+      if (v.firstSeen !== undefined) checkPolicy(agentKey, v.firstSeen, v.id);
     }
-    if (options.firstSeen) checkPolicy(agentKey, options.firstSeen, 'firstSeen');
+    if (options.firstSeen !== undefined) checkPolicy(agentKey, options.firstSeen, null);
     this.verifiers = verifiers;
     this.firstSeen = options.firstSeen;
   }
@@ -203,12 +204,24 @@ function subjectOptions(policy: FirstSeenPolicy, identity: ExternalIdentity) {
   };
 }
 
-function checkPolicy(agentKey: AgentKey, policy: FirstSeenPolicy, field: string): void {
+/**
+ * The policy's own shape, then what the store would refuse of it (its `validScopes`). Errors name
+ * the option (`firstSeen.scopes`), and the verifier whose policy it is.
+ */
+function checkPolicy(agentKey: AgentKey, policy: FirstSeenPolicy, verifierId: string | null): void {
+  const owner = verifierId === null ? '' : `verifier ${verifierId}: `;
   try {
+    checkFirstSeenPolicy(policy);
     const { accountId: _ignored, ...rest } = policy;
-    agentKey.checkSubjectOptions(rest);
+    try {
+      agentKey.checkSubjectOptions(rest);
+    } catch (error) {
+      const field = `firstSeen.${(error as AgentKeyInputError).field ?? 'options'}`;
+      throw new AgentKeyInputError(`${field}: ${(error as Error).message}`, field);
+    }
   } catch (error) {
-    throw new AgentKeyInputError(`${field}: ${(error as Error).message}`, field);
+    if (!(error instanceof AgentKeyInputError)) throw error;
+    throw new AgentKeyInputError(`${owner}${error.message}`, error.field);
   }
 }
 

@@ -4,6 +4,7 @@ export { addMonthsUtc, type BudgetPeriod, firstReset, nextReset, PERIODS } from 
 export { fromPGlite, type PGliteLike, type Queryable } from './db.js';
 export { parseDuration } from './duration.js';
 export { AgentKeyInputError, AuthCode, type AuthError } from './errors.js';
+export { checkFirstSeenPolicy } from './first-seen.js';
 export {
   type AuthenticateOptions,
   type AuthenticateResult,

@@ -42,7 +42,8 @@ export function checkScopes(
     );
   }
   if (validScopes) {
-    const invalid = scopes.filter((s) => !validScopes.has(s) && s !== 'admin');
+    // `admin` grants every scope, so it is no exception: 0.2.0 refuses it too unless it is listed.
+    const invalid = scopes.filter((s) => !validScopes.has(s));
     if (invalid.length > 0) throw new AgentKeyInputError(`Invalid scopes: ${invalid.join(', ')}`, field);
   }
   return [...new Set(scopes as string[])];

@@ -1,7 +1,7 @@
 import { firstReset } from './budget/period.js';
 import { actorOf, checkBudget, checkPeriod } from './checks.js';
 import type { StoreContext } from './context.js';
-import { parseDuration } from './duration.js';
+import { parsePositiveDuration } from './duration.js';
 import { AgentKeyInputError } from './errors.js';
 import { checkName, checkScopes } from './input.js';
 import { toKeyInfo } from './rows.js';
@@ -39,7 +39,7 @@ export async function updateRow(
   if (changes.expiresIn !== undefined) {
     set(
       'expires_at',
-      changes.expiresIn === null ? null : new Date(now.getTime() + parseDuration(changes.expiresIn)),
+      changes.expiresIn === null ? null : new Date(now.getTime() + parsePositiveDuration(changes.expiresIn)),
       '::timestamptz',
     );
   }

@@ -2,7 +2,7 @@ import type { ChargePath } from './budget/charge.js';
 import { costToMicros } from './budget/money.js';
 import { checkIdempotencyKey } from './checks.js';
 import type { ChargeRequest, Lookup, StoreContext } from './context.js';
-import { isExhausted, type KeyRow, toValidateResult, usedWholeCents } from './rows.js';
+import { isExhausted, type KeyRow, remainingWholeCents, toValidateResult, usedWholeCents } from './rows.js';
 import type { TrackUsageResult, ValidateFailure, ValidateResult } from './types.js';
 
 /**
@@ -55,10 +55,9 @@ export async function trackRow(
     return { success: false, reason: 'invalid_key' };
   }
   if (row.outcome !== 'ok') return { success: false, reason: 'budget_exceeded' };
-  const used = usedWholeCents(row);
   return {
     success: true,
-    budgetUsedCents: used,
-    budgetRemainingCents: row.budget_cents === null ? null : Math.max(0, row.budget_cents - used),
+    budgetUsedCents: usedWholeCents(row),
+    budgetRemainingCents: remainingWholeCents(row),
   };
 }

@@ -7,11 +7,15 @@ import type { AuthorizeResult, HoldError } from './types.js';
 /** The account numbers of a key-and-account charge, field by field. */
 export function accountNumbers(
   row: EngineRow,
-): Pick<EngineRow, 'account_limit_cents' | 'account_used_micros' | 'account_reset_at'> {
+): Pick<
+  EngineRow,
+  'account_limit_cents' | 'account_used_micros' | 'account_reset_at' | 'account_held_micros'
+> {
   return {
     account_limit_cents: row.account_limit_cents,
     account_used_micros: row.account_used_micros,
     account_reset_at: row.account_reset_at,
+    account_held_micros: row.account_held_micros,
   };
 }
 
@@ -31,6 +35,7 @@ export function passedRow(d: Omit<Descriptor, 'capped'>, n: KeyRow): EngineRow {
     revoked_at: null,
     external_subject: d.external_subject,
     used_micros: n.used_micros,
+    held_micros: n.held_micros,
     budget_reset_at: n.budget_reset_at,
   };
 }

@@ -20,6 +20,8 @@ export interface KeyRow {
   created_at?: number | null;
   last_used_at?: number | null;
   used_micros: number;
+  /** Open holds still counting (1e-4 ¢ units): what a new call cannot use. */
+  held_micros: number;
   budget_reset_at: number | null;
 }
 
@@ -28,19 +30,52 @@ const iso = (ms: number | null | undefined) =>
 const date = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms));
 
 export function budgetOf(row: KeyRow): Budget {
-  const usedCents = Number(row.used_micros) / MICROS_PER_CENT;
+  return budgetNumbers(
+    row.budget_cents,
+    row.used_micros,
+    row.held_micros,
+    row.budget_period,
+    row.budget_reset_at,
+  );
+}
+
+/**
+ * A cap's numbers. A new call is admitted while used + held + its cost fits the cap, so what is
+ * left is the cap less both: never more than a call could really use.
+ */
+export function budgetNumbers(
+  limitCents: number | null,
+  usedMicros: number,
+  heldMicros: number | null | undefined,
+  period: string | null,
+  resetAtMs: number | null | undefined,
+): Budget {
+  const used = Number(usedMicros);
+  const held = Number(heldMicros ?? 0);
   return {
-    limitCents: row.budget_cents,
-    usedCents,
-    remainingCents: row.budget_cents === null ? null : Math.max(0, row.budget_cents - usedCents),
-    period: row.budget_period,
-    resetAt: date(row.budget_reset_at),
+    limitCents,
+    usedCents: used / MICROS_PER_CENT,
+    heldCents: held / MICROS_PER_CENT,
+    remainingCents:
+      limitCents === null ? null : Math.max(0, limitCents * MICROS_PER_CENT - used - held) / MICROS_PER_CENT,
+    period,
+    resetAt: date(resetAtMs),
   };
 }
 
 /** Whole cents used, rounded up: what 0.2.0's `budget_used_cents` shows. */
 export function usedWholeCents(row: KeyRow): number {
   return Math.ceil(Number(row.used_micros) / MICROS_PER_CENT);
+}
+
+/**
+ * 0.2.0's `budgetRemainingCents`, in its whole cents: what a new charge could use, open holds
+ * taken off. With nothing held (every row 0.2.0 wrote) it is 0.2.0's `cap − used` exactly.
+ */
+export function remainingWholeCents(row: KeyRow): number | null {
+  if (row.budget_cents === null) return null;
+  const room = row.budget_cents * MICROS_PER_CENT - Number(row.used_micros) - Number(row.held_micros ?? 0);
+  return Math.max(0, Math.floor(room / MICROS_PER_CENT));
 }
 
 export function isExhausted(row: KeyRow): boolean {
@@ -57,7 +92,8 @@ export function toValidateResult(row: KeyRow): ValidateResult {
     scopes: row.scopes,
     budgetCents: row.budget_cents,
     budgetUsedCents: used,
-    budgetRemainingCents: row.budget_cents === null ? null : Math.max(0, row.budget_cents - used),
+    budgetRemainingCents: remainingWholeCents(row),
+    budgetHeldCents: Number(row.held_micros ?? 0) / MICROS_PER_CENT,
     budgetPeriod: row.budget_period,
     budgetResetAt: iso(row.budget_reset_at),
     expiresAt: iso(row.expires_at),

@@ -9,7 +9,7 @@ export interface AgentKeyOptions {
   tableName?: string;
   /** Prefix of minted keys. */
   keyPrefix?: string;
-  /** Scopes keys may carry (`admin` is always allowed). Unset: any well-formed scope. */
+  /** Scopes keys may carry; `admin` only when listed. Unset: any well-formed scope. */
   validScopes?: readonly string[];
   /**
    * Use named prepared statements on the request path (default: on for pg Pools and Clients).
@@ -77,7 +77,13 @@ export interface ValidateResult {
   scopes: string[] | null;
   budgetCents: number | null;
   budgetUsedCents: number;
+  /** What a new charge could use: the cap less what is used and what open holds reserve. */
   budgetRemainingCents: number | null;
+  /**
+   * Cents reserved by open holds. Always set by `validate`; optional in the type so that results
+   * written by hand for 0.2.0 (which had no holds), such as test stubs, still type-check.
+   */
+  budgetHeldCents?: number;
   budgetPeriod: string | null;
   budgetResetAt: string | null;
   expiresAt: string | null;
@@ -114,10 +120,13 @@ export interface KeyInfo {
   revokedAt: Date | null;
 }
 
-/** Budget numbers in cents; `usedCents` is exact to 1e-4 ¢. */
+/** Budget numbers in cents, exact to 1e-4 ¢. */
 export interface Budget {
   limitCents: number | null;
   usedCents: number;
+  /** Reserved by open holds that still count (a hold past its TTL stops counting). */
+  heldCents: number;
+  /** What a new call could use: the limit less used and held; null when unlimited. */
   remainingCents: number | null;
   period: string | null;
   resetAt: Date | null;
@@ -241,6 +250,7 @@ export interface AccountInfo {
   limitCents: number | null;
   usedCents: number;
   heldCents: number;
+  /** What a new call could use: the limit less used and held. */
   remainingCents: number | null;
   period: string | null;
   resetAt: Date | null;

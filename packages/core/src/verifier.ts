@@ -18,11 +18,18 @@ export interface ExternalIdentity {
 
 export type VerifyResult = { ok: true; identity: ExternalIdentity } | { ok: false; error: AuthError };
 
-/** What a subject gets on first sight. Without a policy, unknown subjects are refused. */
+/**
+ * What a subject gets on first sight. Without a policy, unknown subjects are refused. Zero access
+ * by default: a policy must say what it grants, so `scopes` and `budgetCents` are required (`null`
+ * is an explicit "unlimited"). Checked at construction (`checkFirstSeenPolicy`).
+ */
 export interface FirstSeenPolicy {
-  scopes?: string[] | null;
-  budgetCents?: number | null;
+  /** The row's scopes; null: every scope. */
+  scopes: string[] | null;
+  /** The row's cap in whole cents; null: no cap. */
+  budgetCents: number | null;
   budgetPeriod?: BudgetPeriod | null;
+  /** The row's expiry from first sight (`30d`…); zero is refused. Default: none. */
   expiresIn?: string | null;
   /** A fixed account, or one derived from the identity; default: the identity's accountId, else the subject. */
   accountId?: string | ((identity: ExternalIdentity) => string | undefined);

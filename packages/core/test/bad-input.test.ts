@@ -129,6 +129,39 @@ describe.each(BACKENDS)('bad input changes no row (%s)', (backend) => {
     },
   );
 
+  it('the new APIs refuse a zero expiry and a negative cost; 0.2.0 calls keep their answers', async () => {
+    const before = await snapshot();
+    for (const expiresIn of ['0m', '0h', '0d', '0mo']) {
+      await expect(ak.update(id, { expiresIn })).rejects.toThrow(
+        `expiresIn must be longer than zero, got ${expiresIn}`,
+      );
+      await expect(ak.updateSubject('s|none', { expiresIn })).rejects.toThrow(/expiresIn must be longer/);
+      await expect(ak.withChildKey(key, { expiresIn }, () => 1)).rejects.toMatchObject({
+        name: 'AgentKeyInputError',
+        field: 'expiresIn',
+      });
+    }
+    for (const cents of [-5, -0.5]) {
+      await expect(ak.authorize(key, { costCents: cents })).rejects.toThrow(
+        /costCents: cost must not be negative/,
+      );
+      await expect(ak.authorize(key, { holdCents: cents })).rejects.toThrow(
+        /holdCents: cost must not be negative/,
+      );
+      await expect(ak.reserve(key, { maxCents: cents })).rejects.toThrow(/maxCents must be a positive/);
+      await expect(ak.settle('1', { costCents: cents })).rejects.toThrow(
+        /costCents: cost must not be negative/,
+      );
+      // 0.2.0 pins these: a non-positive trackUsage cost is a no-op success.
+      expect(await ak.trackUsage(key, { costCents: cents })).toEqual({ success: true });
+    }
+    expect(await snapshot()).toEqual(before);
+    expect((await ak.getKey(id))!.expiresAt).toBeNull();
+    // 0.2.0 pins a zero duration in create (and ensureSubject) as allowed: expired at once.
+    const zero = await ak.create({ accountId: 'a', expiresIn: '0h' });
+    expect(await ak.validate(zero.key)).toEqual({ valid: false, reason: 'expired' });
+  });
+
   it.each(['year', 'Day', '', 'hour'])('refuses budget period %j', async (budgetPeriod) => {
     const before = await snapshot();
     await expect(ak.create({ accountId: 'a', budgetPeriod: budgetPeriod as never })).rejects.toThrow(
@@ -157,6 +190,23 @@ describe.each(BACKENDS)('bad input changes no row (%s)', (backend) => {
       await expect(ak.create({ accountId: 'a', scopes })).rejects.toThrow(/scopes/i);
     }
     expect(await snapshot()).toEqual(before);
+  });
+
+  it('admin is outside validScopes like any other scope: update, updateSubject and first-sight policies refuse it', async () => {
+    await ak.ensureSubject('idp|plain', { scopes: ['read'] });
+    const before = await snapshot();
+    await expect(ak.update(id, { scopes: ['admin'] })).rejects.toThrow('Invalid scopes: admin');
+    await expect(ak.updateSubject('idp|plain', { scopes: ['read', 'admin'] })).rejects.toThrow(
+      'Invalid scopes: admin',
+    );
+    const verifier = { id: 'v', accepts: () => false, verify: async () => ({ ok: false }) as never };
+    const policy = { scopes: ['admin'], budgetCents: 10 };
+    expect(() => ak.gate({ firstSeen: policy })).toThrow(/firstSeen\.scopes: Invalid scopes: admin/);
+    expect(() => ak.gate({ verifiers: [{ ...verifier, firstSeen: policy }] })).toThrow(
+      /Invalid scopes: admin/,
+    );
+    expect(await snapshot()).toEqual(before);
+    expect(await ak.getKey(id)).toMatchObject({ scopes: ['read'] });
   });
 
   it('a 10 KB key, NUL bytes and non-ASCII keys are simply unknown, with no query error', async () => {

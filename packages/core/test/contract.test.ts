@@ -37,13 +37,18 @@ describe.each(BACKENDS)('0.2.0 contract (%s)', (backend) => {
     expect(ms).toBeLessThanOrEqual(2 * 3600_000);
   });
 
-  it('create refuses scopes outside validScopes with 0.2.0 message, but allows admin', async () => {
+  it('create and ensureSubject refuse scopes outside validScopes with 0.2.0 message, admin included', async () => {
     await expect(ak.create({ accountId: 'a', scopes: ['read', 'delete', 'drop'] })).rejects.toThrow(
       'Invalid scopes: delete, drop',
     );
-    await expect(ak.create({ accountId: 'a', scopes: ['admin'] })).resolves.toMatchObject({
-      scopes: ['admin'],
-    });
+    await expect(ak.create({ accountId: 'a', scopes: ['admin'] })).rejects.toThrow('Invalid scopes: admin');
+    await expect(ak.create({ accountId: 'a', scopes: ['read', 'admin'] })).rejects.toThrow(
+      'Invalid scopes: admin',
+    );
+    await expect(ak.ensureSubject('idp|admin-seeker', { scopes: ['admin'] })).rejects.toThrow(
+      'Invalid scopes: admin',
+    );
+    expect(await ak.validateBySubject('idp|admin-seeker')).toEqual({ valid: false, reason: 'invalid' });
   });
 
   it('create refuses unknown periods and malformed durations, zero duration allowed', async () => {
@@ -86,6 +91,8 @@ describe.each(BACKENDS)('0.2.0 contract (%s)', (backend) => {
       expiresAt: null,
       delegatedBy: 'boss',
       name: 'bot',
+      // Ours, beside 0.2.0's fields: open holds (a 0.2.0 row has none).
+      budgetHeldCents: 0,
     });
   });
 

@@ -46,6 +46,7 @@ export function toAgentKeyPrincipal({
     budget: {
       limitCents: budget.limitCents,
       usedCents: budget.usedCents,
+      heldCents: budget.heldCents,
       remainingCents: budget.remainingCents,
       period: budget.period,
       resetAt: budget.resetAt,

@@ -168,7 +168,14 @@ describe.each(LIBS)('agentKeyAuth on %s', (lib) => {
         delegatedBy: null,
         verifier: 'native',
         claims: {},
-        budget: { limitCents: 10, usedCents: 2.5, remainingCents: 7.5, period: null, resetAt: null },
+        budget: {
+          limitCents: 10,
+          usedCents: 2.5,
+          heldCents: 0,
+          remainingCents: 7.5,
+          period: null,
+          resetAt: null,
+        },
         chargedCents: 2.5,
       });
       expect(await used(id)).toBe(2.5);
@@ -340,8 +347,11 @@ describe.each(LIBS)('agentKeyAuth on %s', (lib) => {
     expect(() => agentKeyAuth({ agentKey: ak, scope: 'two words' })).toThrow(/scope must be/);
     expect(() => agentKeyAuth({ agentKey: ak, scope: '' })).toThrow(/scope must be/);
     expect(() => agentKeyAuth({ agentKey: ak, realm: 'a\r\nX-Injected: 1' })).toThrow(/realm must be/);
-    expect(() => agentKeyAuth({ agentKey: ak, firstSeen: { budgetPeriod: 'year' as 'day' } })).toThrow(
-      /firstSeen/,
-    );
+    expect(() =>
+      agentKeyAuth({
+        agentKey: ak,
+        firstSeen: { scopes: null, budgetCents: 1, budgetPeriod: 'year' as 'day' },
+      }),
+    ).toThrow(/firstSeen/);
   });
 });

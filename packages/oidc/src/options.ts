@@ -1,4 +1,9 @@
-import { AgentKeyInputError, checkSubjectNamespace, type FirstSeenPolicy } from '@agentkey/core';
+import {
+  AgentKeyInputError,
+  checkFirstSeenPolicy,
+  checkSubjectNamespace,
+  type FirstSeenPolicy,
+} from '@agentkey/core';
 import { ASYMMETRIC_ALGORITHMS, checkAlgorithms } from './algorithms.js';
 import { normalizeTyp } from './header.js';
 import { type ClaimNames, claimMapper, type MapIdentity } from './identity.js';
@@ -89,7 +94,7 @@ export function resolveOptions(options: OidcVerifierOptions): OidcConfig {
     clockToleranceSec: checkTolerance(options.clockToleranceSec),
     mapIdentity: options.mapIdentity ?? claimMapper(options),
     subjectNamespace: checkNamespace(options.subjectNamespace, issuer),
-    firstSeen: options.firstSeen,
+    firstSeen: options.firstSeen === undefined ? undefined : checkFirstSeenPolicy(options.firstSeen),
     fetch: options.fetch,
     httpTimeoutMs: checkMs(options.httpTimeoutMs ?? 5000, 'httpTimeoutMs', 1),
     jwksCooldownMs: checkMs(options.jwksCooldownMs ?? 30_000, 'jwksCooldownMs', 0),

@@ -2,6 +2,7 @@ import { actorOf, checkBudget, checkDate, checkPeriod, isRowId, targetColumn } f
 import type { StoreContext } from '../context.js';
 import { AgentKeyInputError } from '../errors.js';
 import { checkIdent } from '../input.js';
+import { budgetNumbers } from '../rows.js';
 import type { AccountInfo, AuditOptions, BudgetTarget, SpendOptions, SpendReport } from '../types.js';
 import { MAX_BUDGET_CENTS, MICROS_PER_CENT } from './money.js';
 import { type BudgetPeriod, firstReset } from './period.js';
@@ -37,16 +38,14 @@ export class BudgetAdmin {
     const account = checkIdent(accountId, 'accountId');
     const row = (await ctx.pool.query(ctx.admin.readAccount, [account, ctx.now()])).rows[0];
     if (!row) return null;
-    const usedCents = Number(row.used_micros) / MICROS_PER_CENT;
-    return {
-      accountId: account,
-      limitCents: row.budget_cents,
-      usedCents,
-      heldCents: Number(row.held_micros) / MICROS_PER_CENT,
-      remainingCents: row.budget_cents === null ? null : Math.max(0, row.budget_cents - usedCents),
-      period: row.budget_period,
-      resetAt: row.budget_reset_at === null ? null : new Date(row.budget_reset_at),
-    };
+    const { limitCents, usedCents, heldCents, remainingCents, period, resetAt } = budgetNumbers(
+      row.budget_cents,
+      row.used_micros,
+      row.held_micros,
+      row.budget_period,
+      row.budget_reset_at,
+    );
+    return { accountId: account, limitCents, usedCents, heldCents, remainingCents, period, resetAt };
   }
 
   async spend(target: BudgetTarget, options: SpendOptions): Promise<SpendReport> {

@@ -2,9 +2,11 @@ import type { Statement } from '../db.js';
 import { ms, PASSED_COLUMNS, perSelector, type Selector, SLIM_COLUMNS } from './columns.js';
 import { engineNames } from './engine.js';
 import {
+  accountHeldMicrosNow,
   centsOf,
   ELAPSED,
   FITS_UNRESET,
+  heldMicrosNow,
   LIVE,
   NOW,
   rowSql,
@@ -38,9 +40,16 @@ export interface ChargeStatements {
 
 export function chargeStatements(t: TableNames, ledger: boolean): ChargeStatements {
   const e = engineNames(t);
+  // Each passed charge reports what is held on its key and account now, so its remaining budget is
+  // what a new call could really use — in the same statement, at no cost when nothing is held.
+  const held = (now: string) => `${heldMicrosNow(e.holds, t.keys, now)}::float8 AS held_micros`;
+  const accountHeld = (now: string) =>
+    `${accountHeldMicrosNow(e.holds, e.accounts, now)}::float8 AS account_held_micros`;
+  const passed = `${PASSED_COLUMNS}, ${held('$2::timestamptz')}`;
+  const slim = `${SLIM_COLUMNS}, ${held('$2::timestamptz')}`;
   // Kept lean on purpose: the period-reset arithmetic and the refusal branch cost more than the
   // UPDATE itself, and a refused or rolled-over request can afford a second statement.
-  const plainSql = (by: Selector, returning = PASSED_COLUMNS) => `UPDATE ${t.keys} SET
+  const plainSql = (by: Selector, returning = passed) => `UPDATE ${t.keys} SET
     budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
     budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)},
     last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
@@ -71,12 +80,12 @@ SELECT * FROM upd`;
       AND ${STORED_USED_MICROS} + held_micros + $3::bigint <= budget_cents::bigint * 10000
       AND ${STORED_USED_MICROS} + held_micros < budget_cents::bigint * 10000
     RETURNING budget_cents AS account_limit_cents, budget_used_micros::float8 AS account_used_micros,
-      ${ms('budget_reset_at')} AS account_reset_at),
+      ${ms('budget_reset_at')} AS account_reset_at, ${accountHeld(NOW)}),
   upd AS (UPDATE ${t.keys} SET budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
       budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)},
       last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
     WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM acct)
-    RETURNING ${PASSED_COLUMNS})${
+    RETURNING ${passed})${
       ledger
         ? `,
   led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros)
@@ -132,12 +141,13 @@ SELECT * FROM upd CROSS JOIN acct`;
       budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + p.ak_cost`)}, updated_at = p.ak_now
     FROM per_account p WHERE account_id = p.ak_capped_account
     RETURNING account_id AS ak_account, budget_cents AS account_limit_cents,
-      budget_used_micros::float8 AS account_used_micros, ${ms('budget_reset_at')} AS account_reset_at),
+      budget_used_micros::float8 AS account_used_micros, ${ms('budget_reset_at')} AS account_reset_at,
+      ${accountHeld('p.ak_now')}),
   upd AS (UPDATE ${t.keys} SET budget_used_micros = ${STORED_USED_MICROS} + p.ak_cost,
       budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + p.ak_cost`)},
       last_used_at = CASE WHEN ${rowSql('p.ak_now', 'NULL').STALE} THEN p.ak_now ELSE last_used_at END
     FROM per_key p WHERE id = p.ak_id
-    RETURNING ${PASSED_COLUMNS})${
+    RETURNING ${PASSED_COLUMNS}, ${held('p.ak_now')})${
       ledger
         ? `,
   led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros)
@@ -146,15 +156,16 @@ SELECT * FROM upd CROSS JOIN acct`;
         : ''
     }
 SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
-  SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at
+  SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at,
+    acct.account_held_micros
   FROM admitted ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true`;
 
   const plain = ledger
     ? {
-        full: perSelector((by) => withLedger(by, PASSED_COLUMNS)),
-        slim: perSelector((by) => withLedger(by, SLIM_COLUMNS)),
+        full: perSelector((by) => withLedger(by, passed)),
+        slim: perSelector((by) => withLedger(by, slim)),
       }
-    : { full: perSelector((by) => plainSql(by)), slim: perSelector((by) => plainSql(by, SLIM_COLUMNS)) };
+    : { full: perSelector((by) => plainSql(by)), slim: perSelector((by) => plainSql(by, slim)) };
   const account = perSelector(accountSql);
   const batch = perSelector(batchSql);
   return {

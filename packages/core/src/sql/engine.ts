@@ -1,4 +1,4 @@
-import { NEXT_RESET } from './expressions.js';
+import { accountHeldMicrosNow, heldMicrosNow, NEXT_RESET } from './expressions.js';
 import type { TableNames } from './identifier.js';
 
 /**
@@ -38,14 +38,15 @@ const OUT = `outcome text, cap text, hold_id bigint, charged_micros float8, shor
   id integer, account_id text, user_id text, name text, scopes text[], budget_cents integer, budget_period text,
   delegated_by text, external_subject text, expires_at float8, revoked_at float8, used_micros float8,
   held_micros float8, budget_reset_at float8, account_limit_cents integer, account_used_micros float8,
-  account_reset_at float8, hold_amount_micros float8, hold_expires_at float8, pool_reset_at float8`;
+  account_reset_at float8, hold_amount_micros float8, hold_expires_at float8, pool_reset_at float8,
+  account_held_micros float8`;
 
 /** An outcome with no row to report (unknown key, no such hold, a conflicting key): every OUT column. */
 const outcomeOnly = (outcome: string, holdId: string) =>
   `RETURN QUERY SELECT '${outcome}'::text, NULL::text, ${holdId}, 0::float8, 0::float8, false,
       NULL::integer, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::integer, NULL::text, NULL::text, NULL::text,
       NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8,
-      NULL::float8, NULL::float8, NULL::float8;`;
+      NULL::float8, NULL::float8, NULL::float8, NULL::float8;`;
 
 const ms = (expr: string) => `date_part('epoch', ${expr}) * 1000`;
 
@@ -329,10 +330,11 @@ BEGIN
   IF k.account_capped AND v_outcome = 'ok' THEN
     SELECT * INTO a FROM ${n.accounts} x WHERE x.account_id = k.account_id FOR UPDATE;
     ${usedNow(n, 'a', 'v_a_used')}
-    IF NOT v_replayed AND a.budget_cents IS NOT NULL THEN
+    IF a.budget_cents IS NOT NULL THEN
+      -- Summed for a replay too: its answer reports what the account holds now.
       v_a_held := (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
         WHERE account_id = k.account_id AND state = 'open' AND expires_at > p_now);
-      IF v_a_used + v_a_held + v_need > a.budget_cents::bigint * 10000 OR v_a_used + v_a_held >= a.budget_cents::bigint * 10000 THEN
+      IF NOT v_replayed AND (v_a_used + v_a_held + v_need > a.budget_cents::bigint * 10000 OR v_a_used + v_a_held >= a.budget_cents::bigint * 10000) THEN
         v_outcome := 'budget'; v_cap := 'account';
       END IF;
     END IF;
@@ -386,7 +388,8 @@ BEGIN
     k.id, k.account_id, k.user_id, k.name, k.scopes, k.budget_cents, k.budget_period, k.delegated_by, k.external_subject,
     ${ms('k.expires_at')}, ${ms('k.revoked_at')}, v_k_used::float8, (v_k_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8,
     ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')},
-    hh.amount_micros::float8, ${ms('hh.expires_at')}, ${ms('p.budget_reset_at')}
+    hh.amount_micros::float8, ${ms('hh.expires_at')}, ${ms('p.budget_reset_at')},
+    (v_a_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8
     FROM (SELECT 1) one LEFT JOIN ${n.holds} hh ON hh.id = v_hold_id;
 END $f$;
 
@@ -520,9 +523,11 @@ BEGIN
   END IF;
   RETURN QUERY SELECT v_outcome, v_cap, h.id, v_charge::float8, GREATEST(p_cost - v_charge, 0)::float8, v_replayed,
     k.id, k.account_id, k.user_id, k.name, k.scopes, k.budget_cents, k.budget_period, k.delegated_by, k.external_subject,
-    ${ms('k.expires_at')}, ${ms('k.revoked_at')}, COALESCE(v_k_used, ${usedOf('k')})::float8, k.held_micros::float8,
+    ${ms('k.expires_at')}, ${ms('k.revoked_at')}, COALESCE(v_k_used, ${usedOf('k')})::float8,
+    ${heldMicrosNow(n.holds, 'k', 'p_now')}::float8,
     ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')},
-    h.amount_micros::float8, ${ms('h.expires_at')}, ${ms('p.budget_reset_at')};
+    h.amount_micros::float8, ${ms('h.expires_at')}, ${ms('p.budget_reset_at')},
+    ${accountHeldMicrosNow(n.holds, 'a', 'p_now')}::float8;
 END $f$;`;
 }
 

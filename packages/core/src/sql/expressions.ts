@@ -64,6 +64,27 @@ export const fitsHeld = (need: string) =>
 
 export const FITS_UNRESET = fitsHeld('$3::bigint');
 
+/**
+ * Micros of open holds still counting at `now` against the keys row `row` (a table reference or a
+ * PL/pgSQL row variable): what a new call cannot use. `held_micros` is kept under the row's lock as
+ * every hold opens and closes (its pooled children's included), so it is exact but for holds past
+ * their TTL that no call has swept yet: those stop counting here as they do in the engine. Unlike a
+ * sum of the open holds, it already counts a hold this very statement opened or closed. Free when
+ * the row has no holds.
+ */
+export const heldMicrosNow = (holds: string, row: string, now: string) =>
+  `(CASE WHEN ${row}.held_micros = 0 THEN 0::bigint ELSE GREATEST(${row}.held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+    FROM ${holds} oh WHERE (oh.principal_id = ${row}.id OR oh.pool_id = ${row}.id) AND oh.state = 'open'
+      AND oh.expires_at <= ${now}), 0)::bigint END)`;
+
+/**
+ * The same for the accounts row `row`, whose `held_micros` is only an upper bound (it keeps holds
+ * swept since it was last re-summed): the open holds of its keys still counting at `now`, summed.
+ */
+export const accountHeldMicrosNow = (holds: string, row: string, now: string) =>
+  `(CASE WHEN ${row}.held_micros = 0 THEN 0::bigint ELSE (SELECT COALESCE(sum(oh.amount_micros), 0)
+    FROM ${holds} oh WHERE oh.account_id = ${row}.account_id AND oh.state = 'open' AND oh.expires_at > ${now})::bigint END)`;
+
 /** Whole cents for 0.2.0's column, rounded up, kept inside INTEGER. */
 export const centsOf = (micros: string) => `LEAST((${micros} + 9999) / 10000, 2147483647)::int`;
 

@@ -1,7 +1,7 @@
 import { type Statement, statement } from '../db.js';
 import { ms, PASSED_COLUMNS, perSelector, type Selector } from './columns.js';
 import { engineNames } from './engine.js';
-import { centsOf, fitsHeld, rowSql, STORED_USED_MICROS } from './expressions.js';
+import { centsOf, fitsHeld, heldMicrosNow, rowSql, STORED_USED_MICROS } from './expressions.js';
 import type { TableNames } from './identifier.js';
 
 /** Keys the lean statements serve: no pool parent, no account ceiling. */
@@ -36,6 +36,9 @@ export function holdStatements(t: TableNames, ledger: boolean): HoldStatements {
   const one = rowSql('$2::timestamptz', '$4::text');
   // A batch row's columns carry an ak_ prefix: they share the UPDATE's scope with the keys table's.
   const many = rowSql('r.ak_now', 'r.ak_scope');
+  // What each passed call leaves held on its key, this statement's own hold opened or closed.
+  const passed = (now: string) =>
+    `${PASSED_COLUMNS}, ${heldMicrosNow(e.holds, t.keys, now)}::float8 AS held_micros`;
   const used = (delta: string) => `budget_used_micros = ${STORED_USED_MICROS} + ${delta},
     budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + ${delta}`)}`;
 
@@ -52,7 +55,7 @@ export function holdStatements(t: TableNames, ledger: boolean): HoldStatements {
     last_used_at = CASE WHEN ${one.STALE} THEN ${one.NOW} ELSE last_used_at END
   WHERE ${by} = $1 AND $5::boolean AND ${one.LIVE} AND ${one.SCOPE_OK} AND NOT ${one.ELAPSED}
     AND ${fitsHeld('$3::bigint + $6::bigint')} AND pool_parent_id IS NULL AND account_capped = false
-  RETURNING ${PASSED_COLUMNS}),
+  RETURNING ${passed(one.NOW)}),
   hold AS (INSERT INTO ${e.holds} (principal_id, account_id, amount_micros, created_at, expires_at)
     SELECT id, account_id, $6::bigint, ${one.NOW}, $7::timestamptz FROM upd RETURNING id, amount_micros, expires_at)${ledgerCte(
       `SELECT ${one.NOW}, upd.id, upd.external_subject, upd.account_id, 'charge', $3::bigint, NULL FROM upd WHERE $3::bigint > 0
@@ -88,7 +91,7 @@ SELECT upd.*, hold.id AS hold_id, hold.amount_micros::float8 AS hold_amount_micr
     held_micros = held_micros + p.ak_hold,
     last_used_at = CASE WHEN ${rowSql('p.ak_now', 'NULL').STALE} THEN p.ak_now ELSE last_used_at END
   FROM per_key p WHERE id = p.ak_id
-  RETURNING ${PASSED_COLUMNS}),
+  RETURNING ${passed('p.ak_now')}),
   hold AS (INSERT INTO ${e.holds} (id, principal_id, account_id, amount_micros, created_at, expires_at)
     SELECT a.ak_hold_id, upd.id, upd.account_id, a.ak_hold, a.ak_now, a.ak_until FROM admitted a JOIN upd ON upd.id = a.ak_id)${ledgerCte(
       `SELECT a.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', a.ak_cost, NULL
@@ -126,7 +129,7 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
   upd AS (UPDATE ${t.keys} SET ${used('$3::bigint')},
       held_micros = GREATEST(held_micros - (SELECT amount_micros FROM h), 0)
     WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM h)
-    RETURNING ${PASSED_COLUMNS})${ledgerCte(
+    RETURNING ${passed(one.NOW)})${ledgerCte(
       `SELECT ${one.NOW}, upd.id, upd.external_subject, upd.account_id, ${closeKind('$4::boolean')}, $3::bigint, h.id FROM upd, h`,
     )}
 SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortfall_micros,
@@ -155,11 +158,12 @@ SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortf
       AND x.state = 'open' AND x.expires_at > r.ak_now AND x.amount_micros >= r.ak_cost
       AND ${fitsCap('x.amount_micros', 'r.ak_cost')}
     RETURNING x.id, x.principal_id, x.amount_micros, x.expires_at, r.ak_ord, r.ak_now, r.ak_cost, r.ak_settle),
-  per_key AS (SELECT principal_id AS ak_id, sum(ak_cost)::bigint AS ak_cost, sum(amount_micros)::bigint AS ak_amount
+  per_key AS (SELECT principal_id AS ak_id, sum(ak_cost)::bigint AS ak_cost, sum(amount_micros)::bigint AS ak_amount,
+      max(ak_now) AS ak_now
     FROM h GROUP BY principal_id),
   upd AS (UPDATE ${t.keys} SET ${used('p.ak_cost')}, held_micros = GREATEST(held_micros - p.ak_amount, 0)
     FROM per_key p WHERE id = p.ak_id
-    RETURNING ${PASSED_COLUMNS})${ledgerCte(
+    RETURNING ${passed('p.ak_now')})${ledgerCte(
       `SELECT h.ak_now, upd.id, upd.external_subject, upd.account_id, ${closeKind('h.ak_settle')}, h.ak_cost, h.id
       FROM h JOIN upd ON upd.id = h.principal_id`,
     )}

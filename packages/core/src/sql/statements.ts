@@ -5,6 +5,7 @@ import { engineNames } from './engine.js';
 import {
   centsOf,
   ELAPSED,
+  heldMicrosNow,
   LIVE,
   NEXT_RESET,
   NOW,
@@ -57,9 +58,11 @@ export function statements(t: TableNames, ledger: boolean): Statements {
     SELECT $${nowParam}::timestamptz, id, external_subject, account_id, '${kind}', $${actorParam}::text FROM x)
 SELECT id FROM x`
       : `${sql} RETURNING id, $${nowParam}::timestamptz AS at, $${actorParam}::text AS actor`;
+  /** Open holds as of `$2`: validate and admin reads report what a new call could really use. */
+  const held = `${heldMicrosNow(e.holds, t.keys, NOW)}::float8 AS held_micros`;
   // validate's common case writes nothing, so it reads without taking a row lock or a WAL flush.
   const peekSql = (by: Selector) => `SELECT ${HOT_COLUMNS}, ${STORED_USED_MICROS}::float8 AS used_micros,
-    ${ms('budget_reset_at')} AS budget_reset_at, (${ELAPSED} OR (${LIVE} AND ${STALE})) AS needs_write
+    ${ms('budget_reset_at')} AS budget_reset_at, ${held}, (${ELAPSED} OR (${LIVE} AND ${STALE})) AS needs_write
   FROM ${t.keys} WHERE ${by} = $1`;
 
   const touchSql = (by: Selector) => `WITH upd AS (
@@ -69,11 +72,11 @@ SELECT id FROM x`
     budget_reset_at = ${NEXT_RESET},
     last_used_at = CASE WHEN ${LIVE} AND ${STALE} THEN ${NOW} ELSE last_used_at END
   WHERE ${by} = $1 AND (${ELAPSED} OR (${LIVE} AND ${STALE}))
-  RETURNING ${STORED_COLUMNS}
+  RETURNING ${STORED_COLUMNS}, ${held}
 )
 SELECT * FROM upd
 UNION ALL
-SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT 1 FROM upd)`;
+SELECT ${VIRTUAL_COLUMNS}, ${held} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT 1 FROM upd)`;
 
   const insertColumns = `account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_used_cents,
     budget_used_micros, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id,
@@ -107,8 +110,8 @@ SELECT ${VIRTUAL_COLUMNS} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT
       14,
       15,
     ),
-    read: (by) => `SELECT ${ADMIN_COLUMNS} FROM ${t.keys} WHERE ${by} = $1`,
-    listByAccount: `SELECT ${ADMIN_COLUMNS} FROM ${t.keys} WHERE account_id = $1 ORDER BY id`,
+    read: (by) => `SELECT ${ADMIN_COLUMNS}, ${held} FROM ${t.keys} WHERE ${by} = $1`,
+    listByAccount: `SELECT ${ADMIN_COLUMNS}, ${held} FROM ${t.keys} WHERE account_id = $1 ORDER BY id`,
     revoke: (by) =>
       audited(
         `UPDATE ${t.keys} SET revoked_at = ${NOW}

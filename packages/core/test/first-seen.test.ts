@@ -1,0 +1,89 @@
+import {
+  AgentKey,
+  AgentKeyInputError,
+  checkFirstSeenPolicy,
+  type FirstSeenPolicy,
+  type Verifier,
+} from '@agentkey/core';
+import { describe, expect, it } from 'vitest';
+
+// Construction runs no query: a pool that refuses proves none of this touches the database.
+const pool = { query: () => Promise.reject(new Error('never called')) };
+const ak = new AgentKey({ pool, validScopes: ['read', 'write'] });
+const verifier = (firstSeen: unknown): Verifier =>
+  ({ id: 'ext', accepts: () => false, verify: async () => ({ ok: false }), firstSeen }) as never;
+
+function refusal(run: () => unknown): AgentKeyInputError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof AgentKeyInputError) return error;
+    throw error;
+  }
+  throw new Error('expected an AgentKeyInputError');
+}
+
+describe('first-sight policies are checked at construction', () => {
+  it.each([
+    [{}, 'firstSeen.scopes'],
+    [{ budgetCents: 500 }, 'firstSeen.scopes'],
+    [{ scopes: ['read'] }, 'firstSeen.budgetCents'],
+    [{ scopes: undefined, budgetCents: null }, 'firstSeen.scopes'],
+  ])('%j is refused: a policy must say what it grants (%s)', (policy, field) => {
+    for (const run of [
+      () => checkFirstSeenPolicy(policy),
+      () => ak.gate({ firstSeen: policy as FirstSeenPolicy }),
+      () => ak.gate({ verifiers: [verifier(policy)] }),
+    ]) {
+      const error = refusal(run);
+      expect(error.field).toBe(field);
+      expect(error.message).toContain(`${field} is required`);
+    }
+    expect(refusal(() => ak.gate({ verifiers: [verifier(policy)] })).message).toMatch(/^verifier ext: /);
+  });
+
+  it.each([
+    [{ scopes: 'read', budgetCents: 1 }, 'firstSeen.scopes'],
+    [{ scopes: ['write', 'admin'], budgetCents: 1 }, 'firstSeen.scopes'],
+    [{ scopes: null, budgetCents: -1 }, 'firstSeen.budgetCents'],
+    [{ scopes: null, budgetCents: 1, budgetPeriod: 'year' }, 'firstSeen.budgetPeriod'],
+    [{ scopes: null, budgetCents: 1, expiresIn: '0m' }, 'firstSeen.expiresIn'],
+    [{ scopes: null, budgetCents: 1, expiresIn: '0d' }, 'firstSeen.expiresIn'],
+    [{ scopes: null, budgetCents: 1, expiresIn: '7days' }, 'firstSeen.expiresIn'],
+    [{ scopes: null, budgetCents: 1, accountId: '' }, 'firstSeen.accountId'],
+    [{ scopes: null, budgetCents: 1, name: 'a\u0000' }, 'firstSeen.name'],
+    [{ scopes: null, budgetCents: 1, budget: 5 }, 'firstSeen.budget'],
+    [null, 'firstSeen'],
+    [[], 'firstSeen'],
+  ])('%j is refused, naming %s', (policy, field) => {
+    const error = refusal(() => ak.gate({ firstSeen: policy as never }));
+    expect(error.field).toBe(field);
+    expect(error.message).toContain(field);
+  });
+
+  it('a zero expiry is refused with a clear message: the identity would be expired at birth', () => {
+    expect(() => ak.gate({ firstSeen: { scopes: null, budgetCents: 1, expiresIn: '0m' } })).toThrow(
+      'firstSeen.expiresIn: expiresIn must be longer than zero, got 0m',
+    );
+  });
+
+  it('explicit nulls say "unlimited", and a full policy passes unchanged', () => {
+    const unlimited = { scopes: null, budgetCents: null };
+    expect(checkFirstSeenPolicy(unlimited)).toBe(unlimited);
+    const full: FirstSeenPolicy = {
+      scopes: ['read'],
+      budgetCents: 500,
+      budgetPeriod: 'month',
+      expiresIn: '30d',
+      accountId: (identity) => identity.accountId,
+      name: 'agent',
+    };
+    expect(() => ak.gate({ firstSeen: full, verifiers: [verifier(unlimited)] })).not.toThrow();
+  });
+
+  it('the type requires scopes and budgetCents', () => {
+    // @ts-expect-error scopes and budgetCents are required
+    const missing: FirstSeenPolicy = { budgetPeriod: 'day' };
+    expect(() => checkFirstSeenPolicy(missing)).toThrow(/firstSeen\.scopes is required/);
+  });
+});
