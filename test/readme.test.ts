@@ -78,6 +78,7 @@ const EXAMPLES: Record<string, Spec> = {
       });
     },
   },
+  'express/hold.ts': { out: /→ 200 Hello, world\n[\s\S]*was charged 12\.5¢ of its 50¢ hold/ },
   'express/principal.ts': { out: /the exported AgentKeyPrincipal: true/ },
   'express/routes.ts': { out: /POST \/signup → 201 \["key","id"/ },
   'express/trust-proxy.ts': { out: /trust proxy: 1/ },
