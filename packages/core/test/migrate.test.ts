@@ -133,11 +133,11 @@ describe.each(BACKENDS)('an unmigrated or foreign table (%s)', (backend) => {
         description: 'The key store cannot answer: its table is not migrated (run ak.migrate()).',
       },
     });
-    const cause = !result.ok && (result.error.cause as Error & { cause: { code: string } });
-    expect(cause && cause.message).toMatch(
+    const cause = result.ok ? undefined : (result.error.cause as Error & { cause: { code: string } });
+    expect(cause?.message).toMatch(
       new RegExp(`^agentkey: table ${table} does not exist \\(.*never_created.*\\): run ak\\.migrate\\(\\)$`),
     );
-    expect(cause && cause.cause.code).toBe('42P01'); // the driver's error, kept
+    expect(cause?.cause.code).toBe('42P01'); // the driver's error, kept
   });
 
   it('authorize on a 0.2.0 table not yet migrated by this version says the same', async () => {
