@@ -31,7 +31,7 @@ let tokens: { OIDC: string; AUTH0: string; CLERK: string };
 
 /** Every README block's file, and what running it must show. */
 const EXAMPLES: Record<string, Spec> = {
-  'root/quick-start.ts': { out: /minted key \d+: ak_[\s\S]*allowed for acme: 499\.958¢ of 500¢ left/ },
+  'root/quick-start.ts': { out: /minted key \d+: ak_[\s\S]*allowed for acme: 499\.958¢ left/ },
   'root/pglite.ts': { out: /allowed on PGlite: 3¢ left/ },
   'root/holds.ts': { out: /settled at 12\.5¢: key \d+ used 12\.5¢/ },
   'root/idempotency.ts': { out: /two attempts, one charge: key \d+ used 4\.2¢/ },

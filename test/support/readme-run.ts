@@ -39,6 +39,9 @@ export function readmeBlocks(readme: string): ReadmeBlock[] {
 }
 
 /**
+ * Biome formats the blocks in the READMEs but not the files under examples/readme (a region's
+ * indentation in its harness differs from the README's): write a block as Biome leaves it.
+ *
  * What a README block must equal: the file, or, when the file wraps a fragment in a harness, the
  * lines between `// #region readme` and `// #endregion readme`, less their common indentation.
  */

@@ -21,6 +21,6 @@ if (!result.ok) {
   console.log(`refused: ${result.error.code}: ${result.error.description}`);
 } else {
   // result.principal (who), result.budget ({ limitCents, usedCents, remainingCents, period, resetAt })
-  console.log(`allowed for ${result.principal.accountId}: ${result.budget.remainingCents}¢ of ${result.budget.limitCents}¢ left`);
+  console.log(`allowed for ${result.principal.accountId}: ${result.budget.remainingCents}¢ left`);
 }
 await pool.end(); // the process exits once the pool is closed
