@@ -181,7 +181,7 @@ describe('README examples run as written (server only)', () => {
   const slots = limit(3);
   it.concurrent.for<[string, Spec]>(Object.entries(EXAMPLES))(
     '%s',
-    { timeout: 120_000 },
+    { timeout: 300_000 }, // includes the wait for a slot
     async ([name, spec], { expect }) => {
       const run = await slots(() => inSchema(`${DIR}${name}`, spec));
       const why = `${name}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`;

@@ -97,7 +97,7 @@ export function runExample(file: string, options: RunOptions): Promise<Run> {
         .finally(() => child.kill('SIGTERM'));
     }
   });
-  const guard = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+  const guard = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 90_000);
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', async (code, signal) => {
