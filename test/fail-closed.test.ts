@@ -82,6 +82,8 @@ describe.each(EXPRESS_LIBS)('agentKeyAuth fails closed on %s', (lib) => {
     };
     app.get('/store-down', auth(storeDown, [working]), ok);
     app.get('/insert-fails', auth(insertFails, [working]), ok);
+    const unmigrated = new AgentKey({ pool: db.pool, tableName: `${db.schema}.never_migrated` });
+    app.get('/unmigrated', auth(unmigrated, [working]), ok);
     app.get('/jwks-dead', auth(ak, [oidcFor('https://dead.example.test', `${dead}/jwks`)]), ok);
     app.get('/jwks-500', auth(ak, [oidcFor(broken.origin, broken.jwksUri)]), ok);
     app.get(
@@ -108,6 +110,19 @@ describe.each(EXPRESS_LIBS)('agentKeyAuth fails closed on %s', (lib) => {
     await expectUnavailable('/store-down', await tokenFor(idp.origin));
     expect(reported).toHaveLength(2);
     expect((reported[0] as Error).message).toBe('connection refused');
+  });
+
+  it('answers 503 on a table nobody migrated, and tells the server log to run ak.migrate()', async () => {
+    reported.length = 0;
+    const reply = await expectUnavailable('/unmigrated', `ak_${'1'.repeat(48)}`);
+    expect(reply.body.error_description).toBe(
+      'The key store cannot answer: its table is not migrated (run ak.migrate()).',
+    );
+    expect((reported[0] as Error).message).toMatch(
+      new RegExp(
+        `^agentkey: table ${db.schema}\\.never_migrated does not exist \\(.*\\): run ak\\.migrate\\(\\)$`,
+      ),
+    );
   });
 
   it('answers 503 when the store fails while provisioning a first-seen subject', async () => {

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -9,16 +10,32 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
 
 /** The README's main job, as `pnpm start` runs it, with `DATABASE_URL` set or not. */
-async function quickstart(url: string | undefined): Promise<string> {
+function start(url: string | undefined) {
   const env = { ...process.env };
   delete env.DATABASE_URL;
   if (url) env.DATABASE_URL = url;
-  const { stdout } = await run(
+  return run(
     process.execPath,
     ['--conditions=source', '--import', 'tsx', 'examples/quickstart/src/main.ts'],
-    { cwd: root, env, timeout: 60_000 },
+    {
+      cwd: root,
+      env,
+      timeout: 60_000,
+    },
   );
-  return stdout;
+}
+
+async function quickstart(url: string | undefined): Promise<string> {
+  return (await start(url)).stdout;
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 function expectWholeStory(out: string): void {
@@ -32,6 +49,8 @@ function expectWholeStory(out: string): void {
   const [, ledger, counter] = /spent ([\d.]+)¢; its counter says ([\d.]+)¢/.exec(out) ?? [];
   expect(ledger).toBe('7.0625');
   expect(counter).toBe(ledger);
+  // It ends by saying where to go from here.
+  expect(out).toMatch(/\nNext:\n {2}- README\.md "Quick start".*\n(?: {2}- .*\n)+$/);
 }
 
 describe('the main job (pnpm start)', () => {
@@ -39,6 +58,20 @@ describe('the main job (pnpm start)', () => {
     const out = await quickstart(undefined);
     expect(out).toMatch(/on embedded PGlite/);
     expectWholeStory(out);
+  }, 90_000);
+
+  it('an unreachable DATABASE_URL is one line saying what to do, exit code 1, no password', async () => {
+    const url = `postgres://agentkey:s3cret-pw@127.0.0.1:${await closedPort()}/app?password=s3cret-pw`;
+    const failed = await start(url).then(
+      () => null,
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stdout).toBe('');
+    expect(failed?.stderr).toMatch(
+      /^agentkey quickstart: cannot reach the database at postgres:\/\/agentkey@127\.0\.0\.1:\d+\/app \(ECONNREFUSED\): check DATABASE_URL or unset it to use embedded PGlite\n$/,
+    );
+    expect(failed?.stderr).not.toContain('s3cret-pw');
   }, 90_000);
 
   it('runs it on PostgreSQL from DATABASE_URL, and again on the same tables (server only)', async () => {

@@ -19,24 +19,48 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject) {
   const stops: Array<() => Promise<unknown>> = [];
-  let databaseUrl = process.env.DATABASE_URL;
-  let redisUrl = process.env.REDIS_URL;
-  if ((!databaseUrl || !redisUrl) && dockerMayAnswer()) {
-    const started = await startContainers(!databaseUrl, !redisUrl).catch(() => null);
+  let db: Source | undefined = fromEnv('DATABASE_URL');
+  let redis: Source | undefined = fromEnv('REDIS_URL');
+  if ((!db || !redis) && dockerMayAnswer()) {
+    const started = await startContainers(!db, !redis).catch(() => null);
     if (started) {
-      databaseUrl ??= started.databaseUrl;
-      redisUrl ??= started.redisUrl;
+      if (started.databaseUrl) db ??= { url: started.databaseUrl, from: 'testcontainers' };
+      if (started.redisUrl) redis ??= { url: started.redisUrl, from: 'testcontainers' };
       stops.push(...started.stops);
     }
   }
-  databaseUrl ??= LOCAL_DATABASE;
-  redisUrl ??= LOCAL_REDIS;
+  db ??= { url: LOCAL_DATABASE, from: 'local default' };
+  redis ??= { url: LOCAL_REDIS, from: 'local default' };
+  const { url: databaseUrl } = db;
+  const { url: redisUrl } = redis;
   await checkDatabase(databaseUrl);
+  console.log(sourcesLine(db, redis));
   project.provide('databaseUrl', databaseUrl);
   project.provide('redisUrl', redisUrl);
   return async () => {
     for (const stop of stops) await stop();
   };
+}
+
+/** A service's URL and where it came from, for the line that says what a run used. */
+export interface Source {
+  url: string;
+  from: 'DATABASE_URL' | 'REDIS_URL' | 'testcontainers' | 'local default';
+}
+
+function fromEnv(name: 'DATABASE_URL' | 'REDIS_URL'): Source | undefined {
+  const url = process.env[name];
+  return url ? { url, from: name } : undefined;
+}
+
+/** One line naming the database and Redis a test run uses, without passwords. */
+export function sourcesLine(db: Source, redis: Source): string {
+  return `agentkey tests: PostgreSQL ${redact(db.url)} (${db.from}), Redis ${redact(redis.url)} (${redis.from})`;
+}
+
+/** The URL without its password (`user:***@`), and without a query, which may carry one. */
+export function redact(url: string): string {
+  return url.replace(/:[^:@/]*@/, ':***@').replace(/\?.*$/, '');
 }
 
 function dockerMayAnswer(): boolean {
@@ -73,7 +97,7 @@ async function checkDatabase(url: string): Promise<void> {
     await client.query('SELECT 1');
   } catch (error) {
     throw new Error(
-      `agentkey tests need PostgreSQL and could not reach ${url.replace(/:[^:@/]*@/, ':***@')} (${(error as Error).message}).\n` +
+      `agentkey tests need PostgreSQL and could not reach ${redact(url)} (${(error as Error).message}).\n` +
         'Provide one: set DATABASE_URL=postgres://user@host:port/db, or start a Docker engine (testcontainers ' +
         'then runs postgres:16), or run PostgreSQL on 127.0.0.1:5432 with a database named "test".',
     );

@@ -5,24 +5,9 @@
  * step is printed.
  */
 
-import { AgentKey, type AuthorizeResult, fromPGlite, type Queryable } from '@agentkey/core';
-import { PGlite } from '@electric-sql/pglite';
-import pg from 'pg';
+import { AgentKey, type AuthorizeResult } from '@agentkey/core';
+import { openDatabase } from './database.js';
 import { budgetEngineDemo } from './engine.js';
-
-async function openDatabase(): Promise<{ pool: Queryable; label: string; close: () => Promise<void> }> {
-  const url = process.env.DATABASE_URL;
-  if (url) {
-    const pool = new pg.Pool({ connectionString: url, max: 4 });
-    return { pool, label: `PostgreSQL at ${new URL(url).host}`, close: () => pool.end() };
-  }
-  const db = new PGlite();
-  return {
-    pool: fromPGlite(db),
-    label: 'embedded PGlite (in memory; set DATABASE_URL to use your own)',
-    close: () => db.close(),
-  };
-}
 
 function show(step: string, result: AuthorizeResult): void {
   if (result.ok) {
@@ -35,7 +20,9 @@ function show(step: string, result: AuthorizeResult): void {
   }
 }
 
-const { pool, label, close } = await openDatabase();
+const db = await openDatabase();
+if (!db) process.exit(1);
+const { pool, label, close } = db;
 try {
   console.log(`agentkey quickstart on ${label}`);
   const ak = new AgentKey({ pool, tableName: 'quickstart_keys', validScopes: ['chat', 'search'] });
@@ -69,6 +56,13 @@ try {
   show('after revoke', await ak.authorize(created.key, { scope: 'chat' }));
 
   await budgetEngineDemo(ak, (n) => `${6 + n}.`);
+  console.log(`
+Next:
+  - README.md "Quick start": the same calls in your own code (examples/readme/root/quick-start.ts)
+  - README.md "Budgets": holds, idempotency, the ledger and account ceilings
+  - README.md "External identities": OIDC, Auth0 and Clerk callers, no ak_ key needed
+  - packages/express/README.md: agentKeyAuth, the middleware in front of your routes
+  - npx -y pnpm@10 test: every test, against a real PostgreSQL`);
 } finally {
   await close();
 }

@@ -300,7 +300,7 @@ export class AgentKey {
       const row = await this.charges.charge(lookup, now, request);
       return toAuthorizeResult(row, now, request, options);
     } catch (cause) {
-      return refuse(unavailable(cause));
+      return refuse(unavailable(cause, this.tables.id));
     }
   }
 
@@ -323,7 +323,7 @@ export class AgentKey {
       if (tokenExpired(request, now)) return refuse(EXPIRED);
       return toAuthorizeResult(await this.charges.charge(lookup, now, request), now, request, rest);
     } catch (cause) {
-      return refuse(unavailable(cause));
+      return refuse(unavailable(cause, this.tables.id));
     }
   }
 

@@ -57,8 +57,34 @@ export const EXPIRED: AuthError = {
   description: 'The credential has expired.',
 };
 
-export function unavailable(cause: unknown): AuthError {
-  return { code: 'unavailable', description: 'The key store cannot answer.', retryAfterSec: 1, cause };
+export function unavailable(cause: unknown, table: string): AuthError {
+  return { code: 'unavailable', ...storeFailure(cause, table), retryAfterSec: 1 };
+}
+
+/**
+ * SQLSTATEs by which PostgreSQL says the table was never migrated (or migrated by an older
+ * agentkey): a missing table, a missing engine function, a missing column.
+ */
+const UNMIGRATED: Readonly<Record<string, string>> = {
+  '42P01': 'does not exist',
+  '42883': "lacks the budget engine's functions",
+  '42703': 'lacks columns this version needs',
+};
+
+/**
+ * A store failure, described for the caller and for the server's log. The one failure a newcomer
+ * meets first, a table nobody migrated, says so and what to do; the driver's error stays as the cause.
+ */
+export function storeFailure(cause: unknown, table: string): { description: string; cause: unknown } {
+  const code = (cause as { code?: unknown } | null)?.code;
+  const what = typeof code === 'string' ? UNMIGRATED[code] : undefined;
+  if (what === undefined) return { description: 'The key store cannot answer.', cause };
+  const detail = cause instanceof Error ? ` (${cause.message})` : '';
+  return {
+    // Safe to show a caller: names no table.
+    description: 'The key store cannot answer: its table is not migrated (run ak.migrate()).',
+    cause: new Error(`agentkey: table ${table} ${what}${detail}: run ak.migrate()`, { cause }),
+  };
 }
 
 export function refuse(error: AuthError): AuthorizeResult {

@@ -1,4 +1,5 @@
 import { AgentKey } from '@agentkey/core';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, openDb, serverPool, type TestDb } from '../../../test/support/db.js';
 
@@ -96,6 +97,75 @@ describe('migrate under concurrency (server only)', () => {
     } finally {
       await Promise.all([bare.end(), qualified.end()]);
       await db.close();
+    }
+  });
+});
+
+describe.each(BACKENDS)('an unmigrated or foreign table (%s)', (backend) => {
+  let db: TestDb;
+  const key = `ak_${'cd'.repeat(24)}`;
+  beforeAll(async () => {
+    db = await openDb(backend);
+  });
+  afterAll(() => db.close());
+
+  it('migrate() refuses a table of that name that is not a keys table, changing nothing', async () => {
+    const table = `${db.schema}.sdk_api_keys`;
+    await db.pool.query(`CREATE TABLE ${table} (id SERIAL PRIMARY KEY, title TEXT, created_at TIMESTAMPTZ)`);
+    const ak = new AgentKey({ pool: db.pool, tableName: table });
+    await expect(ak.migrate()).rejects.toThrow(
+      `table ${table} exists but is not an agentkey keys table (missing columns: account_id, key_hash, key_prefix, name, last_used_at, revoked_at)`,
+    );
+    const cols = await db.pool.query(
+      `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'sdk_api_keys' ORDER BY ordinal_position`,
+      [db.schema],
+    );
+    expect(cols.rows.map((r) => r.column_name)).toEqual(['id', 'title', 'created_at']);
+  });
+
+  it('authorize on a table nobody migrated is unavailable, saying to run ak.migrate()', async () => {
+    const table = `${db.schema}.never_created`;
+    const result = await new AgentKey({ pool: db.pool, tableName: table }).authorize(key, { costCents: 1 });
+    expect(result).toMatchObject({
+      ok: false,
+      error: {
+        code: 'unavailable',
+        description: 'The key store cannot answer: its table is not migrated (run ak.migrate()).',
+      },
+    });
+    const cause = result.ok ? undefined : (result.error.cause as Error & { cause: { code: string } });
+    expect(cause?.message).toMatch(
+      new RegExp(`^agentkey: table ${table} does not exist \\(.*never_created.*\\): run ak\\.migrate\\(\\)$`),
+    );
+    expect(cause?.cause.code).toBe('42P01'); // the driver's error, kept
+  });
+
+  it('authorize on a 0.2.0 table not yet migrated by this version says the same', async () => {
+    const table = `${db.schema}.old_keys`;
+    await db.pool.query(`CREATE TABLE ${table} (id SERIAL PRIMARY KEY, account_id TEXT, key_hash TEXT NOT NULL UNIQUE,
+      key_prefix TEXT NOT NULL, name TEXT NOT NULL DEFAULT 'default', created_at TIMESTAMPTZ DEFAULT NOW(),
+      last_used_at TIMESTAMPTZ, revoked_at TIMESTAMPTZ, user_id TEXT, scopes TEXT[], budget_cents INTEGER,
+      budget_used_cents INTEGER DEFAULT 0, budget_period TEXT, budget_reset_at TIMESTAMPTZ, expires_at TIMESTAMPTZ)`);
+    const result = await new AgentKey({ pool: db.pool, tableName: table }).authorize(key);
+    expect(!result.ok && result.error.description).toBe(
+      'The key store cannot answer: its table is not migrated (run ak.migrate()).',
+    );
+    expect(!result.ok && (result.error.cause as Error).message).toMatch(
+      new RegExp(`^agentkey: table ${table} lacks .*: run ak\\.migrate\\(\\)$`),
+    );
+  });
+
+  it('other store failures keep the plain description', async () => {
+    const unreachable = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/none' });
+    try {
+      const result = await new AgentKey({ pool: unreachable }).authorize(key);
+      expect(!result.ok && result.error).toMatchObject({
+        code: 'unavailable',
+        description: 'The key store cannot answer.',
+        cause: { code: 'ECONNREFUSED' },
+      });
+    } finally {
+      await unreachable.end();
     }
   });
 });

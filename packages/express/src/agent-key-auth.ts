@@ -69,7 +69,7 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
   if (typeof onError !== 'function')
     throw new AgentKeyInputError('agentKeyAuth: onError must be a function', 'onError');
   const cost = checkCost(options.cost);
-  const hold = options.hold === undefined ? undefined : checkCost(options.hold);
+  const hold = options.hold === undefined ? undefined : checkCost(options.hold, 'hold');
   // Built once: duplicate verifier ids and bad first-sight policies throw here, not per request.
   const gate = agentKey.gate({
     ...(verifiers === undefined ? {} : { verifiers }),
@@ -91,7 +91,7 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
     }
     let holdCents = 0;
     if (hold !== undefined) {
-      const reserve = await resolveCost(hold, req);
+      const reserve = await resolveCost(hold, req, 'hold');
       if (!reserve.ok) {
         report(onError, reserve.error, `${CONTEXT} hold`);
         return { ok: false, answer: serverError() };

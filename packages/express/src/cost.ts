@@ -6,12 +6,12 @@ export type CostOption = number | ((req: Request) => number | Promise<number>);
 
 export type CostResult = { ok: true; cents: number } | { ok: false; error: unknown };
 
-/** Checks the option at construction: a bad fixed cost throws naming `cost`. */
-export function checkCost(cost: unknown): CostOption {
+/** Checks the option at construction: a bad fixed amount throws naming the option (`cost`, `hold`). */
+export function checkCost(cost: unknown, option: 'cost' | 'hold' = 'cost'): CostOption {
   if (cost === undefined) return 0;
   if (typeof cost === 'function') return cost as CostOption;
   const check = costToMicros(cost);
-  if (!check.ok) throw new AgentKeyInputError(`cost: ${check.reason}`, 'cost');
+  if (!check.ok) throw new AgentKeyInputError(`${option}: ${check.reason}`, option);
   return cost as number;
 }
 
@@ -19,7 +19,11 @@ export function checkCost(cost: unknown): CostOption {
  * This request's cost. A function that throws or returns anything but a finite, non-negative,
  * 0.0001 ¢-exact amount is a bug of the server, not of the caller: the request is not charged.
  */
-export async function resolveCost(cost: CostOption, req: Request): Promise<CostResult> {
+export async function resolveCost(
+  cost: CostOption,
+  req: Request,
+  option: 'cost' | 'hold' = 'cost',
+): Promise<CostResult> {
   if (typeof cost === 'number') return { ok: true, cents: cost };
   let cents: unknown;
   try {
@@ -32,8 +36,8 @@ export async function resolveCost(cost: CostOption, req: Request): Promise<CostR
     return {
       ok: false,
       error: new AgentKeyInputError(
-        `cost function returned ${describeValue(cents)}: ${check.reason}`,
-        'cost',
+        `${option} function returned ${describeValue(cents)}: ${check.reason}`,
+        option,
       ),
     };
   }

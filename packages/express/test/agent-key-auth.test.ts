@@ -1,4 +1,4 @@
-import type { AgentKey, Verifier, VerifyResult } from '@agentkey/core';
+import type { AgentKey, AgentKeyInputError, Verifier, VerifyResult } from '@agentkey/core';
 import type { Request, Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countRows, LIBS, type Loaded, load, type Served, serve } from './support/http.js';
@@ -344,6 +344,17 @@ describe.each(LIBS)('agentKeyAuth on %s', (lib) => {
     expect(() => agentKeyAuth({ agentKey: {} as AgentKey })).toThrow(/agentKey must be an AgentKey/);
     expect(() => agentKeyAuth({ agentKey: ak, cost: -1 })).toThrow(/cost: cost must not be negative/);
     expect(() => agentKeyAuth({ agentKey: ak, cost: Number.NaN })).toThrow(/cost: /);
+    const field = (build: () => unknown) => {
+      try {
+        build();
+      } catch (error) {
+        return [(error as AgentKeyInputError).field, (error as Error).message];
+      }
+    };
+    expect(field(() => agentKeyAuth({ agentKey: ak, hold: -1 }))).toEqual([
+      'hold',
+      'hold: cost must not be negative',
+    ]);
     expect(() => agentKeyAuth({ agentKey: ak, scope: 'two words' })).toThrow(/scope must be/);
     expect(() => agentKeyAuth({ agentKey: ak, scope: '' })).toThrow(/scope must be/);
     expect(() => agentKeyAuth({ agentKey: ak, realm: 'a\r\nX-Injected: 1' })).toThrow(/realm must be/);

@@ -4,7 +4,7 @@ import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
 import { isDataException, type Statement } from '../db.js';
 import { accountBudgetOf, type EngineRow } from '../engine-row.js';
 import { AgentKeyInputError } from '../errors.js';
-import { holdRefusal, passedRow } from '../results.js';
+import { holdRefusal, passedRow, storeFailure } from '../results.js';
 import { budgetOf } from '../rows.js';
 import type { Selector } from '../sql/columns.js';
 import type { SettleResult } from '../types.js';
@@ -115,7 +115,7 @@ export class HoldPath {
     } catch (cause) {
       return {
         ok: false,
-        error: { code: 'unavailable', description: 'The key store cannot answer.', cause },
+        error: { code: 'unavailable', ...storeFailure(cause, this.ctx.tables.id) },
       };
     }
   }

@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS ${t.keys} (
   last_used_at TIMESTAMPTZ,
   revoked_at TIMESTAMPTZ
 );
+${notAKeysTableCheck(t)}
 ALTER TABLE ${t.keys}
   ADD COLUMN IF NOT EXISTS user_id TEXT,
   ADD COLUMN IF NOT EXISTS scopes TEXT[],
@@ -34,4 +35,34 @@ COMMENT ON COLUMN ${t.keys}.budget_used_micros IS 'agentkey: exact spend this pe
 CREATE UNIQUE INDEX IF NOT EXISTS ${t.index('_external_subject_key')} ON ${t.keys} (external_subject) WHERE external_subject IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ${t.index('_account_id_idx')} ON ${t.keys} (account_id);
 ${engineSql(t)}`;
+}
+
+/**
+ * CREATE TABLE IF NOT EXISTS keeps any table of that name. One that lacks the columns created
+ * above is someone else's: say so before ALTER TABLE adds our columns to it, instead of failing
+ * later on a raw "column … does not exist".
+ */
+function notAKeysTableCheck(t: TableNames): string {
+  const columns = [
+    'id',
+    'account_id',
+    'key_hash',
+    'key_prefix',
+    'name',
+    'created_at',
+    'last_used_at',
+    'revoked_at',
+  ];
+  return `DO $not_keys$
+DECLARE missing TEXT;
+BEGIN
+  SELECT string_agg(c, ', ' ORDER BY n) INTO missing
+  FROM unnest(ARRAY['${columns.join("', '")}']) WITH ORDINALITY AS wanted(c, n)
+  WHERE NOT EXISTS (SELECT 1 FROM pg_attribute
+    WHERE attrelid = '${t.keys}'::regclass AND attname = c AND attnum > 0 AND NOT attisdropped);
+  IF missing IS NOT NULL THEN
+    RAISE EXCEPTION 'table % exists but is not an agentkey keys table (missing columns: %)', '${t.id}', missing
+      USING HINT = 'Pass another tableName to new AgentKey(...), or move that table away.';
+  END IF;
+END $not_keys$;`;
 }
