@@ -5,8 +5,18 @@
 //   node ../../scripts/package.mjs prepack   builds unless dist/ is newer than everything it is
 //                                            made from, then puts the workspace LICENSE in the package
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const step = process.argv[2];
@@ -49,8 +59,42 @@ function build() {
   );
   // The declarations read the same either way; under dist/cjs they describe the CommonJS files.
   cpSync('dist/esm', 'dist/cjs', { recursive: true, filter: (path) => !/\.js(\.map)?$/.test(path) });
+  for (const entry of readdirSync('dist/cjs', { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && entry.name.endsWith('.d.ts'))
+      typesFromEsmOnly(join(entry.parentPath ?? entry.path, entry.name));
+  }
   // The packages are "type": "module"; this marks dist/cjs's .js and .d.ts files as CommonJS.
   writeFileSync(MARKER, '{ "type": "commonjs" }\n');
+}
+
+/** A dependency with no CommonJS entry (jose): CommonJS code reaches it only through require(esm). */
+function esmOnly(name) {
+  const path = join('node_modules', name, 'package.json');
+  if (!existsSync(path)) return false;
+  const { type, exports } = JSON.parse(readFileSync(path, 'utf8'));
+  const root = typeof exports === 'object' && exports !== null && '.' in exports ? exports['.'] : exports;
+  return type === 'module' && !(typeof root === 'object' && root !== null && 'require' in root);
+}
+
+/**
+ * In a CommonJS declaration file, TypeScript (module node16) refuses a type import from an ES
+ * module unless the import says it resolves as one: `with { 'resolution-mode': 'import' }`.
+ */
+function typesFromEsmOnly(file) {
+  const text = readFileSync(file, 'utf8');
+  const rewritten = text.replace(
+    /^import (type )?\{([^}]*)\} from '([^']+)';$/gm,
+    (line, _type, names, from) => {
+      if (!esmOnly(from)) return line;
+      const bare = names.replace(/\btype /g, '').trim();
+      return `import type { ${bare} } from '${from}' with { 'resolution-mode': 'import' };`;
+    },
+  );
+  const left = /^(?:import|export) .* from '([^']+)';$/gm;
+  for (const [line, from] of rewritten.matchAll(left)) {
+    if (esmOnly(from) && !line.includes('resolution-mode')) throw new Error(`${file}: cannot mark "${line}"`);
+  }
+  if (rewritten !== text) writeFileSync(file, rewritten);
 }
 
 /** True when some input of the build is newer than its last finished output. */

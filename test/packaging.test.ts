@@ -131,9 +131,14 @@ describe('installed from the tarballs in a fresh project', () => {
     writeFileSync(join(consumer, 'types.mts'), CONSUMER_TYPES);
     writeFileSync(join(consumer, 'tsconfig.json'), CONSUMER_TSCONFIG);
     const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
-    const files = await run(process.execPath, [tsc, '-p', '.', '--listFiles'], consumer).catch((error) => {
-      throw new Error(`tsc failed on the consumer:\n${error.stdout}`);
-    });
+    // tsc exits 1 for errors in third-party declarations (PGlite's, Clerk's) that we cannot fix.
+    const files = await run(process.execPath, [tsc, '-p', '.', '--listFiles'], consumer).catch(
+      (error) => error.stdout as string,
+    );
+    const ours = files
+      .split('\n')
+      .filter((line) => /^(types\.[cm]ts|node_modules\/@agentkey\/).*error TS/.test(line));
+    expect(ours).toEqual([]);
     for (const dir of PACKAGES) {
       expect(files).toContain(`/node_modules/@agentkey/${dir}/dist/cjs/index.d.ts`);
       expect(files).toContain(`/node_modules/@agentkey/${dir}/dist/esm/index.d.ts`);
