@@ -26,8 +26,8 @@ const exportNames = (module: object) => Object.keys(module).sort();
 
 const tar = (tarball: string, ...args: string[]) => run('tar', ['-xzOf', tarball, ...args], root);
 
-// One pack and one install for the whole file: packing rebuilds every package (prepack), so a
-// stale or missing dist/ cannot hide a fault, and installing is what a user does with a tarball.
+// One pack and one install for the whole file. Packing rebuilds any package whose dist/ is
+// missing or older than its sources (prepack), so what is tested is what the sources make.
 let work: string;
 let consumer: string;
 let tarballs: Map<PackageDir, string>;
@@ -116,15 +116,15 @@ describe('installed from the tarballs in a fresh project', () => {
     });
   });
 
-  it.each(['cjs', 'esm'] as const)(
-    'a %s app guards Express routes with a key stored in PGlite',
-    async (kind) => {
-      const file = join(consumer, `app.${kind === 'cjs' ? 'cjs' : 'mjs'}`);
-      writeFileSync(file, consumerApp(kind));
-      const seen = JSON.parse(await run(process.execPath, [file], consumer));
-      expect(seen).toEqual({ legacy: ['acme', 401, 401], gate: ['acme', 401, 401] });
-    },
-  );
+  it.each([
+    ['CommonJS', 'cjs'],
+    ['ES module', 'esm'],
+  ] as const)('%s: an Express app guards its routes with a key stored in PGlite', async (_, kind) => {
+    const file = join(consumer, `app.${kind === 'cjs' ? 'cjs' : 'mjs'}`);
+    writeFileSync(file, consumerApp(kind));
+    const seen = JSON.parse(await run(process.execPath, [file], consumer));
+    expect(seen).toEqual({ legacy: ['acme', 401, 401], gate: ['acme', 401, 401] });
+  });
 
   it('TypeScript (module node16) types a .cts file through require and a .mts file through import', async () => {
     writeFileSync(join(consumer, 'types.cts'), CONSUMER_TYPES);
