@@ -1,0 +1,147 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as auth0 from '@agentkey/auth0';
+import * as clerk from '@agentkey/clerk';
+import * as core from '@agentkey/core';
+import * as express from '@agentkey/express';
+import * as oidc from '@agentkey/oidc';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSUMER_TSCONFIG, CONSUMER_TYPES, consumerApp } from './support/consumer.js';
+import {
+  installConsumer,
+  manifest,
+  namedPaths,
+  PACKAGES,
+  type PackageDir,
+  packAll,
+  root,
+  run,
+} from './support/packaging.js';
+
+/** Each package's exports as the workspace sources define them (vitest aliases these to src/). */
+const SOURCE: Record<PackageDir, object> = { core, express, oidc, auth0, clerk };
+const exportNames = (module: object) => Object.keys(module).sort();
+
+const tar = (tarball: string, ...args: string[]) => run('tar', ['-xzOf', tarball, ...args], root);
+
+// One pack and one install for the whole file. Packing rebuilds any package whose dist/ is
+// missing or older than its sources (prepack), so what is tested is what the sources make.
+let work: string;
+let consumer: string;
+let tarballs: Map<PackageDir, string>;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'agentkey-pack-'));
+  consumer = join(work, 'consumer');
+  mkdirSync(consumer);
+  tarballs = await packAll(work);
+  await installConsumer(consumer, tarballs);
+}, 300_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('the packed packages', () => {
+  it.each(PACKAGES)(
+    '@agentkey/%s ships README, LICENSE, both builds and every path it names',
+    async (dir) => {
+      const tarball = tarballs.get(dir)!;
+      const listing = (await run('tar', ['-tzf', tarball], root))
+        .split('\n')
+        .map((p) => p.replace(/^package\//, ''));
+      const shipped = manifest(dir);
+      expect(listing).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'dist/cjs/package.json']));
+      expect(listing).toEqual(expect.arrayContaining(namedPaths(shipped)));
+      expect(await tar(tarball, 'package/LICENSE')).toBe(readFileSync(join(root, 'LICENSE'), 'utf8'));
+      expect(JSON.parse(await tar(tarball, 'package/dist/cjs/package.json'))).toEqual({ type: 'commonjs' });
+
+      const packed = JSON.parse(await tar(tarball, 'package/package.json'));
+      expect(JSON.stringify(packed)).not.toMatch(/workspace:/);
+      for (const [name, range] of Object.entries<string>(packed.dependencies ?? {})) {
+        if (name.startsWith('@agentkey/')) expect(range).toBe(shipped.version);
+      }
+      expect(packed).toMatchObject({ license: 'MIT', engines: { node: expect.any(String) } });
+      expect(packed.description).toEqual(expect.any(String));
+    },
+  );
+});
+
+describe('installed from the tarballs in a fresh project', () => {
+  it('require() and import each give every export the source has', async () => {
+    const names = PACKAGES.map((dir) => manifest(dir).name);
+    const cjs = `console.log(JSON.stringify(${JSON.stringify(names)}.map((n) => Object.keys(require(n)).sort())))`;
+    const esm = `const names = ${JSON.stringify(names)};
+      const all = await Promise.all(names.map((n) => import(n)));
+      console.log(JSON.stringify(all.map((m) => Object.keys(m).sort())))`;
+    const required = JSON.parse(await run(process.execPath, ['-e', cjs], consumer));
+    const imported = JSON.parse(await run(process.execPath, ['--input-type=module', '-e', esm], consumer));
+    const expected = PACKAGES.map((dir) => exportNames(SOURCE[dir]));
+    expect(required).toEqual(expected);
+    expect(imported).toEqual(expected);
+    expect(expected[0]).toEqual(
+      expect.arrayContaining(['AgentKey', 'fromPGlite', 'Gate', 'AgentKeyInputError']),
+    );
+  });
+
+  it('require() and import resolve to the two builds', async () => {
+    const required = await run(process.execPath, ['-p', `require.resolve('@agentkey/core')`], consumer);
+    const imported = await run(
+      process.execPath,
+      ['--input-type=module', '-e', `console.log(import.meta.resolve('@agentkey/core'))`],
+      consumer,
+    );
+    expect(required.trim()).toMatch(/\/node_modules\/@agentkey\/core\/dist\/cjs\/index\.js$/);
+    expect(imported.trim()).toMatch(/\/node_modules\/@agentkey\/core\/dist\/esm\/index\.js$/);
+  });
+
+  it('without require(esm), as on Node before 20.19, only the packages on jose cannot be required', async () => {
+    const load = (name: string) =>
+      run(process.execPath, ['--no-experimental-require-module', '-e', `require('${name}')`], consumer).then(
+        () => 'loads',
+        (error) =>
+          /ERR_REQUIRE_ESM[\s\S]*\/jose\//.test(error.stderr) ? 'needs require(esm) for jose' : error.stderr,
+      );
+    const outcomes = Object.fromEntries(
+      await Promise.all(PACKAGES.map(async (dir) => [dir, await load(manifest(dir).name)])),
+    );
+    expect(outcomes).toEqual({
+      core: 'loads',
+      express: 'loads',
+      clerk: 'loads',
+      oidc: 'needs require(esm) for jose',
+      auth0: 'needs require(esm) for jose',
+    });
+  });
+
+  it.each([
+    ['CommonJS', 'cjs'],
+    ['ES module', 'esm'],
+  ] as const)('%s: an Express app guards its routes with a key stored in PGlite', async (_, kind) => {
+    const file = join(consumer, `app.${kind === 'cjs' ? 'cjs' : 'mjs'}`);
+    writeFileSync(file, consumerApp(kind));
+    const seen = JSON.parse(await run(process.execPath, [file], consumer));
+    expect(seen).toEqual({ legacy: ['acme', 401, 401], gate: ['acme', 401, 401] });
+  });
+
+  it('TypeScript (module node16) types a .cts file through require and a .mts file through import', async () => {
+    writeFileSync(join(consumer, 'types.cts'), CONSUMER_TYPES);
+    writeFileSync(join(consumer, 'types.mts'), CONSUMER_TYPES);
+    writeFileSync(join(consumer, 'tsconfig.json'), CONSUMER_TSCONFIG);
+    const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
+    // tsc exits 1 for errors in third-party declarations (PGlite's, Clerk's) that we cannot fix.
+    const files = await run(process.execPath, [tsc, '-p', '.', '--listFiles'], consumer).catch(
+      (error) => error.stdout as string,
+    );
+    const ours = files
+      .split('\n')
+      .filter((line) => /^(types\.[cm]ts|node_modules\/@agentkey\/).*error TS/.test(line));
+    expect(ours).toEqual([]);
+    for (const dir of PACKAGES) {
+      expect(files).toContain(`/node_modules/@agentkey/${dir}/dist/cjs/index.d.ts`);
+      expect(files).toContain(`/node_modules/@agentkey/${dir}/dist/esm/index.d.ts`);
+    }
+  });
+});
