@@ -52,6 +52,7 @@ const EXAMPLES: Record<string, Spec> = {
   'root/mixed.ts': {
     out: /"via":"native"[\s\S]*200 .*"via":"oidc:https:\/\/login\.example\.com\/"[\s\S]*200 .*"via":"auth0:example\.eu\.auth0\.com"[\s\S]*200 .*"via":"clerk"/,
   },
+  'core/pglite.ts': { out: /allowed, 40¢ left\nrefused: budget_exceeded/ },
   'express/middleware.ts': {
     async serve(origin, schema) {
       const pool = serverPool(schema, 1);
