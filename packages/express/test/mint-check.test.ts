@@ -167,6 +167,37 @@ describe.each(LIBS)('POST /sdk-keys mint check on %s', (lib) => {
     expect(await track(sibling.body.key, 100)).toBe(true);
   });
 
+  it('a cap set on an unlimited caller while its mint is in flight: the child is as if minted first', async () => {
+    // Documented, not prevented: the mint read the caller as unlimited, so the child gets a budget
+    // of its own, exactly as one minted a moment before the cap. A cap reaches only later children.
+    const r = await root(null);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let entered!: () => void;
+    const reached = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    fault = async (text) => {
+      if (CREATE.test(text)) {
+        fault = null;
+        entered();
+        await gate;
+      }
+    };
+    const minting = mint(r.key, { budget_cents: 500 });
+    await reached;
+    await ak.update(r.id, { budgetCents: 100 });
+    open();
+    const early = await minting;
+    expect([early.status, (await ak.getKey(early.body.id))!.poolParentId]).toEqual([201, null]);
+    // The next mint sees the cap: on the pool, within what is left.
+    expect((await mint(r.key, { budget_cents: 500 })).status).toBe(403);
+    const late = await mint(r.key, { budget_cents: 100 });
+    expect([late.status, (await ak.getKey(late.body.id))!.poolParentId]).toEqual([201, r.id]);
+  });
+
   it('keeps caller + descendants within the cap: concurrent mints during spending, grandchildren', async () => {
     const r = await root(100);
     const shared = await mint(r.key, { pool: 'parent' });
