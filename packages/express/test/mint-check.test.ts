@@ -278,4 +278,19 @@ describe.each(LIBS)('POST /sdk-keys mint check on %s', (lib) => {
     );
     expect(got.filter(Boolean).length).toBe(50);
   });
+
+  it('a daily account ceiling whose reset has passed counts as fresh in the mint check', async () => {
+    const r = await root(1000);
+    const account = (await ak.getKey(r.id))!.accountId;
+    await ak.setAccountBudget(account, { budgetCents: 50, budgetPeriod: 'day' });
+    expect(await track(r.key, 50)).toBe(true);
+    const spent = await mint(r.key, { budget_cents: 1 });
+    expect([spent.status, spent.body.error]).toEqual([
+      403,
+      'Child budget_cents must not exceed what your key has left to spend. Your account has 0 cents left.',
+    ]);
+    // Nothing has rolled the account's row since its reset passed: a new call could use all 50.
+    clock.advance(DAY);
+    expect((await mint(r.key, { budget_cents: 50 })).status).toBe(201);
+  });
 });
