@@ -2,7 +2,13 @@ import type { ChargePath } from './budget/charge.js';
 import { costToMicros } from './budget/money.js';
 import { checkIdempotencyKey } from './checks.js';
 import type { ChargeRequest, Lookup, StoreContext } from './context.js';
-import { isExhausted, type KeyRow, remainingWholeCents, toValidateResult, usedWholeCents } from './rows.js';
+import {
+  type KeyRow,
+  remainingWholeCents,
+  toValidateResult,
+  usedWholeCents,
+  validateRefusal,
+} from './rows.js';
 import type { TrackUsageResult, ValidateFailure, ValidateResult } from './types.js';
 
 /**
@@ -19,9 +25,8 @@ export async function validateRow(
     .rows[0];
   if (row?.needs_write) row = (await ctx.hot(ctx.sql.touch(lookup.by), params)).rows[0];
   if (!row) return { valid: false, reason: 'invalid' };
-  if (row.revoked_at !== null) return { valid: false, reason: 'revoked' };
-  if (row.expires_at !== null && row.expires_at <= now.getTime()) return { valid: false, reason: 'expired' };
-  if (isExhausted(row)) return { valid: false, reason: 'budget_exceeded' };
+  const refusal = validateRefusal(row, now.getTime());
+  if (refusal) return { valid: false, reason: refusal };
   return toValidateResult(row);
 }
 

@@ -1,5 +1,5 @@
 import { MICROS_PER_CENT } from './budget/money.js';
-import type { Budget, KeyInfo, Principal, ValidateResult } from './types.js';
+import type { Budget, KeyInfo, Principal, ValidateFailure, ValidateResult } from './types.js';
 
 /** A keys-table row as the statements in `sql/statements.ts` return it; times in epoch ms. */
 export interface KeyRow {
@@ -23,6 +23,17 @@ export interface KeyRow {
   /** Open holds still counting (1e-4 ¢ units): what a new call cannot use. */
   held_micros: number;
   budget_reset_at: number | null;
+  /**
+   * validate's reads only: the pool root of a pooled key, as of now (`pool_id` null when the root
+   * is gone). Its used is for its current period and counts every child's spend; its held counts
+   * every child's open holds.
+   */
+  pool_id?: number | null;
+  pool_revoked_at?: number | null;
+  pool_expires_at?: number | null;
+  pool_budget_cents?: number | null;
+  pool_used_micros?: number | null;
+  pool_held_micros?: number | null;
 }
 
 const iso = (ms: number | null | undefined) =>
@@ -82,6 +93,45 @@ export function isExhausted(row: KeyRow): boolean {
   return row.budget_cents !== null && Number(row.used_micros) >= row.budget_cents * MICROS_PER_CENT;
 }
 
+const pooled = (row: KeyRow) => row.pool_parent_id !== null && row.pool_parent_id !== undefined;
+
+/**
+ * Why validate refuses a row it found, in 0.2.0's order (revoked, expired, budget_exceeded), or
+ * null. A pooled key's pool root counts as the key itself, as in the engine's charge: a gone or
+ * revoked root revokes it, an expired one expires it, a spent one (used ≥ cap this period) spends
+ * it. A key without a pool parent gets 0.2.0's answers exactly.
+ */
+export function validateRefusal(row: KeyRow, nowMs: number): ValidateFailure['reason'] | null {
+  const pool = pooled(row);
+  const expired = (at: number | null | undefined) => at !== null && at !== undefined && at <= nowMs;
+  if (row.revoked_at !== null || (pool && (row.pool_id == null || row.pool_revoked_at != null))) {
+    return 'revoked';
+  }
+  if (expired(row.expires_at) || (pool && expired(row.pool_expires_at))) return 'expired';
+  if (isExhausted(row)) return 'budget_exceeded';
+  if (
+    pool &&
+    row.pool_budget_cents != null &&
+    Number(row.pool_used_micros) >= row.pool_budget_cents * MICROS_PER_CENT
+  ) {
+    return 'budget_exceeded';
+  }
+  return null;
+}
+
+/** What the pool root of a pooled key has left for a new call, in whole cents; null: no limit. */
+function poolRemainingWholeCents(row: KeyRow): number | null {
+  if (!pooled(row) || row.pool_budget_cents == null) return null;
+  const room =
+    row.pool_budget_cents * MICROS_PER_CENT -
+    Number(row.pool_used_micros) -
+    Number(row.pool_held_micros ?? 0);
+  return Math.max(0, Math.floor(room / MICROS_PER_CENT));
+}
+
+/** The smaller of two limits, null meaning none. */
+const least = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+
 export function toValidateResult(row: KeyRow): ValidateResult {
   const used = usedWholeCents(row);
   return {
@@ -92,7 +142,8 @@ export function toValidateResult(row: KeyRow): ValidateResult {
     scopes: row.scopes,
     budgetCents: row.budget_cents,
     budgetUsedCents: used,
-    budgetRemainingCents: remainingWholeCents(row),
+    // A pooled key can use no more than its pool has left, whatever its own cap says.
+    budgetRemainingCents: least(remainingWholeCents(row), poolRemainingWholeCents(row)),
     budgetHeldCents: Number(row.held_micros ?? 0) / MICROS_PER_CENT,
     budgetPeriod: row.budget_period,
     budgetResetAt: iso(row.budget_reset_at),

@@ -8,7 +8,7 @@ import {
 } from '@agentkey/core';
 import type { NextFunction, Request, Response } from 'express';
 import { type AuthAnswer, answerFor, serverError } from './auth-answer.js';
-import { authorizationLines, parseAuthorization } from './authorization-header.js';
+import { parseAuthorization, requestAuthorization } from './authorization-header.js';
 import { isRealm } from './challenge.js';
 import { type CostOption, checkCost, resolveCost } from './cost.js';
 import { closeHoldWhenDone } from './hold.js';
@@ -82,7 +82,9 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
   };
 
   const decide = async (req: Request): Promise<Decision> => {
-    const parsed = parseAuthorization(authorizationLines(req));
+    const header = requestAuthorization(req);
+    if (!header.ok) return refuse(header.error);
+    const parsed = parseAuthorization(header.header);
     if (!parsed.ok) return refuse(parsed.error);
     const charge = await resolveCost(cost, req);
     if (!charge.ok) {

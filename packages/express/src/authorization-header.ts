@@ -12,20 +12,32 @@ const SCHEME = /^Bearer(?:[ \t]|$)/i;
 
 export const SEVERAL_HEADERS = 'Send one Authorization header, not several.';
 
+type RequestHeaders = Pick<IncomingMessage, 'headers'> &
+  Partial<Pick<IncomingMessage, 'headersDistinct' | 'rawHeaders'>>;
+
 /**
- * Every `Authorization` line of the request. Node keeps only the first one in `req.headers`, so a
- * proxy that reads the last could let a different token count there than here: read them all.
- * `headersDistinct` (Node 18.3+) has each line; `rawHeaders` is the fallback for older request objects.
+ * How many `Authorization` lines came over the wire. Node keeps only the first one in
+ * `req.headers`, so a proxy that reads the last could let a different token count there than here.
+ * `headersDistinct` (Node 18.3+) has each line; `rawHeaders` is the fallback. A request built by
+ * hand (serverless adapters assign `req.headers` and leave `rawHeaders` empty) has none: 0.
  */
-export function authorizationLines(
-  req: Pick<IncomingMessage, 'headers'> & Partial<Pick<IncomingMessage, 'headersDistinct' | 'rawHeaders'>>,
-): string[] {
-  if (req.headersDistinct) return req.headersDistinct.authorization ?? [];
-  if (Array.isArray(req.rawHeaders)) {
-    return req.rawHeaders.filter((_, i, raw) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === 'authorization');
-  }
-  const single = req.headers.authorization;
-  return single === undefined ? [] : [single];
+export function authorizationLineCount(req: RequestHeaders): number {
+  if (req.headersDistinct) return req.headersDistinct.authorization?.length ?? 0;
+  if (!Array.isArray(req.rawHeaders)) return 0;
+  return req.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === 'authorization').length;
+}
+
+export type RequestAuthorization = { ok: true; header: string | undefined } | { ok: false; error: AuthError };
+
+/**
+ * The request's `Authorization` header as the app left it: `req.headers.authorization`, which is
+ * what 0.2.0 read (apps copy an X-API-Key into it, or delete it, before the middleware). Only the
+ * wire decides whether there were several: then it is `invalid_request`, whatever the app wrote.
+ * The one reader for agentKeyAuth, agentKeyMiddleware and the routes behind it.
+ */
+export function requestAuthorization(req: RequestHeaders): RequestAuthorization {
+  if (authorizationLineCount(req) > 1) return malformed(SEVERAL_HEADERS);
+  return { ok: true, header: req.headers.authorization };
 }
 
 /**
@@ -56,6 +68,6 @@ export function parseAuthorization(header: string | readonly string[] | undefine
   );
 }
 
-function malformed(description: string): ParsedAuthorization {
+function malformed(description: string): { ok: false; error: AuthError } {
   return { ok: false, error: { code: 'invalid_request', description } };
 }

@@ -9,18 +9,24 @@ const MAX_SCOPES = 256;
 export const UNPARSED_BODY =
   'The request body was not parsed: send it with Content-Type: application/json, and mount app.use(express.json()) before the agentkey routes';
 
+/** `application/json` or a `+json` type, parameters aside: what `express.json()` reads by default. */
+const JSON_TYPE = /^application\/(?:[^/;\s]+\+)?json\s*(?:;|$)/i;
+
 /**
- * True when the request carries a body that no parser read into `req.body`: no `express.json()`
- * mounted, or a Content-Type it skips. Read as `{}`, such a body would get answers about missing
- * fields (a 403 "budget_cents is required") instead of the real fault.
+ * True when the request carries a body that no JSON parser read into `req.body`: no
+ * `express.json()` mounted, or a Content-Type it skips (`fetch` with a string body sends
+ * text/plain). Express 4's parser then still sets `req.body = {}`, so the Content-Type decides,
+ * not `req.body`. Read as `{}`, such a body would get answers about missing fields (a 403
+ * "budget_cents is required", a default signup key) instead of the real fault.
  */
 export function bodyUnparsed(req: {
   body?: unknown;
   headers: Record<string, string | string[] | undefined>;
 }) {
-  if (req.body !== undefined) return false;
   const length = Number(req.headers['content-length']);
-  return req.headers['transfer-encoding'] !== undefined || length > 0;
+  if (req.headers['transfer-encoding'] === undefined && !(length > 0)) return false;
+  const type = req.headers['content-type'];
+  return req.body === undefined || typeof type !== 'string' || !JSON_TYPE.test(type);
 }
 
 /**

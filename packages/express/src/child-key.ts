@@ -1,8 +1,6 @@
-import type { AgentKey, BudgetPeriod, CreateKeyResult } from '@agentkey/core';
+import type { AgentKey, BudgetPeriod, CreateKeyResult, ValidateResult } from '@agentkey/core';
 import type { Request, Response } from 'express';
 import { attenuate, type CallerBudget, refusals } from './attenuation.js';
-import { authorizationLines } from './authorization-header.js';
-import { bearerToken } from './bearer.js';
 import {
   bodyObject,
   bodyUnparsed,
@@ -14,7 +12,6 @@ import {
   UNPARSED_BODY,
 } from './body.js';
 import { guard } from './guard.js';
-import { type ErrorReporter, report } from './report.js';
 import type { AgentKeyRequest } from './request.js';
 import type { ResolvedRoutesOptions } from './route-options.js';
 
@@ -55,57 +52,58 @@ function parseChild(raw: unknown): { ok: true; value: ChildBody } | { ok: false;
   };
 }
 
-/** The store calls minting a child needs. */
-export type ChildKeyStore = Pick<AgentKey, 'create' | 'update' | 'getKey' | 'reserve' | 'release'>;
+/** The store calls minting a child needs: reads only, then the create. */
+export type ChildKeyStore = Pick<AgentKey, 'create' | 'update' | 'getKey' | 'getAccount'>;
 
 type Refusal = { status: number; body: Record<string, unknown> };
 
-/** The caller's pool and the pool root's budget: what the validate result does not say. */
-async function callerBudget(ak: ChildKeyStore, id: number): Promise<CallerBudget | null> {
-  const self = await ak.getKey(id);
-  if (!self) return null;
-  if (self.poolParentId === null) return { poolParentId: null, pool: null };
-  const root = await ak.getKey(self.poolParentId);
-  return {
-    poolParentId: self.poolParentId,
-    // A vanished root refuses every charge of its children: treat it as a spent pool.
-    pool: root
-      ? { budgetCents: root.budget.limitCents, budgetPeriod: root.budget.period }
-      : { budgetCents: 0, budgetPeriod: null },
-  };
+/** What the caller can still spend right now, and which limit says so. */
+interface Left {
+  cents: number;
+  of: string;
 }
 
+type Caller = { ok: true; budget: CallerBudget; left: Left | null } | { ok: false; refusal: Refusal };
+
 /**
- * Whether `cents` fits what the caller has left right now: its cap (and its pool's and account's)
- * minus what they spent and hold this period. Asked of the engine itself, as a one-second hold
- * released at once, so the rule is the one every charge meets. Only an early, clear 403: the pool
- * the child is minted on is what keeps concurrent mints from adding up past the cap.
+ * The caller's pool, the pool root's budget (what the validate result does not say) and what the
+ * caller has left: the least of its own, its pool root's and its account's remaining, each as a new
+ * call could use it (the cap less what is used this period and what open holds reserve, the pooled
+ * children's included). Read only: the check holds nothing and writes no ledger row, so it can
+ * neither block a sibling's charge nor leave anything counting when a reply is lost. It is only the
+ * early, clear 403; the pool the child is minted on is what keeps concurrent mints within the cap.
  */
-async function fitsWhatIsLeft(
-  ak: ChildKeyStore,
-  token: string,
-  cents: number,
-  onError: ErrorReporter,
-): Promise<Refusal | null> {
-  const probe = await ak.reserve(token, { maxCents: cents, ttl: 1000 });
-  if (probe.ok) {
-    if (probe.hold) {
-      const released = await ak.release(probe.hold.id);
-      // Not fatal: the hold stops counting within a second anyway.
-      if (!released.ok) report(onError, new Error(released.error.description), 'POST /sdk-keys release');
-    }
-    return null;
+async function readCaller(ak: ChildKeyStore, caller: ValidateResult, now: Date): Promise<Caller> {
+  const [self, account] = await Promise.all([ak.getKey(caller.id), ak.getAccount(caller.accountId)]);
+  if (!self) return { ok: false, refusal: { status: 401, body: { error: 'invalid' } } };
+  // Revoked or expired since the middleware let it through: as the middleware would answer.
+  if (self.revokedAt) return { ok: false, refusal: { status: 401, body: { error: 'revoked' } } };
+  if (self.expiresAt && self.expiresAt <= now) {
+    return { ok: false, refusal: { status: 401, body: { error: 'expired' } } };
   }
-  const { error } = probe;
-  if (error.code === 'budget_exceeded') {
-    return { status: 403, body: { error: refusals.remaining(error.description) } };
-  }
-  if (error.code === 'invalid_token') {
-    // Revoked or expired since the middleware let it through: as the middleware would answer.
-    const reason = error.reason === 'revoked' || error.reason === 'expired' ? error.reason : 'invalid';
-    return { status: 401, body: { error: reason } };
-  }
-  throw error.cause ?? new Error(error.description);
+  const root = self.poolParentId === null ? null : await ak.getKey(self.poolParentId);
+  const limits: Array<[number | null, string]> = [
+    [self.budget.remainingCents, 'Your key'],
+    // A vanished root refuses every charge of its children: a spent pool.
+    [self.poolParentId === null ? null : (root?.budget.remainingCents ?? 0), "Your key's pool"],
+    [account?.remainingCents ?? null, 'Your account'],
+  ];
+  let left: Left | null = null;
+  for (const [cents, of] of limits)
+    if (cents !== null && (left === null || cents < left.cents)) left = { cents, of };
+  return {
+    ok: true,
+    left,
+    budget: {
+      poolParentId: self.poolParentId,
+      pool:
+        self.poolParentId === null
+          ? null
+          : root
+            ? { budgetCents: root.budget.limitCents, budgetPeriod: root.budget.period }
+            : { budgetCents: 0, budgetPeriod: null },
+    },
+  };
 }
 
 /** `POST /sdk-keys`: the calling key mints a key in its own account, never stronger than itself. */
@@ -123,14 +121,14 @@ export function childKeyHandler(ak: ChildKeyStore, options: ResolvedRoutesOption
         return;
       }
       const { scopes, budgetCents, budgetPeriod, expires, name, pool } = parsed.value;
-      const budget = await callerBudget(ak, caller.id);
-      if (!budget) {
-        res.status(401).json({ error: 'invalid' });
+      const read = await readCaller(ak, caller, options.now());
+      if (!read.ok) {
+        res.status(read.refusal.status).json(read.refusal.body);
         return;
       }
       const decision = attenuate(
         caller,
-        budget,
+        read.budget,
         { scopes, budgetCents, budgetPeriod, expiresInMs: expires?.ms, pool },
         options.now(),
       );
@@ -138,13 +136,16 @@ export function childKeyHandler(ak: ChildKeyStore, options: ResolvedRoutesOption
         res.status(403).json({ error: decision.error });
         return;
       }
-      if (decision.pooled && budgetCents !== undefined && budgetCents > 0) {
-        const token = bearerToken(authorizationLines(req)[0]);
-        const refusal = await fitsWhatIsLeft(ak, token ?? '', budgetCents, options.onError);
-        if (refusal) {
-          res.status(refusal.status).json(refusal.body);
-          return;
-        }
+      const { left } = read;
+      if (
+        decision.pooled &&
+        budgetCents !== undefined &&
+        budgetCents > 0 &&
+        left &&
+        budgetCents > left.cents
+      ) {
+        res.status(403).json({ error: refusals.remaining(`${left.of} has ${left.cents} cents left.`) });
+        return;
       }
 
       const created = await ak.create({

@@ -1,6 +1,6 @@
 import { type AgentKey, AgentKeyInputError } from '@agentkey/core';
 import type { NextFunction, Request, Response } from 'express';
-import { authorizationLines, SEVERAL_HEADERS } from './authorization-header.js';
+import { requestAuthorization } from './authorization-header.js';
 import { bearerToken } from './bearer.js';
 import { consoleReporter, type ErrorReporter, report } from './report.js';
 import './request.js';
@@ -32,16 +32,16 @@ export function agentKeyMiddleware(ak: KeyValidator, options: AgentKeyMiddleware
   }
 
   const authenticate = async (req: Request): Promise<Outcome> => {
-    const lines = authorizationLines(req);
-    // 0.2.0 never saw this case (Node hid the second line): refuse it with agentKeyAuth's code.
-    if (lines.length > 1) {
+    const header = requestAuthorization(req);
+    // 0.2.0 never saw two lines (Node hid the second): refuse them with agentKeyAuth's code.
+    if (!header.ok) {
       return {
         ok: false,
         status: 400,
-        body: { error: 'invalid_request', error_description: SEVERAL_HEADERS },
+        body: { error: header.error.code, error_description: header.error.description },
       };
     }
-    const key = bearerToken(lines[0]);
+    const key = bearerToken(header.header);
     if (key === null) return { ok: false, status: 401, body: { error: 'Missing API key' } };
     const result = await ak.validate(key);
     if (!result.valid) {

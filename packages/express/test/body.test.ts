@@ -9,16 +9,30 @@ const UNPARSED = {
 };
 
 describe('bodyUnparsed', () => {
-  it('is true only for a body that came with the request but not into req.body', () => {
-    expect(bodyUnparsed({ headers: { 'content-length': '12' } })).toBe(true);
-    expect(bodyUnparsed({ headers: { 'transfer-encoding': 'chunked' } })).toBe(true);
+  it('is true only for a body that came with the request but not through a JSON parser', () => {
+    const json = { 'content-type': 'application/json; charset=utf-8' };
+    expect(bodyUnparsed({ headers: { ...json, 'content-length': '12' } })).toBe(true);
+    expect(bodyUnparsed({ headers: { ...json, 'transfer-encoding': 'chunked' } })).toBe(true);
     expect(bodyUnparsed({ headers: { 'content-length': '0' } })).toBe(false);
     expect(bodyUnparsed({ headers: {} })).toBe(false);
-    expect(bodyUnparsed({ body: {}, headers: { 'content-length': '12' } })).toBe(false);
+    expect(bodyUnparsed({ body: {}, headers: { ...json, 'content-length': '12' } })).toBe(false);
+    const merge = { 'content-type': 'application/merge-patch+json', 'content-length': '2' };
+    expect(bodyUnparsed({ body: {}, headers: merge })).toBe(false);
+    // Express 4's parser sets req.body = {} for a type it skips: the Content-Type tells.
+    for (const type of [
+      'text/plain;charset=UTF-8',
+      'application/x-www-form-urlencoded',
+      'application/jsonx',
+    ]) {
+      expect(bodyUnparsed({ body: {}, headers: { 'content-type': type, 'content-length': '12' } })).toBe(
+        true,
+      );
+    }
+    expect(bodyUnparsed({ body: {}, headers: { 'content-length': '12' } })).toBe(true);
   });
 });
 
-describe.each(LIBS)('the routes without express.json() on %s', (lib) => {
+describe.each(LIBS)('the routes with a body no JSON parser read, on %s', (lib) => {
   let env: Loaded;
   let ak: AgentKey;
   let db: Awaited<ReturnType<Loaded['support']['openStore']>>['db'];
@@ -49,6 +63,27 @@ describe.each(LIBS)('the routes without express.json() on %s', (lib) => {
     expect([child.status, child.body]).toEqual([400, UNPARSED]);
     const signup = await bare.request('POST', '/signup', { body: { email: 'a@example.com' } });
     expect([signup.status, signup.body]).toEqual([400, UNPARSED]);
+    expect(await countRows(db)).toBe(before);
+  });
+
+  it('answer the same 400 when express.json() skipped a non-JSON Content-Type (fetch sends text/plain)', async () => {
+    const textPlain = (key?: string) => ({
+      'content-type': 'text/plain;charset=UTF-8',
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+    });
+    const capped = await ak.create({ accountId: `acct_${lib}_text`, budgetCents: 100 });
+    const before = await countRows(db);
+    for (const server of [bare, parsed]) {
+      const child = await server.rawRequest(
+        'POST',
+        '/sdk-keys',
+        textPlain(capped.key),
+        '{"budget_cents":10}',
+      );
+      expect([child.status, child.body]).toEqual([400, UNPARSED]);
+      const signup = await server.rawRequest('POST', '/signup', textPlain(), '{"email":"a@example.com"}');
+      expect([signup.status, signup.body]).toEqual([400, UNPARSED]);
+    }
     expect(await countRows(db)).toBe(before);
   });
 

@@ -62,7 +62,7 @@ describe.each(LIBS)('POST /sdk-keys budgets on %s', (lib) => {
     expect(await countRows(db)).toBe(before);
     const fits = await mint(p.key, { budget_cents: 40 });
     expect([fits.status, fits.body.budgetCents]).toEqual([201, 40]);
-    // The check's own hold is gone: it leaves nothing counting against the caller.
+    // The check only reads: it leaves nothing counting against the caller.
     expect(Number((await row(p.id)).held_micros)).toBe(0);
 
     // An open hold counts as spent.
@@ -104,7 +104,7 @@ describe.each(LIBS)('POST /sdk-keys budgets on %s', (lib) => {
 
   it("never lets 20 concurrent children and their parent together pass the parent's cap", async () => {
     const p = await parent({ budgetCents: 100 });
-    // 20 × 5 fits the cap even with every check's hold open at once: all are minted.
+    // 20 × 5 fits the cap: all are minted.
     const kids = await Promise.all(Array.from({ length: 20 }, () => mint(p.key, { budget_cents: 5 })));
     expect(kids.map((k) => k.status)).toEqual(Array(20).fill(201));
     const keys = [p.key, ...kids.map((k) => k.body.key as string)];

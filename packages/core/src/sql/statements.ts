@@ -60,10 +60,21 @@ SELECT id FROM x`
       : `${sql} RETURNING id, $${nowParam}::timestamptz AS at, $${actorParam}::text AS actor`;
   /** Open holds as of `$2`: validate and admin reads report what a new call could really use. */
   const held = `${heldMicrosNow(e.holds, t.keys, NOW)}::float8 AS held_micros`;
+  /**
+   * A pooled key's pool root as of `$2`, joined on `ref.pool_parent_id`: validate refuses
+   * a child whose root is revoked, expired or spent, as every charge of the engine does. Inside the
+   * subquery unqualified columns are the root's, so the period fragments read its own period.
+   */
+  const poolRoot = (ref: string) => `LEFT JOIN LATERAL (SELECT root.id AS pool_id,
+    ${ms('revoked_at')} AS pool_revoked_at, ${ms('expires_at')} AS pool_expires_at,
+    budget_cents AS pool_budget_cents, ${USED_MICROS}::float8 AS pool_used_micros,
+    ${heldMicrosNow(e.holds, 'root', NOW)}::float8 AS pool_held_micros
+  FROM ${t.keys} root WHERE root.id = ${ref}.pool_parent_id) pool ON true`;
   // validate's common case writes nothing, so it reads without taking a row lock or a WAL flush.
   const peekSql = (by: Selector) => `SELECT ${HOT_COLUMNS}, ${STORED_USED_MICROS}::float8 AS used_micros,
-    ${ms('budget_reset_at')} AS budget_reset_at, ${held}, (${ELAPSED} OR (${LIVE} AND ${STALE})) AS needs_write
-  FROM ${t.keys} WHERE ${by} = $1`;
+    ${ms('budget_reset_at')} AS budget_reset_at, ${held}, (${ELAPSED} OR (${LIVE} AND ${STALE})) AS needs_write,
+    pool_parent_id, pool.*
+  FROM ${t.keys} ${poolRoot(t.keys)} WHERE ${by} = $1`;
 
   const touchSql = (by: Selector) => `WITH upd AS (
   UPDATE ${t.keys} SET
@@ -72,11 +83,13 @@ SELECT id FROM x`
     budget_reset_at = ${NEXT_RESET},
     last_used_at = CASE WHEN ${LIVE} AND ${STALE} THEN ${NOW} ELSE last_used_at END
   WHERE ${by} = $1 AND (${ELAPSED} OR (${LIVE} AND ${STALE}))
-  RETURNING ${STORED_COLUMNS}, ${held}
-)
+  RETURNING ${STORED_COLUMNS}, ${held}, pool_parent_id
+), k AS (
 SELECT * FROM upd
 UNION ALL
-SELECT ${VIRTUAL_COLUMNS}, ${held} FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT 1 FROM upd)`;
+SELECT ${VIRTUAL_COLUMNS}, ${held}, pool_parent_id FROM ${t.keys} WHERE ${by} = $1 AND NOT EXISTS (SELECT 1 FROM upd)
+)
+SELECT k.*, pool.* FROM k ${poolRoot('k')}`;
 
   const insertColumns = `account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_used_cents,
     budget_used_micros, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id,

@@ -53,14 +53,18 @@ export interface Served {
     body?: string,
   ): Promise<Reply>;
   close(): Promise<void>;
+  /** For requests written byte for byte on a socket. */
+  port: number;
 }
 
 /** Starts `app` on 127.0.0.1 on a free port; requests give up after 5 s, so a hang fails fast. */
 export async function serve(app: Express): Promise<Served> {
   const server: Server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { port } = server.address() as AddressInfo;
+  const base = `http://127.0.0.1:${port}`;
   return {
+    port,
     async request(method, path, options = {}) {
       const headers: Record<string, string> = { ...options.headers };
       if (options.key !== undefined) headers.authorization = `Bearer ${options.key}`;
