@@ -1,0 +1,160 @@
+import type { EngineNames } from './engine.js';
+import type { TableNames } from './identifier.js';
+
+/**
+ * In-doubt calls: every charge, hold, settle and release carries a request id (a UUID the library
+ * makes per call). The statement that commits the call's effect also inserts a claim row for that
+ * id — a plain INSERT, after the write and only when the write happened — into a table whose
+ * primary key is the id. A call whose answer was lost (a timeout, a dropped connection) is later
+ * resolved by `void_request`, which inserts a tombstone for the same id:
+ *
+ * - the tombstone goes in: the call's statement never committed, and now never can — if it is
+ *   still running, or runs later (a frozen server resuming, a query still queued in the pool),
+ *   its claim INSERT hits the tombstone and the whole statement rolls back;
+ * - the tombstone conflicts: the call committed; its claim row says what it did, and a
+ *   compensating ledger entry (`void`) reverses it in the same transaction as the counters.
+ *
+ * A unique index decides this, not a snapshot: INSERT … ON CONFLICT waits for an in-progress
+ * conflicting insert and sees a committed one whatever the statement's snapshot. A re-check such
+ * as `NOT EXISTS (…)` in an UPDATE's WHERE would read an old snapshot and let a late commit through.
+ */
+export function requestsTable(t: TableNames): string {
+  return t.derived('_requests');
+}
+
+/** DDL: the claims table and the void function. Run with the engine's migration. */
+export function requestsSql(t: TableNames, n: EngineNames, usedOf: (v: string) => string): string {
+  const r = requestsTable(t);
+  return `
+CREATE TABLE IF NOT EXISTS ${r} (
+  request_id UUID PRIMARY KEY,
+  at TIMESTAMPTZ NOT NULL,
+  kind TEXT NOT NULL,
+  principal_id INTEGER,
+  pool_id INTEGER,
+  account_id TEXT,
+  charged_micros BIGINT NOT NULL DEFAULT 0,
+  hold_id BIGINT,
+  idempotency_key TEXT,
+  voided_at TIMESTAMPTZ
+);
+COMMENT ON TABLE ${r} IS 'agentkey: one claim per committed charge, hold, settle or release (kind), or a tombstone for a call answered unavailable that never committed; rows older than a day are pruned';
+COMMENT ON COLUMN ${r}.account_id IS 'agentkey: the account whose counter the call charged (under a ceiling), else NULL';
+CREATE INDEX IF NOT EXISTS ${t.index('_requests_at_brin')} ON ${r} USING brin (at);
+ALTER TABLE ${n.idempotency} ADD COLUMN IF NOT EXISTS request_id UUID;
+COMMENT ON COLUMN ${n.idempotency}.request_id IS 'agentkey: the request whose claim this key owns (a replay takes it over)';
+
+-- Resolves one in-doubt request: 'not_committed' (tombstoned: it never will), 'voided' (it had
+-- committed: reversed now), 'resolved' (already tombstoned or voided) or 'adopted' (an
+-- acknowledged replay of its idempotency key took its effect over: it stands).
+CREATE OR REPLACE FUNCTION ${n.fn('void_request')}(p_rid uuid, p_now timestamptz, p_ledger boolean, p_lock_ms integer)
+  RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+  c ${r}%ROWTYPE;
+  h ${n.holds}%ROWTYPE;
+  k ${t.keys}%ROWTYPE;
+  p ${t.keys}%ROWTYPE;
+  a ${n.accounts}%ROWTYPE;
+  v_op text;
+  v_refund bigint := 0;
+  v_used bigint;
+BEGIN
+  PERFORM set_config('lock_timeout', p_lock_ms || 'ms', true);
+  INSERT INTO ${r} (request_id, at, kind) VALUES (p_rid, p_now, 'tombstone') ON CONFLICT DO NOTHING;
+  IF FOUND THEN RETURN 'not_committed'; END IF;
+  SELECT * INTO c FROM ${r} WHERE request_id = p_rid;
+  IF NOT FOUND THEN RETURN 'adopted'; END IF;
+  IF c.kind = 'tombstone' OR c.voided_at IS NOT NULL THEN RETURN 'resolved'; END IF;
+  v_op := c.kind;
+  -- Locks in the engine's order: idempotency claim, pool parent, key, account, hold; then the claim.
+  IF c.idempotency_key IS NOT NULL THEN
+    PERFORM 1 FROM ${n.idempotency} WHERE principal_id = c.principal_id AND op = v_op AND key = c.idempotency_key
+      FOR UPDATE;
+  END IF;
+  IF c.pool_id IS NOT NULL THEN SELECT * INTO p FROM ${t.keys} WHERE id = c.pool_id FOR UPDATE; END IF;
+  SELECT * INTO k FROM ${t.keys} WHERE id = c.principal_id FOR UPDATE;
+  IF c.hold_id IS NOT NULL THEN SELECT * INTO h FROM ${n.holds} WHERE id = c.hold_id; END IF;
+  IF COALESCE(c.account_id, h.account_id) IS NOT NULL THEN
+    SELECT * INTO a FROM ${n.accounts} WHERE account_id = COALESCE(c.account_id, h.account_id) FOR UPDATE;
+  END IF;
+  IF c.hold_id IS NOT NULL THEN SELECT * INTO h FROM ${n.holds} WHERE id = c.hold_id FOR UPDATE; END IF;
+  -- Re-read under the lock: a replay may have taken the claim over meanwhile.
+  SELECT * INTO c FROM ${r} WHERE request_id = p_rid FOR UPDATE;
+  IF NOT FOUND THEN RETURN 'adopted'; END IF;
+  IF c.voided_at IS NOT NULL THEN RETURN 'resolved'; END IF;
+
+  -- A charge, or a settle's charge, comes off every counter it went on (never below zero: a
+  -- period that rolled since already dropped it).
+  IF c.kind IN ('charge', 'settle') AND c.charged_micros > 0 AND k.id IS NOT NULL THEN
+    v_used := ${usedOf('k')};
+    v_refund := LEAST(c.charged_micros, v_used);
+    UPDATE ${t.keys} SET budget_used_micros = v_used - v_refund,
+        budget_used_cents = LEAST((v_used - v_refund + 9999) / 10000, 2147483647)::int
+      WHERE id = k.id;
+    IF p.id IS NOT NULL THEN
+      v_used := ${usedOf('p')};
+      UPDATE ${t.keys} SET budget_used_micros = GREATEST(v_used - v_refund, 0),
+          budget_used_cents = LEAST((GREATEST(v_used - v_refund, 0) + 9999) / 10000, 2147483647)::int
+        WHERE id = p.id;
+    END IF;
+    IF c.account_id IS NOT NULL AND a.account_id IS NOT NULL THEN
+      v_used := ${usedOf('a')};
+      UPDATE ${n.accounts} SET budget_used_micros = GREATEST(v_used - v_refund, 0),
+          budget_used_cents = LEAST((GREATEST(v_used - v_refund, 0) + 9999) / 10000, 2147483647)::int,
+          updated_at = p_now
+        WHERE account_id = a.account_id;
+    END IF;
+  END IF;
+  -- A hold it took and that is still open stops counting.
+  IF c.kind = 'charge' AND h.id IS NOT NULL AND h.state = 'open' THEN
+    UPDATE ${n.holds} SET state = 'voided', closed_at = p_now WHERE id = h.id;
+    UPDATE ${t.keys} SET held_micros = GREATEST(held_micros - h.amount_micros, 0)
+      WHERE id = h.principal_id OR id = h.pool_id;
+    IF a.account_id IS NOT NULL THEN
+      UPDATE ${n.accounts} SET held_micros = (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
+        WHERE account_id = a.account_id AND state = 'open') WHERE account_id = a.account_id;
+    END IF;
+  END IF;
+  IF p_ledger AND k.id IS NOT NULL THEN
+    INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, idempotency_key, hold_id, metadata)
+      VALUES (p_now, k.id, k.external_subject, k.account_id, 'void', -v_refund, c.idempotency_key, c.hold_id,
+        jsonb_build_object('request_id', p_rid, 'voids', c.kind, 'at', c.at));
+  END IF;
+  UPDATE ${r} SET voided_at = p_now WHERE request_id = p_rid;
+  -- The caller's idempotency key is given back: a retry with it is judged afresh.
+  IF c.idempotency_key IS NOT NULL THEN
+    DELETE FROM ${n.idempotency} WHERE principal_id = c.principal_id AND op = v_op AND key = c.idempotency_key
+      AND request_id = p_rid;
+  END IF;
+  RETURN 'voided';
+END $f$;`;
+}
+
+/** The resolver's statement: $1 request id, $2 now, $3 ledger on, $4 lock timeout (ms). */
+export function voidRequestSql(n: EngineNames): string {
+  return `SELECT ${n.fn('void_request')}($1::uuid, $2::timestamptz, $3::boolean, $4::integer) AS outcome`;
+}
+
+/** Claims and tombstones older than this are pruned: no call stays in doubt that long. */
+export const CLAIM_RETENTION = `interval '1 day'`;
+
+/** Deletes old claims in bounded chunks ($1 now); returns how many went. */
+export function pruneRequestsSql(t: TableNames): string {
+  const r = requestsTable(t);
+  return `WITH gone AS (DELETE FROM ${r} WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM ${r} WHERE at < $1::timestamptz - ${CLAIM_RETENTION} LIMIT 10000)) RETURNING 1)
+  SELECT count(*)::int AS n FROM gone`;
+}
+
+/**
+ * The SQL prefix bounding a statement's row-lock waits on the server: a CTE whose InitPlan sets
+ * lock_timeout for this transaction before the first lock is taken (`guard` must appear in the
+ * locking statement's WHERE). statement_timeout cannot be bounded this way: PostgreSQL arms it
+ * when the statement starts, so a change inside the statement only reaches later statements.
+ */
+export function lockBound(lockMs: number): { cte: string; guard: string } {
+  return {
+    cte: `ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '${Math.trunc(lockMs)}ms', true) AS ak_v)`,
+    guard: `(SELECT ak_v FROM ak_cfg) IS NOT NULL`,
+  };
+}
