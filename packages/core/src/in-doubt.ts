@@ -25,7 +25,7 @@ export interface InDoubtOutcomes {
   not_committed: number;
   voided: number;
   resolved: number;
-  adopted: number;
+  stands: number;
 }
 
 /**
@@ -40,7 +40,7 @@ export class InDoubt {
   private running: Promise<void> | null = null;
   private delay = FIRST_DELAY_MS;
   private pruner: ReturnType<typeof setInterval> | null = null;
-  readonly outcomes: InDoubtOutcomes = { not_committed: 0, voided: 0, resolved: 0, adopted: 0 };
+  readonly outcomes: InDoubtOutcomes = { not_committed: 0, voided: 0, resolved: 0, stands: 0 };
 
   constructor(private readonly ctx: InDoubtContext) {}
 

@@ -387,7 +387,7 @@ BEGIN
     IF NOT v_replayed AND (p_cost > 0 OR p_hold > 0) THEN
       ${claim(t, "'charge'", 'k.id', 'p.id', 'CASE WHEN k.account_capped THEN k.account_id END', 'p_cost', 'v_hold_id', 'p_idem')}
     ELSIF v_replayed THEN
-      ${adopt(t, 'v_id', 'p_op')}
+      ${replayClaim(t, 'v_id', 'p_op')}
     END IF;
     IF p_ledger AND NOT v_replayed THEN
       IF p_cost > 0 THEN
@@ -489,7 +489,7 @@ BEGIN
     SELECT i.charged_micros, i.request_id INTO v_charge, v_orig_rid FROM ${n.idempotency} i
       WHERE i.principal_id = h.principal_id AND i.op = v_op AND i.key = p_idem;
     v_outcome := 'ok';
-    ${adopt(t, 'h.principal_id', 'v_op')}
+    ${replayClaim(t, 'h.principal_id', 'v_op')}
   ELSIF h.state = 'open' AND h.expires_at <= p_now THEN
     PERFORM ${n.fn('expire_holds')}(h.principal_id, h.pool_id, p_now, p_ledger);
     v_outcome := 'hold_expired';
@@ -581,15 +581,14 @@ function claim(
 }
 
 /**
- * A passed replay takes the first call's claim over: from now on this request answers for that
- * effect (a void of the first call leaves it standing; a void of this one reverses it). The
- * rename conflicts with a tombstone for this request, which aborts a late replay whole.
+ * A passed replay records its own claim, naming the first call's (`origin`): its caller may be
+ * answered ok, so a void of the first call (or of any replay) leaves the effect standing while
+ * any of them is not voided (sql/requests.ts). A tombstone for this request aborts a late replay.
  */
-function adopt(t: TableNames, principal: string, op: string): string {
+function replayClaim(t: TableNames, principal: string, op: string): string {
   return `IF v_outcome = 'ok' AND v_orig_rid IS NOT NULL AND v_orig_rid <> p_rid THEN
-        UPDATE ${requestsTable(t)} SET request_id = p_rid WHERE request_id = v_orig_rid AND voided_at IS NULL;
-        UPDATE ${engineNames(t).idempotency} SET request_id = p_rid
-          WHERE principal_id = ${principal} AND op = ${op} AND key = p_idem;
+        INSERT INTO ${requestsTable(t)} (request_id, at, kind, origin, principal_id, idempotency_key)
+          VALUES (p_rid, p_now, ${op}, v_orig_rid, ${principal}, p_idem);
       END IF;`;
 }
 

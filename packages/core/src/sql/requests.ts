@@ -36,17 +36,22 @@ CREATE TABLE IF NOT EXISTS ${r} (
   charged_micros BIGINT NOT NULL DEFAULT 0,
   hold_id BIGINT,
   idempotency_key TEXT,
+  origin UUID,
   voided_at TIMESTAMPTZ
 );
+ALTER TABLE ${r} ADD COLUMN IF NOT EXISTS origin UUID;
+COMMENT ON COLUMN ${r}.origin IS 'agentkey: for a replay of an idempotency key, the request whose effect it replayed';
+CREATE INDEX IF NOT EXISTS ${t.index('_requests_origin_idx')} ON ${r} (origin) WHERE origin IS NOT NULL;
 COMMENT ON TABLE ${r} IS 'agentkey: one claim per committed charge, hold, settle or release (kind), or a tombstone for a call answered unavailable that never committed; rows older than a day are pruned';
 COMMENT ON COLUMN ${r}.account_id IS 'agentkey: the account whose counter the call charged (under a ceiling), else NULL';
 CREATE INDEX IF NOT EXISTS ${t.index('_requests_at_brin')} ON ${r} USING brin (at);
 ALTER TABLE ${n.idempotency} ADD COLUMN IF NOT EXISTS request_id UUID;
-COMMENT ON COLUMN ${n.idempotency}.request_id IS 'agentkey: the request whose claim this key owns (a replay takes it over)';
+COMMENT ON COLUMN ${n.idempotency}.request_id IS 'agentkey: the request that made this key''s effect';
 
 -- Resolves one in-doubt request: 'not_committed' (tombstoned: it never will), 'voided' (it had
--- committed: reversed now), 'resolved' (already tombstoned or voided) or 'adopted' (an
--- acknowledged replay of its idempotency key took its effect over: it stands).
+-- committed: reversed now), 'stands' (voided, but another request that saw the same effect —
+-- the first call of an idempotency key, or a replay of it — is not, and may have been answered
+-- ok: the effect is reversed by the last of them to be voided) or 'resolved' (already done).
 CREATE OR REPLACE FUNCTION ${n.fn('void_request')}(p_rid uuid, p_now timestamptz, p_ledger boolean, p_lock_ms integer)
   RETURNS text LANGUAGE plpgsql AS $f$
 DECLARE
@@ -56,6 +61,7 @@ DECLARE
   p ${t.keys}%ROWTYPE;
   a ${n.accounts}%ROWTYPE;
   v_op text;
+  v_origin uuid;
   v_refund bigint := 0;
   v_used bigint;
 BEGIN
@@ -63,14 +69,23 @@ BEGIN
   INSERT INTO ${r} (request_id, at, kind) VALUES (p_rid, p_now, 'tombstone') ON CONFLICT DO NOTHING;
   IF FOUND THEN RETURN 'not_committed'; END IF;
   SELECT * INTO c FROM ${r} WHERE request_id = p_rid;
-  IF NOT FOUND THEN RETURN 'adopted'; END IF;
   IF c.kind = 'tombstone' OR c.voided_at IS NOT NULL THEN RETURN 'resolved'; END IF;
   v_op := c.kind;
-  -- Locks in the engine's order: idempotency claim, pool parent, key, account, hold; then the claim.
+  v_origin := COALESCE(c.origin, c.request_id);
+  -- The idempotency claim first, as the engine takes it: replays of the key wait for this.
   IF c.idempotency_key IS NOT NULL THEN
     PERFORM 1 FROM ${n.idempotency} WHERE principal_id = c.principal_id AND op = v_op AND key = c.idempotency_key
       FOR UPDATE;
   END IF;
+  SELECT * INTO c FROM ${r} WHERE request_id = p_rid FOR UPDATE;
+  IF c.voided_at IS NOT NULL THEN RETURN 'resolved'; END IF;
+  UPDATE ${r} SET voided_at = p_now WHERE request_id = p_rid;
+  IF EXISTS (SELECT 1 FROM ${r} WHERE (request_id = v_origin OR origin = v_origin) AND voided_at IS NULL) THEN
+    RETURN 'stands';
+  END IF;
+  -- Every request that saw the effect was voided: none was answered. Reverse what the first did.
+  SELECT * INTO c FROM ${r} WHERE request_id = v_origin;
+  -- Locks in the engine's order: pool parent, key, account, hold.
   IF c.pool_id IS NOT NULL THEN SELECT * INTO p FROM ${t.keys} WHERE id = c.pool_id FOR UPDATE; END IF;
   SELECT * INTO k FROM ${t.keys} WHERE id = c.principal_id FOR UPDATE;
   IF c.hold_id IS NOT NULL THEN SELECT * INTO h FROM ${n.holds} WHERE id = c.hold_id; END IF;
@@ -78,10 +93,6 @@ BEGIN
     SELECT * INTO a FROM ${n.accounts} WHERE account_id = COALESCE(c.account_id, h.account_id) FOR UPDATE;
   END IF;
   IF c.hold_id IS NOT NULL THEN SELECT * INTO h FROM ${n.holds} WHERE id = c.hold_id FOR UPDATE; END IF;
-  -- Re-read under the lock: a replay may have taken the claim over meanwhile.
-  SELECT * INTO c FROM ${r} WHERE request_id = p_rid FOR UPDATE;
-  IF NOT FOUND THEN RETURN 'adopted'; END IF;
-  IF c.voided_at IS NOT NULL THEN RETURN 'resolved'; END IF;
 
   -- A charge, or a settle's charge, comes off every counter it went on (never below zero: a
   -- period that rolled since already dropped it).
@@ -118,13 +129,12 @@ BEGIN
   IF p_ledger AND k.id IS NOT NULL THEN
     INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, idempotency_key, hold_id, metadata)
       VALUES (p_now, k.id, k.external_subject, k.account_id, 'void', -v_refund, c.idempotency_key, c.hold_id,
-        jsonb_build_object('request_id', p_rid, 'voids', c.kind, 'at', c.at));
+        jsonb_build_object('request_id', v_origin, 'voids', c.kind, 'at', c.at));
   END IF;
-  UPDATE ${r} SET voided_at = p_now WHERE request_id = p_rid;
   -- The caller's idempotency key is given back: a retry with it is judged afresh.
   IF c.idempotency_key IS NOT NULL THEN
     DELETE FROM ${n.idempotency} WHERE principal_id = c.principal_id AND op = v_op AND key = c.idempotency_key
-      AND request_id = p_rid;
+      AND request_id = v_origin;
   END IF;
   RETURN 'voided';
 END $f$;`;
