@@ -6,14 +6,26 @@ import type { Queryable } from '@agentkey/core';
  * matching `affects` always pass):
  * - `lose-answer`: the statement runs and commits, but its answer is held back until `release()`;
  * - `send-late`: the statement itself is held back, and reaches the server at `release()` —
- *   as a query still queued in a pool, or a frozen server resuming, does.
+ *   as a query still queued in a pool, or a frozen server resuming, does;
+ * - `drop-once`: the next statement fails as on a dropped connection, before reaching the server;
+ * - `commit-then-drop`: the next statement commits, then its connection drops before the answer.
+ * The last two go back to `pass` by themselves.
  */
 export function lossyPool(real: Queryable, affects: RegExp = /^(?![\s\S]*void_request)/) {
-  let mode: 'pass' | 'lose-answer' | 'send-late' = 'pass';
+  let mode: 'pass' | 'lose-answer' | 'send-late' | 'drop-once' | 'commit-then-drop' = 'pass';
+  const dropped = () => Object.assign(new Error('Connection terminated unexpectedly'), { code: undefined });
   let held: Array<() => Promise<unknown>> = [];
   const pool: Queryable = {
     query(text, params) {
       if (mode === 'pass' || !affects.test(text)) return real.query(text, params);
+      if (mode === 'drop-once') {
+        mode = 'pass';
+        return Promise.reject(dropped());
+      }
+      if (mode === 'commit-then-drop') {
+        mode = 'pass';
+        return real.query(text, params).then(() => Promise.reject(dropped()));
+      }
       if (mode === 'lose-answer') {
         const answer = real.query(text, params);
         answer.catch(() => {});
@@ -49,4 +61,13 @@ export function lossyPool(real: Queryable, affects: RegExp = /^(?![\s\S]*void_re
       return held.length;
     },
   };
+}
+
+/**
+ * Runs the store's in-doubt resolver until nothing is left in doubt. One round may not finish
+ * everything on a busy machine (a void that misses its deadline is tried again later); the
+ * test's own timeout bounds the wait.
+ */
+export async function resolveAll(store: { resolveInDoubt(): Promise<number> }): Promise<void> {
+  while ((await store.resolveInDoubt()) > 0) await new Promise((r) => setTimeout(r, 20));
 }

@@ -1,7 +1,7 @@
 import { AgentKey, AgentKeyInputError, AgentKeyTimeoutError } from '@agentkey/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, openStore, type TestDb } from '../../../test/support/db.js';
-import { lossyPool } from '../../../test/support/lossy-pool.js';
+import { lossyPool, resolveAll } from '../../../test/support/lossy-pool.js';
 
 /**
  * Guarantee 6: a call answered `unavailable` never leaves a charge or a hold counting. Its
@@ -9,6 +9,9 @@ import { lossyPool } from '../../../test/support/lossy-pool.js';
  * committed and tombstones what did not, so it never can. Answers are lost here on purpose
  * (lossy-pool.ts); test/faults/ does the same with a real server stopped, killed and frozen.
  */
+/** Every lost answer waits this long: short, yet far above a normal call on a busy machine. */
+const TIMEOUT_MS = 500;
+
 describe.each(BACKENDS)('calls answered unavailable (%s)', (backend) => {
   let db: TestDb;
   let lossy: ReturnType<typeof lossyPool>;
@@ -17,8 +20,8 @@ describe.each(BACKENDS)('calls answered unavailable (%s)', (backend) => {
   beforeAll(async () => {
     ({ db, ak: counters } = await openStore(backend));
     lossy = lossyPool(db.pool);
-    // A short deadline: every lost answer here would otherwise hang the call forever.
-    ak = new AgentKey({ pool: lossy.pool, tableName: db.table, timeoutMs: 100 });
+    // A deadline: every lost answer here would otherwise hang the call forever.
+    ak = new AgentKey({ pool: lossy.pool, tableName: db.table, timeoutMs: TIMEOUT_MS });
   });
   afterAll(() => db.close());
 
@@ -36,9 +39,9 @@ describe.each(BACKENDS)('calls answered unavailable (%s)', (backend) => {
   const lost = async <T>(mode: 'lose-answer' | 'send-late', call: () => Promise<T>) => {
     lossy.set(mode);
     const answer = await call();
-    if (mode === 'send-late') expect(await ak.resolveInDoubt()).toBe(0);
+    if (mode === 'send-late') await resolveAll(ak);
     const late = await lossy.release();
-    expect(await ak.resolveInDoubt()).toBe(0);
+    await resolveAll(ak);
     return { answer, late };
   };
 
@@ -63,6 +66,22 @@ describe.each(BACKENDS)('calls answered unavailable (%s)', (backend) => {
     expect(late.map((s) => s.status)).toEqual(['rejected']);
     expect(await usedCents(id)).toBe(0);
     expect(await ledger(id)).toEqual([]);
+  });
+
+  it('a call whose connection dropped is tried once more inside its deadline; a retry of one that committed never charges twice', async () => {
+    const { key, id } = await counters.create({ accountId: 'retry', budgetCents: 100 });
+    lossy.set('drop-once');
+    expect(await ak.authorize(key, { costCents: 2 })).toMatchObject({ ok: true, chargedCents: 2 });
+    // The first attempt committed and lost its answer: the retry (same request id) meets its
+    // claim and fails, the caller is answered unavailable, and the resolver voids the charge.
+    lossy.set('commit-then-drop');
+    expect(await ak.authorize(key, { costCents: 3 })).toMatchObject({
+      ok: false,
+      error: { code: 'unavailable' },
+    });
+    await resolveAll(ak);
+    expect(await usedCents(id)).toBe(2);
+    expect(await ledger(id)).toEqual(['charge 20000', 'charge 30000', 'void -30000']);
   });
 
   it('a hold whose answer was lost stops counting; a lost settle is refunded and its hold stays closed', async () => {
@@ -105,7 +124,7 @@ describe.each(BACKENDS)('calls answered unavailable (%s)', (backend) => {
     await lossy.release();
     const retry = await ak.authorize(key, { costCents: 3, idempotencyKey: 'k2' });
     expect(retry).toMatchObject({ ok: true, replayed: true });
-    expect(await ak.resolveInDoubt()).toBe(0);
+    await resolveAll(ak);
     expect(await usedCents(id)).toBe(6);
     expect(await ledger(id)).toEqual(['charge 30000', 'void -30000', 'charge 30000', 'charge 30000']);
   });
@@ -123,13 +142,18 @@ describe.each(BACKENDS)('calls answered unavailable (%s)', (backend) => {
   });
 
   it('with the ledger off the rule holds on the counters alone', async () => {
-    const quiet = new AgentKey({ pool: lossy.pool, tableName: db.table, timeoutMs: 100, ledger: false });
+    const quiet = new AgentKey({
+      pool: lossy.pool,
+      tableName: db.table,
+      timeoutMs: TIMEOUT_MS,
+      ledger: false,
+    });
     const { key, id } = await counters.create({ accountId: 'quiet', budgetCents: 100 });
     lossy.set('lose-answer');
     expect((await quiet.authorize(key, { costCents: 4 })).ok).toBe(false);
     expect((await quiet.reserve(key, { maxCents: 9 })).ok).toBe(false);
     await lossy.release();
-    expect(await quiet.resolveInDoubt()).toBe(0);
+    await resolveAll(quiet);
     expect(await usedCents(id)).toBe(0);
     expect(await q('SELECT held_micros::float8 AS h FROM {T} WHERE id = $1', [id])).toEqual([{ h: 0 }]);
     expect(await ledger(id)).toEqual([]);
@@ -140,7 +164,7 @@ describe.each(BACKENDS)('calls answered unavailable (%s)', (backend) => {
     lossy.set('send-late');
     await expect(ak.validate(key)).rejects.toBeInstanceOf(AgentKeyTimeoutError);
     await expect(ak.trackUsage(key, { costCents: 5 })).rejects.toBeInstanceOf(AgentKeyTimeoutError);
-    expect(await ak.resolveInDoubt()).toBe(0);
+    await resolveAll(ak);
     await lossy.release();
     expect(await usedCents(id)).toBe(0);
   });

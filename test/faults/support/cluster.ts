@@ -48,14 +48,21 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Direct children of `pid` (a postmaster's backends and auxiliary processes). */
+/** Direct children of `pid` (a postmaster's backends and auxiliary processes), from /proc. */
 async function childrenOf(pid: number): Promise<number[]> {
-  try {
-    const { stdout } = await run('pgrep', ['-P', String(pid)]);
-    return stdout.split('\n').filter(Boolean).map(Number);
-  } catch {
-    return []; // pgrep exits 1 when there are none
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      // Field 4 of /proc/<pid>/stat is the parent; the name before it is in parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
   }
+  return children;
 }
 
 const alive = (pid: number) => {
