@@ -103,9 +103,12 @@ export class InDoubt {
   startPruning(): void {
     if (this.pruner) return;
     this.pruner = setInterval(() => {
-      this.ctx
-        .prune(this.ctx.pruneRequests, [new Date().toISOString()])
-        .catch((error: unknown) => reportSafely(this.ctx.report, error, 'pruning old request claims'));
+      const { ctx } = this;
+      within(
+        ctx.prune(ctx.pruneRequests, [new Date().toISOString()]),
+        Date.now() + ctx.timeoutMs,
+        ctx.timeoutMs,
+      ).catch((error: unknown) => reportSafely(ctx.report, error, 'pruning old request claims'));
     }, PRUNE_EVERY_MS);
     this.pruner.unref?.();
   }

@@ -2,6 +2,8 @@ import { AgentKey, AgentKeyInputError, AgentKeyTimeoutError } from '@agentkey/co
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, openStore, type TestDb } from '../../../test/support/db.js';
 import { lossyPool, resolveAll } from '../../../test/support/lossy-pool.js';
+import { tableNames } from '../src/sql/identifier.js';
+import { pruneRequestsSql } from '../src/sql/requests.js';
 
 /**
  * Guarantee 6: a call answered `unavailable` never leaves a charge or a hold counting. Its
@@ -167,6 +169,14 @@ describe.each(BACKENDS)('calls answered unavailable (%s)', (backend) => {
     await resolveAll(ak);
     await lossy.release();
     expect(await usedCents(id)).toBe(0);
+  });
+
+  it('claims and tombstones are pruned after a day, not before', async () => {
+    const prune = (at: Date) => q(pruneRequestsSql(tableNames(db.table)), [at.toISOString()]);
+    const [{ n: kept }] = await q('SELECT count(*)::int AS n FROM {T}_requests');
+    expect(kept).toBeGreaterThan(0);
+    expect(await prune(new Date())).toEqual([{ n: 0 }]);
+    expect(await prune(new Date(Date.now() + 2 * 86_400_000))).toEqual([{ n: kept }]);
   });
 
   it('timeoutMs is checked at construction', () => {
