@@ -378,8 +378,13 @@ export class AgentKey {
   /** A charge or hold under its deadline; one that fails or times out is resolved later (in-doubt.ts). */
   private charged(lookup: Lookup, now: Date, request: ChargeRequest) {
     this.inDoubt.startPruning();
-    return guarded(this.inDoubt, request.rid, request.deadlineAt, this.timeoutMs, () =>
-      this.charges.charge(lookup, now, request),
+    return guarded(
+      this.inDoubt,
+      request.rid,
+      request.deadlineAt,
+      this.timeoutMs,
+      () => this.charges.charge(lookup, now, request),
+      (row) => row?.outcome === 'ok',
     );
   }
 

@@ -152,7 +152,9 @@ export class InDoubt {
  * One store call under its deadline: `attempt` runs, and once more inside the deadline when its
  * failure allows (deadline.ts mayRetry) — with the same request id, so a first attempt that did
  * commit makes the second fail rather than charge twice. A call that fails or times out is handed
- * to the resolver by its request id: whatever it may have committed is voided.
+ * to the resolver by its request id: whatever it may have committed is voided. So is one whose
+ * second attempt is answered but did not pass (`passed`): a refusal then (the budget the first
+ * attempt used up) must not leave the first attempt's charge standing.
  */
 export async function guarded<T>(
   inDoubt: InDoubt | null,
@@ -160,14 +162,17 @@ export async function guarded<T>(
   deadlineAt: number,
   timeoutMs: number,
   attempt: () => Promise<T>,
+  passed: (result: T) => boolean,
 ): Promise<T> {
   try {
     try {
       return await within(attempt(), deadlineAt, timeoutMs);
     } catch (error) {
       if (!mayRetry(error) || Date.now() >= deadlineAt) throw error;
-      return await within(attempt(), deadlineAt, timeoutMs);
     }
+    const second = await within(attempt(), deadlineAt, timeoutMs);
+    if (!passed(second) && rid !== null && inDoubt) inDoubt.add(rid);
+    return second;
   } catch (error) {
     if (rid !== null && inDoubt) inDoubt.add(rid);
     throw error;

@@ -55,8 +55,13 @@ export async function trackRow(
     deadlineAt,
   };
   const now = ctx.now();
-  const row = await guarded(ctx.inDoubt, request.rid, deadlineAt, ctx.timeoutMs, () =>
-    charges.charge(lookup, now, request),
+  const row = await guarded(
+    ctx.inDoubt,
+    request.rid,
+    deadlineAt,
+    ctx.timeoutMs,
+    () => charges.charge(lookup, now, request),
+    (r) => r?.outcome === 'ok',
   );
   if (!row || row.outcome === 'unknown' || row.outcome === 'revoked' || row.outcome === 'expired') {
     return { success: false, reason: 'invalid_key' };

@@ -86,6 +86,18 @@ describe.each(BACKENDS)('calls answered unavailable (%s)', (backend) => {
     expect(await ledger(id)).toEqual(['charge 20000', 'charge 30000', 'void -30000']);
   });
 
+  it('a retry refused because its own first attempt used the budget up leaves nothing charged', async () => {
+    const { key, id } = await counters.create({ accountId: 'retry-refused', budgetCents: 3 });
+    lossy.set('commit-then-drop');
+    expect(await ak.authorize(key, { costCents: 3 })).toMatchObject({
+      ok: false,
+      error: { code: 'budget_exceeded' },
+    });
+    await resolveAll(ak);
+    expect(await usedCents(id)).toBe(0);
+    expect(await ledger(id)).toEqual(['charge 30000', 'void -30000']);
+  });
+
   it('a hold whose answer was lost stops counting; a lost settle is refunded and its hold stays closed', async () => {
     const { key, id } = await counters.create({ accountId: 'holds', budgetCents: 100 });
     const { answer } = await lost('lose-answer', () => ak.reserve(key, { maxCents: 30 }));

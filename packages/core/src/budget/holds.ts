@@ -137,7 +137,7 @@ export class HoldPath {
       return settleResult(row);
     };
     try {
-      return await guarded(ctx.inDoubt, rid, deadlineAt, ctx.timeoutMs, attempt);
+      return await guarded(ctx.inDoubt, rid, deadlineAt, ctx.timeoutMs, attempt, (r) => r.ok);
     } catch (cause) {
       return {
         ok: false,
