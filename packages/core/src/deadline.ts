@@ -8,9 +8,24 @@ export const DEFAULT_TIMEOUT_MS = 3000;
 export class AgentKeyTimeoutError extends Error {
   override readonly name = 'AgentKeyTimeoutError';
   readonly code = 'timeout';
-  constructor(timeoutMs: number) {
+  /** `sent: false`: the call was still queued at its deadline and never reached the database. */
+  constructor(
+    timeoutMs: number,
+    readonly sent = true,
+  ) {
     super(`agentkey: the key store did not answer within ${timeoutMs} ms (timeoutMs)`);
   }
+}
+
+/**
+ * Whether a failure proves the statement never reached the server: still queued at its deadline,
+ * or its connection refused outright (no connection, no statement). Anything else — a timeout, a
+ * reset connection, an error from the server — may hide a commit.
+ */
+export function neverSent(error: unknown): boolean {
+  if (error instanceof AgentKeyTimeoutError) return !error.sent;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ECONNREFUSED' || code === 'ENOENT';
 }
 
 /** The `timeoutMs` option: a whole number of ms from 50 to 60000. */

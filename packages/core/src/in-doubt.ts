@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import type { Runner, Statement } from './db.js';
-import { mayRetry, within } from './deadline.js';
+import { mayRetry, neverSent, within } from './deadline.js';
 import { reportSafely, type StoreReporter } from './pool-errors.js';
 
 const entropy = Buffer.alloc(16 * 256);
@@ -47,6 +47,8 @@ const MAX_DELAY_MS = 5000;
 /** About an hour of a database that never answers; then the call is reported and left in doubt. */
 const MAX_ATTEMPTS = 750;
 const PRUNE_EVERY_MS = 3_600_000;
+/** A long outage must not grow memory without bound: past this, new ids are reported, not kept. */
+const MAX_PENDING = 100_000;
 
 export interface InDoubtOutcomes {
   not_committed: number;
@@ -81,6 +83,14 @@ export class InDoubt {
   }
 
   add(rid: string): void {
+    if (this.pending.size >= MAX_PENDING) {
+      reportSafely(
+        this.ctx.report,
+        new Error(`more than ${MAX_PENDING} calls in doubt`),
+        `request ${rid} left in doubt`,
+      );
+      return;
+    }
     if (!this.pending.has(rid)) this.pending.set(rid, 0);
     this.schedule(FIRST_DELAY_MS);
   }
@@ -164,17 +174,27 @@ export async function guarded<T>(
   attempt: () => Promise<T>,
   passed: (result: T) => boolean,
 ): Promise<T> {
+  // Whether an attempt so far may have reached the database (and committed).
+  let sent = false;
+  const doubt = () => {
+    if (sent && rid !== null && inDoubt) inDoubt.add(rid);
+  };
   try {
-    try {
-      return await within(attempt(), deadlineAt, timeoutMs);
-    } catch (error) {
-      if (!mayRetry(error) || Date.now() >= deadlineAt) throw error;
+    return await within(attempt(), deadlineAt, timeoutMs);
+  } catch (error) {
+    sent = !neverSent(error);
+    if (!mayRetry(error) || Date.now() >= deadlineAt) {
+      doubt();
+      throw error;
     }
+  }
+  try {
     const second = await within(attempt(), deadlineAt, timeoutMs);
-    if (!passed(second) && rid !== null && inDoubt) inDoubt.add(rid);
+    if (!passed(second)) doubt();
     return second;
   } catch (error) {
-    if (rid !== null && inDoubt) inDoubt.add(rid);
+    sent ||= !neverSent(error);
+    doubt();
     throw error;
   }
 }

@@ -1,4 +1,6 @@
+import { createServer } from 'node:net';
 import { AgentKey } from '@agentkey/core';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type TestDb } from '../../../test/support/db.js';
 import { resolveAll } from '../../../test/support/lossy-pool.js';
@@ -35,6 +37,25 @@ describe('the deadline (server only)', () => {
       ok: false,
       error: { code: 'unavailable' },
     });
+  });
+
+  it('a call whose connection was refused never reached the server: nothing is left in doubt', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const pool = new pg.Pool({ host: '127.0.0.1', port, user: 'nobody', database: 'none' });
+    try {
+      const down = new AgentKey({ pool, timeoutMs: 2000 });
+      const r = await down.authorize(`ak_${'3'.repeat(48)}`, { costCents: 1 });
+      expect(r).toMatchObject({ ok: false, error: { code: 'unavailable', cause: { code: 'ECONNREFUSED' } } });
+      // In doubt, it would stay pending: this database never answers.
+      expect(await down.resolveInDoubt()).toBe(0);
+    } finally {
+      await pool.end();
+    }
   });
 
   it('a statement waiting on a row locked elsewhere gives up on the server too (lock_timeout)', async () => {

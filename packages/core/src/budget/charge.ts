@@ -126,7 +126,7 @@ export class ChargePath {
         new Coalescer<ChargeCall, EngineRow>((calls) => this.chargeMany(by, calls), batching, {
           retryAlone: isDataException,
           deadlineOf: (call) => call.request.deadlineAt,
-          expired: () => new AgentKeyTimeoutError(ctx.timeoutMs),
+          expired: () => new AgentKeyTimeoutError(ctx.timeoutMs, false),
         });
       this.batches = { key_hash: batches('key_hash'), external_subject: batches('external_subject') };
     }

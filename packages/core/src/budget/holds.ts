@@ -49,7 +49,7 @@ export class HoldPath {
     batching: CoalescerLimits | null,
   ) {
     if (batching) {
-      const expired = () => new AgentKeyTimeoutError(ctx.timeoutMs);
+      const expired = () => new AgentKeyTimeoutError(ctx.timeoutMs, false);
       const reserves = (by: Selector) =>
         // Several reserves on one key may share a statement: it admits them in arrival order.
         new Coalescer<ReserveCall, BatchRow>((calls) => this.reserveMany(by, calls), batching, {
