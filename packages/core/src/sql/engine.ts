@@ -1,6 +1,6 @@
 import { NEXT_RESET } from './expressions.js';
 import type { TableNames } from './identifier.js';
-import { requestsSql, requestsTable } from './requests.js';
+import { claim, lockTimeout, replayClaim, requestsSql } from './requests.js';
 
 /**
  * The budget engine's tables and functions, named from the keys table so two deployments in one
@@ -557,39 +557,6 @@ BEGIN
     ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')},
     h.amount_micros::float8, ${ms('h.expires_at')}, ${ms('p.budget_reset_at')};
 END $f$;`;
-}
-
-/** Bounds every lock wait of the function (row locks, advisory locks, claims) on the server. */
-const lockTimeout = `IF p_lock_ms > 0 THEN PERFORM set_config('lock_timeout', p_lock_ms || 'ms', true); END IF;`;
-
-/**
- * The call's claim (requests.ts): a plain INSERT, so a tombstone its resolver put there first
- * aborts the whole call, and nothing it wrote commits.
- */
-function claim(
-  t: TableNames,
-  kind: string,
-  principal: string,
-  pool: string,
-  account: string,
-  charged: string,
-  hold: string,
-  idem: string,
-): string {
-  return `INSERT INTO ${requestsTable(t)} (request_id, at, kind, principal_id, pool_id, account_id, charged_micros, hold_id, idempotency_key)
-        VALUES (p_rid, p_now, ${kind}, ${principal}, ${pool}, ${account}, ${charged}, ${hold}, ${idem});`;
-}
-
-/**
- * A passed replay records its own claim, naming the first call's (`origin`): its caller may be
- * answered ok, so a void of the first call (or of any replay) leaves the effect standing while
- * any of them is not voided (sql/requests.ts). A tombstone for this request aborts a late replay.
- */
-function replayClaim(t: TableNames, principal: string, op: string): string {
-  return `IF v_outcome = 'ok' AND v_orig_rid IS NOT NULL AND v_orig_rid <> p_rid THEN
-        INSERT INTO ${requestsTable(t)} (request_id, at, kind, origin, principal_id, idempotency_key)
-          VALUES (p_rid, p_now, ${op}, v_orig_rid, ${principal}, p_idem);
-      END IF;`;
 }
 
 /** Adds `delta` micros to the pool parent `p` (its period already rolled into v_p_used). */

@@ -168,3 +168,38 @@ export function lockBound(lockMs: number): { cte: string; guard: string } {
     guard: `(SELECT ak_v FROM ak_cfg) IS NOT NULL`,
   };
 }
+
+/* The engine functions' side of the claims (sql/engine.ts). */
+
+/** Bounds every lock wait of the function (row locks, advisory locks, claims) on the server. */
+export const lockTimeout = `IF p_lock_ms > 0 THEN PERFORM set_config('lock_timeout', p_lock_ms || 'ms', true); END IF;`;
+
+/**
+ * The call's claim (requests.ts): a plain INSERT, so a tombstone its resolver put there first
+ * aborts the whole call, and nothing it wrote commits.
+ */
+export function claim(
+  t: TableNames,
+  kind: string,
+  principal: string,
+  pool: string,
+  account: string,
+  charged: string,
+  hold: string,
+  idem: string,
+): string {
+  return `INSERT INTO ${requestsTable(t)} (request_id, at, kind, principal_id, pool_id, account_id, charged_micros, hold_id, idempotency_key)
+        VALUES (p_rid, p_now, ${kind}, ${principal}, ${pool}, ${account}, ${charged}, ${hold}, ${idem});`;
+}
+
+/**
+ * A passed replay records its own claim, naming the first call's (`origin`): its caller may be
+ * answered ok, so a void of the first call (or of any replay) leaves the effect standing while
+ * any of them is not voided (sql/requests.ts). A tombstone for this request aborts a late replay.
+ */
+export function replayClaim(t: TableNames, principal: string, op: string): string {
+  return `IF v_outcome = 'ok' AND v_orig_rid IS NOT NULL AND v_orig_rid <> p_rid THEN
+        INSERT INTO ${requestsTable(t)} (request_id, at, kind, origin, principal_id, idempotency_key)
+          VALUES (p_rid, p_now, ${op}, v_orig_rid, ${principal}, p_idem);
+      END IF;`;
+}
