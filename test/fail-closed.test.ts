@@ -61,6 +61,8 @@ describe.each(EXPRESS_LIBS)('agentKeyAuth fails closed on %s', (lib) => {
     const storeDown = new AgentKey({
       pool: { query: () => Promise.reject(new Error('connection refused')) },
     });
+    // A frozen database: connections open, nothing answers (SIGSTOP). The deadline answers.
+    const storeFrozen = new AgentKey({ pool: { query: () => new Promise(() => {}) }, timeoutMs: 100 });
     // The store answers reads and charges but fails the first-sight INSERT (the only ON CONFLICT on subjects).
     const insertFails = new AgentKey({
       tableName: db.table,
@@ -81,6 +83,7 @@ describe.each(EXPRESS_LIBS)('agentKeyAuth fails closed on %s', (lib) => {
       res.json({ passed: true, who: req.agentKey?.id });
     };
     app.get('/store-down', auth(storeDown, [working]), ok);
+    app.get('/store-frozen', auth(storeFrozen, [working]), ok);
     app.get('/insert-fails', auth(insertFails, [working]), ok);
     const unmigrated = new AgentKey({ pool: db.pool, tableName: `${db.schema}.never_migrated` });
     app.get('/unmigrated', auth(unmigrated, [working]), ok);
@@ -123,6 +126,13 @@ describe.each(EXPRESS_LIBS)('agentKeyAuth fails closed on %s', (lib) => {
         `^agentkey: table ${db.schema}\\.never_migrated does not exist \\(.*\\): run ak\\.migrate\\(\\)$`,
       ),
     );
+  });
+
+  it('answers 503 by the deadline when the store never answers, for native keys and external tokens alike', async () => {
+    reported.length = 0;
+    await expectUnavailable('/store-frozen', `ak_${'1'.repeat(48)}`);
+    await expectUnavailable('/store-frozen', await tokenFor(idp.origin));
+    expect(reported.map((e) => (e as Error).name)).toEqual(['AgentKeyTimeoutError', 'AgentKeyTimeoutError']);
   });
 
   it('answers 503 when the store fails while provisioning a first-seen subject', async () => {

@@ -67,13 +67,20 @@ export async function openDb(backend: Backend = 'postgres'): Promise<TestDb> {
   };
 }
 
+/**
+ * The stores tests build get a long deadline: the stress tests pile hundreds of calls on one row
+ * of a 2-core machine running other suites, and test what is charged, not how fast. Tests of the
+ * deadline itself set their own (packages/core/test/deadline.test.ts, in-doubt.test.ts, faults/).
+ */
+export const STRESS_TIMEOUT_MS = 30_000;
+
 /** A migrated AgentKey on a fresh schema. */
 export async function openStore(
   backend: Backend = 'postgres',
   options: Partial<AgentKeyOptions> = {},
 ): Promise<{ db: TestDb; ak: AgentKey }> {
   const db = await openDb(backend);
-  const ak = new AgentKey({ pool: db.pool, tableName: db.table, ...options });
+  const ak = new AgentKey({ pool: db.pool, tableName: db.table, timeoutMs: STRESS_TIMEOUT_MS, ...options });
   await ak.migrate();
   return { db, ak };
 }
@@ -134,8 +141,8 @@ export async function twoProcesses(): Promise<{ db: TestDb; a: AgentKey; b: Agen
   const { db } = await openStore('postgres');
   return {
     db,
-    a: new AgentKey({ pool: db.newPool(), tableName: db.table }),
-    b: new AgentKey({ pool: db.newPool(), tableName: db.table }),
+    a: new AgentKey({ pool: db.newPool(), tableName: db.table, timeoutMs: STRESS_TIMEOUT_MS }),
+    b: new AgentKey({ pool: db.newPool(), tableName: db.table, timeoutMs: STRESS_TIMEOUT_MS }),
   };
 }
 

@@ -1,8 +1,14 @@
 import { AgentKey } from '@agentkey/core';
 import pg from 'pg';
 
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
-const ak = new AgentKey({ pool, validScopes: ['chat', 'search'] });
+const pool = new pg.Pool({
+  connectionString: process.env.DATABASE_URL,
+  connectionTimeoutMillis: 2000, // a server that accepts no connection fails the call, not the process
+  query_timeout: 5000, // pg gives a connection back that a frozen server never answers
+  idleTimeoutMillis: 10_000,
+});
+pool.on('error', (err) => console.error('pg pool:', err)); // idle connections dropped by a restart
+const ak = new AgentKey({ pool, validScopes: ['chat', 'search'] }); // every call answers within timeoutMs (3 s)
 await ak.migrate(); // creates or upgrades `sdk_api_keys`; idempotent, safe from many processes
 
 const { key, id } = await ak.create({

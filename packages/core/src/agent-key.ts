@@ -4,16 +4,19 @@ import { HoldPath } from './budget/holds.js';
 import { costToMicros } from './budget/money.js';
 import { type BudgetPeriod, firstReset } from './budget/period.js';
 import { actorOf, checkBatching, checkBudget, checkPeriod, isRowId, rowIdOf } from './checks.js';
-import type { Lookup, StoreContext } from './context.js';
+import type { ChargeRequest, Lookup, StoreContext } from './context.js';
 import { preparedQuery, type Queryable, type Runner } from './db.js';
+import { checkTimeout, within } from './deadline.js';
 import { DescriptorCache } from './descriptor-cache.js';
 import { parseDuration, parsePositiveDuration } from './duration.js';
 import { AgentKeyInputError } from './errors.js';
 import { Gate, type GateOptions } from './gate.js';
+import { guarded, InDoubt } from './in-doubt.js';
 import { checkIdent, checkName, checkOptionalIdent, checkScopes, isIdent, isPlausibleKey } from './input.js';
 import { hashKey, newKey, unusableHash } from './key.js';
 import { updateRow } from './key-update.js';
 import { trackRow, validateRow } from './legacy.js';
+import { consoleStoreReporter, type StoreReporter, watchPoolErrors } from './pool-errors.js';
 import { EXPIRED, MALFORMED, refuse, unavailable } from './results.js';
 import { toKeyInfo } from './rows.js';
 import { adminStatements } from './sql/admin.js';
@@ -65,11 +68,20 @@ export class AgentKey {
   private readonly holds: HoldPath;
   private readonly budgets: BudgetAdmin;
   private readonly ctx: StoreContext;
+  private readonly timeoutMs: number;
+  private readonly inDoubt: InDoubt;
 
   constructor(options: AgentKeyOptions) {
     if (!options || typeof options.pool?.query !== 'function') {
       throw new AgentKeyInputError('pool must have a query(text, params) method (a pg Pool)', 'pool');
     }
+    this.timeoutMs = checkTimeout(options.timeoutMs);
+    if (options.onError !== undefined && typeof options.onError !== 'function') {
+      throw new AgentKeyInputError('onError must be a function (error, context)', 'onError');
+    }
+    const report: StoreReporter = options.onError ?? consoleStoreReporter;
+    // A pg Pool emits `error` when the server drops an idle connection; unheard, it kills the process.
+    watchPoolErrors(options.pool, report);
     this.pool = options.pool;
     this.hot = preparedQuery(options.pool, options.preparedStatements);
     this.tables = tableNames(options.tableName ?? 'sdk_api_keys');
@@ -86,12 +98,22 @@ export class AgentKey {
       : null;
     this.now = options.now ?? (() => new Date());
     const ledger = options.ledger ?? true;
-    this.sql = statements(this.tables, ledger);
+    // Row-lock waits are bounded on the server by the same deadline (sql/requests.ts lockBound).
+    this.sql = statements(this.tables, ledger, this.timeoutMs);
     const ttl = options.descriptorTtlMs ?? 1000;
     if (!Number.isFinite(ttl) || ttl < 0 || ttl > 1000) {
       throw new AgentKeyInputError('descriptorTtlMs must be between 0 and 1000', 'descriptorTtlMs');
     }
     this.descriptors = new DescriptorCache(ttl);
+    this.inDoubt = new InDoubt({
+      hot: this.hot,
+      voidRequest: this.sql.voidRequest,
+      pruneRequests: this.sql.pruneRequests,
+      ledger,
+      timeoutMs: this.timeoutMs,
+      report,
+      prune: (text, params) => this.pool.query(text, params),
+    });
     const ctx: StoreContext = {
       pool: this.pool,
       hot: this.hot,
@@ -101,6 +123,8 @@ export class AgentKey {
       ledger,
       now: this.now,
       descriptors: this.descriptors,
+      timeoutMs: this.timeoutMs,
+      inDoubt: this.inDoubt,
     };
     this.ctx = ctx;
     const batching = checkBatching(options.batching);
@@ -175,36 +199,44 @@ export class AgentKey {
   async provisionSubject(subject: string, options: EnsureSubjectOptions = {}): Promise<boolean> {
     const checked = checkIdent(subject, 'subject');
     const row = this.rowValues(options, checkIdent(options.accountId ?? checked, 'accountId'));
-    const result = await this.pool.query(this.sql.insertSubject, [
-      row.accountId,
-      row.userId,
-      unusableHash(),
-      'external',
-      row.name,
-      row.scopes,
-      row.budgetCents,
-      row.budgetPeriod,
-      row.resetAt,
-      row.expiresAt,
-      row.delegatedBy,
-      checked,
-      null,
-      this.now(),
-      row.delegatedBy,
-    ]);
+    // The gate provisions on the request path: bounded like every request-path call.
+    const result = await this.bounded(
+      this.pool.query(this.sql.insertSubject, [
+        row.accountId,
+        row.userId,
+        unusableHash(),
+        'external',
+        row.name,
+        row.scopes,
+        row.budgetCents,
+        row.budgetPeriod,
+        row.resetAt,
+        row.expiresAt,
+        row.delegatedBy,
+        checked,
+        null,
+        this.now(),
+        row.delegatedBy,
+      ]),
+    );
     return result.rows.length > 0;
   }
 
+  /** As in 0.2.0, a store failure rejects; past `timeoutMs` it rejects with AgentKeyTimeoutError. */
   validate(rawKey: string): Promise<ValidateResult | ValidateFailure> {
     if (!isPlausibleKey(rawKey)) return Promise.resolve({ valid: false, reason: 'invalid' });
-    return validateRow(this.ctx, { by: 'key_hash', value: hashKey(rawKey) });
+    return this.bounded(validateRow(this.ctx, { by: 'key_hash', value: hashKey(rawKey) }));
   }
 
   validateBySubject(subject: string): Promise<ValidateResult | ValidateFailure> {
     if (!isIdent(subject)) return Promise.resolve({ valid: false, reason: 'invalid' });
-    return validateRow(this.ctx, { by: 'external_subject', value: subject });
+    return this.bounded(validateRow(this.ctx, { by: 'external_subject', value: subject }));
   }
 
+  /**
+   * As in 0.2.0, a store failure rejects; past `timeoutMs` it rejects with AgentKeyTimeoutError,
+   * and a charge it may have committed is voided (in-doubt.ts).
+   */
   trackUsage(rawKey: string, options: TrackUsageOptions): Promise<TrackUsageResult> {
     const lookup = isPlausibleKey(rawKey) ? { by: 'key_hash' as const, value: hashKey(rawKey) } : null;
     return trackRow(this.ctx, this.charges, lookup, options?.costCents, options?.idempotencyKey);
@@ -213,6 +245,20 @@ export class AgentKey {
   trackUsageBySubject(subject: string, options: TrackUsageOptions): Promise<TrackUsageResult> {
     const lookup = isIdent(subject) ? { by: 'external_subject' as const, value: subject } : null;
     return trackRow(this.ctx, this.charges, lookup, options?.costCents, options?.idempotencyKey);
+  }
+
+  /**
+   * Resolves now, in the background resolver's way, the calls this process answered `unavailable`
+   * whose statement may have committed (each is voided, or tombstoned so it never commits);
+   * returns how many are still in doubt (the database may still be down). The resolver runs by
+   * itself; this is for tests and orderly shutdowns.
+   */
+  resolveInDoubt(): Promise<number> {
+    return this.inDoubt.drain();
+  }
+
+  private bounded<T>(work: Promise<T>): Promise<T> {
+    return within(work, Date.now() + this.timeoutMs, this.timeoutMs);
   }
 
   hasScope(result: { scopes: readonly string[] | null }, scope: string): boolean {
@@ -293,11 +339,12 @@ export class AgentKey {
   async authorize(credential: Credential, options: AuthorizeOptions = {}): Promise<AuthorizeResult> {
     const lookup = this.lookupOf(credential);
     if (!lookup) return refuse(MALFORMED);
-    const request = chargeRequest('authorize', options, options.holdCents, options.holdTtl);
+    const deadlineAt = Date.now() + this.timeoutMs;
+    const request = chargeRequest('authorize', options, options.holdCents, options.holdTtl, deadlineAt);
     try {
       const now = this.now();
       if (tokenExpired(request, now)) return refuse(EXPIRED);
-      const row = await this.charges.charge(lookup, now, request);
+      const row = await this.charged(lookup, now, request);
       return toAuthorizeResult(row, now, request, options);
     } catch (cause) {
       return refuse(unavailable(cause, this.tables.id));
@@ -317,14 +364,28 @@ export class AgentKey {
       throw new AgentKeyInputError('maxCents must be a positive number of cents', 'maxCents');
     }
     const { maxCents, ttl, ...rest } = options;
-    const request = chargeRequest('reserve', { ...rest, costCents: 0 }, maxCents, ttl);
+    const deadlineAt = Date.now() + this.timeoutMs;
+    const request = chargeRequest('reserve', { ...rest, costCents: 0 }, maxCents, ttl, deadlineAt);
     try {
       const now = this.now();
       if (tokenExpired(request, now)) return refuse(EXPIRED);
-      return toAuthorizeResult(await this.charges.charge(lookup, now, request), now, request, rest);
+      return toAuthorizeResult(await this.charged(lookup, now, request), now, request, rest);
     } catch (cause) {
       return refuse(unavailable(cause, this.tables.id));
     }
+  }
+
+  /** A charge or hold under its deadline; one that fails or times out is resolved later (in-doubt.ts). */
+  private charged(lookup: Lookup, now: Date, request: ChargeRequest) {
+    this.inDoubt.startPruning();
+    return guarded(
+      this.inDoubt,
+      request.rid,
+      request.deadlineAt,
+      this.timeoutMs,
+      () => this.charges.charge(lookup, now, request),
+      (row) => row?.outcome === 'ok',
+    );
   }
 
   /**
@@ -336,12 +397,13 @@ export class AgentKey {
       throw new AgentKeyInputError('options must be an object', 'options');
     const cost = costToMicros(options.costCents);
     if (!cost.ok) throw new AgentKeyInputError(`costCents: ${cost.reason}`, 'costCents');
-    return this.holds.close(holdId, cost.micros, true, options.idempotencyKey, options.metadata);
+    const deadlineAt = Date.now() + this.timeoutMs;
+    return this.holds.close(holdId, cost.micros, true, options.idempotencyKey, options.metadata, deadlineAt);
   }
 
   /** Frees a hold entirely (the call failed or the client went away). */
   async release(holdId: string | number, options: { idempotencyKey?: string } = {}): Promise<SettleResult> {
-    return this.holds.close(holdId, 0, false, options.idempotencyKey, undefined);
+    return this.holds.close(holdId, 0, false, options.idempotencyKey, undefined, Date.now() + this.timeoutMs);
   }
 
   /**

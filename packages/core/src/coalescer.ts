@@ -26,6 +26,12 @@ export interface CoalescerOptions<I> {
    * then each call runs again alone, so only the call at fault fails. Unset: the batch fails whole.
    */
   retryAlone?: (error: unknown) => boolean;
+  /**
+   * When the call's caller stops waiting (Date.now() ms): a call still queued then is never sent,
+   * and rejects with `expired()`. Waiting here counts against the call's deadline.
+   */
+  deadlineOf?: (item: I) => number;
+  expired?: () => unknown;
 }
 
 interface Pending<I, O> {
@@ -75,6 +81,15 @@ export class Coalescer<I, O> {
   }
 
   private flush(): void {
+    const { deadlineOf, expired } = this.options;
+    if (deadlineOf && this.queue.length > 0) {
+      const now = Date.now();
+      this.queue = this.queue.filter((p) => {
+        if (deadlineOf(p.item) > now) return true;
+        p.reject(expired ? expired() : new Error('deadline passed while queued'));
+        return false;
+      });
+    }
     while (this.inFlight < this.limits.maxInFlight && this.queue.length > 0) {
       const batch: Pending<I, O>[] = [];
       const later: Pending<I, O>[] = [];

@@ -1,5 +1,6 @@
 import type { Queryable, Runner } from './db.js';
 import type { DescriptorCache } from './descriptor-cache.js';
+import type { InDoubt } from './in-doubt.js';
 import type { adminStatements } from './sql/admin.js';
 import type { Selector } from './sql/columns.js';
 import type { TableNames } from './sql/identifier.js';
@@ -16,6 +17,10 @@ export interface StoreContext {
   readonly ledger: boolean;
   readonly now: () => Date;
   readonly descriptors: DescriptorCache;
+  /** Every store call's deadline (ms): its answer comes by then, `unavailable` if need be. */
+  readonly timeoutMs: number;
+  /** Calls whose answer was lost, voided once the database answers (in-doubt.ts). */
+  readonly inDoubt: InDoubt;
 }
 
 /** How a request names its row: a native key's hash or an external subject. */
@@ -37,4 +42,8 @@ export interface ChargeRequest {
   idem: string | null;
   /** JSON text for the ledger row. */
   meta: string | null;
+  /** This call's request id: its statement claims it when it charges (sql/requests.ts). */
+  rid: string;
+  /** When the caller gets `unavailable` if the store has not answered (Date.now() ms). */
+  deadlineAt: number;
 }

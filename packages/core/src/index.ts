@@ -2,6 +2,7 @@ export { AgentKey } from './agent-key.js';
 export { costToMicros, MAX_BUDGET_CENTS, MAX_COST_CENTS, MICROS_PER_CENT } from './budget/money.js';
 export { addMonthsUtc, type BudgetPeriod, firstReset, nextReset, PERIODS } from './budget/period.js';
 export { fromPGlite, type PGliteLike, type Queryable } from './db.js';
+export { AgentKeyTimeoutError, DEFAULT_TIMEOUT_MS } from './deadline.js';
 export { parseDuration } from './duration.js';
 export { AgentKeyInputError, AuthCode, type AuthError } from './errors.js';
 export { checkFirstSeenPolicy } from './first-seen.js';

@@ -2,6 +2,7 @@ import type { ChargePath } from './budget/charge.js';
 import { costToMicros } from './budget/money.js';
 import { checkIdempotencyKey } from './checks.js';
 import type { ChargeRequest, Lookup, StoreContext } from './context.js';
+import { guarded, InDoubt } from './in-doubt.js';
 import {
   type KeyRow,
   remainingWholeCents,
@@ -44,6 +45,7 @@ export async function trackRow(
   const cost = costToMicros(Math.ceil(costCents));
   if (!cost.ok) return { success: false, reason: 'invalid_cost' };
   if (!lookup) return { success: false, reason: 'invalid_key' };
+  const deadlineAt = Date.now() + ctx.timeoutMs;
   const request: ChargeRequest = {
     op: 'track',
     micros: cost.micros,
@@ -54,8 +56,18 @@ export async function trackRow(
     tokenExpiresMs: null,
     idem: checkIdempotencyKey(idempotencyKey),
     meta: null,
+    rid: InDoubt.id(),
+    deadlineAt,
   };
-  const row = await charges.charge(lookup, ctx.now(), request);
+  const now = ctx.now();
+  const row = await guarded(
+    ctx.inDoubt,
+    request.rid,
+    deadlineAt,
+    ctx.timeoutMs,
+    () => charges.charge(lookup, now, request),
+    (r) => r?.outcome === 'ok',
+  );
   if (!row || row.outcome === 'unknown' || row.outcome === 'revoked' || row.outcome === 'expired') {
     return { success: false, reason: 'invalid_key' };
   }

@@ -36,6 +36,21 @@ export interface AgentKeyOptions {
    * runs its own statement.
    */
   batching?: false | { maxInFlight?: number; maxBatch?: number };
+  /**
+   * Every request-path call — authorize, reserve, settle, release, validate, trackUsage, the
+   * gate's — answers within this many ms (default 3000; 50 to 60000), `unavailable` (or a
+   * rejection, for the 0.2.0 calls) if the store has not, whatever the pool's own settings.
+   * Waiting in a batch's queue counts. Row-lock waits of the statements sent are bounded by the
+   * same value on the server (lock_timeout). A call that failed or timed out may still have
+   * committed: it is voided in the background once the database answers again (README, "Under
+   * database faults").
+   */
+  timeoutMs?: number;
+  /**
+   * Receives failures nobody awaits: the pool's `error` events (a server restart drops idle
+   * connections) and the in-doubt resolver's give-ups. Default: console.error.
+   */
+  onError?: (error: unknown, context: string) => void;
   /** The clock. Tests set it instead of sleeping. */
   now?: () => Date;
 }

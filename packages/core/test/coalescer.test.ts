@@ -48,6 +48,32 @@ describe('Coalescer', () => {
     expect(await Promise.all(answers)).toEqual(['A', undefined, 'C']);
   });
 
+  it('a call whose deadline passes while it is queued is never sent, and rejects with expired()', async () => {
+    const m = manualRun<string>();
+    const deadlines = new Map([
+      ['a', Number.POSITIVE_INFINITY],
+      ['b', Number.POSITIVE_INFINITY],
+      ['c', Number.POSITIVE_INFINITY],
+    ]);
+    const c = new Coalescer(
+      m.run,
+      { maxInFlight: 1, maxBatch: 64 },
+      { deadlineOf: (x) => deadlines.get(x)!, expired: () => new Error('too late') },
+    );
+    const a = c.submit('a');
+    await turn();
+    const b = c.submit('b');
+    const later = c.submit('c');
+    await turn();
+    deadlines.set('b', Date.now() - 1); // its caller has been answered meanwhile
+    m.batches[0]!.answer(['A']);
+    await expect(b).rejects.toThrow('too late');
+    await turn();
+    expect(m.batches.map((x) => x.items)).toEqual([['a'], ['c']]);
+    m.batches[1]!.answer(['C']);
+    expect([await a, await later]).toEqual(['A', 'C']);
+  });
+
   it('a lone call goes at once, alone', async () => {
     const m = manualRun<string>();
     const c = new Coalescer(m.run, { maxInFlight: 2, maxBatch: 64 });

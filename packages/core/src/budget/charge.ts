@@ -2,8 +2,10 @@ import { checkIdempotencyKey, checkMetadata, checkTtl } from '../checks.js';
 import { BUSY, Coalescer, type CoalescerLimits } from '../coalescer.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
 import { isDataException } from '../db.js';
+import { AgentKeyTimeoutError } from '../deadline.js';
 import { accountBudgetOf, type EngineRow, refusalOf } from '../engine-row.js';
 import { AgentKeyInputError } from '../errors.js';
+import { InDoubt } from '../in-doubt.js';
 import { isAskedScope } from '../input.js';
 import { accountNumbers, passedRow, refuse, UNKNOWN } from '../results.js';
 import { budgetOf, type KeyRow, toPrincipal } from '../rows.js';
@@ -19,6 +21,7 @@ export function chargeRequest(
   options: AuthorizeOptions,
   holdCents: number | undefined,
   holdTtl: string | number | undefined,
+  deadlineAt: number,
 ): ChargeRequest {
   if (!options || typeof options !== 'object')
     throw new AgentKeyInputError('options must be an object', 'options');
@@ -50,6 +53,8 @@ export function chargeRequest(
     tokenExpiresMs: tokenExpiresAt?.getTime() ?? null,
     idem: checkIdempotencyKey(options.idempotencyKey),
     meta: checkMetadata(options.metadata),
+    rid: InDoubt.id(),
+    deadlineAt,
   };
 }
 
@@ -120,6 +125,8 @@ export class ChargePath {
       const batches = (by: Selector) =>
         new Coalescer<ChargeCall, EngineRow>((calls) => this.chargeMany(by, calls), batching, {
           retryAlone: isDataException,
+          deadlineOf: (call) => call.request.deadlineAt,
+          expired: () => new AgentKeyTimeoutError(ctx.timeoutMs, false),
         });
       this.batches = { key_hash: batches('key_hash'), external_subject: batches('external_subject') };
     }
@@ -151,6 +158,7 @@ export class ChargePath {
         'charge',
         ctx.ledger,
         r.meta,
+        r.rid,
       ])
     ).rows[0];
     if (row && row.outcome !== 'unknown') {
@@ -166,7 +174,7 @@ export class ChargePath {
    */
   private async chargeOne({ lookup, now, request: r }: ChargeCall): Promise<EngineRow | undefined> {
     const { ctx } = this;
-    const params = [lookup.value, now.toISOString(), r.micros, r.scope, r.tokenGrants];
+    const params = [lookup.value, now.toISOString(), r.micros, r.scope, r.tokenGrants, r.rid];
     const nowMs = now.getTime();
     const cacheKey = `${lookup.by}:${lookup.value}`;
     const descriptor = ctx.descriptors.get(cacheKey, nowMs);
@@ -192,6 +200,7 @@ export class ChargePath {
       c.request.micros,
       c.request.scope,
       c.request.tokenGrants,
+      c.request.rid,
     ]);
     const answers = await runBatch(this.ctx.hot, this.ctx.sql.charges.batch(by), params);
     return answers.map((row, i) => {

@@ -2,8 +2,10 @@ import { checkIdempotencyKey, checkMetadata } from '../checks.js';
 import { Coalescer, type CoalescerLimits } from '../coalescer.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
 import { isDataException, type Statement } from '../db.js';
+import { AgentKeyTimeoutError } from '../deadline.js';
 import { accountBudgetOf, type EngineRow } from '../engine-row.js';
 import { AgentKeyInputError } from '../errors.js';
+import { guarded, InDoubt } from '../in-doubt.js';
 import { holdRefusal, passedRow, storeFailure } from '../results.js';
 import { budgetOf } from '../rows.js';
 import type { Selector } from '../sql/columns.js';
@@ -25,6 +27,8 @@ interface CloseCall {
   now: Date;
   micros: number;
   settle: boolean;
+  rid: string;
+  deadlineAt: number;
 }
 
 /**
@@ -45,16 +49,21 @@ export class HoldPath {
     batching: CoalescerLimits | null,
   ) {
     if (batching) {
+      const expired = () => new AgentKeyTimeoutError(ctx.timeoutMs, false);
       const reserves = (by: Selector) =>
         // Several reserves on one key may share a statement: it admits them in arrival order.
         new Coalescer<ReserveCall, BatchRow>((calls) => this.reserveMany(by, calls), batching, {
           retryAlone: isDataException,
+          deadlineOf: (call) => call.request.deadlineAt,
+          expired,
         });
       this.reserves = { key_hash: reserves('key_hash'), external_subject: reserves('external_subject') };
       // A second close of one hold waits for the next statement, where it finds the hold closed.
       this.closes = new Coalescer<CloseCall, BatchRow>((calls) => this.closeMany(calls), batching, {
         keyOf: (call) => call.id,
         retryAlone: isDataException,
+        deadlineOf: (call) => call.deadlineAt,
+        expired,
       });
     } else {
       this.reserves = null;
@@ -82,13 +91,17 @@ export class HoldPath {
     };
   }
 
-  /** Settles (`settle`: charges `micros`, frees the rest) or releases one hold. */
+  /**
+   * Settles (`settle`: charges `micros`, frees the rest) or releases one hold, by `deadlineAt`;
+   * a failure or a timeout is `unavailable`, and whatever it may have committed is voided.
+   */
   async close(
     holdId: string | number,
     micros: number,
     settle: boolean,
     idempotencyKey: unknown,
     metadata: unknown,
+    deadlineAt: number,
   ): Promise<SettleResult> {
     const { ctx } = this;
     const id = typeof holdId === 'number' ? String(holdId) : holdId;
@@ -97,11 +110,12 @@ export class HoldPath {
     }
     const idem = checkIdempotencyKey(idempotencyKey);
     const meta = checkMetadata(metadata);
-    try {
+    const rid = InDoubt.id();
+    const attempt = async () => {
       const now = ctx.now();
       let row: EngineRow | undefined;
       if (idem === null && meta === null) {
-        const call = { id, now, micros, settle };
+        const call = { id, now, micros, settle, rid, deadlineAt };
         const lean = this.closes
           ? await this.closes.submit(call)
           : await this.lone(ctx.sql.holds.close, closeParams(call));
@@ -109,9 +123,21 @@ export class HoldPath {
           row = { ...passedRow(lean, lean), charged_micros: lean.charged_micros, shortfall_micros: 0 };
       }
       row ??= (
-        await ctx.hot(ctx.sql.engineClose, [id, now.toISOString(), micros, settle, idem, ctx.ledger, meta])
+        await ctx.hot(ctx.sql.engineClose, [
+          id,
+          now.toISOString(),
+          micros,
+          settle,
+          idem,
+          ctx.ledger,
+          meta,
+          rid,
+        ])
       ).rows[0] as EngineRow;
       return settleResult(row);
+    };
+    try {
+      return await guarded(ctx.inDoubt, rid, deadlineAt, ctx.timeoutMs, attempt, (r) => r.ok);
     } catch (cause) {
       return {
         ok: false,
@@ -149,9 +175,10 @@ const reserveParams = ({ lookup, now, request: r }: ReserveCall): unknown[] => [
   r.tokenGrants,
   r.holdMicros,
   new Date(now.getTime() + r.holdTtlMs).toISOString(),
+  r.rid,
 ];
 
-const closeParams = (c: CloseCall): unknown[] => [c.id, c.now.toISOString(), c.micros, c.settle];
+const closeParams = (c: CloseCall): unknown[] => [c.id, c.now.toISOString(), c.micros, c.settle, c.rid];
 
 function settleResult(row: EngineRow): SettleResult {
   if (row.outcome !== 'ok') return { ok: false, error: holdRefusal(row.outcome) };

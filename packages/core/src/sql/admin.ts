@@ -3,7 +3,7 @@ import { centsOf, rowSql } from './expressions.js';
 import type { TableNames } from './identifier.js';
 
 /** Kinds whose amounts add up to a period's spend (the counter). */
-export const SPEND_KINDS = `('charge', 'settle', 'adjust')`;
+export const SPEND_KINDS = `('charge', 'settle', 'adjust', 'void')`;
 
 /**
  * SET fragments that give a key a budget period (`p`, first reset `r`, at time `n`: parameters).
@@ -85,7 +85,7 @@ export function adminStatements(t: TableNames) {
         AND (${column} = $1${
           column === 'account_id'
             ? ''
-            : ` OR (kind IN ('charge', 'settle') AND principal_id = ANY(ARRAY(SELECT c.id FROM ${t.keys} c
+            : ` OR (kind IN ('charge', 'settle', 'void') AND principal_id = ANY(ARRAY(SELECT c.id FROM ${t.keys} c
               JOIN ${t.keys} p ON p.id = c.pool_parent_id WHERE p.${column === 'subject' ? 'external_subject' : 'id'} = $1)))`
         })
       GROUP BY 1 ORDER BY 1`,

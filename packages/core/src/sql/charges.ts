@@ -15,6 +15,7 @@ import {
   STORED_USED_MICROS,
 } from './expressions.js';
 import type { TableNames } from './identifier.js';
+import { type lockBound, requestsTable } from './requests.js';
 
 /**
  * The lean charge statements: a positive cost on a key with no pool parent, alone or with its
@@ -23,8 +24,9 @@ import type { TableNames } from './identifier.js';
  */
 export interface ChargeStatements {
   /**
-   * $1 selector value, $2 now, $3 cost micros (> 0), $4 scope, $5 token-side grant; a key with no
-   * account ceiling. `slim` returns only the numbers, for a caller holding the row's descriptor.
+   * $1 selector value, $2 now, $3 cost micros (> 0), $4 scope, $5 token-side grant, $6 request id;
+   * a key with no account ceiling. Each statement claims its request id (sql/requests.ts) when
+   * it charges. `slim` returns only the numbers, for a caller holding the row's descriptor.
    * With the ledger on, the ledger row lands in the same statement.
    */
   plain(by: Selector, slim: boolean): Statement;
@@ -38,7 +40,11 @@ export interface ChargeStatements {
   batch(by: Selector): Statement;
 }
 
-export function chargeStatements(t: TableNames, ledger: boolean): ChargeStatements {
+export function chargeStatements(
+  t: TableNames,
+  ledger: boolean,
+  bound: ReturnType<typeof lockBound>,
+): ChargeStatements {
   const e = engineNames(t);
   // Each passed charge reports what is held on its key and account now, so its remaining budget is
   // what a new call could really use — in the same statement, at no cost when nothing is held.
@@ -47,20 +53,34 @@ export function chargeStatements(t: TableNames, ledger: boolean): ChargeStatemen
     `${accountHeldMicrosNow(e.holds, e.accounts, now)}::float8 AS account_held_micros`;
   const passed = `${PASSED_COLUMNS}, ${held('$2::timestamptz')}`;
   const slim = `${SLIM_COLUMNS}, ${held('$2::timestamptz')}`;
+  const requests = requestsTable(t);
+  // The claim: a plain INSERT after the write, so a tombstone already there rolls the charge back.
+  const claim = (
+    rows: string,
+  ) => `claim AS (INSERT INTO ${requests} (request_id, at, kind, principal_id, account_id, charged_micros)
+    ${rows})`;
   // Kept lean on purpose: the period-reset arithmetic and the refusal branch cost more than the
   // UPDATE itself, and a refused or rolled-over request can afford a second statement.
   const plainSql = (by: Selector, returning = passed) => `UPDATE ${t.keys} SET
     budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
     budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)},
     last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
-  WHERE ${by} = $1 AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND NOT ${ELAPSED} AND ${FITS_UNRESET}
+  WHERE ${by} = $1 AND ${bound.guard} AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND NOT ${ELAPSED} AND ${FITS_UNRESET}
     AND pool_parent_id IS NULL AND account_capped = false
   RETURNING ${returning}`;
+  const plainClaim = claim(`SELECT $6::uuid, $2::timestamptz, 'charge', id, NULL, $3::bigint FROM upd`);
+  const withoutLedger = (
+    by: Selector,
+    returning: string,
+  ) => `WITH ${bound.cte}, upd AS (${plainSql(by, returning)}),
+  ${plainClaim}
+SELECT * FROM upd`;
   // The ledger row lands in the same statement, so in the same transaction as the counter.
   const withLedger = (
     by: Selector,
     returning: string,
-  ) => `WITH upd AS (${plainSql(by, `${returning}, account_id AS ledger_account, external_subject AS ledger_subject`)}),
+  ) => `WITH ${bound.cte}, upd AS (${plainSql(by, `${returning}, account_id AS ledger_account, external_subject AS ledger_subject`)}),
+  ${plainClaim},
   led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros)
     SELECT $2::timestamptz, id, ledger_subject, ledger_account, 'charge', $3::bigint FROM upd)
 SELECT * FROM upd`;
@@ -68,9 +88,9 @@ SELECT * FROM upd`;
   // A key under an account ceiling: lock the key (re-checked on its newest version), charge the
   // account only if its own row still fits (held_micros is an upper bound of its open holds), and
   // charge the key only if the account charge happened. One statement, no second write on refusal.
-  const accountSql = (by: Selector) => `WITH kl AS (
+  const accountSql = (by: Selector) => `WITH ${bound.cte}, kl AS (
     SELECT id, account_id FROM ${t.keys}
-    WHERE ${by} = $1 AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND NOT ${ELAPSED} AND ${FITS_UNRESET}
+    WHERE ${by} = $1 AND ${bound.guard} AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND NOT ${ELAPSED} AND ${FITS_UNRESET}
       AND pool_parent_id IS NULL AND account_capped = true
     FOR UPDATE),
   acct AS (UPDATE ${e.accounts} SET budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
@@ -85,13 +105,14 @@ SELECT * FROM upd`;
       budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)},
       last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
     WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM acct)
-    RETURNING ${passed})${
-      ledger
-        ? `,
+    RETURNING ${passed}),
+  ${claim(`SELECT $6::uuid, $2::timestamptz, 'charge', id, account_id, $3::bigint FROM upd`)}${
+    ledger
+      ? `,
   led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros)
     SELECT ${NOW}, id, external_subject, account_id, 'charge', $3::bigint FROM upd)`
-        : ''
-    }
+      : ''
+  }
 SELECT * FROM upd CROSS JOIN acct`;
 
   // As sql/holds.ts's reserve batch: keys (and the ceilings of capped ones) are locked first, SKIP
@@ -106,8 +127,8 @@ SELECT * FROM upd CROSS JOIN acct`;
   const fits = (taken: string, total: string, cap: string) =>
     `(${taken} + ${total} <= ${cap}::bigint * 10000 AND ${taken} < ${cap}::bigint * 10000)`;
   const batchSql = (by: Selector) => `WITH r AS (
-  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[])
-    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_ord)),
+  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
+    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, ${by} AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
       expires_at, scopes, budget_reset_at, budget_cents, ${STORED_USED_MICROS} AS ak_used, held_micros AS ak_held
     FROM ${t.keys} WHERE ${by} = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped IS NOT NULL
@@ -147,14 +168,16 @@ SELECT * FROM upd CROSS JOIN acct`;
       budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + p.ak_cost`)},
       last_used_at = CASE WHEN ${rowSql('p.ak_now', 'NULL').STALE} THEN p.ak_now ELSE last_used_at END
     FROM per_key p WHERE id = p.ak_id
-    RETURNING ${PASSED_COLUMNS}, ${held('p.ak_now')})${
-      ledger
-        ? `,
+    RETURNING ${PASSED_COLUMNS}, ${held('p.ak_now')}),
+  ${claim(`SELECT ad.ak_rid, ad.ak_now, 'charge', ad.ak_id, ad.ak_capped_account, ad.ak_cost
+    FROM admitted ad JOIN upd ON upd.id = ad.ak_id`)}${
+    ledger
+      ? `,
   led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros)
     SELECT ad.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', ad.ak_cost
     FROM admitted ad JOIN upd ON upd.id = ad.ak_id)`
-        : ''
-    }
+      : ''
+  }
 SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
   SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at,
     acct.account_held_micros
@@ -165,7 +188,10 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
         full: perSelector((by) => withLedger(by, passed)),
         slim: perSelector((by) => withLedger(by, slim)),
       }
-    : { full: perSelector((by) => plainSql(by)), slim: perSelector((by) => plainSql(by, slim)) };
+    : {
+        full: perSelector((by) => withoutLedger(by, passed)),
+        slim: perSelector((by) => withoutLedger(by, slim)),
+      };
   const account = perSelector(accountSql);
   const batch = perSelector(batchSql);
   return {

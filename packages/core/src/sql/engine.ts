@@ -1,5 +1,6 @@
 import { accountHeldMicrosNow, heldMicrosNow, NEXT_RESET } from './expressions.js';
 import type { TableNames } from './identifier.js';
+import { claim, lockTimeout, replayClaim, requestsSql } from './requests.js';
 
 /**
  * The budget engine's tables and functions, named from the keys table so two deployments in one
@@ -162,6 +163,9 @@ CREATE OR REPLACE FUNCTION ${n.fn('next_reset')}(budget_period text, p_now times
 -- Return shapes change between versions; CREATE OR REPLACE cannot change them.
 DROP FUNCTION IF EXISTS ${n.fn('charge')}(text, timestamptz, bigint, text, boolean, boolean, bigint, timestamptz, text, text, boolean, jsonb);
 DROP FUNCTION IF EXISTS ${n.fn('close_hold')}(bigint, timestamptz, bigint, boolean, text, boolean, jsonb);
+DROP FUNCTION IF EXISTS ${n.fn('charge')}(text, timestamptz, bigint, text, boolean, boolean, bigint, timestamptz, text, text, boolean, jsonb, uuid, integer);
+DROP FUNCTION IF EXISTS ${n.fn('close_hold')}(bigint, timestamptz, bigint, boolean, text, boolean, jsonb, uuid, integer);
+${requestsSql(t, n, usedOf)}
 ${accountFunction(t, n)}
 ${chargeFunction(t, n)}
 ${closeHoldFunction(t, n)}
@@ -216,10 +220,12 @@ function chargeFunction(t: TableNames, n: EngineNames): string {
   return `
 CREATE OR REPLACE FUNCTION ${n.fn('charge')}(p_value text, p_now timestamptz, p_cost bigint, p_scope text,
   p_token_ok boolean, p_by_subject boolean, p_hold bigint, p_hold_until timestamptz, p_idem text, p_op text,
-  p_ledger boolean, p_meta jsonb) RETURNS TABLE (${OUT}) LANGUAGE plpgsql AS $f$
+  p_ledger boolean, p_meta jsonb, p_rid uuid, p_lock_ms integer) RETURNS TABLE (${OUT}) LANGUAGE plpgsql AS $f$
 #variable_conflict use_column
 DECLARE
   k ${t.keys}%ROWTYPE;
+  v_try integer;
+  v_orig_rid uuid;
   p ${t.keys}%ROWTYPE;
   a ${n.accounts}%ROWTYPE;
   v_id integer;
@@ -240,6 +246,7 @@ DECLARE
   v_k_reset boolean := false;
   v_need bigint := p_cost + p_hold;
 BEGIN
+  ${lockTimeout}
   -- Who: read without a lock to learn the row and its account.
   IF p_by_subject THEN
     SELECT x.id, x.account_id, x.account_capped, x.pool_parent_id INTO v_id, v_account, v_capped, v_pool
@@ -254,16 +261,23 @@ BEGIN
   END IF;
 
   -- Exactly once: claim the idempotency key first. A concurrent duplicate waits here on the
-  -- primary key until this transaction ends, then finds the claim and replays its outcome.
+  -- primary key until this transaction ends, then finds the claim and replays its outcome. The
+  -- claim is read FOR UPDATE: a void in progress (requests.ts) gives the key back, and then the
+  -- key is claimed afresh.
   IF p_idem IS NOT NULL THEN
-    INSERT INTO ${n.idempotency} (principal_id, op, key, created_at) VALUES (v_id, p_op, p_idem, p_now)
-      ON CONFLICT DO NOTHING;
-    IF NOT FOUND THEN
-      SELECT i.hold_id, i.charged_micros INTO v_hold_id, v_orig FROM ${n.idempotency} i
-        WHERE i.principal_id = v_id AND i.op = p_op AND i.key = p_idem;
-      v_replayed := true;
-      p_cost := 0; p_hold := 0; v_need := 0;
-    END IF;
+    FOR v_try IN 1..3 LOOP
+      INSERT INTO ${n.idempotency} (principal_id, op, key, created_at, request_id) VALUES (v_id, p_op, p_idem, p_now, p_rid)
+        ON CONFLICT DO NOTHING;
+      EXIT WHEN FOUND;
+      SELECT i.hold_id, i.charged_micros, i.request_id INTO v_hold_id, v_orig, v_orig_rid FROM ${n.idempotency} i
+        WHERE i.principal_id = v_id AND i.op = p_op AND i.key = p_idem FOR UPDATE;
+      IF FOUND THEN
+        v_replayed := true;
+        p_cost := 0; p_hold := 0; v_need := 0;
+        EXIT;
+      END IF;
+      IF v_try = 3 THEN RAISE EXCEPTION 'agentkey: idempotency key % keeps changing hands', p_idem USING ERRCODE = '40001'; END IF;
+    END LOOP;
   END IF;
 
   -- Whether the account has a ceiling is settled under the lock set_account_budget takes.
@@ -372,6 +386,11 @@ BEGIN
       UPDATE ${n.idempotency} SET hold_id = v_hold_id, charged_micros = p_cost
         WHERE principal_id = v_id AND op = p_op AND key = p_idem;
     END IF;
+    IF NOT v_replayed AND (p_cost > 0 OR p_hold > 0) THEN
+      ${claim(t, "'charge'", 'k.id', 'p.id', 'CASE WHEN k.account_capped THEN k.account_id END', 'p_cost', 'v_hold_id', 'p_idem')}
+    ELSIF v_replayed THEN
+      ${replayClaim(t, 'v_id', 'p_op')}
+    END IF;
     IF p_ledger AND NOT v_replayed THEN
       IF p_cost > 0 THEN
         INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, idempotency_key, metadata)
@@ -418,7 +437,7 @@ END $f$;`;
 function closeHoldFunction(t: TableNames, n: EngineNames): string {
   return `
 CREATE OR REPLACE FUNCTION ${n.fn('close_hold')}(p_hold bigint, p_now timestamptz, p_cost bigint, p_settle boolean,
-  p_idem text, p_ledger boolean, p_meta jsonb) RETURNS TABLE (${OUT}) LANGUAGE plpgsql AS $f$
+  p_idem text, p_ledger boolean, p_meta jsonb, p_rid uuid, p_lock_ms integer) RETURNS TABLE (${OUT}) LANGUAGE plpgsql AS $f$
 #variable_conflict use_column
 DECLARE
   h ${n.holds}%ROWTYPE;
@@ -434,16 +453,27 @@ DECLARE
   v_a_used bigint;
   v_replayed boolean := false;
   v_op text := CASE WHEN p_settle THEN 'settle' ELSE 'release' END;
+  v_orig_rid uuid;
 BEGIN
+  ${lockTimeout}
   SELECT * INTO h FROM ${n.holds} WHERE id = p_hold;
   IF h.id IS NULL THEN
     ${outcomeOnly('no_hold', 'p_hold')}
     RETURN;
   END IF;
   IF p_idem IS NOT NULL THEN
-    INSERT INTO ${n.idempotency} (principal_id, op, key, hold_id, created_at) VALUES (h.principal_id, v_op, p_idem, p_hold, p_now)
-      ON CONFLICT DO NOTHING;
+    INSERT INTO ${n.idempotency} (principal_id, op, key, hold_id, created_at, request_id)
+      VALUES (h.principal_id, v_op, p_idem, p_hold, p_now, p_rid) ON CONFLICT DO NOTHING;
     v_replayed := NOT FOUND;
+    IF v_replayed THEN
+      -- Waits for a void in progress; a key it gave back is claimed again.
+      PERFORM 1 FROM ${n.idempotency} i WHERE i.principal_id = h.principal_id AND i.op = v_op AND i.key = p_idem FOR UPDATE;
+      IF NOT FOUND THEN
+        INSERT INTO ${n.idempotency} (principal_id, op, key, hold_id, created_at, request_id)
+          VALUES (h.principal_id, v_op, p_idem, p_hold, p_now, p_rid);
+        v_replayed := false;
+      END IF;
+    END IF;
     -- The same key used for another hold is a client bug, not a replay.
     IF v_replayed AND NOT EXISTS (SELECT 1 FROM ${n.idempotency} i WHERE i.principal_id = h.principal_id AND i.op = v_op
         AND i.key = p_idem AND i.hold_id = p_hold) THEN
@@ -459,8 +489,10 @@ BEGIN
   SELECT * INTO h FROM ${n.holds} WHERE id = p_hold FOR UPDATE;
 
   IF v_replayed THEN
-    SELECT i.charged_micros INTO v_charge FROM ${n.idempotency} i WHERE i.principal_id = h.principal_id AND i.op = v_op AND i.key = p_idem;
+    SELECT i.charged_micros, i.request_id INTO v_charge, v_orig_rid FROM ${n.idempotency} i
+      WHERE i.principal_id = h.principal_id AND i.op = v_op AND i.key = p_idem;
     v_outcome := 'ok';
+    ${replayClaim(t, 'h.principal_id', 'v_op')}
   ELSIF h.state = 'open' AND h.expires_at <= p_now THEN
     PERFORM ${n.fn('expire_holds')}(h.principal_id, h.pool_id, p_now, p_ledger);
     v_outcome := 'hold_expired';
@@ -510,6 +542,7 @@ BEGIN
       UPDATE ${n.idempotency} SET charged_micros = v_charge, shortfall_micros = p_cost - v_charge
         WHERE principal_id = h.principal_id AND op = v_op AND key = p_idem;
     END IF;
+    ${claim(t, 'v_op', 'h.principal_id', 'h.pool_id', 'a.account_id', 'v_charge', 'h.id', 'p_idem')}
     IF p_ledger THEN
       INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, idempotency_key, hold_id, metadata)
         VALUES (p_now, k.id, k.external_subject, k.account_id, v_op, v_charge, p_idem, h.id,
@@ -566,6 +599,6 @@ function usedNow(n: EngineNames, v: string, used: string, onReset = ''): string 
 }
 
 /** Micros used by a row variable, honouring a hand-edited budget_used_cents (see expressions.ts). */
-function usedOf(v: string): string {
+export function usedOf(v: string): string {
   return `(CASE WHEN ${v}.budget_used_micros IS NOT NULL AND (${v}.budget_used_micros + 9999) / 10000 = COALESCE(${v}.budget_used_cents, 0) THEN ${v}.budget_used_micros ELSE COALESCE(${v}.budget_used_cents, 0)::bigint * 10000 END)`;
 }

@@ -3,6 +3,7 @@ import { ms, PASSED_COLUMNS, perSelector, type Selector } from './columns.js';
 import { engineNames } from './engine.js';
 import { centsOf, fitsHeld, heldMicrosNow, rowSql, STORED_USED_MICROS } from './expressions.js';
 import type { TableNames } from './identifier.js';
+import { type lockBound, requestsTable } from './requests.js';
 
 /** Keys the lean statements serve: no pool parent, no account ceiling. */
 const LEAN_KEY = 'pool_parent_id IS NULL AND account_capped = false';
@@ -18,21 +19,32 @@ const LEAN_KEY = 'pool_parent_id IS NULL AND account_capped = false';
  * (SKIP LOCKED), so one slow lock holder cannot stall the calls that share a statement.
  */
 export interface HoldStatements {
-  /** $1 selector value, $2 now, $3 cost micros, $4 scope, $5 token grant, $6 hold micros, $7 hold expiry. */
+  /**
+   * $1 selector value, $2 now, $3 cost micros, $4 scope, $5 token grant, $6 hold micros, $7 hold
+   * expiry, $8 request id (claimed when the hold is taken: sql/requests.ts).
+   */
   reserve(by: Selector): Statement;
   /**
    * The same, each parameter an array (one element per request). Rows carry `ord` (1-based) for
    * each request taken, and every row `busy`: the ords whose key another transaction had locked.
    */
   reserveBatch(by: Selector): Statement;
-  /** $1 hold id, $2 now, $3 cost micros (≤ the hold), $4 settle (else release). */
+  /** $1 hold id, $2 now, $3 cost micros (≤ the hold), $4 settle (else release), $5 request id. */
   close: Statement;
   /** The same, each parameter an array; rows as `reserveBatch`'s. */
   closeBatch: Statement;
 }
 
-export function holdStatements(t: TableNames, ledger: boolean): HoldStatements {
+export function holdStatements(
+  t: TableNames,
+  ledger: boolean,
+  bound: ReturnType<typeof lockBound>,
+): HoldStatements {
   const e = engineNames(t);
+  // The claim: a plain INSERT after the write, so a tombstone already there rolls the call back.
+  const claim = (rows: string) => `,
+  claim AS (INSERT INTO ${requestsTable(t)} (request_id, at, kind, principal_id, charged_micros, hold_id)
+    ${rows})`;
   const one = rowSql('$2::timestamptz', '$4::text');
   // A batch row's columns carry an ak_ prefix: they share the UPDATE's scope with the keys table's.
   const many = rowSql('r.ak_now', 'r.ak_scope');
@@ -49,15 +61,17 @@ export function holdStatements(t: TableNames, ledger: boolean): HoldStatements {
     ${rows})`
       : '';
 
-  const reserveSql = (by: Selector) => `WITH upd AS (
+  const reserveSql = (by: Selector) => `WITH ${bound.cte}, upd AS (
   UPDATE ${t.keys} SET ${used('$3::bigint')},
     held_micros = held_micros + $6::bigint,
     last_used_at = CASE WHEN ${one.STALE} THEN ${one.NOW} ELSE last_used_at END
-  WHERE ${by} = $1 AND $5::boolean AND ${one.LIVE} AND ${one.SCOPE_OK} AND NOT ${one.ELAPSED}
+  WHERE ${by} = $1 AND ${bound.guard} AND $5::boolean AND ${one.LIVE} AND ${one.SCOPE_OK} AND NOT ${one.ELAPSED}
     AND ${fitsHeld('$3::bigint + $6::bigint')} AND pool_parent_id IS NULL AND account_capped = false
   RETURNING ${passed(one.NOW)}),
   hold AS (INSERT INTO ${e.holds} (principal_id, account_id, amount_micros, created_at, expires_at)
-    SELECT id, account_id, $6::bigint, ${one.NOW}, $7::timestamptz FROM upd RETURNING id, amount_micros, expires_at)${ledgerCte(
+    SELECT id, account_id, $6::bigint, ${one.NOW}, $7::timestamptz FROM upd RETURNING id, amount_micros, expires_at)${claim(
+      `SELECT $8::uuid, ${one.NOW}, 'charge', upd.id, $3::bigint, hold.id FROM upd, hold`,
+    )}${ledgerCte(
       `SELECT ${one.NOW}, upd.id, upd.external_subject, upd.account_id, 'charge', $3::bigint, NULL FROM upd WHERE $3::bigint > 0
     UNION ALL
     SELECT ${one.NOW}, upd.id, upd.external_subject, upd.account_id, 'hold', $6::bigint, hold.id FROM upd, hold`,
@@ -73,7 +87,7 @@ SELECT upd.*, hold.id AS hold_id, hold.amount_micros::float8 AS hold_amount_micr
   // and every later one on that key, go to the engine.
   const reserveBatchSql = (by: Selector) => `WITH r AS (
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::bigint[],
-    $7::timestamptz[]) WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_hold, ak_until, ak_ord)),
+    $7::timestamptz[], $8::uuid[]) WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_hold, ak_until, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, ${by} AS ak_value, revoked_at, expires_at, scopes, budget_reset_at, budget_cents,
       ${STORED_USED_MICROS} AS ak_used, held_micros AS ak_held
     FROM ${t.keys} WHERE ${by} = ANY($1::text[]) AND ${LEAN_KEY} FOR UPDATE SKIP LOCKED),
@@ -93,7 +107,9 @@ SELECT upd.*, hold.id AS hold_id, hold.amount_micros::float8 AS hold_amount_micr
   FROM per_key p WHERE id = p.ak_id
   RETURNING ${passed('p.ak_now')}),
   hold AS (INSERT INTO ${e.holds} (id, principal_id, account_id, amount_micros, created_at, expires_at)
-    SELECT a.ak_hold_id, upd.id, upd.account_id, a.ak_hold, a.ak_now, a.ak_until FROM admitted a JOIN upd ON upd.id = a.ak_id)${ledgerCte(
+    SELECT a.ak_hold_id, upd.id, upd.account_id, a.ak_hold, a.ak_now, a.ak_until FROM admitted a JOIN upd ON upd.id = a.ak_id)${claim(
+      `SELECT a.ak_rid, a.ak_now, 'charge', a.ak_id, a.ak_cost, a.ak_hold_id FROM admitted a JOIN upd ON upd.id = a.ak_id`,
+    )}${ledgerCte(
       `SELECT a.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', a.ak_cost, NULL
       FROM admitted a JOIN upd ON upd.id = a.ak_id WHERE a.ak_cost > 0
     UNION ALL
@@ -115,9 +131,9 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
   // Lock the key first (the engine's order: key, then hold), close the hold only if the cost fits
   // inside it and under the key's cap as it is now — a cap lowered since the hold was taken is the
   // engine's to enforce, with a shortfall — and charge.
-  const closeSql = `WITH kl AS (
+  const closeSql = `WITH ${bound.cte}, kl AS (
     SELECT id, budget_cents AS ak_cap, ${STORED_USED_MICROS} + held_micros AS ak_taken FROM ${t.keys}
-    WHERE id = (SELECT principal_id FROM ${e.holds} WHERE id = $1::bigint)
+    WHERE id = (SELECT principal_id FROM ${e.holds} WHERE id = $1::bigint) AND ${bound.guard}
       AND pool_parent_id IS NULL AND account_capped = false AND NOT ${one.ELAPSED}
     FOR UPDATE),
   h AS (UPDATE ${e.holds} x SET state = CASE WHEN $4::boolean THEN 'settled' ELSE 'released' END,
@@ -129,7 +145,9 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
   upd AS (UPDATE ${t.keys} SET ${used('$3::bigint')},
       held_micros = GREATEST(held_micros - (SELECT amount_micros FROM h), 0)
     WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM h)
-    RETURNING ${passed(one.NOW)})${ledgerCte(
+    RETURNING ${passed(one.NOW)})${claim(
+      `SELECT $5::uuid, ${one.NOW}, ${closeKind('$4::boolean')}, upd.id, $3::bigint, h.id FROM upd, h`,
+    )}${ledgerCte(
       `SELECT ${one.NOW}, upd.id, upd.external_subject, upd.account_id, ${closeKind('$4::boolean')}, $3::bigint, h.id FROM upd, h`,
     )}
 SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortfall_micros,
@@ -140,8 +158,8 @@ SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortf
   // sees what is committed now, and holds only change under their key's lock, so none of these
   // waits either. Several holds of one key close in one step: the key is charged their sum once.
   const closeBatchSql = `WITH r AS (
-  SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::boolean[])
-    WITH ORDINALITY AS r(ak_hold, ak_now, ak_cost, ak_settle, ak_ord)),
+  SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::boolean[], $5::uuid[])
+    WITH ORDINALITY AS r(ak_hold, ak_now, ak_cost, ak_settle, ak_rid, ak_ord)),
   first AS (SELECT DISTINCT ON (ak_hold) * FROM r ORDER BY ak_hold, ak_ord),
   owner AS MATERIALIZED (SELECT id, principal_id FROM ${e.holds} WHERE id = ANY($1::bigint[])),
   locked AS MATERIALIZED (SELECT id, budget_reset_at, budget_cents AS ak_cap, ${STORED_USED_MICROS} + held_micros AS ak_taken
@@ -157,13 +175,15 @@ SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortf
       AND NOT (k.budget_reset_at IS NOT NULL AND k.budget_reset_at <= r.ak_now)
       AND x.state = 'open' AND x.expires_at > r.ak_now AND x.amount_micros >= r.ak_cost
       AND ${fitsCap('x.amount_micros', 'r.ak_cost')}
-    RETURNING x.id, x.principal_id, x.amount_micros, x.expires_at, r.ak_ord, r.ak_now, r.ak_cost, r.ak_settle),
+    RETURNING x.id, x.principal_id, x.amount_micros, x.expires_at, r.ak_ord, r.ak_now, r.ak_cost, r.ak_settle, r.ak_rid),
   per_key AS (SELECT principal_id AS ak_id, sum(ak_cost)::bigint AS ak_cost, sum(amount_micros)::bigint AS ak_amount,
       max(ak_now) AS ak_now
     FROM h GROUP BY principal_id),
   upd AS (UPDATE ${t.keys} SET ${used('p.ak_cost')}, held_micros = GREATEST(held_micros - p.ak_amount, 0)
     FROM per_key p WHERE id = p.ak_id
-    RETURNING ${passed('p.ak_now')})${ledgerCte(
+    RETURNING ${passed('p.ak_now')})${claim(
+      `SELECT h.ak_rid, h.ak_now, ${closeKind('h.ak_settle')}, h.principal_id, h.ak_cost, h.id FROM h JOIN upd ON upd.id = h.principal_id`,
+    )}${ledgerCte(
       `SELECT h.ak_now, upd.id, upd.external_subject, upd.account_id, ${closeKind('h.ak_settle')}, h.ak_cost, h.id
       FROM h JOIN upd ON upd.id = h.principal_id`,
     )}

@@ -15,6 +15,7 @@ import {
 } from './expressions.js';
 import { type HoldStatements, holdStatements } from './holds.js';
 import type { TableNames } from './identifier.js';
+import { lockBound, pruneRequestsSql, voidRequestSql } from './requests.js';
 
 /** What the request path needs of a row; `used_micros` and `budget_reset_at` as of `$2` (now). */
 const HOT_COLUMNS = `id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
@@ -32,6 +33,10 @@ export interface Statements {
   /** The engine function: every case (holds, idempotency, pools, account ceilings, refusals). */
   engineCharge: Statement;
   engineClose: Statement;
+  /** The in-doubt resolver's statement (sql/requests.ts). */
+  voidRequest: Statement;
+  /** $1 now: deletes old claims in chunks. */
+  pruneRequests: string;
   /** $1 selector value, $2 now. Read-only; `needs_write` says the row wants `touch` instead. */
   peek(by: Selector): Statement;
   /** $1 selector value, $2 now. Resets an elapsed period and touches last_used_at when stale. */
@@ -48,8 +53,13 @@ export interface Statements {
   audited(sql: string, kind: string, nowParam: number, actorParam: number): string;
 }
 
-export function statements(t: TableNames, ledger: boolean): Statements {
+/**
+ * `lockMs` bounds every row-lock wait of the request path's statements on the server
+ * (lock_timeout; see sql/requests.ts lockBound), so a locked row cannot pile up work.
+ */
+export function statements(t: TableNames, ledger: boolean, lockMs: number): Statements {
   const e = engineNames(t);
+  const bound = lockBound(lockMs);
   /** `sql` (without RETURNING) plus its audit row in the ledger, in one statement. */
   const audited = (sql: string, kind: string, nowParam: number, actorParam: number) =>
     ledger
@@ -76,13 +86,13 @@ SELECT id FROM x`
     pool_parent_id, pool.*
   FROM ${t.keys} ${poolRoot(t.keys)} WHERE ${by} = $1`;
 
-  const touchSql = (by: Selector) => `WITH upd AS (
+  const touchSql = (by: Selector) => `WITH ${bound.cte}, upd AS (
   UPDATE ${t.keys} SET
     budget_used_micros = ${USED_MICROS},
     budget_used_cents = ${centsOf(USED_MICROS)},
     budget_reset_at = ${NEXT_RESET},
     last_used_at = CASE WHEN ${LIVE} AND ${STALE} THEN ${NOW} ELSE last_used_at END
-  WHERE ${by} = $1 AND (${ELAPSED} OR (${LIVE} AND ${STALE}))
+  WHERE ${by} = $1 AND ${bound.guard} AND (${ELAPSED} OR (${LIVE} AND ${STALE}))
   RETURNING ${STORED_COLUMNS}, ${held}, pool_parent_id
 ), k AS (
 SELECT * FROM upd
@@ -100,14 +110,17 @@ SELECT k.*, pool.* FROM k ${poolRoot('k')}`;
   const touch = perSelector(touchSql);
   const peek = perSelector(peekSql);
   return {
-    charges: chargeStatements(t, ledger),
-    holds: holdStatements(t, ledger),
+    charges: chargeStatements(t, ledger, bound),
+    holds: holdStatements(t, ledger, bound),
+    // $13 / $8: the call's request id (sql/requests.ts); the lock bound travels as a literal.
     engineCharge:
       statement(`SELECT * FROM ${e.fn('charge')}($1, $2::timestamptz, $3::bigint, $4::text, $5::boolean,
-      $6::boolean, $7::bigint, $8::timestamptz, $9::text, $10::text, $11::boolean, $12::jsonb)`),
+      $6::boolean, $7::bigint, $8::timestamptz, $9::text, $10::text, $11::boolean, $12::jsonb, $13::uuid, ${Math.trunc(lockMs)})`),
     engineClose:
       statement(`SELECT * FROM ${e.fn('close_hold')}($1::bigint, $2::timestamptz, $3::bigint, $4::boolean,
-      $5::text, $6::boolean, $7::jsonb)`),
+      $5::text, $6::boolean, $7::jsonb, $8::uuid, ${Math.trunc(lockMs)})`),
+    voidRequest: statement(voidRequestSql(e)),
+    pruneRequests: pruneRequestsSql(t),
     peek: (by) => peek[by],
     touch: (by) => touch[by],
     insert: audited(
