@@ -144,7 +144,6 @@ export function toValidateResult(row: KeyRow): ValidateResult {
     budgetUsedCents: used,
     // A pooled key can use no more than its pool has left, whatever its own cap says.
     budgetRemainingCents: least(remainingWholeCents(row), poolRemainingWholeCents(row)),
-    budgetHeldCents: Number(row.held_micros ?? 0) / MICROS_PER_CENT,
     budgetPeriod: row.budget_period,
     budgetResetAt: iso(row.budget_reset_at),
     expiresAt: iso(row.expires_at),
