@@ -37,7 +37,9 @@ describe('review: 0.2.0 shapes, admin, zero expiry', () => {
     const { id } = await ak.create({ accountId: 'c', scopes: ['read'] });
     await expect(ak.update(id, { scopes: ['admin'] })).rejects.toThrow('Invalid scopes: admin');
     await ak.ensureSubject('ns|s1', { scopes: ['read'] });
-    await expect(ak.updateSubject('ns|s1', { scopes: ['read', 'admin'] })).rejects.toThrow('Invalid scopes: admin');
+    await expect(ak.updateSubject('ns|s1', { scopes: ['read', 'admin'] })).rejects.toThrow(
+      'Invalid scopes: admin',
+    );
     expect((await ak.validateBySubject('ns|s1')) as { scopes?: unknown }).toMatchObject({ scopes: ['read'] });
   });
 
