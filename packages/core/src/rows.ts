@@ -24,9 +24,9 @@ export interface KeyRow {
   held_micros: number;
   budget_reset_at: number | null;
   /**
-   * validate's reads only: the pool root of a pooled key, as of now (`pool_id` null when the root
-   * is gone). Its used is for its current period and counts every child's spend; its held counts
-   * every child's open holds.
+   * A pooled key's pool root, as of now (validate's and admin reads join it, the engine returns
+   * it; all null when the key has no pool parent or its root is gone). Its used is for its current
+   * period and counts every child's spend; its held counts every child's open holds.
    */
   pool_id?: number | null;
   pool_revoked_at?: number | null;
@@ -40,6 +40,10 @@ const iso = (ms: number | null | undefined) =>
   ms === null || ms === undefined ? null : new Date(ms).toISOString();
 const date = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms));
 
+/**
+ * A key's own numbers (limit, used, held: its own row's). Its remainingCents is what a new call
+ * could use: for a pooled key the lesser of its own room and its pool root's, as the engine admits.
+ */
 export function budgetOf(row: KeyRow): Budget {
   return budgetNumbers(
     row.budget_cents,
@@ -47,12 +51,14 @@ export function budgetOf(row: KeyRow): Budget {
     row.held_micros,
     row.budget_period,
     row.budget_reset_at,
+    poolRoomMicros(row),
   );
 }
 
 /**
  * A cap's numbers. A new call is admitted while used + held + its cost fits the cap, so what is
- * left is the cap less both: never more than a call could really use.
+ * left is the cap less both: never more than a call could really use. `boundMicros` is a further
+ * cap's room (a pool root's) that the remainder cannot exceed; null or omitted: none.
  */
 export function budgetNumbers(
   limitCents: number | null,
@@ -60,19 +66,35 @@ export function budgetNumbers(
   heldMicros: number | null | undefined,
   period: string | null,
   resetAtMs: number | null | undefined,
+  boundMicros: number | null = null,
 ): Budget {
-  const used = Number(usedMicros);
-  const held = Number(heldMicros ?? 0);
+  const left = least(roomMicros(limitCents, usedMicros, heldMicros), boundMicros);
   return {
     limitCents,
-    usedCents: used / MICROS_PER_CENT,
-    heldCents: held / MICROS_PER_CENT,
-    remainingCents:
-      limitCents === null ? null : Math.max(0, limitCents * MICROS_PER_CENT - used - held) / MICROS_PER_CENT,
+    usedCents: Number(usedMicros) / MICROS_PER_CENT,
+    heldCents: Number(heldMicros ?? 0) / MICROS_PER_CENT,
+    remainingCents: left === null ? null : left / MICROS_PER_CENT,
     period,
     resetAt: date(resetAtMs),
   };
 }
+
+/** What a new call could still use under one cap, in micros (cap − used − held, ≥ 0); null: no cap. */
+function roomMicros(
+  limitCents: number | null | undefined,
+  usedMicros: number | null | undefined,
+  heldMicros: number | null | undefined,
+): number | null {
+  if (limitCents === null || limitCents === undefined) return null;
+  return Math.max(0, limitCents * MICROS_PER_CENT - Number(usedMicros ?? 0) - Number(heldMicros ?? 0));
+}
+
+/** The room of a pooled key's pool root, in micros; null when it has none (or no pool). */
+const poolRoomMicros = (row: KeyRow) =>
+  roomMicros(row.pool_budget_cents, row.pool_used_micros, row.pool_held_micros);
+
+/** The smaller of two limits, null meaning none. */
+const least = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 
 /** Whole cents used, rounded up: what 0.2.0's `budget_used_cents` shows. */
 export function usedWholeCents(row: KeyRow): number {
@@ -81,12 +103,12 @@ export function usedWholeCents(row: KeyRow): number {
 
 /**
  * 0.2.0's `budgetRemainingCents`, in its whole cents: what a new charge could use, open holds
- * taken off. With nothing held (every row 0.2.0 wrote) it is 0.2.0's `cap − used` exactly.
+ * taken off and, for a pooled key, no more than its pool root has left. With nothing held and no
+ * pool (every row 0.2.0 wrote) it is 0.2.0's `cap − used` exactly.
  */
 export function remainingWholeCents(row: KeyRow): number | null {
-  if (row.budget_cents === null) return null;
-  const room = row.budget_cents * MICROS_PER_CENT - Number(row.used_micros) - Number(row.held_micros ?? 0);
-  return Math.max(0, Math.floor(room / MICROS_PER_CENT));
+  const left = least(roomMicros(row.budget_cents, row.used_micros, row.held_micros), poolRoomMicros(row));
+  return left === null ? null : Math.floor(left / MICROS_PER_CENT);
 }
 
 export function isExhausted(row: KeyRow): boolean {
@@ -119,19 +141,6 @@ export function validateRefusal(row: KeyRow, nowMs: number): ValidateFailure['re
   return null;
 }
 
-/** What the pool root of a pooled key has left for a new call, in whole cents; null: no limit. */
-function poolRemainingWholeCents(row: KeyRow): number | null {
-  if (!pooled(row) || row.pool_budget_cents == null) return null;
-  const room =
-    row.pool_budget_cents * MICROS_PER_CENT -
-    Number(row.pool_used_micros) -
-    Number(row.pool_held_micros ?? 0);
-  return Math.max(0, Math.floor(room / MICROS_PER_CENT));
-}
-
-/** The smaller of two limits, null meaning none. */
-const least = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
-
 export function toValidateResult(row: KeyRow): ValidateResult {
   const used = usedWholeCents(row);
   return {
@@ -143,8 +152,7 @@ export function toValidateResult(row: KeyRow): ValidateResult {
     budgetCents: row.budget_cents,
     budgetUsedCents: used,
     // A pooled key can use no more than its pool has left, whatever its own cap says.
-    budgetRemainingCents: least(remainingWholeCents(row), poolRemainingWholeCents(row)),
-    budgetHeldCents: Number(row.held_micros ?? 0) / MICROS_PER_CENT,
+    budgetRemainingCents: remainingWholeCents(row),
     budgetPeriod: row.budget_period,
     budgetResetAt: iso(row.budget_reset_at),
     expiresAt: iso(row.expires_at),

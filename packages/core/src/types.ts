@@ -94,11 +94,6 @@ export interface ValidateResult {
   budgetUsedCents: number;
   /** What a new charge could use: the cap less what is used and what open holds reserve. */
   budgetRemainingCents: number | null;
-  /**
-   * Cents reserved by open holds. Always set by `validate`; optional in the type so that results
-   * written by hand for 0.2.0 (which had no holds), such as test stubs, still type-check.
-   */
-  budgetHeldCents?: number;
   budgetPeriod: string | null;
   budgetResetAt: string | null;
   expiresAt: string | null;

@@ -40,14 +40,16 @@ const OUT = `outcome text, cap text, hold_id bigint, charged_micros float8, shor
   delegated_by text, external_subject text, expires_at float8, revoked_at float8, used_micros float8,
   held_micros float8, budget_reset_at float8, account_limit_cents integer, account_used_micros float8,
   account_reset_at float8, hold_amount_micros float8, hold_expires_at float8, pool_reset_at float8,
-  account_held_micros float8`;
+  account_held_micros float8, pool_id integer, pool_budget_cents integer, pool_used_micros float8,
+  pool_held_micros float8`;
 
 /** An outcome with no row to report (unknown key, no such hold, a conflicting key): every OUT column. */
 const outcomeOnly = (outcome: string, holdId: string) =>
   `RETURN QUERY SELECT '${outcome}'::text, NULL::text, ${holdId}, 0::float8, 0::float8, false,
       NULL::integer, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::integer, NULL::text, NULL::text, NULL::text,
       NULL::float8, NULL::float8, 0::float8, 0::float8, NULL::float8, NULL::integer, NULL::float8, NULL::float8,
-      NULL::float8, NULL::float8, NULL::float8, NULL::float8;`;
+      NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::integer, NULL::integer, NULL::float8,
+      NULL::float8;`;
 
 const ms = (expr: string) => `date_part('epoch', ${expr}) * 1000`;
 
@@ -408,7 +410,9 @@ BEGIN
     ${ms('k.expires_at')}, ${ms('k.revoked_at')}, v_k_used::float8, (v_k_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8,
     ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')},
     hh.amount_micros::float8, ${ms('hh.expires_at')}, ${ms('p.budget_reset_at')},
-    (v_a_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8
+    (v_a_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8,
+    -- The pool root as this call leaves it: a pooled key reports no more room than its pool has.
+    p.id, p.budget_cents, v_p_used::float8, (v_p_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8
     FROM (SELECT 1) one LEFT JOIN ${n.holds} hh ON hh.id = v_hold_id;
 END $f$;
 
@@ -560,7 +564,11 @@ BEGIN
     ${heldMicrosNow(n.holds, 'k', 'p_now')}::float8,
     ${ms('k.budget_reset_at')}, a.budget_cents, v_a_used::float8, ${ms('a.budget_reset_at')},
     h.amount_micros::float8, ${ms('h.expires_at')}, ${ms('p.budget_reset_at')},
-    ${accountHeldMicrosNow(n.holds, 'a', 'p_now')}::float8;
+    ${accountHeldMicrosNow(n.holds, 'a', 'p_now')}::float8,
+    p.id, p.budget_cents, COALESCE(v_p_used, ${usedOf('p')})::float8,
+    -- Summed: p.held_micros is stale when expire_holds ran above.
+    (CASE WHEN p.id IS NOT NULL THEN (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
+      WHERE (principal_id = p.id OR pool_id = p.id) AND state = 'open' AND expires_at > p_now) END)::float8;
 END $f$;`;
 }
 
@@ -569,7 +577,7 @@ function spendParent(t: TableNames, delta: string, held: string): string {
   return `UPDATE ${t.keys} SET budget_used_micros = v_p_used + ${delta},
           budget_used_cents = LEAST((v_p_used + ${delta} + 9999) / 10000, 2147483647)::int,
           budget_reset_at = p.budget_reset_at, held_micros = ${held}
-        WHERE id = p.id;`;
+        WHERE id = p.id RETURNING budget_used_micros INTO v_p_used;`;
 }
 
 /**

@@ -72,7 +72,8 @@ SELECT id FROM x`
   const held = `${heldMicrosNow(e.holds, t.keys, NOW)}::float8 AS held_micros`;
   /**
    * A pooled key's pool root as of `$2`, joined on `ref.pool_parent_id`: validate refuses
-   * a child whose root is revoked, expired or spent, as every charge of the engine does. Inside the
+   * a child whose root is revoked, expired or spent, as every charge of the engine does, and
+   * validate and admin reads bound its remaining by the root's. Inside the
    * subquery unqualified columns are the root's, so the period fragments read its own period.
    */
   const poolRoot = (ref: string) => `LEFT JOIN LATERAL (SELECT root.id AS pool_id,
@@ -136,8 +137,11 @@ SELECT k.*, pool.* FROM k ${poolRoot('k')}`;
       14,
       15,
     ),
-    read: (by) => `SELECT ${ADMIN_COLUMNS}, ${held} FROM ${t.keys} WHERE ${by} = $1`,
-    listByAccount: `SELECT ${ADMIN_COLUMNS}, ${held} FROM ${t.keys} WHERE account_id = $1 ORDER BY id`,
+    // With the pool root: a pooled key's remainingCents is no more than its pool has left.
+    read: (by) =>
+      `SELECT ${ADMIN_COLUMNS}, ${held}, pool.* FROM ${t.keys} ${poolRoot(t.keys)} WHERE ${by} = $1`,
+    listByAccount: `SELECT ${ADMIN_COLUMNS}, ${held}, pool.* FROM ${t.keys} ${poolRoot(t.keys)}
+      WHERE account_id = $1 ORDER BY id`,
     revoke: (by) =>
       audited(
         `UPDATE ${t.keys} SET revoked_at = ${NOW}
