@@ -73,9 +73,10 @@ describe('Gate', () => {
     expect(() => ak.gate({ verifiers: [verifierFor(idpA), verifierFor(idpA)] })).toThrow(
       `duplicate id "oidc:${idpA.origin}"`,
     );
-    expect(() =>
-      ak.gate({ verifiers: [verifierFor(idpA), verifierFor(idpA, { id: 'other' })] }),
-    ).not.toThrow();
+    // Distinct ids on one issuer share its namespace: allowed only when the gate says so.
+    const twins = () => [verifierFor(idpA), verifierFor(idpA, { id: 'other' })];
+    expect(() => ak.gate({ verifiers: twins() })).toThrow('both declare subjectNamespace');
+    expect(() => ak.gate({ verifiers: twins(), sharedNamespaces: [idpA.origin] })).not.toThrow();
   });
 
   describe('routing', () => {

@@ -18,9 +18,16 @@ export interface Auth0VerifierOptions
   jwksUri?: string;
   /**
    * Tests only: another issuer than `https://{domain}/`, e.g. `http://127.0.0.1:4000/` for a local
-   * stand-in. http:// is accepted only for loopback hosts. The subject namespace stays the domain.
+   * stand-in. http:// is accepted only for loopback hosts. The subject namespace stays the domain
+   * (or `subjectNamespace`).
    */
   issuer?: string;
+  /**
+   * Subjects are `{subjectNamespace}|{clientId}`. Default: the domain. A tenant reachable under a
+   * custom domain too needs one verifier per domain; give both the same namespace (and list it in
+   * the gate's `sharedNamespaces`), so each client keeps one row and one budget. No `|`.
+   */
+  subjectNamespace?: string;
   /** Default `auth0:{domain}`. */
   id?: string;
 }

@@ -6,10 +6,18 @@ import { AUTH0_ALGORITHMS, type Auth0VerifierOptions, checkDomain, checkIssuer }
 /**
  * Verifies Auth0 M2M access tokens of one tenant: a preset over `oidcVerifier` with Auth0's issuer,
  * JWKS location, both token dialects (`typ: JWT` and RFC 9068 `at+jwt`) and its claim shapes.
- * Subjects are `{domain}|{clientId}`.
+ * Subjects are `{subjectNamespace}|{clientId}`, the namespace defaulting to the domain.
  */
 export function auth0Verifier(options: Auth0VerifierOptions): Verifier {
-  const { domain: rawDomain, algorithms, jwksUri, issuer: issuerOverride, id, ...rest } = options;
+  const {
+    domain: rawDomain,
+    algorithms,
+    jwksUri,
+    issuer: issuerOverride,
+    id,
+    subjectNamespace,
+    ...rest
+  } = options;
   const domain = checkDomain(rawDomain);
   const { issuer, insecure } = checkIssuer(issuerOverride, domain);
   return oidcVerifier({
@@ -21,7 +29,8 @@ export function auth0Verifier(options: Auth0VerifierOptions): Verifier {
     algorithms: checkAlgorithms(algorithms ?? ['RS256'], AUTH0_ALGORITHMS),
     typ: ['JWT', 'at+jwt'],
     mapIdentity: auth0Identity,
-    subjectNamespace: domain,
+    // oidcVerifier checks it (non-empty, no `|`) and names `subjectNamespace` when it refuses it.
+    subjectNamespace: subjectNamespace === undefined ? domain : subjectNamespace,
     id: id ?? `auth0:${domain}`,
   });
 }

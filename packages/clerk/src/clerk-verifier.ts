@@ -87,6 +87,7 @@ export function clerkVerifier(options: ClerkVerifierOptions = {}) {
 
   return {
     id: opts.id,
+    subjectNamespace: opts.namespace,
     ...(opts.firstSeen ? { firstSeen: opts.firstSeen } : {}),
 
     accepts(credential: string): boolean {

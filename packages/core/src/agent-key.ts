@@ -18,7 +18,7 @@ import { updateRow } from './key-update.js';
 import { trackRow, validateRow } from './legacy.js';
 import { consoleStoreReporter, type StoreReporter, watchPoolErrors } from './pool-errors.js';
 import { EXPIRED, MALFORMED, refuse, unavailable } from './results.js';
-import { toKeyInfo } from './rows.js';
+import { toKeyInfo, tokenSide } from './rows.js';
 import { adminStatements } from './sql/admin.js';
 import { type TableNames, tableNames } from './sql/identifier.js';
 import { migrationSql } from './sql/migrate.js';
@@ -339,6 +339,7 @@ export class AgentKey {
   async authorize(credential: Credential, options: AuthorizeOptions = {}): Promise<AuthorizeResult> {
     const lookup = this.lookupOf(credential);
     if (!lookup) return refuse(MALFORMED);
+    options = this.tokenSided(options);
     const deadlineAt = Date.now() + this.timeoutMs;
     const request = chargeRequest('authorize', options, options.holdCents, options.holdTtl, deadlineAt);
     try {
@@ -363,7 +364,7 @@ export class AgentKey {
     if (!(typeof options.maxCents === 'number' && options.maxCents > 0)) {
       throw new AgentKeyInputError('maxCents must be a positive number of cents', 'maxCents');
     }
-    const { maxCents, ttl, ...rest } = options;
+    const { maxCents, ttl, ...rest } = this.tokenSided(options);
     const deadlineAt = Date.now() + this.timeoutMs;
     const request = chargeRequest('reserve', { ...rest, costCents: 0 }, maxCents, ttl, deadlineAt);
     try {
@@ -507,6 +508,12 @@ export class AgentKey {
       return isIdent(credential.subject) ? { by: 'external_subject', value: credential.subject } : null;
     }
     return null;
+  }
+
+  /** The request with only the token scopes that may count (rows.ts `tokenSide`). */
+  private tokenSided<T extends { tokenScopes?: readonly string[] | null }>(options: T): T {
+    if (!Array.isArray(options?.tokenScopes)) return options;
+    return { ...options, tokenScopes: tokenSide(options.tokenScopes, this.validScopes) };
   }
 
   /** A gate for native keys and the given verifiers; build it once and reuse it. */

@@ -1,6 +1,7 @@
 import type { AgentKey } from './agent-key.js';
 import { AgentKeyInputError, type AuthError } from './errors.js';
 import { checkFirstSeenPolicy } from './first-seen.js';
+import { SubjectNamespaces } from './gate-namespaces.js';
 import { isIdent } from './input.js';
 import type { AuthorizeResult, Budget, Hold, Principal } from './types.js';
 import type { ExternalIdentity, FirstSeenPolicy, Verifier } from './verifier.js';
@@ -10,6 +11,11 @@ export interface GateOptions {
   verifiers?: readonly Verifier[];
   /** First-sight policy for verifiers that have none of their own. Unset: unknown subjects are refused. */
   firstSeen?: FirstSeenPolicy;
+  /**
+   * Namespaces that several verifiers may declare on purpose: one issuer reachable under two
+   * names (an Auth0 tenant and its custom domain), whose callers must share one row each.
+   */
+  sharedNamespaces?: readonly string[];
 }
 
 export interface AuthenticateOptions {
@@ -53,7 +59,10 @@ const NO_CLAIMS: Readonly<Record<string, unknown>> = Object.freeze({});
  */
 export class Gate {
   private readonly verifiers: readonly Verifier[];
+  /** Each policy as checked at construction (a frozen copy): the caller's object is never read again. */
+  private readonly policies = new Map<Verifier, FirstSeenPolicy>();
   private readonly firstSeen: FirstSeenPolicy | undefined;
+  private readonly namespaces: SubjectNamespaces;
 
   constructor(
     private readonly agentKey: AgentKey,
@@ -73,11 +82,13 @@ export class Gate {
       if (seen.has(v.id))
         throw new AgentKeyInputError(`verifiers: duplicate id ${JSON.stringify(v.id)}`, 'verifiers');
       seen.add(v.id);
-      if (v.firstSeen !== undefined) checkPolicy(agentKey, v.firstSeen, v.id);
+      const own = v.firstSeen;
+      if (own !== undefined) this.policies.set(v, checkPolicy(agentKey, own, v.id));
     }
-    if (options.firstSeen !== undefined) checkPolicy(agentKey, options.firstSeen, null);
-    this.verifiers = verifiers;
-    this.firstSeen = options.firstSeen;
+    this.namespaces = new SubjectNamespaces(verifiers, options.sharedNamespaces);
+    this.firstSeen =
+      options.firstSeen === undefined ? undefined : checkPolicy(agentKey, options.firstSeen, null);
+    this.verifiers = [...verifiers];
   }
 
   async authenticate(credential: string, options: AuthenticateOptions = {}): Promise<AuthenticateResult> {
@@ -127,6 +138,20 @@ export class Gate {
         },
       };
     }
+    if (!this.namespaces.allows(verifier, identity.subject)) {
+      // Another issuer's row: the verifier is broken (or hostile), not the caller. Nothing is charged.
+      return {
+        ok: false,
+        error: {
+          code: 'unavailable',
+          description: 'The identity provider cannot answer.',
+          retryAfterSec: 5,
+          cause: new Error(
+            `verifier ${verifier.id} returned a subject outside its namespace: ${JSON.stringify(identity.subject)}`,
+          ),
+        },
+      };
+    }
     const authorize = () =>
       this.agentKey.authorize(
         { subject: identity.subject },
@@ -137,7 +162,7 @@ export class Gate {
       return withPrincipal(first, verifier.id, identity.claims, false);
     }
     // First sight: no row for this subject yet.
-    const policy = verifier.firstSeen ?? this.firstSeen;
+    const policy = this.policies.get(verifier) ?? this.firstSeen;
     if (!policy) {
       return {
         ok: false,
@@ -188,14 +213,25 @@ function safeAccepts(v: Verifier, credential: string): boolean {
   }
 }
 
+/** The row a checked policy writes. A derived `accountId` is checked here: it is the one value read at use. */
 function subjectOptions(policy: FirstSeenPolicy, identity: ExternalIdentity) {
   const accountId =
     typeof policy.accountId === 'function'
       ? policy.accountId(identity)
       : (policy.accountId ?? identity.accountId);
+  if (accountId !== undefined && !isIdent(accountId)) {
+    throw new AgentKeyInputError(
+      'firstSeen.accountId returned an unusable account id',
+      'firstSeen.accountId',
+    );
+  }
+  // Required and checked at construction, and the copy is frozen: these can no longer be missing.
+  if (policy.scopes === undefined || policy.budgetCents === undefined) {
+    throw new AgentKeyInputError('firstSeen: scopes and budgetCents are required', 'firstSeen');
+  }
   return {
-    scopes: policy.scopes ?? null,
-    budgetCents: policy.budgetCents ?? null,
+    scopes: policy.scopes,
+    budgetCents: policy.budgetCents,
     budgetPeriod: policy.budgetPeriod ?? null,
     expiresIn: policy.expiresIn ?? null,
     name: policy.name ?? null,
@@ -208,17 +244,22 @@ function subjectOptions(policy: FirstSeenPolicy, identity: ExternalIdentity) {
  * The policy's own shape, then what the store would refuse of it (its `validScopes`). Errors name
  * the option (`firstSeen.scopes`), and the verifier whose policy it is.
  */
-function checkPolicy(agentKey: AgentKey, policy: FirstSeenPolicy, verifierId: string | null): void {
+function checkPolicy(
+  agentKey: AgentKey,
+  policy: FirstSeenPolicy,
+  verifierId: string | null,
+): FirstSeenPolicy {
   const owner = verifierId === null ? '' : `verifier ${verifierId}: `;
   try {
-    checkFirstSeenPolicy(policy);
-    const { accountId: _ignored, ...rest } = policy;
+    const checked = checkFirstSeenPolicy(policy);
+    const { accountId: _ignored, ...rest } = checked;
     try {
       agentKey.checkSubjectOptions(rest);
     } catch (error) {
       const field = `firstSeen.${(error as AgentKeyInputError).field ?? 'options'}`;
       throw new AgentKeyInputError(`${field}: ${(error as Error).message}`, field);
     }
+    return checked;
   } catch (error) {
     if (!(error instanceof AgentKeyInputError)) throw error;
     throw new AgentKeyInputError(`${owner}${error.message}`, error.field);

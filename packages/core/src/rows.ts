@@ -201,6 +201,19 @@ export function toPrincipal(
   };
 }
 
+/**
+ * The token's side of the intersection, applied once per request before both the decision (SQL
+ * and `tokenGrants`) and the principal read it, so `hasScope(principal, s)` answers as authorize
+ * does. A token grants only scopes the store knows (`validScopes`, when configured), and never
+ * `admin`: its every-scope meaning is an operator's grant, on a row, not an IdP's string.
+ */
+export function tokenSide(
+  token: readonly string[],
+  validScopes: ReadonlySet<string> | null,
+): readonly string[] {
+  return token.filter((s) => s !== 'admin' && (validScopes === null || validScopes.has(s)));
+}
+
 /** null on either side means no limit from that side; a row's `admin` grants what the token grants. */
 export function intersectScopes(row: string[] | null, token: readonly string[] | null): string[] | null {
   if (row === null) return token === null ? null : [...token];

@@ -45,6 +45,15 @@ export interface Verifier {
   verify(credential: string): Promise<VerifyResult>;
   /** This verifier's first-sight policy, if it has one. */
   readonly firstSeen?: FirstSeenPolicy;
+  /**
+   * The namespace of every subject this verifier returns (`<namespace>|<id>`); the built-in
+   * verifiers declare theirs. The gate answers `unavailable` (and charges nothing) for a subject
+   * outside it: a verifier naming another issuer's subject is a bug, never a caller's right. A
+   * verifier declaring none may name any subject but one in a namespace another verifier of the
+   * same gate declares. Two verifiers of one gate may declare the same namespace only when the gate
+   * lists it in `sharedNamespaces` (one tenant behind two domains).
+   */
+  readonly subjectNamespace?: string;
 }
 
 /**

@@ -67,9 +67,12 @@ describe('first-sight policies are checked at construction', () => {
     );
   });
 
-  it('explicit nulls say "unlimited", and a full policy passes unchanged', () => {
+  it('explicit nulls say "unlimited", and a full policy passes unchanged (as a frozen copy)', () => {
     const unlimited = { scopes: null, budgetCents: null };
-    expect(checkFirstSeenPolicy(unlimited)).toBe(unlimited);
+    const checked = checkFirstSeenPolicy(unlimited);
+    expect(checked).toEqual(unlimited);
+    expect(checked).not.toBe(unlimited);
+    expect(Object.isFrozen(checked)).toBe(true);
     const full: FirstSeenPolicy = {
       scopes: ['read'],
       budgetCents: 500,

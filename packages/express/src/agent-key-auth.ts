@@ -34,6 +34,8 @@ export interface AgentKeyAuthOptions {
   hold?: CostOption;
   /** First-sight policy for verifiers without their own. Unset: unknown subjects get 403 `unprovisioned`. */
   firstSeen?: FirstSeenPolicy;
+  /** Namespaces several verifiers declare on purpose (one Auth0 tenant behind two domains); see GateOptions. */
+  sharedNamespaces?: readonly string[];
   /** The `realm` of `WWW-Authenticate` challenges (printable ASCII). Default `api`. */
   realm?: string;
   /** Receives store and IdP failures (the caller gets 503) and server bugs (500). Default console.error. */
@@ -74,6 +76,7 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
   const gate = agentKey.gate({
     ...(verifiers === undefined ? {} : { verifiers }),
     ...(firstSeen === undefined ? {} : { firstSeen }),
+    ...(options.sharedNamespaces === undefined ? {} : { sharedNamespaces: options.sharedNamespaces }),
   });
 
   const refuse = (error: AuthError): Decision => {

@@ -341,6 +341,13 @@ describe.each(LIBS)('agentKeyAuth on %s', (lib) => {
     const { agentKeyAuth } = env.pkg;
     const v = extVerifier().verifier;
     expect(() => agentKeyAuth({ agentKey: ak, verifiers: [v, { ...v }] })).toThrow(/duplicate id "ext"/);
+    // One namespace on two verifiers: only when sharedNamespaces (passed to the gate) says so.
+    const twins = [
+      { ...v, subjectNamespace: 'ns' },
+      { ...v, id: 'ext2', subjectNamespace: 'ns' },
+    ];
+    expect(() => agentKeyAuth({ agentKey: ak, verifiers: twins })).toThrow(/both declare subjectNamespace/);
+    expect(() => agentKeyAuth({ agentKey: ak, verifiers: twins, sharedNamespaces: ['ns'] })).not.toThrow();
     expect(() => agentKeyAuth({ agentKey: {} as AgentKey })).toThrow(/agentKey must be an AgentKey/);
     expect(() => agentKeyAuth({ agentKey: ak, cost: -1 })).toThrow(/cost: cost must not be negative/);
     expect(() => agentKeyAuth({ agentKey: ak, cost: Number.NaN })).toThrow(/cost: /);

@@ -22,7 +22,9 @@ describe('oidcVerifier options', () => {
     const firstSeen = { scopes: ['read'], budgetCents: 100 };
     const verifier = oidcVerifier({ ...base, firstSeen });
     expect(verifier.id).toBe('oidc:https://idp.example.test/');
-    expect(verifier.firstSeen).toBe(firstSeen);
+    // A frozen copy, checked once: later changes to the caller's object cannot widen it.
+    expect(verifier.firstSeen).toEqual(firstSeen);
+    expect(Object.isFrozen(verifier.firstSeen)).toBe(true);
     expect(oidcVerifier({ ...base, id: 'corp' }).id).toBe('corp');
     expect(oidcVerifier(base).firstSeen).toBeUndefined();
   });
