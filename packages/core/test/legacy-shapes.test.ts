@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type TestDb } from '../../../test/support/db.js';
 
 // Review: 0.2.0 results keep their exact shape; admin and zero expiry on every entry point.
-describe('review: 0.2.0 shapes, admin, zero expiry', () => {
+describe('0.2.0 shapes, admin, zero expiry', () => {
   let db: TestDb;
   let ak: AgentKey;
   beforeAll(async () => {

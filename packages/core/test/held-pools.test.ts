@@ -5,7 +5,7 @@ import { manualClock, openStore, type TestDb } from '../../../test/support/db.js
 const MIN = 60_000;
 
 // Review: heldCents / remainingCents on pools, expired holds and account ceilings, on every path.
-describe('review: held and remaining', () => {
+describe('held and remaining across pools and accounts', () => {
   let db: TestDb;
   let ak: AgentKey;
   const clock = manualClock();
