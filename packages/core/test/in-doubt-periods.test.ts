@@ -2,6 +2,7 @@ import { AgentKey, type Queryable } from '@agentkey/core';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock, openStore, type TestDb } from '../../../test/support/db.js';
+import { EVENTS, replay } from '../../../test/support/ledger.js';
 import { resolveAll } from '../../../test/support/lossy-pool.js';
 
 /**
@@ -177,5 +178,35 @@ describe('voids after a period roll or a reset', () => {
       },
     );
     expect((await direct.getKey(parent.id))!.budget.usedCents).toBe(0);
+  });
+
+  it('after voids across resets, the ledger still equals the counter of the key, its pool parent and its account', async () => {
+    clock.set('2026-03-21T12:00:00Z');
+    await direct.setAccountBudget('sums', { budgetCents: 500 });
+    const parent = await direct.create({ accountId: 'sums', budgetCents: 100 });
+    const child = await direct.create({ accountId: 'sums', budgetCents: null, poolParentId: parent.id });
+    await lostThen(
+      child.id,
+      () => ak.authorize(child.key, { costCents: 60 }),
+      async () => {
+        expect(await direct.resetBudget({ keyId: parent.id })).toBe(true);
+        expect(await direct.resetBudget({ accountId: 'sums' })).toBe(true);
+        expect(await direct.authorize(child.key, { costCents: 20 })).toMatchObject({ ok: true });
+      },
+    );
+    const all = { from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-12-31T00:00:00Z') };
+    const counters = {
+      child: (await direct.getKey(child.id))!.budget.usedCents,
+      parent: (await direct.getKey(parent.id))!.budget.usedCents,
+      account: (await direct.getAccount('sums'))!.usedCents,
+    };
+    expect(counters).toEqual({ child: 20, parent: 20, account: 20 });
+    expect({
+      child: (await direct.spend({ keyId: child.id }, all)).totalCents,
+      parent: (await direct.spend({ keyId: parent.id }, all)).totalCents,
+      account: (await direct.spend({ accountId: 'sums' }, all)).totalCents,
+    }).toEqual(counters);
+    // The void is replayed as the reversal of its charge: the child never held more than its 20.
+    expect(replay(await q(EVENTS.replace('{L}', '{T}_ledger'), [child.id]), 100 * 10_000).used).toBe(200_000);
   });
 });

@@ -34,6 +34,7 @@ export const MARK = `${mark('')} AS ak_mark`;
 
 export function requestsSql(t: TableNames, n: EngineNames, usedOf: (v: string) => string): string {
   const r = requestsTable(t);
+  const undo = `jsonb_build_object('request_id', v_origin, 'undoes', 'reset', 'voided_at', p_now)`;
   return `
 CREATE TABLE IF NOT EXISTS ${r} (
   request_id UUID PRIMARY KEY,
@@ -173,6 +174,20 @@ BEGIN
     INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, idempotency_key, hold_id, metadata)
       VALUES (c.at, k.id, k.external_subject, k.account_id, 'void', -v_refund, c.idempotency_key, c.hold_id,
         jsonb_build_object('request_id', v_origin, 'voids', c.kind, 'voided_at', p_now));
+    -- A counter an admin reset zeroed since: the reset's 'adjust' already took this charge off its
+    -- sums, and the void takes it off again; give that back, at the call's time as well.
+    IF v_refund > 0 AND split_part(c.key_mark, '@', 1) <> k.budget_resets::text THEN
+      INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, metadata)
+        VALUES (c.at, k.id, k.external_subject, k.account_id, 'adjust', v_refund, ${undo});
+    END IF;
+    IF v_refund > 0 AND p.id IS NOT NULL AND split_part(c.pool_mark, '@', 1) <> p.budget_resets::text THEN
+      INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, metadata)
+        VALUES (c.at, p.id, p.external_subject, p.account_id, 'adjust', v_refund, ${undo});
+    END IF;
+    IF v_refund > 0 AND c.account_id IS NOT NULL AND split_part(c.account_mark, '@', 1) <> a.budget_resets::text THEN
+      INSERT INTO ${n.ledger} (at, account_id, kind, amount_micros, metadata)
+        VALUES (c.at, a.account_id, 'adjust', v_refund, ${undo});
+    END IF;
     IF v_reopened THEN
       INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, hold_id, metadata)
         VALUES (p_now, k.id, k.external_subject, k.account_id, 'hold', h.amount_micros, h.id,
