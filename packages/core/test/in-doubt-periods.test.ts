@@ -209,4 +209,27 @@ describe('voids after a period roll or a reset', () => {
     // The void is replayed as the reversal of its charge: the child never held more than its 20.
     expect(replay(await q(EVENTS.replace('{L}', '{T}_ledger'), [child.id]), 100 * 10_000).used).toBe(200_000);
   });
+
+  it('a voided settle whose room was taken meanwhile leaves its hold closed: the retry charges nothing, the cap holds', async () => {
+    clock.set('2026-03-22T12:00:00Z');
+    const { key, id } = await direct.create({ accountId: 'no-room', budgetCents: 100 });
+    const held = await direct.reserve(key, { maxCents: 30 });
+    if (!held.ok) throw new Error('reserve');
+    const first = await lostThen(
+      id,
+      () => ak.settle(held.hold!.id, { costCents: 7 }),
+      async () => {
+        expect(await direct.authorize(key, { costCents: 90 })).toMatchObject({ ok: true });
+      },
+    );
+    expect(first).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+    const retry = await direct.settle(held.hold!.id, { costCents: 7 });
+    expect({
+      retry: retry.ok ? 'ok' : retry.error.code,
+      used: (await direct.getKey(id))!.budget.usedCents,
+    }).toEqual({
+      retry: 'hold_closed',
+      used: 90,
+    });
+  });
 });
