@@ -7,9 +7,13 @@ export interface LedgerEvent {
   h: string;
 }
 
-/** One principal's charges, holds and hold closings in id order ({L}: the ledger table, $1: the id). */
+/**
+ * One principal's charges, holds, hold closings and voids in id order ({L}: the ledger table, $1:
+ * the id). A void (sql/requests.ts) takes its call's charge back and closes a hold the call took;
+ * a hold it reopens (a voided settle) comes back as a `hold` row.
+ */
 export const EVENTS = `SELECT kind, amount_micros::float8 AS m, hold_id::text AS h FROM {L}
-  WHERE principal_id = $1 AND kind IN ('charge', 'hold', 'settle', 'release', 'expire') ORDER BY id`;
+  WHERE principal_id = $1 AND kind IN ('charge', 'hold', 'settle', 'release', 'expire', 'void') ORDER BY id`;
 
 /**
  * Replays ledger events in commit order (one key or account serialises on its row lock, so id
@@ -21,7 +25,8 @@ export function replay(events: readonly LedgerEvent[], cap: number) {
   let peak = 0;
   const open = new Map<string, number>();
   for (const e of events) {
-    if (e.kind === 'charge' || e.kind === 'settle') used += e.m;
+    // A void's amount is negative: the charge it reverses.
+    if (e.kind === 'charge' || e.kind === 'settle' || e.kind === 'void') used += e.m;
     if (e.kind === 'hold') open.set(e.h, e.m);
     if (e.kind !== 'charge' && e.kind !== 'hold') open.delete(e.h);
     const committed = used + [...open.values()].reduce((sum, m) => sum + m, 0);

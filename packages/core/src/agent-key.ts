@@ -111,6 +111,7 @@ export class AgentKey {
       pruneRequests: this.sql.pruneRequests,
       ledger,
       timeoutMs: this.timeoutMs,
+      now: this.now,
       report,
       prune: (text, params) => this.pool.query(text, params),
     });

@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import type { Runner, Statement } from './db.js';
-import { mayRetry, neverSent, within } from './deadline.js';
+import { AgentKeyTimeoutError, mayRetry, neverSent, within } from './deadline.js';
 import { reportSafely, type StoreReporter } from './pool-errors.js';
 
 const entropy = Buffer.alloc(16 * 256);
@@ -37,6 +37,8 @@ export interface InDoubtContext {
   pruneRequests: string;
   ledger: boolean;
   timeoutMs: number;
+  /** The store's clock: claims are stamped with it, so voids and pruning read it too. */
+  now: () => Date;
   report: StoreReporter;
   prune: (text: string, params: unknown[]) => Promise<unknown>;
 }
@@ -115,7 +117,8 @@ export class InDoubt {
     this.pruner = setInterval(() => {
       const { ctx } = this;
       within(
-        ctx.prune(ctx.pruneRequests, [new Date().toISOString()]),
+        // Never an id still held here: its void must still find the claim (or tombstone it).
+        ctx.prune(ctx.pruneRequests, [ctx.now().toISOString(), [...this.pending.keys()]]),
         Date.now() + ctx.timeoutMs,
         ctx.timeoutMs,
       ).catch((error: unknown) => reportSafely(ctx.report, error, 'pruning old request claims'));
@@ -137,7 +140,7 @@ export class InDoubt {
     for (const [rid, attempts] of [...this.pending]) {
       try {
         const result = await within(
-          ctx.hot(ctx.voidRequest, [rid, new Date().toISOString(), ctx.ledger, ctx.timeoutMs]),
+          ctx.hot(ctx.voidRequest, [rid, ctx.now().toISOString(), ctx.ledger, ctx.timeoutMs]),
           Date.now() + ctx.timeoutMs,
           ctx.timeoutMs,
         );
@@ -195,6 +198,15 @@ export async function guarded<T>(
   } catch (error) {
     sent ||= !neverSent(error);
     doubt();
+    // The request id is claimed already: the first attempt committed and its answer was lost. It
+    // is voided like any lost answer, and the caller hears a timeout, not the claim's constraint.
+    if (claimConflict(error)) throw new AgentKeyTimeoutError(timeoutMs);
     throw error;
   }
+}
+
+/** A unique violation on a claims table's primary key (sql/requests.ts). */
+function claimConflict(error: unknown): boolean {
+  const e = error as { code?: unknown; constraint?: unknown } | null;
+  return e?.code === '23505' && typeof e.constraint === 'string' && e.constraint.endsWith('_requests_pkey');
 }

@@ -54,7 +54,8 @@ export function adminStatements(t: TableNames) {
      */
     resetKey: `WITH o AS (SELECT id, ${now.USED_MICROS} AS before, ${now.NEXT_RESET} AS next_reset FROM ${t.keys}
         WHERE id = $1 FOR UPDATE)
-      , upd AS (UPDATE ${t.keys} k SET budget_used_micros = 0, budget_used_cents = 0, budget_reset_at = o.next_reset
+      , upd AS (UPDATE ${t.keys} k SET budget_used_micros = 0, budget_used_cents = 0, budget_reset_at = o.next_reset,
+          budget_resets = k.budget_resets + 1
         FROM o WHERE k.id = o.id RETURNING k.id, k.external_subject, k.account_id, o.before)
       , led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros, actor)
         SELECT $2::timestamptz, id, external_subject, account_id, 'adjust', -before, $3::text FROM upd)
@@ -62,6 +63,7 @@ export function adminStatements(t: TableNames) {
     resetAccount: `WITH o AS (SELECT account_id, ${now.USED_MICROS} AS before, ${now.NEXT_RESET} AS next_reset
         FROM ${e.accounts} WHERE account_id = $1 FOR UPDATE)
       , upd AS (UPDATE ${e.accounts} a SET budget_used_micros = 0, budget_used_cents = 0, budget_reset_at = o.next_reset,
+          budget_resets = a.budget_resets + 1,
           updated_at = $2::timestamptz
         FROM o WHERE a.account_id = o.account_id RETURNING a.account_id, o.before)
       , led AS (INSERT INTO ${e.ledger} (at, account_id, kind, amount_micros, actor)

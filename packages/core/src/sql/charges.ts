@@ -15,7 +15,7 @@ import {
   STORED_USED_MICROS,
 } from './expressions.js';
 import type { TableNames } from './identifier.js';
-import { type lockBound, requestsTable } from './requests.js';
+import { type lockBound, MARK, mark, requestsTable } from './requests.js';
 
 /**
  * The lean charge statements: a positive cost on a key with no pool parent, alone or with its
@@ -57,7 +57,7 @@ export function chargeStatements(
   // The claim: a plain INSERT after the write, so a tombstone already there rolls the charge back.
   const claim = (
     rows: string,
-  ) => `claim AS (INSERT INTO ${requests} (request_id, at, kind, principal_id, account_id, charged_micros)
+  ) => `claim AS (INSERT INTO ${requests} (request_id, at, kind, principal_id, account_id, charged_micros, key_mark, account_mark)
     ${rows})`;
   // Kept lean on purpose: the period-reset arithmetic and the refusal branch cost more than the
   // UPDATE itself, and a refused or rolled-over request can afford a second statement.
@@ -67,8 +67,10 @@ export function chargeStatements(
     last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
   WHERE ${by} = $1 AND ${bound.guard} AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND NOT ${ELAPSED} AND ${FITS_UNRESET}
     AND pool_parent_id IS NULL AND account_capped = false
-  RETURNING ${returning}`;
-  const plainClaim = claim(`SELECT $6::uuid, $2::timestamptz, 'charge', id, NULL, $3::bigint FROM upd`);
+  RETURNING ${returning}, ${MARK}`;
+  const plainClaim = claim(
+    `SELECT $6::uuid, $2::timestamptz, 'charge', id, NULL, $3::bigint, ak_mark, NULL FROM upd`,
+  );
   const withoutLedger = (
     by: Selector,
     returning: string,
@@ -100,13 +102,13 @@ SELECT * FROM upd`;
       AND ${STORED_USED_MICROS} + held_micros + $3::bigint <= budget_cents::bigint * 10000
       AND ${STORED_USED_MICROS} + held_micros < budget_cents::bigint * 10000
     RETURNING budget_cents AS account_limit_cents, budget_used_micros::float8 AS account_used_micros,
-      ${ms('budget_reset_at')} AS account_reset_at, ${accountHeld(NOW)}),
+      ${ms('budget_reset_at')} AS account_reset_at, ${accountHeld(NOW)}, ${mark('')} AS ak_account_mark),
   upd AS (UPDATE ${t.keys} SET budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
       budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)},
       last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
     WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM acct)
-    RETURNING ${passed}),
-  ${claim(`SELECT $6::uuid, $2::timestamptz, 'charge', id, account_id, $3::bigint FROM upd`)}${
+    RETURNING ${passed}, ${MARK}),
+  ${claim(`SELECT $6::uuid, $2::timestamptz, 'charge', id, account_id, $3::bigint, ak_mark, ak_account_mark FROM upd, acct`)}${
     ledger
       ? `,
   led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros)
@@ -163,14 +165,14 @@ SELECT * FROM upd CROSS JOIN acct`;
     FROM per_account p WHERE account_id = p.ak_capped_account
     RETURNING account_id AS ak_account, budget_cents AS account_limit_cents,
       budget_used_micros::float8 AS account_used_micros, ${ms('budget_reset_at')} AS account_reset_at,
-      ${accountHeld('p.ak_now')}),
+      ${accountHeld('p.ak_now')}, ${mark('')} AS ak_account_mark),
   upd AS (UPDATE ${t.keys} SET budget_used_micros = ${STORED_USED_MICROS} + p.ak_cost,
       budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + p.ak_cost`)},
       last_used_at = CASE WHEN ${rowSql('p.ak_now', 'NULL').STALE} THEN p.ak_now ELSE last_used_at END
     FROM per_key p WHERE id = p.ak_id
-    RETURNING ${PASSED_COLUMNS}, ${held('p.ak_now')}),
-  ${claim(`SELECT ad.ak_rid, ad.ak_now, 'charge', ad.ak_id, ad.ak_capped_account, ad.ak_cost
-    FROM admitted ad JOIN upd ON upd.id = ad.ak_id`)}${
+    RETURNING ${PASSED_COLUMNS}, ${held('p.ak_now')}, ${MARK}),
+  ${claim(`SELECT ad.ak_rid, ad.ak_now, 'charge', ad.ak_id, ad.ak_capped_account, ad.ak_cost, upd.ak_mark, acct.ak_account_mark
+    FROM admitted ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account`)}${
     ledger
       ? `,
   led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros)

@@ -1,6 +1,6 @@
 import { accountHeldMicrosNow, heldMicrosNow, NEXT_RESET } from './expressions.js';
 import type { TableNames } from './identifier.js';
-import { claim, lockTimeout, replayClaim, requestsSql } from './requests.js';
+import { claim, lockTimeout, replayClaim, requestsSql, requestsTable } from './requests.js';
 
 /**
  * The budget engine's tables and functions, named from the keys table so two deployments in one
@@ -497,6 +497,13 @@ BEGIN
       WHERE i.principal_id = h.principal_id AND i.op = v_op AND i.key = p_idem;
     v_outcome := 'ok';
     ${replayClaim(t, 'h.principal_id', 'v_op')}
+  ELSIF h.state <> 'open' AND EXISTS (SELECT 1 FROM ${requestsTable(t)} c WHERE c.request_id = p_rid AND c.kind = v_op
+      AND c.hold_id = h.id AND c.voided_at IS NULL) THEN
+    -- This very request closed the hold (a first attempt whose answer was lost, retried once):
+    -- its committed outcome is the answer, not hold_closed.
+    SELECT c.charged_micros INTO v_charge FROM ${requestsTable(t)} c WHERE c.request_id = p_rid;
+    v_outcome := 'ok';
+    v_replayed := true;
   ELSIF h.state = 'open' AND h.expires_at <= p_now THEN
     PERFORM ${n.fn('expire_holds')}(h.principal_id, h.pool_id, p_now, p_ledger);
     v_outcome := 'hold_expired';

@@ -3,7 +3,7 @@ import { ms, PASSED_COLUMNS, perSelector, type Selector } from './columns.js';
 import { engineNames } from './engine.js';
 import { centsOf, fitsHeld, heldMicrosNow, rowSql, STORED_USED_MICROS } from './expressions.js';
 import type { TableNames } from './identifier.js';
-import { type lockBound, requestsTable } from './requests.js';
+import { type lockBound, MARK, requestsTable } from './requests.js';
 
 /** Keys the lean statements serve: no pool parent, no account ceiling. */
 const LEAN_KEY = 'pool_parent_id IS NULL AND account_capped = false';
@@ -42,8 +42,9 @@ export function holdStatements(
 ): HoldStatements {
   const e = engineNames(t);
   // The claim: a plain INSERT after the write, so a tombstone already there rolls the call back.
-  const claim = (rows: string) => `,
-  claim AS (INSERT INTO ${requestsTable(t)} (request_id, at, kind, principal_id, charged_micros, hold_id)
+  // A close records its key's period mark (sql/requests.ts): a void refunds only that period.
+  const claim = (rows: string, marked = false) => `,
+  claim AS (INSERT INTO ${requestsTable(t)} (request_id, at, kind, principal_id, charged_micros, hold_id${marked ? ', key_mark' : ''})
     ${rows})`;
   const one = rowSql('$2::timestamptz', '$4::text');
   // A batch row's columns carry an ak_ prefix: they share the UPDATE's scope with the keys table's.
@@ -145,8 +146,9 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
   upd AS (UPDATE ${t.keys} SET ${used('$3::bigint')},
       held_micros = GREATEST(held_micros - (SELECT amount_micros FROM h), 0)
     WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM h)
-    RETURNING ${passed(one.NOW)})${claim(
-      `SELECT $5::uuid, ${one.NOW}, ${closeKind('$4::boolean')}, upd.id, $3::bigint, h.id FROM upd, h`,
+    RETURNING ${passed(one.NOW)}, ${MARK})${claim(
+      `SELECT $5::uuid, ${one.NOW}, ${closeKind('$4::boolean')}, upd.id, $3::bigint, h.id, upd.ak_mark FROM upd, h`,
+      true,
     )}${ledgerCte(
       `SELECT ${one.NOW}, upd.id, upd.external_subject, upd.account_id, ${closeKind('$4::boolean')}, $3::bigint, h.id FROM upd, h`,
     )}
@@ -181,8 +183,9 @@ SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortf
     FROM h GROUP BY principal_id),
   upd AS (UPDATE ${t.keys} SET ${used('p.ak_cost')}, held_micros = GREATEST(held_micros - p.ak_amount, 0)
     FROM per_key p WHERE id = p.ak_id
-    RETURNING ${passed('p.ak_now')})${claim(
-      `SELECT h.ak_rid, h.ak_now, ${closeKind('h.ak_settle')}, h.principal_id, h.ak_cost, h.id FROM h JOIN upd ON upd.id = h.principal_id`,
+    RETURNING ${passed('p.ak_now')}, ${MARK})${claim(
+      `SELECT h.ak_rid, h.ak_now, ${closeKind('h.ak_settle')}, h.principal_id, h.ak_cost, h.id, upd.ak_mark FROM h JOIN upd ON upd.id = h.principal_id`,
+      true,
     )}${ledgerCte(
       `SELECT h.ak_now, upd.id, upd.external_subject, upd.account_id, ${closeKind('h.ak_settle')}, h.ak_cost, h.id
       FROM h JOIN upd ON upd.id = h.principal_id`,

@@ -23,8 +23,18 @@ export function requestsTable(t: TableNames): string {
 }
 
 /** DDL: the claims table and the void function. Run with the engine's migration. */
+/** A counter row's period mark, as claims record it (row variable or table alias `v`). */
+export function mark(v: string): string {
+  const c = v ? `${v}.` : '';
+  return `(${c}budget_resets || '@' || COALESCE((date_part('epoch', ${c}budget_reset_at) * 1000)::text, '-'))`;
+}
+
+/** A RETURNING column: the written row's period mark, for the claim of the same statement. */
+export const MARK = `${mark('')} AS ak_mark`;
+
 export function requestsSql(t: TableNames, n: EngineNames, usedOf: (v: string) => string): string {
   const r = requestsTable(t);
+  const undo = `jsonb_build_object('request_id', v_origin, 'undoes', 'reset', 'voided_at', p_now)`;
   return `
 CREATE TABLE IF NOT EXISTS ${r} (
   request_id UUID PRIMARY KEY,
@@ -40,6 +50,14 @@ CREATE TABLE IF NOT EXISTS ${r} (
   voided_at TIMESTAMPTZ
 );
 ALTER TABLE ${r} ADD COLUMN IF NOT EXISTS origin UUID;
+-- What identified each counter's period when the call charged it: its reset date (epoch ms, as
+-- the statements return it) and its reset count. A void refunds a counter only while both still
+-- match: a period that rolled, or an admin reset, already dropped the charge from that counter.
+ALTER TABLE ${r} ADD COLUMN IF NOT EXISTS key_mark TEXT, ADD COLUMN IF NOT EXISTS pool_mark TEXT,
+  ADD COLUMN IF NOT EXISTS account_mark TEXT;
+ALTER TABLE ${t.keys} ADD COLUMN IF NOT EXISTS budget_resets INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE ${n.accounts} ADD COLUMN IF NOT EXISTS budget_resets INTEGER NOT NULL DEFAULT 0;
+COMMENT ON COLUMN ${t.keys}.budget_resets IS 'agentkey: how many admin resets zeroed this counter (claims record it: a void refunds only the period it charged)';
 COMMENT ON COLUMN ${r}.origin IS 'agentkey: for a replay of an idempotency key, the request whose effect it replayed';
 CREATE INDEX IF NOT EXISTS ${t.index('_requests_origin_idx')} ON ${r} (origin) WHERE origin IS NOT NULL;
 COMMENT ON TABLE ${r} IS 'agentkey: one claim per committed charge, hold, settle or release (kind), or a tombstone for a call answered unavailable that never committed; rows older than a day are pruned';
@@ -64,6 +82,7 @@ DECLARE
   v_origin uuid;
   v_refund bigint := 0;
   v_used bigint;
+  v_reopened boolean := false;
 BEGIN
   PERFORM set_config('lock_timeout', p_lock_ms || 'ms', true);
   INSERT INTO ${r} (request_id, at, kind) VALUES (p_rid, p_now, 'tombstone') ON CONFLICT DO NOTHING;
@@ -94,26 +113,29 @@ BEGIN
   END IF;
   IF c.hold_id IS NOT NULL THEN SELECT * INTO h FROM ${n.holds} WHERE id = c.hold_id FOR UPDATE; END IF;
 
-  -- A charge, or a settle's charge, comes off every counter it went on (never below zero: a
-  -- period that rolled since already dropped it).
-  IF c.kind IN ('charge', 'settle') AND c.charged_micros > 0 AND k.id IS NOT NULL THEN
-    v_used := ${usedOf('k')};
-    v_refund := LEAST(c.charged_micros, v_used);
-    UPDATE ${t.keys} SET budget_used_micros = v_used - v_refund,
-        budget_used_cents = LEAST((v_used - v_refund + 9999) / 10000, 2147483647)::int
-      WHERE id = k.id;
-    IF p.id IS NOT NULL THEN
-      v_used := ${usedOf('p')};
-      UPDATE ${t.keys} SET budget_used_micros = GREATEST(v_used - v_refund, 0),
-          budget_used_cents = LEAST((GREATEST(v_used - v_refund, 0) + 9999) / 10000, 2147483647)::int
-        WHERE id = p.id;
+  -- A charge, or a settle's charge, comes off every counter that still holds it: one still in
+  -- the period it landed in, with no reset since (the claim's marks). A counter that moved on
+  -- already dropped it; refunding the new period would let it overspend (Guarantee 1).
+  IF c.kind IN ('charge', 'settle') AND c.charged_micros > 0 THEN
+    v_refund := c.charged_micros;
+    IF k.id IS NOT NULL AND (c.key_mark IS NULL OR c.key_mark = ${mark('k')}) THEN
+      v_used := GREATEST(${usedOf('k')} - v_refund, 0);
+      UPDATE ${t.keys} SET budget_used_micros = v_used,
+          budget_used_cents = LEAST((v_used + 9999) / 10000, 2147483647)::int WHERE id = k.id;
+      k.budget_used_micros := v_used;
     END IF;
-    IF c.account_id IS NOT NULL AND a.account_id IS NOT NULL THEN
-      v_used := ${usedOf('a')};
-      UPDATE ${n.accounts} SET budget_used_micros = GREATEST(v_used - v_refund, 0),
-          budget_used_cents = LEAST((GREATEST(v_used - v_refund, 0) + 9999) / 10000, 2147483647)::int,
-          updated_at = p_now
+    IF p.id IS NOT NULL AND (c.pool_mark IS NULL OR c.pool_mark = ${mark('p')}) THEN
+      v_used := GREATEST(${usedOf('p')} - v_refund, 0);
+      UPDATE ${t.keys} SET budget_used_micros = v_used,
+          budget_used_cents = LEAST((v_used + 9999) / 10000, 2147483647)::int WHERE id = p.id;
+      p.budget_used_micros := v_used;
+    END IF;
+    IF c.account_id IS NOT NULL AND a.account_id IS NOT NULL AND (c.account_mark IS NULL OR c.account_mark = ${mark('a')}) THEN
+      v_used := GREATEST(${usedOf('a')} - v_refund, 0);
+      UPDATE ${n.accounts} SET budget_used_micros = v_used,
+          budget_used_cents = LEAST((v_used + 9999) / 10000, 2147483647)::int, updated_at = p_now
         WHERE account_id = a.account_id;
+      a.budget_used_micros := v_used;
     END IF;
   END IF;
   -- A hold it took and that is still open stops counting.
@@ -126,10 +148,51 @@ BEGIN
         WHERE account_id = a.account_id AND state = 'open') WHERE account_id = a.account_id;
     END IF;
   END IF;
+  -- A settle answered unavailable never happened: its hold is open again, so the retry settles it
+  -- as the first call would have — if the hold is live and still fits every cap now (something
+  -- may have taken the room since: then it stays closed, and nothing is charged).
+  IF c.kind = 'settle' AND h.id IS NOT NULL AND h.state = 'settled' AND h.expires_at > p_now
+      AND (k.budget_cents IS NULL OR ${usedOf('k')} + k.held_micros + h.amount_micros <= k.budget_cents::bigint * 10000)
+      AND (p.id IS NULL OR p.budget_cents IS NULL
+        OR ${usedOf('p')} + p.held_micros + h.amount_micros <= p.budget_cents::bigint * 10000)
+      AND (a.account_id IS NULL OR a.budget_cents IS NULL OR ${usedOf('a')} + h.amount_micros
+        + (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds} WHERE account_id = a.account_id AND state = 'open')
+        <= a.budget_cents::bigint * 10000) THEN
+    UPDATE ${n.holds} SET state = 'open', settled_micros = NULL, closed_at = NULL WHERE id = h.id;
+    UPDATE ${t.keys} SET held_micros = held_micros + h.amount_micros WHERE id = h.principal_id OR id = h.pool_id;
+    IF a.account_id IS NOT NULL THEN
+      UPDATE ${n.accounts} SET held_micros = (SELECT COALESCE(sum(amount_micros), 0) FROM ${n.holds}
+        WHERE account_id = a.account_id AND state = 'open') WHERE account_id = a.account_id;
+    END IF;
+    v_reopened := true;
+  ELSIF c.kind = 'settle' AND h.id IS NOT NULL AND h.state = 'settled' THEN
+    UPDATE ${n.holds} SET state = 'voided', settled_micros = 0 WHERE id = h.id;
+  END IF;
+  -- Stamped at the call's own time: the void nets the charge out of the period it landed in, and
+  -- every later period's ledger still equals its counter.
   IF p_ledger AND k.id IS NOT NULL THEN
     INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, idempotency_key, hold_id, metadata)
-      VALUES (p_now, k.id, k.external_subject, k.account_id, 'void', -v_refund, c.idempotency_key, c.hold_id,
-        jsonb_build_object('request_id', v_origin, 'voids', c.kind, 'at', c.at));
+      VALUES (c.at, k.id, k.external_subject, k.account_id, 'void', -v_refund, c.idempotency_key, c.hold_id,
+        jsonb_build_object('request_id', v_origin, 'voids', c.kind, 'voided_at', p_now));
+    -- A counter an admin reset zeroed since: the reset's 'adjust' already took this charge off its
+    -- sums, and the void takes it off again; give that back, at the call's time as well.
+    IF v_refund > 0 AND split_part(c.key_mark, '@', 1) <> k.budget_resets::text THEN
+      INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, metadata)
+        VALUES (c.at, k.id, k.external_subject, k.account_id, 'adjust', v_refund, ${undo});
+    END IF;
+    IF v_refund > 0 AND p.id IS NOT NULL AND split_part(c.pool_mark, '@', 1) <> p.budget_resets::text THEN
+      INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, metadata)
+        VALUES (c.at, p.id, p.external_subject, p.account_id, 'adjust', v_refund, ${undo});
+    END IF;
+    IF v_refund > 0 AND c.account_id IS NOT NULL AND split_part(c.account_mark, '@', 1) <> a.budget_resets::text THEN
+      INSERT INTO ${n.ledger} (at, account_id, kind, amount_micros, metadata)
+        VALUES (c.at, a.account_id, 'adjust', v_refund, ${undo});
+    END IF;
+    IF v_reopened THEN
+      INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, hold_id, metadata)
+        VALUES (p_now, k.id, k.external_subject, k.account_id, 'hold', h.amount_micros, h.id,
+          jsonb_build_object('reopened_by', v_origin));
+    END IF;
   END IF;
   -- The caller's idempotency key is given back: a retry with it is judged afresh.
   IF c.idempotency_key IS NOT NULL THEN
@@ -148,11 +211,12 @@ export function voidRequestSql(n: EngineNames): string {
 /** Claims and tombstones older than this are pruned: no call stays in doubt that long. */
 export const CLAIM_RETENTION = `interval '1 day'`;
 
-/** Deletes old claims in bounded chunks ($1 now); returns how many went. */
+/** Deletes old claims in bounded chunks ($1 the store's now, $2 ids still in doubt); returns how many went. */
 export function pruneRequestsSql(t: TableNames): string {
   const r = requestsTable(t);
   return `WITH gone AS (DELETE FROM ${r} WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM ${r} WHERE at < $1::timestamptz - ${CLAIM_RETENTION} LIMIT 10000)) RETURNING 1)
+    SELECT ctid FROM ${r} WHERE at < $1::timestamptz - ${CLAIM_RETENTION} AND request_id <> ALL($2::uuid[])
+    LIMIT 10000)) RETURNING 1)
   SELECT count(*)::int AS n FROM gone`;
 }
 
@@ -188,8 +252,10 @@ export function claim(
   hold: string,
   idem: string,
 ): string {
-  return `INSERT INTO ${requestsTable(t)} (request_id, at, kind, principal_id, pool_id, account_id, charged_micros, hold_id, idempotency_key)
-        VALUES (p_rid, p_now, ${kind}, ${principal}, ${pool}, ${account}, ${charged}, ${hold}, ${idem});`;
+  return `INSERT INTO ${requestsTable(t)} (request_id, at, kind, principal_id, pool_id, account_id, charged_micros, hold_id,
+          idempotency_key, key_mark, pool_mark, account_mark)
+        VALUES (p_rid, p_now, ${kind}, ${principal}, ${pool}, ${account}, ${charged}, ${hold}, ${idem},
+          ${mark('k')}, ${mark('p')}, ${mark('a')});`;
 }
 
 /**
