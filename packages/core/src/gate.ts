@@ -116,15 +116,7 @@ export class Gate {
       verified = await verifier.verify(credential);
     } catch (cause) {
       // A verifier that throws is broken or its IdP is: fail closed.
-      return {
-        ok: false,
-        error: {
-          code: 'unavailable',
-          description: 'The identity provider cannot answer.',
-          retryAfterSec: 5,
-          cause,
-        },
-      };
+      return idpUnavailable(cause);
     }
     if (!verified.ok) return { ok: false, error: verified.error };
     const identity = verified.identity;
@@ -140,17 +132,11 @@ export class Gate {
     }
     if (!this.namespaces.allows(verifier, identity.subject)) {
       // Another issuer's row: the verifier is broken (or hostile), not the caller. Nothing is charged.
-      return {
-        ok: false,
-        error: {
-          code: 'unavailable',
-          description: 'The identity provider cannot answer.',
-          retryAfterSec: 5,
-          cause: new Error(
-            `verifier ${verifier.id} returned a subject outside its namespace: ${JSON.stringify(identity.subject)}`,
-          ),
-        },
-      };
+      return idpUnavailable(
+        new Error(
+          `verifier ${verifier.id} returned a subject outside its namespace: ${JSON.stringify(identity.subject)}`,
+        ),
+      );
     }
     const authorize = () =>
       this.agentKey.authorize(
@@ -203,6 +189,19 @@ export class Gate {
     }
     return withPrincipal(await authorize(), verifier.id, identity.claims, created);
   }
+}
+
+/** The IdP side failed closed: a 503 with a short retry, the cause kept for the reporter. */
+function idpUnavailable(cause: unknown): AuthenticateResult {
+  return {
+    ok: false,
+    error: {
+      code: 'unavailable',
+      description: 'The identity provider cannot answer.',
+      retryAfterSec: 5,
+      cause,
+    },
+  };
 }
 
 function safeAccepts(v: Verifier, credential: string): boolean {
