@@ -8,7 +8,7 @@ import { answerLosingPool, voidLater } from '../../../test/support/in-doubt.js';
  * hold statements' too: without one, a void refunded the key counter after a roll or a reset
  * and let the key spend past its cap.
  */
-describe('voids of calls made on the lean hold path', () => {
+describe('the period marks claims record', () => {
   let db: TestDb;
   let lossy: ReturnType<typeof answerLosingPool>;
   let ak: AgentKey;
@@ -74,5 +74,45 @@ describe('voids of calls made on the lean hold path', () => {
     );
     expect(unmarked[0]!.n).toBe(0);
     expect((await direct.getKey(id))!.budget.usedCents).toBe(90);
+  });
+
+  it('a hand-written period with no reset date, given one by a same-period setBudget, still refunds its charge', async () => {
+    clock.set('2026-05-20T12:00:00Z');
+    const { key, id } = await direct.create({ accountId: 'hm-fill', budgetCents: 100, budgetPeriod: 'day' });
+    await h.q(`UPDATE {T} SET budget_reset_at = NULL WHERE id = $1`, [id]);
+    const first = await h.lostThen(
+      id,
+      () => ak.authorize(key, { costCents: 60 }),
+      async () => {
+        expect(await direct.setBudget({ keyId: id }, { budgetCents: 100, budgetPeriod: 'day' })).toBe(true);
+      },
+    );
+    expect(first).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+    const all = { from: new Date('2020-01-01T00:00:00Z'), to: new Date('2030-01-01T00:00:00Z') };
+    const used = (await direct.getKey(id))!.budget.usedCents;
+    const ledger = (await direct.spend({ keyId: id }, all)).totalCents;
+    expect({ used, ledger }).toEqual({ used: 0, ledger: 0 });
+  });
+
+  it('the same, with the filled-in period rolled before the void: the new day keeps its cap', async () => {
+    clock.set('2026-05-22T12:00:00Z');
+    const { key, id } = await direct.create({
+      accountId: 'hm-fill-roll',
+      budgetCents: 100,
+      budgetPeriod: 'day',
+    });
+    await h.q(`UPDATE {T} SET budget_reset_at = NULL WHERE id = $1`, [id]);
+    await h.lostThen(
+      id,
+      () => ak.authorize(key, { costCents: 60 }),
+      async () => {
+        expect(await direct.setBudget({ keyId: id }, { budgetCents: 100, budgetPeriod: 'day' })).toBe(true);
+        clock.set('2026-05-24T12:00:00Z');
+        expect(await direct.authorize(key, { costCents: 90 })).toMatchObject({ ok: true });
+      },
+    );
+    const third = await direct.authorize(key, { costCents: 70 });
+    const used = (await direct.getKey(id))!.budget.usedCents;
+    expect({ third: third.ok, used }).toEqual({ third: false, used: 90 });
   });
 });

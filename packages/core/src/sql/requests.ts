@@ -37,11 +37,18 @@ export function markOf(resets: string, resetAt: string): string {
 /**
  * Whether a counter row (variable `v`) is still in the period a claim's mark names. A row with no
  * reset date left had its period removed: that kept the spend unless it also counted a restart,
- * so only the count is compared.
+ * so only the count is compared. A claim with no reset date on a row that has one now: the date
+ * was filled in without zeroing (a hand-written row, sql/admin.ts periodSets); the charge is still
+ * counted while the row's current period began no later than the charge. (A month counts as 28
+ * days here: a shorter window only ever refuses a refund, never grants one after a roll.)
  */
 function samePeriod(claimMark: string, v: string): string {
+  const count = `split_part(${claimMark}, '@', 1) = ${v}.budget_resets::text`;
+  const length = `(CASE ${v}.budget_period WHEN 'week' THEN interval '7 days' WHEN 'month' THEN interval '28 days'
+        ELSE interval '1 day' END)`;
   return `(${claimMark} IS NULL OR ${claimMark} = ${mark(v)}
-      OR (${v}.budget_reset_at IS NULL AND split_part(${claimMark}, '@', 1) = ${v}.budget_resets::text))`;
+      OR (${v}.budget_reset_at IS NULL AND ${count})
+      OR (split_part(${claimMark}, '@', 2) = '-' AND ${count} AND ${v}.budget_reset_at - ${length} <= c.at))`;
 }
 
 /** A RETURNING column: the written row's period mark, for the claim of the same statement. */
