@@ -6,7 +6,8 @@ import { answerLosingPool, voidLater } from '../../../test/support/in-doubt.js';
 /**
  * Every claim records the period mark of each counter it charged (sql/requests.ts), the lean
  * hold statements' too: without one, a void refunded the key counter after a roll or a reset
- * and let the key spend past its cap.
+ * and let the key spend past its cap. A mark with no reset date (a hand-written period) still
+ * matches once a same-period setBudget fills the date in, until that period rolls.
  */
 describe('the period marks claims record', () => {
   let db: TestDb;
