@@ -46,6 +46,45 @@ describe('voids after a budget change', () => {
     expect({ used, ledger }).toEqual({ used: 0, ledger: 0 });
   });
 
+  it('key: period removed after it elapsed (the spend rolled to zero) before the void: the new spend keeps its cap', async () => {
+    clock.set('2026-03-25T12:00:00Z');
+    const { key, id } = await direct.create({
+      accountId: 'rm-elapsed',
+      budgetCents: 100,
+      budgetPeriod: 'day',
+    });
+    await h.lostThen(
+      id,
+      () => ak.authorize(key, { costCents: 60 }),
+      async () => {
+        clock.set('2026-03-27T12:00:00Z');
+        expect(await direct.setBudget({ keyId: id }, { budgetCents: 100, budgetPeriod: null })).toBe(true);
+        expect(await direct.authorize(key, { costCents: 90 })).toMatchObject({ ok: true });
+      },
+    );
+    const third = await direct.authorize(key, { costCents: 70 });
+    const used = (await direct.getKey(id))!.budget.usedCents;
+    expect({ third: third.ok, used }).toEqual({ third: false, used: 90 });
+  });
+
+  it('account: period removed after it elapsed before the void: the new spend keeps the ceiling', async () => {
+    clock.set('2026-03-25T12:00:00Z');
+    await direct.setAccountBudget('acct-rm-elapsed', { budgetCents: 100, budgetPeriod: 'day' });
+    const { key, id } = await direct.create({ accountId: 'acct-rm-elapsed', budgetCents: null });
+    await h.lostThen(
+      id,
+      () => ak.authorize(key, { costCents: 60 }),
+      async () => {
+        clock.set('2026-03-27T12:00:00Z');
+        await direct.setAccountBudget('acct-rm-elapsed', { budgetCents: 100, budgetPeriod: null });
+        expect(await direct.authorize(key, { costCents: 90 })).toMatchObject({ ok: true });
+      },
+    );
+    const third = await direct.authorize(key, { costCents: 70 });
+    const used = (await direct.getAccount('acct-rm-elapsed'))!.usedCents;
+    expect({ third: third.ok, used }).toEqual({ third: false, used: 90 });
+  });
+
   it('account: period removed before the void: the unavailable charge must not stay on the ceiling', async () => {
     clock.set('2026-03-15T12:00:00Z');
     await direct.setAccountBudget('acct-rm', { budgetCents: 100, budgetPeriod: 'month' });
