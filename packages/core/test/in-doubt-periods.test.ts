@@ -1,49 +1,10 @@
-import { AgentKey, type Queryable } from '@agentkey/core';
-import type pg from 'pg';
+import { AgentKey } from '@agentkey/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock, openStore, type TestDb } from '../../../test/support/db.js';
+import { answerLosingPool, voidLater } from '../../../test/support/in-doubt.js';
 import { EVENTS, replay } from '../../../test/support/ledger.js';
-import { resolveAll } from '../../../test/support/lossy-pool.js';
 
-/**
- * A pool whose answers to claim-writing statements that did write (a row came back, not refused)
- * are held until `release()` while armed: the statement commits, its caller never hears.
- */
-function answerLosingPool(real: Queryable) {
-  let armed = false;
-  let held: Array<() => void> = [];
-  const writes = /^(?![\s\S]*void_request)[\s\S]*(_requests|_charge"?\(|_close_hold"?\()/;
-  const pool: Queryable = {
-    async query(text, params) {
-      const result = await real.query(text, params);
-      const sql = typeof text === 'string' ? text : String((text as { text?: unknown }).text);
-      const row = (result as { rows: Array<Record<string, unknown>> }).rows[0];
-
-      if (!armed || !writes.test(sql) || !row || (row.outcome !== undefined && row.outcome !== 'ok'))
-        return result;
-      armed = false;
-
-      return new Promise((resolve) => held.push(() => resolve(result)));
-    },
-  };
-  return {
-    pool,
-    set(mode: 'lose-answer' | 'pass') {
-      armed = mode === 'lose-answer';
-    },
-    async release() {
-      const now = held;
-      held = [];
-      for (const go of now) go();
-    },
-  };
-}
-
-/**
- * A void that lands after the counters it refunds have moved on (a period roll,
- * an admin reset). The call's answer is lost (lossy-pool), its claim row is locked by another
- * session so the resolver's void waits, then the world changes, then the void runs.
- */
+/** A void that lands after the counters it refunds have moved on (a period roll, an admin reset). */
 const TIMEOUT_MS = 500;
 
 describe('voids after a period roll or a reset', () => {
@@ -51,52 +12,16 @@ describe('voids after a period roll or a reset', () => {
   let lossy: ReturnType<typeof answerLosingPool>;
   let ak: AgentKey;
   let direct: AgentKey;
+  let q: ReturnType<typeof voidLater>['q'];
+  let lostThen: ReturnType<typeof voidLater>['lostThen'];
   const clock = manualClock(new Date('2026-03-15T23:59:00Z'));
   beforeAll(async () => {
     ({ db, ak: direct } = await openStore('postgres', { now: clock.now }));
     lossy = answerLosingPool(db.pool);
     ak = new AgentKey({ pool: lossy.pool, tableName: db.table, timeoutMs: TIMEOUT_MS, now: clock.now });
+    ({ q, lostThen } = voidLater(db, lossy, ak));
   });
   afterAll(() => db.close());
-
-  const q = async (sql: string, params: unknown[] = []) =>
-    (await db.pool.query(sql.replaceAll('{T}', db.table), params)).rows;
-
-  /**
-   * Runs `call` with its answer lost; once its claim committed, locks the claim so the void
-   * waits; runs `meanwhile`; then lets the void through and resolves everything.
-   */
-  async function lostThen<T>(principal: number, call: () => Promise<T>, meanwhile: () => Promise<void>) {
-    const before = (
-      await q(`SELECT count(*)::int AS n FROM {T}_requests WHERE principal_id = $1`, [principal])
-    )[0].n as number;
-    lossy.set('lose-answer');
-    const answer = call();
-    let rid: string | undefined;
-    for (let i = 0; i < 200 && !rid; i++) {
-      const rows = await q(
-        `SELECT request_id FROM {T}_requests WHERE principal_id = $1 ORDER BY request_id DESC OFFSET $2`,
-        [principal, before],
-      );
-      rid = rows[0]?.request_id;
-      if (!rid) await new Promise((r) => setTimeout(r, 10));
-    }
-    expect(rid).toBeDefined();
-    lossy.set('pass');
-    const locker: pg.PoolClient = await (db.pool as pg.Pool).connect();
-    await locker.query('BEGIN');
-    await locker.query(`SELECT 1 FROM ${db.table}_requests WHERE request_id = $1 FOR UPDATE`, [rid]);
-    const result = await answer;
-    try {
-      await meanwhile();
-    } finally {
-      await locker.query('COMMIT');
-      locker.release();
-    }
-    await resolveAll(ak);
-    await lossy.release();
-    return result;
-  }
 
   it('a charge voided after its daily period rolled leaves the new period alone: the new day never overspends', async () => {
     clock.set('2026-03-15T23:59:00Z');

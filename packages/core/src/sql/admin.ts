@@ -1,6 +1,7 @@
 import { engineNames } from './engine.js';
 import { centsOf, rowSql } from './expressions.js';
 import type { TableNames } from './identifier.js';
+import { markOf } from './requests.js';
 
 /** Kinds whose amounts add up to a period's spend (the counter). */
 export const SPEND_KINDS = `('charge', 'settle', 'adjust', 'void')`;
@@ -14,8 +15,12 @@ export const SPEND_KINDS = `('charge', 'settle', 'adjust', 'void')`;
 export function periodSets(p: string, r: string, n: string): string[] {
   const changed = `budget_period IS DISTINCT FROM ${p}::text`;
   const used = `(CASE WHEN ${p}::text IS NULL THEN ${rowSql(n, 'NULL').USED_MICROS} ELSE 0::bigint END)`;
+  // A change that zeroes the spend starts a new period for the claims' marks (sql/requests.ts):
+  // a void must not refund it. Removing a live period keeps the spend, and the mark's count.
+  const kept = `(${p}::text IS NULL AND NOT ${rowSql(n, 'NULL').ELAPSED})`;
   return [
     `budget_period = ${p}::text`,
+    `budget_resets = CASE WHEN ${changed} AND NOT ${kept} THEN budget_resets + 1 ELSE budget_resets END`,
     // A period with no reset date (a hand-written row) never rolls: setting it gives it one.
     `budget_reset_at = CASE WHEN ${changed} THEN ${r}::timestamptz ELSE COALESCE(budget_reset_at, ${r}::timestamptz) END`,
     `budget_used_micros = CASE WHEN ${changed} THEN ${used} ELSE budget_used_micros END`,
@@ -28,6 +33,9 @@ export function adminStatements(t: TableNames) {
   const e = engineNames(t);
   // Over a keys or accounts row (they share the budget columns), at the statement's $2.
   const now = rowSql('$2::timestamptz', 'NULL');
+  // The period a reset zeroes (rolled first if it elapsed), as claims mark it: a void of a charge
+  // in it gives back what the reset's adjust took (sql/requests.ts).
+  const zeroed = markOf('budget_resets', now.NEXT_RESET);
   const audit = (source: string, kind: string, extra = `NULL::jsonb`) =>
     `INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, actor, metadata)
        SELECT $2::timestamptz, id, external_subject, account_id, '${kind}', $3::text, ${extra} FROM ${source}`;
@@ -52,22 +60,23 @@ export function adminStatements(t: TableNames) {
      * Zero the period's spend, appending the opposite amount so ledger sums keep equalling the counter.
      * A period that already elapsed rolls first: its spend belongs to the old period, not this one.
      */
-    resetKey: `WITH o AS (SELECT id, ${now.USED_MICROS} AS before, ${now.NEXT_RESET} AS next_reset FROM ${t.keys}
-        WHERE id = $1 FOR UPDATE)
+    resetKey: `WITH o AS (SELECT id, ${now.USED_MICROS} AS before, ${now.NEXT_RESET} AS next_reset, ${zeroed} AS zeroed
+        FROM ${t.keys} WHERE id = $1 FOR UPDATE)
       , upd AS (UPDATE ${t.keys} k SET budget_used_micros = 0, budget_used_cents = 0, budget_reset_at = o.next_reset,
           budget_resets = k.budget_resets + 1
-        FROM o WHERE k.id = o.id RETURNING k.id, k.external_subject, k.account_id, o.before)
-      , led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros, actor)
-        SELECT $2::timestamptz, id, external_subject, account_id, 'adjust', -before, $3::text FROM upd)
+        FROM o WHERE k.id = o.id RETURNING k.id, k.external_subject, k.account_id, o.before, o.zeroed)
+      , led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros, actor, metadata)
+        SELECT $2::timestamptz, id, external_subject, account_id, 'adjust', -before, $3::text,
+          jsonb_build_object('zeroed', zeroed) FROM upd)
       SELECT id FROM upd`,
-    resetAccount: `WITH o AS (SELECT account_id, ${now.USED_MICROS} AS before, ${now.NEXT_RESET} AS next_reset
-        FROM ${e.accounts} WHERE account_id = $1 FOR UPDATE)
+    resetAccount: `WITH o AS (SELECT account_id, ${now.USED_MICROS} AS before, ${now.NEXT_RESET} AS next_reset,
+        ${zeroed} AS zeroed FROM ${e.accounts} WHERE account_id = $1 FOR UPDATE)
       , upd AS (UPDATE ${e.accounts} a SET budget_used_micros = 0, budget_used_cents = 0, budget_reset_at = o.next_reset,
           budget_resets = a.budget_resets + 1,
           updated_at = $2::timestamptz
-        FROM o WHERE a.account_id = o.account_id RETURNING a.account_id, o.before)
-      , led AS (INSERT INTO ${e.ledger} (at, account_id, kind, amount_micros, actor)
-        SELECT $2::timestamptz, account_id, 'adjust', -before, $3::text FROM upd)
+        FROM o WHERE a.account_id = o.account_id RETURNING a.account_id, o.before, o.zeroed)
+      , led AS (INSERT INTO ${e.ledger} (at, account_id, kind, amount_micros, actor, metadata)
+        SELECT $2::timestamptz, account_id, 'adjust', -before, $3::text, jsonb_build_object('zeroed', zeroed) FROM upd)
       SELECT account_id FROM upd`,
     setAccount: `SELECT ${e.fn('set_account_budget')}($1, $2::timestamptz, $3::integer, $4::text, $5::timestamptz, $6::text)`,
     readAccount: `SELECT account_id, budget_cents, budget_period, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at,
@@ -78,7 +87,8 @@ export function adminStatements(t: TableNames) {
     /**
      * $1 filter column value, $2 from, $3 to, $4 bucket ('hour' | 'day' | null). A key's spend is what
      * its counter counts: its own rows and, for a pool parent, what its pooled children charged (not
-     * their resets, which zero only the child's own counter).
+     * their resets, which zero only the child's own counter). An account's spend leaves out key
+     * resets' adjusts for the same reason: they zero the key's counter, not the account's.
      */
     spend: (column: 'principal_id' | 'subject' | 'account_id') => `SELECT
         CASE WHEN $4::text IS NULL THEN NULL ELSE date_part('epoch', date_trunc($4::text, at, 'UTC')) * 1000 END AS bucket,
@@ -86,7 +96,7 @@ export function adminStatements(t: TableNames) {
       FROM ${e.ledger} WHERE at >= $2::timestamptz AND at < $3::timestamptz AND kind IN ${SPEND_KINDS}
         AND (${column} = $1${
           column === 'account_id'
-            ? ''
+            ? ` AND NOT (kind = 'adjust' AND principal_id IS NOT NULL)`
             : ` OR (kind IN ('charge', 'settle', 'void') AND principal_id = ANY(ARRAY(SELECT c.id FROM ${t.keys} c
               JOIN ${t.keys} p ON p.id = c.pool_parent_id WHERE p.${column === 'subject' ? 'external_subject' : 'id'} = $1)))`
         })

@@ -179,12 +179,12 @@ ${closeHoldFunction(t, n)}
  * charge function also takes when it first learns whether a key's account is capped.
  */
 function accountFunction(t: TableNames, n: EngineNames): string {
-  const keptSpend = (column: string) => `CASE
-        WHEN a.budget_cents IS NULL THEN 0
+  const keptSpend = (column: string, zeroed = '0') => `CASE
+        WHEN a.budget_cents IS NULL THEN ${zeroed}
         WHEN a.budget_period IS NOT DISTINCT FROM EXCLUDED.budget_period THEN ${column}
         WHEN EXCLUDED.budget_period IS NULL AND NOT (a.budget_reset_at IS NOT NULL AND a.budget_reset_at <= p_now)
           THEN ${column}
-        ELSE 0 END`;
+        ELSE ${zeroed} END`;
   return `
 CREATE OR REPLACE FUNCTION ${n.fn('set_account_budget')}(p_account text, p_now timestamptz, p_budget integer,
   p_period text, p_reset timestamptz, p_actor text) RETURNS void LANGUAGE plpgsql AS $f$
@@ -203,6 +203,8 @@ BEGIN
       -- afresh, and so does a new period (as for keys, sql/admin.ts periodSets); removing the
       -- period keeps the current period's spend, none if it elapsed.
       budget_used_micros = ${keptSpend('a.budget_used_micros')},
+      -- Spend started afresh is a new period for the claims' marks (sql/requests.ts).
+      budget_resets = a.budget_resets + ${keptSpend('0', '1')},
       budget_used_cents = ${keptSpend('a.budget_used_cents')},
       updated_at = p_now;
   -- Holds taken while the account had no ceiling count against the new one.

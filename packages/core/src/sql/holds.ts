@@ -42,9 +42,9 @@ export function holdStatements(
 ): HoldStatements {
   const e = engineNames(t);
   // The claim: a plain INSERT after the write, so a tombstone already there rolls the call back.
-  // A close records its key's period mark (sql/requests.ts): a void refunds only that period.
-  const claim = (rows: string, marked = false) => `,
-  claim AS (INSERT INTO ${requestsTable(t)} (request_id, at, kind, principal_id, charged_micros, hold_id${marked ? ', key_mark' : ''})
+  // Every claim records its key's period mark (sql/requests.ts): a void refunds only that period.
+  const claim = (rows: string) => `,
+  claim AS (INSERT INTO ${requestsTable(t)} (request_id, at, kind, principal_id, charged_micros, hold_id, key_mark)
     ${rows})`;
   const one = rowSql('$2::timestamptz', '$4::text');
   // A batch row's columns carry an ak_ prefix: they share the UPDATE's scope with the keys table's.
@@ -68,10 +68,10 @@ export function holdStatements(
     last_used_at = CASE WHEN ${one.STALE} THEN ${one.NOW} ELSE last_used_at END
   WHERE ${by} = $1 AND ${bound.guard} AND $5::boolean AND ${one.LIVE} AND ${one.SCOPE_OK} AND NOT ${one.ELAPSED}
     AND ${fitsHeld('$3::bigint + $6::bigint')} AND pool_parent_id IS NULL AND account_capped = false
-  RETURNING ${passed(one.NOW)}),
+  RETURNING ${passed(one.NOW)}, ${MARK}),
   hold AS (INSERT INTO ${e.holds} (principal_id, account_id, amount_micros, created_at, expires_at)
     SELECT id, account_id, $6::bigint, ${one.NOW}, $7::timestamptz FROM upd RETURNING id, amount_micros, expires_at)${claim(
-      `SELECT $8::uuid, ${one.NOW}, 'charge', upd.id, $3::bigint, hold.id FROM upd, hold`,
+      `SELECT $8::uuid, ${one.NOW}, 'charge', upd.id, $3::bigint, hold.id, upd.ak_mark FROM upd, hold`,
     )}${ledgerCte(
       `SELECT ${one.NOW}, upd.id, upd.external_subject, upd.account_id, 'charge', $3::bigint, NULL FROM upd WHERE $3::bigint > 0
     UNION ALL
@@ -106,10 +106,10 @@ SELECT upd.*, hold.id AS hold_id, hold.amount_micros::float8 AS hold_amount_micr
     held_micros = held_micros + p.ak_hold,
     last_used_at = CASE WHEN ${rowSql('p.ak_now', 'NULL').STALE} THEN p.ak_now ELSE last_used_at END
   FROM per_key p WHERE id = p.ak_id
-  RETURNING ${passed('p.ak_now')}),
+  RETURNING ${passed('p.ak_now')}, ${MARK}),
   hold AS (INSERT INTO ${e.holds} (id, principal_id, account_id, amount_micros, created_at, expires_at)
     SELECT a.ak_hold_id, upd.id, upd.account_id, a.ak_hold, a.ak_now, a.ak_until FROM admitted a JOIN upd ON upd.id = a.ak_id)${claim(
-      `SELECT a.ak_rid, a.ak_now, 'charge', a.ak_id, a.ak_cost, a.ak_hold_id FROM admitted a JOIN upd ON upd.id = a.ak_id`,
+      `SELECT a.ak_rid, a.ak_now, 'charge', a.ak_id, a.ak_cost, a.ak_hold_id, upd.ak_mark FROM admitted a JOIN upd ON upd.id = a.ak_id`,
     )}${ledgerCte(
       `SELECT a.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', a.ak_cost, NULL
       FROM admitted a JOIN upd ON upd.id = a.ak_id WHERE a.ak_cost > 0
@@ -148,7 +148,6 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
     WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM h)
     RETURNING ${passed(one.NOW)}, ${MARK})${claim(
       `SELECT $5::uuid, ${one.NOW}, ${closeKind('$4::boolean')}, upd.id, $3::bigint, h.id, upd.ak_mark FROM upd, h`,
-      true,
     )}${ledgerCte(
       `SELECT ${one.NOW}, upd.id, upd.external_subject, upd.account_id, ${closeKind('$4::boolean')}, $3::bigint, h.id FROM upd, h`,
     )}
@@ -185,7 +184,6 @@ SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortf
     FROM per_key p WHERE id = p.ak_id
     RETURNING ${passed('p.ak_now')}, ${MARK})${claim(
       `SELECT h.ak_rid, h.ak_now, ${closeKind('h.ak_settle')}, h.principal_id, h.ak_cost, h.id, upd.ak_mark FROM h JOIN upd ON upd.id = h.principal_id`,
-      true,
     )}${ledgerCte(
       `SELECT h.ak_now, upd.id, upd.external_subject, upd.account_id, ${closeKind('h.ak_settle')}, h.ak_cost, h.id
       FROM h JOIN upd ON upd.id = h.principal_id`,

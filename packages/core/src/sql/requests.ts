@@ -26,7 +26,29 @@ export function requestsTable(t: TableNames): string {
 /** A counter row's period mark, as claims record it (row variable or table alias `v`). */
 export function mark(v: string): string {
   const c = v ? `${v}.` : '';
-  return `(${c}budget_resets || '@' || COALESCE((date_part('epoch', ${c}budget_reset_at) * 1000)::text, '-'))`;
+  return markOf(`${c}budget_resets`, `${c}budget_reset_at`);
+}
+
+/** The mark of a counter with this reset count and reset date (an admin reset records what it zeroed). */
+export function markOf(resets: string, resetAt: string): string {
+  return `(${resets} || '@' || COALESCE((date_part('epoch', ${resetAt}) * 1000)::text, '-'))`;
+}
+
+/**
+ * Whether a counter row (variable `v`) is still in the period a claim's mark names. A row with no
+ * reset date left had its period removed: that kept the spend unless it also counted a restart,
+ * so only the count is compared. A claim with no reset date on a row that has one now: the date
+ * was filled in without zeroing (a hand-written row, sql/admin.ts periodSets); the charge is still
+ * counted while the row's current period began no later than the charge. (A month counts as 28
+ * days here: a shorter window only ever refuses a refund, never grants one after a roll.)
+ */
+function samePeriod(claimMark: string, v: string): string {
+  const count = `split_part(${claimMark}, '@', 1) = ${v}.budget_resets::text`;
+  const length = `(CASE ${v}.budget_period WHEN 'week' THEN interval '7 days' WHEN 'month' THEN interval '28 days'
+        ELSE interval '1 day' END)`;
+  return `(${claimMark} IS NULL OR ${claimMark} = ${mark(v)}
+      OR (${v}.budget_reset_at IS NULL AND ${count})
+      OR (split_part(${claimMark}, '@', 2) = '-' AND ${count} AND ${v}.budget_reset_at - ${length} <= c.at))`;
 }
 
 /** A RETURNING column: the written row's period mark, for the claim of the same statement. */
@@ -35,6 +57,9 @@ export const MARK = `${mark('')} AS ak_mark`;
 export function requestsSql(t: TableNames, n: EngineNames, usedOf: (v: string) => string): string {
   const r = requestsTable(t);
   const undo = `jsonb_build_object('request_id', v_origin, 'undoes', 'reset', 'voided_at', p_now)`;
+  // An admin reset's adjust row that zeroed the counter (`whose`) in the period `claimMark` names.
+  const zeroedBy = (claimMark: string, whose: string) => `EXISTS (SELECT 1 FROM ${n.ledger}
+        WHERE ${whose} AND kind = 'adjust' AND metadata->>'zeroed' = ${claimMark})`;
   return `
 CREATE TABLE IF NOT EXISTS ${r} (
   request_id UUID PRIMARY KEY,
@@ -118,19 +143,19 @@ BEGIN
   -- already dropped it; refunding the new period would let it overspend (Guarantee 1).
   IF c.kind IN ('charge', 'settle') AND c.charged_micros > 0 THEN
     v_refund := c.charged_micros;
-    IF k.id IS NOT NULL AND (c.key_mark IS NULL OR c.key_mark = ${mark('k')}) THEN
+    IF k.id IS NOT NULL AND ${samePeriod('c.key_mark', 'k')} THEN
       v_used := GREATEST(${usedOf('k')} - v_refund, 0);
       UPDATE ${t.keys} SET budget_used_micros = v_used,
           budget_used_cents = LEAST((v_used + 9999) / 10000, 2147483647)::int WHERE id = k.id;
       k.budget_used_micros := v_used;
     END IF;
-    IF p.id IS NOT NULL AND (c.pool_mark IS NULL OR c.pool_mark = ${mark('p')}) THEN
+    IF p.id IS NOT NULL AND ${samePeriod('c.pool_mark', 'p')} THEN
       v_used := GREATEST(${usedOf('p')} - v_refund, 0);
       UPDATE ${t.keys} SET budget_used_micros = v_used,
           budget_used_cents = LEAST((v_used + 9999) / 10000, 2147483647)::int WHERE id = p.id;
       p.budget_used_micros := v_used;
     END IF;
-    IF c.account_id IS NOT NULL AND a.account_id IS NOT NULL AND (c.account_mark IS NULL OR c.account_mark = ${mark('a')}) THEN
+    IF c.account_id IS NOT NULL AND a.account_id IS NOT NULL AND ${samePeriod('c.account_mark', 'a')} THEN
       v_used := GREATEST(${usedOf('a')} - v_refund, 0);
       UPDATE ${n.accounts} SET budget_used_micros = v_used,
           budget_used_cents = LEAST((v_used + 9999) / 10000, 2147483647)::int, updated_at = p_now
@@ -174,17 +199,19 @@ BEGIN
     INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, idempotency_key, hold_id, metadata)
       VALUES (c.at, k.id, k.external_subject, k.account_id, 'void', -v_refund, c.idempotency_key, c.hold_id,
         jsonb_build_object('request_id', v_origin, 'voids', c.kind, 'voided_at', p_now));
-    -- A counter an admin reset zeroed since: the reset's 'adjust' already took this charge off its
-    -- sums, and the void takes it off again; give that back, at the call's time as well.
-    IF v_refund > 0 AND split_part(c.key_mark, '@', 1) <> k.budget_resets::text THEN
+    -- A counter an admin reset zeroed while it held this charge (the reset's 'adjust' records the
+    -- mark it zeroed): that adjust already took the charge off its sums, and the void takes it off
+    -- again; give that back, at the call's time as well. A roll or a new period took nothing.
+    IF v_refund > 0 AND ${zeroedBy('c.key_mark', 'principal_id = k.id')} THEN
       INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, metadata)
         VALUES (c.at, k.id, k.external_subject, k.account_id, 'adjust', v_refund, ${undo});
     END IF;
-    IF v_refund > 0 AND p.id IS NOT NULL AND split_part(c.pool_mark, '@', 1) <> p.budget_resets::text THEN
+    IF v_refund > 0 AND p.id IS NOT NULL AND ${zeroedBy('c.pool_mark', 'principal_id = p.id')} THEN
       INSERT INTO ${n.ledger} (at, principal_id, subject, account_id, kind, amount_micros, metadata)
         VALUES (c.at, p.id, p.external_subject, p.account_id, 'adjust', v_refund, ${undo});
     END IF;
-    IF v_refund > 0 AND c.account_id IS NOT NULL AND split_part(c.account_mark, '@', 1) <> a.budget_resets::text THEN
+    IF v_refund > 0 AND c.account_id IS NOT NULL
+        AND ${zeroedBy('c.account_mark', 'account_id = a.account_id AND principal_id IS NULL')} THEN
       INSERT INTO ${n.ledger} (at, account_id, kind, amount_micros, metadata)
         VALUES (c.at, a.account_id, 'adjust', v_refund, ${undo});
     END IF;
