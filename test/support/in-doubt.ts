@@ -1,7 +1,7 @@
-import type { AgentKey, Queryable } from '@agentkey/core';
+import { AgentKey, type Queryable } from '@agentkey/core';
 import type pg from 'pg';
 import { expect } from 'vitest';
-import type { TestDb } from './db.js';
+import { type manualClock, openStore, type TestDb } from './db.js';
 import { resolveAll } from './lossy-pool.js';
 
 /**
@@ -79,4 +79,15 @@ export function voidLater(db: TestDb, lossy: ReturnType<typeof answerLosingPool>
     return result;
   }
   return { q, lostThen };
+}
+
+/**
+ * What the lost-answer suites share: a migrated store on `clock` (`direct`), the same store behind
+ * an answer-losing pool with a short deadline (`ak`), and `voidLater` over the two (`h`).
+ */
+export async function openLostAnswerStore(clock: ReturnType<typeof manualClock>, timeoutMs = 500) {
+  const { db, ak: direct } = await openStore('postgres', { now: clock.now });
+  const lossy = answerLosingPool(db.pool);
+  const ak = new AgentKey({ pool: lossy.pool, tableName: db.table, timeoutMs, now: clock.now });
+  return { db, direct, lossy, ak, h: voidLater(db, lossy, ak) };
 }

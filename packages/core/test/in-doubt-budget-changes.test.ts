@@ -1,7 +1,7 @@
-import { AgentKey } from '@agentkey/core';
+import type { AgentKey } from '@agentkey/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manualClock, openStore, type TestDb } from '../../../test/support/db.js';
-import { answerLosingPool, voidLater } from '../../../test/support/in-doubt.js';
+import { manualClock, type TestDb } from '../../../test/support/db.js';
+import { openLostAnswerStore, type voidLater } from '../../../test/support/in-doubt.js';
 
 const all = { from: new Date('2020-01-01T00:00:00Z'), to: new Date('2030-01-01T00:00:00Z') };
 
@@ -13,16 +13,12 @@ const all = { from: new Date('2020-01-01T00:00:00Z'), to: new Date('2030-01-01T0
  */
 describe('voids after a budget change', () => {
   let db: TestDb;
-  let lossy: ReturnType<typeof answerLosingPool>;
   let ak: AgentKey;
   let direct: AgentKey;
   let h: ReturnType<typeof voidLater>;
   const clock = manualClock(new Date('2026-03-15T12:00:00Z'));
   beforeAll(async () => {
-    ({ db, ak: direct } = await openStore('postgres', { now: clock.now }));
-    lossy = answerLosingPool(db.pool);
-    ak = new AgentKey({ pool: lossy.pool, tableName: db.table, timeoutMs: 500, now: clock.now });
-    h = voidLater(db, lossy, ak);
+    ({ db, direct, ak, h } = await openLostAnswerStore(clock));
   });
   afterAll(() => db.close());
 

@@ -1,7 +1,7 @@
-import { AgentKey } from '@agentkey/core';
+import type { AgentKey } from '@agentkey/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manualClock, openStore, type TestDb } from '../../../test/support/db.js';
-import { answerLosingPool, voidLater } from '../../../test/support/in-doubt.js';
+import { manualClock, type TestDb } from '../../../test/support/db.js';
+import { openLostAnswerStore, type voidLater } from '../../../test/support/in-doubt.js';
 
 /**
  * Every claim records the period mark of each counter it charged (sql/requests.ts), the lean
@@ -11,16 +11,12 @@ import { answerLosingPool, voidLater } from '../../../test/support/in-doubt.js';
  */
 describe('the period marks claims record', () => {
   let db: TestDb;
-  let lossy: ReturnType<typeof answerLosingPool>;
   let ak: AgentKey;
   let direct: AgentKey;
   let h: ReturnType<typeof voidLater>;
   const clock = manualClock(new Date('2026-03-15T23:59:00Z'));
   beforeAll(async () => {
-    ({ db, ak: direct } = await openStore('postgres', { now: clock.now }));
-    lossy = answerLosingPool(db.pool);
-    ak = new AgentKey({ pool: lossy.pool, tableName: db.table, timeoutMs: 500, now: clock.now });
-    h = voidLater(db, lossy, ak);
+    ({ db, direct, ak, h } = await openLostAnswerStore(clock));
   });
   afterAll(() => db.close());
 

@@ -1,7 +1,7 @@
-import { AgentKey } from '@agentkey/core';
+import type { AgentKey } from '@agentkey/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manualClock, openStore, type TestDb } from '../../../test/support/db.js';
-import { answerLosingPool, voidLater } from '../../../test/support/in-doubt.js';
+import { manualClock, type TestDb } from '../../../test/support/db.js';
+import { openLostAnswerStore, type voidLater } from '../../../test/support/in-doubt.js';
 import { EVENTS, replay } from '../../../test/support/ledger.js';
 
 /** A void that lands after the counters it refunds have moved on (a period roll, an admin reset). */
@@ -9,17 +9,15 @@ const TIMEOUT_MS = 500;
 
 describe('voids after a period roll or a reset', () => {
   let db: TestDb;
-  let lossy: ReturnType<typeof answerLosingPool>;
   let ak: AgentKey;
   let direct: AgentKey;
   let q: ReturnType<typeof voidLater>['q'];
   let lostThen: ReturnType<typeof voidLater>['lostThen'];
   const clock = manualClock(new Date('2026-03-15T23:59:00Z'));
   beforeAll(async () => {
-    ({ db, ak: direct } = await openStore('postgres', { now: clock.now }));
-    lossy = answerLosingPool(db.pool);
-    ak = new AgentKey({ pool: lossy.pool, tableName: db.table, timeoutMs: TIMEOUT_MS, now: clock.now });
-    ({ q, lostThen } = voidLater(db, lossy, ak));
+    let h: ReturnType<typeof voidLater>;
+    ({ db, direct, ak, h } = await openLostAnswerStore(clock, TIMEOUT_MS));
+    ({ q, lostThen } = h);
   });
   afterAll(() => db.close());
 
