@@ -6,13 +6,20 @@ const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/inde
 export default defineConfig({
   resolve: {
     // Tests run against the TypeScript sources, never a stale dist/.
-    alias: {
-      '@agentkey/core': pkg('core'),
-      '@agentkey/express': pkg('express'),
-      '@agentkey/oidc': pkg('oidc'),
-      '@agentkey/auth0': pkg('auth0'),
-      '@agentkey/clerk': pkg('clerk'),
-    },
+    alias: [
+      // Package tests reach the shared test harness by name, never by ../../../ paths.
+      {
+        find: /^@agentkey\/test-support\/(.*)$/,
+        replacement: fileURLToPath(new URL('./test/support/$1', import.meta.url)),
+      },
+      ...Object.entries({
+        '@agentkey/core': pkg('core'),
+        '@agentkey/express': pkg('express'),
+        '@agentkey/oidc': pkg('oidc'),
+        '@agentkey/auth0': pkg('auth0'),
+        '@agentkey/clerk': pkg('clerk'),
+      }).map(([find, replacement]) => ({ find, replacement })),
+    ],
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],

@@ -1,6 +1,6 @@
 import { AgentKey } from '@agentkey/core';
 import type pg from 'pg';
-import { Coalescer } from '../../../packages/core/src/coalescer.js';
+import { Coalescer } from '../../../packages/core/src/batching/coalescer.js';
 import type { Scenario } from '../harness.js';
 
 export interface Setup {

@@ -1,7 +1,7 @@
 import { auth0Verifier } from '@agentkey/auth0';
 import type { AgentKey } from '@agentkey/core';
+import { openStore, type TestDb } from '@agentkey/test-support/db.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore, type TestDb } from '../../../test/support/db.js';
 import { type IdpStandIn, startIdp } from '../../oidc/test/support/idp-server.js';
 import { makeKey, mint, type TestKey } from '../../oidc/test/support/keys.js';
 

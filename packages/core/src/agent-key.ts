@@ -1,24 +1,31 @@
+import { ChargePath, chargeRequest, toAuthorizeResult, tokenExpired } from './authorize/charge.js';
+import { DescriptorCache } from './authorize/descriptor-cache.js';
+import { HoldPath } from './authorize/holds.js';
+import { guarded, InDoubt } from './authorize/in-doubt.js';
+import { EXPIRED, MALFORMED, refuse, unavailable } from './authorize/results.js';
 import { BudgetAdmin } from './budget/admin.js';
-import { ChargePath, chargeRequest, toAuthorizeResult, tokenExpired } from './budget/charge.js';
-import { HoldPath } from './budget/holds.js';
 import { costToMicros } from './budget/money.js';
 import { type BudgetPeriod, firstReset } from './budget/period.js';
-import { actorOf, checkBatching, checkBudget, checkPeriod, isRowId, rowIdOf } from './checks.js';
 import type { ChargeRequest, Lookup, StoreContext } from './context.js';
-import { preparedQuery, type Queryable, type Runner } from './db.js';
-import { checkTimeout, within } from './deadline.js';
-import { DescriptorCache } from './descriptor-cache.js';
-import { parseDuration, parsePositiveDuration } from './duration.js';
-import { AgentKeyInputError } from './errors.js';
-import { Gate, type GateOptions } from './gate.js';
-import { guarded, InDoubt } from './in-doubt.js';
-import { checkIdent, checkName, checkOptionalIdent, checkScopes, isIdent, isPlausibleKey } from './input.js';
-import { hashKey, newKey, unusableHash } from './key.js';
-import { updateRow } from './key-update.js';
-import { trackRow, validateRow } from './legacy.js';
-import { consoleStoreReporter, type StoreReporter, watchPoolErrors } from './pool-errors.js';
-import { EXPIRED, MALFORMED, refuse, unavailable } from './results.js';
-import { toKeyInfo, tokenSide } from './rows.js';
+import { checkTimeout, within } from './db/deadline.js';
+import { consoleStoreReporter, type StoreReporter, watchPoolErrors } from './db/pool-errors.js';
+import { preparedQuery, type Queryable, type Runner } from './db/queryable.js';
+import { AgentKeyInputError } from './errors/errors.js';
+import { Gate, type GateOptions } from './gate/gate.js';
+import { parseDuration, parsePositiveDuration } from './input/duration.js';
+import { actorOf, checkBatching, checkBudget, checkPeriod, isRowId, rowIdOf } from './input/options.js';
+import {
+  checkIdent,
+  checkName,
+  checkOptionalIdent,
+  checkScopes,
+  isIdent,
+  isPlausibleKey,
+} from './input/values.js';
+import { toKeyInfo, tokenSide } from './keys/rows.js';
+import { hashKey, newKey, unusableHash } from './keys/secret.js';
+import { updateRow } from './keys/update.js';
+import { trackRow, validateRow } from './legacy/validate.js';
 import { adminStatements } from './sql/admin.js';
 import { type TableNames, tableNames } from './sql/identifier.js';
 import { migrationSql } from './sql/migrate.js';

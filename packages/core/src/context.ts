@@ -1,6 +1,6 @@
-import type { Queryable, Runner } from './db.js';
-import type { DescriptorCache } from './descriptor-cache.js';
-import type { InDoubt } from './in-doubt.js';
+import type { DescriptorCache } from './authorize/descriptor-cache.js';
+import type { InDoubt } from './authorize/in-doubt.js';
+import type { Queryable, Runner } from './db/queryable.js';
 import type { adminStatements } from './sql/admin.js';
 import type { Selector } from './sql/columns.js';
 import type { TableNames } from './sql/identifier.js';

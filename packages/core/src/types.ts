@@ -1,6 +1,6 @@
 import type { BudgetPeriod } from './budget/period.js';
-import type { Queryable } from './db.js';
-import type { AuthError } from './errors.js';
+import type { Queryable } from './db/queryable.js';
+import type { AuthError } from './errors/errors.js';
 
 export interface AgentKeyOptions {
   /** A pg Pool, or anything with its `query(text, params)`. The constructor never calls it. */

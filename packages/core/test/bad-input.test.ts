@@ -1,6 +1,6 @@
 import { AgentKey, AgentKeyInputError } from '@agentkey/core';
+import { BACKENDS, openStore, type TestDb } from '@agentkey/test-support/db.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, openStore, type TestDb } from '../../../test/support/db.js';
 
 const HOSTILE_TABLES = [
   'keys; DROP TABLE users',

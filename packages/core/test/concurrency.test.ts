@@ -1,6 +1,6 @@
 import { AgentKey } from '@agentkey/core';
+import { openDb, openStore, type TestDb } from '@agentkey/test-support/db.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDb, openStore, type TestDb } from '../../../test/support/db.js';
 
 // Server only: PGlite has a single connection, so nothing there runs concurrently.
 describe('concurrency (server only)', () => {

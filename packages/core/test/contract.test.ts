@@ -1,6 +1,6 @@
 import type { AgentKey } from '@agentkey/core';
+import { BACKENDS, openStore, type TestDb } from '@agentkey/test-support/db.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, openStore, type TestDb } from '../../../test/support/db.js';
 
 // agentkey 0.2.0's public contract, method by method, on PGlite and on a PostgreSQL server.
 describe.each(BACKENDS)('0.2.0 contract (%s)', (backend) => {

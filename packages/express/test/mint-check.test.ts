@@ -1,6 +1,6 @@
 import type { AgentKey, Queryable } from '@agentkey/core';
+import { inParallel } from '@agentkey/test-support/parallel.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inParallel } from '../../../test/support/parallel.js';
 import { countRows, LIBS, type Loaded, load, type Served, serve } from './support/http.js';
 
 const DAY = 86_400_000;

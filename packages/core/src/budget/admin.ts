@@ -1,8 +1,8 @@
-import { actorOf, checkBudget, checkDate, checkPeriod, isRowId, targetColumn } from '../checks.js';
 import type { StoreContext } from '../context.js';
-import { AgentKeyInputError } from '../errors.js';
-import { checkIdent } from '../input.js';
-import { budgetNumbers } from '../rows.js';
+import { AgentKeyInputError } from '../errors/errors.js';
+import { actorOf, checkBudget, checkDate, checkPeriod, isRowId, targetColumn } from '../input/options.js';
+import { checkIdent } from '../input/values.js';
+import { budgetNumbers } from '../keys/rows.js';
 import type { AccountInfo, AuditOptions, BudgetTarget, SpendOptions, SpendReport } from '../types.js';
 import { MAX_BUDGET_CENTS, MICROS_PER_CENT } from './money.js';
 import { type BudgetPeriod, firstReset } from './period.js';

@@ -1,4 +1,4 @@
-import type { Statement } from '../db.js';
+import type { Statement } from '../db/queryable.js';
 import { ms, PASSED_COLUMNS, perSelector, type Selector, SLIM_COLUMNS } from './columns.js';
 import { engineNames } from './engine.js';
 import {

@@ -1,4 +1,4 @@
-import { type Statement, statement } from '../db.js';
+import { type Statement, statement } from '../db/queryable.js';
 
 /** The column a request names its row by: a native key's hash or an external subject. */
 export type Selector = 'key_hash' | 'external_subject';

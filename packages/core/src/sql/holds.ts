@@ -1,4 +1,4 @@
-import { type Statement, statement } from '../db.js';
+import { type Statement, statement } from '../db/queryable.js';
 import { ms, PASSED_COLUMNS, perSelector, type Selector } from './columns.js';
 import { engineNames } from './engine.js';
 import { centsOf, fitsHeld, heldMicrosNow, rowSql, STORED_USED_MICROS } from './expressions.js';

@@ -1,4 +1,4 @@
-import { AgentKeyInputError } from '../errors.js';
+import { AgentKeyInputError } from '../errors/errors.js';
 
 const PART = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Room for the longest suffix of a table agentkey derives from this one (`_external_subject_key`).

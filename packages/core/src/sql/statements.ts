@@ -1,4 +1,4 @@
-import { type Statement, statement } from '../db.js';
+import { type Statement, statement } from '../db/queryable.js';
 import { type ChargeStatements, chargeStatements } from './charges.js';
 import { ms, perSelector, type Selector } from './columns.js';
 import { engineNames } from './engine.js';

@@ -20,7 +20,7 @@ export async function load(lib: Lib) {
   const express = (await import(lib)).default as typeof import('express');
   const pkg = await import('@agentkey/express');
   const core = await import('@agentkey/core');
-  const support = await import('../../../../test/support/db.js');
+  const support = await import('@agentkey/test-support/db.js');
   return { express, pkg, core, support };
 }
 export type Loaded = Awaited<ReturnType<typeof load>>;

@@ -1,0 +1,27 @@
+import type { EngineRow } from '../authorize/engine-row.js';
+import type { Runner, Statement } from '../db/queryable.js';
+import { BUSY } from './coalescer.js';
+
+/** A batch statement's row: the answer to the call at `ord` (1-based); every row carries `busy`. */
+export type BatchRow = EngineRow & { ord?: number | null; busy?: number[] | null };
+
+/** Each call's answer by position: its row, undefined (to the engine), or BUSY (next batch). */
+export type Answers = Array<BatchRow | undefined | typeof BUSY>;
+
+/**
+ * Runs a batch statement (sql/charges.ts, sql/holds.ts): one parameter list per call, sent column
+ * by column as arrays.
+ */
+export async function runBatch(
+  hot: Runner,
+  statement: Statement,
+  params: readonly unknown[][],
+): Promise<Answers> {
+  const columns = params[0]!.map((_, c) => params.map((p) => p[c]));
+  const rows = (await hot(statement, columns)).rows as BatchRow[];
+  const out: Answers = new Array(params.length).fill(undefined);
+  for (const row of rows) if (row.ord) out[row.ord - 1] = row;
+  // A call a row answers was taken: it must never go round again, whatever `busy` says.
+  for (const ord of rows[0]?.busy ?? []) if (out[ord - 1] === undefined) out[ord - 1] = BUSY;
+  return out;
+}

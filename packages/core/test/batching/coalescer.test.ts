@@ -1,0 +1,225 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BUSY, Coalescer } from '../../src/batching/coalescer.js';
+
+/** A batch `run` the test answers by hand: each call records its items and waits for `answer`. */
+function manualRun<O>() {
+  const batches: Array<{
+    items: string[];
+    answer: (outs: Array<O | undefined | typeof BUSY>) => void;
+    fail: (e: Error) => void;
+  }> = [];
+  let running = 0;
+  let peak = 0;
+  const run = (items: readonly string[]) =>
+    new Promise<ReadonlyArray<O | undefined | typeof BUSY>>((resolve, reject) => {
+      running++;
+      peak = Math.max(peak, running);
+      const done = () => running--;
+      batches.push({
+        items: [...items],
+        answer: (outs) => {
+          done();
+          resolve(outs);
+        },
+        fail: (e) => {
+          done();
+          reject(e);
+        },
+      });
+    });
+  return { run, batches, peak: () => peak };
+}
+
+/** Lets setImmediate callbacks and promise continuations run. */
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('Coalescer', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('calls made in one turn share one batch, in order, and each gets its own answer', async () => {
+    const m = manualRun<string>();
+    const c = new Coalescer(m.run, { maxInFlight: 2, maxBatch: 64 });
+    const answers = ['a', 'b', 'c'].map((x) => c.submit(x));
+    await turn();
+    expect(m.batches.map((b) => b.items)).toEqual([['a', 'b', 'c']]);
+    m.batches[0]!.answer(['A', undefined, 'C']);
+    expect(await Promise.all(answers)).toEqual(['A', undefined, 'C']);
+  });
+
+  it('a call whose deadline passes while it is queued is never sent, and rejects with expired()', async () => {
+    const m = manualRun<string>();
+    const deadlines = new Map([
+      ['a', Number.POSITIVE_INFINITY],
+      ['b', Number.POSITIVE_INFINITY],
+      ['c', Number.POSITIVE_INFINITY],
+    ]);
+    const c = new Coalescer(
+      m.run,
+      { maxInFlight: 1, maxBatch: 64 },
+      { deadlineOf: (x) => deadlines.get(x)!, expired: () => new Error('too late') },
+    );
+    const a = c.submit('a');
+    await turn();
+    const b = c.submit('b');
+    const later = c.submit('c');
+    await turn();
+    deadlines.set('b', Date.now() - 1); // its caller has been answered meanwhile
+    m.batches[0]!.answer(['A']);
+    await expect(b).rejects.toThrow('too late');
+    await turn();
+    expect(m.batches.map((x) => x.items)).toEqual([['a'], ['c']]);
+    m.batches[1]!.answer(['C']);
+    expect([await a, await later]).toEqual(['A', 'C']);
+  });
+
+  it('a lone call goes at once, alone', async () => {
+    const m = manualRun<string>();
+    const c = new Coalescer(m.run, { maxInFlight: 2, maxBatch: 64 });
+    const one = c.submit('x');
+    await turn();
+    expect(m.batches.map((b) => b.items)).toEqual([['x']]);
+    m.batches[0]!.answer(['X']);
+    expect(await one).toBe('X');
+  });
+
+  it('never runs more than maxInFlight at once; calls queued meanwhile go together when a slot frees', async () => {
+    const m = manualRun<string>();
+    const c = new Coalescer(m.run, { maxInFlight: 2, maxBatch: 64 });
+    const first = [c.submit('a')];
+    await turn();
+    const second = [c.submit('b')];
+    await turn();
+    const queued = ['c', 'd', 'e'].map((x) => c.submit(x));
+    await turn();
+    expect(m.batches.map((b) => b.items)).toEqual([['a'], ['b']]);
+    m.batches[0]!.answer(['A']);
+    await turn();
+    expect(m.batches.map((b) => b.items)).toEqual([['a'], ['b'], ['c', 'd', 'e']]);
+    m.batches[1]!.answer(['B']);
+    m.batches[2]!.answer(['C', 'D', 'E']);
+    expect(await Promise.all([...first, ...second, ...queued])).toEqual(['A', 'B', 'C', 'D', 'E']);
+    expect(m.peak()).toBe(2);
+  });
+
+  it('splits a queue longer than maxBatch', async () => {
+    const m = manualRun<number>();
+    const c = new Coalescer(m.run, { maxInFlight: 4, maxBatch: 3 });
+    const all = ['1', '2', '3', '4', '5', '6', '7'].map((x) => c.submit(x));
+    await turn();
+    expect(m.batches.map((b) => b.items)).toEqual([['1', '2', '3'], ['4', '5', '6'], ['7']]);
+    for (const b of m.batches) b.answer(b.items.map(Number));
+    expect(await Promise.all(all)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('with keyOf, a repeat of a key waits for a later batch and keeps its order', async () => {
+    const m = manualRun<string>();
+    const c = new Coalescer(m.run, { maxInFlight: 1, maxBatch: 64 }, { keyOf: (x) => x[0]! });
+    const all = ['a1', 'b1', 'a2', 'c1', 'a3'].map((x) => c.submit(x));
+    await turn();
+    expect(m.batches.map((b) => b.items)).toEqual([['a1', 'b1', 'c1']]);
+    m.batches[0]!.answer(['A1', 'B1', 'C1']);
+    await turn();
+    expect(m.batches[1]!.items).toEqual(['a2']);
+    m.batches[1]!.answer(['A2']);
+    await turn();
+    expect(m.batches[2]!.items).toEqual(['a3']);
+    m.batches[2]!.answer(['A3']);
+    expect(await Promise.all(all)).toEqual(['A1', 'B1', 'A2', 'C1', 'A3']);
+  });
+
+  it('a BUSY call goes round again ahead of later calls, and after five rounds is answered undefined', async () => {
+    const m = manualRun<string>();
+    const c = new Coalescer(m.run, { maxInFlight: 1, maxBatch: 64 });
+    const busy = c.submit('busy');
+    const fine = c.submit('fine');
+    await turn();
+    const later = c.submit('later');
+    await turn();
+    m.batches[0]!.answer([BUSY, 'FINE']);
+    expect(await fine).toBe('FINE');
+    expect(m.batches[1]!.items).toEqual(['busy', 'later']);
+    m.batches[1]!.answer([BUSY, 'LATER']);
+    expect(await later).toBe('LATER');
+    for (let round = 2; round < 5; round++) {
+      await turn();
+      expect(m.batches[round]!.items).toEqual(['busy']);
+      m.batches[round]!.answer([BUSY]);
+    }
+    expect(await busy).toBeUndefined();
+    expect(m.batches).toHaveLength(5);
+  });
+
+  it('a failing batch rejects exactly its own calls; the next batch still runs', async () => {
+    const m = manualRun<string>();
+    const c = new Coalescer(m.run, { maxInFlight: 1, maxBatch: 64 });
+    const doomed = ['a', 'b'].map((x) => c.submit(x));
+    await turn();
+    const after = c.submit('c');
+    m.batches[0]!.fail(new Error('connection reset'));
+    await expect(doomed[0]).rejects.toThrow('connection reset');
+    await expect(doomed[1]).rejects.toThrow('connection reset');
+    await turn();
+    expect(m.batches[1]!.items).toEqual(['c']);
+    m.batches[1]!.answer(['C']);
+    expect(await after).toBe('C');
+  });
+
+  it("with retryAlone, a batch that fails on one call's data runs each call again alone", async () => {
+    const m = manualRun<string>();
+    const dataError = Object.assign(new Error('invalid byte sequence'), { code: '22021' });
+    const c = new Coalescer(m.run, { maxInFlight: 1, maxBatch: 64 }, { retryAlone: (e) => e === dataError });
+    const calls = ['good', 'bad', 'busy'].map((x) => c.submit(x));
+    await turn();
+    m.batches[0]!.fail(dataError);
+    await turn();
+    expect(m.batches.slice(1).map((b) => b.items)).toEqual([['good'], ['bad'], ['busy']]);
+    m.batches[1]!.answer(['GOOD']);
+    m.batches[2]!.fail(dataError);
+    m.batches[3]!.answer([BUSY]); // alone, busy means: not taken
+    expect(await calls[0]).toBe('GOOD');
+    await expect(calls[1]).rejects.toBe(dataError);
+    expect(await calls[2]).toBeUndefined();
+    // Any other error still fails the batch whole, and a lone call is never run twice.
+    const other = ['x', 'y'].map((x) => c.submit(x));
+    await turn();
+    m.batches[4]!.fail(new Error('connection reset'));
+    await expect(other[0]).rejects.toThrow('connection reset');
+    await expect(other[1]).rejects.toThrow('connection reset');
+    const lone = c.submit('z');
+    await turn();
+    m.batches[5]!.fail(dataError);
+    await expect(lone).rejects.toBe(dataError);
+    await turn();
+    expect(m.batches).toHaveLength(6);
+  });
+
+  it('a statement running past 100 ms stops holding a slot, so it stalls nothing but its own calls', async () => {
+    vi.useFakeTimers();
+    const m = manualRun<string>();
+    const c = new Coalescer(m.run, { maxInFlight: 1, maxBatch: 64 });
+    const stuck = c.submit('stuck');
+    await vi.advanceTimersByTimeAsync(0);
+    const next = c.submit('next');
+    await vi.advanceTimersByTimeAsync(99);
+    expect(m.batches.map((b) => b.items)).toEqual([['stuck']]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(m.batches.map((b) => b.items)).toEqual([['stuck'], ['next']]);
+    m.batches[1]!.answer(['NEXT']);
+    expect(await next).toBe('NEXT');
+    // The slow one still finishes, and its slot is not given back twice.
+    m.batches[0]!.answer(['STUCK']);
+    expect(await stuck).toBe('STUCK');
+    const d = c.submit('d');
+    await vi.advanceTimersByTimeAsync(0);
+    const e = c.submit('e');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(m.batches.slice(2).map((b) => b.items)).toEqual([['d']]);
+    m.batches[2]!.answer(['D']);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(m.batches.slice(3).map((b) => b.items)).toEqual([['e']]);
+    m.batches[3]!.answer(['E']);
+    expect(await Promise.all([d, e])).toEqual(['D', 'E']);
+  });
+});
