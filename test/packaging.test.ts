@@ -126,6 +126,42 @@ describe('installed from the tarballs in a fresh project', () => {
     expect(seen).toEqual({ legacy: ['acme', 401, 401], gate: ['acme', 401, 401] });
   });
 
+  it.each([
+    ['CommonJS', 'cjs'],
+    ['ES module', 'esm'],
+  ] as const)(
+    '%s: migrate() reads its .sql files from the package and the engine charges',
+    async (_, kind) => {
+      const load =
+        kind === 'cjs'
+          ? `const { AgentKey, fromPGlite } = require('@agentkey/core');\nconst { PGlite } = require('@electric-sql/pglite');`
+          : `import { AgentKey, fromPGlite } from '@agentkey/core';\nimport { PGlite } from '@electric-sql/pglite';`;
+      const file = join(consumer, `charge.${kind === 'cjs' ? 'cjs' : 'mjs'}`);
+      writeFileSync(
+        file,
+        `${load}
+(async () => {
+  const db = new PGlite();
+  const ak = new AgentKey({ pool: fromPGlite(db) });
+  await ak.migrate();
+  await ak.migrate();
+  const { key } = await ak.create({ accountId: 'acme', budgetCents: 5 });
+  const outcome = (r) => (r.ok ? 'ok' : r.error.code);
+  const seen = [outcome(await ak.authorize(key, { costCents: 2 })), outcome(await ak.authorize(key, { costCents: 9 }))];
+  const held = await ak.authorize(key, { holdCents: 3, idempotencyKey: 'once' });
+  seen.push(outcome(held), outcome(await ak.settle(held.hold.id, { costCents: 1 })));
+  const { rows } = await db.query('SELECT name FROM sdk_api_keys_schema_version ORDER BY name');
+  seen.push(rows.map((r) => r.name), (await ak.validate(key)).budgetUsedCents);
+  await db.close();
+  console.log(JSON.stringify(seen));
+})().catch((error) => { console.error(error); process.exit(1); });
+`,
+      );
+      const seen = JSON.parse(await run(process.execPath, [file], consumer));
+      expect(seen).toEqual(['ok', 'budget_exceeded', 'ok', 'ok', ['001_tables.sql', 'functions'], 3]);
+    },
+  );
+
   it('TypeScript (module node16) types a .cts file through require and a .mts file through import', async () => {
     writeFileSync(join(consumer, 'types.cts'), CONSUMER_TYPES);
     writeFileSync(join(consumer, 'types.mts'), CONSUMER_TYPES);

@@ -28,7 +28,7 @@ import { updateRow } from './keys/update.js';
 import { trackRow, validateRow } from './legacy/validate.js';
 import { adminStatements } from './sql/admin.js';
 import { type TableNames, tableNames } from './sql/identifier.js';
-import { migrationSql } from './sql/migrate.js';
+import { migrate } from './sql/migrate.js';
 import { type Statements, statements } from './sql/statements.js';
 import type {
   AccountInfo,
@@ -143,7 +143,7 @@ export class AgentKey {
 
   /** Creates the keys table if absent and adds missing columns. Idempotent; safe to run concurrently. */
   async migrate(): Promise<void> {
-    await this.pool.query(migrationSql(this.tables));
+    await migrate(this.pool, this.tables);
   }
 
   async create(options: CreateKeyOptions): Promise<CreateKeyResult> {

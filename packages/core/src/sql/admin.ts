@@ -1,7 +1,8 @@
-import { engineNames } from './engine.js';
-import { centsOf, rowSql } from './expressions.js';
+import { rowSql } from './expressions.js';
 import type { TableNames } from './identifier.js';
+import { engineNames } from './names.js';
 import { markOf } from './requests.js';
+import { accountHeldSum, centsOf } from './rules.js';
 
 /** Kinds whose amounts add up to a period's spend (the counter). */
 export const SPEND_KINDS = `('charge', 'settle', 'adjust', 'void')`;
@@ -81,8 +82,7 @@ export function adminStatements(t: TableNames) {
     setAccount: `SELECT ${e.fn('set_account_budget')}($1, $2::timestamptz, $3::integer, $4::text, $5::timestamptz, $6::text)`,
     readAccount: `SELECT account_id, budget_cents, budget_period, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at,
         ${now.USED_MICROS}::float8 AS used_micros,
-        (SELECT COALESCE(sum(amount_micros), 0) FROM ${e.holds} h WHERE h.account_id = a.account_id AND h.state = 'open'
-          AND h.expires_at > $2::timestamptz)::float8 AS held_micros
+        ${accountHeldSum(e.holds, 'a.account_id', '$2::timestamptz')}::float8 AS held_micros
       FROM ${e.accounts} a WHERE account_id = $1`,
     /**
      * $1 filter column value, $2 from, $3 to, $4 bucket ('hour' | 'day' | null). A key's spend is what

@@ -1,12 +1,8 @@
 import type { Statement } from '../db/queryable.js';
 import { ms, PASSED_COLUMNS, perSelector, type Selector, SLIM_COLUMNS } from './columns.js';
-import { engineNames } from './engine.js';
 import {
-  accountHeldMicrosNow,
-  centsOf,
   ELAPSED,
   FITS_UNRESET,
-  heldMicrosNow,
   LIVE,
   NOW,
   rowSql,
@@ -15,7 +11,9 @@ import {
   STORED_USED_MICROS,
 } from './expressions.js';
 import type { TableNames } from './identifier.js';
+import { engineNames } from './names.js';
 import { type lockBound, MARK, mark, requestsTable } from './requests.js';
+import { accountHeldMicrosNow, capFits, centsOf, elapsed, heldMicrosNow } from './rules.js';
 
 /**
  * The lean charge statements: a positive cost on a key with no pool parent, alone or with its
@@ -99,8 +97,7 @@ SELECT * FROM upd`;
       budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)}, updated_at = ${NOW}
     WHERE account_id = (SELECT account_id FROM kl)
       AND budget_cents IS NOT NULL AND NOT ${ELAPSED}
-      AND ${STORED_USED_MICROS} + held_micros + $3::bigint <= budget_cents::bigint * 10000
-      AND ${STORED_USED_MICROS} + held_micros < budget_cents::bigint * 10000
+      AND ${capFits('budget_cents', `${STORED_USED_MICROS} + held_micros`, '$3::bigint')}
     RETURNING budget_cents AS account_limit_cents, budget_used_micros::float8 AS account_used_micros,
       ${ms('budget_reset_at')} AS account_reset_at, ${accountHeld(NOW)}, ${mark('')} AS ak_account_mark),
   upd AS (UPDATE ${t.keys} SET budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
@@ -126,8 +123,6 @@ SELECT * FROM upd CROSS JOIN acct`;
   // account fit; the first that does not, and every later one on that key or account, go to the
   // engine. Several charges on one key or account become one write to its row.
   const many = rowSql('r.ak_now', 'r.ak_scope');
-  const fits = (taken: string, total: string, cap: string) =>
-    `(${taken} + ${total} <= ${cap}::bigint * 10000 AND ${taken} < ${cap}::bigint * 10000)`;
   const batchSql = (by: Selector) => `WITH r AS (
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
     WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
@@ -153,10 +148,9 @@ SELECT * FROM upd CROSS JOIN acct`;
       (sum(r.ak_cost) OVER (PARTITION BY a.ak_account ORDER BY r.ak_ord))::bigint AS ak_total
     FROM r JOIN k ON k.ak_value = r.ak_value LEFT JOIN a ON k.ak_capped AND a.ak_account = k.ak_account
     WHERE (NOT k.ak_capped OR a.ak_account IS NOT NULL) AND r.ak_ok AND ${many.LIVE} AND ${many.SCOPE_OK}
-      AND NOT ${many.ELAPSED} AND NOT (a.ak_reset IS NOT NULL AND a.ak_reset <= r.ak_now)),
+      AND NOT ${many.ELAPSED} AND NOT ${elapsed('a.ak_reset', 'r.ak_now')}),
   admitted AS MATERIALIZED (SELECT * FROM asked
-    WHERE (ak_key_cap IS NULL OR ${fits('ak_key_taken', 'ak_key_total', 'ak_key_cap')})
-      AND (ak_cap IS NULL OR ${fits('ak_taken', 'ak_total', 'ak_cap')})),
+    WHERE ${capFits('ak_key_cap', 'ak_key_taken', 'ak_key_total')} AND ${capFits('ak_cap', 'ak_taken', 'ak_total')}),
   per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now FROM admitted GROUP BY ak_id),
   per_account AS (SELECT ak_capped_account, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now
     FROM admitted WHERE ak_capped_account IS NOT NULL GROUP BY ak_capped_account),

@@ -1,3 +1,5 @@
+import { capFits, elapsed, scopeOk, storedUsed } from './rules.js';
+
 /**
  * SQL fragments over one row of the keys table. They are evaluated inside the UPDATE that
  * charges, so an elapsed period resets in the same atomic step and a concurrent writer's row
@@ -8,7 +10,7 @@
  */
 export function rowSql(now: string, scope: string) {
   /** The budget period has elapsed: used falls to zero and reset_at moves into the future. */
-  const ELAPSED = `(budget_reset_at IS NOT NULL AND budget_reset_at <= ${now})`;
+  const ELAPSED = elapsed('budget_reset_at', now);
 
   /** Micros used in the current period. */
   const USED_MICROS = `(CASE WHEN ${ELAPSED} THEN 0::bigint ELSE ${STORED_USED_MICROS} END)`;
@@ -40,53 +42,24 @@ END)`;
     /** last_used_at is written at most once a minute per row, never on every request. */
     STALE: `(last_used_at IS NULL OR last_used_at < ${now} - interval '60 seconds')`,
     /** `scope` is granted by the row: no scope asked, unlimited row, the scope itself or `admin`. */
-    SCOPE_OK: `(${scope} IS NULL OR scopes IS NULL OR ${scope} = ANY(scopes) OR 'admin' = ANY(scopes))`,
+    SCOPE_OK: scopeOk(scope, 'scopes'),
   };
 }
 
 /**
- * Micros stored for the row. `budget_used_micros` is exact; `budget_used_cents` is 0.2.0's whole
- * cents (rounded up) that users read and sometimes write by hand. When the two disagree a person
- * edited the cents, and the cents win. Used as is when the period has not elapsed (the hot path
- * checks `NOT ELAPSED` instead of resetting).
+ * Micros stored for the row (sql/rules.ts storedUsed). Used as is when the period has not elapsed
+ * (the hot path checks `NOT ELAPSED` instead of resetting).
  */
-export const STORED_USED_MICROS = `(CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE COALESCE(budget_used_cents, 0)::bigint * 10000 END)`;
-
-const CAP_MICROS = '(budget_cents::bigint * 10000)';
+export const STORED_USED_MICROS = storedUsed('budget_used_micros', 'budget_used_cents');
 
 /**
  * `need` (micros) fits a row whose period has not elapsed, counting `held_micros` — an upper bound
  * of the row's open holds — so a lean statement can only ever be stricter than the exact engine.
- * A spent key refuses even a free call, as validate does.
  */
 export const fitsHeld = (need: string) =>
-  `(budget_cents IS NULL OR (${STORED_USED_MICROS} + held_micros + ${need} <= ${CAP_MICROS} AND ${STORED_USED_MICROS} + held_micros < ${CAP_MICROS}))`;
+  capFits('budget_cents', `${STORED_USED_MICROS} + held_micros`, need);
 
 export const FITS_UNRESET = fitsHeld('$3::bigint');
-
-/**
- * Micros of open holds still counting at `now` against the keys row `row` (a table reference or a
- * PL/pgSQL row variable): what a new call cannot use. `held_micros` is kept under the row's lock as
- * every hold opens and closes (its pooled children's included), so it is exact but for holds past
- * their TTL that no call has swept yet: those stop counting here as they do in the engine. Unlike a
- * sum of the open holds, it already counts a hold this very statement opened or closed. Free when
- * the row has no holds.
- */
-export const heldMicrosNow = (holds: string, row: string, now: string) =>
-  `(CASE WHEN ${row}.held_micros = 0 THEN 0::bigint ELSE GREATEST(${row}.held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
-    FROM ${holds} oh WHERE (oh.principal_id = ${row}.id OR oh.pool_id = ${row}.id) AND oh.state = 'open'
-      AND oh.expires_at <= ${now}), 0)::bigint END)`;
-
-/**
- * The same for the accounts row `row`, whose `held_micros` is only an upper bound (it keeps holds
- * swept since it was last re-summed): the open holds of its keys still counting at `now`, summed.
- */
-export const accountHeldMicrosNow = (holds: string, row: string, now: string) =>
-  `(CASE WHEN ${row}.held_micros = 0 THEN 0::bigint ELSE (SELECT COALESCE(sum(oh.amount_micros), 0)
-    FROM ${holds} oh WHERE oh.account_id = ${row}.account_id AND oh.state = 'open' AND oh.expires_at > ${now})::bigint END)`;
-
-/** Whole cents for 0.2.0's column, rounded up, kept inside INTEGER. */
-export const centsOf = (micros: string) => `LEAST((${micros} + 9999) / 10000, 2147483647)::int`;
 
 /** A single request's fragments: `$2` is always the caller's clock, `$4` the scope asked for. */
 export const { NOW, ELAPSED, USED_MICROS, NEXT_RESET, LIVE, STALE, SCOPE_OK } = rowSql(

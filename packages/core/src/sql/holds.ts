@@ -1,9 +1,10 @@
 import { type Statement, statement } from '../db/queryable.js';
 import { ms, PASSED_COLUMNS, perSelector, type Selector } from './columns.js';
-import { engineNames } from './engine.js';
-import { centsOf, fitsHeld, heldMicrosNow, rowSql, STORED_USED_MICROS } from './expressions.js';
+import { fitsHeld, rowSql, STORED_USED_MICROS } from './expressions.js';
 import type { TableNames } from './identifier.js';
+import { engineNames } from './names.js';
 import { type lockBound, MARK, requestsTable } from './requests.js';
+import { capFits, capHolds, centsOf, elapsed, heldMicrosNow, OPEN } from './rules.js';
 
 /** Keys the lean statements serve: no pool parent, no account ceiling. */
 const LEAN_KEY = 'pool_parent_id IS NULL AND account_capped = false';
@@ -99,7 +100,7 @@ SELECT upd.*, hold.id AS hold_id, hold.amount_micros::float8 AS hold_amount_micr
     FROM r JOIN k ON k.ak_value = r.ak_value
     WHERE r.ak_ok AND ${many.LIVE} AND ${many.SCOPE_OK} AND NOT ${many.ELAPSED}),
   admitted AS MATERIALIZED (SELECT asked.*, nextval('${e.holdIds}'::regclass) AS ak_hold_id
-    FROM asked WHERE ak_cap IS NULL OR (ak_taken + ak_total <= ak_cap::bigint * 10000 AND ak_taken < ak_cap::bigint * 10000)),
+    FROM asked WHERE ${capFits('ak_cap', 'ak_taken', 'ak_total')}),
   per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, sum(ak_hold)::bigint AS ak_hold, max(ak_now) AS ak_now
     FROM admitted GROUP BY ak_id),
   upd AS (UPDATE ${t.keys} SET ${used('p.ak_cost')},
@@ -124,8 +125,7 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
 
   // The key's cap still holds once this hold's amount gives way to its cost (`k`: the locked key).
   // Each hold checked alone is enough for several closed together: every one frees at least its cost.
-  const fitsCap = (amount: string, cost: string) =>
-    `(k.ak_cap IS NULL OR k.ak_taken - ${amount} + ${cost} <= k.ak_cap::bigint * 10000)`;
+  const fitsCap = (amount: string, cost: string) => capHolds('k.ak_cap', `k.ak_taken - ${amount} + ${cost}`);
 
   const closeKind = (settle: string) => `CASE WHEN ${settle} THEN 'settle' ELSE 'release' END`;
 
@@ -140,7 +140,7 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
   h AS (UPDATE ${e.holds} x SET state = CASE WHEN $4::boolean THEN 'settled' ELSE 'released' END,
       settled_micros = $3::bigint, closed_at = ${one.NOW}
     FROM kl k
-    WHERE x.id = $1::bigint AND x.principal_id = k.id AND x.state = 'open' AND x.expires_at > ${one.NOW}
+    WHERE x.id = $1::bigint AND x.principal_id = k.id AND x.state = ${OPEN} AND x.expires_at > ${one.NOW}
       AND x.amount_micros >= $3::bigint AND ${fitsCap('x.amount_micros', '$3::bigint')}
     RETURNING x.id, x.amount_micros, x.expires_at),
   upd AS (UPDATE ${t.keys} SET ${used('$3::bigint')},
@@ -173,8 +173,8 @@ SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortf
       settled_micros = r.ak_cost, closed_at = r.ak_now
     FROM first r, locked k
     WHERE x.id = ANY($1::bigint[]) AND x.id = r.ak_hold AND x.principal_id = k.id
-      AND NOT (k.budget_reset_at IS NOT NULL AND k.budget_reset_at <= r.ak_now)
-      AND x.state = 'open' AND x.expires_at > r.ak_now AND x.amount_micros >= r.ak_cost
+      AND NOT ${elapsed('k.budget_reset_at', 'r.ak_now')}
+      AND x.state = ${OPEN} AND x.expires_at > r.ak_now AND x.amount_micros >= r.ak_cost
       AND ${fitsCap('x.amount_micros', 'r.ak_cost')}
     RETURNING x.id, x.principal_id, x.amount_micros, x.expires_at, r.ak_ord, r.ak_now, r.ak_cost, r.ak_settle, r.ak_rid),
   per_key AS (SELECT principal_id AS ak_id, sum(ak_cost)::bigint AS ak_cost, sum(amount_micros)::bigint AS ak_amount,

@@ -1,68 +1,109 @@
-import { engineSql } from './engine.js';
+import { createHash } from 'node:crypto';
+import type { Queryable } from '../db/queryable.js';
+import { functionsSql } from './engine.js';
 import type { TableNames } from './identifier.js';
+import { engineNames } from './names.js';
+import { renderFile } from './render.js';
 
 /**
- * One multi-statement query: PostgreSQL runs it as one implicit transaction, so the advisory lock
- * serialises concurrent migrations (CREATE … IF NOT EXISTS alone races on the catalog) and a
- * failure leaves nothing half-applied. Every step is idempotent.
+ * The numbered migrations (sql/migrations/), applied in order, each once. 001 is the whole schema
+ * as agentkey 0.3.0 left it and only creates what is missing (IF NOT EXISTS), so a deployment made
+ * before migrations were numbered (no version table) upgrades through it. A new migration is a new
+ * file at the end of this list; a shipped one is never edited.
  */
-export function migrationSql(t: TableNames): string {
-  // Keyed by the resolved name: `keys` and `public.keys` migrating at once must serialise too.
-  return `SELECT pg_advisory_xact_lock(hashtextextended('agentkey:migrate:' || ${t.resolvedName}, 0));
-CREATE TABLE IF NOT EXISTS ${t.keys} (
-  id SERIAL PRIMARY KEY,
-  account_id TEXT,
-  key_hash TEXT NOT NULL UNIQUE,
-  key_prefix TEXT NOT NULL,
-  name TEXT NOT NULL DEFAULT 'default',
-  created_at TIMESTAMPTZ DEFAULT NOW(),
-  last_used_at TIMESTAMPTZ,
-  revoked_at TIMESTAMPTZ
-);
-${notAKeysTableCheck(t)}
-ALTER TABLE ${t.keys}
-  ADD COLUMN IF NOT EXISTS user_id TEXT,
-  ADD COLUMN IF NOT EXISTS scopes TEXT[],
-  ADD COLUMN IF NOT EXISTS budget_cents INTEGER,
-  ADD COLUMN IF NOT EXISTS budget_used_cents INTEGER DEFAULT 0,
-  ADD COLUMN IF NOT EXISTS budget_period TEXT,
-  ADD COLUMN IF NOT EXISTS budget_reset_at TIMESTAMPTZ,
-  ADD COLUMN IF NOT EXISTS expires_at TIMESTAMPTZ,
-  ADD COLUMN IF NOT EXISTS delegated_by TEXT,
-  ADD COLUMN IF NOT EXISTS external_subject TEXT,
-  ADD COLUMN IF NOT EXISTS budget_used_micros BIGINT;
-COMMENT ON COLUMN ${t.keys}.budget_used_micros IS 'agentkey: exact spend this period in 1e-4 cent units; budget_used_cents is the same rounded up';
-CREATE UNIQUE INDEX IF NOT EXISTS ${t.index('_external_subject_key')} ON ${t.keys} (external_subject) WHERE external_subject IS NOT NULL;
-CREATE INDEX IF NOT EXISTS ${t.index('_account_id_idx')} ON ${t.keys} (account_id);
-${engineSql(t)}`;
+const MIGRATIONS = ['001_tables.sql'];
+
+/** The version table's row for the engine functions: re-created whenever their text changes. */
+const FUNCTIONS = 'functions';
+
+export interface SchemaStep {
+  name: string;
+  sql: string;
+  checksum: string;
 }
 
-/**
- * CREATE TABLE IF NOT EXISTS keeps any table of that name. One that lacks the columns created
- * above is someone else's: say so before ALTER TABLE adds our columns to it, instead of failing
- * later on a raw "column … does not exist".
- */
-function notAKeysTableCheck(t: TableNames): string {
-  const columns = [
-    'id',
-    'account_id',
-    'key_hash',
-    'key_prefix',
-    'name',
-    'created_at',
-    'last_used_at',
-    'revoked_at',
+/** Every step migrate() may apply for `t`, rendered: the migrations, then the engine functions. */
+export function schemaSteps(t: TableNames): SchemaStep[] {
+  const step = (name: string, sql: string) => ({
+    name,
+    sql,
+    checksum: createHash('sha256').update(sql).digest('hex'),
+  });
+  return [
+    ...MIGRATIONS.map((file) => step(file, renderFile(`migrations/${file}`, t))),
+    step(FUNCTIONS, functionsSql(t)),
   ];
-  return `DO $not_keys$
-DECLARE missing TEXT;
-BEGIN
-  SELECT string_agg(c, ', ' ORDER BY n) INTO missing
-  FROM unnest(ARRAY['${columns.join("', '")}']) WITH ORDINALITY AS wanted(c, n)
-  WHERE NOT EXISTS (SELECT 1 FROM pg_attribute
-    WHERE attrelid = '${t.keys}'::regclass AND attname = c AND attnum > 0 AND NOT attisdropped);
-  IF missing IS NOT NULL THEN
-    RAISE EXCEPTION 'table % exists but is not an agentkey keys table (missing columns: %)', '${t.id}', missing
-      USING HINT = 'Pass another tableName to new AgentKey(...), or move that table away.';
-  END IF;
-END $not_keys$;`;
+}
+
+/** What the version table records: step name → checksum. */
+type Applied = Map<string, string>;
+
+/** The steps `applied` lacks: migrations not yet run, and the functions when their text changed. */
+function pending(steps: SchemaStep[], applied: Applied): SchemaStep[] {
+  return steps.filter((s) =>
+    s.name === FUNCTIONS ? applied.get(s.name) !== s.checksum : !applied.has(s.name),
+  );
+}
+
+const CHANGED = 'agentkey: the schema changed while migrating';
+
+/**
+ * Brings the schema of `t` up to date. Reads the version table; when something is pending, sends
+ * it as one multi-statement query: PostgreSQL runs it as one implicit transaction, so the advisory
+ * lock serialises concurrent migrations (CREATE … IF NOT EXISTS alone races on the catalog) and a
+ * failure leaves nothing half-applied. Under the lock the query first checks that the version table
+ * still says what was read; if another migrate() got there first it rolls back, and this one reads
+ * again (and then usually has nothing left to do).
+ */
+export async function migrate(pool: Queryable, t: TableNames): Promise<void> {
+  const steps = schemaSteps(t);
+  for (let attempt = 1; ; attempt++) {
+    const applied = await readApplied(pool, t);
+    const todo = pending(steps, applied);
+    if (todo.length === 0) return;
+    try {
+      await pool.query(applySql(t, applied, todo));
+      return;
+    } catch (error) {
+      if (attempt >= 5 || !(error instanceof Error) || !error.message.startsWith(CHANGED)) throw error;
+    }
+  }
+}
+
+async function readApplied(pool: Queryable, t: TableNames): Promise<Applied> {
+  const table = engineNames(t).schemaVersion;
+  const found = await pool.query(`SELECT to_regclass($1) IS NOT NULL AS found`, [table]);
+  if (!found.rows[0]?.found) return new Map();
+  const { rows } = await pool.query(`SELECT name, checksum FROM ${table}`);
+  return new Map(rows.map((r: { name: string; checksum: string }) => [r.name, r.checksum]));
+}
+
+const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+/** The record of `applied` as the version table's check compares it (NULL when empty). */
+function fingerprint(applied: Applied): string {
+  const entries = [...applied].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return entries.length === 0 ? 'NULL' : literal(entries.map(([n, c]) => `${n}=${c}`).join(','));
+}
+
+function applySql(t: TableNames, applied: Applied, todo: SchemaStep[]): string {
+  const table = engineNames(t).schemaVersion;
+  // Keyed by the resolved name: `keys` and `public.keys` migrating at once must serialise too.
+  const head = `SELECT pg_advisory_xact_lock(hashtextextended('agentkey:migrate:' || ${t.resolvedName}, 0));
+CREATE TABLE IF NOT EXISTS ${table} (
+  name TEXT PRIMARY KEY,
+  checksum TEXT NOT NULL,
+  applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ${table} IS 'agentkey: the migrations applied to this deployment, and the checksum of its engine functions';
+DO $check$ BEGIN
+  IF (SELECT string_agg(name || '=' || checksum, ',' ORDER BY name COLLATE "C") FROM ${table}) IS DISTINCT FROM ${fingerprint(applied)}
+  THEN RAISE EXCEPTION '${CHANGED}'; END IF;
+END $check$;`;
+  const body = todo.map(
+    (s) => `${s.sql}
+INSERT INTO ${table} (name, checksum) VALUES (${literal(s.name)}, ${literal(s.checksum)})
+  ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now();`,
+  );
+  return [head, ...body].join('\n');
 }

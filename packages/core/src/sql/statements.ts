@@ -1,21 +1,12 @@
 import { type Statement, statement } from '../db/queryable.js';
 import { type ChargeStatements, chargeStatements } from './charges.js';
 import { ms, perSelector, type Selector } from './columns.js';
-import { engineNames } from './engine.js';
-import {
-  centsOf,
-  ELAPSED,
-  heldMicrosNow,
-  LIVE,
-  NEXT_RESET,
-  NOW,
-  STALE,
-  STORED_USED_MICROS,
-  USED_MICROS,
-} from './expressions.js';
+import { ELAPSED, LIVE, NEXT_RESET, NOW, STALE, STORED_USED_MICROS, USED_MICROS } from './expressions.js';
 import { type HoldStatements, holdStatements } from './holds.js';
 import type { TableNames } from './identifier.js';
+import { engineNames } from './names.js';
 import { lockBound, pruneRequestsSql, voidRequestSql } from './requests.js';
+import { centsOf, heldMicrosNow } from './rules.js';
 
 /** What the request path needs of a row; `used_micros` and `budget_reset_at` as of `$2` (now). */
 const HOT_COLUMNS = `id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
