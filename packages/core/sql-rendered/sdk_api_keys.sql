@@ -189,7 +189,7 @@ CREATE TYPE "sdk_api_keys_engine_row" AS (
 
 -- An outcome with no row to report (unknown key, no such hold, a conflicting key): nothing
 -- charged, held or used, every other column NULL.
-CREATE FUNCTION "sdk_api_keys_no_row"(p_outcome text, p_hold bigint) RETURNS "sdk_api_keys_engine_row" LANGUAGE sql IMMUTABLE AS $f$
+CREATE FUNCTION "sdk_api_keys_no_row"(p_outcome text, p_hold bigint) RETURNS "sdk_api_keys_engine_row" LANGUAGE sql STABLE AS $f$
   SELECT jsonb_populate_record(NULL::"sdk_api_keys_engine_row", jsonb_build_object('outcome', p_outcome, 'hold_id', p_hold,
     'charged_micros', 0, 'shortfall_micros', 0, 'replayed', false, 'used_micros', 0, 'held_micros', 0)) $f$;
 
@@ -197,6 +197,8 @@ CREATE FUNCTION "sdk_api_keys_no_row"(p_outcome text, p_hold bigint) RETURNS "sd
 -- Budget rules (rendered from sql/rules.ts).
 CREATE OR REPLACE FUNCTION "sdk_api_keys_stored_used"(p_micros bigint, p_cents integer) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE
   AS $f$ SELECT (CASE WHEN p_micros IS NOT NULL AND (p_micros + 9999) / 10000 = COALESCE(p_cents, 0) THEN p_micros ELSE (COALESCE(p_cents, 0)::bigint * 10000) END) $f$;
+CREATE OR REPLACE FUNCTION "sdk_api_keys_used_now"(p_micros bigint, p_cents integer, p_reset timestamptz, p_now timestamptz) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $f$ SELECT (CASE WHEN (p_reset IS NOT NULL AND p_reset <= p_now) THEN 0::bigint ELSE (CASE WHEN p_micros IS NOT NULL AND (p_micros + 9999) / 10000 = COALESCE(p_cents, 0) THEN p_micros ELSE (COALESCE(p_cents, 0)::bigint * 10000) END) END) $f$;
 CREATE OR REPLACE FUNCTION "sdk_api_keys_cents_of"(p_micros bigint) RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE
   AS $f$ SELECT LEAST((p_micros + 9999) / 10000, 2147483647)::int $f$;
 CREATE OR REPLACE FUNCTION "sdk_api_keys_cap_micros"(p_cents integer) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -298,6 +300,34 @@ BEGIN
 END $f$;
 
 
+-- The writes charge and close_hold share, under the row locks their caller holds. Only the
+-- validated table names are substituted (the names in double braces).
+
+-- Adds p_delta micros to the pool parent p_id, whose period is already rolled (p_used micros used
+-- this period, reset next at p_reset), and p_held micros to what it holds. Returns its new use.
+CREATE OR REPLACE FUNCTION "sdk_api_keys_spend_pool"(p_id integer, p_used bigint, p_delta bigint, p_reset timestamptz,
+  p_held bigint) RETURNS bigint LANGUAGE plpgsql AS $f$
+DECLARE v_used bigint;
+BEGIN
+  UPDATE "sdk_api_keys" SET budget_used_micros = p_used + p_delta, budget_used_cents = "sdk_api_keys_cents_of"(p_used + p_delta),
+      budget_reset_at = p_reset, held_micros = GREATEST(held_micros + p_held, 0)
+    WHERE id = p_id RETURNING budget_used_micros INTO v_used;
+  RETURN v_used;
+END $f$;
+
+-- The same for the account p_account, whose held_micros is re-summed (any new hold included)
+-- under its lock: the one-statement ceiling path trusts that upper bound.
+CREATE OR REPLACE FUNCTION "sdk_api_keys_spend_account"(p_account text, p_used bigint, p_delta bigint, p_reset timestamptz,
+  p_now timestamptz) RETURNS bigint LANGUAGE plpgsql AS $f$
+DECLARE v_used bigint;
+BEGIN
+  UPDATE "sdk_api_keys_accounts" SET budget_used_micros = p_used + p_delta, budget_used_cents = "sdk_api_keys_cents_of"(p_used + p_delta),
+      budget_reset_at = p_reset, updated_at = p_now, held_micros = "sdk_api_keys_account_open_sum"(p_account)
+    WHERE account_id = p_account RETURNING budget_used_micros INTO v_used;
+  RETURN v_used;
+END $f$;
+
+
 -- Charge and/or reserve against a key or subject, its pool parent and its account. Outcomes:
 -- ok, unknown, revoked, expired, scope, budget (cap = key | pool | account).
 CREATE OR REPLACE FUNCTION "sdk_api_keys_charge"(p_value text, p_now timestamptz, p_cost bigint, p_scope text,
@@ -389,17 +419,12 @@ BEGIN
   -- Period resets, in the same transaction as the charge.
   -- Each counter's use this period, its period rolled first if it elapsed (the new reset is
   -- written back with the charge).
-  v_k_used := "sdk_api_keys_stored_used"(k.budget_used_micros, k.budget_used_cents);
-  IF "sdk_api_keys_elapsed"(k.budget_reset_at, p_now) THEN
-    v_k_used := 0; v_k_reset := true;
-    k.budget_reset_at := "sdk_api_keys_next_reset"(k.budget_period, p_now, k.budget_reset_at);
-  END IF;
+  v_k_used := "sdk_api_keys_used_now"(k.budget_used_micros, k.budget_used_cents, k.budget_reset_at, p_now);
+  v_k_reset := "sdk_api_keys_elapsed"(k.budget_reset_at, p_now);
+  IF v_k_reset THEN k.budget_reset_at := "sdk_api_keys_next_reset"(k.budget_period, p_now, k.budget_reset_at); END IF;
   IF p.id IS NOT NULL THEN
-    v_p_used := "sdk_api_keys_stored_used"(p.budget_used_micros, p.budget_used_cents);
-    IF "sdk_api_keys_elapsed"(p.budget_reset_at, p_now) THEN
-      v_p_used := 0;
-      p.budget_reset_at := "sdk_api_keys_next_reset"(p.budget_period, p_now, p.budget_reset_at);
-    END IF;
+    v_p_used := "sdk_api_keys_used_now"(p.budget_used_micros, p.budget_used_cents, p.budget_reset_at, p_now);
+    IF "sdk_api_keys_elapsed"(p.budget_reset_at, p_now) THEN p.budget_reset_at := "sdk_api_keys_next_reset"(p.budget_period, p_now, p.budget_reset_at); END IF;
   END IF;
 
   -- Holds past their TTL stop counting: every sum below reads only unexpired open holds, under the
@@ -431,11 +456,8 @@ BEGIN
   -- only when every other check passed, and hold it just through the writes below.
   IF k.account_capped AND v_outcome = 'ok' THEN
     SELECT * INTO a FROM "sdk_api_keys_accounts" x WHERE x.account_id = k.account_id FOR UPDATE;
-    v_a_used := "sdk_api_keys_stored_used"(a.budget_used_micros, a.budget_used_cents);
-    IF "sdk_api_keys_elapsed"(a.budget_reset_at, p_now) THEN
-      v_a_used := 0;
-      a.budget_reset_at := "sdk_api_keys_next_reset"(a.budget_period, p_now, a.budget_reset_at);
-    END IF;
+    v_a_used := "sdk_api_keys_used_now"(a.budget_used_micros, a.budget_used_cents, a.budget_reset_at, p_now);
+    IF "sdk_api_keys_elapsed"(a.budget_reset_at, p_now) THEN a.budget_reset_at := "sdk_api_keys_next_reset"(a.budget_period, p_now, a.budget_reset_at); END IF;
     IF a.budget_cents IS NOT NULL THEN
       -- Summed for a replay too: its answer reports what the account holds now.
       v_a_held := "sdk_api_keys_account_held_sum"(k.account_id, p_now, NULL);
@@ -468,17 +490,10 @@ BEGIN
       v_k_used := k.budget_used_micros;
     END IF;
     IF p.id IS NOT NULL THEN
-      UPDATE "sdk_api_keys" SET budget_used_micros = v_p_used + p_cost,
-          budget_used_cents = "sdk_api_keys_cents_of"(v_p_used + p_cost),
-          budget_reset_at = p.budget_reset_at, held_micros = held_micros + p_hold
-        WHERE id = p.id RETURNING budget_used_micros INTO v_p_used;
+      v_p_used := "sdk_api_keys_spend_pool"(p.id, v_p_used, p_cost, p.budget_reset_at, p_hold);
     END IF;
     IF k.account_capped THEN
-      UPDATE "sdk_api_keys_accounts" SET budget_used_micros = v_a_used + p_cost,
-          budget_used_cents = "sdk_api_keys_cents_of"(v_a_used + p_cost),
-          budget_reset_at = a.budget_reset_at, updated_at = p_now,
-          held_micros = "sdk_api_keys_account_open_sum"(k.account_id)
-        WHERE account_id = k.account_id RETURNING budget_used_micros INTO v_a_used;
+      v_a_used := "sdk_api_keys_spend_account"(k.account_id, v_a_used, p_cost, a.budget_reset_at, p_now);
     END IF;
     IF p_idem IS NOT NULL AND NOT v_replayed THEN
       UPDATE "sdk_api_keys_idempotency" SET hold_id = v_hold_id, charged_micros = p_cost
@@ -614,24 +629,15 @@ BEGIN
   ELSIF h.state <> 'open' THEN
     v_outcome := 'hold_' || h.state;
   ELSE
-    v_k_used := "sdk_api_keys_stored_used"(k.budget_used_micros, k.budget_used_cents);
-    IF "sdk_api_keys_elapsed"(k.budget_reset_at, p_now) THEN
-      v_k_used := 0;
-      k.budget_reset_at := "sdk_api_keys_next_reset"(k.budget_period, p_now, k.budget_reset_at);
-    END IF;
+    v_k_used := "sdk_api_keys_used_now"(k.budget_used_micros, k.budget_used_cents, k.budget_reset_at, p_now);
+    IF "sdk_api_keys_elapsed"(k.budget_reset_at, p_now) THEN k.budget_reset_at := "sdk_api_keys_next_reset"(k.budget_period, p_now, k.budget_reset_at); END IF;
     IF p.id IS NOT NULL THEN
-      v_p_used := "sdk_api_keys_stored_used"(p.budget_used_micros, p.budget_used_cents);
-      IF "sdk_api_keys_elapsed"(p.budget_reset_at, p_now) THEN
-        v_p_used := 0;
-        p.budget_reset_at := "sdk_api_keys_next_reset"(p.budget_period, p_now, p.budget_reset_at);
-      END IF;
+      v_p_used := "sdk_api_keys_used_now"(p.budget_used_micros, p.budget_used_cents, p.budget_reset_at, p_now);
+      IF "sdk_api_keys_elapsed"(p.budget_reset_at, p_now) THEN p.budget_reset_at := "sdk_api_keys_next_reset"(p.budget_period, p_now, p.budget_reset_at); END IF;
     END IF;
     IF a.account_id IS NOT NULL THEN
-      v_a_used := "sdk_api_keys_stored_used"(a.budget_used_micros, a.budget_used_cents);
-      IF "sdk_api_keys_elapsed"(a.budget_reset_at, p_now) THEN
-        v_a_used := 0;
-        a.budget_reset_at := "sdk_api_keys_next_reset"(a.budget_period, p_now, a.budget_reset_at);
-      END IF;
+      v_a_used := "sdk_api_keys_used_now"(a.budget_used_micros, a.budget_used_cents, a.budget_reset_at, p_now);
+      IF "sdk_api_keys_elapsed"(a.budget_reset_at, p_now) THEN a.budget_reset_at := "sdk_api_keys_next_reset"(a.budget_period, p_now, a.budget_reset_at); END IF;
     END IF;
     IF p_settle THEN
       -- The hold's own amount is freed first; a cost above it takes only what every cap still allows.
@@ -657,17 +663,10 @@ BEGIN
       WHERE id = k.id RETURNING budget_used_micros, held_micros INTO k.budget_used_micros, k.held_micros;
     v_k_used := k.budget_used_micros;
     IF p.id IS NOT NULL THEN
-      UPDATE "sdk_api_keys" SET budget_used_micros = v_p_used + v_charge,
-          budget_used_cents = "sdk_api_keys_cents_of"(v_p_used + v_charge),
-          budget_reset_at = p.budget_reset_at, held_micros = GREATEST(held_micros - h.amount_micros, 0)
-        WHERE id = p.id RETURNING budget_used_micros INTO v_p_used;
+      v_p_used := "sdk_api_keys_spend_pool"(p.id, v_p_used, v_charge, p.budget_reset_at, -h.amount_micros);
     END IF;
     IF a.account_id IS NOT NULL THEN
-      UPDATE "sdk_api_keys_accounts" SET budget_used_micros = v_a_used + v_charge,
-          budget_used_cents = "sdk_api_keys_cents_of"(v_a_used + v_charge),
-          budget_reset_at = a.budget_reset_at, updated_at = p_now,
-          held_micros = "sdk_api_keys_account_open_sum"(a.account_id)
-        WHERE account_id = a.account_id RETURNING budget_used_micros INTO v_a_used;
+      v_a_used := "sdk_api_keys_spend_account"(a.account_id, v_a_used, v_charge, a.budget_reset_at, p_now);
     END IF;
     IF p_idem IS NOT NULL THEN
       UPDATE "sdk_api_keys_idempotency" SET charged_micros = v_charge, shortfall_micros = p_cost - v_charge
@@ -755,14 +754,12 @@ BEGIN
     v_refund := c.charged_micros;
     IF k.id IS NOT NULL AND "sdk_api_keys_same_period"(c.key_mark, k.budget_resets, k.budget_reset_at, k.budget_period, c.at) THEN
       v_used := GREATEST("sdk_api_keys_stored_used"(k.budget_used_micros, k.budget_used_cents) - v_refund, 0);
-      UPDATE "sdk_api_keys" SET budget_used_micros = v_used,
-          budget_used_cents = "sdk_api_keys_cents_of"(v_used) WHERE id = k.id;
+      UPDATE "sdk_api_keys" SET budget_used_micros = v_used, budget_used_cents = "sdk_api_keys_cents_of"(v_used) WHERE id = k.id;
       k.budget_used_micros := v_used;
     END IF;
     IF p.id IS NOT NULL AND "sdk_api_keys_same_period"(c.pool_mark, p.budget_resets, p.budget_reset_at, p.budget_period, c.at) THEN
       v_used := GREATEST("sdk_api_keys_stored_used"(p.budget_used_micros, p.budget_used_cents) - v_refund, 0);
-      UPDATE "sdk_api_keys" SET budget_used_micros = v_used,
-          budget_used_cents = "sdk_api_keys_cents_of"(v_used) WHERE id = p.id;
+      UPDATE "sdk_api_keys" SET budget_used_micros = v_used, budget_used_cents = "sdk_api_keys_cents_of"(v_used) WHERE id = p.id;
       p.budget_used_micros := v_used;
     END IF;
     IF c.account_id IS NOT NULL AND a.account_id IS NOT NULL AND "sdk_api_keys_same_period"(c.account_mark, a.budget_resets, a.budget_reset_at, a.budget_period, c.at) THEN

@@ -12,7 +12,7 @@ import {
 } from './expressions.js';
 import type { TableNames } from './identifier.js';
 import { engineNames } from './names.js';
-import { type lockBound, MARK, mark, requestsTable } from './requests.js';
+import { type LockBound, MARK, mark, requestsTable } from './requests.js';
 import { accountHeldMicrosNow, capFits, centsOf, elapsed, heldMicrosNow } from './rules.js';
 
 /**
@@ -38,11 +38,7 @@ export interface ChargeStatements {
   batch(by: Selector): Statement;
 }
 
-export function chargeStatements(
-  t: TableNames,
-  ledger: boolean,
-  bound: ReturnType<typeof lockBound>,
-): ChargeStatements {
+export function chargeStatements(t: TableNames, ledger: boolean, bound: LockBound): ChargeStatements {
   const e = engineNames(t);
   // Each passed charge reports what is held on its key and account now, so its remaining budget is
   // what a new call could really use — in the same statement, at no cost when nothing is held.

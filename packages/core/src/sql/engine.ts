@@ -27,7 +27,7 @@ import { rulesSql } from './rules.js';
  * - the one-statement paths (sql/charges.ts, sql/holds.ts): the key row, then the account row or
  *   the hold; their batch forms never wait (SKIP LOCKED).
  */
-const FILES = ['account.sql', 'charge.sql', 'close_hold.sql', 'void_request.sql'];
+const FILES = ['account.sql', 'spend.sql', 'charge.sql', 'close_hold.sql', 'void_request.sql'];
 
 /** Every engine function, the type they return and the rules they call, for `t`. */
 export function functionsSql(t: TableNames): string {

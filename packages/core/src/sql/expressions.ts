@@ -1,4 +1,4 @@
-import { capFits, elapsed, scopeOk, storedUsed } from './rules.js';
+import { capFits, elapsed, scopeOk, storedUsed, usedNow } from './rules.js';
 
 /**
  * SQL fragments over one row of the keys table. They are evaluated inside the UPDATE that
@@ -13,7 +13,7 @@ export function rowSql(now: string, scope: string) {
   const ELAPSED = elapsed('budget_reset_at', now);
 
   /** Micros used in the current period. */
-  const USED_MICROS = `(CASE WHEN ${ELAPSED} THEN 0::bigint ELSE ${STORED_USED_MICROS} END)`;
+  const USED_MICROS = usedNow('budget_used_micros', 'budget_used_cents', 'budget_reset_at', now);
 
   const UTC_RESET = `(budget_reset_at AT TIME ZONE 'UTC')`;
   const MONTHS_ELAPSED = `((extract(year FROM ${now} AT TIME ZONE 'UTC') - extract(year FROM ${UTC_RESET})) * 12 + extract(month FROM ${now} AT TIME ZONE 'UTC') - extract(month FROM ${UTC_RESET}))::int`;

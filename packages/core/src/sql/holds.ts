@@ -3,7 +3,7 @@ import { ms, PASSED_COLUMNS, perSelector, type Selector } from './columns.js';
 import { fitsHeld, rowSql, STORED_USED_MICROS } from './expressions.js';
 import type { TableNames } from './identifier.js';
 import { engineNames } from './names.js';
-import { type lockBound, MARK, requestsTable } from './requests.js';
+import { type LockBound, MARK, requestsTable } from './requests.js';
 import { capFits, capHolds, centsOf, elapsed, heldMicrosNow, OPEN } from './rules.js';
 
 /** Keys the lean statements serve: no pool parent, no account ceiling. */
@@ -36,11 +36,7 @@ export interface HoldStatements {
   closeBatch: Statement;
 }
 
-export function holdStatements(
-  t: TableNames,
-  ledger: boolean,
-  bound: ReturnType<typeof lockBound>,
-): HoldStatements {
+export function holdStatements(t: TableNames, ledger: boolean, bound: LockBound): HoldStatements {
   const e = engineNames(t);
   // The claim: a plain INSERT after the write, so a tombstone already there rolls the call back.
   // Every claim records its key's period mark (sql/requests.ts): a void refunds only that period.

@@ -34,7 +34,8 @@ export function markOf(resets: string, resetAt: string): string {
 }
 
 /**
- * Whether a counter row (variable `v`) is still in the period a claim's mark names. A row with no
+ * Whether a counter (reset count `resets`, reset date `resetAt`, `period`) is still in the period
+ * the mark `claimMark` of a claim made at `at` names. A row with no
  * reset date left had its period removed: that kept the spend unless it also counted a restart,
  * so only the count is compared. A claim with no reset date on a row that has one now: the date
  * was filled in without zeroing (a hand-written row, sql/admin.ts periodSets); the charge is still
@@ -91,7 +92,12 @@ export function pruneRequestsSql(t: TableNames): string {
  * locking statement's WHERE). statement_timeout cannot be bounded this way: PostgreSQL arms it
  * when the statement starts, so a change inside the statement only reaches later statements.
  */
-export function lockBound(lockMs: number): { cte: string; guard: string } {
+export interface LockBound {
+  cte: string;
+  guard: string;
+}
+
+export function lockBound(lockMs: number): LockBound {
   return {
     cte: `ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '${Math.trunc(lockMs)}ms', true) AS ak_v)`,
     guard: `(SELECT ak_v FROM ak_cfg) IS NOT NULL`,

@@ -41,6 +41,10 @@ export const capMicros = (cents: string) => `(${cents}::bigint * ${PER_CENT})`;
 export const storedUsed = (micros: string, cents: string) =>
   `(CASE WHEN ${micros} IS NOT NULL AND ${centsUp(micros)} = COALESCE(${cents}, 0) THEN ${micros} ELSE ${capMicros(`COALESCE(${cents}, 0)`)} END)`;
 
+/** Micros used this period: none once the period that reset at `resetAt` has elapsed at `now`. */
+export const usedNow = (micros: string, cents: string, resetAt: string, now: string) =>
+  `(CASE WHEN ${elapsed(resetAt, now)} THEN 0::bigint ELSE ${storedUsed(micros, cents)} END)`;
+
 /**
  * `need` more micros fit under a cap of `cap` cents (NULL: no cap) that `taken` micros (used plus
  * held) already use. A spent cap refuses even a free call, as validate does.
@@ -119,6 +123,7 @@ export function rulesSql(t: TableNames): string {
   AS $f$ BEGIN RETURN ${body}; END $f$;`;
   return `-- Budget rules (rendered from sql/rules.ts).
 ${pure('_stored_used', 'p_micros bigint, p_cents integer', 'bigint', storedUsed('p_micros', 'p_cents'))}
+${pure('_used_now', 'p_micros bigint, p_cents integer, p_reset timestamptz, p_now timestamptz', 'bigint', usedNow('p_micros', 'p_cents', 'p_reset', 'p_now'))}
 ${pure('_cents_of', 'p_micros bigint', 'integer', centsOf('p_micros'))}
 ${pure('_cap_micros', 'p_cents integer', 'bigint', capMicros('p_cents'))}
 ${pure('_cap_fits', 'p_cap integer, p_taken bigint, p_need bigint', 'boolean', capFits('p_cap', 'p_taken', 'p_need'))}

@@ -89,17 +89,12 @@ BEGIN
   -- Period resets, in the same transaction as the charge.
   -- Each counter's use this period, its period rolled first if it elapsed (the new reset is
   -- written back with the charge).
-  v_k_used := {{_stored_used}}(k.budget_used_micros, k.budget_used_cents);
-  IF {{_elapsed}}(k.budget_reset_at, p_now) THEN
-    v_k_used := 0; v_k_reset := true;
-    k.budget_reset_at := {{_next_reset}}(k.budget_period, p_now, k.budget_reset_at);
-  END IF;
+  v_k_used := {{_used_now}}(k.budget_used_micros, k.budget_used_cents, k.budget_reset_at, p_now);
+  v_k_reset := {{_elapsed}}(k.budget_reset_at, p_now);
+  IF v_k_reset THEN k.budget_reset_at := {{_next_reset}}(k.budget_period, p_now, k.budget_reset_at); END IF;
   IF p.id IS NOT NULL THEN
-    v_p_used := {{_stored_used}}(p.budget_used_micros, p.budget_used_cents);
-    IF {{_elapsed}}(p.budget_reset_at, p_now) THEN
-      v_p_used := 0;
-      p.budget_reset_at := {{_next_reset}}(p.budget_period, p_now, p.budget_reset_at);
-    END IF;
+    v_p_used := {{_used_now}}(p.budget_used_micros, p.budget_used_cents, p.budget_reset_at, p_now);
+    IF {{_elapsed}}(p.budget_reset_at, p_now) THEN p.budget_reset_at := {{_next_reset}}(p.budget_period, p_now, p.budget_reset_at); END IF;
   END IF;
 
   -- Holds past their TTL stop counting: every sum below reads only unexpired open holds, under the
@@ -131,11 +126,8 @@ BEGIN
   -- only when every other check passed, and hold it just through the writes below.
   IF k.account_capped AND v_outcome = 'ok' THEN
     SELECT * INTO a FROM {{_accounts}} x WHERE x.account_id = k.account_id FOR UPDATE;
-    v_a_used := {{_stored_used}}(a.budget_used_micros, a.budget_used_cents);
-    IF {{_elapsed}}(a.budget_reset_at, p_now) THEN
-      v_a_used := 0;
-      a.budget_reset_at := {{_next_reset}}(a.budget_period, p_now, a.budget_reset_at);
-    END IF;
+    v_a_used := {{_used_now}}(a.budget_used_micros, a.budget_used_cents, a.budget_reset_at, p_now);
+    IF {{_elapsed}}(a.budget_reset_at, p_now) THEN a.budget_reset_at := {{_next_reset}}(a.budget_period, p_now, a.budget_reset_at); END IF;
     IF a.budget_cents IS NOT NULL THEN
       -- Summed for a replay too: its answer reports what the account holds now.
       v_a_held := {{_account_held_sum}}(k.account_id, p_now, NULL);
@@ -168,17 +160,10 @@ BEGIN
       v_k_used := k.budget_used_micros;
     END IF;
     IF p.id IS NOT NULL THEN
-      UPDATE {{keys}} SET budget_used_micros = v_p_used + p_cost,
-          budget_used_cents = {{_cents_of}}(v_p_used + p_cost),
-          budget_reset_at = p.budget_reset_at, held_micros = held_micros + p_hold
-        WHERE id = p.id RETURNING budget_used_micros INTO v_p_used;
+      v_p_used := {{_spend_pool}}(p.id, v_p_used, p_cost, p.budget_reset_at, p_hold);
     END IF;
     IF k.account_capped THEN
-      UPDATE {{_accounts}} SET budget_used_micros = v_a_used + p_cost,
-          budget_used_cents = {{_cents_of}}(v_a_used + p_cost),
-          budget_reset_at = a.budget_reset_at, updated_at = p_now,
-          held_micros = {{_account_open_sum}}(k.account_id)
-        WHERE account_id = k.account_id RETURNING budget_used_micros INTO v_a_used;
+      v_a_used := {{_spend_account}}(k.account_id, v_a_used, p_cost, a.budget_reset_at, p_now);
     END IF;
     IF p_idem IS NOT NULL AND NOT v_replayed THEN
       UPDATE {{_idempotency}} SET hold_id = v_hold_id, charged_micros = p_cost

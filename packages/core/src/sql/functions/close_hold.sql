@@ -93,24 +93,15 @@ BEGIN
   ELSIF h.state <> 'open' THEN
     v_outcome := 'hold_' || h.state;
   ELSE
-    v_k_used := {{_stored_used}}(k.budget_used_micros, k.budget_used_cents);
-    IF {{_elapsed}}(k.budget_reset_at, p_now) THEN
-      v_k_used := 0;
-      k.budget_reset_at := {{_next_reset}}(k.budget_period, p_now, k.budget_reset_at);
-    END IF;
+    v_k_used := {{_used_now}}(k.budget_used_micros, k.budget_used_cents, k.budget_reset_at, p_now);
+    IF {{_elapsed}}(k.budget_reset_at, p_now) THEN k.budget_reset_at := {{_next_reset}}(k.budget_period, p_now, k.budget_reset_at); END IF;
     IF p.id IS NOT NULL THEN
-      v_p_used := {{_stored_used}}(p.budget_used_micros, p.budget_used_cents);
-      IF {{_elapsed}}(p.budget_reset_at, p_now) THEN
-        v_p_used := 0;
-        p.budget_reset_at := {{_next_reset}}(p.budget_period, p_now, p.budget_reset_at);
-      END IF;
+      v_p_used := {{_used_now}}(p.budget_used_micros, p.budget_used_cents, p.budget_reset_at, p_now);
+      IF {{_elapsed}}(p.budget_reset_at, p_now) THEN p.budget_reset_at := {{_next_reset}}(p.budget_period, p_now, p.budget_reset_at); END IF;
     END IF;
     IF a.account_id IS NOT NULL THEN
-      v_a_used := {{_stored_used}}(a.budget_used_micros, a.budget_used_cents);
-      IF {{_elapsed}}(a.budget_reset_at, p_now) THEN
-        v_a_used := 0;
-        a.budget_reset_at := {{_next_reset}}(a.budget_period, p_now, a.budget_reset_at);
-      END IF;
+      v_a_used := {{_used_now}}(a.budget_used_micros, a.budget_used_cents, a.budget_reset_at, p_now);
+      IF {{_elapsed}}(a.budget_reset_at, p_now) THEN a.budget_reset_at := {{_next_reset}}(a.budget_period, p_now, a.budget_reset_at); END IF;
     END IF;
     IF p_settle THEN
       -- The hold's own amount is freed first; a cost above it takes only what every cap still allows.
@@ -136,17 +127,10 @@ BEGIN
       WHERE id = k.id RETURNING budget_used_micros, held_micros INTO k.budget_used_micros, k.held_micros;
     v_k_used := k.budget_used_micros;
     IF p.id IS NOT NULL THEN
-      UPDATE {{keys}} SET budget_used_micros = v_p_used + v_charge,
-          budget_used_cents = {{_cents_of}}(v_p_used + v_charge),
-          budget_reset_at = p.budget_reset_at, held_micros = GREATEST(held_micros - h.amount_micros, 0)
-        WHERE id = p.id RETURNING budget_used_micros INTO v_p_used;
+      v_p_used := {{_spend_pool}}(p.id, v_p_used, v_charge, p.budget_reset_at, -h.amount_micros);
     END IF;
     IF a.account_id IS NOT NULL THEN
-      UPDATE {{_accounts}} SET budget_used_micros = v_a_used + v_charge,
-          budget_used_cents = {{_cents_of}}(v_a_used + v_charge),
-          budget_reset_at = a.budget_reset_at, updated_at = p_now,
-          held_micros = {{_account_open_sum}}(a.account_id)
-        WHERE account_id = a.account_id RETURNING budget_used_micros INTO v_a_used;
+      v_a_used := {{_spend_account}}(a.account_id, v_a_used, v_charge, a.budget_reset_at, p_now);
     END IF;
     IF p_idem IS NOT NULL THEN
       UPDATE {{_idempotency}} SET charged_micros = v_charge, shortfall_micros = p_cost - v_charge

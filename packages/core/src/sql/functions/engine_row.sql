@@ -24,6 +24,6 @@ CREATE TYPE {{_engine_row}} AS (
 
 -- An outcome with no row to report (unknown key, no such hold, a conflicting key): nothing
 -- charged, held or used, every other column NULL.
-CREATE FUNCTION {{_no_row}}(p_outcome text, p_hold bigint) RETURNS {{_engine_row}} LANGUAGE sql IMMUTABLE AS $f$
+CREATE FUNCTION {{_no_row}}(p_outcome text, p_hold bigint) RETURNS {{_engine_row}} LANGUAGE sql STABLE AS $f$
   SELECT jsonb_populate_record(NULL::{{_engine_row}}, jsonb_build_object('outcome', p_outcome, 'hold_id', p_hold,
     'charged_micros', 0, 'shortfall_micros', 0, 'replayed', false, 'used_micros', 0, 'held_micros', 0)) $f$;

@@ -52,14 +52,12 @@ BEGIN
     v_refund := c.charged_micros;
     IF k.id IS NOT NULL AND {{_same_period}}(c.key_mark, k.budget_resets, k.budget_reset_at, k.budget_period, c.at) THEN
       v_used := GREATEST({{_stored_used}}(k.budget_used_micros, k.budget_used_cents) - v_refund, 0);
-      UPDATE {{keys}} SET budget_used_micros = v_used,
-          budget_used_cents = {{_cents_of}}(v_used) WHERE id = k.id;
+      UPDATE {{keys}} SET budget_used_micros = v_used, budget_used_cents = {{_cents_of}}(v_used) WHERE id = k.id;
       k.budget_used_micros := v_used;
     END IF;
     IF p.id IS NOT NULL AND {{_same_period}}(c.pool_mark, p.budget_resets, p.budget_reset_at, p.budget_period, c.at) THEN
       v_used := GREATEST({{_stored_used}}(p.budget_used_micros, p.budget_used_cents) - v_refund, 0);
-      UPDATE {{keys}} SET budget_used_micros = v_used,
-          budget_used_cents = {{_cents_of}}(v_used) WHERE id = p.id;
+      UPDATE {{keys}} SET budget_used_micros = v_used, budget_used_cents = {{_cents_of}}(v_used) WHERE id = p.id;
       p.budget_used_micros := v_used;
     END IF;
     IF c.account_id IS NOT NULL AND a.account_id IS NOT NULL AND {{_same_period}}(c.account_mark, a.budget_resets, a.budget_reset_at, a.budget_period, c.at) THEN
