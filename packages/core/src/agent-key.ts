@@ -16,6 +16,7 @@ import { migrationSql } from './sql/migrate.js';
 import type * as T from './types.js';
 
 type BudgetOptions = { budgetCents: number | null; budgetPeriod?: BudgetPeriod | null };
+type Audit = T.AuditOptions;
 
 /**
  * The store: keys and external subjects in one table, each with scopes, budget and expiry.
@@ -93,15 +94,11 @@ export class AgentKey {
   }
 
   /** Revokes a live key; with `accountId`, only when it belongs to that account. */
-  revoke(
-    keyId: number | string,
-    accountId?: string | number | null,
-    audit: T.AuditOptions = {},
-  ): Promise<boolean> {
+  revoke(keyId: number | string, accountId?: string | number | null, audit: Audit = {}): Promise<boolean> {
     return revokeKey(this.ctx, keyId, accountId, audit);
   }
 
-  revokeSubject(subject: string, audit: T.AuditOptions = {}): Promise<boolean> {
+  revokeSubject(subject: string, audit: Audit = {}): Promise<boolean> {
     return revokeSubject(this.ctx, subject, audit);
   }
 
@@ -117,19 +114,11 @@ export class AgentKey {
     return listKeys(this.ctx, accountId);
   }
 
-  update(
-    keyId: number | string,
-    changes: T.UpdateOptions,
-    audit: T.AuditOptions = {},
-  ): Promise<T.KeyInfo | null> {
+  update(keyId: number | string, changes: T.UpdateOptions, audit: Audit = {}): Promise<T.KeyInfo | null> {
     return updateKey(this.ctx, keyId, changes, audit);
   }
 
-  updateSubject(
-    subject: string,
-    changes: T.UpdateOptions,
-    audit: T.AuditOptions = {},
-  ): Promise<T.KeyInfo | null> {
+  updateSubject(subject: string, changes: T.UpdateOptions, audit: Audit = {}): Promise<T.KeyInfo | null> {
     return updateSubject(this.ctx, subject, changes, audit);
   }
 
@@ -170,7 +159,7 @@ export class AgentKey {
   setAccountBudget(
     accountId: string | number,
     options: BudgetOptions,
-    audit: T.AuditOptions = {},
+    audit: Audit = {},
   ): Promise<T.AccountInfo> {
     return this.budgets.setAccountBudget(accountId, options, audit);
   }
@@ -198,17 +187,17 @@ export class AgentKey {
   }
 
   /** Raises a key's, subject's or account's cap by `cents`. */
-  topUp(target: T.BudgetTarget, cents: number, audit: T.AuditOptions = {}): Promise<boolean> {
+  topUp(target: T.BudgetTarget, cents: number, audit: Audit = {}): Promise<boolean> {
     return this.budgets.topUp(target, cents, audit);
   }
 
   /** Sets a key's, subject's or account's cap and period. */
-  setBudget(target: T.BudgetTarget, options: BudgetOptions, audit: T.AuditOptions = {}): Promise<boolean> {
+  setBudget(target: T.BudgetTarget, options: BudgetOptions, audit: Audit = {}): Promise<boolean> {
     return this.budgets.setBudget(target, options, audit);
   }
 
   /** Zeroes the current period's spend; the ledger gets the opposite amount, so its sums still match. */
-  resetBudget(target: T.BudgetTarget, audit: T.AuditOptions = {}): Promise<boolean> {
+  resetBudget(target: T.BudgetTarget, audit: Audit = {}): Promise<boolean> {
     return this.budgets.resetBudget(target, audit);
   }
 
