@@ -1457,17 +1457,15 @@ WITH gone AS (DELETE FROM "sdk_api_keys_requests" WHERE ctid = ANY(ARRAY(
   SELECT count(*)::int AS n FROM gone;
 
 -- statement: insert
-WITH x AS (INSERT INTO "sdk_api_keys" (account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_used_cents,
-    budget_used_micros, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id,
-    account_capped) VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 0, 0, $8, $9, $10, $11, $12, $13::integer, "sdk_api_keys_account_capped"($1)) RETURNING id, account_id, external_subject),
+WITH x AS (INSERT INTO "sdk_api_keys" (account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id, budget_used_cents, budget_used_micros, account_capped)
+    VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10, $11, $12, $13::integer, 0, 0, "sdk_api_keys_account_capped"($1)) RETURNING id, account_id, external_subject),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor)
     SELECT $14::timestamptz, id, external_subject, account_id, 'admin:create', $15::text FROM x)
 SELECT id FROM x;
 
 -- statement: insertSubject
-WITH x AS (INSERT INTO "sdk_api_keys" (account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_used_cents,
-    budget_used_micros, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id,
-    account_capped) VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 0, 0, $8, $9, $10, $11, $12, $13::integer, "sdk_api_keys_account_capped"($1))
+WITH x AS (INSERT INTO "sdk_api_keys" (account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id, budget_used_cents, budget_used_micros, account_capped)
+    VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10, $11, $12, $13::integer, 0, 0, "sdk_api_keys_account_capped"($1))
       ON CONFLICT (external_subject) WHERE external_subject IS NOT NULL DO NOTHING RETURNING id, account_id, external_subject),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor)
     SELECT $14::timestamptz, id, external_subject, account_id, 'admin:provision', $15::text FROM x)
