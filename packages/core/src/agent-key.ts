@@ -2,7 +2,6 @@ import { ChargePath, chargeRequest, toAuthorizeResult, tokenExpired } from './au
 import { DescriptorCache } from './authorize/descriptor-cache.js';
 import { HoldPath } from './authorize/holds.js';
 import { guarded, InDoubt } from './authorize/in-doubt.js';
-import { EXPIRED, MALFORMED, refuse, unavailable } from './authorize/results.js';
 import { BudgetAdmin } from './budget/admin.js';
 import { costToMicros } from './budget/money.js';
 import { type BudgetPeriod, firstReset } from './budget/period.js';
@@ -10,8 +9,12 @@ import type { ChargeRequest, Lookup, StoreContext } from './context.js';
 import { checkTimeout, within } from './db/deadline.js';
 import { consoleStoreReporter, type StoreReporter, watchPoolErrors } from './db/pool-errors.js';
 import { preparedQuery, type Queryable, type Runner } from './db/queryable.js';
+import { expiredCredential, malformedCredential, refuse } from './errors/auth-errors.js';
 import { AgentKeyInputError } from './errors/errors.js';
+import { inputRefusal } from './errors/input-refusal.js';
+import { storeUnavailable } from './errors/store-unavailable.js';
 import { Gate, type GateOptions } from './gate/gate.js';
+import { GATE_STORE, type GateStore, type GateStoreOwner } from './gate/store-port.js';
 import { parseDuration, parsePositiveDuration } from './input/duration.js';
 import { actorOf, checkBatching, checkBudget, checkPeriod, isRowId, rowIdOf } from './input/options.js';
 import {
@@ -60,7 +63,7 @@ const KEY_PREFIX = /^[A-Za-z0-9_-]{1,16}$/;
  * The store: keys and external subjects in one table, each with scopes, budget and expiry.
  * A drop-in for agentkey 0.2.0's `AgentKey`, plus `authorize` and admin calls.
  */
-export class AgentKey {
+export class AgentKey implements GateStoreOwner {
   readonly tableName: string;
   readonly keyPrefix: string;
   private readonly pool: Queryable;
@@ -204,7 +207,7 @@ export class AgentKey {
   }
 
   /** As `ensureSubject`, telling whether this call created the row. */
-  async provisionSubject(subject: string, options: EnsureSubjectOptions = {}): Promise<boolean> {
+  private async provisionSubject(subject: string, options: EnsureSubjectOptions = {}): Promise<boolean> {
     const checked = checkIdent(subject, 'subject');
     const row = this.rowValues(options, checkIdent(options.accountId ?? checked, 'accountId'));
     // The gate provisions on the request path: bounded like every request-path call.
@@ -346,17 +349,17 @@ export class AgentKey {
    */
   async authorize(credential: Credential, options: AuthorizeOptions = {}): Promise<AuthorizeResult> {
     const lookup = this.lookupOf(credential);
-    if (!lookup) return refuse(MALFORMED);
+    if (!lookup) return refuse(malformedCredential());
     options = this.tokenSided(options);
     const deadlineAt = Date.now() + this.timeoutMs;
     const request = chargeRequest('authorize', options, options.holdCents, options.holdTtl, deadlineAt);
     try {
       const now = this.now();
-      if (tokenExpired(request, now)) return refuse(EXPIRED);
+      if (tokenExpired(request, now)) return refuse(expiredCredential());
       const row = await this.charged(lookup, now, request);
       return toAuthorizeResult(row, now, request, options);
     } catch (cause) {
-      return refuse(unavailable(cause, this.tables.id));
+      return refuse(storeUnavailable(cause, this.tables.id));
     }
   }
 
@@ -366,7 +369,7 @@ export class AgentKey {
    */
   async reserve(credential: Credential, options: ReserveOptions): Promise<AuthorizeResult> {
     const lookup = this.lookupOf(credential);
-    if (!lookup) return refuse(MALFORMED);
+    if (!lookup) return refuse(malformedCredential());
     if (!options || typeof options !== 'object')
       throw new AgentKeyInputError('options must be an object', 'options');
     if (!(typeof options.maxCents === 'number' && options.maxCents > 0)) {
@@ -377,10 +380,10 @@ export class AgentKey {
     const request = chargeRequest('reserve', { ...rest, costCents: 0 }, maxCents, ttl, deadlineAt);
     try {
       const now = this.now();
-      if (tokenExpired(request, now)) return refuse(EXPIRED);
+      if (tokenExpired(request, now)) return refuse(expiredCredential());
       return toAuthorizeResult(await this.charged(lookup, now, request), now, request, rest);
     } catch (cause) {
-      return refuse(unavailable(cause, this.tables.id));
+      return refuse(storeUnavailable(cause, this.tables.id));
     }
   }
 
@@ -529,9 +532,18 @@ export class AgentKey {
     return new Gate(this, options);
   }
 
-  /** Throws what `ensureSubject` would throw for these options, without touching the database. */
-  checkSubjectOptions(options: EnsureSubjectOptions): void {
-    this.rowValues(options, 'check');
+  /** @internal The store as the Gate sees it (gate/store-port.ts): not for applications. */
+  get [GATE_STORE](): GateStore {
+    return {
+      keyPrefix: this.keyPrefix,
+      authorize: (credential, options) => this.authorize(credential, options),
+      subjectOptionsRefusal: (options) => inputRefusal(() => this.rowValues(options, 'check')),
+      provision: (subject, options) =>
+        this.provisionSubject(subject, options).then(
+          (created) => ({ ok: true, created }),
+          (cause) => ({ ok: false, error: storeUnavailable(cause, this.tables.id) }),
+        ),
+    };
   }
 
   private rowValues(options: EnsureSubjectOptions, accountId: string) {
