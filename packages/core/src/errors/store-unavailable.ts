@@ -11,7 +11,7 @@ const UNMIGRATED: Readonly<Record<string, string>> = {
 };
 
 /** Seconds a caller should wait after the store failed: long enough for a pool to reconnect. */
-export const STORE_RETRY_AFTER_SEC = 1;
+const STORE_RETRY_AFTER_SEC = 1;
 
 /**
  * The key store failed or timed out: the one `unavailable` that authorize, reserve, settle,
