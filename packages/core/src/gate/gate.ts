@@ -64,7 +64,7 @@ export class Gate {
   private readonly policies = new Map<Verifier, FirstSeenPolicy>();
   private readonly firstSeen: FirstSeenPolicy | undefined;
   private readonly namespaces: SubjectNamespaces;
-
+  /** The store as the AgentKey lends it (store-port.ts): the gate needs nothing else of it. */
   private readonly store: GateStore;
 
   constructor(agentKey: GateStoreOwner, options: GateOptions = {}) {
