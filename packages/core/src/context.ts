@@ -1,12 +1,17 @@
-import type { DescriptorCache } from './authorize/descriptor-cache.js';
-import type { InDoubt } from './authorize/in-doubt.js';
-import type { Queryable, Runner } from './db/queryable.js';
-import type { adminStatements } from './sql/admin.js';
+import { DescriptorCache } from './authorize/descriptor-cache.js';
+import { InDoubt } from './authorize/in-doubt.js';
+import { checkTimeout } from './db/deadline.js';
+import { consoleStoreReporter, watchPoolErrors } from './db/pool-errors.js';
+import { preparedQuery, type Queryable, type Runner } from './db/queryable.js';
+import { checkDescriptorTtl, checkKeyPrefix, checkOnError, checkPool } from './input/options.js';
+import { checkScopes } from './input/values.js';
+import { adminStatements } from './sql/admin.js';
 import type { Selector } from './sql/columns.js';
-import type { TableNames } from './sql/identifier.js';
-import type { Statements } from './sql/statements.js';
+import { type TableNames, tableNames } from './sql/identifier.js';
+import { type Statements, statements } from './sql/statements.js';
+import type { AgentKeyOptions } from './types.js';
 
-/** What the store's modules share: built once by `AgentKey`, never exported from the package. */
+/** What the store's modules share: built once per `AgentKey` (`storeContext`), never exported from the package. */
 export interface StoreContext {
   readonly pool: Queryable;
   /** The request path: prepared statements where the client allows. */
@@ -21,6 +26,50 @@ export interface StoreContext {
   readonly timeoutMs: number;
   /** Calls whose answer was lost, voided once the database answers (in-doubt.ts). */
   readonly inDoubt: InDoubt;
+  /** Scopes rows may carry (the `validScopes` option); null: any well-formed scope. */
+  readonly validScopes: ReadonlySet<string> | null;
+  /** Prefix of minted keys. */
+  readonly keyPrefix: string;
+}
+
+/** Checks the options (throwing AgentKeyInputError naming the first bad one) and builds the context. */
+export function storeContext(options: AgentKeyOptions): StoreContext {
+  checkPool(options);
+  const timeoutMs = checkTimeout(options.timeoutMs);
+  checkOnError(options.onError);
+  const report = options.onError ?? consoleStoreReporter;
+  // A pg Pool emits `error` when the server drops an idle connection; unheard, it kills the process.
+  watchPoolErrors(options.pool, report);
+  const { pool } = options;
+  const hot = preparedQuery(pool, options.preparedStatements);
+  const tables = tableNames(options.tableName ?? 'sdk_api_keys');
+  const keyPrefix = checkKeyPrefix(options.keyPrefix);
+  const validScopes = options.validScopes
+    ? new Set(checkScopes(options.validScopes, null, 'validScopes'))
+    : null;
+  const now = options.now ?? (() => new Date());
+  const ledger = options.ledger ?? true;
+  // Row-lock waits are bounded on the server by the same deadline (sql/requests.ts lockBound).
+  const sql = statements(tables, ledger, timeoutMs);
+  const descriptors = new DescriptorCache(checkDescriptorTtl(options.descriptorTtlMs));
+  const { voidRequest, pruneRequests } = sql;
+  const prune = (text: string, params: unknown[]) => pool.query(text, params);
+  const inDoubt = new InDoubt({ hot, voidRequest, pruneRequests, ledger, timeoutMs, now, report, prune });
+  const admin = adminStatements(tables);
+  return {
+    pool,
+    hot,
+    tables,
+    sql,
+    admin,
+    ledger,
+    now,
+    descriptors,
+    timeoutMs,
+    inDoubt,
+    validScopes,
+    keyPrefix,
+  };
 }
 
 /** How a request names its row: a native key's hash or an external subject. */

@@ -1,5 +1,6 @@
-// The package's API. Exports marked @internal are here for the sibling packages only: they import
-// them at run time, applications do not see them (the published declarations leave them out).
+// The package's API. Exports tagged internal (JSDoc) are here for the sibling packages only: they
+// import them at run time, applications do not see them (the published declarations leave them
+// out). A comment with the tag strips the statement under it, so this one must not spell it.
 export { AgentKey } from './agent-key.js';
 /** @internal For @agentkey/express. */
 export { costToMicros, MAX_BUDGET_CENTS } from './budget/money.js';

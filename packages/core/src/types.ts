@@ -257,15 +257,9 @@ export type SettleResult =
     }
   | { ok: false; error: HoldError };
 
-export interface AccountInfo {
+/** An account's ceiling: its numbers as a key's budget has them (`remainingCents`: what a new call could use). */
+export interface AccountInfo extends Budget {
   accountId: string;
-  limitCents: number | null;
-  usedCents: number;
-  heldCents: number;
-  /** What a new call could use: the limit less used and held. */
-  remainingCents: number | null;
-  period: string | null;
-  resetAt: Date | null;
 }
 
 export type BudgetTarget = { keyId: number } | { subject: string } | { accountId: string | number };

@@ -3,6 +3,7 @@ import { AgentKeyInputError } from '../errors/errors.js';
 import { actorOf, checkBudget, checkDate, checkPeriod, isRowId, targetColumn } from '../input/options.js';
 import { checkIdent } from '../input/values.js';
 import { budgetNumbers } from '../keys/rows.js';
+import { updateKey } from '../keys/update.js';
 import type { AccountInfo, AuditOptions, BudgetTarget, SpendOptions, SpendReport } from '../types.js';
 import { MAX_BUDGET_CENTS, MICROS_PER_CENT } from './money.js';
 import { type BudgetPeriod, firstReset } from './period.js';
@@ -31,6 +32,22 @@ export class BudgetAdmin {
     ]);
     ctx.descriptors.clear();
     return (await this.getAccount(account))!;
+  }
+
+  /** A key's or subject's cap and period through `update`; an account's through `setAccountBudget`. */
+  async setBudget(
+    target: BudgetTarget,
+    options: { budgetCents: number | null; budgetPeriod?: BudgetPeriod | null },
+    audit: AuditOptions,
+  ): Promise<boolean> {
+    if ('accountId' in target)
+      return (await this.setAccountBudget(target.accountId, options, audit)) !== null;
+    const id = (await this.rowId(target)) ?? 0;
+    const changes = {
+      budgetCents: options.budgetCents,
+      ...(options.budgetPeriod !== undefined ? { budgetPeriod: options.budgetPeriod } : {}),
+    };
+    return (await updateKey(this.ctx, id, changes, audit)) !== null;
   }
 
   async getAccount(accountId: string | number): Promise<AccountInfo | null> {

@@ -63,6 +63,11 @@ export function within<T>(work: Promise<T>, deadlineAt: number, timeoutMs: numbe
   });
 }
 
+/** `work` under a deadline `timeoutMs` from now (see `within`). */
+export function inTime<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  return within(work, Date.now() + timeoutMs, timeoutMs);
+}
+
 /**
  * Whether a failed attempt may run once more, with the same request id, inside its deadline: a
  * dropped connection or a claim conflict (another call's tombstone failed its batch) may pass the

@@ -111,3 +111,37 @@ export function checkPeriod(value: unknown): BudgetPeriod | null {
   }
   return value as BudgetPeriod;
 }
+
+/** The `pool` option: anything with pg's `query(text, params)`. */
+export function checkPool(options: { pool?: unknown } | undefined): void {
+  if (!options || typeof (options.pool as { query?: unknown } | undefined)?.query !== 'function') {
+    throw new AgentKeyInputError('pool must have a query(text, params) method (a pg Pool)', 'pool');
+  }
+}
+
+/** The `onError` option: a function, when given. */
+export function checkOnError(onError: unknown): void {
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new AgentKeyInputError('onError must be a function (error, context)', 'onError');
+  }
+}
+
+const KEY_PREFIX = /^[A-Za-z0-9_-]{1,16}$/;
+
+/** The `keyPrefix` option (default `ak_`). */
+export function checkKeyPrefix(prefix: unknown): string {
+  if (prefix === undefined || prefix === null) return 'ak_';
+  if (!KEY_PREFIX.test(prefix as string)) {
+    throw new AgentKeyInputError('keyPrefix must be 1-16 characters of letters, digits, _ or -', 'keyPrefix');
+  }
+  return prefix as string;
+}
+
+/** The `descriptorTtlMs` option: 0 to 1000 ms, default 1000. */
+export function checkDescriptorTtl(ttl: unknown): number {
+  if (ttl === undefined || ttl === null) return 1000;
+  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0 || ttl > 1000) {
+    throw new AgentKeyInputError('descriptorTtlMs must be between 0 and 1000', 'descriptorTtlMs');
+  }
+  return ttl;
+}

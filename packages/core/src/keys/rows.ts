@@ -214,6 +214,16 @@ export function tokenSide(
   return token.filter((s) => s !== 'admin' && (validScopes === null || validScopes.has(s)));
 }
 
+/** Whether these scopes grant every scope: none listed (null), or `admin`. */
+export function grantsAll(scopes: readonly string[] | null): boolean {
+  return scopes === null || scopes.includes('admin');
+}
+
+/** `hasScope`: whether a validate result or principal carries `scope` (or grants every scope). */
+export function hasScope(result: { scopes: readonly string[] | null }, scope: string): boolean {
+  return grantsAll(result.scopes) || result.scopes!.includes(scope);
+}
+
 /** null on either side means no limit from that side; a row's `admin` grants what the token grants. */
 export function intersectScopes(row: string[] | null, token: readonly string[] | null): string[] | null {
   if (row === null) return token === null ? null : [...token];

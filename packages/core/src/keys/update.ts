@@ -2,17 +2,38 @@ import { firstReset } from '../budget/period.js';
 import type { StoreContext } from '../context.js';
 import { AgentKeyInputError } from '../errors/errors.js';
 import { parsePositiveDuration } from '../input/duration.js';
-import { actorOf, checkBudget, checkPeriod } from '../input/options.js';
-import { checkName, checkScopes } from '../input/values.js';
+import { actorOf, checkBudget, checkPeriod, rowIdOf } from '../input/options.js';
+import { checkIdent, checkName, checkScopes } from '../input/values.js';
 import { periodSets } from '../sql/admin.js';
 import type { Selector } from '../sql/columns.js';
 import type { AuditOptions, KeyInfo, UpdateOptions } from '../types.js';
 import { toKeyInfo } from './rows.js';
 
-/** `update` and `updateSubject`: one audited UPDATE of the changed columns, then the row as read back. */
-export async function updateRow(
+/** `update`: a key or subject by row id (also from 0.2.0's digit strings); null when none. */
+export function updateKey(
   ctx: StoreContext,
-  validScopes: ReadonlySet<string> | null,
+  keyIdIn: number | string,
+  changes: UpdateOptions,
+  audit: AuditOptions,
+): Promise<KeyInfo | null> {
+  const keyId = rowIdOf(keyIdIn);
+  if (keyId === null) return Promise.resolve(null);
+  return updateRow(ctx, { by: 'id', value: keyId }, changes, audit);
+}
+
+/** `updateSubject`: an external subject's row. A malformed subject throws at once. */
+export function updateSubject(
+  ctx: StoreContext,
+  subject: string,
+  changes: UpdateOptions,
+  audit: AuditOptions,
+): Promise<KeyInfo | null> {
+  return updateRow(ctx, { by: 'external_subject', value: checkIdent(subject, 'subject') }, changes, audit);
+}
+
+/** One audited UPDATE of the changed columns, then the row as read back. */
+async function updateRow(
+  ctx: StoreContext,
   lookup: { by: 'id' | Selector; value: unknown },
   changes: UpdateOptions,
   audit: AuditOptions,
@@ -27,7 +48,7 @@ export async function updateRow(
     return `$${params.length}`;
   };
   const set = (column: string, value: unknown, cast = '') => sets.push(`${column} = ${param(value)}${cast}`);
-  if (changes.scopes !== undefined) set('scopes', checkScopes(changes.scopes, validScopes), '::text[]');
+  if (changes.scopes !== undefined) set('scopes', checkScopes(changes.scopes, ctx.validScopes), '::text[]');
   if (changes.budgetCents !== undefined) set('budget_cents', checkBudget(changes.budgetCents));
   if (changes.budgetPeriod !== undefined) {
     const period = checkPeriod(changes.budgetPeriod);

@@ -2,6 +2,7 @@ import type { ChargePath } from '../authorize/charge.js';
 import { guarded, InDoubt } from '../authorize/in-doubt.js';
 import { costToMicros } from '../budget/money.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
+import { inTime } from '../db/deadline.js';
 import { checkIdempotencyKey } from '../input/options.js';
 import {
   type KeyRow,
@@ -10,16 +11,21 @@ import {
   usedWholeCents,
   validateRefusal,
 } from '../keys/rows.js';
-import type { TrackUsageResult, ValidateFailure, ValidateResult } from '../types.js';
+import type { TrackUsageOptions, TrackUsageResult, ValidateFailure, ValidateResult } from '../types.js';
 
 /**
  * agentkey 0.2.0's request path, with its exact answers: `validate` reads the row (writing only
  * when a period rolls or last_used_at is a minute old), `trackUsage` charges whole cents.
  */
-export async function validateRow(
+export function validateLookup(
   ctx: StoreContext,
-  lookup: Lookup,
+  lookup: Lookup | null,
 ): Promise<ValidateResult | ValidateFailure> {
+  if (!lookup) return Promise.resolve({ valid: false, reason: 'invalid' });
+  return inTime(validateRow(ctx, lookup), ctx.timeoutMs);
+}
+
+async function validateRow(ctx: StoreContext, lookup: Lookup): Promise<ValidateResult | ValidateFailure> {
   const now = ctx.now();
   const params = [lookup.value, now.toISOString()];
   let row: (KeyRow & { needs_write?: boolean }) | undefined = (await ctx.hot(ctx.sql.peek(lookup.by), params))
@@ -35,9 +41,9 @@ export async function trackRow(
   ctx: StoreContext,
   charges: ChargePath,
   lookup: Lookup | null,
-  costCents: unknown,
-  idempotencyKey: unknown,
+  options: TrackUsageOptions,
 ): Promise<TrackUsageResult> {
+  const costCents: unknown = options?.costCents;
   if (typeof costCents !== 'number' || !Number.isFinite(costCents))
     return { success: false, reason: 'invalid_cost' };
   if (costCents <= 0) return { success: true };
@@ -54,7 +60,7 @@ export async function trackRow(
     scope: null,
     tokenGrants: true,
     tokenExpiresMs: null,
-    idem: checkIdempotencyKey(idempotencyKey),
+    idem: checkIdempotencyKey(options.idempotencyKey),
     meta: null,
     rid: InDoubt.id(),
     deadlineAt,

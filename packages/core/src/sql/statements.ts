@@ -15,6 +15,7 @@ import {
 } from './expressions.js';
 import { type HoldStatements, holdStatements } from './holds.js';
 import type { TableNames } from './identifier.js';
+import { insertRowSql, NEW_ROW_ACTOR_PARAM, NEW_ROW_NOW_PARAM } from './insert.js';
 import { lockBound, pruneRequestsSql, voidRequestSql } from './requests.js';
 
 /** What the request path needs of a row; `used_micros` and `budget_reset_at` as of `$2` (now). */
@@ -41,7 +42,9 @@ export interface Statements {
   peek(by: Selector): Statement;
   /** $1 selector value, $2 now. Resets an elapsed period and touches last_used_at when stale. */
   touch(by: Selector): Statement;
+  /** Parameters: `newRowParams` (sql/insert.ts). */
   insert: string;
+  /** As `insert`, doing nothing when the subject has a row already. */
   insertSubject: string;
   /** $1 selector value, $2 now. */
   read(by: Selector | 'id'): string;
@@ -102,11 +105,7 @@ SELECT ${VIRTUAL_COLUMNS}, ${held}, pool_parent_id FROM ${t.keys} WHERE ${by} = 
 )
 SELECT k.*, pool.* FROM k ${poolRoot('k')}`;
 
-  const insertColumns = `account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_used_cents,
-    budget_used_micros, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id,
-    account_capped`;
-  // The ceiling flag is settled at insert, so even a key's first charge takes the one-statement path.
-  const insertValues = `$1, $2, $3, $4, $5, $6::text[], $7, 0, 0, $8, $9, $10, $11, $12, $13::integer, ${e.fn('account_capped')}($1)`;
+  const insertRow = insertRowSql(t.keys, e.fn('account_capped'));
 
   const touch = perSelector(touchSql);
   const peek = perSelector(peekSql);
@@ -124,18 +123,13 @@ SELECT k.*, pool.* FROM k ${poolRoot('k')}`;
     pruneRequests: pruneRequestsSql(t),
     peek: (by) => peek[by],
     touch: (by) => touch[by],
-    insert: audited(
-      `INSERT INTO ${t.keys} (${insertColumns}) VALUES (${insertValues})`,
-      'admin:create',
-      14,
-      15,
-    ),
+    insert: audited(insertRow, 'admin:create', NEW_ROW_NOW_PARAM, NEW_ROW_ACTOR_PARAM),
     insertSubject: audited(
-      `INSERT INTO ${t.keys} (${insertColumns}) VALUES (${insertValues})
+      `${insertRow}
       ON CONFLICT (external_subject) WHERE external_subject IS NOT NULL DO NOTHING`,
       'admin:provision',
-      14,
-      15,
+      NEW_ROW_NOW_PARAM,
+      NEW_ROW_ACTOR_PARAM,
     ),
     // With the pool root: a pooled key's remainingCents is no more than its pool has left.
     read: (by) =>
