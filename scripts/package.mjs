@@ -37,8 +37,10 @@ const run = (...args) =>
 function build() {
   // A file removed from src/ must not live on in dist/.
   rmSync('dist', { recursive: true, force: true });
-  // ESM, type-checked, with declarations.
-  run('--outDir', 'dist/esm');
+  // ESM, type-checked, with declarations. Members marked @internal (public for the sibling
+  // packages or the Gate, not for applications) are left out of them, so a sibling is checked
+  // against its dependencies' sources (the `source` condition), which still have them.
+  run('--outDir', 'dist/esm', '--stripInternal', '--customConditions', 'source');
   // CommonJS: the same sources, emitted as require() calls. Checking them again under CommonJS
   // rules would add nothing (the ESM pass checked them) and cannot work: node10 resolution ignores
   // `exports`, through which @clerk/backend's types reach @clerk/shared. verbatimModuleSyntax

@@ -1,12 +1,7 @@
-import {
-  type AgentKey,
-  AgentKeyInputError,
-  type FirstSeenPolicy,
-  firstReset,
-  type Verifier,
-} from '@agentkey/core';
+import { type AgentKey, AgentKeyInputError, type FirstSeenPolicy, type Verifier } from '@agentkey/core';
 import { oidcVerifier } from '@agentkey/oidc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { firstReset } from '../packages/core/src/budget/period.js';
 import { deadOrigin, type IdpStandIn, startIdp } from '../packages/oidc/test/support/idp-server.js';
 import { makeKey, mint, nowSec, type TestKey } from '../packages/oidc/test/support/keys.js';
 import { manualClock, openStore, type TestDb } from './support/db.js';

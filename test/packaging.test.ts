@@ -69,6 +69,21 @@ describe('the packed packages', () => {
   );
 });
 
+describe('the published declarations', () => {
+  it("leave out what is @internal: the exports for sibling packages and the Gate's store port", async () => {
+    const core = tarballs.get('core')!;
+    const index = await tar(core, 'package/dist/esm/index.d.ts');
+    const agentKey = await tar(core, 'package/dist/esm/agent-key.d.ts');
+    for (const name of ['costToMicros', 'MAX_BUDGET_CENTS', 'PERIODS', 'parseDuration', 'isScope']) {
+      expect(index).not.toMatch(new RegExp(`\\b${name}\\b`));
+      expect(exportNames(SOURCE.core)).toContain(name); // still there at run time, for the siblings
+    }
+    expect(index).toMatch(/\bAgentKey\b/);
+    expect(agentKey).not.toMatch(/GATE_STORE\]|provisionSubject|checkSubjectOptions/);
+    expect(await tar(core, 'package/dist/cjs/index.d.ts')).toBe(index);
+  });
+});
+
 describe('installed from the tarballs in a fresh project', () => {
   it('require() and import each give every export the source has', async () => {
     const names = PACKAGES.map((dir) => manifest(dir).name);

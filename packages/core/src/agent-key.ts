@@ -2,7 +2,10 @@ import { RequestCalls } from './authorize/calls.js';
 import { BudgetAdmin } from './budget/admin.js';
 import type { BudgetPeriod } from './budget/period.js';
 import { type StoreContext, storeContext } from './context.js';
+import { inputRefusal } from './errors/input-refusal.js';
+import { storeUnavailable } from './errors/store-unavailable.js';
 import { Gate, type GateOptions } from './gate/gate.js';
+import { GATE_STORE, type GateStore, type GateStoreOwner } from './gate/store-port.js';
 import { checkBatching } from './input/options.js';
 import { type ChildKeyOptions, withChildKey } from './keys/child.js';
 import { checkSubjectOptions, createKey, provisionSubject } from './keys/create.js';
@@ -23,7 +26,7 @@ type Audit = T.AuditOptions;
  * A drop-in for agentkey 0.2.0's `AgentKey`, plus `authorize` and admin calls. The calls live in
  * keys/, authorize/, budget/ and legacy/; this class checks the options and wires them.
  */
-export class AgentKey {
+export class AgentKey implements GateStoreOwner {
   readonly tableName: string;
   readonly keyPrefix: string;
   private readonly ctx: StoreContext;
@@ -51,11 +54,6 @@ export class AgentKey {
   /** Anchors a budget row to an external identity on first sight. Never changes an existing row. */
   async ensureSubject(subject: string, options: T.EnsureSubjectOptions = {}): Promise<void> {
     await provisionSubject(this.ctx, subject, options);
-  }
-
-  /** As `ensureSubject`, telling whether this call created the row. */
-  provisionSubject(subject: string, options: T.EnsureSubjectOptions = {}): Promise<boolean> {
-    return provisionSubject(this.ctx, subject, options);
   }
 
   /** As in 0.2.0, a store failure rejects; past `timeoutMs` it rejects with AgentKeyTimeoutError. */
@@ -206,8 +204,18 @@ export class AgentKey {
     return new Gate(this, options);
   }
 
-  /** Throws what `ensureSubject` would throw for these options, without touching the database. */
-  checkSubjectOptions(options: T.EnsureSubjectOptions): void {
-    checkSubjectOptions(this.ctx, options);
+  /** @internal The store as the Gate sees it (gate/store-port.ts): not for applications. */
+  get [GATE_STORE](): GateStore {
+    const { ctx } = this;
+    return {
+      keyPrefix: this.keyPrefix,
+      authorize: (credential, options) => this.authorize(credential, options),
+      subjectOptionsRefusal: (options) => inputRefusal(() => checkSubjectOptions(ctx, options)),
+      provision: (subject, options) =>
+        provisionSubject(ctx, subject, options).then(
+          (created) => ({ ok: true, created }),
+          (cause) => ({ ok: false, error: storeUnavailable(cause, ctx.tables.id) }),
+        ),
+    };
   }
 }

@@ -1,7 +1,13 @@
+// The package's API. Exports tagged internal (JSDoc) are here for the sibling packages only: they
+// import them at run time, applications do not see them (the published declarations leave them
+// out). A comment with the tag strips the statement under it, so this one must not spell it.
 export { AgentKey } from './agent-key.js';
-export { costToMicros, MAX_BUDGET_CENTS, MAX_COST_CENTS, MICROS_PER_CENT } from './budget/money.js';
-export { addMonthsUtc, type BudgetPeriod, firstReset, nextReset, PERIODS } from './budget/period.js';
-export { AgentKeyTimeoutError, DEFAULT_TIMEOUT_MS } from './db/deadline.js';
+/** @internal For @agentkey/express. */
+export { costToMicros, MAX_BUDGET_CENTS } from './budget/money.js';
+export type { BudgetPeriod } from './budget/period.js';
+/** @internal For @agentkey/express. */
+export { PERIODS } from './budget/period.js';
+export { AgentKeyTimeoutError } from './db/deadline.js';
 export { fromPGlite, type PGliteLike, type Queryable } from './db/queryable.js';
 export { AgentKeyInputError, AuthCode, type AuthError } from './errors/errors.js';
 export { checkFirstSeenPolicy } from './gate/first-seen.js';
@@ -21,10 +27,10 @@ export {
   type Verifier,
   type VerifyResult,
 } from './gate/verifier.js';
+/** @internal For @agentkey/express. */
 export { parseDuration } from './input/duration.js';
+/** @internal For @agentkey/express and @agentkey/clerk. */
 export { isScope } from './input/values.js';
-export { intersectScopes } from './keys/rows.js';
-export { hashKey } from './keys/secret.js';
 export type {
   AccountInfo,
   AgentKeyOptions,

@@ -238,6 +238,8 @@ export interface SettleOptions {
 export interface HoldError {
   code: 'hold_not_found' | 'hold_expired' | 'hold_closed' | 'idempotency_conflict' | 'unavailable';
   description: string;
+  /** For `unavailable`: seconds until a retry may pass. */
+  retryAfterSec?: number;
   cause?: unknown;
 }
 

@@ -1,7 +1,9 @@
 import type { CoalescerLimits } from '../batching/coalescer.js';
 import { costToMicros } from '../budget/money.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
+import { expiredCredential, malformedCredential, refuse } from '../errors/auth-errors.js';
 import { AgentKeyInputError } from '../errors/errors.js';
+import { storeUnavailable } from '../errors/store-unavailable.js';
 import { lookupOf } from '../keys/lookup.js';
 import { tokenSide } from '../keys/rows.js';
 import type {
@@ -15,7 +17,6 @@ import type {
 import { ChargePath, chargeRequest, toAuthorizeResult, tokenExpired } from './charge.js';
 import { HoldPath } from './holds.js';
 import { guarded } from './in-doubt.js';
-import { EXPIRED, MALFORMED, refuse, unavailable } from './results.js';
 
 /**
  * The request path's calls (authorize, reserve, settle, release), each under the store's
@@ -35,7 +36,7 @@ export class RequestCalls {
 
   async authorize(credential: Credential, options: AuthorizeOptions): Promise<AuthorizeResult> {
     const lookup = lookupOf(credential);
-    if (!lookup) return refuse(MALFORMED);
+    if (!lookup) return refuse(malformedCredential());
     options = this.tokenSided(options);
     const deadlineAt = Date.now() + this.ctx.timeoutMs;
     const request = chargeRequest('authorize', options, options.holdCents, options.holdTtl, deadlineAt);
@@ -44,7 +45,7 @@ export class RequestCalls {
 
   async reserve(credential: Credential, options: ReserveOptions): Promise<AuthorizeResult> {
     const lookup = lookupOf(credential);
-    if (!lookup) return refuse(MALFORMED);
+    if (!lookup) return refuse(malformedCredential());
     if (!options || typeof options !== 'object')
       throw new AgentKeyInputError('options must be an object', 'options');
     if (!(typeof options.maxCents === 'number' && options.maxCents > 0)) {
@@ -78,7 +79,7 @@ export class RequestCalls {
     const { ctx } = this;
     try {
       const now = ctx.now();
-      if (tokenExpired(request, now)) return refuse(EXPIRED);
+      if (tokenExpired(request, now)) return refuse(expiredCredential());
       ctx.inDoubt.startPruning();
       const row = await guarded(
         ctx.inDoubt,
@@ -90,7 +91,7 @@ export class RequestCalls {
       );
       return toAuthorizeResult(row, now, request, options);
     } catch (cause) {
-      return refuse(unavailable(cause, ctx.tables.id));
+      return refuse(storeUnavailable(cause, ctx.tables.id));
     }
   }
 

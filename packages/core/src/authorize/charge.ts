@@ -4,16 +4,16 @@ import { costToMicros, MICROS_PER_CENT } from '../budget/money.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
 import { AgentKeyTimeoutError } from '../db/deadline.js';
 import { isDataException } from '../db/queryable.js';
+import { refuse, unknownCredential } from '../errors/auth-errors.js';
 import { AgentKeyInputError } from '../errors/errors.js';
 import { checkIdempotencyKey, checkMetadata, checkTtl } from '../input/options.js';
 import { isAskedScope } from '../input/values.js';
 import { budgetOf, type KeyRow, toPrincipal } from '../keys/rows.js';
 import type { Selector } from '../sql/columns.js';
 import type { AuthorizeOptions, AuthorizeResult } from '../types.js';
-import { accountBudgetOf, type EngineRow, refusalOf } from './engine-row.js';
+import { accountBudgetOf, accountNumbers, type EngineRow, passedRow, refusalOf } from './engine-row.js';
 import type { HoldPath } from './holds.js';
 import { InDoubt } from './in-doubt.js';
-import { accountNumbers, passedRow, refuse, UNKNOWN } from './results.js';
 
 /** The shared argument checks of authorize, reserve and trackUsage. */
 export function chargeRequest(
@@ -70,7 +70,7 @@ export function toAuthorizeResult(
   request: ChargeRequest,
   options: AuthorizeOptions,
 ): AuthorizeResult {
-  if (!row) return refuse(UNKNOWN);
+  if (!row) return refuse(unknownCredential());
   const refusal = refusalOf(row, now.getTime(), request.scope);
   if (row.outcome === 'unknown') return refuse(refusal!);
   const principal = toPrincipal(row, options.tokenScopes, options.tokenExpiresAt);

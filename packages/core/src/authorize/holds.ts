@@ -5,13 +5,14 @@ import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
 import { AgentKeyTimeoutError } from '../db/deadline.js';
 import { isDataException, type Statement } from '../db/queryable.js';
 import { AgentKeyInputError } from '../errors/errors.js';
+import { holdRefusal } from '../errors/hold-errors.js';
+import { storeUnavailable } from '../errors/store-unavailable.js';
 import { checkIdempotencyKey, checkMetadata } from '../input/options.js';
 import { budgetOf } from '../keys/rows.js';
 import type { Selector } from '../sql/columns.js';
 import type { SettleResult } from '../types.js';
-import { accountBudgetOf, type EngineRow } from './engine-row.js';
+import { accountBudgetOf, type EngineRow, passedRow } from './engine-row.js';
 import { guarded, InDoubt } from './in-doubt.js';
-import { holdRefusal, passedRow, storeFailure } from './results.js';
 
 /** Hold ids are the holds table's bigserial, passed as text. */
 const HOLD_ID = /^[1-9][0-9]{0,17}$/;
@@ -139,10 +140,7 @@ export class HoldPath {
     try {
       return await guarded(ctx.inDoubt, rid, deadlineAt, ctx.timeoutMs, attempt, (r) => r.ok);
     } catch (cause) {
-      return {
-        ok: false,
-        error: { code: 'unavailable', ...storeFailure(cause, this.ctx.tables.id) },
-      };
+      return { ok: false, error: storeUnavailable(cause, this.ctx.tables.id) };
     }
   }
 

@@ -9,7 +9,6 @@
  * property test holds the two equal.
  */
 export type BudgetPeriod = 'day' | 'week' | 'month';
-export const LEGACY_PERIODS: readonly BudgetPeriod[] = ['day', 'month'];
 export const PERIODS: readonly BudgetPeriod[] = ['day', 'week', 'month'];
 
 const DAY_MS = 86_400_000;

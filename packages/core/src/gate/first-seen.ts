@@ -9,6 +9,9 @@ const OPTIONS = new Set(['scopes', 'budgetCents', 'budgetPeriod', 'expiresIn', '
 /** Zero access by default: a policy must say what it grants, `null` being an explicit "unlimited". */
 const REQUIRED = ['scopes', 'budgetCents'] as const;
 
+/** A checked policy (a frozen copy), or the refusal naming the option. */
+export type PolicyCheck = { ok: true; policy: FirstSeenPolicy } | { ok: false; error: AgentKeyInputError };
+
 /**
  * Checks a first-sight policy where it is configured (the gate, each verifier's constructor), so a
  * bad one throws at start-up, not on some caller's first request. Errors name the option, e.g.
@@ -24,14 +27,29 @@ export function checkFirstSeenPolicy(
   field = 'firstSeen',
   validScopes: ReadonlySet<string> | null = null,
 ): FirstSeenPolicy {
+  const checked = readFirstSeenPolicy(policy, field, validScopes);
+  if (!checked.ok) throw checked.error;
+  return checked.policy;
+}
+
+/** As `checkFirstSeenPolicy`, the refusal returned rather than thrown. */
+export function readFirstSeenPolicy(
+  policy: unknown,
+  field = 'firstSeen',
+  validScopes: ReadonlySet<string> | null = null,
+): PolicyCheck {
+  const refused = (message: string, at: string): PolicyCheck => ({
+    ok: false,
+    error: new AgentKeyInputError(message, at),
+  });
   if (!policy || typeof policy !== 'object' || Array.isArray(policy)) {
-    throw new AgentKeyInputError(`${field} must be an object { scopes, budgetCents, … }`, field);
+    return refused(`${field} must be an object { scopes, budgetCents, … }`, field);
   }
   const source = policy as Record<string, unknown>;
   const p: Record<string, unknown> = {};
   for (const name of Object.keys(source)) {
     if (!OPTIONS.has(name)) {
-      throw new AgentKeyInputError(
+      return refused(
         `${field}.${name} is not a first-sight option (${[...OPTIONS].join(', ')})`,
         `${field}.${name}`,
       );
@@ -40,31 +58,37 @@ export function checkFirstSeenPolicy(
   }
   for (const name of REQUIRED) {
     if (p[name] === undefined) {
-      throw new AgentKeyInputError(
+      return refused(
         `${field}.${name} is required: say what a new identity gets (null for unlimited)`,
         `${field}.${name}`,
       );
     }
   }
-  const option = (name: string, check: (value: unknown) => unknown) => {
-    try {
-      return check(p[name]);
-    } catch (error) {
-      throw new AgentKeyInputError(`${field}.${name}: ${(error as Error).message}`, `${field}.${name}`);
-    }
-  };
   // Copied before it is checked: the caller's array may change later (or differ between reads).
   if (Array.isArray(p.scopes)) p.scopes = [...p.scopes];
-  const scopes = option('scopes', (v) => checkScopes(v, validScopes)) as string[] | null;
-  option('budgetCents', checkBudget);
-  option('budgetPeriod', checkPeriod);
-  option('expiresIn', (v) => v === null || v === undefined || parsePositiveDuration(v));
-  option('name', (v) => v === undefined || checkName(v));
-  option('accountId', (v) => {
-    if (v !== undefined && typeof v !== 'function') checkIdent(v, 'accountId');
-  });
-  return Object.freeze({
-    ...p,
-    scopes: scopes === null ? null : Object.freeze(scopes),
-  }) as FirstSeenPolicy;
+  let scopes: string[] | null = null;
+  const checks: Array<[string, (value: unknown) => unknown]> = [
+    ['scopes', (v) => (scopes = checkScopes(v, validScopes))],
+    ['budgetCents', checkBudget],
+    ['budgetPeriod', checkPeriod],
+    ['expiresIn', (v) => v === null || v === undefined || parsePositiveDuration(v)],
+    ['name', (v) => v === undefined || checkName(v)],
+    ['accountId', (v) => v === undefined || typeof v === 'function' || checkIdent(v, 'accountId')],
+  ];
+  for (const [name, check] of checks) {
+    const message = failure(() => check(p[name]));
+    if (message !== null) return refused(`${field}.${name}: ${message}`, `${field}.${name}`);
+  }
+  const frozen = scopes === null ? null : Object.freeze(scopes);
+  return { ok: true, policy: Object.freeze({ ...p, scopes: frozen }) as FirstSeenPolicy };
+}
+
+/** What a shared input check (they throw) says of a value, or null when it passes. */
+function failure(check: () => unknown): string | null {
+  try {
+    check();
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }

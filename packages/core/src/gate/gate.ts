@@ -1,9 +1,10 @@
-import type { AgentKey } from '../agent-key.js';
+import { idpUnavailable, invalidToken, unprovisioned } from '../errors/auth-errors.js';
 import { AgentKeyInputError, type AuthError } from '../errors/errors.js';
 import { isIdent } from '../input/values.js';
-import type { AuthorizeResult, Budget, Hold, Principal } from '../types.js';
-import { checkFirstSeenPolicy } from './first-seen.js';
+import type { AuthorizeResult, Budget, EnsureSubjectOptions, Hold, Principal } from '../types.js';
+import { type PolicyCheck, readFirstSeenPolicy } from './first-seen.js';
 import { SubjectNamespaces } from './namespaces.js';
+import { GATE_STORE, type GateStore, type GateStoreOwner } from './store-port.js';
 import type { ExternalIdentity, FirstSeenPolicy, Verifier } from './verifier.js';
 
 export interface GateOptions {
@@ -63,11 +64,13 @@ export class Gate {
   private readonly policies = new Map<Verifier, FirstSeenPolicy>();
   private readonly firstSeen: FirstSeenPolicy | undefined;
   private readonly namespaces: SubjectNamespaces;
+  /** The store as the AgentKey lends it (store-port.ts): the gate needs nothing else of it. */
+  private readonly store: GateStore;
 
-  constructor(
-    private readonly agentKey: AgentKey,
-    options: GateOptions = {},
-  ) {
+  constructor(agentKey: GateStoreOwner, options: GateOptions = {}) {
+    const store = agentKey?.[GATE_STORE];
+    if (!store) throw new AgentKeyInputError('a Gate is built from an AgentKey (ak.gate())', 'agentKey');
+    this.store = store;
     const verifiers = options.verifiers ?? [];
     const seen = new Set<string>();
     for (const v of verifiers) {
@@ -83,18 +86,18 @@ export class Gate {
         throw new AgentKeyInputError(`verifiers: duplicate id ${JSON.stringify(v.id)}`, 'verifiers');
       seen.add(v.id);
       const own = v.firstSeen;
-      if (own !== undefined) this.policies.set(v, checkPolicy(agentKey, own, v.id));
+      if (own !== undefined) this.policies.set(v, configured(checkPolicy(store, own, v.id)));
     }
     this.namespaces = new SubjectNamespaces(verifiers, options.sharedNamespaces);
     this.firstSeen =
-      options.firstSeen === undefined ? undefined : checkPolicy(agentKey, options.firstSeen, null);
+      options.firstSeen === undefined ? undefined : configured(checkPolicy(store, options.firstSeen, null));
     this.verifiers = [...verifiers];
   }
 
   async authenticate(credential: string, options: AuthenticateOptions = {}): Promise<AuthenticateResult> {
-    if (credential.startsWith(this.agentKey.keyPrefix)) {
+    if (credential.startsWith(this.store.keyPrefix)) {
       return withPrincipal(
-        await this.agentKey.authorize({ key: credential }, options),
+        await this.store.authorize({ key: credential }, options),
         'native',
         NO_CLAIMS,
         false,
@@ -102,44 +105,29 @@ export class Gate {
     }
     const verifier = this.verifiers.find((v) => safeAccepts(v, credential));
     if (!verifier) {
-      return {
-        ok: false,
-        error: {
-          code: 'invalid_token',
-          reason: 'unknown',
-          description: 'No verifier accepts this credential.',
-        },
-      };
+      return { ok: false, error: invalidToken('unknown', 'No verifier accepts this credential.') };
     }
     let verified: Awaited<ReturnType<Verifier['verify']>>;
     try {
       verified = await verifier.verify(credential);
     } catch (cause) {
       // A verifier that throws is broken or its IdP is: fail closed.
-      return idpUnavailable(cause);
+      return { ok: false, error: idpUnavailable(cause) };
     }
     if (!verified.ok) return { ok: false, error: verified.error };
     const identity = verified.identity;
     if (!isIdent(identity.subject)) {
-      return {
-        ok: false,
-        error: {
-          code: 'invalid_token',
-          reason: 'malformed',
-          description: 'The token names an unusable subject.',
-        },
-      };
+      return { ok: false, error: invalidToken('malformed', 'The token names an unusable subject.') };
     }
     if (!this.namespaces.allows(verifier, identity.subject)) {
       // Another issuer's row: the verifier is broken (or hostile), not the caller. Nothing is charged.
-      return idpUnavailable(
-        new Error(
-          `verifier ${verifier.id} returned a subject outside its namespace: ${JSON.stringify(identity.subject)}`,
-        ),
+      const cause = new Error(
+        `verifier ${verifier.id} returned a subject outside its namespace: ${JSON.stringify(identity.subject)}`,
       );
+      return { ok: false, error: idpUnavailable(cause) };
     }
     const authorize = () =>
-      this.agentKey.authorize(
+      this.store.authorize(
         { subject: identity.subject },
         { ...options, tokenScopes: identity.scopes, tokenExpiresAt: identity.expiresAt },
       );
@@ -149,59 +137,17 @@ export class Gate {
     }
     // First sight: no row for this subject yet.
     const policy = this.policies.get(verifier) ?? this.firstSeen;
-    if (!policy) {
-      return {
-        ok: false,
-        error: {
-          code: 'unprovisioned',
-          description:
-            'This identity is verified but has no access here. Ask an administrator to provision it.',
-        },
-      };
+    if (!policy) return { ok: false, error: unprovisioned() };
+    const placed = placement(policy, identity);
+    if (!placed.ok) return { ok: false, error: placed.error };
+    const refused = this.store.subjectOptionsRefusal(placed.options);
+    if (refused) {
+      return { ok: false, error: unprovisioned(`First-sight provisioning refused: ${refused.message}`) };
     }
-    let placement: ReturnType<typeof subjectOptions>;
-    try {
-      placement = subjectOptions(policy, identity);
-    } catch (cause) {
-      return {
-        ok: false,
-        error: {
-          code: 'unprovisioned',
-          description: 'The first-sight policy could not place this identity.',
-          cause,
-        },
-      };
-    }
-    let created: boolean;
-    try {
-      created = await this.agentKey.provisionSubject(identity.subject, placement);
-    } catch (cause) {
-      if (cause instanceof AgentKeyInputError) {
-        return {
-          ok: false,
-          error: { code: 'unprovisioned', description: `First-sight provisioning refused: ${cause.message}` },
-        };
-      }
-      return {
-        ok: false,
-        error: { code: 'unavailable', description: 'The key store cannot answer.', retryAfterSec: 1, cause },
-      };
-    }
-    return withPrincipal(await authorize(), verifier.id, identity.claims, created);
+    const provisioned = await this.store.provision(identity.subject, placed.options);
+    if (!provisioned.ok) return { ok: false, error: provisioned.error };
+    return withPrincipal(await authorize(), verifier.id, identity.claims, provisioned.created);
   }
-}
-
-/** The IdP side failed closed: a 503 with a short retry, the cause kept for the reporter. */
-function idpUnavailable(cause: unknown): AuthenticateResult {
-  return {
-    ok: false,
-    error: {
-      code: 'unavailable',
-      description: 'The identity provider cannot answer.',
-      retryAfterSec: 5,
-      cause,
-    },
-  };
 }
 
 function safeAccepts(v: Verifier, credential: string): boolean {
@@ -212,30 +158,46 @@ function safeAccepts(v: Verifier, credential: string): boolean {
   }
 }
 
+type Placement = { ok: true; options: EnsureSubjectOptions } | { ok: false; error: AuthError };
+
+const cannotPlace = (cause: unknown): Placement => ({
+  ok: false,
+  error: unprovisioned('The first-sight policy could not place this identity.', cause),
+});
+
 /** The row a checked policy writes. A derived `accountId` is checked here: it is the one value read at use. */
-function subjectOptions(policy: FirstSeenPolicy, identity: ExternalIdentity) {
-  const accountId =
-    typeof policy.accountId === 'function'
-      ? policy.accountId(identity)
-      : (policy.accountId ?? identity.accountId);
+function placement(policy: FirstSeenPolicy, identity: ExternalIdentity): Placement {
+  let accountId: unknown;
+  if (typeof policy.accountId === 'function') {
+    try {
+      accountId = policy.accountId(identity);
+    } catch (cause) {
+      // The application's function failed: this identity cannot be placed, nothing else is wrong.
+      return cannotPlace(cause);
+    }
+  } else {
+    accountId = policy.accountId ?? identity.accountId;
+  }
   if (accountId !== undefined && !isIdent(accountId)) {
-    throw new AgentKeyInputError(
-      'firstSeen.accountId returned an unusable account id',
-      'firstSeen.accountId',
+    return cannotPlace(
+      new AgentKeyInputError('firstSeen.accountId returned an unusable account id', 'firstSeen.accountId'),
     );
   }
   // Required and checked at construction, and the copy is frozen: these can no longer be missing.
   if (policy.scopes === undefined || policy.budgetCents === undefined) {
-    throw new AgentKeyInputError('firstSeen: scopes and budgetCents are required', 'firstSeen');
+    return cannotPlace(new AgentKeyInputError('firstSeen: scopes and budgetCents are required', 'firstSeen'));
   }
   return {
-    scopes: policy.scopes,
-    budgetCents: policy.budgetCents,
-    budgetPeriod: policy.budgetPeriod ?? null,
-    expiresIn: policy.expiresIn ?? null,
-    name: policy.name ?? null,
-    delegatedBy: identity.delegatedBy ?? null,
-    ...(accountId === undefined ? {} : { accountId }),
+    ok: true,
+    options: {
+      scopes: policy.scopes,
+      budgetCents: policy.budgetCents,
+      budgetPeriod: policy.budgetPeriod ?? null,
+      expiresIn: policy.expiresIn ?? null,
+      name: policy.name ?? null,
+      delegatedBy: identity.delegatedBy ?? null,
+      ...(accountId === undefined ? {} : { accountId }),
+    },
   };
 }
 
@@ -243,26 +205,27 @@ function subjectOptions(policy: FirstSeenPolicy, identity: ExternalIdentity) {
  * The policy's own shape, then what the store would refuse of it (its `validScopes`). Errors name
  * the option (`firstSeen.scopes`), and the verifier whose policy it is.
  */
-function checkPolicy(
-  agentKey: AgentKey,
-  policy: FirstSeenPolicy,
-  verifierId: string | null,
-): FirstSeenPolicy {
+function checkPolicy(store: GateStore, policy: FirstSeenPolicy, verifierId: string | null): PolicyCheck {
   const owner = verifierId === null ? '' : `verifier ${verifierId}: `;
-  try {
-    const checked = checkFirstSeenPolicy(policy);
-    const { accountId: _ignored, ...rest } = checked;
-    try {
-      agentKey.checkSubjectOptions(rest);
-    } catch (error) {
-      const field = `firstSeen.${(error as AgentKeyInputError).field ?? 'options'}`;
-      throw new AgentKeyInputError(`${field}: ${(error as Error).message}`, field);
-    }
-    return checked;
-  } catch (error) {
-    if (!(error instanceof AgentKeyInputError)) throw error;
-    throw new AgentKeyInputError(`${owner}${error.message}`, error.field);
+  const named = (message: string, field: string | undefined): PolicyCheck => ({
+    ok: false,
+    error: new AgentKeyInputError(`${owner}${message}`, field),
+  });
+  const checked = readFirstSeenPolicy(policy);
+  if (!checked.ok) return named(checked.error.message, checked.error.field);
+  const { accountId: _ignored, ...rest } = checked.policy;
+  const refused = store.subjectOptionsRefusal(rest);
+  if (refused) {
+    const field = `firstSeen.${refused.field ?? 'options'}`;
+    return named(`${field}: ${refused.message}`, field);
   }
+  return checked;
+}
+
+/** A bad policy is bad configuration: the gate's construction throws, naming the option. */
+function configured(checked: PolicyCheck): FirstSeenPolicy {
+  if (!checked.ok) throw checked.error;
+  return checked.policy;
 }
 
 function withPrincipal(

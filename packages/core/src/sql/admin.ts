@@ -41,11 +41,6 @@ export function adminStatements(t: TableNames) {
     `INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, actor, metadata)
        SELECT $2::timestamptz, id, external_subject, account_id, '${kind}', $3::text, ${extra} FROM ${source}`;
   return {
-    /** $1 row id, $2 now, $3 actor. */
-    auditRow: (
-      kind: string,
-    ) => `WITH r AS (SELECT id, external_subject, account_id FROM ${t.keys} WHERE id = $1)
-      ${audit('r', kind)}`,
     /** $1 id, $2 now, $3 actor, $4 micros to add to the cap (whole cents × 10000 via budget_cents). */
     topUpKey: `WITH upd AS (UPDATE ${t.keys} SET budget_cents = budget_cents + $4::integer
         WHERE id = $1 AND budget_cents IS NOT NULL RETURNING id, external_subject, account_id, budget_cents)
@@ -101,8 +96,5 @@ export function adminStatements(t: TableNames) {
               JOIN ${t.keys} p ON p.id = c.pool_parent_id WHERE p.${column === 'subject' ? 'external_subject' : 'id'} = $1)))`
         })
       GROUP BY 1 ORDER BY 1`,
-    /** $1 hold id. */
-    readHold: `SELECT id, principal_id, amount_micros::float8 AS amount_micros, state,
-        date_part('epoch', expires_at) * 1000 AS expires_at FROM ${e.holds} WHERE id = $1::bigint`,
   };
 }

@@ -1,6 +1,7 @@
-import { type AgentKey, type AuthorizeResult, type Budget, hashKey, type SettleResult } from '@agentkey/core';
+import type { AgentKey, AuthorizeResult, Budget, SettleResult } from '@agentkey/core';
 import { BACKENDS, manualClock, openStore, type TestDb } from '@agentkey/test-support/db.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashKey } from '../../src/keys/secret.js';
 
 /**
  * What a budget report says is left is what a new call could really use: a call is admitted only

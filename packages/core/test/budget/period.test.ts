@@ -1,8 +1,8 @@
-import { addMonthsUtc, firstReset, nextReset } from '@agentkey/core';
 import { openStore, serverPool, type TestDb } from '@agentkey/test-support/db.js';
 import fc from 'fast-check';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addMonthsUtc, firstReset, nextReset } from '../../src/budget/period.js';
 
 const ZONES = ['UTC', 'America/New_York', 'Pacific/Kiritimati', 'Asia/Kathmandu', 'Australia/Lord_Howe'];
 const instant = fc.date({

@@ -6,6 +6,7 @@ import {
   type Verifier,
 } from '@agentkey/core';
 import { describe, expect, it } from 'vitest';
+import { readFirstSeenPolicy } from '../../src/gate/first-seen.js';
 
 // Construction runs no query: a pool that refuses proves none of this touches the database.
 const pool = { query: () => Promise.reject(new Error('never called')) };
@@ -88,5 +89,18 @@ describe('first-sight policies are checked at construction', () => {
     // @ts-expect-error scopes and budgetCents are required
     const missing: FirstSeenPolicy = { budgetPeriod: 'day' };
     expect(() => checkFirstSeenPolicy(missing)).toThrow(/firstSeen\.scopes is required/);
+  });
+
+  it('the check behind them returns its refusal: nothing is thrown until configuration throws it', () => {
+    const refused = readFirstSeenPolicy({ scopes: ['read'], budgetCents: -1 });
+    expect(refused.ok).toBe(false);
+    expect(!refused.ok && refused.error).toBeInstanceOf(AgentKeyInputError);
+    expect(!refused.ok && refused.error.field).toBe('firstSeen.budgetCents');
+    const passed = readFirstSeenPolicy({ scopes: ['read'], budgetCents: 1 }, 'firstSeen', new Set(['read']));
+    expect(passed).toEqual({ ok: true, policy: { scopes: ['read'], budgetCents: 1 } });
+    expect(readFirstSeenPolicy({ scopes: ['write'], budgetCents: 1 }, 'p', new Set(['read']))).toMatchObject({
+      ok: false,
+      error: { field: 'p.scopes' },
+    });
   });
 });

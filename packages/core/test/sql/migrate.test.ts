@@ -48,7 +48,7 @@ describe.each(BACKENDS)('migrate (%s)', (backend) => {
       last_used_at TIMESTAMPTZ, revoked_at TIMESTAMPTZ)`);
     // A key minted the 0.2.0 way: sha256 hex of the whole key.
     const key = `ak_${'ab'.repeat(24)}`;
-    const { hashKey } = await import('@agentkey/core');
+    const { hashKey } = await import('../../src/keys/secret.js');
     await db.pool.query(`INSERT INTO ${table} (account_id, key_hash, key_prefix) VALUES ('old', $1, $2)`, [
       hashKey(key),
       key.slice(0, 11),
