@@ -21,8 +21,13 @@ export interface GateStore {
 /** The key under which an AgentKey lends its GateStore. Not exported from the package. */
 export const GATE_STORE: unique symbol = Symbol('agentkey.gateStore');
 
-/** What a Gate is built from: an AgentKey. */
+/**
+ * What a Gate is built from: an AgentKey. The published types leave out the symbol member, so the
+ * public ones keep an application's compiler refusing anything but a store.
+ */
 export interface GateStoreOwner {
+  readonly tableName: string;
+  readonly keyPrefix: string;
   /** @internal */
   readonly [GATE_STORE]: GateStore;
 }

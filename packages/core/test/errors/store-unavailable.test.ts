@@ -1,19 +1,31 @@
 import { AgentKey, type Queryable, type Verifier } from '@agentkey/core';
-import { describe, expect, it } from 'vitest';
+import { openStore, type TestDb } from '@agentkey/test-support/db.js';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeUnavailable } from '../../src/errors/store-unavailable.js';
 
-const down = () => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+/** A real pool to a port nothing listens on: every query fails with the driver's ECONNREFUSED. */
+const unreachable = new pg.Pool({ host: '127.0.0.1', port: 1, connectionTimeoutMillis: 2000 });
+unreachable.on('error', () => {});
 
-/** A store that finds no row for anything and cannot write: reads answer empty, inserts fail. */
+let db: TestDb;
+beforeAll(async () => {
+  ({ db } = await openStore('postgres'));
+});
+afterAll(async () => {
+  await unreachable.end();
+  await db.close();
+});
+
+/** The migrated store for reads; its writes go to the unreachable server. */
 let inserts = 0;
 const readOnly: Queryable = {
-  query: (text: string) => {
-    if (!text.includes('INSERT INTO')) return Promise.resolve({ rows: [] });
+  query: (text: string, params?: unknown[]) => {
+    if (!text.includes('INSERT INTO')) return db.pool.query(text, params);
     inserts++;
-    return Promise.reject(down());
+    return unreachable.query(text, params);
   },
 };
-const unreachable: Queryable = { query: () => Promise.reject(down()) };
 
 const verifier: Verifier = {
   id: 'ext',
@@ -32,7 +44,7 @@ describe('a store that cannot answer says so the same way on every path', () => 
       costCents: 1,
     });
     const settle = await new AgentKey({ pool: unreachable }).settle('1', { costCents: 1 });
-    const gate = new AgentKey({ pool: readOnly }).gate({
+    const gate = new AgentKey({ pool: readOnly, tableName: db.table }).gate({
       verifiers: [verifier],
       firstSeen: { scopes: null, budgetCents: 10 },
     });

@@ -1,22 +1,16 @@
-import {
-  AgentKey,
-  AgentKeyInputError,
-  type AuthorizeResult,
-  Gate,
-  type Queryable,
-  type Verifier,
-} from '@agentkey/core';
-import { describe, expect, it } from 'vitest';
+import { AgentKey, AgentKeyInputError, Gate, type Queryable, type Verifier } from '@agentkey/core';
+import { openStore, type TestDb } from '@agentkey/test-support/db.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentKeyInputError as InputError } from '../../src/errors/errors.js';
 import { GATE_STORE, type GateStore } from '../../src/gate/store-port.js';
 
-const verifier = (delegatedBy?: string): Verifier => ({
+const verifier = (subject: string, delegatedBy?: string): Verifier => ({
   id: 'ext',
   accepts: (c) => c.startsWith('tok_'),
   verify: async () => ({
     ok: true,
     identity: {
-      subject: 'ext|a',
+      subject,
       scopes: null,
       expiresAt: null,
       claims: {},
@@ -25,46 +19,44 @@ const verifier = (delegatedBy?: string): Verifier => ({
   }),
 });
 
-const principal = { id: 7, accountId: 'ext|a', userId: null, name: 'default', scopes: null, expiresAt: null };
-const passed = {
-  ok: true,
-  principal,
-  budget: { limitCents: null, usedCents: 0, remainingCents: null, heldCents: 0, resetAt: null },
-  chargedCents: 0,
-} as unknown as AuthorizeResult;
-const unknown: AuthorizeResult = {
-  ok: false,
-  error: { code: 'invalid_token', reason: 'unknown', description: 'Unknown credential.' },
-};
-
-/** A store that is only the port: the gate must need nothing else. */
-function fakeStore() {
+/**
+ * The port an AgentKey on PostgreSQL lends, wrapped so the test sees each call: an owner that
+ * lends only this (no AgentKey around it) must be all the gate needs.
+ */
+function recordingPort(ak: AgentKey, override: Partial<GateStore> = {}) {
   const calls: string[] = [];
-  let rows = 0;
+  const real = (ak as unknown as { [GATE_STORE]: GateStore })[GATE_STORE];
   const store: GateStore = {
-    keyPrefix: 'ak_',
-    authorize: async (credential) => {
+    keyPrefix: real.keyPrefix,
+    authorize: (credential, options) => {
       calls.push(`authorize ${JSON.stringify(credential)}`);
-      return rows > 0 ? passed : unknown;
+      return real.authorize(credential, options);
     },
     subjectOptionsRefusal: (options) => {
       calls.push(`check ${JSON.stringify(options.scopes)}`);
-      return null;
+      return real.subjectOptionsRefusal(options);
     },
-    provision: async (subject) => {
+    provision: (subject, options) => {
       calls.push(`provision ${subject}`);
-      rows++;
-      return { ok: true, created: true };
+      return real.provision(subject, options);
     },
+    ...override,
   };
-  return { owner: { [GATE_STORE]: store }, calls };
+  return { owner: { tableName: ak.tableName, keyPrefix: ak.keyPrefix, [GATE_STORE]: store }, store, calls };
 }
 
 describe('the gate works through the store port', () => {
+  let db: TestDb;
+  let ak: AgentKey;
+  beforeAll(async () => {
+    ({ db, ak } = await openStore('postgres'));
+  });
+  afterAll(() => db.close());
+
   it('an object that lends only a GateStore is enough: first sight checks, provisions, authorizes again', async () => {
-    const { owner, calls } = fakeStore();
+    const { owner, calls } = recordingPort(ak);
     const gate = new Gate(owner, {
-      verifiers: [verifier()],
+      verifiers: [verifier('ext|a')],
       firstSeen: { scopes: ['read'], budgetCents: 5 },
     });
     const result = await gate.authenticate('tok_x');
@@ -79,18 +71,18 @@ describe('the gate works through the store port', () => {
   });
 
   it('a row the store would refuse at first sight is unprovisioned, and nothing is written', async () => {
-    const { owner, calls } = fakeStore();
-    const store = owner[GATE_STORE];
     let refuse = false; // the policy passes at construction; the row placed for this identity does not
+    const { owner, store, calls } = recordingPort(ak);
     const gate = new Gate(
       {
+        ...owner,
         [GATE_STORE]: {
           ...store,
           subjectOptionsRefusal: (o) =>
             refuse ? new InputError('delegatedBy must be printable') : store.subjectOptionsRefusal(o),
         },
       },
-      { verifiers: [verifier()], firstSeen: { scopes: null, budgetCents: 5 } },
+      { verifiers: [verifier('ext|b')], firstSeen: { scopes: null, budgetCents: 5 } },
     );
     refuse = true;
     expect(await gate.authenticate('tok_x')).toEqual({
@@ -122,13 +114,13 @@ describe('the gate works through the store port', () => {
   it('a first-sight row AgentKey would refuse (an unusable delegatedBy) is unprovisioned, never written', async () => {
     let inserts = 0;
     const pool: Queryable = {
-      query: (text: string) => {
+      query: (text: string, params?: unknown[]) => {
         if (text.includes('INSERT INTO')) inserts++;
-        return Promise.resolve({ rows: [] });
+        return db.pool.query(text, params);
       },
     };
-    const gate = new AgentKey({ pool }).gate({
-      verifiers: [verifier('d\u202e')],
+    const gate = new AgentKey({ pool, tableName: db.table }).gate({
+      verifiers: [verifier('ext|c', 'd\u202e')],
       firstSeen: { scopes: null, budgetCents: 5 },
     });
     const result = await gate.authenticate('tok_x');
@@ -140,5 +132,6 @@ describe('the gate works through the store port', () => {
       },
     });
     expect(inserts).toBe(0);
+    expect(await ak.getSubject('ext|c')).toBeNull();
   });
 });
