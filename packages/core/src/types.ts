@@ -66,6 +66,8 @@ export interface CreateKeyOptions {
   name?: string | null;
   /** Draw on this key's budget pool instead of a new one (its root, when it is itself pooled). */
   poolParentId?: number | null;
+  /** The latest the key may expire: its expiry is the earlier of this and `expiresIn`, set in its INSERT. */
+  notAfter?: Date | null;
 }
 
 /** Who did an admin action, for the ledger's audit rows. */

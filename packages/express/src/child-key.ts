@@ -1,4 +1,4 @@
-import type { AgentKey, BudgetPeriod, CreateKeyResult, ValidateResult } from '@agentkey/core';
+import type { AgentKey, BudgetPeriod, ValidateResult } from '@agentkey/core';
 import type { Request, Response } from 'express';
 import { attenuate, type CallerBudget, refusals } from './attenuation.js';
 import {
@@ -53,7 +53,7 @@ function parseChild(raw: unknown): { ok: true; value: ChildBody } | { ok: false;
 }
 
 /** The store calls minting a child needs: reads only, then the create. */
-export type ChildKeyStore = Pick<AgentKey, 'create' | 'update' | 'getKey' | 'getAccount'>;
+export type ChildKeyStore = Pick<AgentKey, 'create' | 'getKey' | 'getAccount'>;
 
 type Refusal = { status: number; body: Record<string, unknown> };
 
@@ -148,6 +148,9 @@ export function childKeyHandler(ak: ChildKeyStore, options: ResolvedRoutesOption
         return;
       }
 
+      // The store's clock stamps the expiry a moment after the check above: capped at the caller's
+      // own in the same INSERT, a child never outlives its parent.
+      const notAfter = caller.expiresAt === null ? null : new Date(caller.expiresAt);
       const created = await ak.create({
         accountId: caller.accountId,
         userId: caller.userId,
@@ -160,24 +163,9 @@ export function childKeyHandler(ak: ChildKeyStore, options: ResolvedRoutesOption
         // On the caller's pool (its root's, when the caller is pooled): parent and children together
         // never pass the caller's cap. 0.2.0 gave each child a fresh budget of its own.
         ...(decision.pooled ? { poolParentId: caller.id } : {}),
+        notAfter,
       });
-      res.status(201).json(await notAfterCaller(ak, created, caller.expiresAt));
+      res.status(201).json(created);
     },
   );
-}
-
-/**
- * The store stamps the expiry with its own clock a moment after the check above: should that land
- * past the caller's own expiry, pull it back, so that a child never outlives its parent.
- */
-async function notAfterCaller(
-  ak: Pick<AgentKey, 'update'>,
-  created: CreateKeyResult,
-  callerExpiresAt: string | null,
-): Promise<CreateKeyResult> {
-  if (callerExpiresAt === null || created.expiresAt === null) return created;
-  const limit = new Date(callerExpiresAt);
-  if (new Date(created.expiresAt) <= limit) return created;
-  await ak.update(created.id, { expiresAt: limit });
-  return { ...created, expiresAt: limit.toISOString() };
 }

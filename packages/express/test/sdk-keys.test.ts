@@ -202,6 +202,26 @@ describe.each(LIBS)('authenticated /sdk-keys routes on %s', (lib) => {
       expect((await rowOf(reply.body.id)).expires_at.toISOString()).toBe(parentExpiry);
     });
 
+    it("writes an expiring caller's child with its capped expiry in the one INSERT: no update follows", async () => {
+      const texts: string[] = [];
+      const pool = {
+        query: (text: string, params?: unknown[]) => {
+          texts.push(text);
+          return db.pool.query(text, params);
+        },
+      };
+      const store = new env.core.AgentKey({ pool, tableName: db.table, now: clock.now });
+      const behind = await serveRoutes(store, { now: () => new Date(clock.now().getTime() - 60_000) });
+      const p = await parent({ expiresIn: '1h' });
+      const reply = await behind.request('POST', '/sdk-keys', { key: p.key, body: { expires_in: '61m' } });
+      expect(reply.status).toBe(201);
+      expect((await rowOf(reply.body.id)).expires_at.toISOString()).toBe(
+        (await rowOf(p.id)).expires_at.toISOString(),
+      );
+      expect(texts.filter((t) => t.includes("'admin:create'"))).toHaveLength(1);
+      expect(texts.filter((t) => t.includes("'admin:update'"))).toEqual([]);
+    });
+
     it('answers 400 for bad types before any attenuation check, and writes nothing', async () => {
       const p = await parent({ scopes: ['usage.read'], budgetCents: 100, expiresIn: '1h' });
       const cases: Array<[unknown, RegExp]> = [

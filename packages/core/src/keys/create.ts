@@ -3,10 +3,11 @@ import type { StoreContext } from '../context.js';
 import { inTime } from '../db/deadline.js';
 import { AgentKeyInputError } from '../errors/errors.js';
 import { parseDuration } from '../input/duration.js';
-import { checkBudget, checkPeriod, isRowId } from '../input/options.js';
+import { checkBudget, checkDate, checkPeriod, isRowId } from '../input/options.js';
 import { checkIdent, checkName, checkOptionalIdent, checkScopes } from '../input/values.js';
 import { type NewRow, newRowParams } from '../sql/insert.js';
 import type { CreateKeyOptions, CreateKeyResult, EnsureSubjectOptions } from '../types.js';
+import { earliest } from './rows.js';
 import { newKey, unusableHash } from './secret.js';
 
 /** What the caller's options say of a new row, checked; what only the kind of row says is left out. */
@@ -49,15 +50,14 @@ function described(
   };
 }
 
-const earliest = (a: Date | null, b: Date | null) => (a === null || b === null ? (a ?? b) : a <= b ? a : b);
-
 /** `create`: one audited INSERT of a new key; the key itself is returned once and never stored. */
 export async function createKey(
   ctx: StoreContext,
   options: CreateKeyOptions,
   notAfter: Date | null = null,
 ): Promise<CreateKeyResult> {
-  const row = described(ctx, options, checkIdent(options?.accountId, 'accountId'), notAfter);
+  const asked = options?.notAfter == null ? null : checkDate(options.notAfter, 'notAfter');
+  const row = described(ctx, options, checkIdent(options?.accountId, 'accountId'), earliest(notAfter, asked));
   const poolParentId = await poolRoot(ctx, options.poolParentId, row.accountId);
   const { key, hash, start } = newKey(ctx.keyPrefix);
   const result = await ctx.pool.query(

@@ -231,7 +231,8 @@ export function intersectScopes(row: string[] | null, token: readonly string[] |
   return row.filter((s) => token.includes(s));
 }
 
-function earliest(a: Date | null, b: Date | null): Date | null {
+/** The earlier of two expiries; null is never. */
+export function earliest(a: Date | null, b: Date | null): Date | null {
   if (a === null || b === null) return a ?? b;
   return a.getTime() <= b.getTime() ? a : b;
 }
