@@ -105,8 +105,18 @@ describe('README code blocks are files', () => {
   );
 
   it('every example file is shown in a README, and run below', () => {
-    const files = readdirSync(`${root}/${DIR}`, { recursive: true, encoding: 'utf8' })
-      .filter((f) => f.endsWith('.ts') && f !== 'support.ts' && !f.startsWith('node_modules'))
+    // Walked by hand: a recursive readdir descends into node_modules, where another test's build
+    // may be replacing a dist/ folder at that moment.
+    const walk = (dir: string): string[] =>
+      readdirSync(`${root}/${DIR}${dir}`, { withFileTypes: true }).flatMap((entry) =>
+        entry.name === 'node_modules'
+          ? []
+          : entry.isDirectory()
+            ? walk(`${dir}${entry.name}/`)
+            : [`${dir}${entry.name}`],
+      );
+    const files = walk('')
+      .filter((f) => f.endsWith('.ts') && f !== 'support.ts')
       .sort();
     expect(blocks.map((b) => b.file?.slice(DIR.length)).sort()).toEqual(files);
     expect(Object.keys(EXAMPLES).sort()).toEqual(files);

@@ -1495,11 +1495,6 @@ budget_reset_at = CASE WHEN budget_period IS DISTINCT FROM $1::text THEN $2::tim
 budget_used_micros = CASE WHEN budget_period IS DISTINCT FROM $1::text THEN (CASE WHEN $1::text IS NULL THEN (CASE WHEN (budget_reset_at IS NOT NULL AND budget_reset_at <= $3) THEN 0::bigint ELSE (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) END) ELSE 0::bigint END) ELSE budget_used_micros END,
 budget_used_cents = CASE WHEN budget_period IS DISTINCT FROM $1::text THEN LEAST(((CASE WHEN $1::text IS NULL THEN (CASE WHEN (budget_reset_at IS NOT NULL AND budget_reset_at <= $3) THEN 0::bigint ELSE (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) END) ELSE 0::bigint END) + 9999) / 10000, 2147483647)::int ELSE budget_used_cents END;
 
--- statement: admin.auditRow
-WITH r AS (SELECT id, external_subject, account_id FROM "sdk_api_keys" WHERE id = $1)
-      INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor, metadata)
-       SELECT $2::timestamptz, id, external_subject, account_id, 'admin:example', $3::text, NULL::jsonb FROM r;
-
 -- statement: admin.topUpKey
 WITH upd AS (UPDATE "sdk_api_keys" SET budget_cents = budget_cents + $4::integer
         WHERE id = $1 AND budget_cents IS NOT NULL RETURNING id, external_subject, account_id, budget_cents)
@@ -1587,7 +1582,3 @@ SELECT
       FROM "sdk_api_keys_ledger" WHERE at >= $2::timestamptz AND at < $3::timestamptz AND kind IN ('charge', 'settle', 'adjust', 'void')
         AND (account_id = $1 AND NOT (kind = 'adjust' AND principal_id IS NOT NULL))
       GROUP BY 1 ORDER BY 1;
-
--- statement: admin.readHold
-SELECT id, principal_id, amount_micros::float8 AS amount_micros, state,
-        date_part('epoch', expires_at) * 1000 AS expires_at FROM "sdk_api_keys_holds" WHERE id = $1::bigint;

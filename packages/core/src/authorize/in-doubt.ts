@@ -12,7 +12,7 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
  * by it: time-ordered ids land at the right edge of the primary key's btree, as a sequence would,
  * instead of on a random page each (a v4 UUID), which is most of what a claim costs.
  */
-export function uuidv7(): string {
+function uuidv7(): string {
   if (used === entropy.length) {
     randomFillSync(entropy);
     used = 0;

@@ -26,5 +26,3 @@ export function costToMicros(costCents: unknown): CostCheck {
   }
   return { ok: true, micros };
 }
-
-export const microsToCents = (micros: number): number => micros / MICROS_PER_CENT;

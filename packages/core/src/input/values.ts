@@ -9,7 +9,7 @@ const IDENT = /^[\x20-\x7e]{1,512}$/;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 export const MAX_SCOPES = 256;
 /** Longer than any key we mint or 0.2.0 minted: refused before hashing. */
-export const MAX_KEY_LENGTH = 512;
+const MAX_KEY_LENGTH = 512;
 
 export function isScope(value: unknown): value is string {
   return typeof value === 'string' && SCOPE.test(value);

@@ -111,7 +111,7 @@ export function remainingWholeCents(row: KeyRow): number | null {
   return left === null ? null : Math.floor(left / MICROS_PER_CENT);
 }
 
-export function isExhausted(row: KeyRow): boolean {
+function isExhausted(row: KeyRow): boolean {
   return row.budget_cents !== null && Number(row.used_micros) >= row.budget_cents * MICROS_PER_CENT;
 }
 

@@ -5,7 +5,7 @@ import { markOf } from './requests.js';
 import { accountHeldSum, centsOf } from './rules.js';
 
 /** Kinds whose amounts add up to a period's spend (the counter). */
-export const SPEND_KINDS = `('charge', 'settle', 'adjust', 'void')`;
+const SPEND_KINDS = `('charge', 'settle', 'adjust', 'void')`;
 
 /**
  * SET fragments that give a key a budget period (`p`, first reset `r`, at time `n`: parameters).

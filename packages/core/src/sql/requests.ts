@@ -72,7 +72,7 @@ export function voidRequestSql(n: EngineNames): string {
 }
 
 /** Claims and tombstones older than this are pruned: no call stays in doubt that long. */
-export const CLAIM_RETENTION = `interval '1 day'`;
+const CLAIM_RETENTION = `interval '1 day'`;
 
 /** Claims deleted per prune statement. */
 const PRUNE_CHUNK = 10_000;
