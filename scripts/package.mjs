@@ -9,7 +9,6 @@ import {
   copyFileSync,
   cpSync,
   existsSync,
-  mkdirSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -17,7 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const step = process.argv[2];
@@ -66,33 +65,8 @@ function build() {
     if (entry.isFile() && entry.name.endsWith('.d.ts'))
       typesFromEsmOnly(join(entry.parentPath ?? entry.path, entry.name));
   }
-  copySqlFiles();
   // The packages are "type": "module"; this marks dist/cjs's .js and .d.ts files as CommonJS.
   writeFileSync(MARKER, '{ "type": "commonjs" }\n');
-}
-
-/**
- * SQL that a package reads at run time (core's .sql files under src/sql) goes beside its compiled modules
- * in both builds. The module that finds them (src/sql/location.ts) reads `import.meta.url`, which
- * CommonJS cannot parse: its CommonJS build is replaced by one that reads `__dirname`.
- */
-function copySqlFiles() {
-  for (const entry of readdirSync('src', { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || !entry.name.endsWith('.sql')) continue;
-    const from = join(entry.parentPath ?? entry.path, entry.name);
-    for (const out of ['dist/esm', 'dist/cjs']) {
-      const to = join(out, relative('src', from));
-      mkdirSync(dirname(to), { recursive: true });
-      copyFileSync(from, to);
-    }
-  }
-  const location = 'dist/cjs/sql/location.js';
-  if (!existsSync(location)) return;
-  writeFileSync(
-    location,
-    `"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nexports.SQL_DIR = __dirname;\n`,
-  );
-  rmSync(`${location}.map`, { force: true });
 }
 
 /** A dependency with no CommonJS entry (jose): CommonJS code reaches it only through require(esm). */

@@ -19,7 +19,7 @@ export interface GateStore {
 }
 
 /** The key under which an AgentKey lends its GateStore. Not exported from the package. */
-export const GATE_STORE: unique symbol = Symbol('agentkey.gateStore');
+export const GATE_STORE: unique symbol = Symbol.for('agentkey.gateStore');
 
 /**
  * What a Gate is built from: an AgentKey. The published types leave out the symbol member, so the

@@ -58,8 +58,11 @@ const CHANGED = 'agentkey: the schema changed while migrating';
 export async function migrate(pool: Queryable, t: TableNames): Promise<void> {
   const steps = schemaSteps(t);
   for (let attempt = 1; ; attempt++) {
-    const applied = await readApplied(pool, t);
-    const todo = pending(steps, applied);
+    const { applied, intact } = await readState(pool, t);
+    // A schema whose objects are gone although the version table lists them (a table dropped to
+    // start over, a table-only restore without the functions) gets every step again: each one
+    // only creates what is missing.
+    const todo = intact ? pending(steps, applied) : steps;
     if (todo.length === 0) return;
     try {
       await pool.query(applySql(t, applied, todo));
@@ -70,12 +73,28 @@ export async function migrate(pool: Queryable, t: TableNames): Promise<void> {
   }
 }
 
-async function readApplied(pool: Queryable, t: TableNames): Promise<Applied> {
-  const table = engineNames(t).schemaVersion;
-  const found = await pool.query(`SELECT to_regclass($1) IS NOT NULL AS found`, [table]);
-  if (!found.rows[0]?.found) return new Map();
-  const { rows } = await pool.query(`SELECT name, checksum FROM ${table}`);
-  return new Map(rows.map((r: { name: string; checksum: string }) => [r.name, r.checksum]));
+/**
+ * What the version table records, and whether the objects it vouches for are all there: the
+ * tables, the engine's result type and its functions (none of them overloaded, so `to_regproc`
+ * finds each by name).
+ */
+async function readState(pool: Queryable, t: TableNames): Promise<{ applied: Applied; intact: boolean }> {
+  const n = engineNames(t);
+  const tables = [t.keys, n.accounts, n.holds, n.ledger, n.idempotency, n.requests];
+  const functions = ['account_moved', 'ledger_append_only', 'charge', 'close_hold', 'void_request'].map(n.fn);
+  const { rows } = await pool.query(
+    `SELECT to_regclass($1) IS NOT NULL AS versioned,
+       (SELECT bool_and(to_regclass(x) IS NOT NULL) FROM unnest($2::text[]) AS x)
+       AND (SELECT bool_and(to_regproc(f) IS NOT NULL) FROM unnest($3::text[]) AS f)
+       AND to_regtype($4) IS NOT NULL AS intact`,
+    [n.schemaVersion, tables, functions, n.fn('engine_row')],
+  );
+  if (!rows[0]?.versioned) return { applied: new Map(), intact: true };
+  const found = await pool.query(`SELECT name, checksum FROM ${n.schemaVersion}`);
+  const applied: Applied = new Map(
+    found.rows.map((r: { name: string; checksum: string }) => [r.name, r.checksum]),
+  );
+  return { applied, intact: rows[0].intact === true };
 }
 
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;

@@ -1,17 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { SQL_FILES } from './embedded.js';
 import type { TableNames } from './identifier.js';
-import { SQL_DIR } from './location.js';
 
-const files = new Map<string, string>();
-
-/** The text of a .sql file under sql/ (`migrations/001_tables.sql`), read once. */
+/** The text of a .sql file under sql/ (`migrations/001_tables.sql`), as embedded at generation. */
 export function sqlFile(path: string): string {
-  let text = files.get(path);
-  if (text === undefined) {
-    text = readFileSync(join(SQL_DIR, path), 'utf8');
-    files.set(path, text);
-  }
+  const text = SQL_FILES[path];
+  if (text === undefined) throw new Error(`agentkey: no SQL file ${path} (regenerate sql/embedded.ts)`);
   return text;
 }
 

@@ -1,5 +1,8 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { embeddedModule } from '../../src/sql/embed.js';
 import { renderAll } from './render-all.js';
 
 /**
@@ -14,6 +17,23 @@ const HEADER = `-- agentkey: every migration, engine function and statement, ren
 --   UPDATE_SQL_SNAPSHOT=1 npx vitest run packages/core/test/sql/snapshot.test.ts
 
 `;
+
+const SQL_DIR = fileURLToPath(new URL('../../src/sql/', import.meta.url));
+const EMBEDDED = join(SQL_DIR, 'embedded.ts');
+
+/** Every .sql file under src/sql, by its path there. */
+function sqlFiles(): Map<string, string> {
+  const files = readdirSync(SQL_DIR, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.sql'));
+  return new Map(files.map((f) => [f.split('\\').join('/'), readFileSync(join(SQL_DIR, f), 'utf8')]));
+}
+
+describe('the SQL the package runs', () => {
+  it('is embedded as the .sql files say (sql/embedded.ts)', () => {
+    const generated = embeddedModule(sqlFiles());
+    if (process.env.UPDATE_SQL_SNAPSHOT) writeFileSync(EMBEDDED, generated);
+    expect(readFileSync(EMBEDDED, 'utf8'), 'stale: run with UPDATE_SQL_SNAPSHOT=1').toBe(generated);
+  });
+});
 
 describe('the committed SQL snapshot', () => {
   it('is what the sources render for sdk_api_keys', () => {
