@@ -145,7 +145,7 @@ describe('installed from the tarballs in a fresh project', () => {
     ['CommonJS', 'cjs'],
     ['ES module', 'esm'],
   ] as const)(
-    '%s: migrate() reads its .sql files from the package and the engine charges',
+    '%s: migrate() runs from the packed package (its SQL embedded) and the engine charges',
     async (_, kind) => {
       const load =
         kind === 'cjs'
