@@ -94,14 +94,22 @@ describe('budget engine under concurrency (server only)', () => {
     const events = await q(`SELECT kind, amount_micros::float8 AS m, hold_id::text AS h FROM {L}
       WHERE account_id = 'blend' AND kind IN ('charge', 'hold', 'settle', 'release', 'expire') ORDER BY id`);
     const cap = 200 * 10_000;
-    const { used } = replay(events, cap);
-    expect(used).toBeGreaterThan(cap * 0.9);
+    const { used, peak } = replay(events, cap);
+    // The ceiling really was contended. How much of it ends up spent depends on the race: holds
+    // that took the room first and were then released leave it unspent, with every charge refused.
+    expect(peak).toBeGreaterThan(cap * 0.9);
+    // Once everything is closed nothing stale is counted: the account takes charges up to its
+    // ceiling, to the last 1.25 cents.
+    let spent = used;
+    while ((await a.authorize(keys[0]!.key, { costCents: 1.25 })).ok) spent += 12_500;
+    expect(spent).toBeGreaterThan(cap - 12_500);
+    expect(spent).toBeLessThanOrEqual(cap);
     const [acct] =
       await q(`SELECT budget_used_micros::float8 AS m, held_micros::float8 AS held FROM {T}_accounts
       WHERE account_id = 'blend'`);
-    expect(acct.m).toBe(used);
+    expect(acct.m).toBe(spent);
     const [sum] = await q(`SELECT sum(budget_used_micros)::float8 AS m FROM {T} WHERE account_id = 'blend'`);
-    expect(sum.m).toBe(used);
+    expect(sum.m).toBe(spent);
   }, 120_000);
 
   it('lean holds, settles, releases and charges racing on one key never pass its cap', async () => {
