@@ -69,6 +69,12 @@ export function voidLater(db: TestDb, lossy: ReturnType<typeof answerLosingPool>
     await locker.query(`SELECT 1 FROM ${db.table}_requests WHERE request_id = $1 FOR UPDATE`, [rid]);
     const result = await answer;
     try {
+      // The scenario is a call whose effect committed but whose answer was lost: it (each call, in
+      // a batch) must have been answered unavailable, or what follows tests something else.
+      type Answer = { ok?: boolean; error?: { code?: string } } | undefined;
+      const answers: Answer[] = Array.isArray(result) ? result : [result as Answer];
+      const codes = answers.map((r) => (r?.ok === false ? r.error?.code : 'answered'));
+      expect(new Set(codes), 'the call lost its answer').toEqual(new Set(['unavailable']));
       await meanwhile();
     } finally {
       await locker.query('COMMIT');
