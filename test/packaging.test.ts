@@ -74,7 +74,14 @@ describe('the published declarations', () => {
     const core = tarballs.get('core')!;
     const index = await tar(core, 'package/dist/esm/index.d.ts');
     const agentKey = await tar(core, 'package/dist/esm/agent-key.d.ts');
-    for (const name of ['costToMicros', 'MAX_BUDGET_CENTS', 'PERIODS', 'parseDuration', 'isScope']) {
+    for (const name of [
+      'costToMicros',
+      'MAX_BUDGET_CENTS',
+      'PERIODS',
+      'parseDuration',
+      'isScope',
+      'grantsAll',
+    ]) {
       expect(index).not.toMatch(new RegExp(`\\b${name}\\b`));
       expect(exportNames(SOURCE.core)).toContain(name); // still there at run time, for the siblings
     }

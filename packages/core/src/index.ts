@@ -31,6 +31,8 @@ export {
 export { parseDuration } from './input/duration.js';
 /** @internal For @agentkey/express and @agentkey/clerk. */
 export { isScope } from './input/values.js';
+/** @internal For @agentkey/express. */
+export { grantsAll } from './keys/rows.js';
 export type {
   AccountInfo,
   AgentKeyOptions,

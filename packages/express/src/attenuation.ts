@@ -1,4 +1,4 @@
-import type { BudgetPeriod, ValidateResult } from '@agentkey/core';
+import { type BudgetPeriod, grantsAll, type ValidateResult } from '@agentkey/core';
 
 export interface ChildRequest {
   scopes: string[] | undefined;
@@ -53,7 +53,7 @@ export function attenuate(
   child: ChildRequest,
   now: Date,
 ): Attenuation {
-  const broad = caller.scopes === null || caller.scopes.includes('admin');
+  const broad = grantsAll(caller.scopes);
   const scopes = child.scopes ?? caller.scopes;
   if (!broad && scopes !== null) {
     const extra = scopes.filter((s) => !caller.scopes!.includes(s));

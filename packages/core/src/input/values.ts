@@ -1,6 +1,9 @@
 import { AgentKeyInputError } from '../errors/errors.js';
 import { printable } from './duration.js';
 
+/** The scope that grants every other. */
+export const ADMIN_SCOPE = 'admin';
+
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
 const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 /** Identifiers (subjects, accounts, users): printable ASCII, as OIDC requires of `sub`. */

@@ -1,4 +1,5 @@
 import { MICROS_PER_CENT } from '../budget/money.js';
+import { ADMIN_SCOPE } from '../input/values.js';
 import type { Budget, KeyInfo, Principal, ValidateFailure, ValidateResult } from '../types.js';
 
 /** A keys-table row as the statements in `sql/statements.ts` return it; times in epoch ms. */
@@ -211,12 +212,12 @@ export function tokenSide(
   token: readonly string[],
   validScopes: ReadonlySet<string> | null,
 ): readonly string[] {
-  return token.filter((s) => s !== 'admin' && (validScopes === null || validScopes.has(s)));
+  return token.filter((s) => s !== ADMIN_SCOPE && (validScopes === null || validScopes.has(s)));
 }
 
 /** Whether these scopes grant every scope: none listed (null), or `admin`. */
 export function grantsAll(scopes: readonly string[] | null): boolean {
-  return scopes === null || scopes.includes('admin');
+  return scopes === null || scopes.includes(ADMIN_SCOPE);
 }
 
 /** `hasScope`: whether a validate result or principal carries `scope` (or grants every scope). */
@@ -227,7 +228,7 @@ export function hasScope(result: { scopes: readonly string[] | null }, scope: st
 /** null on either side means no limit from that side; a row's `admin` grants what the token grants. */
 export function intersectScopes(row: string[] | null, token: readonly string[] | null): string[] | null {
   if (row === null) return token === null ? null : [...token];
-  if (token === null || row.includes('admin')) return token === null ? row : [...token];
+  if (token === null || grantsAll(row)) return token === null ? row : [...token];
   return row.filter((s) => token.includes(s));
 }
 

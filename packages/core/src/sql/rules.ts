@@ -1,4 +1,5 @@
 import { MAX_BUDGET_CENTS, MICROS_PER_CENT } from '../budget/money.js';
+import { ADMIN_SCOPE as ADMIN } from '../input/values.js';
 import type { TableNames } from './identifier.js';
 
 /**
@@ -16,7 +17,7 @@ const PER_CENT = `${MICROS_PER_CENT}`;
 const ROUND_UP = `${MICROS_PER_CENT - 1}`;
 
 /** The scope that grants every other. */
-export const ADMIN_SCOPE = `'admin'`;
+export const ADMIN_SCOPE = `'${ADMIN}'`;
 
 /** A hold that still counts (until its expiry) or can still be closed. */
 export const OPEN = `'open'`;
