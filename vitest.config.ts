@@ -18,6 +18,7 @@ export default defineConfig({
         '@agentkey/oidc': pkg('oidc'),
         '@agentkey/auth0': pkg('auth0'),
         '@agentkey/clerk': pkg('clerk'),
+        '@agentkey/redis': pkg('redis'),
       }).map(([find, replacement]) => ({ find, replacement })),
     ],
   },
