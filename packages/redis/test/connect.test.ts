@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { Redis } from 'ioredis';
 import { expect, inject, it } from 'vitest';
 import { PACKAGE } from '../src/index.js';
 
