@@ -7,6 +7,13 @@ export { costToMicros, MAX_BUDGET_CENTS } from './budget/money.js';
 export type { BudgetPeriod } from './budget/period.js';
 /** @internal For @agentkey/express. */
 export { PERIODS } from './budget/period.js';
+export type {
+  Counter,
+  CounterAdmission,
+  CounterCall,
+  CounterRow,
+  CounterTarget,
+} from './counter/port.js';
 export { AgentKeyTimeoutError } from './db/deadline.js';
 export { fromPGlite, type PGliteLike, type Queryable } from './db/queryable.js';
 export { AgentKeyInputError, AuthCode, type AuthError } from './errors/errors.js';
