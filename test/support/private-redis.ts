@@ -45,6 +45,7 @@ async function answers(url: string, within = 10_000): Promise<void> {
   const until = Date.now() + within;
   for (;;) {
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => {});
     try {
       await probe.connect();
       if ((await probe.ping()) === 'PONG') return;
@@ -90,6 +91,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     port,
     admin() {
       const r = new Redis(url, { maxRetriesPerRequest: 1 });
+      r.on('error', () => {});
       admins.push(r);
       return r;
     },
@@ -98,6 +100,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     forgetData: () => rmSync(join(dir, 'dump.rdb'), { force: true }),
     async snapshot() {
       const r = new Redis(url, { maxRetriesPerRequest: 1 });
+      r.on('error', () => {});
       try {
         await r.save();
       } finally {
