@@ -169,6 +169,7 @@ export class RedisCounter implements Counter {
         build.key,
         build.pool,
         build.account,
+        String(Math.round(Number(row.hold_expires_at ?? call.nowMs))),
       ),
     );
   }
