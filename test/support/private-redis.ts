@@ -123,3 +123,74 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     },
   };
 }
+
+/** Three private redis-server nodes in cluster mode (masters, no replicas), slots spread over them. */
+export interface PrivateCluster {
+  nodes: Array<{ host: string; port: number }>;
+  destroy(): Promise<void>;
+}
+
+export async function startPrivateCluster(): Promise<PrivateCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'agentkey-redis-cluster-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const children = ports.map((port) =>
+    spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ],
+      { stdio: 'ignore' },
+    ),
+  );
+  const destroy = async () => {
+    for (const c of children) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const port of ports) await answers(`redis://127.0.0.1:${port}`);
+    const create = spawn(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { stdio: 'ignore' },
+    );
+    await new Promise<void>((resolve, reject) =>
+      create.once('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`redis-cli --cluster create: ${code}`)),
+      ),
+    );
+    for (const port of ports) {
+      const r = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1 });
+      r.on('error', () => {});
+      try {
+        for (let i = 0; i < 100 && !/cluster_state:ok/.test(String(await r.call('CLUSTER', 'INFO'))); i++)
+          await new Promise((res) => setTimeout(res, 100));
+      } finally {
+        r.disconnect();
+      }
+    }
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
+  return { nodes: ports.map((port) => ({ host: '127.0.0.1', port })), destroy };
+}

@@ -10,7 +10,8 @@ let ak: AgentKey;
 
 beforeEach(async () => {
   db = await openDb();
-  tc = testCounter();
+  // A lease longer than any test: what a refusal costs is measured, not the lease running out.
+  tc = testCounter(undefined, { trustMs: 60_000 });
   pool = recordingPool(db.pool);
   ak = new AgentKey({ pool, tableName: db.table, timeoutMs: STRESS_TIMEOUT_MS, counter: tc.counter });
   await ak.migrate();
@@ -190,7 +191,7 @@ describe('redisCounter under concurrency', () => {
       pool: db.newPool(),
       tableName: db.table,
       timeoutMs: STRESS_TIMEOUT_MS,
-      counter: testCounter(undefined, { prefix: tc.prefix }).counter,
+      counter: testCounter(undefined, { prefix: tc.prefix, trustMs: 60_000 }).counter,
     });
     const keys = await Promise.all([1, 2, 3].map(() => ak.create({ accountId: 'both', budgetCents: 30 })));
     const calls = Array.from({ length: 240 }, (_, i) =>
