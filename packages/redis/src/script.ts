@@ -161,8 +161,11 @@ local OPTIONAL = {'rev', 'exp', 'sc', 'cap', 'reset', 'hmin', 'pool', 'capped', 
 local function build(key, json)
   if json == '' then return end
   local f = cjson.decode(json)
-  redis.call('HINCRBY', key, 'b', 1)
-  local args = {'run', run, 'g', gen, 'bt', tostring(t), 'lease', tostring(t + lease), 'inf', '0'}
+  -- The build serial: Redis's clock and a count, so a mirror that expired and was built again
+  -- never reuses a serial an old reservation still carries.
+  local n = redis.call('HINCRBY', key, 'n', 1) % 1000
+  local b = tostring(t) .. string.format('%03d', n)
+  local args = {'run', run, 'g', gen, 'bt', tostring(t), 'lease', tostring(t + lease), 'inf', '0', 'b', b}
   for name, v in pairs(f) do args[#args + 1] = name; args[#args + 1] = v end
   redis.call('HSET', key, unpack(args))
   for _, name in ipairs(OPTIONAL) do
