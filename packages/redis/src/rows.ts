@@ -41,6 +41,18 @@ function heldUntil(row: CounterRow, held: number | null | undefined): string | u
   return own > 0 && own === Number(held) && row.hold_expires_at ? str(row.hold_expires_at) : '0';
 }
 
+type N = number | null | undefined;
+
+/** A pool parent's or an account's counter, as a mirror's fields. */
+const counter = (row: CounterRow, cap: N, used: N, held: N, reset: N) =>
+  json({
+    cap: str(cap),
+    used: str(used) ?? '0',
+    held: str(held) ?? '0',
+    hmin: heldUntil(row, held),
+    reset: str(reset),
+  });
+
 /** The mirrors' numbers from PostgreSQL's row, as of its answer. */
 export function buildOf(row: CounterRow): Build {
   const pooled = row.pool_id !== null && row.pool_id !== undefined;
@@ -61,22 +73,16 @@ export function buildOf(row: CounterRow): Build {
       row: JSON.stringify(descriptor),
     }),
     pool: pooled
-      ? json({
-          cap: str(row.pool_budget_cents),
-          used: str(row.pool_used_micros) ?? '0',
-          held: str(row.pool_held_micros) ?? '0',
-          hmin: heldUntil(row, row.pool_held_micros),
-          reset: str(row.pool_reset_at),
-        })
+      ? counter(row, row.pool_budget_cents, row.pool_used_micros, row.pool_held_micros, row.pool_reset_at)
       : '',
     account: capped
-      ? json({
-          cap: str(row.account_limit_cents),
-          used: str(row.account_used_micros) ?? '0',
-          held: str(row.account_held_micros) ?? '0',
-          hmin: heldUntil(row, row.account_held_micros),
-          reset: str(row.account_reset_at),
-        })
+      ? counter(
+          row,
+          row.account_limit_cents,
+          row.account_used_micros,
+          row.account_held_micros,
+          row.account_reset_at,
+        )
       : '',
   };
 }
