@@ -1,6 +1,6 @@
 import { AgentKey } from '@agentkey/core';
 import { recordingPool, type TestCounter, testCounter } from '@agentkey/test-support/counter.js';
-import { openDb, STRESS_TIMEOUT_MS, type TestDb } from '@agentkey/test-support/db.js';
+import { manualClock, openDb, STRESS_TIMEOUT_MS, type TestDb } from '@agentkey/test-support/db.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 let db: TestDb;
@@ -169,6 +169,29 @@ describe('redisCounter: admission, commit, refusals', () => {
       expect(r.ok === false && r.error.code).toBe('budget_exceeded');
     });
     expect(sent).toBe(0);
+  });
+});
+
+describe('redisCounter and time', () => {
+  it('a hold past its TTL never refuses from Redis: the call goes to PostgreSQL, which no longer counts it', async () => {
+    const clock = manualClock();
+    const timed = new AgentKey({
+      pool,
+      tableName: db.table,
+      timeoutMs: STRESS_TIMEOUT_MS,
+      counter: testCounter(undefined, { prefix: tc.prefix, trustMs: 60_000 }).counter,
+      now: clock.now,
+    });
+    const { key, id } = await timed.create({ accountId: 'acct', budgetCents: 10 });
+    for (let i = 0; i < 3; i++) await timed.authorize(key);
+    expect((await timed.reserve(key, { maxCents: 8, ttl: '1m' })).ok).toBe(true);
+    for (let i = 0; i < 3; i++) await timed.authorize(key, { costCents: 5 });
+    // Still held: refused from the mirror, no statement.
+    expect(await statementsOf(() => timed.authorize(key, { costCents: 5 }))).toBe(0);
+    clock.advance(61_000);
+    const after = await timed.authorize(key, { costCents: 5 });
+    expect(after.ok).toBe(true);
+    expect((await timed.getKey(id))?.budget.usedCents).toBe(5);
   });
 });
 
