@@ -100,8 +100,9 @@ export class RequestCalls {
         () => this.charges.charge(lookup, now, request),
         (r) => r?.outcome === 'ok',
       );
-      // Durable in PostgreSQL: the mirror follows its answer, then the call is acknowledged.
-      if (counter && call) await counter.settle(call, reserved, row, request.deadlineAt);
+      // Durable in PostgreSQL: acknowledged now; the mirror follows PostgreSQL's answer without
+      // holding the answer up (a reservation still counts until then, so nothing is under-counted).
+      if (counter && call) void counter.settle(call, reserved, row, request.deadlineAt);
       return toAuthorizeResult(row, now, request, options);
     } catch (cause) {
       if (counter && call) void counter.abandon(call, reserved);

@@ -71,7 +71,9 @@ export interface Counter {
   /**
    * PostgreSQL answered `row` (undefined: no such credential). `reserved`: `admit` reserved it.
    * The mirror is committed from the answer, or corrected from it when PostgreSQL refused what
-   * the mirror admitted (PostgreSQL wins).
+   * the mirror admitted (PostgreSQL wins). The store acknowledges the call without waiting for
+   * this: a counter must keep the reservation counting until its settle lands, and order a
+   * process's settle before that process's next admission (one connection does).
    */
   settle(call: CounterCall, reserved: boolean, row: CounterRow | undefined): Promise<void>;
   /** PostgreSQL failed or timed out (the call may still commit): drop the reservation and the trust. */
