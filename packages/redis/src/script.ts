@@ -73,6 +73,8 @@ local function numbers(key, z)
 end
 if not trusted(KEYS[1]) then return {'U', ''} end
 local k = redis.call('HMGET', KEYS[1], 'rev', 'exp', 'sc', 'pool', 'capped', 'row')
+-- Built only as a pool parent so far: its own key fields are not known yet.
+if not k[6] then return {'U', ''} end
 local pool = k[4] or ''
 if pool ~= ARGV[9] then return {'U', ''} end
 local pooled = pool ~= ''
@@ -83,7 +85,7 @@ local kn = numbers(KEYS[1], KEYS[2])
 local pn = pooled and numbers(KEYS[3], KEYS[4]) or { cap = '', used = '', held = '', reset = '', b = '' }
 local an = capped and numbers(KEYS[5], KEYS[6]) or { cap = '', used = '', held = '', reset = '', b = '' }
 local function refused(outcome, cap)
-  return {'X', outcome, cap, k[6] or '{}', kn.used, kn.held, kn.reset, kn.cap,
+  return {'X', outcome, cap, k[6], kn.used, kn.held, kn.reset, kn.cap,
     pn.cap, pn.used, pn.held, pn.reset, an.cap, an.used, an.held, an.reset}
 end
 -- The engine's order: revoked, expired, scope bind every call (a replay too), then the budget.
@@ -157,8 +159,11 @@ if ARGV[9] ~= '1' then return 0 end
 local run = ak_run()
 local gen = redis.call('GET', KEYS[7]) or '0'
 local lease = tonumber(ARGV[10])
-local OPTIONAL = {'rev', 'exp', 'sc', 'cap', 'reset', 'hmin', 'pool', 'capped', 'row'}
-local function build(key, json)
+-- A key's build replaces all its fields; a pool parent's or an account's only its counter's (a
+-- pool parent's own key fields stay as its own builds left them).
+local KEY_FIELDS = {'rev', 'exp', 'sc', 'cap', 'reset', 'hmin', 'pool', 'capped', 'row'}
+local COUNTER_FIELDS = {'cap', 'reset', 'hmin'}
+local function build(key, json, optional)
   if json == '' then return end
   local f = cjson.decode(json)
   -- The build serial: Redis's clock and a count, so a mirror that expired and was built again
@@ -168,14 +173,14 @@ local function build(key, json)
   local args = {'run', run, 'g', gen, 'bt', tostring(t), 'lease', tostring(t + lease), 'inf', '0', 'b', b}
   for name, v in pairs(f) do args[#args + 1] = name; args[#args + 1] = v end
   redis.call('HSET', key, unpack(args))
-  for _, name in ipairs(OPTIONAL) do
+  for _, name in ipairs(optional) do
     if f[name] == nil then redis.call('HDEL', key, name) end
   end
   redis.call('PEXPIRE', key, lease + 60000)
 end
-build(KEYS[1], ARGV[11])
-build(KEYS[3], ARGV[12])
-build(KEYS[5], ARGV[13])
+build(KEYS[1], ARGV[11], KEY_FIELDS)
+build(KEYS[3], ARGV[12], COUNTER_FIELDS)
+build(KEYS[5], ARGV[13], COUNTER_FIELDS)
 return 1
 `;
 

@@ -159,6 +159,30 @@ describe('redisCounter: admission, commit, refusals', () => {
     expect(sent).toBe(0);
   });
 
+  it('a pool parent answered by Redis keeps its own principal after its children rebuilt it as their pool', async () => {
+    const parent = await ak.create({ accountId: 'acct', budgetCents: 10, scopes: ['read'], name: 'parent' });
+    const child = await ak.create({ accountId: 'acct', budgetCents: 100, poolParentId: parent.id });
+    await warm(parent.key);
+    expect((await ak.authorize(child.key, { costCents: 10 })).ok).toBe(true);
+    const fromPostgres = await ak.authorize(parent.key, { costCents: 1, scope: 'read' });
+    expect(fromPostgres).toMatchObject({ ok: false, principal: { id: parent.id, name: 'parent' } });
+    // The children's calls rebuild the parent's mirror as their pool, numbers only.
+    await warm(child.key, { costCents: 1 });
+    await warm(parent.key, { costCents: 1, scope: 'read' });
+    let fromRedis: unknown;
+    expect(
+      await statementsOf(
+        async () => (fromRedis = await ak.authorize(parent.key, { costCents: 1, scope: 'read' })),
+      ),
+    ).toBe(0);
+    expect(fromRedis).toEqual(fromPostgres);
+    await warm(child.key, { costCents: 1 });
+    expect(await ak.authorize(parent.key, { costCents: 1, scope: 'write' })).toMatchObject({
+      ok: false,
+      error: { code: 'insufficient_scope' },
+    });
+  });
+
   it("refuses by the pool parent's cap from Redis", async () => {
     const parent = await ak.create({ accountId: 'acct', budgetCents: 10 });
     const child = await ak.create({ accountId: 'acct', budgetCents: 100, poolParentId: parent.id });
