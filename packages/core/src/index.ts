@@ -8,7 +8,7 @@ export type { BudgetPeriod } from './budget/period.js';
 /** @internal For @agentkey/express. */
 export { PERIODS } from './budget/period.js';
 export { AgentKeyTimeoutError } from './db/deadline.js';
-export { fromPGlite, type PGliteLike, type Queryable } from './db/queryable.js';
+export { fromPGlite, type PGliteLike, PreparedStatementLostError, type Queryable } from './db/queryable.js';
 export { AgentKeyInputError, AuthCode, type AuthError } from './errors/errors.js';
 export { checkFirstSeenPolicy } from './gate/first-seen.js';
 export {

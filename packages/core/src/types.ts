@@ -14,6 +14,8 @@ export interface AgentKeyOptions {
   /**
    * Use named prepared statements on the request path (default: on for pg Pools and Clients).
    * Turn off behind a pooler that cannot keep them, such as PgBouncer in transaction mode before 1.21.
+   * Unset, the first statement such a pooler loses switches the store to plain statements (reported
+   * once through `onError`); `true` fails those calls with `PreparedStatementLostError` instead.
    */
   preparedStatements?: boolean;
   /**
