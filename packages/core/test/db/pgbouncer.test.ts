@@ -97,6 +97,23 @@ describe('through PgBouncer in transaction mode (server only)', () => {
     );
   });
 
+  it('a statement another client connection parsed on the same server connection (42P05) falls back too', async () => {
+    const a = await store('twice');
+    const { key, id } = await a.ak.create({ accountId: 'acme', budgetCents: 100 });
+    expect(await a.ak.authorize(key, { costCents: 1 })).toMatchObject({ ok: true });
+    // b's first call parses the same statement, on the server connection a just gave back.
+    const reports: unknown[] = [];
+    const b = new AgentKey({
+      pool: pool(1),
+      tableName: `${db.schema}.twice`,
+      descriptorTtlMs: 0,
+      onError: (error) => reports.push(error),
+    });
+    expect(await b.authorize(key, { costCents: 2 })).toMatchObject({ ok: true });
+    expect(reports.map((e) => (e as PreparedStatementLostError).code)).toEqual(['42P05']);
+    expect(await used('twice', id)).toBe(30_000);
+  });
+
   it('preparedStatements: false runs plain statements from the start and reports nothing', async () => {
     const { ak, reports } = await store('plain', { preparedStatements: false });
     const { key, id } = await ak.create({ accountId: 'acme', budgetCents: 100 });
