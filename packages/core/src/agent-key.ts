@@ -162,6 +162,19 @@ export class AgentKey implements GateStoreOwner {
     return this.budgets.setAccountBudget(accountId, options, audit);
   }
 
+  /**
+   * Sets (or with null removes) a rate limit shared by every key and subject of an account: calls
+   * and/or cents per window, counted across processes with each charge. A call past it is
+   * refused `rate_limited` and charges nothing.
+   */
+  setAccountRateLimit(
+    accountId: string | number,
+    limit: T.RateLimit | null,
+    audit: Audit = {},
+  ): Promise<T.AccountInfo> {
+    return this.budgets.setAccountRateLimit(accountId, limit, audit);
+  }
+
   getAccount(accountId: string | number): Promise<T.AccountInfo | null> {
     return this.budgets.getAccount(accountId);
   }

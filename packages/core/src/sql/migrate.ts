@@ -11,7 +11,7 @@ import { renderFile } from './render.js';
  * before migrations were numbered (no version table) upgrades through it. A new migration is a new
  * file at the end of this list; a shipped one is never edited.
  */
-const MIGRATIONS = ['001_tables.sql'];
+const MIGRATIONS = ['001_tables.sql', '002_rate_limits.sql'];
 
 /** The version table's row for the engine functions: re-created whenever their text changes. */
 const FUNCTIONS = 'functions';
@@ -80,7 +80,7 @@ export async function migrate(pool: Queryable, t: TableNames): Promise<void> {
  */
 async function readState(pool: Queryable, t: TableNames): Promise<{ applied: Applied; intact: boolean }> {
   const n = engineNames(t);
-  const tables = [t.keys, n.accounts, n.holds, n.ledger, n.idempotency, n.requests];
+  const tables = [t.keys, n.accounts, n.holds, n.ledger, n.idempotency, n.requests, n.rateWindows];
   const functions = ['account_moved', 'ledger_append_only', 'charge', 'close_hold', 'void_request'].map(n.fn);
   const { rows } = await pool.query(
     `SELECT to_regclass($1) IS NOT NULL AS versioned,
