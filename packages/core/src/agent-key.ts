@@ -1,4 +1,5 @@
 import { RequestCalls } from './authorize/calls.js';
+import { hitRateWindow, type RateWindowDecision } from './authorize/rate-window.js';
 import { BudgetAdmin } from './budget/admin.js';
 import type { BudgetPeriod } from './budget/period.js';
 import { type StoreContext, storeContext } from './context.js';
@@ -173,6 +174,14 @@ export class AgentKey implements GateStoreOwner {
     audit: Audit = {},
   ): Promise<T.AccountInfo> {
     return this.budgets.setAccountRateLimit(accountId, limit, audit);
+  }
+
+  /**
+   * A named limiter stored in PostgreSQL (the /signup limiter of @agentkey/express): counts one
+   * call in `bucket` unless its window already admitted `requests`, across every process.
+   */
+  rateLimitHit(bucket: string, limit: { requests: number; windowSec?: number }): Promise<RateWindowDecision> {
+    return hitRateWindow(this.ctx, bucket, limit);
   }
 
   getAccount(accountId: string | number): Promise<T.AccountInfo | null> {
