@@ -1,8 +1,10 @@
 import type { BudgetPeriod } from './budget/period.js';
 import type { Queryable } from './db/queryable.js';
 import type { AuthError, RateLimitState } from './errors/errors.js';
+import type { RateLimit, RateLimitInfo } from './input/rate-limit.js';
 
 export type { RateLimitState } from './errors/errors.js';
+export type { RateLimit, RateLimitInfo } from './input/rate-limit.js';
 
 export interface AgentKeyOptions {
   /** A pg Pool, or anything with its `query(text, params)`. The constructor never calls it. */
@@ -72,26 +74,6 @@ export interface CreateKeyOptions {
   notAfter?: Date | null;
   /** Calls and/or cents per window for this key or subject; null or omitted: none. */
   rateLimit?: RateLimit | null;
-}
-
-/**
- * A rate limit: at most `requests` calls and `cents` cents (charged or held) per window of
- * `windowSec` seconds, counted across every process. Give `requests`, `cents` or both.
- */
-export interface RateLimit {
-  /** Calls admitted per window (1 to 1,000,000,000); null or omitted: no call limit. */
-  requests?: number | null;
-  /** Whole cents charged or held per window; null or omitted: no spend limit. */
-  cents?: number | null;
-  /** The window, in whole seconds from 1 to 86,400. Default 60. */
-  windowSec?: number;
-}
-
-/** A rate limit as a read returns it. */
-export interface RateLimitInfo {
-  requests: number | null;
-  cents: number | null;
-  windowSec: number;
 }
 
 /** Who did an admin action, for the ledger's audit rows. */

@@ -1,6 +1,25 @@
 import { MAX_BUDGET_CENTS } from '../budget/money.js';
 import { AgentKeyInputError } from '../errors/errors.js';
-import type { RateLimitInfo } from '../types.js';
+
+/**
+ * A rate limit: at most `requests` calls and `cents` cents (charged or held) per window of
+ * `windowSec` seconds, counted across every process. Give `requests`, `cents` or both.
+ */
+export interface RateLimit {
+  /** Calls admitted per window (1 to 1,000,000,000); null or omitted: no call limit. */
+  requests?: number | null;
+  /** Whole cents charged or held per window; null or omitted: no spend limit. */
+  cents?: number | null;
+  /** The window, in whole seconds from 1 to 86,400. Default 60. */
+  windowSec?: number;
+}
+
+/** A rate limit as a read returns it. */
+export interface RateLimitInfo {
+  requests: number | null;
+  cents: number | null;
+  windowSec: number;
+}
 
 /** The most calls a window may admit (well inside the INTEGER column). */
 export const MAX_RATE_REQUESTS = 1_000_000_000;

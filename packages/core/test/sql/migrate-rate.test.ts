@@ -34,11 +34,18 @@ describe.each(BACKENDS)('migrate() from 001 to 002_rate_limits (%s)', (backend) 
     expect(charged.outcome).toBe('ok');
     await q(`SELECT ${table}_set_account_budget('old', now(), 1000, NULL, NULL, 'test')`);
 
+    const before001 = await q(
+      `SELECT checksum, applied_at FROM ${table}_schema_version WHERE name = '001_tables.sql'`,
+    );
     // Two processes upgrade at once: one applies 002 and the new functions, the other finds it done.
     const ak = new AgentKey({ pool: db.pool, tableName: table, ledger: true });
     await Promise.all([ak.migrate(), new AgentKey({ pool: db.pool, tableName: table }).migrate()]);
     const versions = await q(`SELECT name FROM ${table}_schema_version ORDER BY name`);
     expect(versions.map((r) => r.name)).toEqual(['001_tables.sql', '002_rate_limits.sql', 'functions']);
+    // 002 was applied on its own: 001 was not run again.
+    expect(
+      await q(`SELECT checksum, applied_at FROM ${table}_schema_version WHERE name = '001_tables.sql'`),
+    ).toEqual(before001);
     const attrs = await q(
       `SELECT attname FROM pg_attribute WHERE attrelid = (SELECT typrelid FROM pg_type WHERE oid = to_regtype($1))
         AND attname LIKE 'rate\\_%' AND NOT attisdropped ORDER BY attnum`,
@@ -75,5 +82,14 @@ describe.each(BACKENDS)('migrate() from 001 to 002_rate_limits (%s)', (backend) 
     // A further migrate() has nothing to do.
     await ak.migrate();
     expect(await q(`SELECT count(*)::int AS n FROM ${table}_schema_version`)).toEqual([{ n: 3 }]);
+  });
+
+  it("re-creates 002's table when it was dropped after 002 was recorded", async () => {
+    const table = `${db.schema}.repair_keys`;
+    const ak = new AgentKey({ pool: db.pool, tableName: table });
+    await ak.migrate();
+    await db.pool.query(`DROP TABLE ${table}_rate_windows`);
+    await ak.migrate();
+    expect(await ak.rateLimitHit('after-repair', { requests: 1 })).toEqual({ ok: true });
   });
 });

@@ -40,7 +40,12 @@ describe.each(BACKENDS)('migrate() with a version table (%s)', (backend) => {
     const ak = new AgentKey({ pool: db.pool, tableName: table });
     // Made and charged under the old functions, as a 0.3.0 process calls them (this release's
     // lean statements read 002's columns: a deployment migrates before it serves).
-    const { key } = await ak.create({ accountId: 'old', budgetCents: 100 });
+    const key = 'ak_0ld0000000000000000000000000000000000000000000000';
+    await db.pool.query(
+      `INSERT INTO ${table} (account_id, key_hash, key_prefix, name, budget_cents, budget_used_cents, budget_used_micros)
+        VALUES ('old', $1, 'ak_0ld00', 'old', 100, 0, 0)`,
+      [hashKey(key)],
+    );
     const old = await db.pool.query(
       `SELECT outcome, hold_id FROM ${table}_charge($1, now(), 10000, NULL, true, false, 100000,
         now() + interval '15 minutes', NULL, 'charge', false, NULL, gen_random_uuid(), 0)`,
