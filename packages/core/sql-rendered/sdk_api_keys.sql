@@ -170,22 +170,22 @@ COMMENT ON COLUMN "sdk_api_keys_idempotency".request_id IS 'agentkey: the reques
 -- A limit is set when rate_window_sec is not NULL (the lean statements' one guard); either count
 -- may be NULL (no limit of that kind). The window's state: when it started (the first call it
 -- admitted), and what it admitted since (calls, and micros charged or held).
-ALTER TABLE "sdk_api_keys"
-  ADD COLUMN IF NOT EXISTS rate_requests INTEGER,
-  ADD COLUMN IF NOT EXISTS rate_cents INTEGER,
-  ADD COLUMN IF NOT EXISTS rate_window_sec INTEGER,
-  ADD COLUMN IF NOT EXISTS rate_window_at TIMESTAMPTZ,
-  ADD COLUMN IF NOT EXISTS rate_count INTEGER NOT NULL DEFAULT 0,
-  ADD COLUMN IF NOT EXISTS rate_micros BIGINT NOT NULL DEFAULT 0;
-COMMENT ON COLUMN "sdk_api_keys".rate_window_sec IS 'agentkey: the rate limit''s window in seconds; NULL: no rate limit (sql/rate-rules.ts)';
-ALTER TABLE "sdk_api_keys_accounts"
-  ADD COLUMN IF NOT EXISTS rate_requests INTEGER,
-  ADD COLUMN IF NOT EXISTS rate_cents INTEGER,
-  ADD COLUMN IF NOT EXISTS rate_window_sec INTEGER,
-  ADD COLUMN IF NOT EXISTS rate_window_at TIMESTAMPTZ,
-  ADD COLUMN IF NOT EXISTS rate_count INTEGER NOT NULL DEFAULT 0,
-  ADD COLUMN IF NOT EXISTS rate_micros BIGINT NOT NULL DEFAULT 0;
-COMMENT ON COLUMN "sdk_api_keys_accounts".rate_window_sec IS 'agentkey: the account''s rate limit window in seconds; NULL: no rate limit (sql/rate-rules.ts)';
+-- The same columns on the keys and the accounts table.
+DO $rate_columns$
+DECLARE target regclass;
+BEGIN
+  FOREACH target IN ARRAY ARRAY['"sdk_api_keys"'::regclass, '"sdk_api_keys_accounts"'::regclass] LOOP
+    EXECUTE format('ALTER TABLE %s
+      ADD COLUMN IF NOT EXISTS rate_requests INTEGER,
+      ADD COLUMN IF NOT EXISTS rate_cents INTEGER,
+      ADD COLUMN IF NOT EXISTS rate_window_sec INTEGER,
+      ADD COLUMN IF NOT EXISTS rate_window_at TIMESTAMPTZ,
+      ADD COLUMN IF NOT EXISTS rate_count INTEGER NOT NULL DEFAULT 0,
+      ADD COLUMN IF NOT EXISTS rate_micros BIGINT NOT NULL DEFAULT 0', target);
+    EXECUTE format('COMMENT ON COLUMN %s.rate_window_sec IS %L', target,
+      'agentkey: the rate limit''s window in seconds; NULL: no rate limit (sql/rate-rules.ts)');
+  END LOOP;
+END $rate_columns$;
 
 CREATE TABLE IF NOT EXISTS "sdk_api_keys_rate_windows" (
   bucket TEXT PRIMARY KEY,
