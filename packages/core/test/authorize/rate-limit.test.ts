@@ -154,6 +154,29 @@ describe.each(BACKENDS)('rate limits (%s)', (backend) => {
     expect((await ak.authorize(key, {})).ok).toBe(true);
   });
 
+  it('concurrent reserves and charges, batched, never pass a window; settles free what they did not use', async () => {
+    const { key, id } = await ak.create({ accountId: 'r8', rateLimit: { requests: 10, cents: 100 } });
+    const holds = await Promise.all(Array.from({ length: 60 }, () => ak.reserve(key, { maxCents: 5 })));
+    const charges = await Promise.all(Array.from({ length: 60 }, () => ak.authorize(key, { costCents: 1 })));
+    const passed = [...holds, ...charges].filter((r) => r.ok);
+    expect(passed).toHaveLength(10);
+    expect(
+      [...holds, ...charges].filter((r) => !r.ok).every((r) => refusal(r)?.code === 'rate_limited'),
+    ).toBe(true);
+    const open = holds.flatMap((r) => (r.ok && r.hold ? [r.hold.id] : []));
+    await Promise.all(open.map((h) => ak.settle(h, { costCents: 0 })));
+    const events = await ledger(id);
+    expect(events.filter((e) => e.kind === 'hold' || e.kind === 'charge')).toHaveLength(10);
+    expect((await used(id)).heldCents).toBe(0);
+  });
+
+  it("0.2.0's trackUsage answers rate_limited and charges nothing", async () => {
+    const { key, id } = await ak.create({ accountId: 'r9', rateLimit: { requests: 1 } });
+    expect(await ak.trackUsage(key, { costCents: 1 })).toMatchObject({ success: true });
+    expect(await ak.trackUsage(key, { costCents: 1 })).toEqual({ success: false, reason: 'rate_limited' });
+    expect((await used(id)).usedCents).toBe(1);
+  });
+
   it.each([
     [{ requests: 0 }, 'rateLimit.requests'],
     [{ requests: 1.5 }, 'rateLimit.requests'],
