@@ -112,6 +112,10 @@ describe.each(BACKENDS)('rate limits (%s)', (backend) => {
     const info = await ak.setAccountRateLimit('r5', { requests: 4, windowSec: 30 });
     expect(info.rateLimit).toEqual({ requests: 4, cents: null, windowSec: 30 });
     expect((await ak.getAccount('r5'))!.rateLimit).toEqual(info.rateLimit);
+    const audit = await db.pool.query(
+      `SELECT metadata FROM ${db.table}_ledger WHERE account_id = 'r5' AND kind = 'admin:account_rate_limit'`,
+    );
+    expect(audit.rows.map((r) => r.metadata)).toEqual([{ requests: 4, cents: null, window_sec: 30 }]);
     const answers = [];
     for (const k of [...keys, ...keys]) answers.push(await ak.authorize(k.key, { costCents: 1 }));
     expect(answers.filter((r) => r.ok)).toHaveLength(4);
