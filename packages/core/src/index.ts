@@ -2,6 +2,7 @@
 // import them at run time, applications do not see them (the published declarations leave them
 // out). A comment with the tag strips the statement under it, so this one must not spell it.
 export { AgentKey } from './agent-key.js';
+export type { RateWindowDecision } from './authorize/rate-window.js';
 /** @internal For @agentkey/express. */
 export { costToMicros, MAX_BUDGET_CENTS } from './budget/money.js';
 export type { BudgetPeriod } from './budget/period.js';
@@ -49,6 +50,9 @@ export type {
   HoldError,
   KeyInfo,
   Principal,
+  RateLimit,
+  RateLimitInfo,
+  RateLimitState,
   ReserveOptions,
   SettleOptions,
   SettleResult,
