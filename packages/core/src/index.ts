@@ -2,6 +2,7 @@
 // import them at run time, applications do not see them (the published declarations leave them
 // out). A comment with the tag strips the statement under it, so this one must not spell it.
 export { AgentKey } from './agent-key.js';
+export type { RateWindowDecision } from './authorize/rate-window.js';
 /** @internal For @agentkey/redis: the budget rules rendered as Lua, from the SQL rules' source. */
 export { luaBudgetRules } from './budget/lua-rules.js';
 /** @internal For @agentkey/express. */
@@ -17,7 +18,7 @@ export type {
   CounterTarget,
 } from './counter/port.js';
 export { AgentKeyTimeoutError } from './db/deadline.js';
-export { fromPGlite, type PGliteLike, type Queryable } from './db/queryable.js';
+export { fromPGlite, type PGliteLike, PreparedStatementLostError, type Queryable } from './db/queryable.js';
 export { AgentKeyInputError, AuthCode, type AuthError } from './errors/errors.js';
 export { checkFirstSeenPolicy } from './gate/first-seen.js';
 export {
@@ -58,6 +59,9 @@ export type {
   HoldError,
   KeyInfo,
   Principal,
+  RateLimit,
+  RateLimitInfo,
+  RateLimitState,
   ReserveOptions,
   SettleOptions,
   SettleResult,

@@ -1,18 +1,34 @@
+import { MICROS_PER_CENT } from '../budget/money.js';
 import {
   budgetExceeded,
   expiredCredential,
   insufficientScope,
   invalidRequest,
+  rateLimited,
   revokedCredential,
   unknownCredential,
 } from '../errors/auth-errors.js';
-import type { AuthError } from '../errors/errors.js';
+import type { AuthError, RateLimitState } from '../errors/errors.js';
 import { budgetNumbers, type KeyRow } from '../keys/rows.js';
 import type { Budget } from '../types.js';
 import type { Descriptor } from './descriptor-cache.js';
 import type { EngineRow } from './row-shape.js';
 
 export type { EngineRow } from './row-shape.js';
+
+/** The rate window of an engine row, in the caller's units (cents, not micros); undefined: none. */
+export function rateStateOf(row: EngineRow): RateLimitState | undefined {
+  if (!row.rate_policy || !row.rate_kind) return undefined;
+  const remaining = Number(row.rate_remaining ?? 0);
+  return {
+    policy: row.rate_policy,
+    kind: row.rate_kind,
+    limit: Number(row.rate_limit),
+    remaining: row.rate_kind === 'cents' ? remaining / MICROS_PER_CENT : remaining,
+    resetSec: Number(row.rate_reset_sec),
+    windowSec: Number(row.rate_window_sec),
+  };
+}
 
 /** The account's ceiling numbers, when the row's account has one. */
 export function accountBudgetOf(row: EngineRow): Budget | undefined {
@@ -49,6 +65,11 @@ export function refusalOf(row: EngineRow, nowMs: number, scope: string | null): 
           ? undefined
           : Math.max(1, Math.ceil((resetMs - nowMs) / 1000)),
       );
+    }
+    case 'rate_limited': {
+      const state = rateStateOf(row);
+      if (state) return rateLimited(state);
+      return invalidRequest('Refused: rate_limited.');
     }
     default:
       return invalidRequest(`Refused: ${row.outcome}.`);

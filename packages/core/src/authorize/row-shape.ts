@@ -2,7 +2,16 @@ import type { KeyRow } from '../keys/key-row.js';
 
 /** What the engine functions (sql/engine.ts) and the lean statements return. */
 export interface EngineRow extends KeyRow {
-  outcome: 'ok' | 'unknown' | 'revoked' | 'expired' | 'scope' | 'budget' | 'no_hold' | `hold_${string}`;
+  outcome:
+    | 'ok'
+    | 'unknown'
+    | 'revoked'
+    | 'expired'
+    | 'scope'
+    | 'budget'
+    | 'rate_limited'
+    | 'no_hold'
+    | `hold_${string}`;
   cap?: 'key' | 'pool' | 'account' | null;
   hold_id?: string | number | null;
   charged_micros?: number;
@@ -17,4 +26,13 @@ export interface EngineRow extends KeyRow {
   hold_expires_at?: number | null;
   /** The pool parent's next reset, for a refusal by the pool's cap. */
   pool_reset_at?: number | null;
+  /** The rate window that refused, or that a passed call counted in (engine rows only). */
+  rate_policy?: 'key' | 'account' | null;
+  rate_kind?: 'requests' | 'cents' | null;
+  /** Calls, or cents, per window. */
+  rate_limit?: number | null;
+  /** Calls, or micros, left in the window. */
+  rate_remaining?: number | null;
+  rate_reset_sec?: number | null;
+  rate_window_sec?: number | null;
 }

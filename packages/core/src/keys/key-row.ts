@@ -31,4 +31,8 @@ export interface KeyRow {
   pool_budget_cents?: number | null;
   pool_used_micros?: number | null;
   pool_held_micros?: number | null;
+  /** Admin reads only: the rate limit's columns. */
+  rate_requests?: number | null;
+  rate_cents?: number | null;
+  rate_window_sec?: number | null;
 }

@@ -1,4 +1,5 @@
 import { MICROS_PER_CENT } from '../budget/money.js';
+import { rateLimitOf } from '../input/rate-limit.js';
 import { ADMIN_SCOPE } from '../input/values.js';
 import type { Budget, KeyInfo, Principal, ValidateFailure, ValidateResult } from '../types.js';
 import type { KeyRow } from './key-row.js';
@@ -142,6 +143,7 @@ export function toKeyInfo(row: KeyRow): KeyInfo {
     scopes: row.scopes,
     budget: budgetOf(row),
     poolParentId: row.pool_parent_id ?? null,
+    rateLimit: rateLimitOf(row),
     expiresAt: date(row.expires_at),
     delegatedBy: row.delegated_by,
     createdAt: date(row.created_at),
