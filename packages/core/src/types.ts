@@ -61,11 +61,9 @@ export interface AgentKeyOptions {
   /** The clock. Tests set it instead of sleeping. */
   now?: () => Date;
   /**
-   * A write-through counter in front of PostgreSQL (`redisCounter` from @agentkey/redis):
-   * authorize and reserve are admitted by it first — a refusal from a mirror it trusts costs
-   * PostgreSQL nothing — then made durable in PostgreSQL as without it, then acknowledged.
-   * PostgreSQL stays the source of truth; a counter that is down, slow or stale only sends
-   * calls to the PostgreSQL path. Unset: PostgreSQL alone.
+   * A write-through counter (`redisCounter`, @agentkey/redis): authorize and reserve are admitted
+   * by it, then made durable in PostgreSQL, then acknowledged; a refusal from a mirror it trusts
+   * costs PostgreSQL nothing. Down, slow or stale, it only sends calls to PostgreSQL.
    */
   counter?: Counter;
 }
