@@ -4,3 +4,4 @@
  * limits across processes, and cache invalidation. PostgreSQL stays the source of truth.
  */
 export const PACKAGE = '@agentkey/redis';
+export { type RedisChanges, type RedisChangesOptions, redisChanges } from './changes.js';

@@ -92,6 +92,18 @@ export class Gate {
     this.firstSeen =
       options.firstSeen === undefined ? undefined : configured(checkPolicy(store, options.firstSeen, null));
     this.verifiers = [...verifiers];
+    // A row changed here or in another process: verifiers drop what they cached of its subject.
+    store.onChange?.((change) => {
+      if (change !== null && !('subject' in change.target)) return;
+      const subject = change === null ? null : (change.target as { subject: string }).subject;
+      for (const v of this.verifiers) {
+        try {
+          v.forget?.(subject);
+        } catch {
+          // A verifier's cache is its own business: the row decides anyway.
+        }
+      }
+    });
   }
 
   async authenticate(credential: string, options: AuthenticateOptions = {}): Promise<AuthenticateResult> {

@@ -1,0 +1,57 @@
+import { AgentKey } from '@agentkey/core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { databaseUrl, openDb, type TestDb } from '../support/db.js';
+import { acknowledged, checkInvariants } from '../support/invariants.js';
+import { hammer, type Target } from '../support/load.js';
+import { spawnWorkers, until, type Worker } from '../support/procs.js';
+
+/** The key's own cap and the account's: both reached during the run, neither ever passed. */
+const KEY_CAP = 100;
+const ACCOUNT_CAP = 260;
+
+let db: TestDb;
+let ak: AgentKey;
+let workers: Worker[] = [];
+
+beforeAll(async () => {
+  db = await openDb();
+  ak = new AgentKey({ pool: db.pool, tableName: db.table });
+  await ak.migrate();
+});
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.close()));
+  await db?.close();
+});
+
+it('kill -9 of a worker mid-batch (3 processes on one key and one account, PostgreSQL only): no cap passed, every acknowledged charge kept, none twice', async () => {
+  await ak.setAccountBudget('acct-kill9', { budgetCents: ACCOUNT_CAP });
+  const capped = await ak.create({ accountId: 'acct-kill9', budgetCents: KEY_CAP });
+  const roomy = await ak.create({ accountId: 'acct-kill9', budgetCents: 100_000 });
+  const targets: Target[] = [
+    { key: capped.key, id: capped.id },
+    { key: roomy.key, id: roomy.id },
+  ];
+  workers = await spawnWorkers(3, 'kill9', { url: databaseUrl(), table: db.table, timeoutMs: 10_000 });
+  const acks = acknowledged();
+  const load = hammer(workers, targets, acks, { name: 'kill9', loops: 6 });
+  await until('100 acknowledged answers', () => (load.counts.ok ?? 0) >= 100);
+  // Mid-batch: its loops always have calls in flight, which now are never acknowledged.
+  await workers[0]!.kill9();
+  await until(
+    'the account to be spent',
+    async () => (await ak.getAccount('acct-kill9'))!.remainingCents! < 3,
+  );
+  const counts = await load.stop();
+  for (const w of workers.slice(1)) expect(await w.drain()).toEqual({ pending: 0 });
+
+  expect(counts.died, 'calls were in flight when the worker died').toBeGreaterThan(0);
+  expect(counts.budget_exceeded, 'the caps were reached').toBeGreaterThan(0);
+  const figures = await checkInvariants(db.pool, db.table, acks, {
+    keys: [
+      { id: capped.id, capCents: KEY_CAP },
+      { id: roomy.id, capCents: 100_000 },
+    ],
+    accounts: [{ accountId: 'acct-kill9', capCents: ACCOUNT_CAP }],
+  });
+  console.log(`kill -9 mid-batch: ${JSON.stringify(counts)}; peaks ${figures.peaks.join(', ')}`);
+}, 60_000);
