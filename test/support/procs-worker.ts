@@ -95,6 +95,22 @@ async function run(command: Command): Promise<unknown> {
       const r = await gate.authenticate(command.token, command.scope ? { scope: command.scope } : {});
       return { ok: r.ok, code: r.ok ? null : r.error.code, scopes: r.ok ? r.principal.scopes : null };
     }
+    case 'watch': {
+      const { key, token, scope, until } = command;
+      const end = Date.now() + 10_000;
+      for (let calls = 1; Date.now() < end; calls++) {
+        const at = Date.now();
+        const options = { costCents: 0.01, ...(scope ? { scope } : {}) };
+        const r = token ? await gate!.authenticate(token, options) : await ak.authorize(key!, options);
+        const met =
+          until === 'refused'
+            ? !r.ok
+            : r.ok && JSON.stringify(r.principal.scopes) === JSON.stringify(until.scopes);
+        if (met) return { at, calls, code: r.ok ? null : r.error.code };
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      throw new Error(`watch: not met in 10 s (${JSON.stringify(until)})`);
+    }
     case 'stats':
       return { changesSeen, pid: process.pid };
     case 'drain': {

@@ -23,6 +23,11 @@ export type Command =
   | { op: 'settle'; holdId: string; cents: number }
   | { op: 'release'; holdId: string }
   | { op: 'gate'; token: string; scope?: string }
+  /**
+   * Calls the key (or, with `token`, the gate) again and again (costing 0.01 ¢ each) until the
+   * answer is refused (`refused`) or reports exactly `scopes`; answers when that call started.
+   */
+  | { op: 'watch'; key?: string; token?: string; scope?: string; until: 'refused' | { scopes: string[] } }
   | { op: 'stats' }
   | { op: 'drain' };
 
@@ -43,6 +48,10 @@ export interface Worker {
   /** Resolves with the worker's answer; rejects when the worker dies first (never acknowledged). */
   call(command: Command): Promise<Answer>;
   stats(): Promise<{ changesSeen: number; pid: number }>;
+  /** The Date.now() at which the first call that met `until` started (this machine's one clock). */
+  watch(
+    command: Omit<Extract<Command, { op: 'watch' }>, 'op'>,
+  ): Promise<{ at: number; calls: number; code: string | null }>;
   /** Resolves what it left in doubt (answered `unavailable`), as an orderly shutdown would. */
   drain(): Promise<{ pending: number }>;
   /** kill -9: whatever it had in flight is never acknowledged. */
@@ -95,6 +104,7 @@ export function spawnWorker(name: string, config: WorkerConfig): Promise<Worker>
     pid: child.pid!,
     call: (command) => send<Answer>(command),
     stats: () => send({ op: 'stats' }),
+    watch: (command) => send({ op: 'watch', ...command }),
     drain: () => send({ op: 'drain' }),
     async kill9() {
       child.kill('SIGKILL');
