@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { AgentKey, type Change } from '@agentkey/core';
+import { AgentKey, type Change, tokenCacheKey, VerificationCache, type Verifier } from '@agentkey/core';
 import { openDb, type TestDb } from '@agentkey/test-support/db.js';
 import { type PrivateRedis, startRedis } from '@agentkey/test-support/redis-server.js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { redisChanges } from '../src/index.js';
+import { type RedisChanges, redisChanges } from '../src/index.js';
 
 const poll = async (what: string, check: () => Promise<boolean> | boolean, ms = 5000) => {
   for (const end = Date.now() + ms; !(await check()); ) {
@@ -23,12 +23,20 @@ describe('redisChanges', () => {
     return redis;
   };
   const prefix = () => `test:${randomBytes(6).toString('hex')}:`;
+  const feeds: RedisChanges[] = [];
+  /** A feed closed after the file (its subscriber is a connection of its own). */
+  const feedOn = (redis: Redis, options: { prefix: string; publishTimeoutMs?: number }) => {
+    const feed = redisChanges({ redis, ...options });
+    feeds.push(feed);
+    return feed;
+  };
 
   beforeAll(async () => {
     db = await openDb();
     await new AgentKey({ pool: db.pool, tableName: db.table }).migrate();
   });
   afterAll(async () => {
+    await Promise.all(feeds.map((f) => f.close()));
     for (const c of clients) c.disconnect();
     await db.close();
   });
@@ -55,15 +63,15 @@ describe('redisChanges', () => {
   it("a scope change in one store reaches another store's cached descriptor at once (frozen clocks: only the feed can)", async () => {
     const p = prefix();
     const frozen = new Date();
-    const store = (changes?: ReturnType<typeof redisChanges>) =>
+    const store = (changes?: RedisChanges) =>
       new AgentKey({
         pool: db.newPool(),
         tableName: db.table,
         now: () => frozen,
         ...(changes ? { changes } : {}),
       });
-    const admin = store(redisChanges({ redis: client(), prefix: p }));
-    const feedB = redisChanges({ redis: client(), prefix: p });
+    const admin = store(feedOn(client(), { prefix: p }));
+    const feedB = feedOn(client(), { prefix: p });
     const b = store(feedB);
     const withoutFeed = store();
     const { key, id } = await admin.create({
@@ -90,6 +98,47 @@ describe('redisChanges', () => {
     await feedB.close();
   });
 
+  it("a subject's row changed in one store: another store's gate verifiers forget that subject's cached answers, and only that subject's", async () => {
+    const p = prefix();
+    const admin = new AgentKey({
+      pool: db.pool,
+      tableName: db.table,
+      changes: feedOn(client(), { prefix: p }),
+    });
+    const feed = feedOn(client(), { prefix: p });
+    const other = new AgentKey({ pool: db.newPool(), tableName: db.table, changes: feed });
+    // A verifier plugin caching its answers as the built-in ones do.
+    const cache = new VerificationCache(100);
+    const forgotten: Array<string | null> = [];
+    const verifier: Verifier = {
+      id: 'ext',
+      accepts: (token) => token.startsWith('tok_'),
+      verify: async (token) => {
+        const result = {
+          ok: true as const,
+          identity: { subject: `ext|${token.slice(4)}`, scopes: null, expiresAt: null, claims: {} },
+        };
+        cache.set(tokenCacheKey(token), result, Date.now() + 60_000, Date.now());
+        return result;
+      },
+      forget: (subject) => {
+        forgotten.push(subject);
+        cache.forget(subject);
+      },
+    };
+    const gate = other.gate({ verifiers: [verifier] });
+    for (const who of ['changed', 'kept']) await admin.ensureSubject(`ext|${who}`, { budgetCents: 100 });
+    for (const who of ['changed', 'kept']) expect((await gate.authenticate(`tok_${who}`)).ok).toBe(true);
+    await poll('the subscriber', () => feed.connected);
+    await admin.revokeSubject('ext|changed');
+    await poll('the gate to forget the subject', () => forgotten.includes('ext|changed'));
+    expect(cache.get(tokenCacheKey('tok_changed'), Date.now())).toBeUndefined();
+    expect(cache.get(tokenCacheKey('tok_kept'), Date.now())).toBeDefined();
+    const refused = await gate.authenticate('tok_changed');
+    expect(refused.ok ? 'ok' : refused.error.code).toBe('invalid_token');
+    await feed.close();
+  });
+
   describe('on a private redis-server', () => {
     let server: PrivateRedis;
     beforeAll(async () => {
@@ -99,7 +148,7 @@ describe('redisChanges', () => {
 
     it('after its subscriber is cut it reconnects, tells listeners it may have missed changes (null), and hears new ones', async () => {
       const p = prefix();
-      const feed = redisChanges({ redis: client(server.url), prefix: p });
+      const feed = feedOn(client(server.url), { prefix: p });
       const heard: Array<Change | null> = [];
       feed.subscribe((c) => heard.push(c));
       await poll('the subscriber', () => feed.connected);
@@ -108,7 +157,7 @@ describe('redisChanges', () => {
       await poll('the reconnect', () => heard.includes(null));
       expect(feed.connected).toBe(true);
       const change: Change = { table: 'x', what: 'revoke', target: { keyId: 7 } };
-      const publisher = redisChanges({ redis: client(server.url), prefix: p });
+      const publisher = feedOn(client(server.url), { prefix: p });
       await publisher.publish(change);
       await poll('the change after the reconnect', () => heard.some((c) => c?.target && 'keyId' in c.target));
       expect(heard).toEqual([null, change]);
@@ -123,7 +172,7 @@ describe('redisChanges', () => {
       const ak = new AgentKey({
         pool: db.pool,
         tableName: db.table,
-        changes: redisChanges({ redis, prefix: prefix(), publishTimeoutMs: 200 }),
+        changes: feedOn(redis, { prefix: prefix(), publishTimeoutMs: 200 }),
         onError: (_error, context) => reported.push(context),
       });
       const { id, key } = await ak.create({ accountId: 'acct-lost', budgetCents: 100 });
