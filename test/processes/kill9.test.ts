@@ -8,6 +8,8 @@ import { spawnWorkers, until, type Worker } from '../support/procs.js';
 /** The key's own cap and the account's: both reached during the run, neither ever passed. */
 const KEY_CAP = 100;
 const ACCOUNT_CAP = 260;
+/** A pool parent's cap, drawn on by its child. */
+const POOL_CAP = 80;
 
 let db: TestDb;
 let ak: AgentKey;
@@ -23,13 +25,16 @@ afterAll(async () => {
   await db?.close();
 });
 
-it('kill -9 of a worker mid-batch (3 processes on one key and one account, PostgreSQL only): no cap passed, every acknowledged charge kept, none twice', async () => {
+it('kill -9 of a worker mid-batch (3 processes on one key, a pool and one account, PostgreSQL only): no cap passed, every acknowledged charge kept, none twice', async () => {
   await ak.setAccountBudget('acct-kill9', { budgetCents: ACCOUNT_CAP });
   const capped = await ak.create({ accountId: 'acct-kill9', budgetCents: KEY_CAP });
   const roomy = await ak.create({ accountId: 'acct-kill9', budgetCents: 100_000 });
+  const parent = await ak.create({ accountId: 'acct-kill9', budgetCents: POOL_CAP });
+  const child = await ak.create({ accountId: 'acct-kill9', poolParentId: parent.id });
   const targets: Target[] = [
     { key: capped.key, id: capped.id },
     { key: roomy.key, id: roomy.id },
+    { key: child.key, id: child.id },
   ];
   workers = await spawnWorkers(3, 'kill9', { url: databaseUrl(), table: db.table, timeoutMs: 10_000 });
   const acks = acknowledged();
@@ -50,8 +55,25 @@ it('kill -9 of a worker mid-batch (3 processes on one key and one account, Postg
     keys: [
       { id: capped.id, capCents: KEY_CAP },
       { id: roomy.id, capCents: 100_000 },
+      { id: child.id, capCents: POOL_CAP },
     ],
+    pools: [{ parentId: parent.id, childIds: [child.id], capCents: POOL_CAP }],
     accounts: [{ accountId: 'acct-kill9', capCents: ACCOUNT_CAP }],
   });
+  // The checker has teeth: a cap one cent lower than the account reached, or a charge acknowledged
+  // that PostgreSQL never saw, fails it.
+  await expect(
+    checkInvariants(db.pool, db.table, acks, {
+      keys: [],
+      accounts: [{ accountId: 'acct-kill9', capCents: ACCOUNT_CAP - 1 }],
+    }),
+  ).rejects.toThrow();
+  const phantom = {
+    ...acks,
+    keyed: new Map([...acks.keyed, ['never-sent', { principal: roomy.id, cents: 1 }]]),
+  };
+  await expect(
+    checkInvariants(db.pool, db.table, phantom, { keys: [{ id: roomy.id, capCents: 100_000 }] }),
+  ).rejects.toThrow('acknowledged keys charged exactly once');
   console.log(`kill -9 mid-batch: ${JSON.stringify(counts)}; peaks ${figures.peaks.join(', ')}`);
 }, 60_000);

@@ -84,6 +84,21 @@ export async function checkInvariants(pool: Queryable, table: string, acks: Ackn
   );
   for (const r of rows)
     expect({ id: r.id, used: r.used, held: r.held }).toEqual({ id: r.id, used: r.ledger, held: r.open });
+  for (const { parentId, childIds } of caps.pools ?? []) {
+    // A pool's root counts what its children spend and hold too.
+    const [p] = await q(
+      `SELECT k.budget_used_micros::float8 AS used, k.held_micros::float8 AS held,
+         (SELECT COALESCE(sum(amount_micros), 0)::float8 FROM ${L} l WHERE l.principal_id = ANY($2) AND l.${SPEND}) AS ledger,
+         (SELECT COALESCE(sum(amount_micros), 0)::float8 FROM ${H} h WHERE h.principal_id = ANY($2) AND h.state = 'open') AS open
+       FROM ${table} k WHERE k.id = $1`,
+      [parentId, [parentId, ...childIds]],
+    );
+    expect({ pool: parentId, used: p.used, held: p.held }).toEqual({
+      pool: parentId,
+      used: p.ledger,
+      held: p.open,
+    });
+  }
   for (const { accountId } of caps.accounts ?? []) {
     const [a] = await q(
       `SELECT a.budget_used_micros::float8 AS used, a.held_micros::float8 AS held,
