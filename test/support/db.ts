@@ -3,6 +3,7 @@ import { AgentKey, type AgentKeyOptions, fromPGlite, type Queryable } from '@age
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { expect, inject } from 'vitest';
+import { COUNTER_ON, testCounter } from './counter.js';
 
 export interface TestDb {
   /** A fresh schema; tables created in it never collide with another test file's. */
@@ -80,9 +81,37 @@ export async function openStore(
   options: Partial<AgentKeyOptions> = {},
 ): Promise<{ db: TestDb; ak: AgentKey }> {
   const db = await openDb(backend);
-  const ak = new AgentKey({ pool: db.pool, tableName: db.table, timeoutMs: STRESS_TIMEOUT_MS, ...options });
+  const ak = new AgentKey({
+    pool: db.pool,
+    tableName: db.table,
+    timeoutMs: STRESS_TIMEOUT_MS,
+    ...withCounter(db),
+    ...options,
+  });
   await ak.migrate();
   return { db, ak };
+}
+
+const prefixes = new WeakMap<TestDb, string>();
+
+/**
+ * With `AGENTKEY_TEST_COUNTER=redis` (counter.ts), a Redis counter for a store on `db`, closed
+ * with it: the suites run a second time with the counter in front of the same PostgreSQL.
+ */
+export function withCounter(db: TestDb): Partial<AgentKeyOptions> {
+  if (!COUNTER_ON) return {};
+  // Stores on one database share one prefix: as processes of one deployment share one Redis.
+  const { counter, close, prefix } = testCounter(
+    undefined,
+    prefixes.has(db) ? { prefix: prefixes.get(db) } : {},
+  );
+  prefixes.set(db, prefix);
+  const closeDb = db.close;
+  db.close = async () => {
+    close();
+    await closeDb();
+  };
+  return { counter };
 }
 
 /** A clock tests move by hand. */
@@ -141,8 +170,18 @@ export async function twoProcesses(): Promise<{ db: TestDb; a: AgentKey; b: Agen
   const { db } = await openStore('postgres');
   return {
     db,
-    a: new AgentKey({ pool: db.newPool(), tableName: db.table, timeoutMs: STRESS_TIMEOUT_MS }),
-    b: new AgentKey({ pool: db.newPool(), tableName: db.table, timeoutMs: STRESS_TIMEOUT_MS }),
+    a: new AgentKey({
+      pool: db.newPool(),
+      tableName: db.table,
+      timeoutMs: STRESS_TIMEOUT_MS,
+      ...withCounter(db),
+    }),
+    b: new AgentKey({
+      pool: db.newPool(),
+      tableName: db.table,
+      timeoutMs: STRESS_TIMEOUT_MS,
+      ...withCounter(db),
+    }),
   };
 }
 

@@ -2,6 +2,7 @@ import { RequestCalls } from './authorize/calls.js';
 import { BudgetAdmin } from './budget/admin.js';
 import type { BudgetPeriod } from './budget/period.js';
 import { type StoreContext, storeContext } from './context.js';
+import type { CounterTarget } from './counter/port.js';
 import { inputRefusal } from './errors/input-refusal.js';
 import { storeUnavailable } from './errors/store-unavailable.js';
 import { Gate, type GateOptions } from './gate/gate.js';
@@ -93,11 +94,11 @@ export class AgentKey implements GateStoreOwner {
 
   /** Revokes a live key; with `accountId`, only when it belongs to that account. */
   revoke(keyId: number | string, accountId?: string | number | null, audit: Audit = {}): Promise<boolean> {
-    return revokeKey(this.ctx, keyId, accountId, audit);
+    return this.changed(revokeKey(this.ctx, keyId, accountId, audit), () => ({ keyId: Number(keyId) }));
   }
 
   revokeSubject(subject: string, audit: Audit = {}): Promise<boolean> {
-    return revokeSubject(this.ctx, subject, audit);
+    return this.changed(revokeSubject(this.ctx, subject, audit), () => ({ subject }));
   }
 
   getKey(keyId: number | string): Promise<T.KeyInfo | null> {
@@ -113,11 +114,15 @@ export class AgentKey implements GateStoreOwner {
   }
 
   update(keyId: number | string, changes: T.UpdateOptions, audit: Audit = {}): Promise<T.KeyInfo | null> {
-    return updateKey(this.ctx, keyId, changes, audit);
+    return this.changed(updateKey(this.ctx, keyId, changes, audit), (info) => ({
+      accountId: info.accountId,
+    }));
   }
 
   updateSubject(subject: string, changes: T.UpdateOptions, audit: Audit = {}): Promise<T.KeyInfo | null> {
-    return updateSubject(this.ctx, subject, changes, audit);
+    return this.changed(updateSubject(this.ctx, subject, changes, audit), (info) => ({
+      accountId: info.accountId,
+    }));
   }
 
   /**
@@ -159,7 +164,9 @@ export class AgentKey implements GateStoreOwner {
     options: BudgetOptions,
     audit: Audit = {},
   ): Promise<T.AccountInfo> {
-    return this.budgets.setAccountBudget(accountId, options, audit);
+    return this.changed(this.budgets.setAccountBudget(accountId, options, audit), (info) => ({
+      accountId: info.accountId,
+    }));
   }
 
   getAccount(accountId: string | number): Promise<T.AccountInfo | null> {
@@ -186,22 +193,32 @@ export class AgentKey implements GateStoreOwner {
 
   /** Raises a key's, subject's or account's cap by `cents`. */
   topUp(target: T.BudgetTarget, cents: number, audit: Audit = {}): Promise<boolean> {
-    return this.budgets.topUp(target, cents, audit);
+    return this.changed(this.budgets.topUp(target, cents, audit), () => counterTarget(target));
   }
 
   /** Sets a key's, subject's or account's cap and period. */
   setBudget(target: T.BudgetTarget, options: BudgetOptions, audit: Audit = {}): Promise<boolean> {
-    return this.budgets.setBudget(target, options, audit);
+    return this.changed(this.budgets.setBudget(target, options, audit), () => counterTarget(target));
   }
 
   /** Zeroes the current period's spend; the ledger gets the opposite amount, so its sums still match. */
   resetBudget(target: T.BudgetTarget, audit: Audit = {}): Promise<boolean> {
-    return this.budgets.resetBudget(target, audit);
+    return this.changed(this.budgets.resetBudget(target, audit), () => counterTarget(target));
   }
 
   /** A gate for native keys and the given verifiers; build it once and reuse it. */
   gate(options: GateOptions = {}): Gate {
     return new Gate(this, options);
+  }
+
+  /**
+   * An admin change's result, once the counter (if any) no longer trusts the mirrors it touched:
+   * a trusted mirror may refuse without asking PostgreSQL, so it must not outlive the change.
+   */
+  private async changed<R>(work: Promise<R>, target: (result: NonNullable<R>) => CounterTarget): Promise<R> {
+    const result = await work;
+    if (this.ctx.counter && result) await this.ctx.counter.invalidate(target(result as NonNullable<R>));
+    return result;
   }
 
   /** @internal The store as the Gate sees it (gate/store-port.ts): not for applications. */
@@ -219,4 +236,11 @@ export class AgentKey implements GateStoreOwner {
       onChange: (listener) => ctx.changes.onChange(listener),
     };
   }
+}
+
+/** A budget target as the counter names it. */
+function counterTarget(target: T.BudgetTarget): CounterTarget {
+  if ('accountId' in target) return { accountId: String(target.accountId) };
+  if ('keyId' in target) return { keyId: Number(target.keyId) };
+  return { subject: String(target.subject) };
 }

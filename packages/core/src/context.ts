@@ -2,6 +2,8 @@ import { DescriptorCache } from './authorize/descriptor-cache.js';
 import { InDoubt } from './authorize/in-doubt.js';
 import { Changes } from './changes/changes.js';
 import { checkChangeFeed } from './changes/feed.js';
+import { checkCounter } from './counter/check.js';
+import { CounterFront } from './counter/front.js';
 import { checkTimeout } from './db/deadline.js';
 import { consoleStoreReporter, watchPoolErrors } from './db/pool-errors.js';
 import { preparedQuery, type Queryable, type Runner } from './db/queryable.js';
@@ -34,6 +36,8 @@ export interface StoreContext {
   readonly validScopes: ReadonlySet<string> | null;
   /** Prefix of minted keys. */
   readonly keyPrefix: string;
+  /** The write-through counter in front of PostgreSQL (the `counter` option), or null. */
+  readonly counter: CounterFront | null;
 }
 
 /** Checks the options (throwing AgentKeyInputError naming the first bad one) and builds the context. */
@@ -61,6 +65,7 @@ export function storeContext(options: AgentKeyOptions): StoreContext {
   const prune = (text: string, params: unknown[]) => pool.query(text, params);
   const inDoubt = new InDoubt({ hot, voidRequest, pruneRequests, ledger, timeoutMs, now, report, prune });
   const admin = adminStatements(tables);
+  const counter = checkCounter(options.counter);
   return {
     pool,
     hot,
@@ -75,6 +80,7 @@ export function storeContext(options: AgentKeyOptions): StoreContext {
     inDoubt,
     validScopes,
     keyPrefix,
+    counter: counter ? new CounterFront(counter, report) : null,
   };
 }
 

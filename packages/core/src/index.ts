@@ -2,12 +2,21 @@
 // import them at run time, applications do not see them (the published declarations leave them
 // out). A comment with the tag strips the statement under it, so this one must not spell it.
 export { AgentKey } from './agent-key.js';
+/** @internal For @agentkey/redis: the budget rules rendered as Lua, from the SQL rules' source. */
+export { luaBudgetRules } from './budget/lua-rules.js';
 /** @internal For @agentkey/express. */
 export { costToMicros, MAX_BUDGET_CENTS } from './budget/money.js';
 export type { BudgetPeriod } from './budget/period.js';
 /** @internal For @agentkey/express. */
 export { PERIODS } from './budget/period.js';
 export { type Change, type ChangeFeed, type ChangeTarget, parseChange } from './changes/feed.js';
+export type {
+  Counter,
+  CounterAdmission,
+  CounterCall,
+  CounterRow,
+  CounterTarget,
+} from './counter/port.js';
 export { AgentKeyTimeoutError } from './db/deadline.js';
 export { fromPGlite, type PGliteLike, type Queryable } from './db/queryable.js';
 export { AgentKeyInputError, AuthCode, type AuthError } from './errors/errors.js';

@@ -1,5 +1,6 @@
 import type { BudgetPeriod } from './budget/period.js';
 import type { ChangeFeed } from './changes/feed.js';
+import type { Counter } from './counter/port.js';
 import type { Queryable } from './db/queryable.js';
 import type { AuthError } from './errors/errors.js';
 
@@ -61,6 +62,14 @@ export interface AgentKeyOptions {
   onError?: (error: unknown, context: string) => void;
   /** The clock. Tests set it instead of sleeping. */
   now?: () => Date;
+  /**
+   * A write-through counter in front of PostgreSQL (`redisCounter` from @agentkey/redis):
+   * authorize and reserve are admitted by it first — a refusal from a mirror it trusts costs
+   * PostgreSQL nothing — then made durable in PostgreSQL as without it, then acknowledged.
+   * PostgreSQL stays the source of truth; a counter that is down, slow or stale only sends
+   * calls to the PostgreSQL path. Unset: PostgreSQL alone.
+   */
+  counter?: Counter;
 }
 
 export interface CreateKeyOptions {

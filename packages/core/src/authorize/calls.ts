@@ -1,6 +1,7 @@
 import type { CoalescerLimits } from '../batching/coalescer.js';
 import { costToMicros } from '../budget/money.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
+import type { CounterCall } from '../counter/port.js';
 import { expiredCredential, malformedCredential, refuse } from '../errors/auth-errors.js';
 import { AgentKeyInputError } from '../errors/errors.js';
 import { storeUnavailable } from '../errors/store-unavailable.js';
@@ -77,9 +78,19 @@ export class RequestCalls {
    */
   private async charged(lookup: Lookup, request: ChargeRequest, options: AuthorizeOptions) {
     const { ctx } = this;
+    const counter = ctx.counter;
+    let call: CounterCall | null = null;
+    let reserved = false;
     try {
       const now = ctx.now();
       if (tokenExpired(request, now)) return refuse(expiredCredential());
+      // Admission first (counter/port.ts): a trusted mirror's refusal needs no PostgreSQL statement.
+      if (counter) {
+        call = counterCall(lookup, now, request);
+        const admission = await counter.admit(call, request.deadlineAt);
+        if (admission.kind === 'refused') return toAuthorizeResult(admission.row, now, request, options);
+        reserved = admission.kind === 'reserved';
+      }
       ctx.inDoubt.startPruning();
       const row = await guarded(
         ctx.inDoubt,
@@ -89,8 +100,11 @@ export class RequestCalls {
         () => this.charges.charge(lookup, now, request),
         (r) => r?.outcome === 'ok',
       );
+      // Durable in PostgreSQL: the mirror follows its answer, then the call is acknowledged.
+      if (counter && call) await counter.settle(call, reserved, row, request.deadlineAt);
       return toAuthorizeResult(row, now, request, options);
     } catch (cause) {
+      if (counter && call) void counter.abandon(call, reserved);
       return refuse(storeUnavailable(cause, ctx.tables.id));
     }
   }
@@ -100,4 +114,20 @@ export class RequestCalls {
     if (!Array.isArray(options?.tokenScopes)) return options;
     return { ...options, tokenScopes: tokenSide(options.tokenScopes, this.ctx.validScopes) };
   }
+}
+
+/** A checked charge as the counter port sees it (counter/port.ts). */
+function counterCall(lookup: Lookup, now: Date, r: ChargeRequest): CounterCall {
+  return {
+    by: lookup.by,
+    value: lookup.value,
+    rid: r.rid,
+    nowMs: now.getTime(),
+    ttlMs: Math.max(1, r.deadlineAt - Date.now()),
+    micros: r.micros,
+    holdMicros: r.holdMicros,
+    scope: r.scope,
+    tokenGrants: r.tokenGrants,
+    idempotent: r.idem !== null,
+  };
 }

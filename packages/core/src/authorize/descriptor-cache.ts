@@ -1,4 +1,4 @@
-import type { KeyRow } from '../keys/rows.js';
+import type { KeyRow } from '../keys/key-row.js';
 import { TtlCache } from './ttl-cache.js';
 
 /** The descriptive part of a row: what a principal shows, never what a decision rests on. */

@@ -135,6 +135,9 @@ export class HoldPath {
           rid,
         ])
       ).rows[0] as EngineRow;
+      // The hold's mirrors (key, pool, account) no longer match: rebuilt on their next call.
+      if (ctx.counter && row.outcome === 'ok' && row.account_id)
+        await ctx.counter.invalidate({ accountId: row.account_id });
       return settleResult(row);
     };
     try {

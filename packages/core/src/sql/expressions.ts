@@ -1,4 +1,4 @@
-import { capFits, elapsed, scopeOk, storedUsed, usedNow } from './rules.js';
+import { capFits, elapsed, live, scopeOk, storedUsed, usedNow } from './rules.js';
 
 /**
  * SQL fragments over one row of the keys table. They are evaluated inside the UPDATE that
@@ -38,7 +38,7 @@ END)`;
     ELAPSED,
     USED_MICROS,
     NEXT_RESET,
-    LIVE: `(revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${now}))`,
+    LIVE: live('revoked_at', 'expires_at', now),
     /** last_used_at is written at most once a minute per row, never on every request. */
     STALE: `(last_used_at IS NULL OR last_used_at < ${now} - interval '60 seconds')`,
     /** `scope` is granted by the row: no scope asked, unlimited row, the scope itself or `admin`. */

@@ -1,9 +1,9 @@
-import { MAX_BUDGET_CENTS, MICROS_PER_CENT } from '../budget/money.js';
-import { ADMIN_SCOPE as ADMIN } from '../input/values.js';
+import { budgetRules, SQL } from '../budget/dialect.js';
 import type { TableNames } from './identifier.js';
 
 /**
- * The one spelling of each budget rule in SQL. The one-statement paths (sql/charges.ts,
+ * The one spelling of each budget rule in SQL, rendered from the rules written once over a
+ * dialect (budget/dialect.ts), which renders the Redis admission script's rules too. The one-statement paths (sql/charges.ts,
  * sql/holds.ts, sql/statements.ts) inline these fragments; the engine functions (sql/functions/)
  * call the functions `rulesSql` renders from the very same fragments, which PostgreSQL inlines
  * where they are plain expressions. So the lean paths can never be looser than the engine, and a
@@ -12,53 +12,50 @@ import type { TableNames } from './identifier.js';
  * Every builder takes SQL expressions: a request's parameters, a row's columns, PL/pgSQL variables.
  */
 
-/** `money.ts` owns the unit: micros in a cent, and the INTEGER cents columns' bound. */
-const PER_CENT = `${MICROS_PER_CENT}`;
-const ROUND_UP = `${MICROS_PER_CENT - 1}`;
+const RULES = budgetRules(SQL);
 
 /** The scope that grants every other. */
-export const ADMIN_SCOPE = `'${ADMIN}'`;
+export const ADMIN_SCOPE = RULES.ADMIN_SCOPE;
 
 /** A hold that still counts (until its expiry) or can still be closed. */
 export const OPEN = `'open'`;
 
+/** A row not revoked (`revokedAt` NULL) and not past its expiry (`expiresAt`, NULL: none) at `now`. */
+export const live = RULES.live;
+
 /** The budget period that reset at `resetAt` has elapsed at `now`. */
-export const elapsed = (resetAt: string, now: string) => `(${resetAt} IS NOT NULL AND ${resetAt} <= ${now})`;
+export const elapsed = RULES.elapsed;
 
 /** Whole cents of `micros`, rounded up (bigint, unbounded). */
-export const centsUp = (micros: string) => `(${micros} + ${ROUND_UP}) / ${PER_CENT}`;
+export const centsUp = RULES.centsUp;
 
 /** Whole cents for 0.2.0's INTEGER column, rounded up, kept inside INTEGER. */
-export const centsOf = (micros: string) => `LEAST(${centsUp(micros)}, ${MAX_BUDGET_CENTS})::int`;
+export const centsOf = RULES.centsOf;
 
 /** A cap of `cents` whole cents, in micros. */
-export const capMicros = (cents: string) => `(${cents}::bigint * ${PER_CENT})`;
+export const capMicros = RULES.capMicros;
 
 /**
  * Micros stored for a counter row: `micros` (budget_used_micros) is exact; `cents`
  * (budget_used_cents) is 0.2.0's whole cents, rounded up, that users read and sometimes write by
  * hand. When the two disagree a person edited the cents, and the cents win.
  */
-export const storedUsed = (micros: string, cents: string) =>
-  `(CASE WHEN ${micros} IS NOT NULL AND ${centsUp(micros)} = COALESCE(${cents}, 0) THEN ${micros} ELSE ${capMicros(`COALESCE(${cents}, 0)`)} END)`;
+export const storedUsed = RULES.storedUsed;
 
 /** Micros used this period: none once the period that reset at `resetAt` has elapsed at `now`. */
-export const usedNow = (micros: string, cents: string, resetAt: string, now: string) =>
-  `(CASE WHEN ${elapsed(resetAt, now)} THEN 0::bigint ELSE ${storedUsed(micros, cents)} END)`;
+export const usedNow = RULES.usedNow;
 
 /**
  * `need` more micros fit under a cap of `cap` cents (NULL: no cap) that `taken` micros (used plus
  * held) already use. A spent cap refuses even a free call, as validate does.
  */
-export const capFits = (cap: string, taken: string, need: string) =>
-  `(${cap} IS NULL OR (${taken} + ${need} <= ${capMicros(cap)} AND ${taken} < ${capMicros(cap)}))`;
+export const capFits = RULES.capFits;
 
 /** `total` micros (used plus held, after the change) stay within a cap of `cap` cents (NULL: no cap). */
-export const capHolds = (cap: string, total: string) => `(${cap} IS NULL OR ${total} <= ${capMicros(cap)})`;
+export const capHolds = RULES.capHolds;
 
 /** `scope` (NULL: none asked) is granted by `scopes` (NULL: unlimited): listed, or `admin` is. */
-export const scopeOk = (scope: string, scopes: string) =>
-  `(${scope} IS NULL OR ${scopes} IS NULL OR ${scope} = ANY(${scopes}) OR ${ADMIN_SCOPE} = ANY(${scopes}))`;
+export const scopeOk = RULES.scopeOk;
 
 /**
  * Micros of open holds that still count at `now` against the keys row `id` (a pool parent's

@@ -1,0 +1,81 @@
+import type { EngineRow } from '../authorize/row-shape.js';
+
+/** The column a request names its row by (sql/columns.ts Selector). */
+type Selector = 'key_hash' | 'external_subject';
+
+/**
+ * What PostgreSQL answered for a charge, a hold or a refusal (the engine's row shape, times in
+ * epoch ms): a counter builds its mirror from it, and answers a refusal in the same shape.
+ */
+export type CounterRow = EngineRow;
+
+/** One authorize or reserve, as a counter sees it: checked arguments, nothing secret but the lookup. */
+export interface CounterCall {
+  /** How the request names its row: a native key's SHA-256 hash, or an external subject. */
+  readonly by: Selector;
+  readonly value: string;
+  /** The call's request id (a UUID): its in-flight reservation is named by it. */
+  readonly rid: string;
+  /** The store's clock (the `now` option) in epoch ms: the budget rules judge at this time. */
+  readonly nowMs: number;
+  /**
+   * How long an in-flight reservation may live (ms): the call's remaining deadline. A process that
+   * dies between admission and its PostgreSQL write leaves a reservation that lapses by then.
+   */
+  readonly ttlMs: number;
+  /** Cost to charge and amount to hold, in micros (1e-4 ¢). */
+  readonly micros: number;
+  readonly holdMicros: number;
+  readonly scope: string | null;
+  /** False when the token itself refuses the scope (external callers). */
+  readonly tokenGrants: boolean;
+  /** The call carries an idempotency key: a repeat may be a replay, which only PostgreSQL can tell. */
+  readonly idempotent: boolean;
+}
+
+/**
+ * A counter's admission:
+ * - `refused`: a trusted mirror (current generation) refuses; `row` is the refusal, answered with
+ *   no PostgreSQL statement at all. Only refusals PostgreSQL would give too (revoked, expired,
+ *   scope, budget) may be answered so.
+ * - `reserved`: the mirror admits and counts the call as in flight; PostgreSQL decides, then
+ *   `settle(call, true, row)` commits or corrects the mirror from PostgreSQL's answer.
+ * - `unknown`: no trusted mirror (a miss, an old generation, Redis down or slow): PostgreSQL
+ *   decides, then `settle(call, false, row)` rebuilds the mirror from its row.
+ */
+export type CounterAdmission =
+  | { readonly kind: 'refused'; readonly row: CounterRow }
+  | { readonly kind: 'reserved' }
+  | { readonly kind: 'unknown' };
+
+/** What an admin change or a closed hold touched: mirrors of it must not be trusted any more. */
+export type CounterTarget =
+  | { readonly accountId: string }
+  | { readonly keyId: number }
+  | { readonly subject: string }
+  /** Every mirror this process can no longer vouch for (an admin call whose row it cannot name). */
+  | { readonly all: true };
+
+/**
+ * A write-through counter in front of PostgreSQL (`new AgentKey({ pool, counter })`; the Redis one
+ * is `redisCounter` in @agentkey/redis). PostgreSQL stays the source of truth: the counter admits,
+ * PostgreSQL makes the charge durable (batched, as without a counter), and only then is the call
+ * acknowledged. A counter may be wrong only towards admitting (PostgreSQL then refuses); it
+ * answers a refusal itself only from a mirror it trusts.
+ *
+ * The store bounds every call to a counter by the request's deadline and treats a rejection or a
+ * late answer as `unknown` (admit) or as done (the rest): a counter can slow a call, never fail it.
+ */
+export interface Counter {
+  admit(call: CounterCall): Promise<CounterAdmission>;
+  /**
+   * PostgreSQL answered `row` (undefined: no such credential). `reserved`: `admit` reserved it.
+   * The mirror is committed from the answer, or corrected from it when PostgreSQL refused what
+   * the mirror admitted (PostgreSQL wins).
+   */
+  settle(call: CounterCall, reserved: boolean, row: CounterRow | undefined): Promise<void>;
+  /** PostgreSQL failed or timed out (the call may still commit): drop the reservation and the trust. */
+  abandon(call: CounterCall, reserved: boolean): Promise<void>;
+  /** A hold closed, or an admin call changed budget, scope, expiry or revocation of `target`. */
+  invalidate(target: CounterTarget): Promise<void>;
+}

@@ -1,0 +1,26 @@
+import { AgentKey, AgentKeyInputError } from '@agentkey/core';
+import { openDb } from '@agentkey/test-support/db.js';
+import { describe, expect, it } from 'vitest';
+
+describe('the counter option', () => {
+  it.each([
+    ['a string', 'redis://localhost'],
+    ['an object without the port', { admit: async () => ({ kind: 'unknown' }) }],
+    ['a number', 42],
+  ])('refuses %s with an AgentKeyInputError naming counter', async (_, counter) => {
+    const db = await openDb();
+    try {
+      let thrown: unknown;
+      try {
+        new AgentKey({ pool: db.pool, tableName: db.table, counter: counter as never });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(AgentKeyInputError);
+      expect((thrown as AgentKeyInputError).message).toMatch(/counter must implement admit, settle/);
+      expect(thrown).toMatchObject({ field: 'counter' });
+    } finally {
+      await db.close();
+    }
+  });
+});

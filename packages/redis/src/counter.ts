@@ -1,0 +1,264 @@
+import {
+  AgentKeyInputError,
+  type Counter,
+  type CounterAdmission,
+  type CounterCall,
+  type CounterRow,
+  type CounterTarget,
+} from '@agentkey/core';
+import type { Cluster, Redis } from 'ioredis';
+import { callKeys, type TagKeys, tagKeys } from './keys.js';
+import { buildOf, refusalRow } from './rows.js';
+import { ABANDON, ADMIT, INVALIDATE, SETTLE } from './script.js';
+
+export interface RedisCounterOptions {
+  /** An ioredis client: `new Redis(...)` (single node or Sentinel) or `new Cluster(...)`. */
+  redis: Redis | Cluster;
+  /** Prefix of every key this counter writes (default `agentkey:`): letters, digits, `:_-.`, at most 64. */
+  prefix?: string;
+  /** Each Redis call's deadline (ms, default 250, 5 to 10000): past it, the PostgreSQL path. */
+  timeoutMs?: number;
+  /** How long a mirror built from PostgreSQL may answer refusals (ms, default 1000, 50 to 60000). */
+  trustMs?: number;
+  /** After a Redis failure, how long to go straight to PostgreSQL before trying Redis again (ms, default 500). */
+  retryMs?: number;
+}
+
+/** Where a lookup's row lives, as PostgreSQL last answered. */
+interface Place {
+  account: string;
+  tag: TagKeys;
+  keyId: number;
+  poolId: number | null;
+}
+
+interface Reservation {
+  place: Place;
+  serials: [string, string, string];
+}
+
+type Scripted = {
+  akAdmit(...args: string[]): Promise<string[]>;
+  akSettle(...args: string[]): Promise<number>;
+  akAbandon(...args: string[]): Promise<number>;
+  akInvalidate(...args: string[]): Promise<number>;
+};
+
+const PLACES_MAX = 100_000;
+const NOT_ASKED = Symbol('not asked');
+
+function whole(value: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
+    throw new AgentKeyInputError(`${name} must be a whole number of ms from ${min} to ${max}`, name);
+  }
+  return value as number;
+}
+
+/**
+ * The write-through counter on Redis (counter/port.ts in @agentkey/core): admission in one Lua
+ * script per call, PostgreSQL's answer folded back into the mirror, refusals answered from a
+ * mirror trusted at the current generation. Redis down, slow or erroring sends calls to the
+ * PostgreSQL path at once; see README.md for what each failure does.
+ */
+export class RedisCounter implements Counter {
+  private readonly redis: Redis | Cluster;
+  private readonly prefix: string;
+  private readonly timeoutMs: number;
+  private readonly trustMs: number;
+  private readonly retryMs: number;
+  private readonly places = new Map<string, Place>();
+  private readonly accountsByKey = new Map<number, string>();
+  private readonly accountsBySubject = new Map<string, string>();
+  private readonly reservations = new WeakMap<CounterCall, Reservation>();
+  /** Mirrors built before this (Redis ms) are not trusted: this process lost Redis since. */
+  private builtAfter = -1;
+  private downUntil = 0;
+
+  constructor(options: RedisCounterOptions) {
+    if (!options || typeof options !== 'object')
+      throw new AgentKeyInputError('redisCounter options must be an object', 'options');
+    const redis = options.redis as unknown as Record<string, unknown> | undefined;
+    if (!redis || typeof redis.defineCommand !== 'function' || typeof redis.evalsha !== 'function') {
+      throw new AgentKeyInputError('redis must be an ioredis Redis or Cluster client', 'redis');
+    }
+    const prefix = options.prefix ?? 'agentkey:';
+    if (typeof prefix !== 'string' || !/^[A-Za-z0-9:_.-]{0,64}$/.test(prefix)) {
+      throw new AgentKeyInputError('prefix must be at most 64 letters, digits or :_-.', 'prefix');
+    }
+    this.redis = options.redis;
+    this.prefix = prefix;
+    this.timeoutMs = whole(options.timeoutMs, 'timeoutMs', 250, 5, 10_000);
+    this.trustMs = whole(options.trustMs, 'trustMs', 1000, 50, 60_000);
+    this.retryMs = whole(options.retryMs, 'retryMs', 500, 0, 60_000);
+    const define = (name: string, lua: string, numberOfKeys: number) => {
+      // A command already defined by another counter on this client has the same script.
+      if (typeof (this.redis as unknown as Record<string, unknown>)[name] !== 'function')
+        this.redis.defineCommand(name, { lua, numberOfKeys });
+    };
+    define('akAdmit', ADMIT, 7);
+    define('akSettle', SETTLE, 7);
+    define('akAbandon', ABANDON, 7);
+    define('akInvalidate', INVALIDATE, 1);
+  }
+
+  async admit(call: CounterCall): Promise<CounterAdmission> {
+    const place = this.places.get(`${call.by}:${call.value}`);
+    if (!place) return { kind: 'unknown' };
+    const reply = await this.ask((r) =>
+      r.akAdmit(
+        ...callKeys(place.tag, place.keyId, place.poolId),
+        String(call.nowMs),
+        String(call.micros + call.holdMicros),
+        call.scope ?? '',
+        call.tokenGrants ? '1' : '0',
+        call.idempotent ? '1' : '0',
+        call.rid,
+        String(Math.max(1, Math.ceil(call.ttlMs))),
+        String(this.builtAfter),
+        place.poolId === null ? '' : String(place.poolId),
+      ),
+    );
+    if (reply === NOT_ASKED || !Array.isArray(reply)) return { kind: 'unknown' };
+    if (reply[0] === 'X') return { kind: 'refused', row: refusalRow(reply, place.poolId) };
+    if (reply[0] === 'R') {
+      this.reservations.set(call, { place, serials: [reply[1] ?? '', reply[2] ?? '', reply[3] ?? ''] });
+      return { kind: 'reserved' };
+    }
+    // Redis is back after a failure: trust only what is rebuilt from now on (Redis's clock).
+    if (reply[1]) this.builtAfter = Number(reply[1]);
+    return { kind: 'unknown' };
+  }
+
+  async settle(call: CounterCall, reserved: boolean, row: CounterRow | undefined): Promise<void> {
+    const reservation = reserved ? this.reservations.get(call) : undefined;
+    this.reservations.delete(call);
+    const place = row && row.outcome !== 'unknown' ? this.learn(call, row) : null;
+    if (!place || !row) {
+      this.places.delete(`${call.by}:${call.value}`);
+      if (reservation) await this.abandonReservation(call, reservation);
+      return;
+    }
+    if (reservation && reservation.place.tag.generation !== place.tag.generation) {
+      // The key moved to another account: its old mirror goes, the new one is built.
+      await this.abandonReservation(call, reservation);
+    }
+    const same = reservation && reservation.place.tag.generation === place.tag.generation;
+    const ok = row.outcome === 'ok';
+    const replayed = row.replayed === true;
+    const charged = ok && !replayed ? Math.round(Number(row.charged_micros ?? call.micros)) : 0;
+    const held =
+      ok && !replayed && row.hold_id !== null && row.hold_id !== undefined
+        ? Math.round(Number(row.hold_amount_micros ?? call.holdMicros))
+        : 0;
+    // A miss is rebuilt from PostgreSQL's row; so is a mirror that admitted what PostgreSQL refused.
+    const rebuild = !same || !ok;
+    const build = rebuild ? buildOf(row) : { key: '', pool: '', account: '' };
+    const serials = same ? reservation.serials : ['', '', ''];
+    await this.ask((r) =>
+      r.akSettle(
+        ...callKeys(place.tag, place.keyId, place.poolId),
+        call.rid,
+        String(call.micros + call.holdMicros),
+        ...serials,
+        ok ? '1' : '0',
+        String(charged),
+        String(held),
+        rebuild ? '1' : '0',
+        String(this.trustMs),
+        build.key,
+        build.pool,
+        build.account,
+      ),
+    );
+  }
+
+  async abandon(call: CounterCall, reserved: boolean): Promise<void> {
+    const reservation = reserved ? this.reservations.get(call) : undefined;
+    this.reservations.delete(call);
+    const place = reservation?.place ?? this.places.get(`${call.by}:${call.value}`);
+    if (place) await this.abandonReservation(call, reservation ?? { place, serials: ['', '', ''] });
+  }
+
+  async invalidate(target: CounterTarget): Promise<void> {
+    const account =
+      'accountId' in target
+        ? target.accountId
+        : 'keyId' in target
+          ? this.accountsByKey.get(target.keyId)
+          : 'subject' in target
+            ? this.accountsBySubject.get(target.subject)
+            : undefined;
+    if (account !== undefined) {
+      const done = await this.ask((r) => r.akInvalidate(tagKeys(this.prefix, account).generation));
+      if (done !== NOT_ASKED) return;
+    }
+    // A row this process never saw, or Redis unreachable: trust nothing built before now.
+    this.builtAfter = -1;
+  }
+
+  private async abandonReservation(call: CounterCall, { place, serials }: Reservation): Promise<void> {
+    await this.ask((r) =>
+      r.akAbandon(
+        ...callKeys(place.tag, place.keyId, place.poolId),
+        call.rid,
+        String(call.micros + call.holdMicros),
+        ...serials,
+      ),
+    );
+  }
+
+  /** Where PostgreSQL says the row lives, remembered for the next call on this lookup. */
+  private learn(call: CounterCall, row: CounterRow): Place | null {
+    if (row.account_id === null || row.account_id === undefined || !Number.isSafeInteger(row.id)) return null;
+    const lookup = `${call.by}:${call.value}`;
+    const poolId = row.pool_id === null || row.pool_id === undefined ? null : Number(row.pool_id);
+    const known = this.places.get(lookup);
+    if (known && known.account === row.account_id && known.keyId === row.id && known.poolId === poolId)
+      return known;
+    if (this.places.size >= PLACES_MAX) this.places.delete(this.places.keys().next().value as string);
+    const place = {
+      account: row.account_id,
+      tag: tagKeys(this.prefix, row.account_id),
+      keyId: row.id,
+      poolId,
+    };
+    this.places.set(lookup, place);
+    if (this.accountsByKey.size >= PLACES_MAX) this.accountsByKey.clear();
+    this.accountsByKey.set(row.id, row.account_id);
+    if (row.external_subject) {
+      if (this.accountsBySubject.size >= PLACES_MAX) this.accountsBySubject.clear();
+      this.accountsBySubject.set(row.external_subject, row.account_id);
+    }
+    return place;
+  }
+
+  /**
+   * One Redis call under `timeoutMs`. A failure or a late answer marks Redis down for `retryMs`
+   * (calls go to PostgreSQL at once, without waiting on Redis) and untrusts every mirror built
+   * so far: the first call after is answered with Redis's clock, and only later builds are trusted.
+   */
+  private async ask<T>(work: (r: Scripted) => Promise<T>): Promise<T | typeof NOT_ASKED> {
+    if (Date.now() < this.downUntil) return NOT_ASKED;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('agentkey redis: no answer in time')), this.timeoutMs);
+      });
+      const running = work(this.redis as unknown as Scripted);
+      running.catch(() => {});
+      return await Promise.race([running, late]);
+    } catch {
+      this.downUntil = Date.now() + this.retryMs;
+      this.builtAfter = -1;
+      return NOT_ASKED;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** `new AgentKey({ pool, counter: redisCounter({ redis }) })`. */
+export function redisCounter(options: RedisCounterOptions): RedisCounter {
+  return new RedisCounter(options);
+}

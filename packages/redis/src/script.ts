@@ -1,0 +1,182 @@
+import { luaBudgetRules } from '@agentkey/core';
+
+/**
+ * The counter's Lua, rendered once per process. Every budget rule comes from @agentkey/core's one
+ * source (`luaBudgetRules`, the same one the SQL is rendered from): this file spells none.
+ *
+ * Keys of one call, all under the account's hash tag (one slot, so one script on a Cluster):
+ *   1 key mirror, 2 its in-flight set, 3 pool parent mirror, 4 its set, 5 account mirror, 6 its set,
+ *   7 the tag's generation.
+ * A mirror is a hash: `run` (the Redis node's run_id when built), `g` (the tag's generation),
+ * `bt` (built at, Redis ms), `lease` (trusted until, Redis ms), `b` (build serial), the numbers
+ * PostgreSQL answered (`cap` cents, `used`, `held` micros, `reset` ms), `inf` (micros in flight),
+ * and for a key `rev`, `exp`, `sc` (scopes JSON), `pool`, `capped`, `row` (descriptor JSON).
+ * An in-flight set holds `rid:micros:b` scored by its expiry (Redis ms).
+ */
+const PRELUDE = `${luaBudgetRules()}
+local function ak_num(s)
+  if s == false or s == nil or s == '' then return nil end
+  return tonumber(s)
+end
+local function ak_clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function ak_run()
+  return string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+end
+local function ak_release(key, z, member, need, b)
+  if b == '' then return false end
+  if redis.call('ZREM', z, member) == 0 then return false end
+  if redis.call('HGET', key, 'b') ~= b then return false end
+  redis.call('HINCRBY', key, 'inf', -need)
+  return true
+end
+`;
+
+/**
+ * Admission. ARGV: 1 now (the store's clock, ms), 2 micros needed (cost + hold), 3 scope ('' none),
+ * 4 token grants ('1'), 5 idempotent ('1'), 6 request id, 7 reservation TTL (ms), 8 built-after
+ * (ms; negative: this process just lost Redis, trust nothing built before this very call),
+ * 9 pool parent id ('' none). Answers {'U', clock} unknown, {'R', kb, pb, ab} reserved, or
+ * {'X', outcome, cap, row, used, held, reset, cap, pcap, pused, pheld, preset, acap, aused, aheld, areset}.
+ */
+export const ADMIT = `${PRELUDE}
+local t = ak_clock()
+local min_built = tonumber(ARGV[8])
+if min_built < 0 then return {'U', tostring(t)} end
+local run = ak_run()
+local gen = redis.call('GET', KEYS[7]) or '0'
+local function trusted(key)
+  local m = redis.call('HMGET', key, 'run', 'g', 'bt', 'lease')
+  return m[1] == run and m[2] == gen and (ak_num(m[3]) or -1) >= min_built and (ak_num(m[4]) or 0) > t
+end
+-- Reservations past their TTL (their process died, or never wrote) stop counting.
+local function sweep(key, z)
+  local gone = redis.call('ZRANGEBYSCORE', z, '-inf', t)
+  if #gone == 0 then return end
+  local b = redis.call('HGET', key, 'b')
+  local back = 0
+  for _, m in ipairs(gone) do
+    local amount, mb = string.match(m, ':(%d+):(%d+)$')
+    if mb == b then back = back + tonumber(amount) end
+  end
+  redis.call('ZREMRANGEBYSCORE', z, '-inf', t)
+  if back > 0 then redis.call('HINCRBY', key, 'inf', -back) end
+end
+local function numbers(key, z)
+  sweep(key, z)
+  local m = redis.call('HMGET', key, 'cap', 'used', 'held', 'reset', 'inf', 'b')
+  return { cap = m[1] or '', used = m[2] or '0', held = m[3] or '0', reset = m[4] or '', inf = m[5] or '0', b = m[6] or '' }
+end
+if not trusted(KEYS[1]) then return {'U', ''} end
+local k = redis.call('HMGET', KEYS[1], 'rev', 'exp', 'sc', 'pool', 'capped', 'row')
+local pool = k[4] or ''
+if pool ~= ARGV[9] then return {'U', ''} end
+local pooled = pool ~= ''
+local capped = k[5] == '1'
+if (pooled and not trusted(KEYS[3])) or (capped and not trusted(KEYS[5])) then return {'U', ''} end
+local now = tonumber(ARGV[1])
+local kn = numbers(KEYS[1], KEYS[2])
+local pn = pooled and numbers(KEYS[3], KEYS[4]) or { cap = '', used = '', held = '', reset = '', b = '' }
+local an = capped and numbers(KEYS[5], KEYS[6]) or { cap = '', used = '', held = '', reset = '', b = '' }
+local function refused(outcome, cap)
+  return {'X', outcome, cap, k[6] or '{}', kn.used, kn.held, kn.reset, kn.cap,
+    pn.cap, pn.used, pn.held, pn.reset, an.cap, an.used, an.held, an.reset}
+end
+-- The engine's order: revoked, expired, scope bind every call (a replay too), then the budget.
+if k[1] == '1' then return refused('revoked', '') end
+if not ak_unexpired(ak_num(k[2]), now) then return refused('expired', '') end
+local scopes = nil
+if k[3] and k[3] ~= '' then scopes = cjson.decode(k[3]) end
+local scope = nil
+if ARGV[3] ~= '' then scope = ARGV[3] end
+if ARGV[4] ~= '1' or not ak_scope_ok(scope, scopes) then return refused('scope', '') end
+-- A period that rolled is PostgreSQL's to reset.
+if ak_elapsed(ak_num(kn.reset), now) or (pooled and ak_elapsed(ak_num(pn.reset), now))
+  or (capped and ak_elapsed(ak_num(an.reset), now)) then return {'U', ''} end
+local need = tonumber(ARGV[2])
+local function taken(n) return tonumber(n.used) + tonumber(n.held) + tonumber(n.inf) end
+-- An idempotent repeat may be a replay, which charges nothing: only PostgreSQL can tell.
+if ARGV[5] ~= '1' then
+  if not ak_cap_fits(ak_num(kn.cap), taken(kn), need) then return refused('budget', 'key') end
+  if pooled and not ak_cap_fits(ak_num(pn.cap), taken(pn), need) then return refused('budget', 'pool') end
+  if capped and not ak_cap_fits(ak_num(an.cap), taken(an), need) then return refused('budget', 'account') end
+end
+if need == 0 then return {'R', '', '', ''} end
+local ttl = tonumber(ARGV[7])
+local function reserve(key, z, b)
+  redis.call('ZADD', z, t + ttl, ARGV[6] .. ':' .. ARGV[2] .. ':' .. b)
+  redis.call('PEXPIRE', z, ttl + 60000)
+  redis.call('HINCRBY', key, 'inf', need)
+  return b
+end
+return {'R', reserve(KEYS[1], KEYS[2], kn.b), pooled and reserve(KEYS[3], KEYS[4], pn.b) or '',
+  capped and reserve(KEYS[5], KEYS[6], an.b) or ''}
+`;
+
+/**
+ * After PostgreSQL's answer. ARGV: 1 request id, 2 micros reserved, 3-5 build serials reserved
+ * against (key, pool, account; '' none), 6 PostgreSQL charged it ('1'), 7 micros charged, 8 micros
+ * newly held, 9 rebuild ('1'), 10 lease (ms), 11-13 the key's, pool's and account's numbers
+ * (JSON of strings; '' none). A reservation still there is committed into the mirror it was
+ * made against — unless that mirror was rebuilt since, whose numbers already came from PostgreSQL.
+ */
+export const SETTLE = `${PRELUDE}
+local t = ak_clock()
+local member = ARGV[1] .. ':' .. ARGV[2]
+local need = tonumber(ARGV[2])
+local ok = ARGV[6] == '1'
+local function commit(key, z, b)
+  if ak_release(key, z, member .. ':' .. b, need, b) and ok then
+    redis.call('HINCRBY', key, 'used', ARGV[7])
+    redis.call('HINCRBY', key, 'held', ARGV[8])
+  end
+end
+commit(KEYS[1], KEYS[2], ARGV[3])
+commit(KEYS[3], KEYS[4], ARGV[4])
+commit(KEYS[5], KEYS[6], ARGV[5])
+if ARGV[9] ~= '1' then return 0 end
+local run = ak_run()
+local gen = redis.call('GET', KEYS[7]) or '0'
+local lease = tonumber(ARGV[10])
+local OPTIONAL = {'rev', 'exp', 'sc', 'cap', 'reset', 'pool', 'capped', 'row'}
+local function build(key, json)
+  if json == '' then return end
+  local f = cjson.decode(json)
+  redis.call('HINCRBY', key, 'b', 1)
+  local args = {'run', run, 'g', gen, 'bt', tostring(t), 'lease', tostring(t + lease), 'inf', '0'}
+  for name, v in pairs(f) do args[#args + 1] = name; args[#args + 1] = v end
+  redis.call('HSET', key, unpack(args))
+  for _, name in ipairs(OPTIONAL) do
+    if f[name] == nil then redis.call('HDEL', key, name) end
+  end
+  redis.call('PEXPIRE', key, lease + 60000)
+end
+build(KEYS[1], ARGV[11])
+build(KEYS[3], ARGV[12])
+build(KEYS[5], ARGV[13])
+return 1
+`;
+
+/**
+ * PostgreSQL failed or timed out: the call may still commit. ARGV as SETTLE's 1-5. The
+ * reservation goes, and so does the trust in the three mirrors: rebuilt on their next call.
+ */
+export const ABANDON = `${PRELUDE}
+local member = ARGV[1] .. ':' .. ARGV[2]
+local need = tonumber(ARGV[2])
+ak_release(KEYS[1], KEYS[2], member .. ':' .. ARGV[3], need, ARGV[3])
+ak_release(KEYS[3], KEYS[4], member .. ':' .. ARGV[4], need, ARGV[4])
+ak_release(KEYS[5], KEYS[6], member .. ':' .. ARGV[5], need, ARGV[5])
+for _, key in ipairs({KEYS[1], KEYS[3], KEYS[5]}) do
+  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'lease', '0') end
+end
+return 1
+`;
+
+/** An admin change: every mirror of the tag (the account) is of an old generation now. */
+export const INVALIDATE = `redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], 86400000)
+return 1
+`;
