@@ -118,7 +118,8 @@ export function redisChanges(options: RedisChangesOptions): RedisChanges {
       const sub = subscriber;
       subscriber = null;
       connected = false;
-      if (sub) await sub.quit().catch(() => sub.disconnect());
+      // disconnect, not quit: a QUIT to a server that is gone would wait for it forever.
+      sub?.disconnect();
     },
   };
 }
