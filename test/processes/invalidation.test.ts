@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IdpStandIn, startIdp } from '../../packages/oidc/test/support/idp-server.js';
 import { makeKey, mint, type TestKey } from '../../packages/oidc/test/support/keys.js';
 import { databaseUrl, openDb, type TestDb } from '../support/db.js';
+import { type PrivateRedis, startPrivateRedis } from '../support/private-redis.js';
 import { type Command, spawnWorkers, until, type Worker } from '../support/procs.js';
-import { type PrivateRedis, startRedis } from '../support/redis-server.js';
 
 /** Guarantee 5: every other process refuses within 1 s, whatever it cached. */
 const BOUND_MS = 1000;
@@ -37,7 +37,7 @@ describe('invalidation across processes (private redis-server)', () => {
 
   beforeAll(async () => {
     db = await openDb();
-    [server, idp, signing] = await Promise.all([startRedis(), startIdp(), makeKey('inval')]);
+    [server, idp, signing] = await Promise.all([startPrivateRedis(), startIdp(), makeKey('inval')]);
     idp.keys = [signing.jwk];
     const prefix = 'inval:';
     publisher = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
@@ -162,7 +162,9 @@ describe('invalidation across processes (private redis-server)', () => {
       'subscribers cut',
       async () => {
         // The workers' subscribers and this process's own.
-        expect(Number(await server.command('CLIENT', 'KILL', 'TYPE', 'pubsub'))).toBe(workers.length + 1);
+        expect(Number(await server.admin().call('CLIENT', 'KILL', 'TYPE', 'pubsub'))).toBe(
+          workers.length + 1,
+        );
         await ak.update(id, { scopes: ['read'] });
       },
       { key, until: { scopes: ['read'] } },
@@ -178,7 +180,7 @@ describe('invalidation across processes (private redis-server)', () => {
       await timeToAll(
         'publication lost',
         async () => {
-          server.pause();
+          server.freeze();
           await ak.update(id, { scopes: ['read'] });
         },
         { key, until: { scopes: ['read'] } },
@@ -186,14 +188,14 @@ describe('invalidation across processes (private redis-server)', () => {
       );
       await until('the lost publication to be reported', () => reported.length > lost, 5000);
     } finally {
-      server.resume();
+      server.thaw();
     }
     await subscribed();
   });
 
   it('with the subscriber disconnected (redis-server killed): within the bound, and back once it restarts', async () => {
     const { key, id } = await newKey();
-    await server.kill9();
+    await server.kill();
     try {
       await timeToAll('server down', () => ak.revoke(id), { key, until: 'refused' }, 'invalid_token');
       const other = await newKey();

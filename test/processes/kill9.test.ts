@@ -2,14 +2,11 @@ import { AgentKey } from '@agentkey/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { databaseUrl, openDb, type TestDb } from '../support/db.js';
 import { acknowledged, checkInvariants } from '../support/invariants.js';
-import { hammer, type Target } from '../support/load.js';
+import { hammer, hotAccount } from '../support/load.js';
 import { spawnWorkers, until, type Worker } from '../support/procs.js';
 
-/** The key's own cap and the account's: both reached during the run, neither ever passed. */
-const KEY_CAP = 100;
-const ACCOUNT_CAP = 260;
-/** A pool parent's cap, drawn on by its child. */
-const POOL_CAP = 80;
+/** The caps (cents): each is reached during the run, none is ever passed. */
+const CAPS = { key: 100, pool: 80, account: 260 };
 
 let db: TestDb;
 let ak: AgentKey;
@@ -26,16 +23,7 @@ afterAll(async () => {
 });
 
 it('kill -9 of a worker mid-batch (3 processes on one key, a pool and one account, PostgreSQL only): no cap passed, every acknowledged charge kept, none twice', async () => {
-  await ak.setAccountBudget('acct-kill9', { budgetCents: ACCOUNT_CAP });
-  const capped = await ak.create({ accountId: 'acct-kill9', budgetCents: KEY_CAP });
-  const roomy = await ak.create({ accountId: 'acct-kill9', budgetCents: 100_000 });
-  const parent = await ak.create({ accountId: 'acct-kill9', budgetCents: POOL_CAP });
-  const child = await ak.create({ accountId: 'acct-kill9', poolParentId: parent.id });
-  const targets: Target[] = [
-    { key: capped.key, id: capped.id },
-    { key: roomy.key, id: roomy.id },
-    { key: child.key, id: child.id },
-  ];
+  const { targets, caps } = await hotAccount(ak, 'acct-kill9', CAPS);
   workers = await spawnWorkers(3, 'kill9', { url: databaseUrl(), table: db.table, timeoutMs: 10_000 });
   const acks = acknowledged();
   const load = hammer(workers, targets, acks, { name: 'kill9', loops: 6 });
@@ -51,29 +39,22 @@ it('kill -9 of a worker mid-batch (3 processes on one key, a pool and one accoun
 
   expect(counts.died, 'calls were in flight when the worker died').toBeGreaterThan(0);
   expect(counts.budget_exceeded, 'the caps were reached').toBeGreaterThan(0);
-  const figures = await checkInvariants(db.pool, db.table, acks, {
-    keys: [
-      { id: capped.id, capCents: KEY_CAP },
-      { id: roomy.id, capCents: 100_000 },
-      { id: child.id, capCents: POOL_CAP },
-    ],
-    pools: [{ parentId: parent.id, childIds: [child.id], capCents: POOL_CAP }],
-    accounts: [{ accountId: 'acct-kill9', capCents: ACCOUNT_CAP }],
-  });
+  const figures = await checkInvariants(db.pool, db.table, acks, caps);
   // The checker has teeth: a cap one cent lower than the account reached, or a charge acknowledged
   // that PostgreSQL never saw, fails it.
   await expect(
     checkInvariants(db.pool, db.table, acks, {
       keys: [],
-      accounts: [{ accountId: 'acct-kill9', capCents: ACCOUNT_CAP - 1 }],
+      accounts: [{ accountId: 'acct-kill9', capCents: CAPS.account - 1 }],
     }),
   ).rejects.toThrow();
+  const roomy = targets[1]!.id;
   const phantom = {
     ...acks,
-    keyed: new Map([...acks.keyed, ['never-sent', { principal: roomy.id, cents: 1 }]]),
+    keyed: new Map([...acks.keyed, ['never-sent', { principal: roomy, cents: 1 }]]),
   };
   await expect(
-    checkInvariants(db.pool, db.table, phantom, { keys: [{ id: roomy.id, capCents: 100_000 }] }),
+    checkInvariants(db.pool, db.table, phantom, { keys: [{ id: roomy, capCents: 100_000 }] }),
   ).rejects.toThrow('acknowledged keys charged exactly once');
   console.log(`kill -9 mid-batch: ${JSON.stringify(counts)}; peaks ${figures.peaks.join(', ')}`);
 }, 60_000);

@@ -1,10 +1,40 @@
-import type { Acknowledged } from './invariants.js';
+import type { AgentKey } from '@agentkey/core';
+import type { Acknowledged, Caps } from './invariants.js';
 import type { Answer, Command, Worker } from './procs.js';
 
 /** A key the load charges: its secret and its row id. */
 export interface Target {
   key: string;
   id: number;
+}
+
+/**
+ * One account with a ceiling and three keys the load hammers: one with a cap of its own, one
+ * roomy, and the child of a pool parent with a cap. Returns them and the caps to check.
+ */
+export async function hotAccount(
+  ak: AgentKey,
+  accountId: string,
+  cents: { key: number; pool: number; account: number },
+): Promise<{ targets: Target[]; caps: Caps }> {
+  const ROOMY = 100_000;
+  await ak.setAccountBudget(accountId, { budgetCents: cents.account });
+  const capped = await ak.create({ accountId, budgetCents: cents.key });
+  const roomy = await ak.create({ accountId, budgetCents: ROOMY });
+  const parent = await ak.create({ accountId, budgetCents: cents.pool });
+  const child = await ak.create({ accountId, poolParentId: parent.id });
+  return {
+    targets: [capped, roomy, child].map(({ key, id }) => ({ key, id })),
+    caps: {
+      keys: [
+        { id: capped.id, capCents: cents.key },
+        { id: roomy.id, capCents: ROOMY },
+        { id: child.id, capCents: cents.pool },
+      ],
+      pools: [{ parentId: parent.id, childIds: [child.id], capCents: cents.pool }],
+      accounts: [{ accountId, capCents: cents.account }],
+    },
+  };
 }
 
 export interface Load {

@@ -7,7 +7,7 @@
  */
 import { AgentKey, type AgentKeyOptions, type AuthorizeResult, type Gate } from '@agentkey/core';
 import { oidcVerifier } from '@agentkey/oidc';
-import { redisChanges } from '@agentkey/redis';
+import { redisChanges, redisCounter } from '@agentkey/redis';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Command, WorkerConfig } from './procs.js';
@@ -36,6 +36,13 @@ if (config.redis) {
     changesSeen++;
   });
   options.changes = changes;
+}
+if (config.counter) {
+  const { url, prefix, timeoutMs } = config.counter;
+  // Refused connections retry quickly: a restarted server is found again at once.
+  const client = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+  client.on('error', () => {});
+  options.counter = redisCounter({ redis: client, prefix, timeoutMs, retryMs: timeoutMs });
 }
 const ak = new AgentKey(options);
 const gate: Gate | undefined = config.oidc

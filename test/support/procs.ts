@@ -13,6 +13,8 @@ export interface WorkerConfig {
   descriptorTtlMs?: number;
   /** `redisChanges` on this Redis (a private server or the shared one with a unique prefix). */
   redis?: { url: string; prefix: string };
+  /** `redisCounter` in front of PostgreSQL, on this Redis, its calls bounded by `timeoutMs`. */
+  counter?: { url: string; prefix: string; timeoutMs: number };
   /** A gate with an OIDC verifier of this issuer, its answers cached for `cacheTtlMs`. */
   oidc?: { issuer: string; jwksUri: string; audience: string; cacheTtlMs: number };
 }

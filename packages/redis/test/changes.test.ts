@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AgentKey, type Change, tokenCacheKey, VerificationCache, type Verifier } from '@agentkey/core';
 import { openDb, type TestDb } from '@agentkey/test-support/db.js';
-import { type PrivateRedis, startRedis } from '@agentkey/test-support/redis-server.js';
+import { type PrivateRedis, startPrivateRedis } from '@agentkey/test-support/private-redis.js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RedisChanges, redisChanges } from '../src/index.js';
@@ -142,7 +142,7 @@ describe('redisChanges', () => {
   describe('on a private redis-server', () => {
     let server: PrivateRedis;
     beforeAll(async () => {
-      server = await startRedis();
+      server = await startPrivateRedis();
     });
     afterAll(() => server.destroy());
 
@@ -152,7 +152,7 @@ describe('redisChanges', () => {
       const heard: Array<Change | null> = [];
       feed.subscribe((c) => heard.push(c));
       await poll('the subscriber', () => feed.connected);
-      const killed = await server.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      const killed = await server.admin().call('CLIENT', 'KILL', 'TYPE', 'pubsub');
       expect(Number(killed)).toBeGreaterThan(0);
       await poll('the reconnect', () => heard.includes(null));
       expect(feed.connected).toBe(true);
@@ -176,7 +176,7 @@ describe('redisChanges', () => {
         onError: (_error, context) => reported.push(context),
       });
       const { id, key } = await ak.create({ accountId: 'acct-lost', budgetCents: 100 });
-      server.pause();
+      server.freeze();
       try {
         expect(await ak.revoke(id)).toBe(true);
         const after = await ak.authorize(key, { costCents: 1 });
@@ -184,7 +184,7 @@ describe('redisChanges', () => {
         await poll('the give-up to be reported', () => reported.length > 0, 3000);
         expect(reported).toEqual(['agentkey changes: publish failed']);
       } finally {
-        server.resume();
+        server.thaw();
       }
     });
   });
