@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { AgentKey, type Change, tokenCacheKey, VerificationCache, type Verifier } from '@agentkey/core';
 import { openDb, type TestDb } from '@agentkey/test-support/db.js';
 import { type PrivateRedis, startPrivateRedis } from '@agentkey/test-support/private-redis.js';
@@ -137,6 +139,37 @@ describe('redisChanges', () => {
     const refused = await gate.authenticate('tok_changed');
     expect(refused.ok ? 'ok' : refused.error.code).toBe('invalid_token');
     await feed.close();
+  });
+
+  it('a store nobody holds any more is collected, and its subscription ends at the next change', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const p = prefix();
+    const feed = feedOn(client(), { prefix: p });
+    // The real feed, wrapped to count the subscriptions the stores hold (as recordingPool counts statements).
+    let live = 0;
+    const counted = {
+      publish: (change: Change) => feed.publish(change),
+      subscribe: (listener: (change: Change | null) => void) => {
+        live++;
+        const stop = feed.subscribe(listener);
+        return () => {
+          live--;
+          stop();
+        };
+      },
+    };
+    const kept = new AgentKey({ pool: db.pool, tableName: db.table, changes: counted });
+    (() => new AgentKey({ pool: db.pool, tableName: db.table, changes: counted }))();
+    expect(live).toBe(2);
+    await poll('the subscriber', () => feed.connected);
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const { id } = await kept.create({ accountId: 'acct-gc' });
+    await kept.revoke(id);
+    await poll('the collected store to unsubscribe', () => live === 1);
   });
 
   describe('on a private redis-server', () => {

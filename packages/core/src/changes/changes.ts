@@ -19,8 +19,12 @@ export class Changes {
     private readonly feed: ChangeFeed | null,
     private readonly report: (error: unknown, context: string) => void,
   ) {
-    feed?.subscribe((change) => {
-      if (change === null || change.table === table) this.drop(change);
+    // Held weakly: a store nobody uses any more is collected, and its subscription goes with it.
+    const self = new WeakRef(this);
+    const stop = feed?.subscribe((change) => {
+      const live = self.deref();
+      if (!live) stop?.();
+      else if (change === null || change.table === table) live.drop(change);
     });
   }
 
