@@ -10,6 +10,9 @@ import { inject } from 'vitest';
  */
 export const COUNTER_ON = process.env.AGENTKEY_TEST_COUNTER === 'redis';
 
+/** How long the harness's counters trust a mirror (their trustMs): the bound on a hand edit in SQL. */
+export const COUNTER_TRUST_MS = 1000;
+
 export interface TestCounter {
   counter: RedisCounter;
   redis: Redis;
@@ -28,7 +31,8 @@ export function testCounter(url?: string, options: Partial<RedisCounterOptions> 
   redis.on('error', () => {});
   const prefix = options.prefix ?? `t${randomBytes(5).toString('hex')}:`;
   return {
-    counter: redisCounter({ redis, ...options, prefix }),
+    // A long Redis deadline: a loaded test machine must not look like a Redis fault (faults tests set their own).
+    counter: redisCounter({ redis, trustMs: COUNTER_TRUST_MS, timeoutMs: 5000, ...options, prefix }),
     redis,
     prefix,
     close: () => redis.disconnect(),

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
 
 /**
  * A private redis-server for tests that break Redis: its own port and its own --dir in a
@@ -28,17 +28,6 @@ export interface PrivateRedis {
   freeze(): void;
   thaw(): void;
   destroy(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function answers(url: string, within = 10_000): Promise<void> {
@@ -122,4 +111,75 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Three private redis-server nodes in cluster mode (masters, no replicas), slots spread over them. */
+export interface PrivateCluster {
+  nodes: Array<{ host: string; port: number }>;
+  destroy(): Promise<void>;
+}
+
+export async function startPrivateCluster(): Promise<PrivateCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'agentkey-redis-cluster-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const children = ports.map((port) =>
+    spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ],
+      { stdio: 'ignore' },
+    ),
+  );
+  const destroy = async () => {
+    for (const c of children) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const port of ports) await answers(`redis://127.0.0.1:${port}`);
+    const create = spawn(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { stdio: 'ignore' },
+    );
+    await new Promise<void>((resolve, reject) =>
+      create.once('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`redis-cli --cluster create: ${code}`)),
+      ),
+    );
+    for (const port of ports) {
+      const r = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1 });
+      r.on('error', () => {});
+      try {
+        for (let i = 0; i < 100 && !/cluster_state:ok/.test(String(await r.call('CLUSTER', 'INFO'))); i++)
+          await new Promise((res) => setTimeout(res, 100));
+      } finally {
+        r.disconnect();
+      }
+    }
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
+  return { nodes: ports.map((port) => ({ host: '127.0.0.1', port })), destroy };
 }

@@ -157,10 +157,7 @@ export class RedisCounter implements Counter {
     const serials = same ? reservation.serials : ['', '', ''];
     await this.ask((r) =>
       r.akSettle(
-        ...callKeys(place.tag, place.keyId, place.poolId),
-        call.rid,
-        String(call.micros + call.holdMicros),
-        ...serials,
+        ...reservationArgs(call, place, serials),
         ok ? '1' : '0',
         String(charged),
         String(held),
@@ -169,6 +166,7 @@ export class RedisCounter implements Counter {
         build.key,
         build.pool,
         build.account,
+        String(Math.round(Number(row.hold_expires_at ?? call.nowMs))),
       ),
     );
   }
@@ -198,14 +196,7 @@ export class RedisCounter implements Counter {
   }
 
   private async abandonReservation(call: CounterCall, { place, serials }: Reservation): Promise<void> {
-    await this.ask((r) =>
-      r.akAbandon(
-        ...callKeys(place.tag, place.keyId, place.poolId),
-        call.rid,
-        String(call.micros + call.holdMicros),
-        ...serials,
-      ),
-    );
+    await this.ask((r) => r.akAbandon(...reservationArgs(call, place, serials)));
   }
 
   /** Where PostgreSQL says the row lives, remembered for the next call on this lookup. */
@@ -256,6 +247,16 @@ export class RedisCounter implements Counter {
       clearTimeout(timer);
     }
   }
+}
+
+/** The KEYS and first ARGV of SETTLE and ABANDON: where, which request, how much, against which builds. */
+function reservationArgs(call: CounterCall, place: Place, serials: readonly string[]): string[] {
+  return [
+    ...callKeys(place.tag, place.keyId, place.poolId),
+    call.rid,
+    String(call.micros + call.holdMicros),
+    ...serials,
+  ];
 }
 
 /** `new AgentKey({ pool, counter: redisCounter({ redis }) })`. */

@@ -31,6 +31,28 @@ export function hasAccount(row: CounterRow): boolean {
   return row.account_limit_cents !== null && row.account_limit_cents !== undefined;
 }
 
+/**
+ * The earliest expiry of the holds in `held` micros: known only when the row's own new hold is all
+ * that is held; otherwise '0' (not known: a refusal by held micros is left to PostgreSQL).
+ */
+function heldUntil(row: CounterRow, held: number | null | undefined): string | undefined {
+  if (!held || Number(held) <= 0) return undefined;
+  const own = Number(row.hold_amount_micros ?? 0);
+  return own > 0 && own === Number(held) && row.hold_expires_at ? str(row.hold_expires_at) : '0';
+}
+
+type N = number | null | undefined;
+
+/** A pool parent's or an account's counter, as a mirror's fields. */
+const counter = (row: CounterRow, cap: N, used: N, held: N, reset: N) =>
+  json({
+    cap: str(cap),
+    used: str(used) ?? '0',
+    held: str(held) ?? '0',
+    hmin: heldUntil(row, held),
+    reset: str(reset),
+  });
+
 /** The mirrors' numbers from PostgreSQL's row, as of its answer. */
 export function buildOf(row: CounterRow): Build {
   const pooled = row.pool_id !== null && row.pool_id !== undefined;
@@ -44,26 +66,23 @@ export function buildOf(row: CounterRow): Build {
       cap: str(row.budget_cents),
       used: str(row.used_micros) ?? '0',
       held: str(row.held_micros) ?? '0',
+      hmin: heldUntil(row, row.held_micros),
       reset: str(row.budget_reset_at),
       pool: pooled ? String(row.pool_id) : undefined,
       capped: capped ? '1' : '0',
       row: JSON.stringify(descriptor),
     }),
     pool: pooled
-      ? json({
-          cap: str(row.pool_budget_cents),
-          used: str(row.pool_used_micros) ?? '0',
-          held: str(row.pool_held_micros) ?? '0',
-          reset: str(row.pool_reset_at),
-        })
+      ? counter(row, row.pool_budget_cents, row.pool_used_micros, row.pool_held_micros, row.pool_reset_at)
       : '',
     account: capped
-      ? json({
-          cap: str(row.account_limit_cents),
-          used: str(row.account_used_micros) ?? '0',
-          held: str(row.account_held_micros) ?? '0',
-          reset: str(row.account_reset_at),
-        })
+      ? counter(
+          row,
+          row.account_limit_cents,
+          row.account_used_micros,
+          row.account_held_micros,
+          row.account_reset_at,
+        )
       : '',
   };
 }

@@ -9,7 +9,8 @@ import { luaBudgetRules } from '@agentkey/core';
  *   7 the tag's generation.
  * A mirror is a hash: `run` (the Redis node's run_id when built), `g` (the tag's generation),
  * `bt` (built at, Redis ms), `lease` (trusted until, Redis ms), `b` (build serial), the numbers
- * PostgreSQL answered (`cap` cents, `used`, `held` micros, `reset` ms), `inf` (micros in flight),
+ * PostgreSQL answered (`cap` cents, `used`, `held` micros, `reset` ms), `hmin` (the earliest expiry
+ * of the holds in `held`, the store's clock; 0: not known), `inf` (micros in flight),
  * and for a key `rev`, `exp`, `sc` (scopes JSON), `pool`, `capped`, `row` (descriptor JSON).
  * An in-flight set holds `rid:micros:b` scored by its expiry (Redis ms).
  */
@@ -66,8 +67,9 @@ local function sweep(key, z)
 end
 local function numbers(key, z)
   sweep(key, z)
-  local m = redis.call('HMGET', key, 'cap', 'used', 'held', 'reset', 'inf', 'b')
-  return { cap = m[1] or '', used = m[2] or '0', held = m[3] or '0', reset = m[4] or '', inf = m[5] or '0', b = m[6] or '' }
+  local m = redis.call('HMGET', key, 'cap', 'used', 'held', 'reset', 'inf', 'b', 'hmin')
+  return { cap = m[1] or '', used = m[2] or '0', held = m[3] or '0', reset = m[4] or '', inf = m[5] or '0',
+    b = m[6] or '', hmin = ak_num(m[7]) }
 end
 if not trusted(KEYS[1]) then return {'U', ''} end
 local k = redis.call('HMGET', KEYS[1], 'rev', 'exp', 'sc', 'pool', 'capped', 'row')
@@ -99,9 +101,20 @@ local need = tonumber(ARGV[2])
 local function taken(n) return tonumber(n.used) + tonumber(n.held) + tonumber(n.inf) end
 -- An idempotent repeat may be a replay, which charges nothing: only PostgreSQL can tell.
 if ARGV[5] ~= '1' then
-  if not ak_cap_fits(ak_num(kn.cap), taken(kn), need) then return refused('budget', 'key') end
-  if pooled and not ak_cap_fits(ak_num(pn.cap), taken(pn), need) then return refused('budget', 'pool') end
-  if capped and not ak_cap_fits(ak_num(an.cap), taken(an), need) then return refused('budget', 'account') end
+  -- Held micros count only while every hold in them may still count: past the earliest hold's
+  -- expiry (or when PostgreSQL's row did not say it), a refusal by them is PostgreSQL's to give.
+  local function over(n)
+    if ak_cap_fits(ak_num(n.cap), taken(n), need) then return false end
+    if tonumber(n.held) > 0 and n.hmin ~= nil and not ak_unexpired(n.hmin, now) then return nil end
+    return true
+  end
+  for _, c in ipairs({ { kn, 'key', true }, { pn, 'pool', pooled }, { an, 'account', capped } }) do
+    if c[3] then
+      local o = over(c[1])
+      if o == nil then return {'U', ''} end
+      if o then return refused('budget', c[2]) end
+    end
+  end
 end
 if need == 0 then return {'R', '', '', ''} end
 local ttl = tonumber(ARGV[7])
@@ -119,7 +132,7 @@ return {'R', reserve(KEYS[1], KEYS[2], kn.b), pooled and reserve(KEYS[3], KEYS[4
  * After PostgreSQL's answer. ARGV: 1 request id, 2 micros reserved, 3-5 build serials reserved
  * against (key, pool, account; '' none), 6 PostgreSQL charged it ('1'), 7 micros charged, 8 micros
  * newly held, 9 rebuild ('1'), 10 lease (ms), 11-13 the key's, pool's and account's numbers
- * (JSON of strings; '' none). A reservation still there is committed into the mirror it was
+ * (JSON of strings; '' none), 14 the new hold's expiry (the store's clock, ms). A reservation still there is committed into the mirror it was
  * made against — unless that mirror was rebuilt since, whose numbers already came from PostgreSQL.
  */
 export const SETTLE = `${PRELUDE}
@@ -130,7 +143,11 @@ local ok = ARGV[6] == '1'
 local function commit(key, z, b)
   if ak_release(key, z, member .. ':' .. b, need, b) and ok then
     redis.call('HINCRBY', key, 'used', ARGV[7])
-    redis.call('HINCRBY', key, 'held', ARGV[8])
+    if ARGV[8] ~= '0' then
+      redis.call('HINCRBY', key, 'held', ARGV[8])
+      local hmin = ak_num(redis.call('HGET', key, 'hmin'))
+      if hmin == nil or tonumber(ARGV[14]) < hmin then redis.call('HSET', key, 'hmin', ARGV[14]) end
+    end
   end
 end
 commit(KEYS[1], KEYS[2], ARGV[3])
@@ -140,12 +157,15 @@ if ARGV[9] ~= '1' then return 0 end
 local run = ak_run()
 local gen = redis.call('GET', KEYS[7]) or '0'
 local lease = tonumber(ARGV[10])
-local OPTIONAL = {'rev', 'exp', 'sc', 'cap', 'reset', 'pool', 'capped', 'row'}
+local OPTIONAL = {'rev', 'exp', 'sc', 'cap', 'reset', 'hmin', 'pool', 'capped', 'row'}
 local function build(key, json)
   if json == '' then return end
   local f = cjson.decode(json)
-  redis.call('HINCRBY', key, 'b', 1)
-  local args = {'run', run, 'g', gen, 'bt', tostring(t), 'lease', tostring(t + lease), 'inf', '0'}
+  -- The build serial: Redis's clock and a count, so a mirror that expired and was built again
+  -- never reuses a serial an old reservation still carries.
+  local n = redis.call('HINCRBY', key, 'n', 1) % 1000
+  local b = tostring(t) .. string.format('%03d', n)
+  local args = {'run', run, 'g', gen, 'bt', tostring(t), 'lease', tostring(t + lease), 'inf', '0', 'b', b}
   for name, v in pairs(f) do args[#args + 1] = name; args[#args + 1] = v end
   redis.call('HSET', key, unpack(args))
   for _, name in ipairs(OPTIONAL) do

@@ -1,6 +1,6 @@
 import { AgentKey } from '@agentkey/core';
 import { recordingPool, type TestCounter, testCounter } from '@agentkey/test-support/counter.js';
-import { openDb, STRESS_TIMEOUT_MS, type TestDb } from '@agentkey/test-support/db.js';
+import { manualClock, openDb, STRESS_TIMEOUT_MS, type TestDb } from '@agentkey/test-support/db.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 let db: TestDb;
@@ -10,7 +10,8 @@ let ak: AgentKey;
 
 beforeEach(async () => {
   db = await openDb();
-  tc = testCounter();
+  // A lease longer than any test: what a refusal costs is measured, not the lease running out.
+  tc = testCounter(undefined, { trustMs: 60_000 });
   pool = recordingPool(db.pool);
   ak = new AgentKey({ pool, tableName: db.table, timeoutMs: STRESS_TIMEOUT_MS, counter: tc.counter });
   await ak.migrate();
@@ -171,6 +172,29 @@ describe('redisCounter: admission, commit, refusals', () => {
   });
 });
 
+describe('redisCounter and time', () => {
+  it('a hold past its TTL never refuses from Redis: the call goes to PostgreSQL, which no longer counts it', async () => {
+    const clock = manualClock();
+    const timed = new AgentKey({
+      pool,
+      tableName: db.table,
+      timeoutMs: STRESS_TIMEOUT_MS,
+      counter: testCounter(undefined, { prefix: tc.prefix, trustMs: 60_000 }).counter,
+      now: clock.now,
+    });
+    const { key, id } = await timed.create({ accountId: 'acct', budgetCents: 10 });
+    for (let i = 0; i < 3; i++) await timed.authorize(key);
+    expect((await timed.reserve(key, { maxCents: 8, ttl: '1m' })).ok).toBe(true);
+    for (let i = 0; i < 3; i++) await timed.authorize(key, { costCents: 5 });
+    // Still held: refused from the mirror, no statement.
+    expect(await statementsOf(() => timed.authorize(key, { costCents: 5 }))).toBe(0);
+    clock.advance(61_000);
+    const after = await timed.authorize(key, { costCents: 5 });
+    expect(after.ok).toBe(true);
+    expect((await timed.getKey(id))?.budget.usedCents).toBe(5);
+  });
+});
+
 describe('redisCounter under concurrency', () => {
   it('300 concurrent charges on one key never pass its cap; the ledger equals the counters', async () => {
     const { key, id } = await ak.create({ accountId: 'acct', budgetCents: 50 });
@@ -190,7 +214,7 @@ describe('redisCounter under concurrency', () => {
       pool: db.newPool(),
       tableName: db.table,
       timeoutMs: STRESS_TIMEOUT_MS,
-      counter: testCounter(undefined, { prefix: tc.prefix }).counter,
+      counter: testCounter(undefined, { prefix: tc.prefix, trustMs: 60_000 }).counter,
     });
     const keys = await Promise.all([1, 2, 3].map(() => ak.create({ accountId: 'both', budgetCents: 30 })));
     const calls = Array.from({ length: 240 }, (_, i) =>
