@@ -88,6 +88,7 @@ export function clerkVerifier(options: ClerkVerifierOptions = {}) {
   return {
     id: opts.id,
     subjectNamespace: opts.namespace,
+    forget: (subject: string | null) => cache.forget(subject),
     ...(opts.firstSeen ? { firstSeen: opts.firstSeen } : {}),
 
     accepts(credential: string): boolean {

@@ -255,6 +255,7 @@ export class AgentKey implements GateStoreOwner {
           (created) => ({ ok: true, created }),
           (cause) => ({ ok: false, error: storeUnavailable(cause, ctx.tables.id) }),
         ),
+      onChange: (listener) => ctx.changes.onChange(listener),
     };
   }
 }

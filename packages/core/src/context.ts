@@ -1,5 +1,7 @@
 import { DescriptorCache } from './authorize/descriptor-cache.js';
 import { InDoubt } from './authorize/in-doubt.js';
+import { Changes } from './changes/changes.js';
+import { checkChangeFeed } from './changes/feed.js';
 import { checkCounter } from './counter/check.js';
 import { CounterFront } from './counter/front.js';
 import { checkTimeout } from './db/deadline.js';
@@ -24,6 +26,8 @@ export interface StoreContext {
   readonly ledger: boolean;
   readonly now: () => Date;
   readonly descriptors: DescriptorCache;
+  /** Admin changes: drop cached descriptors here and, through the `changes` feed, everywhere. */
+  readonly changes: Changes;
   /** Every store call's deadline (ms): its answer comes by then, `unavailable` if need be. */
   readonly timeoutMs: number;
   /** Calls whose answer was lost, voided once the database answers (in-doubt.ts). */
@@ -56,6 +60,7 @@ export function storeContext(options: AgentKeyOptions): StoreContext {
   // Row-lock waits are bounded on the server by the same deadline (sql/requests.ts lockBound).
   const sql = statements(tables, ledger, timeoutMs);
   const descriptors = new DescriptorCache(checkDescriptorTtl(options.descriptorTtlMs));
+  const changes = new Changes(tables.id, descriptors, checkChangeFeed(options.changes), report);
   const { voidRequest, pruneRequests } = sql;
   const prune = (text: string, params: unknown[]) => pool.query(text, params);
   const inDoubt = new InDoubt({ hot, voidRequest, pruneRequests, ledger, timeoutMs, now, report, prune });
@@ -70,6 +75,7 @@ export function storeContext(options: AgentKeyOptions): StoreContext {
     ledger,
     now,
     descriptors,
+    changes,
     timeoutMs,
     inDoubt,
     validScopes,

@@ -10,6 +10,7 @@ export { costToMicros, MAX_BUDGET_CENTS } from './budget/money.js';
 export type { BudgetPeriod } from './budget/period.js';
 /** @internal For @agentkey/express. */
 export { PERIODS } from './budget/period.js';
+export { type Change, type ChangeFeed, type ChangeTarget, parseChange } from './changes/feed.js';
 export type {
   Counter,
   CounterAdmission,

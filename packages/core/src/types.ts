@@ -1,4 +1,5 @@
 import type { BudgetPeriod } from './budget/period.js';
+import type { ChangeFeed } from './changes/feed.js';
 import type { Counter } from './counter/port.js';
 import type { Queryable } from './db/queryable.js';
 import type { AuthError, RateLimitState } from './errors/errors.js';
@@ -29,6 +30,13 @@ export interface AgentKeyOptions {
    * request is checked against the row itself.
    */
   descriptorTtlMs?: number;
+  /**
+   * Carries admin changes (revoke, update, budget, account) between this deployment's processes,
+   * e.g. `redisChanges({ redis })` from @agentkey/redis: every process drops its cached
+   * descriptors and verifier answers for the row at once. Without it, or when a publication is
+   * lost, they follow the row within descriptorTtlMs (≤ 1 s); decisions read the row either way.
+   */
+  changes?: ChangeFeed;
   /**
    * Append every charge, hold, settle and release to the ledger table in the same transaction as
    * the counter (default true). Off, charges still land exactly; only the history is not kept.

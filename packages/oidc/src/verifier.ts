@@ -89,5 +89,6 @@ export function oidcVerifier(options: OidcVerifierOptions): Verifier {
     ...(config.firstSeen ? { firstSeen: config.firstSeen } : {}),
     accepts: (credential) => unverifiedIssuer(credential) === config.issuer,
     verify,
+    forget: (subject) => cache.forget(subject),
   } satisfies Verifier;
 }

@@ -4,4 +4,5 @@
  * PostgreSQL stays the source of truth.
  */
 export const PACKAGE = '@agentkey/redis';
+export { type RedisChanges, type RedisChangesOptions, redisChanges } from './changes.js';
 export { RedisCounter, type RedisCounterOptions, redisCounter } from './counter.js';

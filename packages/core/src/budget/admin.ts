@@ -38,7 +38,7 @@ export class BudgetAdmin {
       period ? firstReset(period, now) : null,
       actorOf(audit),
     ]);
-    ctx.descriptors.clear();
+    ctx.changes.changed('account', { accountId: account });
     return (await this.getAccount(account))!;
   }
 
@@ -141,16 +141,15 @@ export class BudgetAdmin {
   ): Promise<boolean> {
     const { ctx } = this;
     const now = ctx.now();
-    const result =
-      'accountId' in target
-        ? await ctx.pool.query(accountSql, [
-            checkIdent(target.accountId, 'accountId'),
-            now,
-            actorOf(audit),
-            ...extra,
-          ])
-        : await ctx.pool.query(keySql, [await this.rowId(target), now, actorOf(audit), ...extra]);
-    ctx.descriptors.clear();
+    if ('accountId' in target) {
+      const accountId = checkIdent(target.accountId, 'accountId');
+      const result = await ctx.pool.query(accountSql, [accountId, now, actorOf(audit), ...extra]);
+      if (result.rows.length > 0) ctx.changes.changed('budget', { accountId });
+      return result.rows.length > 0;
+    }
+    const keyId = await this.rowId(target);
+    const result = await ctx.pool.query(keySql, [keyId, now, actorOf(audit), ...extra]);
+    if (result.rows.length > 0 && keyId !== null) ctx.changes.changed('budget', { keyId });
     return result.rows.length > 0;
   }
 

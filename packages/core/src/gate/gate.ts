@@ -1,3 +1,4 @@
+import type { Change } from '../changes/feed.js';
 import { idpUnavailable, invalidToken, unprovisioned } from '../errors/auth-errors.js';
 import { AgentKeyInputError, type AuthError, type RateLimitState } from '../errors/errors.js';
 import { isIdent } from '../input/values.js';
@@ -94,6 +95,26 @@ export class Gate {
     this.firstSeen =
       options.firstSeen === undefined ? undefined : configured(checkPolicy(store, options.firstSeen, null));
     this.verifiers = [...verifiers];
+    // A row changed here or in another process: verifiers drop what they cached of its subject.
+    // Held weakly: a gate nobody uses any more is collected, and its listener goes with it.
+    const gate = new WeakRef(this);
+    const stop = store.onChange?.((change) => {
+      const live = gate.deref();
+      if (live) live.forget(change);
+      else stop?.();
+    });
+  }
+
+  private forget(change: Change | null): void {
+    if (change !== null && !('subject' in change.target)) return;
+    const subject = change === null ? null : (change.target as { subject: string }).subject;
+    for (const v of this.verifiers) {
+      try {
+        v.forget?.(subject);
+      } catch {
+        // A verifier's cache is its own business: the row decides anyway.
+      }
+    }
   }
 
   async authenticate(credential: string, options: AuthenticateOptions = {}): Promise<AuthenticateResult> {

@@ -1,3 +1,4 @@
+import type { Change } from '../changes/feed.js';
 import type { AgentKeyInputError, AuthError } from '../errors/errors.js';
 import type { AuthorizeOptions, AuthorizeResult, Credential, EnsureSubjectOptions } from '../types.js';
 
@@ -16,6 +17,8 @@ export interface GateStore {
   subjectOptionsRefusal(options: EnsureSubjectOptions): AgentKeyInputError | null;
   /** Writes the subject's row unless it exists (options already checked); a store failure is a result. */
   provision(subject: string, options: EnsureSubjectOptions): Promise<Provisioned>;
+  /** Every admin change this store makes or hears of (`null`: some may have been missed). */
+  onChange?(listener: (change: Change | null) => void): () => void;
 }
 
 /** The key under which an AgentKey lends its GateStore. Not exported from the package. */

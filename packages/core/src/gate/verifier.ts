@@ -57,6 +57,13 @@ export interface Verifier {
    * lists it in `sharedNamespaces` (one tenant behind two domains).
    */
   readonly subjectNamespace?: string;
+  /**
+   * Drops what this verifier cached for `subject` (null: everything). The gate calls it when the
+   * subject's row changes in any process (the store's `changes` feed). Decisions never rest on a
+   * cached answer alone: the row is read on every request, so a revoked or narrowed subject is
+   * refused at once either way; this keeps the cached identity no older than the row.
+   */
+  forget?(subject: string | null): void;
 }
 
 /**

@@ -26,7 +26,7 @@ export async function revokeSubject(
   return revoked(ctx, 'external_subject', checkIdent(subject, 'subject'), null, audit);
 }
 
-/** One audited UPDATE; true when it revoked a live row. Cached descriptors go with it. */
+/** One audited UPDATE; true when it revoked a live row. Cached descriptors go with it, in every process (changes/). */
 async function revoked(
   ctx: StoreContext,
   by: Selector | 'id',
@@ -35,6 +35,11 @@ async function revoked(
   audit: AuditOptions,
 ): Promise<boolean> {
   const result = await ctx.pool.query(ctx.sql.revoke(by), [value, ctx.now(), account, actorOf(audit)]);
-  ctx.descriptors.clear();
-  return result.rows.length > 0;
+  const row = result.rows[0];
+  if (!row) return false;
+  ctx.changes.changed(
+    'revoke',
+    by === 'external_subject' ? { subject: value as string } : { keyId: Number(row.id) },
+  );
+  return true;
 }

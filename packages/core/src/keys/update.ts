@@ -92,8 +92,12 @@ async function updateRow(
     ),
     params,
   );
-  ctx.descriptors.clear();
   if (result.rows.length === 0) return null;
-  const read = await ctx.pool.query(ctx.sql.read('id'), [result.rows[0].id, now]);
+  const id = Number(result.rows[0].id);
+  ctx.changes.changed(
+    'update',
+    lookup.by === 'external_subject' ? { subject: lookup.value as string } : { keyId: id },
+  );
+  const read = await ctx.pool.query(ctx.sql.read('id'), [id, now]);
   return toKeyInfo(read.rows[0]);
 }

@@ -1,0 +1,125 @@
+import { AgentKeyInputError, type Change, type ChangeFeed, parseChange } from '@agentkey/core';
+import type { Cluster, Redis } from 'ioredis';
+
+export interface RedisChangesOptions {
+  /** An ioredis client (or Cluster); the feed publishes on it and subscribes on a `duplicate()`. */
+  redis: Redis | Cluster;
+  /** Namespaces the channel (`<prefix>changes`); default `agentkey:`. */
+  prefix?: string;
+  /** A publication not sent by then is given up (the caches' own ≤ 1 s bound covers it); default 1000. */
+  publishTimeoutMs?: number;
+}
+
+/** A ChangeFeed on Redis pub/sub. */
+export interface RedisChanges extends ChangeFeed {
+  /** The subscriber connection is up and subscribed. */
+  readonly connected: boolean;
+  /** Closes the subscriber connection (the injected client is the application's to close). */
+  close(): Promise<void>;
+}
+
+const PREFIX = /^[A-Za-z0-9:_.{}-]{0,64}$/;
+
+/**
+ * `new AgentKey({ pool, changes: redisChanges({ redis }) })`: admin changes are published on
+ * Redis, and every process subscribed drops what it cached of the row at once. When the
+ * subscriber is disconnected, changes published meanwhile are lost; the caches then follow the row
+ * within their own bound (descriptorTtlMs ≤ 1 s), and on reconnect every cache is dropped once.
+ */
+export function redisChanges(options: RedisChangesOptions): RedisChanges {
+  if (!options || typeof options !== 'object')
+    throw new AgentKeyInputError('options must be an object', 'options');
+  const { redis } = options;
+  if (!redis || typeof redis.publish !== 'function' || typeof redis.duplicate !== 'function') {
+    throw new AgentKeyInputError('redis must be an ioredis Redis or Cluster client', 'redis');
+  }
+  const prefix = options.prefix ?? 'agentkey:';
+  if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
+    throw new AgentKeyInputError('prefix must be at most 64 letters, digits or :_.{}-', 'prefix');
+  }
+  const timeoutMs = options.publishTimeoutMs ?? 1000;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) {
+    throw new AgentKeyInputError(
+      'publishTimeoutMs must be a whole number of ms from 1 to 60000',
+      'publishTimeoutMs',
+    );
+  }
+  const channel = `${prefix}changes`;
+  const listeners = new Set<(change: Change | null) => void>();
+  let subscriber: Redis | Cluster | null = null;
+  let connected = false;
+  let subscribedOnce = false;
+
+  const emit = (change: Change | null) => {
+    for (const listener of listeners) listener(change);
+  };
+
+  function start(): void {
+    const sub = redis.duplicate();
+    subscriber = sub;
+    sub.on('error', () => {
+      // Reconnects by itself; while it is away the caches keep their own bound.
+    });
+    sub.on('message', (from: string, text: string) => {
+      if (from !== channel) return;
+      let change: Change | null = null;
+      try {
+        change = parseChange(JSON.parse(text));
+      } catch {
+        return;
+      }
+      if (change) emit(change);
+    });
+    sub.on('close', () => {
+      connected = false;
+    });
+    // ioredis resubscribes on reconnect, then says `ready`: what was published meanwhile is lost.
+    sub.on('ready', () => {
+      if (!subscribedOnce || connected) return;
+      connected = true;
+      emit(null);
+    });
+    sub.subscribe(channel).then(
+      () => {
+        subscribedOnce = true;
+        connected = true;
+      },
+      () => {},
+    );
+  }
+
+  return {
+    get connected() {
+      return connected;
+    },
+    async publish(change: Change): Promise<void> {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`redisChanges: publish took over ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      });
+      try {
+        await Promise.race([redis.publish(channel, JSON.stringify(change)), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      if (!subscriber) start();
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+    async close(): Promise<void> {
+      listeners.clear();
+      const sub = subscriber;
+      subscriber = null;
+      connected = false;
+      // disconnect, not quit: a QUIT to a server that is gone would wait for it forever.
+      sub?.disconnect();
+    },
+  };
+}
