@@ -267,7 +267,12 @@ export class Coalescer<I, O> {
         free,
       ).then(
         // BUSY from a waiting statement: the row stopped matching while it waited (the engine's).
-        (outs) => batch.forEach((p, i) => p.resolve(outs[i] === BUSY ? undefined : outs[i])),
+        (outs) => {
+          for (let i = 0; i < batch.length; i++) {
+            const out = outs[i];
+            batch[i]!.resolve(out === BUSY ? undefined : out);
+          }
+        },
         (error) => {
           if (batch.length > 1 && this.options.retryAlone?.(error) === true) {
             for (const pending of batch) void this.alone(pending);
