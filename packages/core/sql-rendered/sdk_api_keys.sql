@@ -902,12 +902,12 @@ WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) A
 SELECT * FROM upd CROSS JOIN acct;
 
 -- statement: charges.batch(key_hash)
-WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), r AS (
+WITH r AS (
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
     WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, key_hash AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
       expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
-    FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND pool_parent_id IS NULL AND account_capped IS NOT NULL
+    FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped IS NOT NULL
     FOR UPDATE SKIP LOCKED),
   a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
@@ -1039,12 +1039,12 @@ SELECT upd.*, hold.id AS hold_id, hold.amount_micros::float8 AS hold_amount_micr
   date_part('epoch', hold.expires_at) * 1000 AS hold_expires_at FROM upd, hold;
 
 -- statement: holds.reserveBatch(key_hash)
-WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), r AS (
+WITH r AS (
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::bigint[],
     $7::timestamptz[], $8::uuid[]) WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_hold, ak_until, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, key_hash AS ak_value, revoked_at, expires_at, scopes, budget_reset_at, budget_cents,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
-    FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND pool_parent_id IS NULL AND account_capped = false FOR UPDATE SKIP LOCKED),
+    FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false FOR UPDATE SKIP LOCKED),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
     SELECT key_hash FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND id <> ALL(ARRAY(SELECT id FROM k))))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
@@ -1233,12 +1233,12 @@ WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) A
 SELECT * FROM upd CROSS JOIN acct;
 
 -- statement: charges.batch(external_subject)
-WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), r AS (
+WITH r AS (
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
     WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, external_subject AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
       expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
-    FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND pool_parent_id IS NULL AND account_capped IS NOT NULL
+    FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped IS NOT NULL
     FOR UPDATE SKIP LOCKED),
   a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
@@ -1370,12 +1370,12 @@ SELECT upd.*, hold.id AS hold_id, hold.amount_micros::float8 AS hold_amount_micr
   date_part('epoch', hold.expires_at) * 1000 AS hold_expires_at FROM upd, hold;
 
 -- statement: holds.reserveBatch(external_subject)
-WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), r AS (
+WITH r AS (
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::bigint[],
     $7::timestamptz[], $8::uuid[]) WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_hold, ak_until, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, external_subject AS ak_value, revoked_at, expires_at, scopes, budget_reset_at, budget_cents,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
-    FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND pool_parent_id IS NULL AND account_capped = false FOR UPDATE SKIP LOCKED),
+    FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false FOR UPDATE SKIP LOCKED),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
     SELECT external_subject FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND id <> ALL(ARRAY(SELECT id FROM k))))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
@@ -1599,14 +1599,14 @@ SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortf
   h.amount_micros::float8 AS hold_amount_micros, date_part('epoch', h.expires_at) * 1000 AS hold_expires_at FROM upd, h;
 
 -- statement: holds.closeBatch
-WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), r AS (
+WITH r AS (
   SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::boolean[], $5::uuid[])
     WITH ORDINALITY AS r(ak_hold, ak_now, ak_cost, ak_settle, ak_rid, ak_ord)),
   first AS (SELECT DISTINCT ON (ak_hold) * FROM r ORDER BY ak_hold, ak_ord),
   owner AS MATERIALIZED (SELECT id, principal_id FROM "sdk_api_keys_holds" WHERE id = ANY($1::bigint[])),
   locked AS MATERIALIZED (SELECT id, budget_reset_at, budget_cents AS ak_cap, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros AS ak_taken
     FROM "sdk_api_keys"
-    WHERE id = ANY(ARRAY(SELECT principal_id FROM owner)) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND pool_parent_id IS NULL AND account_capped = false FOR UPDATE SKIP LOCKED),
+    WHERE id = ANY(ARRAY(SELECT principal_id FROM owner)) AND pool_parent_id IS NULL AND account_capped = false FOR UPDATE SKIP LOCKED),
   busy AS (SELECT array_agg(r.ak_ord::int) AS ak_busy FROM first r JOIN owner o ON o.id = r.ak_hold
     WHERE o.principal_id = ANY(ARRAY(SELECT id FROM "sdk_api_keys" WHERE id = ANY(ARRAY(SELECT principal_id FROM owner))
       AND pool_parent_id IS NULL AND account_capped = false AND id <> ALL(ARRAY(SELECT id FROM locked))))),

@@ -224,6 +224,7 @@ export class ChargePath {
       this.ctx.hot,
       this.ctx.sql.charges.batch(by, wait),
       params,
+      wait,
       settled,
     );
     return answers.map((row, i) => {

@@ -169,7 +169,13 @@ export class HoldPath {
   ): Promise<Answers> {
     const holds = this.ctx.sql.holds;
     if (calls.length === 1) return [await this.lone(holds.reserve(by), reserveParams(calls[0]!))];
-    return runDurableBatch(this.ctx.hot, holds.reserveBatch(by, wait), calls.map(reserveParams), settled);
+    return runDurableBatch(
+      this.ctx.hot,
+      holds.reserveBatch(by, wait),
+      calls.map(reserveParams),
+      wait,
+      settled,
+    );
   }
 
   /** `wait`: the form that waits for locked keys (a busy close's lane); a lone close always does. */
@@ -180,6 +186,7 @@ export class HoldPath {
       this.ctx.hot,
       wait ? holds.closeBatchWait : holds.closeBatch,
       calls.map(closeParams),
+      wait,
       settled,
     );
   }

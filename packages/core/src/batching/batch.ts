@@ -30,19 +30,20 @@ export async function runBatch(
 }
 
 /**
- * runBatch for the batch statements, which commit without waiting for the disk (sql/requests.ts
- * batchLocks): when the statement took a call, a durable commit follows before any is answered.
- * `settled` is called in between: the statement's row locks are free.
+ * runBatch, then `settled` (the statement's row locks are free). A waiting statement (`wait`)
+ * commits without waiting for the disk (sql/requests.ts batchLocks): when it took a call, a
+ * durable commit follows before any call is answered.
  */
 export async function runDurableBatch(
   hot: Runner,
   statement: Statement,
   params: readonly unknown[][],
+  wait: boolean,
   settled: () => void = () => {},
 ): Promise<Answers> {
   const answers = await runBatch(hot, statement, params);
   settled();
-  if (answers.some((a) => a !== undefined && a !== BUSY)) {
+  if (wait && answers.some((a) => a !== undefined && a !== BUSY)) {
     try {
       await hot(FLUSH, []);
     } catch (cause) {

@@ -110,13 +110,14 @@ export function lockBound(lockMs: number): LockBound {
  * statement. `wait`: every row, waited for within the lock bound, in `order` — the order every
  * writer takes (keys in id order, then accounts) — so two waiting statements cannot deadlock.
  *
- * Either way the statement commits without waiting for its WAL flush (synchronous_commit off, for
- * its own transaction only), so its row locks are free for the next writer — another process's
- * batch on the same hot row — while the disk flushes, instead of after. Nothing is acknowledged
- * before it is durable: the caller runs FLUSH_SQL before answering (batching/batch.ts), and a
- * commit that a crash took before that flush was never acknowledged, and is resolved as any lost
- * answer (in doubt, voided: its claim is gone, so the tombstone goes in). A writer that read it
- * and committed durably made it durable too: WAL flushes in order.
+ * A `wait` statement serves a row another process is writing too (a busy row's lane), so it
+ * commits without waiting for its WAL flush (synchronous_commit off, for its own transaction
+ * only): its row locks are free for the other process's statement while the disk flushes,
+ * instead of after. Nothing is acknowledged before it is durable: the caller runs FLUSH_SQL
+ * before answering (batching/batch.ts), and a commit that a crash took before that flush was
+ * never acknowledged, and is resolved as any lost answer (in doubt, voided: its claim is gone, so
+ * the tombstone goes in). A writer that read it and committed durably made it durable too: WAL
+ * flushes in order.
  */
 export interface BatchLocks {
   /** Prefixes the statement's first CTE. */
@@ -126,17 +127,14 @@ export interface BatchLocks {
   lock(order: string): string;
 }
 
-const EARLY_RELEASE = `ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), `;
-const EARLY_GUARD = ` AND (SELECT ak_a FROM ak_async) IS NOT NULL`;
-
 export function batchLocks(bound: LockBound, wait: boolean): BatchLocks {
   return wait
     ? {
-        cte: `${EARLY_RELEASE}${bound.cte}, `,
-        guard: `${EARLY_GUARD} AND ${bound.guard}`,
+        cte: `ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), ${bound.cte}, `,
+        guard: ` AND (SELECT ak_a FROM ak_async) IS NOT NULL AND ${bound.guard}`,
         lock: (order) => `ORDER BY ${order} FOR UPDATE`,
       }
-    : { cte: EARLY_RELEASE, guard: EARLY_GUARD, lock: () => 'FOR UPDATE SKIP LOCKED' };
+    : { cte: '', guard: '', lock: () => 'FOR UPDATE SKIP LOCKED' };
 }
 
 /**

@@ -1,5 +1,6 @@
-import { AgentKey } from '@agentkey/core';
+import { AgentKey, type Queryable } from '@agentkey/core';
 import { openStore, STRESS_TIMEOUT_MS, type TestDb } from '@agentkey/test-support/db.js';
+import { lossyPool, resolveAll } from '@agentkey/test-support/lossy-pool.js';
 import { inParallel } from '@agentkey/test-support/parallel.js';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,15 +56,24 @@ describe('one hot key from several processes (server only)', () => {
     }
   }
 
+  /** Takes the key row `id` in a session of its own, as another process's statement would; returns its commit. */
+  async function holdRow(id: number): Promise<() => Promise<void>> {
+    const session = await db.newPool().connect();
+    await session.query('BEGIN');
+    await session.query(`SELECT 1 FROM ${db.table} WHERE id = $1 FOR UPDATE`, [id]);
+    return async () => {
+      await session.query('COMMIT');
+      session.release();
+    };
+  }
+
   it("two processes charging one key that a third holds: every charge lands once, none goes to the engine, each process's calls wait in one statement", async () => {
     const errors: unknown[] = [];
     const [a, b] = [store(errors), store(errors)];
     const { key, id } = await ak.create({ accountId: 'hot', budgetCents: 100_000 });
     // Both stores learn the key first (a lone charge each), so what follows is their batched path.
     for (const s of [a, b]) expect((await s.ak.authorize(key, { costCents: 1 })).ok).toBe(true);
-    const session = await db.newPool().connect();
-    await session.query('BEGIN');
-    await session.query(`SELECT 1 FROM ${db.table} WHERE id = $1 FOR UPDATE`, [id]);
+    const commit = await holdRow(id);
     const calls = Array.from(
       { length: 200 },
       (_, i) => () => (i % 2 ? a : b).ak.authorize(key, { costCents: 1 }),
@@ -71,8 +81,7 @@ describe('one hot key from several processes (server only)', () => {
     const answers = inParallel(calls, 32);
     // Each store has found the row taken and is waiting for it (not skipping it round and round).
     await lockWaiters(2);
-    await session.query('COMMIT');
-    session.release();
+    await commit();
     const results = await answers;
     expect(results.filter((r) => !r.ok)).toEqual([]);
     expect(errors).toEqual([]);
@@ -139,5 +148,74 @@ describe('one hot key from several processes (server only)', () => {
       `SELECT budget_used_micros::float8 AS used FROM {T}_accounts WHERE account_id = 'ceiling'`,
     );
     expect(account.used).toBe(rows.find((r) => r.account_id === 'ceiling')!.used);
+  });
+
+  // A waiting statement commits without waiting for the disk, so its row is free sooner
+  // (sql/requests.ts batchLocks); a durable commit follows before any call is answered.
+  const usedOf = async (id: number) =>
+    (await q('SELECT budget_used_micros::float8 AS m FROM {T} WHERE id = $1', [id]))[0].m as number;
+  const FLUSH = /pg_logical_emit_message/;
+
+  it("no charge of a batch is acknowledged before the batch's flush returns", async () => {
+    const lossy = lossyPool(db.pool, FLUSH);
+    const store = new AgentKey({ pool: lossy.pool, tableName: db.table, timeoutMs: STRESS_TIMEOUT_MS });
+    const { key, id } = await ak.create({ accountId: 'durable', budgetCents: 100 });
+    lossy.set('lose-answer');
+    // Another process holds the row: the calls' batch skips it, and their lane waits for it.
+    const commit = await holdRow(id);
+    let answered = 0;
+    const calls = Array.from({ length: 6 }, () =>
+      store.authorize(key, { costCents: 1 }).then((r) => {
+        answered++;
+        return r;
+      }),
+    );
+    await lockWaiters(1);
+    await commit();
+    // The waiting statement has committed (its charges are visible), and its flush is held.
+    while (lossy.held === 0 || (await usedOf(id)) < 6 * 10_000) await new Promise((r) => setTimeout(r, 10));
+    expect(answered).toBe(0);
+    await lossy.release();
+    expect((await Promise.all(calls)).every((r) => r.ok)).toBe(true);
+    expect(await usedOf(id)).toBe(6 * 10_000);
+  });
+
+  it('a batch whose flush fails, even as a connection that was never made, answers unavailable and is voided', async () => {
+    let failing = true;
+    const refused = () =>
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const pool: Queryable = {
+      query(text, params) {
+        if (failing && FLUSH.test(text)) return Promise.reject(refused());
+        return db.pool.query(text, params);
+      },
+    };
+    const errors: unknown[] = [];
+    const store = new AgentKey({
+      pool,
+      tableName: db.table,
+      timeoutMs: STRESS_TIMEOUT_MS,
+      onError: (e) => errors.push(e),
+    });
+    const { key, id } = await ak.create({ accountId: 'durable', budgetCents: 100 });
+    const commit = await holdRow(id);
+    const answers = Promise.all(Array.from({ length: 6 }, () => store.authorize(key, { costCents: 1 })));
+    await lockWaiters(1);
+    await commit();
+    const results = await answers;
+    expect(results.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual(Array(6).fill('unavailable'));
+    failing = false;
+    await resolveAll(store);
+    // The batch had committed: every charge it made is voided, none left counting.
+    expect(await usedOf(id)).toBe(0);
+    const [ledger] = (
+      await db.pool.query(
+        `SELECT count(*) FILTER (WHERE kind = 'charge')::int AS charges, count(*) FILTER (WHERE kind = 'void')::int AS voids
+          FROM ${db.table}_ledger WHERE principal_id = $1`,
+        [id],
+      )
+    ).rows;
+    expect(ledger.voids).toBe(ledger.charges);
+    expect(ledger.charges).toBeGreaterThan(0);
   });
 });
