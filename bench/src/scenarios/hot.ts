@@ -157,15 +157,8 @@ async function takeCounts(stores: ChildProcess[]): Promise<Counts> {
   return sum;
 }
 
-interface Round {
-  perSec: number;
-  p50ms: number;
-  p99ms: number;
-  rowWrites: number;
-  engine: number;
-  statements: number;
-  errors: number;
-}
+/** One round of one configuration. */
+type Round = Omit<HotRow, 'name' | 'processes'>;
 
 async function measureOnce(g: Group, setup: HotSetup, table: string, seconds: number): Promise<Round> {
   await takeCounts(g.stores);
