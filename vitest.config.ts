@@ -23,7 +23,22 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'default', include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'] },
+      },
+      // The core suite again through a private PgBouncer in transaction pooling mode
+      // (test/support/pgbouncer.ts): what a deployment past one machine's pooling runs.
+      {
+        extends: true,
+        test: {
+          name: 'core-pgbouncer',
+          include: ['packages/core/test/**/*.test.ts'],
+          env: { AGENTKEY_TEST_PGBOUNCER: '1' },
+        },
+      },
+    ],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

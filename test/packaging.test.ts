@@ -180,7 +180,14 @@ describe('installed from the tarballs in a fresh project', () => {
 `,
       );
       const seen = JSON.parse(await run(process.execPath, [file], consumer));
-      expect(seen).toEqual(['ok', 'budget_exceeded', 'ok', 'ok', ['001_tables.sql', 'functions'], 3]);
+      expect(seen).toEqual([
+        'ok',
+        'budget_exceeded',
+        'ok',
+        'ok',
+        ['001_tables.sql', '002_rate_limits.sql', 'functions'],
+        3,
+      ]);
     },
   );
 

@@ -5,16 +5,18 @@
  *   pnpm bench                          # 10 interleaved rounds of 1 s per scenario
  *   pnpm bench --seconds 5 --rounds 3 --record   # also rewrite bench/RESULTS.md
  *   pnpm bench --only f,g               # the ceiling and the named scenarios only (never recorded)
+ *   pnpm bench --only scale             # (s1)–(s4): authorize on 1,000 vs 1,000,000 keys
  *   pnpm bench --only hot               # the hot-key scenarios only: 1, 2, 4 processes on one key
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import pg from 'pg';
-import { interleave, type Scenario, table } from './harness.js';
+import { interleave, type Measurement, type Scenario, table } from './harness.js';
 import { coreScenarios } from './scenarios/core.js';
 import { engineScenarios } from './scenarios/engine.js';
 import { hotReport, hotScenarios } from './scenarios/hot.js';
+import { scaleScenarios } from './scenarios/scale.js';
 import { verifierScenarios } from './scenarios/verifiers.js';
 
 const arg = (name: string, fallback: number) => {
@@ -28,6 +30,7 @@ const rounds = arg('--rounds', 10);
 const onlyAt = process.argv.indexOf('--only');
 /** Scenario letters to run beside the ceiling, for quick comparisons while working on one path. */
 const only = onlyAt > 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',').map((s) => s.trim())) : null;
+if (only?.delete('scale')) for (const s of ['s1', 's2', 's3', 's4']) only.add(s);
 const record = process.argv.includes('--record') && only === null;
 export const CLIENTS = 32;
 export const KEYS = 100;
@@ -44,7 +47,7 @@ try {
   const scenarios: Scenario[] = [];
   /** `scenario`'s throughput over `versus`'s (default: the ceiling, which runs first) must reach `min`. */
   const targets: Array<{ label: string; scenario: string; min: number; versus?: string }> = [];
-  const notes: Array<() => string[]> = [];
+  const notes: Array<(results: Measurement[]) => string[]> = [];
   const core = await coreScenarios({ pool, admin, schema, keys: KEYS });
   scenarios.push(...core.scenarios);
   targets.push(...core.targets);
@@ -60,6 +63,12 @@ try {
   const engine = await engineScenarios({ pool, admin, schema, keys: KEYS });
   scenarios.push(...engine.scenarios);
   targets.push(...engine.targets);
+  // A million rows take a while to write: made only when (s1)–(s4) run.
+  if (!only || ['s1', 's2', 's3', 's4'].some((s) => only.has(s))) {
+    const scale = await scaleScenarios({ pool, admin, schema, large: arg('--scale-keys', 1_000_000) });
+    scenarios.push(...scale.scenarios);
+    notes.push(scale.notes);
+  }
 
   const letter = (name: string) => /^\((\w+)\)/.exec(name)?.[1] ?? '';
   const chosen = only ? scenarios.filter((s, i) => i === 0 || only.has(letter(s.name))) : scenarios;
@@ -90,7 +99,7 @@ try {
       const r = ratio(t.scenario, t.versus);
       return `${t.label} = ${r.toFixed(2)}   (target ≥ ${t.min.toFixed(2)}) ${r >= t.min ? 'met' : 'MISSED'}`;
     });
-  lines.push(...notes.flatMap((note) => note()));
+  lines.push(...notes.flatMap((note) => note(results)));
   lines.push(...(hot?.lines ?? []));
   const batched = results.find((r) => r.name.startsWith('(a2)'));
   const tables = [ceiling ? table(results, ceiling, batched) : '', hot?.table ?? ''].filter(Boolean);

@@ -3,6 +3,7 @@ import { AgentKey, type AgentKeyOptions, fromPGlite, type Queryable } from '@age
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { expect, inject } from 'vitest';
+import { throughPgBouncer } from './pgbouncer.js';
 
 export interface TestDb {
   /** A fresh schema; tables created in it never collide with another test file's. */
@@ -16,19 +17,33 @@ export interface TestDb {
 }
 
 export type Backend = 'postgres' | 'pglite';
-export const BACKENDS: readonly Backend[] = ['postgres', 'pglite'];
+/** Through PgBouncer only the server runs: PGlite has no pooler in front of it. */
+export const BACKENDS: readonly Backend[] = throughPgBouncer() ? ['postgres'] : ['postgres', 'pglite'];
 
+/** The shared test database itself, never through a pooler. */
 export function databaseUrl(): string {
   return inject('databaseUrl');
 }
 
-/** A pg pool on the shared test database, searching only `schema`. */
+/** Where AgentKey's pools connect: the database, or the private PgBouncer in front of it. */
+export function poolUrl(): string {
+  return inject('poolUrl');
+}
+
+/**
+ * A pg pool on the shared test database (through the PgBouncer when the run has one), or, given a
+ * `schema`, a direct pool searching only `schema`: a startup search_path is session state, which
+ * PgBouncer in transaction mode refuses (the README's deployment notes: name the table with its schema).
+ */
 export function serverPool(schema?: string, max = 10): pg.Pool {
-  return new pg.Pool({
-    connectionString: databaseUrl(),
-    max,
-    ...(schema ? { options: `-c search_path=${schema}` } : {}),
-  });
+  if (schema)
+    return new pg.Pool({ connectionString: databaseUrl(), max, options: `-c search_path=${schema}` });
+  return new pg.Pool({ connectionString: poolUrl(), max });
+}
+
+/** A pool straight to the database, for sessions a test holds on purpose (session advisory locks). */
+export function directPool(max = 10): pg.Pool {
+  return new pg.Pool({ connectionString: databaseUrl(), max });
 }
 
 export async function openDb(backend: Backend = 'postgres'): Promise<TestDb> {
@@ -175,7 +190,9 @@ export async function snapshotWindow(db: TestDb, rowId: number) {
   url.username = role;
   url.password = '';
   const parkedPool = new pg.Pool({ connectionString: url.toString(), max: 4 });
-  const holder = await db.newPool().connect();
+  // A session lock: its session must stay put, so straight to the database, never through a pooler.
+  const direct = directPool(1);
+  const holder = await direct.connect();
   await holder.query('SELECT pg_advisory_lock($1)', [lockId]);
   let held = true;
   const release = async () => {
@@ -183,6 +200,7 @@ export async function snapshotWindow(db: TestDb, rowId: number) {
     held = false;
     await holder.query('SELECT pg_advisory_unlock($1)', [lockId]);
     holder.release();
+    await direct.end();
   };
   return {
     /** A pool whose statements park on the row until `release`. */

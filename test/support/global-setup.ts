@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { PGBOUNCER_ENV, startPgBouncer } from './pgbouncer.js';
 
 const LOCAL_DATABASE = 'postgres://postgres@127.0.0.1:5432/test';
 const LOCAL_REDIS = 'redis://127.0.0.1:6379';
@@ -8,6 +9,8 @@ const LOCAL_REDIS = 'redis://127.0.0.1:6379';
 declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string;
+    /** Where AgentKey's pools connect: `databaseUrl`, or a private PgBouncer in front of it. */
+    poolUrl: string;
     redisUrl: string;
   }
 }
@@ -34,8 +37,19 @@ export default async function setup(project: TestProject) {
   const { url: databaseUrl } = db;
   const { url: redisUrl } = redis;
   await checkDatabase(databaseUrl);
-  console.log(sourcesLine(db, redis));
+  let poolUrl = databaseUrl;
+  // A project with AGENTKEY_TEST_PGBOUNCER=1 in its env (vitest.config.ts) runs through a private
+  // PgBouncer in transaction pooling mode; sessions the tests hold on purpose stay direct (db.ts).
+  if (project.config.env?.[PGBOUNCER_ENV] === '1' || process.env[PGBOUNCER_ENV] === '1') {
+    const bouncer = await startPgBouncer(databaseUrl);
+    stops.push(bouncer.stop);
+    poolUrl = bouncer.url;
+  }
+  console.log(
+    sourcesLine(db, redis) + (poolUrl === databaseUrl ? '' : `, through PgBouncer ${redact(poolUrl)}`),
+  );
   project.provide('databaseUrl', databaseUrl);
+  project.provide('poolUrl', poolUrl);
   project.provide('redisUrl', redisUrl);
   return async () => {
     for (const stop of stops) await stop();

@@ -162,6 +162,54 @@ CREATE INDEX IF NOT EXISTS "sdk_api_keys_requests_at_brin" ON "sdk_api_keys_requ
 ALTER TABLE "sdk_api_keys_idempotency" ADD COLUMN IF NOT EXISTS request_id UUID;
 COMMENT ON COLUMN "sdk_api_keys_idempotency".request_id IS 'agentkey: the request that made this key''s effect';
 
+-- migrate(): 002_rate_limits.sql
+-- Rate limits (sql/rate-rules.ts has the rule): requests and cents per window, on a key or subject
+-- and on an account, and the named windows of other limiters (the /signup limiter of
+-- @agentkey/express). Only creates what is missing, so it can run again.
+
+-- A limit is set when rate_window_sec is not NULL (the lean statements' one guard); either count
+-- may be NULL (no limit of that kind). The window's state: when it started (the first call it
+-- admitted), and what it admitted since (calls, and micros charged or held).
+-- The same columns on the keys and the accounts table.
+DO $rate_columns$
+DECLARE target regclass;
+BEGIN
+  FOREACH target IN ARRAY ARRAY['"sdk_api_keys"'::regclass, '"sdk_api_keys_accounts"'::regclass] LOOP
+    EXECUTE format('ALTER TABLE %s
+      ADD COLUMN IF NOT EXISTS rate_requests INTEGER,
+      ADD COLUMN IF NOT EXISTS rate_cents INTEGER,
+      ADD COLUMN IF NOT EXISTS rate_window_sec INTEGER,
+      ADD COLUMN IF NOT EXISTS rate_window_at TIMESTAMPTZ,
+      ADD COLUMN IF NOT EXISTS rate_count INTEGER NOT NULL DEFAULT 0,
+      ADD COLUMN IF NOT EXISTS rate_micros BIGINT NOT NULL DEFAULT 0', target);
+    EXECUTE format('COMMENT ON COLUMN %s.rate_window_sec IS %L', target,
+      'agentkey: the rate limit''s window in seconds; NULL: no rate limit (sql/rate-rules.ts)');
+  END LOOP;
+END $rate_columns$;
+
+CREATE TABLE IF NOT EXISTS "sdk_api_keys_rate_windows" (
+  bucket TEXT PRIMARY KEY,
+  window_at TIMESTAMPTZ NOT NULL,
+  count INTEGER NOT NULL DEFAULT 0,
+  expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_rate_windows_expires_idx" ON "sdk_api_keys_rate_windows" (expires_at);
+COMMENT ON TABLE "sdk_api_keys_rate_windows" IS 'agentkey: fixed windows of named limiters (e.g. /signup per client address), sql/rate-rules.ts';
+
+-- The engine's result carries a rate refusal's numbers. On a database made before this
+-- migration the type exists in its first shape and grows here; a new database gets it whole from
+-- functions/engine_row.sql.
+DO $rate_row$
+BEGIN
+  IF to_regtype('"sdk_api_keys_engine_row"') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute
+      WHERE attrelid = (SELECT typrelid FROM pg_type WHERE oid = to_regtype('"sdk_api_keys_engine_row"'))
+        AND attname = 'rate_policy' AND NOT attisdropped) THEN
+    ALTER TYPE "sdk_api_keys_engine_row" ADD ATTRIBUTE rate_policy text, ADD ATTRIBUTE rate_kind text,
+      ADD ATTRIBUTE rate_limit float8, ADD ATTRIBUTE rate_remaining float8, ADD ATTRIBUTE rate_reset_sec float8,
+      ADD ATTRIBUTE rate_window_sec float8;
+  END IF;
+END $rate_row$;
+
 -- migrate(): functions
 -- The engine functions' one result shape, created once, and the helper that builds a row of it.
 -- Only the validated table names are substituted (the names in double braces, sql/render.ts);
@@ -171,7 +219,8 @@ COMMENT ON COLUMN "sdk_api_keys_idempotency".request_id IS 'agentkey: the reques
 -- ms). Created once: re-creating the functions (whenever their checksum changed, sql/migrate.ts)
 -- replaces them in place, so calls running meanwhile never lose the type or a function. Before
 -- the type existed (agentkey 0.3.0) the functions returned OUT columns, which CREATE OR REPLACE
--- cannot change: those are dropped first, that one time. A new shape is a numbered migration.
+-- cannot change: those are dropped first, that one time. A new shape is a numbered migration
+-- (002_rate_limits.sql added the rate_ columns to a type made before it).
 DO $engine_row$
 BEGIN
   IF to_regtype('"sdk_api_keys_engine_row"') IS NULL THEN
@@ -186,7 +235,8 @@ BEGIN
       held_micros float8, budget_reset_at float8, account_limit_cents integer, account_used_micros float8,
       account_reset_at float8, hold_amount_micros float8, hold_expires_at float8, pool_reset_at float8,
       account_held_micros float8, pool_id integer, pool_budget_cents integer, pool_used_micros float8,
-      pool_held_micros float8
+      pool_held_micros float8, rate_policy text, rate_kind text, rate_limit float8, rate_remaining float8,
+      rate_reset_sec float8, rate_window_sec float8
     );
   END IF;
 END $engine_row$;
@@ -228,6 +278,72 @@ CREATE OR REPLACE FUNCTION "sdk_api_keys_account_held_now"(p_account text, p_hel
   AS $f$ BEGIN RETURN (CASE WHEN p_held = 0 THEN 0::bigint ELSE (SELECT COALESCE(sum(oh.amount_micros), 0) FROM "sdk_api_keys_holds" oh WHERE oh.account_id = p_account AND oh.state = 'open' AND oh.expires_at > p_now)::bigint END); END $f$;
 CREATE OR REPLACE FUNCTION "sdk_api_keys_account_open_sum"(p_account text) RETURNS bigint LANGUAGE plpgsql STABLE
   AS $f$ BEGIN RETURN (SELECT COALESCE(sum(oh.amount_micros), 0) FROM "sdk_api_keys_holds" oh WHERE oh.account_id = p_account AND oh.state = 'open')::bigint; END $f$;
+
+-- Rate-limit rules (rendered from sql/rate-rules.ts).
+CREATE OR REPLACE FUNCTION "sdk_api_keys_rate_start"(p_at timestamptz, p_sec integer, p_now timestamptz) RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $f$ SELECT (CASE WHEN (p_at IS NULL OR p_now - p_at >= make_interval(secs => p_sec)) THEN p_now ELSE p_at END) $f$;
+CREATE OR REPLACE FUNCTION "sdk_api_keys_rate_now"(p_value bigint, p_at timestamptz, p_sec integer, p_now timestamptz) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $f$ SELECT (CASE WHEN (p_at IS NULL OR p_now - p_at >= make_interval(secs => p_sec)) THEN 0 ELSE p_value END) $f$;
+CREATE OR REPLACE FUNCTION "sdk_api_keys_rate_reset_sec"(p_at timestamptz, p_sec integer, p_now timestamptz) RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $f$ SELECT GREATEST(1, LEAST(p_sec, ceil(p_sec - extract(epoch FROM (p_now - (CASE WHEN (p_at IS NULL OR p_now - p_at >= make_interval(secs => p_sec)) THEN p_now ELSE p_at END))))))::float8 $f$;
+CREATE OR REPLACE FUNCTION "sdk_api_keys_rate_refusal"(p_requests integer, p_cents integer, p_sec integer, p_at timestamptz, p_count integer, p_micros bigint, p_now timestamptz, p_need bigint) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $f$ SELECT (CASE WHEN p_sec IS NULL THEN NULL
+    WHEN p_requests IS NOT NULL AND (CASE WHEN (p_at IS NULL OR p_now - p_at >= make_interval(secs => p_sec)) THEN 0 ELSE p_count END) + 1 > p_requests THEN 'requests'
+    WHEN p_cents IS NOT NULL AND (CASE WHEN (p_at IS NULL OR p_now - p_at >= make_interval(secs => p_sec)) THEN 0 ELSE p_micros END) + p_need > (p_cents::bigint * 10000) THEN 'cents'
+  END) $f$;
+CREATE OR REPLACE FUNCTION "sdk_api_keys_rate_remaining"(p_kind text, p_requests integer, p_cents integer, p_count integer, p_micros bigint, p_at timestamptz, p_sec integer, p_now timestamptz) RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $f$ SELECT (CASE WHEN p_kind = 'requests' THEN GREATEST(p_requests - (CASE WHEN (p_at IS NULL OR p_now - p_at >= make_interval(secs => p_sec)) THEN 0 ELSE p_count END), 0)
+    ELSE GREATEST((p_cents::bigint * 10000) - (CASE WHEN (p_at IS NULL OR p_now - p_at >= make_interval(secs => p_sec)) THEN 0 ELSE p_micros END), 0) END)::float8 $f$;
+CREATE OR REPLACE FUNCTION "sdk_api_keys_rate_kind"(p_requests integer) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $f$ SELECT (CASE WHEN p_requests IS NOT NULL THEN 'requests' ELSE 'cents' END) $f$;
+CREATE OR REPLACE FUNCTION "sdk_api_keys_rate_take_key"(p_key integer,
+  p_now timestamptz, p_need bigint) RETURNS TABLE (at timestamptz, count integer, micros bigint) LANGUAGE sql AS $f$
+  UPDATE "sdk_api_keys" SET rate_window_at = (CASE WHEN (rate_window_at IS NULL OR p_now - rate_window_at >= make_interval(secs => rate_window_sec)) THEN p_now ELSE rate_window_at END),
+    rate_count = (CASE WHEN (rate_window_at IS NULL OR p_now - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END) + 1,
+    rate_micros = (CASE WHEN (rate_window_at IS NULL OR p_now - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END) + p_need
+  WHERE id = p_key AND rate_window_sec IS NOT NULL
+  RETURNING rate_window_at, rate_count, rate_micros $f$;
+CREATE OR REPLACE FUNCTION "sdk_api_keys_rate_take_account"(p_key text,
+  p_now timestamptz, p_need bigint) RETURNS TABLE (at timestamptz, count integer, micros bigint) LANGUAGE sql AS $f$
+  UPDATE "sdk_api_keys_accounts" SET rate_window_at = (CASE WHEN (rate_window_at IS NULL OR p_now - rate_window_at >= make_interval(secs => rate_window_sec)) THEN p_now ELSE rate_window_at END),
+    rate_count = (CASE WHEN (rate_window_at IS NULL OR p_now - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END) + 1,
+    rate_micros = (CASE WHEN (rate_window_at IS NULL OR p_now - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END) + p_need
+  WHERE account_id = p_key AND rate_window_sec IS NOT NULL
+  RETURNING rate_window_at, rate_count, rate_micros $f$;
+CREATE OR REPLACE FUNCTION "sdk_api_keys_rate_give_key"(p_key integer,
+  p_now timestamptz, p_since timestamptz, p_delta bigint) RETURNS void LANGUAGE sql AS $f$
+  UPDATE "sdk_api_keys" SET rate_micros = GREATEST(rate_micros + p_delta, 0)
+  WHERE id = p_key AND rate_window_sec IS NOT NULL AND p_delta <> 0
+    AND p_since >= rate_window_at AND NOT (rate_window_at IS NULL OR p_now - rate_window_at >= make_interval(secs => rate_window_sec)) $f$;
+CREATE OR REPLACE FUNCTION "sdk_api_keys_rate_give_account"(p_key text,
+  p_now timestamptz, p_since timestamptz, p_delta bigint) RETURNS void LANGUAGE sql AS $f$
+  UPDATE "sdk_api_keys_accounts" SET rate_micros = GREATEST(rate_micros + p_delta, 0)
+  WHERE account_id = p_key AND rate_window_sec IS NOT NULL AND p_delta <> 0
+    AND p_since >= rate_window_at AND NOT (rate_window_at IS NULL OR p_now - rate_window_at >= make_interval(secs => rate_window_sec)) $f$;
+-- A named limiter's call (the /signup limiter): counts one call in bucket p_bucket unless its
+-- window already admitted p_max; returns whether it did, and the seconds until the window resets.
+-- The row is locked for the decision, so every process shares one count. Expired windows are
+-- pruned a few at a time whenever a bucket opens.
+CREATE OR REPLACE FUNCTION "sdk_api_keys_rate_hit"(p_bucket text, p_now timestamptz, p_max integer, p_sec integer,
+  OUT ok boolean, OUT reset_sec float8) LANGUAGE plpgsql AS $f$
+DECLARE w "sdk_api_keys_rate_windows"%ROWTYPE;
+BEGIN
+  INSERT INTO "sdk_api_keys_rate_windows" (bucket, window_at, count, expires_at)
+    VALUES (p_bucket, p_now, 0, p_now + make_interval(secs => p_sec)) ON CONFLICT (bucket) DO NOTHING;
+  IF FOUND THEN
+    DELETE FROM "sdk_api_keys_rate_windows" WHERE bucket IN (SELECT x.bucket FROM "sdk_api_keys_rate_windows" x
+      WHERE x.expires_at < p_now AND x.bucket <> p_bucket LIMIT 20 FOR UPDATE SKIP LOCKED);
+  END IF;
+  SELECT * INTO w FROM "sdk_api_keys_rate_windows" x WHERE x.bucket = p_bucket FOR UPDATE;
+  ok := "sdk_api_keys_rate_refusal"(p_max, NULL, p_sec, w.window_at, w.count, 0, p_now, 0) IS NULL;
+  IF ok THEN
+    UPDATE "sdk_api_keys_rate_windows" SET window_at = "sdk_api_keys_rate_start"(w.window_at, p_sec, p_now),
+        count = "sdk_api_keys_rate_now"(w.count, w.window_at, p_sec, p_now) + 1,
+        expires_at = "sdk_api_keys_rate_start"(w.window_at, p_sec, p_now) + make_interval(secs => p_sec)
+      WHERE bucket = p_bucket RETURNING window_at INTO w.window_at;
+  END IF;
+  reset_sec := "sdk_api_keys_rate_reset_sec"(w.window_at, p_sec, p_now);
+END $f$;
 
 CREATE OR REPLACE FUNCTION "sdk_api_keys_next_reset"(budget_period text, p_now timestamptz, budget_reset_at timestamptz)
   RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $f$ SELECT (CASE WHEN NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= p_now) THEN budget_reset_at
@@ -333,7 +449,8 @@ END $f$;
 
 
 -- Charge and/or reserve against a key or subject, its pool parent and its account. Outcomes:
--- ok, unknown, revoked, expired, scope, budget (cap = key | pool | account).
+-- ok, unknown, revoked, expired, scope, budget (cap = key | pool | account), rate_limited (rate_policy =
+-- key | account, rate_kind = requests | cents; the rule is sql/rate-rules.ts's).
 CREATE OR REPLACE FUNCTION "sdk_api_keys_charge"(p_value text, p_now timestamptz, p_cost bigint, p_scope text,
   p_token_ok boolean, p_by_subject boolean, p_hold bigint, p_hold_until timestamptz, p_idem text, p_op text,
   p_ledger boolean, p_meta jsonb, p_rid uuid, p_lock_ms integer) RETURNS SETOF "sdk_api_keys_engine_row" LANGUAGE plpgsql AS $f$
@@ -361,6 +478,10 @@ DECLARE
   v_orig bigint := 0;
   v_k_reset boolean := false;
   v_need bigint := p_cost + p_hold;
+  v_k_rate text;
+  v_a_limited boolean := false;
+  v_rate_policy text;
+  v_rate_kind text;
 BEGIN
   IF p_lock_ms > 0 THEN PERFORM set_config('lock_timeout', p_lock_ms || 'ms', true); END IF;
   -- Who: read without a lock to learn the row and its account.
@@ -444,6 +565,12 @@ BEGIN
     v_p_held := "sdk_api_keys_held_sum"(p.id, p_now, NULL);
   END IF;
 
+  -- A replay was counted by its first call; a refusal counts nothing (sql/rate-rules.ts).
+  IF NOT v_replayed THEN
+    v_k_rate := "sdk_api_keys_rate_refusal"(k.rate_requests, k.rate_cents, k.rate_window_sec, k.rate_window_at, k.rate_count,
+      k.rate_micros, p_now, v_need);
+  END IF;
+
   -- A replay is still a request: revocation, expiry and scope bind it as they bind any other (an
   -- old idempotency key must never open a door). Only the budget was settled by the first call.
   IF k.revoked_at IS NOT NULL OR (k.pool_parent_id IS NOT NULL AND (p.id IS NULL OR p.revoked_at IS NOT NULL))
@@ -454,10 +581,18 @@ BEGIN
   ELSIF NOT "sdk_api_keys_cap_fits"(k.budget_cents, v_k_used + v_k_held, v_need) THEN v_outcome := 'budget'; v_cap := 'key';
   ELSIF p.id IS NOT NULL AND NOT "sdk_api_keys_cap_fits"(p.budget_cents, v_p_used + v_p_held, v_need) THEN
     v_outcome := 'budget'; v_cap := 'pool';
+  ELSIF v_k_rate IS NOT NULL THEN v_outcome := 'rate_limited'; v_rate_policy := 'key'; v_rate_kind := v_k_rate;
   END IF;
 
   -- The account row is the most contended lock (every key of the account wants it): take it last,
   -- only when every other check passed, and hold it just through the writes below.
+  -- An account with a rate limit but no ceiling is locked as well, for its window.
+  IF v_outcome = 'ok' AND NOT k.account_capped AND k.account_id IS NOT NULL THEN
+    v_a_limited := EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" x WHERE x.account_id = k.account_id AND x.rate_window_sec IS NOT NULL);
+  END IF;
+  IF v_a_limited AND v_outcome = 'ok' THEN
+    SELECT * INTO a FROM "sdk_api_keys_accounts" x WHERE x.account_id = k.account_id FOR UPDATE;
+  END IF;
   IF k.account_capped AND v_outcome = 'ok' THEN
     SELECT * INTO a FROM "sdk_api_keys_accounts" x WHERE x.account_id = k.account_id FOR UPDATE;
     v_a_used := "sdk_api_keys_used_now"(a.budget_used_micros, a.budget_used_cents, a.budget_reset_at, p_now);
@@ -469,6 +604,11 @@ BEGIN
         v_outcome := 'budget'; v_cap := 'account';
       END IF;
     END IF;
+  END IF;
+  IF v_outcome = 'ok' AND NOT v_replayed AND a.rate_window_sec IS NOT NULL THEN
+    v_rate_kind := "sdk_api_keys_rate_refusal"(a.rate_requests, a.rate_cents, a.rate_window_sec, a.rate_window_at, a.rate_count,
+      a.rate_micros, p_now, v_need);
+    IF v_rate_kind IS NOT NULL THEN v_outcome := 'rate_limited'; v_rate_policy := 'account'; END IF;
   END IF;
 
   IF v_outcome <> 'ok' THEN
@@ -495,6 +635,19 @@ BEGIN
     END IF;
     IF p.id IS NOT NULL THEN
       v_p_used := "sdk_api_keys_spend_pool"(p.id, v_p_used, p_cost, p.budget_reset_at, p_hold);
+    END IF;
+    -- Counted in each rate window it passed (a replay was counted by its first call).
+    IF NOT v_replayed AND k.rate_window_sec IS NOT NULL THEN
+      SELECT x.at, x.count, x.micros INTO k.rate_window_at, k.rate_count, k.rate_micros
+        FROM "sdk_api_keys_rate_take_key"(k.id, p_now, v_need) x;
+    END IF;
+    IF NOT v_replayed AND a.rate_window_sec IS NOT NULL THEN
+      SELECT x.at, x.count, x.micros INTO a.rate_window_at, a.rate_count, a.rate_micros
+        FROM "sdk_api_keys_rate_take_account"(a.account_id, p_now, v_need) x;
+    END IF;
+    -- A passed call reports the key's window, else the account's.
+    IF k.rate_window_sec IS NOT NULL THEN v_rate_policy := 'key'; v_rate_kind := "sdk_api_keys_rate_kind"(k.rate_requests);
+    ELSIF a.rate_window_sec IS NOT NULL THEN v_rate_policy := 'account'; v_rate_kind := "sdk_api_keys_rate_kind"(a.rate_requests);
     END IF;
     IF k.account_capped THEN
       v_a_used := "sdk_api_keys_spend_account"(k.account_id, v_a_used, p_cost, a.budget_reset_at, p_now);
@@ -533,7 +686,18 @@ BEGIN
     hh.amount_micros::float8, date_part('epoch', hh.expires_at) * 1000, date_part('epoch', p.budget_reset_at) * 1000,
     (v_a_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8,
     -- The pool root as this call leaves it: a pooled key reports no more room than its pool has.
-    p.id, p.budget_cents, v_p_used::float8, (v_p_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8
+    p.id, p.budget_cents, v_p_used::float8, (v_p_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8,
+    -- The rate window that refused or, for a passed call, the one it reports (NULL: none).
+    v_rate_policy, v_rate_kind,
+    (CASE v_rate_policy WHEN 'key' THEN CASE WHEN v_rate_kind = 'requests' THEN k.rate_requests ELSE k.rate_cents END
+      WHEN 'account' THEN CASE WHEN v_rate_kind = 'requests' THEN a.rate_requests ELSE a.rate_cents END END)::float8,
+    CASE v_rate_policy WHEN 'key' THEN "sdk_api_keys_rate_remaining"(v_rate_kind, k.rate_requests, k.rate_cents, k.rate_count,
+        k.rate_micros, k.rate_window_at, k.rate_window_sec, p_now)
+      WHEN 'account' THEN "sdk_api_keys_rate_remaining"(v_rate_kind, a.rate_requests, a.rate_cents, a.rate_count, a.rate_micros,
+        a.rate_window_at, a.rate_window_sec, p_now) END,
+    CASE v_rate_policy WHEN 'key' THEN "sdk_api_keys_rate_reset_sec"(k.rate_window_at, k.rate_window_sec, p_now)
+      WHEN 'account' THEN "sdk_api_keys_rate_reset_sec"(a.rate_window_at, a.rate_window_sec, p_now) END,
+    (CASE v_rate_policy WHEN 'key' THEN k.rate_window_sec WHEN 'account' THEN a.rate_window_sec END)::float8
     FROM (SELECT 1) one LEFT JOIN "sdk_api_keys_holds" hh ON hh.id = v_hold_id;
 END $f$;
 
@@ -672,6 +836,12 @@ BEGIN
     IF a.account_id IS NOT NULL THEN
       v_a_used := "sdk_api_keys_spend_account"(a.account_id, v_a_used, v_charge, a.budget_reset_at, p_now);
     END IF;
+    -- The rate windows counted the hold's amount when it was reserved: they count its cost instead
+    -- (sql/rate-rules.ts). The account's row is locked here, after the key and the hold.
+    PERFORM "sdk_api_keys_rate_give_key"(k.id, p_now, h.created_at, v_charge - h.amount_micros);
+    IF k.account_id IS NOT NULL THEN
+      PERFORM "sdk_api_keys_rate_give_account"(k.account_id, p_now, h.created_at, v_charge - h.amount_micros);
+    END IF;
     IF p_idem IS NOT NULL THEN
       UPDATE "sdk_api_keys_idempotency" SET charged_micros = v_charge, shortfall_micros = p_cost - v_charge
         WHERE principal_id = h.principal_id AND op = v_op AND key = p_idem;
@@ -700,7 +870,8 @@ BEGIN
     "sdk_api_keys_account_held_now"(a.account_id, a.held_micros, p_now)::float8,
     p.id, p.budget_cents, COALESCE(v_p_used, "sdk_api_keys_stored_used"(p.budget_used_micros, p.budget_used_cents))::float8,
     -- Summed: p.held_micros is stale when expire_holds ran above.
-    (CASE WHEN p.id IS NOT NULL THEN "sdk_api_keys_held_sum"(p.id, p_now, NULL) END)::float8;
+    (CASE WHEN p.id IS NOT NULL THEN "sdk_api_keys_held_sum"(p.id, p_now, NULL) END)::float8,
+    NULL::text, NULL::text, NULL::float8, NULL::float8, NULL::float8, NULL::float8;
 END $f$;
 
 
@@ -846,7 +1017,8 @@ WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) A
     budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint + 9999) / 10000, 2147483647)::int,
     last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END
   WHERE key_hash = $1 AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND $5::boolean AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND ($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000)))
-    AND pool_parent_id IS NULL AND account_capped = false
+    AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
   RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
   date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
@@ -863,7 +1035,8 @@ WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) A
     budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint + 9999) / 10000, 2147483647)::int,
     last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END
   WHERE key_hash = $1 AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND $5::boolean AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND ($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000)))
-    AND pool_parent_id IS NULL AND account_capped = false
+    AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
   RETURNING id, budget_cents, date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros,
   date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
@@ -878,7 +1051,8 @@ SELECT * FROM upd;
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), kl AS (
     SELECT id, account_id FROM "sdk_api_keys"
     WHERE key_hash = $1 AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND $5::boolean AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND ($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000)))
-      AND pool_parent_id IS NULL AND account_capped = true
+      AND pool_parent_id IS NULL AND account_capped = true AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
     FOR UPDATE),
   acct AS (UPDATE "sdk_api_keys_accounts" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint,
       budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint + 9999) / 10000, 2147483647)::int, updated_at = $2::timestamptz
@@ -908,6 +1082,8 @@ WITH r AS (
   k AS MATERIALIZED (SELECT id, key_hash AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
       expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
     FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped IS NOT NULL
+      AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
     FOR UPDATE SKIP LOCKED),
   a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
@@ -917,7 +1093,8 @@ WITH r AS (
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.key_hash FROM "sdk_api_keys" x
       WHERE x.key_hash = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
-        AND x.id <> ALL(ARRAY(SELECT id FROM k))))
+        AND (x.rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL)) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
     OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
       WHERE ak_capped AND ak_account <> ALL(ARRAY(SELECT ak_account FROM a))
         AND EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" y WHERE y.account_id = k.ak_account AND y.budget_cents IS NOT NULL)))),
@@ -965,6 +1142,8 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
   k AS MATERIALIZED (SELECT id, key_hash AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
       expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
     FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped IS NOT NULL
+      AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
     ORDER BY id FOR UPDATE),
   a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
@@ -974,7 +1153,8 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.key_hash FROM "sdk_api_keys" x
       WHERE x.key_hash = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
-        AND x.id <> ALL(ARRAY(SELECT id FROM k))))
+        AND (x.rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL)) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
     OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
       WHERE ak_capped AND ak_account <> ALL(ARRAY(SELECT ak_account FROM a))
         AND EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" y WHERE y.account_id = k.ak_account AND y.budget_cents IS NOT NULL)))),
@@ -1022,7 +1202,8 @@ WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) A
     held_micros = held_micros + $6::bigint,
     last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END
   WHERE key_hash = $1 AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND $5::boolean AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND ($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz)
-    AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint + $6::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000))) AND pool_parent_id IS NULL AND account_capped = false
+    AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint + $6::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000))) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
   RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
   date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
@@ -1044,9 +1225,11 @@ WITH r AS (
     $7::timestamptz[], $8::uuid[]) WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_hold, ak_until, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, key_hash AS ak_value, revoked_at, expires_at, scopes, budget_reset_at, budget_cents,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
-    FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false FOR UPDATE SKIP LOCKED),
+    FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) FOR UPDATE SKIP LOCKED),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
-    SELECT key_hash FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND id <> ALL(ARRAY(SELECT id FROM k))))),
+    SELECT key_hash FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM k))))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
       (sum(r.ak_cost + r.ak_hold) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_total
     FROM r JOIN k ON k.ak_value = r.ak_value
@@ -1085,9 +1268,11 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
     $7::timestamptz[], $8::uuid[]) WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_hold, ak_until, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, key_hash AS ak_value, revoked_at, expires_at, scopes, budget_reset_at, budget_cents,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
-    FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped = false ORDER BY id FOR UPDATE),
+    FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) ORDER BY id FOR UPDATE),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
-    SELECT key_hash FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND id <> ALL(ARRAY(SELECT id FROM k))))),
+    SELECT key_hash FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM k))))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
       (sum(r.ak_cost + r.ak_hold) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_total
     FROM r JOIN k ON k.ak_value = r.ak_value
@@ -1177,7 +1362,8 @@ WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) A
     budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint + 9999) / 10000, 2147483647)::int,
     last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END
   WHERE external_subject = $1 AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND $5::boolean AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND ($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000)))
-    AND pool_parent_id IS NULL AND account_capped = false
+    AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
   RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
   date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
@@ -1194,7 +1380,8 @@ WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) A
     budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint + 9999) / 10000, 2147483647)::int,
     last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END
   WHERE external_subject = $1 AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND $5::boolean AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND ($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000)))
-    AND pool_parent_id IS NULL AND account_capped = false
+    AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
   RETURNING id, budget_cents, date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros,
   date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
@@ -1209,7 +1396,8 @@ SELECT * FROM upd;
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), kl AS (
     SELECT id, account_id FROM "sdk_api_keys"
     WHERE external_subject = $1 AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND $5::boolean AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND ($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000)))
-      AND pool_parent_id IS NULL AND account_capped = true
+      AND pool_parent_id IS NULL AND account_capped = true AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
     FOR UPDATE),
   acct AS (UPDATE "sdk_api_keys_accounts" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint,
       budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint + 9999) / 10000, 2147483647)::int, updated_at = $2::timestamptz
@@ -1239,6 +1427,8 @@ WITH r AS (
   k AS MATERIALIZED (SELECT id, external_subject AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
       expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
     FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped IS NOT NULL
+      AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
     FOR UPDATE SKIP LOCKED),
   a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
@@ -1248,7 +1438,8 @@ WITH r AS (
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.external_subject FROM "sdk_api_keys" x
       WHERE x.external_subject = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
-        AND x.id <> ALL(ARRAY(SELECT id FROM k))))
+        AND (x.rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL)) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
     OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
       WHERE ak_capped AND ak_account <> ALL(ARRAY(SELECT ak_account FROM a))
         AND EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" y WHERE y.account_id = k.ak_account AND y.budget_cents IS NOT NULL)))),
@@ -1296,6 +1487,8 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
   k AS MATERIALIZED (SELECT id, external_subject AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
       expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
     FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped IS NOT NULL
+      AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
     ORDER BY id FOR UPDATE),
   a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
@@ -1305,7 +1498,8 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.external_subject FROM "sdk_api_keys" x
       WHERE x.external_subject = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
-        AND x.id <> ALL(ARRAY(SELECT id FROM k))))
+        AND (x.rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL)) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
     OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
       WHERE ak_capped AND ak_account <> ALL(ARRAY(SELECT ak_account FROM a))
         AND EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" y WHERE y.account_id = k.ak_account AND y.budget_cents IS NOT NULL)))),
@@ -1353,7 +1547,8 @@ WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) A
     held_micros = held_micros + $6::bigint,
     last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END
   WHERE external_subject = $1 AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND $5::boolean AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND ($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz)
-    AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint + $6::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000))) AND pool_parent_id IS NULL AND account_capped = false
+    AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint + $6::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000))) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
   RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
   date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
@@ -1375,9 +1570,11 @@ WITH r AS (
     $7::timestamptz[], $8::uuid[]) WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_hold, ak_until, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, external_subject AS ak_value, revoked_at, expires_at, scopes, budget_reset_at, budget_cents,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
-    FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false FOR UPDATE SKIP LOCKED),
+    FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) FOR UPDATE SKIP LOCKED),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
-    SELECT external_subject FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND id <> ALL(ARRAY(SELECT id FROM k))))),
+    SELECT external_subject FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM k))))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
       (sum(r.ak_cost + r.ak_hold) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_total
     FROM r JOIN k ON k.ak_value = r.ak_value
@@ -1416,9 +1613,11 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
     $7::timestamptz[], $8::uuid[]) WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_hold, ak_until, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, external_subject AS ak_value, revoked_at, expires_at, scopes, budget_reset_at, budget_cents,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
-    FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped = false ORDER BY id FOR UPDATE),
+    FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) ORDER BY id FOR UPDATE),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
-    SELECT external_subject FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND id <> ALL(ARRAY(SELECT id FROM k))))),
+    SELECT external_subject FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM k))))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
       (sum(r.ak_cost + r.ak_hold) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_total
     FROM r JOIN k ON k.ak_value = r.ak_value
@@ -1508,7 +1707,8 @@ SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, deleg
   WHEN budget_period = 'month' THEN
     CASE WHEN (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int)) AT TIME ZONE 'UTC') > $2::timestamptz THEN (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int)) AT TIME ZONE 'UTC') ELSE (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int + 1)) AT TIME ZONE 'UTC') END
   ELSE budget_reset_at + ((CASE WHEN budget_period = 'week' THEN 604800 ELSE 86400 END) * (floor(extract(epoch FROM ($2::timestamptz - budget_reset_at)) / (CASE WHEN budget_period = 'week' THEN 604800 ELSE 86400 END)) + 1)) * interval '1 second'
-END)) * 1000 AS budget_reset_at, key_prefix, pool_parent_id, date_part('epoch', created_at) * 1000 AS created_at, date_part('epoch', last_used_at) * 1000 AS last_used_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+END)) * 1000 AS budget_reset_at, key_prefix, pool_parent_id, date_part('epoch', created_at) * 1000 AS created_at, date_part('epoch', last_used_at) * 1000 AS last_used_at,
+  rate_requests, rate_cents, rate_window_sec, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
       AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, pool.* FROM "sdk_api_keys" LEFT JOIN LATERAL (SELECT root.id AS pool_id,
     date_part('epoch', revoked_at) * 1000 AS pool_revoked_at, date_part('epoch', expires_at) * 1000 AS pool_expires_at,
@@ -1531,7 +1731,8 @@ SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, deleg
   WHEN budget_period = 'month' THEN
     CASE WHEN (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int)) AT TIME ZONE 'UTC') > $2::timestamptz THEN (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int)) AT TIME ZONE 'UTC') ELSE (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int + 1)) AT TIME ZONE 'UTC') END
   ELSE budget_reset_at + ((CASE WHEN budget_period = 'week' THEN 604800 ELSE 86400 END) * (floor(extract(epoch FROM ($2::timestamptz - budget_reset_at)) / (CASE WHEN budget_period = 'week' THEN 604800 ELSE 86400 END)) + 1)) * interval '1 second'
-END)) * 1000 AS budget_reset_at, key_prefix, pool_parent_id, date_part('epoch', created_at) * 1000 AS created_at, date_part('epoch', last_used_at) * 1000 AS last_used_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+END)) * 1000 AS budget_reset_at, key_prefix, pool_parent_id, date_part('epoch', created_at) * 1000 AS created_at, date_part('epoch', last_used_at) * 1000 AS last_used_at,
+  rate_requests, rate_cents, rate_window_sec, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
       AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, pool.* FROM "sdk_api_keys" LEFT JOIN LATERAL (SELECT root.id AS pool_id,
     date_part('epoch', revoked_at) * 1000 AS pool_revoked_at, date_part('epoch', expires_at) * 1000 AS pool_expires_at,
@@ -1554,7 +1755,8 @@ SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, deleg
   WHEN budget_period = 'month' THEN
     CASE WHEN (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int)) AT TIME ZONE 'UTC') > $2::timestamptz THEN (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int)) AT TIME ZONE 'UTC') ELSE (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int + 1)) AT TIME ZONE 'UTC') END
   ELSE budget_reset_at + ((CASE WHEN budget_period = 'week' THEN 604800 ELSE 86400 END) * (floor(extract(epoch FROM ($2::timestamptz - budget_reset_at)) / (CASE WHEN budget_period = 'week' THEN 604800 ELSE 86400 END)) + 1)) * interval '1 second'
-END)) * 1000 AS budget_reset_at, key_prefix, pool_parent_id, date_part('epoch', created_at) * 1000 AS created_at, date_part('epoch', last_used_at) * 1000 AS last_used_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+END)) * 1000 AS budget_reset_at, key_prefix, pool_parent_id, date_part('epoch', created_at) * 1000 AS created_at, date_part('epoch', last_used_at) * 1000 AS last_used_at,
+  rate_requests, rate_cents, rate_window_sec, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
       AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, pool.* FROM "sdk_api_keys" LEFT JOIN LATERAL (SELECT root.id AS pool_id,
     date_part('epoch', revoked_at) * 1000 AS pool_revoked_at, date_part('epoch', expires_at) * 1000 AS pool_expires_at,
@@ -1575,7 +1777,8 @@ SELECT id FROM x;
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), kl AS (
     SELECT id, budget_cents AS ak_cap, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros AS ak_taken FROM "sdk_api_keys"
     WHERE id = (SELECT principal_id FROM "sdk_api_keys_holds" WHERE id = $1::bigint) AND (SELECT ak_v FROM ak_cfg) IS NOT NULL
-      AND pool_parent_id IS NULL AND account_capped = false AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz)
+      AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz)
     FOR UPDATE),
   h AS (UPDATE "sdk_api_keys_holds" x SET state = CASE WHEN $4::boolean THEN 'settled' ELSE 'released' END,
       settled_micros = $3::bigint, closed_at = $2::timestamptz
@@ -1606,10 +1809,12 @@ WITH r AS (
   owner AS MATERIALIZED (SELECT id, principal_id FROM "sdk_api_keys_holds" WHERE id = ANY($1::bigint[])),
   locked AS MATERIALIZED (SELECT id, budget_reset_at, budget_cents AS ak_cap, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros AS ak_taken
     FROM "sdk_api_keys"
-    WHERE id = ANY(ARRAY(SELECT principal_id FROM owner)) AND pool_parent_id IS NULL AND account_capped = false FOR UPDATE SKIP LOCKED),
+    WHERE id = ANY(ARRAY(SELECT principal_id FROM owner)) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) FOR UPDATE SKIP LOCKED),
   busy AS (SELECT array_agg(r.ak_ord::int) AS ak_busy FROM first r JOIN owner o ON o.id = r.ak_hold
     WHERE o.principal_id = ANY(ARRAY(SELECT id FROM "sdk_api_keys" WHERE id = ANY(ARRAY(SELECT principal_id FROM owner))
-      AND pool_parent_id IS NULL AND account_capped = false AND id <> ALL(ARRAY(SELECT id FROM locked))))),
+      AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM locked))))),
   h AS (UPDATE "sdk_api_keys_holds" x SET state = CASE WHEN r.ak_settle THEN 'settled' ELSE 'released' END,
       settled_micros = r.ak_cost, closed_at = r.ak_now
     FROM first r, locked k
@@ -1647,10 +1852,12 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
   owner AS MATERIALIZED (SELECT id, principal_id FROM "sdk_api_keys_holds" WHERE id = ANY($1::bigint[])),
   locked AS MATERIALIZED (SELECT id, budget_reset_at, budget_cents AS ak_cap, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros AS ak_taken
     FROM "sdk_api_keys"
-    WHERE id = ANY(ARRAY(SELECT principal_id FROM owner)) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped = false ORDER BY id FOR UPDATE),
+    WHERE id = ANY(ARRAY(SELECT principal_id FROM owner)) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) ORDER BY id FOR UPDATE),
   busy AS (SELECT array_agg(r.ak_ord::int) AS ak_busy FROM first r JOIN owner o ON o.id = r.ak_hold
     WHERE o.principal_id = ANY(ARRAY(SELECT id FROM "sdk_api_keys" WHERE id = ANY(ARRAY(SELECT principal_id FROM owner))
-      AND pool_parent_id IS NULL AND account_capped = false AND id <> ALL(ARRAY(SELECT id FROM locked))))),
+      AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM locked))))),
   h AS (UPDATE "sdk_api_keys_holds" x SET state = CASE WHEN r.ak_settle THEN 'settled' ELSE 'released' END,
       settled_micros = r.ak_cost, closed_at = r.ak_now
     FROM first r, locked k
@@ -1698,18 +1905,18 @@ WITH gone AS (DELETE FROM "sdk_api_keys_requests" WHERE ctid = ANY(ARRAY(
   SELECT count(*)::int AS n FROM gone;
 
 -- statement: insert
-WITH x AS (INSERT INTO "sdk_api_keys" (account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id, budget_used_cents, budget_used_micros, account_capped)
-    VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10, $11, $12, $13::integer, 0, 0, "sdk_api_keys_account_capped"($1)) RETURNING id, account_id, external_subject),
+WITH x AS (INSERT INTO "sdk_api_keys" (account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id, rate_requests, rate_cents, rate_window_sec, budget_used_cents, budget_used_micros, account_capped)
+    VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10, $11, $12, $13::integer, $14::integer, $15::integer, $16::integer, 0, 0, "sdk_api_keys_account_capped"($1)) RETURNING id, account_id, external_subject),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor)
-    SELECT $14::timestamptz, id, external_subject, account_id, 'admin:create', $15::text FROM x)
+    SELECT $17::timestamptz, id, external_subject, account_id, 'admin:create', $18::text FROM x)
 SELECT id FROM x;
 
 -- statement: insertSubject
-WITH x AS (INSERT INTO "sdk_api_keys" (account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id, budget_used_cents, budget_used_micros, account_capped)
-    VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10, $11, $12, $13::integer, 0, 0, "sdk_api_keys_account_capped"($1))
+WITH x AS (INSERT INTO "sdk_api_keys" (account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id, rate_requests, rate_cents, rate_window_sec, budget_used_cents, budget_used_micros, account_capped)
+    VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10, $11, $12, $13::integer, $14::integer, $15::integer, $16::integer, 0, 0, "sdk_api_keys_account_capped"($1))
       ON CONFLICT (external_subject) WHERE external_subject IS NOT NULL DO NOTHING RETURNING id, account_id, external_subject),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor)
-    SELECT $14::timestamptz, id, external_subject, account_id, 'admin:provision', $15::text FROM x)
+    SELECT $17::timestamptz, id, external_subject, account_id, 'admin:provision', $18::text FROM x)
 SELECT id FROM x;
 
 -- statement: listByAccount
@@ -1718,7 +1925,8 @@ SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, deleg
   WHEN budget_period = 'month' THEN
     CASE WHEN (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int)) AT TIME ZONE 'UTC') > $2::timestamptz THEN (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int)) AT TIME ZONE 'UTC') ELSE (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int + 1)) AT TIME ZONE 'UTC') END
   ELSE budget_reset_at + ((CASE WHEN budget_period = 'week' THEN 604800 ELSE 86400 END) * (floor(extract(epoch FROM ($2::timestamptz - budget_reset_at)) / (CASE WHEN budget_period = 'week' THEN 604800 ELSE 86400 END)) + 1)) * interval '1 second'
-END)) * 1000 AS budget_reset_at, key_prefix, pool_parent_id, date_part('epoch', created_at) * 1000 AS created_at, date_part('epoch', last_used_at) * 1000 AS last_used_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+END)) * 1000 AS budget_reset_at, key_prefix, pool_parent_id, date_part('epoch', created_at) * 1000 AS created_at, date_part('epoch', last_used_at) * 1000 AS last_used_at,
+  rate_requests, rate_cents, rate_window_sec, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
       AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, pool.* FROM "sdk_api_keys" LEFT JOIN LATERAL (SELECT root.id AS pool_id,
     date_part('epoch', revoked_at) * 1000 AS pool_revoked_at, date_part('epoch', expires_at) * 1000 AS pool_expires_at,
@@ -1792,8 +2000,20 @@ END)) * 1000)::text, '-')) AS zeroed FROM "sdk_api_keys_accounts" WHERE account_
 -- statement: admin.setAccount
 SELECT "sdk_api_keys_set_account_budget"($1, $2::timestamptz, $3::integer, $4::text, $5::timestamptz, $6::text);
 
+-- statement: admin.setAccountRate
+WITH upd AS (INSERT INTO "sdk_api_keys_accounts" AS a (account_id, rate_requests, rate_cents, rate_window_sec, updated_at)
+        VALUES ($1, $4::integer, $5::integer, $6::integer, $2::timestamptz)
+        ON CONFLICT (account_id) DO UPDATE SET rate_requests = EXCLUDED.rate_requests, rate_cents = EXCLUDED.rate_cents,
+          rate_window_sec = EXCLUDED.rate_window_sec, updated_at = EXCLUDED.updated_at
+        RETURNING account_id)
+      , led AS (INSERT INTO "sdk_api_keys_ledger" (at, account_id, kind, actor, metadata)
+        SELECT $2::timestamptz, account_id, 'admin:account_rate_limit', $3::text,
+          jsonb_build_object('requests', $4::integer, 'cents', $5::integer, 'window_sec', $6::integer) FROM upd)
+      SELECT account_id FROM upd;
+
 -- statement: admin.readAccount
 SELECT account_id, budget_cents, budget_period, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at,
+        rate_requests, rate_cents, rate_window_sec,
         (CASE WHEN (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) THEN 0::bigint ELSE (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) END)::float8 AS used_micros,
         (SELECT COALESCE(sum(oh.amount_micros), 0) FROM "sdk_api_keys_holds" oh WHERE oh.account_id = a.account_id AND oh.state = 'open' AND oh.expires_at > $2::timestamptz)::bigint::float8 AS held_micros
       FROM "sdk_api_keys_accounts" a WHERE account_id = $1;

@@ -1,4 +1,5 @@
 import { RequestCalls } from './authorize/calls.js';
+import { hitRateWindow, type RateWindowDecision } from './authorize/rate-window.js';
 import { BudgetAdmin } from './budget/admin.js';
 import type { BudgetPeriod } from './budget/period.js';
 import { type StoreContext, storeContext } from './context.js';
@@ -160,6 +161,27 @@ export class AgentKey implements GateStoreOwner {
     audit: Audit = {},
   ): Promise<T.AccountInfo> {
     return this.budgets.setAccountBudget(accountId, options, audit);
+  }
+
+  /**
+   * Sets (or with null removes) a rate limit shared by every key and subject of an account: calls
+   * and/or cents per window, counted across processes with each charge. A call past it is
+   * refused `rate_limited` and charges nothing.
+   */
+  setAccountRateLimit(
+    accountId: string | number,
+    limit: T.RateLimit | null,
+    audit: Audit = {},
+  ): Promise<T.AccountInfo> {
+    return this.budgets.setAccountRateLimit(accountId, limit, audit);
+  }
+
+  /**
+   * A named limiter stored in PostgreSQL (the /signup limiter of @agentkey/express): counts one
+   * call in `bucket` unless its window already admitted `requests`, across every process.
+   */
+  rateLimitHit(bucket: string, limit: { requests: number; windowSec?: number }): Promise<RateWindowDecision> {
+    return hitRateWindow(this.ctx, bucket, limit);
   }
 
   getAccount(accountId: string | number): Promise<T.AccountInfo | null> {

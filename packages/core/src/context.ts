@@ -41,7 +41,7 @@ export function storeContext(options: AgentKeyOptions): StoreContext {
   // A pg Pool emits `error` when the server drops an idle connection; unheard, it kills the process.
   watchPoolErrors(options.pool, report);
   const { pool } = options;
-  const hot = preparedQuery(pool, options.preparedStatements);
+  const hot = preparedQuery(pool, options.preparedStatements, report);
   const tables = tableNames(options.tableName ?? 'sdk_api_keys');
   const keyPrefix = checkKeyPrefix(options.keyPrefix);
   const validScopes = options.validScopes

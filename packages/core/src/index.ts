@@ -2,13 +2,14 @@
 // import them at run time, applications do not see them (the published declarations leave them
 // out). A comment with the tag strips the statement under it, so this one must not spell it.
 export { AgentKey } from './agent-key.js';
+export type { RateWindowDecision } from './authorize/rate-window.js';
 /** @internal For @agentkey/express. */
 export { costToMicros, MAX_BUDGET_CENTS } from './budget/money.js';
 export type { BudgetPeriod } from './budget/period.js';
 /** @internal For @agentkey/express. */
 export { PERIODS } from './budget/period.js';
 export { AgentKeyTimeoutError } from './db/deadline.js';
-export { fromPGlite, type PGliteLike, type Queryable } from './db/queryable.js';
+export { fromPGlite, type PGliteLike, PreparedStatementLostError, type Queryable } from './db/queryable.js';
 export { AgentKeyInputError, AuthCode, type AuthError } from './errors/errors.js';
 export { checkFirstSeenPolicy } from './gate/first-seen.js';
 export {
@@ -49,6 +50,9 @@ export type {
   HoldError,
   KeyInfo,
   Principal,
+  RateLimit,
+  RateLimitInfo,
+  RateLimitState,
   ReserveOptions,
   SettleOptions,
   SettleResult,

@@ -1,6 +1,10 @@
 import type { BudgetPeriod } from './budget/period.js';
 import type { Queryable } from './db/queryable.js';
-import type { AuthError } from './errors/errors.js';
+import type { AuthError, RateLimitState } from './errors/errors.js';
+import type { RateLimit, RateLimitInfo } from './input/rate-limit.js';
+
+export type { RateLimitState } from './errors/errors.js';
+export type { RateLimit, RateLimitInfo } from './input/rate-limit.js';
 
 export interface AgentKeyOptions {
   /** A pg Pool, or anything with its `query(text, params)`. The constructor never calls it. */
@@ -14,6 +18,8 @@ export interface AgentKeyOptions {
   /**
    * Use named prepared statements on the request path (default: on for pg Pools and Clients).
    * Turn off behind a pooler that cannot keep them, such as PgBouncer in transaction mode before 1.21.
+   * Unset, the first statement such a pooler loses switches the store to plain statements (reported
+   * once through `onError`); `true` fails those calls with `PreparedStatementLostError` instead.
    */
   preparedStatements?: boolean;
   /**
@@ -68,6 +74,8 @@ export interface CreateKeyOptions {
   poolParentId?: number | null;
   /** The latest the key may expire: its expiry is the earlier of this and `expiresIn`, set in its INSERT. */
   notAfter?: Date | null;
+  /** Calls and/or cents per window for this key or subject; null or omitted: none. */
+  rateLimit?: RateLimit | null;
 }
 
 /** Who did an admin action, for the ledger's audit rows. */
@@ -110,7 +118,7 @@ export interface ValidateFailure {
 
 export type TrackUsageResult =
   | { success: true; budgetUsedCents?: number; budgetRemainingCents?: number | null }
-  | { success: false; reason: 'budget_exceeded' | 'invalid_key' | 'invalid_cost' };
+  | { success: false; reason: 'budget_exceeded' | 'invalid_key' | 'invalid_cost' | 'rate_limited' };
 
 /** A key or subject as admin calls see it. Never carries the key or its hash. */
 export interface KeyInfo {
@@ -125,6 +133,7 @@ export interface KeyInfo {
   budget: Budget;
   /** The key whose budget pool this one also draws on (always a pool's root), or null. */
   poolParentId: number | null;
+  rateLimit: RateLimitInfo | null;
   expiresAt: Date | null;
   delegatedBy: string | null;
   createdAt: Date | null;
@@ -204,6 +213,8 @@ export type AuthorizeResult =
       hold?: Hold;
       /** True when an idempotency key matched an earlier call: nothing more was charged. */
       replayed?: boolean;
+      /** The rate window the call counted in, when the key or its account has a rate limit. */
+      rateLimit?: RateLimitState;
     }
   | { ok: false; error: AuthError; principal?: Principal; budget?: Budget; account?: Budget };
 
@@ -216,6 +227,8 @@ export interface UpdateOptions {
   /** A new absolute expiry, or null for none. */
   expiresAt?: Date | null;
   name?: string | null;
+  /** A new rate limit, or null for none. The current window's count carries over. */
+  rateLimit?: RateLimit | null;
 }
 
 export interface ReserveOptions {
@@ -262,6 +275,7 @@ export type SettleResult =
 /** An account's ceiling: its numbers as a key's budget has them (`remainingCents`: what a new call could use). */
 export interface AccountInfo extends Budget {
   accountId: string;
+  rateLimit: RateLimitInfo | null;
 }
 
 export type BudgetTarget = { keyId: number } | { subject: string } | { accountId: string | number };

@@ -13,6 +13,7 @@ import { isRealm } from './challenge.js';
 import { type CostOption, checkCost, resolveCost } from './cost.js';
 import { closeHoldWhenDone } from './hold.js';
 import { type AgentKeyPrincipal, toAgentKeyPrincipal } from './principal.js';
+import { rateLimitHeaders } from './rate-headers.js';
 import { consoleReporter, type ErrorReporter, report } from './report.js';
 import './request.js';
 
@@ -44,7 +45,9 @@ export interface AgentKeyAuthOptions {
 
 const CONTEXT = 'agentKeyAuth';
 
-type Decision = { ok: true; principal: AgentKeyPrincipal } | { ok: false; answer: AuthAnswer };
+type Decision =
+  | { ok: true; principal: AgentKeyPrincipal; headers: Record<string, string> }
+  | { ok: false; answer: AuthAnswer };
 
 /**
  * One middleware for native keys and every verifier: reads `Authorization: Bearer <token>`,
@@ -109,7 +112,9 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
       ...(holdCents > 0 ? { holdCents } : {}),
     });
     if (!result.ok) return refuse(withoutToken(result.error, parsed.token));
-    return { ok: true, principal: toAgentKeyPrincipal(result) };
+    // A rate-limited key's passed call carries its window's numbers too, as the draft asks.
+    const headers = result.rateLimit ? rateLimitHeaders(result.rateLimit) : {};
+    return { ok: true, principal: toAgentKeyPrincipal(result), headers };
   };
 
   return (req: Request, res: Response, next: NextFunction): void => {
@@ -118,6 +123,7 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
         (decision) => {
           if (decision.ok) {
             req.agentKey = decision.principal;
+            res.set(decision.headers);
             const { hold } = decision.principal;
             // A client gone before its hold was granted gets its hold released and no handler.
             if (!hold || closeHoldWhenDone(res, hold, agentKey, onError)) next();

@@ -1,5 +1,6 @@
 import type { AuthError } from '@agentkey/core';
 import { bearerChallenge } from './challenge.js';
+import { rateLimitHeaders } from './rate-headers.js';
 
 /** An HTTP answer to a refused request: what `agentKeyAuth` sends. */
 export interface AuthAnswer {
@@ -40,6 +41,16 @@ export function answerFor(error: AuthError, realm: string): AuthAnswer {
     case 'budget_exceeded':
       // Only a periodic budget comes back by itself; a spent fixed budget waits for an administrator.
       return { status: 429, headers: retryAfter(error.retryAfterSec), body };
+    case 'rate_limited':
+      // A rate window resets by itself: when, and the window's numbers (rate-headers.ts).
+      return {
+        status: 429,
+        headers: {
+          ...retryAfter(error.retryAfterSec),
+          ...(error.rateLimit ? rateLimitHeaders(error.rateLimit) : {}),
+        },
+        body,
+      };
     case 'unavailable':
       return {
         status: 503,

@@ -1,4 +1,4 @@
-import { AgentKeyInputError } from '@agentkey/core';
+import { type AgentKey, AgentKeyInputError, type RateWindowDecision } from '@agentkey/core';
 
 export interface RateLimit {
   /** Requests allowed per client per window. */
@@ -6,15 +6,14 @@ export interface RateLimit {
   /** Window length in milliseconds. */
   windowMs: number;
   /**
-   * Clients remembered at once (bounds memory). When more are active in one window the oldest
-   * windows are forgotten first. Default 10,000.
+   * Accepted for compatibility; bounds nothing now. The windows live in PostgreSQL, one row per
+   * client address, and expired ones are pruned as new ones open. Default 10,000.
    */
   maxClients?: number;
 }
 
-export type RateDecision = { ok: true } | { ok: false; retryAfterSec: number };
-
 const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
 
 /** A number means that many per hour. */
 export function rateLimitOf(
@@ -26,6 +25,9 @@ export function rateLimitOf(
       ? { max: option, windowMs: HOUR_MS }
       : (option ?? { max: fallbackMax, windowMs: HOUR_MS });
   const { max, windowMs, maxClients = 10_000 } = limit;
+  if (Number.isSafeInteger(windowMs) && windowMs > DAY_MS) {
+    throw new AgentKeyInputError('signupRateLimit: windowMs must be at most a day', 'signupRateLimit');
+  }
   for (const [name, value] of [
     ['max', max],
     ['windowMs', windowMs],
@@ -39,51 +41,17 @@ export function rateLimitOf(
 }
 
 /**
- * A fixed-window counter per client, in this process's memory. Several processes each count on
- * their own, so the effective limit is `max` × processes.
+ * The /signup limiter: one fixed window per client address and configuration, stored in
+ * PostgreSQL by the store (`rateLimitHit`, the rule of core's sql/rate-rules.ts), so every app
+ * process shares one count per client. The window is counted in whole seconds (windowMs rounded
+ * up); the store's clock is the one it reads.
  */
-export class FixedWindowLimiter {
-  // Insertion order is window-start order: expired and oldest windows sit at the front.
-  private readonly windows = new Map<string, { start: number; count: number }>();
-
-  constructor(
-    private readonly limit: Required<RateLimit>,
-    private readonly now: () => number,
-  ) {}
-
-  /** Counts one request from `client` unless the limit is reached. */
-  hit(client: string): RateDecision {
-    const t = this.now();
-    let window = this.windows.get(client);
-    if (window && t - window.start >= this.limit.windowMs) {
-      this.windows.delete(client);
-      window = undefined;
-    }
-    if (!window) {
-      this.makeRoom(t);
-      window = { start: t, count: 0 };
-      this.windows.set(client, window);
-    }
-    if (window.count >= this.limit.max) {
-      return {
-        ok: false,
-        retryAfterSec: Math.max(1, Math.ceil((window.start + this.limit.windowMs - t) / 1000)),
-      };
-    }
-    window.count++;
-    return { ok: true };
-  }
-
-  /** Clients currently remembered. */
-  get size(): number {
-    return this.windows.size;
-  }
-
-  private makeRoom(t: number): void {
-    for (const [client, window] of this.windows) {
-      const expired = t - window.start >= this.limit.windowMs;
-      if (!expired && this.windows.size < this.limit.maxClients) return;
-      this.windows.delete(client);
-    }
-  }
+export function signupLimiter(
+  ak: Pick<AgentKey, 'rateLimitHit'>,
+  limit: Required<RateLimit>,
+): (client: string) => Promise<RateWindowDecision> {
+  const windowSec = Math.ceil(limit.windowMs / 1000);
+  // A changed configuration starts its own windows rather than inheriting another's count.
+  const prefix = `signup|${limit.max}/${windowSec}s|`;
+  return (client) => ak.rateLimitHit(`${prefix}${client}`, { requests: limit.max, windowSec });
 }

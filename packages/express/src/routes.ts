@@ -9,7 +9,7 @@ import { signupHandler } from './signup.js';
 /** The store calls the routes use. */
 export type KeyStore = Pick<
   AgentKey,
-  'create' | 'validate' | 'hasScope' | 'revoke' | 'update' | 'getKey' | 'getAccount'
+  'create' | 'validate' | 'hasScope' | 'revoke' | 'update' | 'getKey' | 'getAccount' | 'rateLimitHit'
 >;
 
 /**

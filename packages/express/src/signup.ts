@@ -13,7 +13,7 @@ import {
 } from './body.js';
 import { clientKey } from './client-address.js';
 import { guard } from './guard.js';
-import { FixedWindowLimiter } from './rate-limit.js';
+import { signupLimiter } from './rate-limit.js';
 import type { ResolvedRoutesOptions } from './route-options.js';
 
 type Parsed = { ok: true; create: CreateKeyOptions } | { ok: false; body: Record<string, unknown> };
@@ -72,14 +72,14 @@ export function parseSignup(rawBody: unknown, options: ResolvedRoutesOptions): P
 }
 
 /** `POST /signup`: unauthenticated; rate-limited per client address, then capped. */
-export function signupHandler(ak: Pick<AgentKey, 'create'>, options: ResolvedRoutesOptions) {
-  const limiter = new FixedWindowLimiter(options.signupRateLimit, () => options.now().getTime());
+export function signupHandler(ak: Pick<AgentKey, 'create' | 'rateLimitHit'>, options: ResolvedRoutesOptions) {
+  const limiter = signupLimiter(ak, options.signupRateLimit);
   return guard(
     'POST /signup',
     'Failed to create key',
     options.onError,
     async (req: Request, res: Response) => {
-      const decision = limiter.hit(clientKey(req.ip));
+      const decision = await limiter(clientKey(req.ip));
       if (!decision.ok) {
         res.set('Retry-After', String(decision.retryAfterSec));
         res.status(429).json({ error: 'too_many_signups' });

@@ -11,7 +11,14 @@ import { isAskedScope } from '../input/values.js';
 import { budgetOf, type KeyRow, toPrincipal } from '../keys/rows.js';
 import type { Selector } from '../sql/columns.js';
 import type { AuthorizeOptions, AuthorizeResult } from '../types.js';
-import { accountBudgetOf, accountNumbers, type EngineRow, passedRow, refusalOf } from './engine-row.js';
+import {
+  accountBudgetOf,
+  accountNumbers,
+  type EngineRow,
+  passedRow,
+  rateStateOf,
+  refusalOf,
+} from './engine-row.js';
 import type { HoldPath } from './holds.js';
 import { InDoubt } from './in-doubt.js';
 
@@ -78,6 +85,7 @@ export function toAuthorizeResult(
   const account = accountBudgetOf(row);
   if (refusal) return { ok: false, error: refusal, principal, budget, ...(account ? { account } : {}) };
   const holdId = row.hold_id === null || row.hold_id === undefined ? null : String(row.hold_id);
+  const rate = rateStateOf(row);
   return {
     ok: true,
     principal,
@@ -95,6 +103,7 @@ export function toAuthorizeResult(
         }
       : {}),
     ...(row.replayed ? { replayed: true } : {}),
+    ...(rate ? { rateLimit: rate } : {}),
   };
 }
 

@@ -1,19 +1,30 @@
+import { MICROS_PER_CENT } from '../budget/money.js';
 import {
   budgetExceeded,
   expiredCredential,
   insufficientScope,
   invalidRequest,
+  rateLimited,
   revokedCredential,
   unknownCredential,
 } from '../errors/auth-errors.js';
-import type { AuthError } from '../errors/errors.js';
+import type { AuthError, RateLimitState } from '../errors/errors.js';
 import { budgetNumbers, type KeyRow } from '../keys/rows.js';
 import type { Budget } from '../types.js';
 import type { Descriptor } from './descriptor-cache.js';
 
 /** What the engine functions (sql/engine.ts) and the lean statements return. */
 export interface EngineRow extends KeyRow {
-  outcome: 'ok' | 'unknown' | 'revoked' | 'expired' | 'scope' | 'budget' | 'no_hold' | `hold_${string}`;
+  outcome:
+    | 'ok'
+    | 'unknown'
+    | 'revoked'
+    | 'expired'
+    | 'scope'
+    | 'budget'
+    | 'rate_limited'
+    | 'no_hold'
+    | `hold_${string}`;
   cap?: 'key' | 'pool' | 'account' | null;
   hold_id?: string | number | null;
   charged_micros?: number;
@@ -28,6 +39,29 @@ export interface EngineRow extends KeyRow {
   hold_expires_at?: number | null;
   /** The pool parent's next reset, for a refusal by the pool's cap. */
   pool_reset_at?: number | null;
+  /** The rate window that refused, or that a passed call counted in (engine rows only). */
+  rate_policy?: 'key' | 'account' | null;
+  rate_kind?: 'requests' | 'cents' | null;
+  /** Calls, or cents, per window. */
+  rate_limit?: number | null;
+  /** Calls, or micros, left in the window. */
+  rate_remaining?: number | null;
+  rate_reset_sec?: number | null;
+  rate_window_sec?: number | null;
+}
+
+/** The rate window of an engine row, in the caller's units (cents, not micros); undefined: none. */
+export function rateStateOf(row: EngineRow): RateLimitState | undefined {
+  if (!row.rate_policy || !row.rate_kind) return undefined;
+  const remaining = Number(row.rate_remaining ?? 0);
+  return {
+    policy: row.rate_policy,
+    kind: row.rate_kind,
+    limit: Number(row.rate_limit),
+    remaining: row.rate_kind === 'cents' ? remaining / MICROS_PER_CENT : remaining,
+    resetSec: Number(row.rate_reset_sec),
+    windowSec: Number(row.rate_window_sec),
+  };
 }
 
 /** The account's ceiling numbers, when the row's account has one. */
@@ -65,6 +99,11 @@ export function refusalOf(row: EngineRow, nowMs: number, scope: string | null): 
           ? undefined
           : Math.max(1, Math.ceil((resetMs - nowMs) / 1000)),
       );
+    }
+    case 'rate_limited': {
+      const state = rateStateOf(row);
+      if (state) return rateLimited(state);
+      return invalidRequest('Refused: rate_limited.');
     }
     default:
       return invalidRequest(`Refused: ${row.outcome}.`);

@@ -1,10 +1,18 @@
 import type { StoreContext } from '../context.js';
 import { AgentKeyInputError } from '../errors/errors.js';
 import { actorOf, checkBudget, checkDate, checkPeriod, isRowId, targetColumn } from '../input/options.js';
+import { checkRateLimit, rateColumns, rateLimitOf } from '../input/rate-limit.js';
 import { checkIdent } from '../input/values.js';
 import { budgetNumbers } from '../keys/rows.js';
 import { updateKey } from '../keys/update.js';
-import type { AccountInfo, AuditOptions, BudgetTarget, SpendOptions, SpendReport } from '../types.js';
+import type {
+  AccountInfo,
+  AuditOptions,
+  BudgetTarget,
+  RateLimit,
+  SpendOptions,
+  SpendReport,
+} from '../types.js';
 import { MAX_BUDGET_CENTS, MICROS_PER_CENT } from './money.js';
 import { type BudgetPeriod, firstReset } from './period.js';
 
@@ -62,7 +70,32 @@ export class BudgetAdmin {
       row.budget_period,
       row.budget_reset_at,
     );
-    return { accountId: account, limitCents, usedCents, heldCents, remainingCents, period, resetAt };
+    return {
+      accountId: account,
+      limitCents,
+      usedCents,
+      heldCents,
+      remainingCents,
+      period,
+      resetAt,
+      rateLimit: rateLimitOf(row),
+    };
+  }
+
+  /** Sets (or with null removes) the rate limit every key and subject of the account shares. */
+  async setAccountRateLimit(
+    accountId: string | number,
+    limit: RateLimit | null,
+    audit: AuditOptions,
+  ): Promise<AccountInfo> {
+    const { ctx } = this;
+    const account = checkIdent(accountId, 'accountId');
+    if (limit === undefined)
+      throw new AgentKeyInputError('rateLimit must be given (null: none)', 'rateLimit');
+    const columns = rateColumns(checkRateLimit(limit));
+    await ctx.pool.query(ctx.admin.setAccountRate, [account, ctx.now(), actorOf(audit), ...columns]);
+    ctx.descriptors.clear();
+    return (await this.getAccount(account))!;
   }
 
   async spend(target: BudgetTarget, options: SpendOptions): Promise<SpendReport> {

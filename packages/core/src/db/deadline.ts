@@ -1,5 +1,5 @@
 import { AgentKeyInputError } from '../errors/errors.js';
-import { isDataException } from './queryable.js';
+import { isDataException, PreparedStatementLostError } from './queryable.js';
 
 /** The default `timeoutMs`: low seconds, well under a typical HTTP client's own timeout. */
 export const DEFAULT_TIMEOUT_MS = 3000;
@@ -24,6 +24,8 @@ export class AgentKeyTimeoutError extends Error {
  */
 export function neverSent(error: unknown): boolean {
   if (error instanceof AgentKeyTimeoutError) return !error.sent;
+  // The server refused the statement's name before running it (queryable.ts).
+  if (error instanceof PreparedStatementLostError) return true;
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'ECONNREFUSED' || code === 'ENOENT';
 }
@@ -79,6 +81,7 @@ export function mayRetry(error: unknown): boolean {
   return !(
     error instanceof AgentKeyTimeoutError ||
     error instanceof AgentKeyInputError ||
+    error instanceof PreparedStatementLostError ||
     isDataException(error)
   );
 }

@@ -34,13 +34,71 @@ export type Runner = (statement: Statement, params: unknown[]) => ReturnType<Que
  * pg (Pool or Client) also takes `{ name, text, values }`: a named statement is parsed and planned
  * once per connection instead of on every call, which is most of the cost of a long statement.
  * Other clients (PGlite, stubs, poolers without statement support) get the plain text.
+ *
+ * A pooler in transaction mode without prepared-statement support (PgBouncer before 1.21, or
+ * later without `max_prepared_statements`) hands each transaction another server connection: the
+ * statement pg parsed on one is missing on the next (26000) or already there (42P05). Either way
+ * the server refused it before running it, so nothing ran. Left to the default, the runner then
+ * sends plain text from that call on (the failed call too); with `preparedStatements: true` the
+ * call fails with `PreparedStatementLostError`. Both say so once through `report`, naming the option.
  */
-export function preparedQuery(client: Queryable, enabled: boolean | undefined): Runner {
-  if (!(enabled ?? looksLikePg(client))) return (s, params) => client.query(s.text, params);
+export function preparedQuery(
+  client: Queryable,
+  enabled: boolean | undefined,
+  report: (error: unknown, context: string) => void = () => {},
+): Runner {
+  const plain: Runner = (s, params) => client.query(s.text, params);
+  if (!(enabled ?? looksLikePg(client))) return plain;
   const named = client as unknown as {
     query(config: { name: string; text: string; values: unknown[] }): ReturnType<Queryable['query']>;
   };
-  return (s, params) => named.query({ name: s.name, text: s.text, values: params });
+  let lost = false;
+  let told = false;
+  return async (s, params) => {
+    if (lost) return plain(s, params);
+    try {
+      return await named.query({ name: s.name, text: s.text, values: params });
+    } catch (error) {
+      if (!lostStatement(error, s)) throw error;
+      const fallBack = enabled !== true;
+      const failure = new PreparedStatementLostError(error, fallBack);
+      if (!told) report(failure, 'preparedStatements');
+      told = true;
+      if (!fallBack) throw failure;
+      lost = true;
+      return plain(s, params);
+    }
+  };
+}
+
+/** SQLSTATEs of a named statement missing on this server connection, or there already. */
+const LOST_STATEMENT_CODES: ReadonlySet<string> = new Set(['26000', '42P05']);
+
+function lostStatement(error: unknown, s: Statement): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return (
+    typeof e?.code === 'string' && LOST_STATEMENT_CODES.has(e.code) && String(e.message).includes(s.name)
+  );
+}
+
+/**
+ * The pool lost a prepared statement between transactions: a pooler in transaction mode that does
+ * not keep them sits in front of PostgreSQL. The statement never ran.
+ */
+export class PreparedStatementLostError extends Error {
+  override readonly name = 'PreparedStatementLostError';
+  /** The server's SQLSTATE: 26000 (missing) or 42P05 (already there). */
+  readonly code: string;
+  constructor(cause: unknown, fellBack = false) {
+    const sqlstate = String((cause as { code?: unknown }).code);
+    super(
+      fellBack
+        ? `agentkey: the pool lost a prepared statement (SQLSTATE ${sqlstate}; a pooler in transaction mode, such as PgBouncer before 1.21, sits in front of PostgreSQL): plain statements from now on; set preparedStatements: false to start that way`
+        : `agentkey: the pool lost a prepared statement (SQLSTATE ${sqlstate}): a pooler in transaction mode, such as PgBouncer before 1.21, cannot keep them; set preparedStatements: false`,
+      { cause },
+    );
+    this.code = sqlstate;
+  }
 }
 
 function looksLikePg(client: Queryable): boolean {

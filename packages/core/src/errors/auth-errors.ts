@@ -1,6 +1,6 @@
 import { printable } from '../input/duration.js';
 import type { AuthorizeResult } from '../types.js';
-import { AuthCode, type AuthError } from './errors.js';
+import { AuthCode, type AuthError, type RateLimitState } from './errors.js';
 
 // One constructor per refusal: each description is written once, and every path that refuses
 // for the same reason says the same words. Each call builds a fresh object (callers may extend it).
@@ -48,6 +48,21 @@ export function budgetExceeded(cap: 'key' | 'pool' | 'account', retryAfterSec?: 
     cap: cap === 'account' ? 'account' : 'key',
     description: OVER[cap],
     ...(retryAfterSec === undefined ? {} : { retryAfterSec }),
+  };
+}
+
+const RATE: Readonly<Record<RateLimitState['policy'], string>> = {
+  key: "The credential's rate limit was reached.",
+  account: "The account's rate limit was reached.",
+};
+
+/** A rate window that refused: retry once it resets. Nothing was charged or held. */
+export function rateLimited(state: RateLimitState): AuthError {
+  return {
+    code: AuthCode.rateLimited,
+    description: RATE[state.policy],
+    retryAfterSec: state.resetSec,
+    rateLimit: state,
   };
 }
 

@@ -9,6 +9,7 @@ export const AuthCode = {
   insufficientScope: 'insufficient_scope',
   unprovisioned: 'unprovisioned',
   budgetExceeded: 'budget_exceeded',
+  rateLimited: 'rate_limited',
   unavailable: 'unavailable',
 } as const;
 export type AuthCode = (typeof AuthCode)[keyof typeof AuthCode];
@@ -23,10 +24,31 @@ export interface AuthError {
   scope?: string;
   /** For `budget_exceeded`: which cap refused. */
   cap?: 'key' | 'account';
-  /** For `budget_exceeded` on a periodic budget, and `unavailable`: seconds until a retry may pass. */
+  /**
+   * For `budget_exceeded` on a periodic budget, `rate_limited` and `unavailable`: seconds until a
+   * retry may pass.
+   */
   retryAfterSec?: number;
+  /** For `rate_limited`: the window that refused (key or account, calls or cents), for the headers. */
+  rateLimit?: RateLimitState;
   /** For `unavailable`: the underlying failure, for server logs only. */
   cause?: unknown;
+}
+
+/**
+ * The window a call was judged by: the one that refused it (`rate_limited`), or for a passed call
+ * the key's (else its account's). What the HTTP RateLimit headers carry.
+ */
+export interface RateLimitState {
+  policy: 'key' | 'account';
+  kind: 'requests' | 'cents';
+  /** Calls, or cents, per window. */
+  limit: number;
+  /** Calls, or cents, left in the current window. */
+  remaining: number;
+  /** Seconds until the current window ends. */
+  resetSec: number;
+  windowSec: number;
 }
 
 /**

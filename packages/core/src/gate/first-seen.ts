@@ -1,11 +1,20 @@
 import { AgentKeyInputError } from '../errors/errors.js';
 import { parsePositiveDuration } from '../input/duration.js';
 import { checkBudget, checkPeriod } from '../input/options.js';
+import { checkRateLimit } from '../input/rate-limit.js';
 import { checkIdent, checkName, checkScopes } from '../input/values.js';
 import type { FirstSeenPolicy } from './verifier.js';
 
 /** Every option a policy may have: anything else is a typo that would silently grant a default. */
-const OPTIONS = new Set(['scopes', 'budgetCents', 'budgetPeriod', 'expiresIn', 'accountId', 'name']);
+const OPTIONS = new Set([
+  'scopes',
+  'budgetCents',
+  'budgetPeriod',
+  'expiresIn',
+  'accountId',
+  'name',
+  'rateLimit',
+]);
 /** Zero access by default: a policy must say what it grants, `null` being an explicit "unlimited". */
 const REQUIRED = ['scopes', 'budgetCents'] as const;
 
@@ -74,6 +83,13 @@ export function readFirstSeenPolicy(
     ['expiresIn', (v) => v === null || v === undefined || parsePositiveDuration(v)],
     ['name', (v) => v === undefined || checkName(v)],
     ['accountId', (v) => v === undefined || typeof v === 'function' || checkIdent(v, 'accountId')],
+    // Kept as checked (a copy): the caller's object may change later.
+    [
+      'rateLimit',
+      (v) => {
+        if (v !== undefined) p.rateLimit = checkRateLimit(v, 'rateLimit');
+      },
+    ],
   ];
   for (const [name, check] of checks) {
     const message = failure(() => check(p[name]));

@@ -1,5 +1,5 @@
 import { idpUnavailable, invalidToken, unprovisioned } from '../errors/auth-errors.js';
-import { AgentKeyInputError, type AuthError } from '../errors/errors.js';
+import { AgentKeyInputError, type AuthError, type RateLimitState } from '../errors/errors.js';
 import { isIdent } from '../input/values.js';
 import type { AuthorizeResult, Budget, EnsureSubjectOptions, Hold, Principal } from '../types.js';
 import { type PolicyCheck, readFirstSeenPolicy } from './first-seen.js';
@@ -45,6 +45,8 @@ export type AuthenticateResult =
       chargedCents: number;
       hold?: Hold;
       replayed?: boolean;
+      /** The rate window the call counted in, when the row or its account has a rate limit. */
+      rateLimit?: RateLimitState;
       provisioned: boolean;
     }
   | { ok: false; error: AuthError; principal?: GatePrincipal; budget?: Budget };
@@ -195,6 +197,7 @@ function placement(policy: FirstSeenPolicy, identity: ExternalIdentity): Placeme
       budgetPeriod: policy.budgetPeriod ?? null,
       expiresIn: policy.expiresIn ?? null,
       name: policy.name ?? null,
+      ...(policy.rateLimit == null ? {} : { rateLimit: policy.rateLimit }),
       delegatedBy: identity.delegatedBy ?? null,
       ...(accountId === undefined ? {} : { accountId }),
     },

@@ -1,5 +1,6 @@
 import type { BudgetPeriod } from '../budget/period.js';
 import { AgentKeyInputError, type AuthError } from '../errors/errors.js';
+import type { RateLimit } from '../types.js';
 
 /** Who an identity provider says is calling. */
 export interface ExternalIdentity {
@@ -34,6 +35,8 @@ export interface FirstSeenPolicy {
   /** A fixed account, or one derived from the identity; default: the identity's accountId, else the subject. */
   accountId?: string | ((identity: ExternalIdentity) => string | undefined);
   name?: string;
+  /** The new row's rate limit (calls and/or cents per window); default none. */
+  rateLimit?: RateLimit | null;
 }
 
 /** A plugin that proves an external caller. Construction-time errors throw; verification returns results. */

@@ -4,6 +4,7 @@ import { inTime } from '../db/deadline.js';
 import { AgentKeyInputError } from '../errors/errors.js';
 import { parseDuration } from '../input/duration.js';
 import { checkBudget, checkDate, checkPeriod, isRowId } from '../input/options.js';
+import { checkRateLimit, rateColumns } from '../input/rate-limit.js';
 import { checkIdent, checkName, checkOptionalIdent, checkScopes } from '../input/values.js';
 import { type NewRow, newRowParams } from '../sql/insert.js';
 import type { CreateKeyOptions, CreateKeyResult, EnsureSubjectOptions } from '../types.js';
@@ -29,6 +30,7 @@ function described(
   const budgetPeriod = checkPeriod(options.budgetPeriod);
   const userId = checkOptionalIdent(options.userId, 'userId');
   const delegatedBy = checkOptionalIdent(options.delegatedBy, 'delegatedBy');
+  const [rateRequests, rateCents, rateWindowSec] = rateColumns(checkRateLimit(options.rateLimit));
   return {
     accountId,
     userId,
@@ -38,6 +40,9 @@ function described(
     budgetCents: checkBudget(options.budgetCents),
     budgetPeriod,
     budgetResetAt: budgetPeriod ? firstReset(budgetPeriod, now) : null,
+    rateRequests,
+    rateCents,
+    rateWindowSec,
     expiresAt: earliest(
       options.expiresIn === null || options.expiresIn === undefined
         ? null

@@ -1,4 +1,5 @@
 import { MICROS_PER_CENT } from '../budget/money.js';
+import { rateLimitOf } from '../input/rate-limit.js';
 import { ADMIN_SCOPE } from '../input/values.js';
 import type { Budget, KeyInfo, Principal, ValidateFailure, ValidateResult } from '../types.js';
 
@@ -35,6 +36,10 @@ export interface KeyRow {
   pool_budget_cents?: number | null;
   pool_used_micros?: number | null;
   pool_held_micros?: number | null;
+  /** Admin reads only: the rate limit's columns. */
+  rate_requests?: number | null;
+  rate_cents?: number | null;
+  rate_window_sec?: number | null;
 }
 
 const iso = (ms: number | null | undefined) =>
@@ -174,6 +179,7 @@ export function toKeyInfo(row: KeyRow): KeyInfo {
     scopes: row.scopes,
     budget: budgetOf(row),
     poolParentId: row.pool_parent_id ?? null,
+    rateLimit: rateLimitOf(row),
     expiresAt: date(row.expires_at),
     delegatedBy: row.delegated_by,
     createdAt: date(row.created_at),

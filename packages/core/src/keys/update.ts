@@ -3,6 +3,7 @@ import type { StoreContext } from '../context.js';
 import { AgentKeyInputError } from '../errors/errors.js';
 import { parsePositiveDuration } from '../input/duration.js';
 import { actorOf, checkBudget, checkPeriod, rowIdOf } from '../input/options.js';
+import { checkRateLimit, rateColumns } from '../input/rate-limit.js';
 import { checkIdent, checkName, checkScopes } from '../input/values.js';
 import { periodSets } from '../sql/admin.js';
 import type { Selector } from '../sql/columns.js';
@@ -74,6 +75,12 @@ async function updateRow(
     set('expires_at', changes.expiresAt, '::timestamptz');
   }
   if (changes.name !== undefined) set('name', checkName(changes.name));
+  if (changes.rateLimit !== undefined) {
+    const [requests, cents, windowSec] = rateColumns(checkRateLimit(changes.rateLimit));
+    set('rate_requests', requests, '::integer');
+    set('rate_cents', cents, '::integer');
+    set('rate_window_sec', windowSec, '::integer');
+  }
   if (sets.length === 0) throw new AgentKeyInputError('nothing to update', 'changes');
   params.push(now, actorOf(audit));
   const result = await ctx.pool.query(

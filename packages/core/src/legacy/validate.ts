@@ -77,6 +77,7 @@ export async function trackRow(
   if (!row || row.outcome === 'unknown' || row.outcome === 'revoked' || row.outcome === 'expired') {
     return { success: false, reason: 'invalid_key' };
   }
+  if (row.outcome === 'rate_limited') return { success: false, reason: 'rate_limited' };
   if (row.outcome !== 'ok') return { success: false, reason: 'budget_exceeded' };
   return {
     success: true,

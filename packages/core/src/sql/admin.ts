@@ -75,7 +75,21 @@ export function adminStatements(t: TableNames) {
         SELECT $2::timestamptz, account_id, 'adjust', -before, $3::text, jsonb_build_object('zeroed', zeroed) FROM upd)
       SELECT account_id FROM upd`,
     setAccount: `SELECT ${e.fn('set_account_budget')}($1, $2::timestamptz, $3::integer, $4::text, $5::timestamptz, $6::text)`,
+    /**
+     * $1 account, $2 now, $3 actor, $4 calls, $5 cents, $6 window seconds (all null: none): the
+     * account's rate limit, its row made if it has none. Its window's count carries over.
+     */
+    setAccountRate: `WITH upd AS (INSERT INTO ${e.accounts} AS a (account_id, rate_requests, rate_cents, rate_window_sec, updated_at)
+        VALUES ($1, $4::integer, $5::integer, $6::integer, $2::timestamptz)
+        ON CONFLICT (account_id) DO UPDATE SET rate_requests = EXCLUDED.rate_requests, rate_cents = EXCLUDED.rate_cents,
+          rate_window_sec = EXCLUDED.rate_window_sec, updated_at = EXCLUDED.updated_at
+        RETURNING account_id)
+      , led AS (INSERT INTO ${e.ledger} (at, account_id, kind, actor, metadata)
+        SELECT $2::timestamptz, account_id, 'admin:account_rate_limit', $3::text,
+          jsonb_build_object('requests', $4::integer, 'cents', $5::integer, 'window_sec', $6::integer) FROM upd)
+      SELECT account_id FROM upd`,
     readAccount: `SELECT account_id, budget_cents, budget_period, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at,
+        rate_requests, rate_cents, rate_window_sec,
         ${now.USED_MICROS}::float8 AS used_micros,
         ${accountHeldSum(e.holds, 'a.account_id', '$2::timestamptz')}::float8 AS held_micros
       FROM ${e.accounts} a WHERE account_id = $1`,

@@ -12,6 +12,7 @@ import {
 } from './expressions.js';
 import type { TableNames } from './identifier.js';
 import { engineNames } from './names.js';
+import { rateFree } from './rate-rules.js';
 import { batchLocks, type LockBound, MARK, mark, requestsTable } from './requests.js';
 import { accountHeldMicrosNow, capFits, centsOf, elapsed, heldMicrosNow } from './rules.js';
 
@@ -62,7 +63,7 @@ export function chargeStatements(t: TableNames, ledger: boolean, bound: LockBoun
     budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)},
     last_used_at = CASE WHEN ${STALE} THEN ${NOW} ELSE last_used_at END
   WHERE ${by} = $1 AND ${bound.guard} AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND NOT ${ELAPSED} AND ${FITS_UNRESET}
-    AND pool_parent_id IS NULL AND account_capped = false
+    AND pool_parent_id IS NULL AND account_capped = false AND ${rateFree(e.accounts, t.keys)}
   RETURNING ${returning}, ${MARK}`;
   const plainClaim = claim(
     `SELECT $6::uuid, $2::timestamptz, 'charge', id, NULL, $3::bigint, ak_mark, NULL FROM upd`,
@@ -89,7 +90,7 @@ SELECT * FROM upd`;
   const accountSql = (by: Selector) => `WITH ${bound.cte}, kl AS (
     SELECT id, account_id FROM ${t.keys}
     WHERE ${by} = $1 AND ${bound.guard} AND $5::boolean AND ${LIVE} AND ${SCOPE_OK} AND NOT ${ELAPSED} AND ${FITS_UNRESET}
-      AND pool_parent_id IS NULL AND account_capped = true
+      AND pool_parent_id IS NULL AND account_capped = true AND ${rateFree(e.accounts, t.keys)}
     FOR UPDATE),
   acct AS (UPDATE ${e.accounts} SET budget_used_micros = ${STORED_USED_MICROS} + $3::bigint,
       budget_used_cents = ${centsOf(`${STORED_USED_MICROS} + $3::bigint`)}, updated_at = ${NOW}
@@ -127,6 +128,7 @@ SELECT * FROM upd CROSS JOIN acct`;
   k AS MATERIALIZED (SELECT id, ${by} AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
       expires_at, scopes, budget_reset_at, budget_cents, ${STORED_USED_MICROS} AS ak_used, held_micros AS ak_held
     FROM ${t.keys} WHERE ${by} = ANY($1::text[])${locks.guard} AND pool_parent_id IS NULL AND account_capped IS NOT NULL
+      AND ${rateFree(e.accounts, t.keys)}
     ${locks.lock('id')}),
   a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
       ${STORED_USED_MICROS} AS ak_used, held_micros AS ak_held
@@ -136,7 +138,7 @@ SELECT * FROM upd CROSS JOIN acct`;
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.${by} FROM ${t.keys} x
       WHERE x.${by} = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
-        AND x.id <> ALL(ARRAY(SELECT id FROM k))))
+        AND ${rateFree(e.accounts, 'x')} AND x.id <> ALL(ARRAY(SELECT id FROM k))))
     OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
       WHERE ak_capped AND ak_account <> ALL(ARRAY(SELECT ak_account FROM a))
         AND EXISTS (SELECT 1 FROM ${e.accounts} y WHERE y.account_id = k.ak_account AND y.budget_cents IS NOT NULL)))),

@@ -1,5 +1,6 @@
 import { rowSql } from './expressions.js';
 import type { TableNames } from './identifier.js';
+import { rateRulesSql } from './rate-rules.js';
 import { renderFile } from './render.js';
 import { claimsSql } from './requests.js';
 import { rulesSql } from './rules.js';
@@ -36,6 +37,7 @@ export function functionsSql(t: TableNames): string {
   return [
     renderFile('functions/engine_row.sql', t),
     rulesSql(t),
+    rateRulesSql(t),
     // The same reset arithmetic as the request path's SQL and budget/period.ts (a test holds them equal).
     `CREATE OR REPLACE FUNCTION ${t.derived('_next_reset')}(budget_period text, p_now timestamptz, budget_reset_at timestamptz)
   RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $f$ SELECT ${nextReset} $f$;`,

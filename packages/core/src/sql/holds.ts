@@ -3,11 +3,12 @@ import { ms, PASSED_COLUMNS, perSelector, type Selector } from './columns.js';
 import { fitsHeld, rowSql, STORED_USED_MICROS } from './expressions.js';
 import type { TableNames } from './identifier.js';
 import { engineNames } from './names.js';
+import { rateFree } from './rate-rules.js';
 import { batchLocks, type LockBound, MARK, requestsTable } from './requests.js';
 import { capFits, capHolds, centsOf, elapsed, heldMicrosNow, OPEN } from './rules.js';
 
-/** Keys the lean statements serve: no pool parent, no account ceiling. */
-const LEAN_KEY = 'pool_parent_id IS NULL AND account_capped = false';
+/** Keys the lean statements serve: no pool parent, no account ceiling (and no rate limit: below). */
+const LEAN_SHAPE = 'pool_parent_id IS NULL AND account_capped = false';
 
 /**
  * The lean hold statements: a reserve on a key with no pool parent and no account ceiling, and a
@@ -41,6 +42,8 @@ export interface HoldStatements {
 
 export function holdStatements(t: TableNames, ledger: boolean, bound: LockBound): HoldStatements {
   const e = engineNames(t);
+  // Rate-limited rows (the key's or its account's) are the engine's: it counts their windows.
+  const LEAN_KEY = `${LEAN_SHAPE} AND ${rateFree(e.accounts, t.keys)}`;
   // The claim: a plain INSERT after the write, so a tombstone already there rolls the call back.
   // Every claim records its key's period mark (sql/requests.ts): a void refunds only that period.
   const claim = (rows: string) => `,
@@ -67,7 +70,7 @@ export function holdStatements(t: TableNames, ledger: boolean, bound: LockBound)
     held_micros = held_micros + $6::bigint,
     last_used_at = CASE WHEN ${one.STALE} THEN ${one.NOW} ELSE last_used_at END
   WHERE ${by} = $1 AND ${bound.guard} AND $5::boolean AND ${one.LIVE} AND ${one.SCOPE_OK} AND NOT ${one.ELAPSED}
-    AND ${fitsHeld('$3::bigint + $6::bigint')} AND pool_parent_id IS NULL AND account_capped = false
+    AND ${fitsHeld('$3::bigint + $6::bigint')} AND ${LEAN_KEY}
   RETURNING ${passed(one.NOW)}, ${MARK}),
   hold AS (INSERT INTO ${e.holds} (principal_id, account_id, amount_micros, created_at, expires_at)
     SELECT id, account_id, $6::bigint, ${one.NOW}, $7::timestamptz FROM upd RETURNING id, amount_micros, expires_at)${claim(
@@ -134,7 +137,7 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
   const closeSql = `WITH ${bound.cte}, kl AS (
     SELECT id, budget_cents AS ak_cap, ${STORED_USED_MICROS} + held_micros AS ak_taken FROM ${t.keys}
     WHERE id = (SELECT principal_id FROM ${e.holds} WHERE id = $1::bigint) AND ${bound.guard}
-      AND pool_parent_id IS NULL AND account_capped = false AND NOT ${one.ELAPSED}
+      AND ${LEAN_KEY} AND NOT ${one.ELAPSED}
     FOR UPDATE),
   h AS (UPDATE ${e.holds} x SET state = CASE WHEN $4::boolean THEN 'settled' ELSE 'released' END,
       settled_micros = $3::bigint, closed_at = ${one.NOW}

@@ -18,6 +18,10 @@ export interface NewRow {
   delegatedBy: string | null;
   externalSubject: string | null;
   poolParentId: number | null;
+  /** The rate limit's columns (sql/rate-rules.ts); all null: none. */
+  rateRequests: number | null;
+  rateCents: number | null;
+  rateWindowSec: number | null;
   /** The audit row's time. */
   now: Date;
   /** The audit row's actor. */
@@ -41,9 +45,18 @@ const FIELDS: readonly Field[] = [
   'delegatedBy',
   'externalSubject',
   'poolParentId',
+  'rateRequests',
+  'rateCents',
+  'rateWindowSec',
 ];
 /** Parameters whose type PostgreSQL cannot infer from the column alone. */
-const CASTS: Partial<Record<Field, string>> = { scopes: '::text[]', poolParentId: '::integer' };
+const CASTS: Partial<Record<Field, string>> = {
+  scopes: '::text[]',
+  poolParentId: '::integer',
+  rateRequests: '::integer',
+  rateCents: '::integer',
+  rateWindowSec: '::integer',
+};
 const column = (field: Field) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** The parameters of an insert: the columns' values in `FIELDS` order, then now and actor. */

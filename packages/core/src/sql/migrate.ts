@@ -11,7 +11,8 @@ import { renderFile } from './render.js';
  * before migrations were numbered (no version table) upgrades through it. A new migration is a new
  * file at the end of this list; a shipped one is never edited.
  */
-const MIGRATIONS = ['001_tables.sql'];
+const RATE_LIMITS = '002_rate_limits.sql';
+const MIGRATIONS = ['001_tables.sql', RATE_LIMITS];
 
 /** The version table's row for the engine functions: re-created whenever their text changes. */
 const FUNCTIONS = 'functions';
@@ -86,15 +87,17 @@ async function readState(pool: Queryable, t: TableNames): Promise<{ applied: App
     `SELECT to_regclass($1) IS NOT NULL AS versioned,
        (SELECT bool_and(to_regclass(x) IS NOT NULL) FROM unnest($2::text[]) AS x)
        AND (SELECT bool_and(to_regproc(f) IS NOT NULL) FROM unnest($3::text[]) AS f)
-       AND to_regtype($4) IS NOT NULL AS intact`,
-    [n.schemaVersion, tables, functions, n.fn('engine_row')],
+       AND to_regtype($4) IS NOT NULL AS intact, to_regclass($5) IS NOT NULL AS windows`,
+    [n.schemaVersion, tables, functions, n.fn('engine_row'), n.rateWindows],
   );
   if (!rows[0]?.versioned) return { applied: new Map(), intact: true };
   const found = await pool.query(`SELECT name, checksum FROM ${n.schemaVersion}`);
   const applied: Applied = new Map(
     found.rows.map((r: { name: string; checksum: string }) => [r.name, r.checksum]),
   );
-  return { applied, intact: rows[0].intact === true };
+  // 002's table is vouched for only once 002 is recorded: a 001 deployment is intact without it.
+  const windows = rows[0].windows === true || !applied.has(RATE_LIMITS);
+  return { applied, intact: rows[0].intact === true && windows };
 }
 
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;

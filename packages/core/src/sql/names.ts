@@ -10,6 +10,8 @@ export interface EngineNames {
   idempotency: string;
   /** The in-doubt claims (sql/requests.ts). */
   requests: string;
+  /** The named limiters' windows (sql/rate-rules.ts). */
+  rateWindows: string;
   /** migrate()'s record of what it applied (sql/migrate.ts). */
   schemaVersion: string;
   fn(name: string): string;
@@ -23,6 +25,7 @@ export function engineNames(t: TableNames): EngineNames {
     ledger: t.derived('_ledger'),
     idempotency: t.derived('_idempotency'),
     requests: t.derived('_requests'),
+    rateWindows: t.derived('_rate_windows'),
     schemaVersion: t.derived('_schema_version'),
     fn: (name) => t.derived(`_${name}`),
   };

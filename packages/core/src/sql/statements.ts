@@ -15,7 +15,8 @@ const HOT_COLUMNS = `id, account_id, user_id, name, scopes, budget_cents, budget
 const VIRTUAL_COLUMNS = `${HOT_COLUMNS}, ${USED_MICROS}::float8 AS used_micros, ${ms(NEXT_RESET)} AS budget_reset_at`;
 const STORED_COLUMNS = `${HOT_COLUMNS}, budget_used_micros::float8 AS used_micros, ${ms('budget_reset_at')} AS budget_reset_at`;
 /** Admin reads add what only people look at. */
-const ADMIN_COLUMNS = `${VIRTUAL_COLUMNS}, key_prefix, pool_parent_id, ${ms('created_at')} AS created_at, ${ms('last_used_at')} AS last_used_at`;
+const ADMIN_COLUMNS = `${VIRTUAL_COLUMNS}, key_prefix, pool_parent_id, ${ms('created_at')} AS created_at, ${ms('last_used_at')} AS last_used_at,
+  rate_requests, rate_cents, rate_window_sec`;
 
 export interface Statements {
   /** Lean charges, alone, with an account ceiling, and batched (sql/charges.ts). */

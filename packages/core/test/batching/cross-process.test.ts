@@ -43,6 +43,10 @@ describe('one hot key from several processes (server only)', () => {
     return { ak: new AgentKey({ pool, tableName: db.table, timeoutMs: STRESS_TIMEOUT_MS, onError }), counts };
   }
 
+  /** Store errors reported, but for a pooler's lost prepared statement (reported once, then plain text). */
+  const failures = (errors: unknown[]) =>
+    errors.filter((e) => (e as { name?: unknown } | null)?.name !== 'PreparedStatementLostError');
+
   /** Resolves once `n` backends wait on a row lock in a statement of this test's schema. */
   async function lockWaiters(n: number): Promise<void> {
     for (;;) {
@@ -84,7 +88,7 @@ describe('one hot key from several processes (server only)', () => {
     await commit();
     const results = await answers;
     expect(results.filter((r) => !r.ok)).toEqual([]);
-    expect(errors).toEqual([]);
+    expect(failures(errors)).toEqual([]);
     // Then a stream from both with nothing else holding the row.
     const more = await inParallel(
       Array.from({ length: 400 }, (_, i) => () => (i % 2 ? a : b).ak.authorize(key, { costCents: 1 })),
@@ -135,7 +139,7 @@ describe('one hot key from several processes (server only)', () => {
     });
     const results = await inParallel(ops, 32);
     expect(results.every(Boolean)).toBe(true);
-    expect(errors).toEqual([]);
+    expect(failures(errors)).toEqual([]);
     expect(settled).toBe(200 * 1.5);
     const rows = await q(
       'SELECT account_id, sum(budget_used_micros)::float8 AS used, sum(held_micros)::float8 AS held FROM {T} WHERE account_id IN ($1, $2) GROUP BY account_id',

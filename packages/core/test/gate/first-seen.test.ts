@@ -54,6 +54,9 @@ describe('first-sight policies are checked at construction', () => {
     [{ scopes: null, budgetCents: 1, accountId: '' }, 'firstSeen.accountId'],
     [{ scopes: null, budgetCents: 1, name: 'a\u0000' }, 'firstSeen.name'],
     [{ scopes: null, budgetCents: 1, budget: 5 }, 'firstSeen.budget'],
+    [{ scopes: null, budgetCents: 1, rateLimit: { requests: 0 } }, 'firstSeen.rateLimit'],
+    [{ scopes: null, budgetCents: 1, rateLimit: {} }, 'firstSeen.rateLimit'],
+    [{ scopes: null, budgetCents: 1, rateLimit: { requests: 5, burst: 2 } }, 'firstSeen.rateLimit'],
     [null, 'firstSeen'],
     [[], 'firstSeen'],
   ])('%j is refused, naming %s', (policy, field) => {
@@ -83,6 +86,13 @@ describe('first-sight policies are checked at construction', () => {
       name: 'agent',
     };
     expect(() => ak.gate({ firstSeen: full, verifiers: [verifier(unlimited)] })).not.toThrow();
+  });
+
+  it('a rate limit is kept as checked, a copy the caller can no longer change', () => {
+    const limit = { requests: 5 };
+    const checked = checkFirstSeenPolicy({ scopes: null, budgetCents: null, rateLimit: limit });
+    limit.requests = 5000;
+    expect(checked.rateLimit).toEqual({ requests: 5, cents: null, windowSec: 60 });
   });
 
   it('the type requires scopes and budgetCents', () => {

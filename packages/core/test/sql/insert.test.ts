@@ -22,6 +22,9 @@ const row: NewRow = {
   delegatedBy: 'boss',
   externalSubject: 'ns|sub',
   poolParentId: 7,
+  rateRequests: 50,
+  rateCents: 300,
+  rateWindowSec: 60,
   now: new Date('2026-04-10T12:00:00Z'),
   actor: 'actor',
 };

@@ -3,6 +3,7 @@ import { AgentKey } from '@agentkey/core';
 import { BACKENDS, openDb, type TestDb } from '@agentkey/test-support/db.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queryable } from '../../src/db/queryable.js';
+import { hashKey } from '../../src/keys/secret.js';
 import { tableNames } from '../../src/sql/identifier.js';
 import { render } from '../../src/sql/render.js';
 
@@ -37,12 +38,27 @@ describe.each(BACKENDS)('migrate() with a version table (%s)', (backend) => {
     const table = `${db.schema}.old_deploy`;
     await db.pool.query(render(OLD_MIGRATE, tableNames(table)));
     const ak = new AgentKey({ pool: db.pool, tableName: table });
-    // Made and charged under the old functions.
-    const { key } = await ak.create({ accountId: 'old', budgetCents: 100 });
-    const held = await ak.authorize(key, { costCents: 1, holdCents: 10 });
-    expect(held).toMatchObject({ ok: true });
+    // Made and charged under the old functions, as a 0.3.0 process calls them (this release's
+    // lean statements read 002's columns: a deployment migrates before it serves).
+    const key = 'ak_0ld0000000000000000000000000000000000000000000000';
+    await db.pool.query(
+      `INSERT INTO ${table} (account_id, key_hash, key_prefix, name, budget_cents, budget_used_cents, budget_used_micros)
+        VALUES ('old', $1, 'ak_0ld00', 'old', 100, 0, 0)`,
+      [hashKey(key)],
+    );
+    const old = await db.pool.query(
+      `SELECT outcome, hold_id FROM ${table}_charge($1, now(), 10000, NULL, true, false, 100000,
+        now() + interval '15 minutes', NULL, 'charge', false, NULL, gen_random_uuid(), 0)`,
+      [hashKey(key)],
+    );
+    expect(old.rows[0].outcome).toBe('ok');
+    const held = { ok: true, hold: { id: String(old.rows[0].hold_id) } };
     await ak.migrate();
-    expect((await versions(table)).map((r) => r.name)).toEqual(['001_tables.sql', 'functions']);
+    expect((await versions(table)).map((r) => r.name)).toEqual([
+      '001_tables.sql',
+      '002_rate_limits.sql',
+      'functions',
+    ]);
     // The engine now returns the declared composite type.
     const { rows } = await db.pool.query(
       `SELECT format_type(prorettype, NULL) AS type FROM pg_proc WHERE oid = $1::regprocedure`,

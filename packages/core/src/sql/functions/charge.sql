@@ -1,5 +1,6 @@
 -- Charge and/or reserve against a key or subject, its pool parent and its account. Outcomes:
--- ok, unknown, revoked, expired, scope, budget (cap = key | pool | account).
+-- ok, unknown, revoked, expired, scope, budget (cap = key | pool | account), rate_limited (rate_policy =
+-- key | account, rate_kind = requests | cents; the rule is sql/rate-rules.ts's).
 CREATE OR REPLACE FUNCTION {{_charge}}(p_value text, p_now timestamptz, p_cost bigint, p_scope text,
   p_token_ok boolean, p_by_subject boolean, p_hold bigint, p_hold_until timestamptz, p_idem text, p_op text,
   p_ledger boolean, p_meta jsonb, p_rid uuid, p_lock_ms integer) RETURNS SETOF {{_engine_row}} LANGUAGE plpgsql AS $f$
@@ -27,6 +28,10 @@ DECLARE
   v_orig bigint := 0;
   v_k_reset boolean := false;
   v_need bigint := p_cost + p_hold;
+  v_k_rate text;
+  v_a_limited boolean := false;
+  v_rate_policy text;
+  v_rate_kind text;
 BEGIN
   IF p_lock_ms > 0 THEN PERFORM set_config('lock_timeout', p_lock_ms || 'ms', true); END IF;
   -- Who: read without a lock to learn the row and its account.
@@ -110,6 +115,12 @@ BEGIN
     v_p_held := {{_held_sum}}(p.id, p_now, NULL);
   END IF;
 
+  -- A replay was counted by its first call; a refusal counts nothing (sql/rate-rules.ts).
+  IF NOT v_replayed THEN
+    v_k_rate := {{_rate_refusal}}(k.rate_requests, k.rate_cents, k.rate_window_sec, k.rate_window_at, k.rate_count,
+      k.rate_micros, p_now, v_need);
+  END IF;
+
   -- A replay is still a request: revocation, expiry and scope bind it as they bind any other (an
   -- old idempotency key must never open a door). Only the budget was settled by the first call.
   IF k.revoked_at IS NOT NULL OR (k.pool_parent_id IS NOT NULL AND (p.id IS NULL OR p.revoked_at IS NOT NULL))
@@ -120,10 +131,18 @@ BEGIN
   ELSIF NOT {{_cap_fits}}(k.budget_cents, v_k_used + v_k_held, v_need) THEN v_outcome := 'budget'; v_cap := 'key';
   ELSIF p.id IS NOT NULL AND NOT {{_cap_fits}}(p.budget_cents, v_p_used + v_p_held, v_need) THEN
     v_outcome := 'budget'; v_cap := 'pool';
+  ELSIF v_k_rate IS NOT NULL THEN v_outcome := 'rate_limited'; v_rate_policy := 'key'; v_rate_kind := v_k_rate;
   END IF;
 
   -- The account row is the most contended lock (every key of the account wants it): take it last,
   -- only when every other check passed, and hold it just through the writes below.
+  -- An account with a rate limit but no ceiling is locked as well, for its window.
+  IF v_outcome = 'ok' AND NOT k.account_capped AND k.account_id IS NOT NULL THEN
+    v_a_limited := EXISTS (SELECT 1 FROM {{_accounts}} x WHERE x.account_id = k.account_id AND x.rate_window_sec IS NOT NULL);
+  END IF;
+  IF v_a_limited AND v_outcome = 'ok' THEN
+    SELECT * INTO a FROM {{_accounts}} x WHERE x.account_id = k.account_id FOR UPDATE;
+  END IF;
   IF k.account_capped AND v_outcome = 'ok' THEN
     SELECT * INTO a FROM {{_accounts}} x WHERE x.account_id = k.account_id FOR UPDATE;
     v_a_used := {{_used_now}}(a.budget_used_micros, a.budget_used_cents, a.budget_reset_at, p_now);
@@ -135,6 +154,11 @@ BEGIN
         v_outcome := 'budget'; v_cap := 'account';
       END IF;
     END IF;
+  END IF;
+  IF v_outcome = 'ok' AND NOT v_replayed AND a.rate_window_sec IS NOT NULL THEN
+    v_rate_kind := {{_rate_refusal}}(a.rate_requests, a.rate_cents, a.rate_window_sec, a.rate_window_at, a.rate_count,
+      a.rate_micros, p_now, v_need);
+    IF v_rate_kind IS NOT NULL THEN v_outcome := 'rate_limited'; v_rate_policy := 'account'; END IF;
   END IF;
 
   IF v_outcome <> 'ok' THEN
@@ -161,6 +185,19 @@ BEGIN
     END IF;
     IF p.id IS NOT NULL THEN
       v_p_used := {{_spend_pool}}(p.id, v_p_used, p_cost, p.budget_reset_at, p_hold);
+    END IF;
+    -- Counted in each rate window it passed (a replay was counted by its first call).
+    IF NOT v_replayed AND k.rate_window_sec IS NOT NULL THEN
+      SELECT x.at, x.count, x.micros INTO k.rate_window_at, k.rate_count, k.rate_micros
+        FROM {{_rate_take_key}}(k.id, p_now, v_need) x;
+    END IF;
+    IF NOT v_replayed AND a.rate_window_sec IS NOT NULL THEN
+      SELECT x.at, x.count, x.micros INTO a.rate_window_at, a.rate_count, a.rate_micros
+        FROM {{_rate_take_account}}(a.account_id, p_now, v_need) x;
+    END IF;
+    -- A passed call reports the key's window, else the account's.
+    IF k.rate_window_sec IS NOT NULL THEN v_rate_policy := 'key'; v_rate_kind := {{_rate_kind}}(k.rate_requests);
+    ELSIF a.rate_window_sec IS NOT NULL THEN v_rate_policy := 'account'; v_rate_kind := {{_rate_kind}}(a.rate_requests);
     END IF;
     IF k.account_capped THEN
       v_a_used := {{_spend_account}}(k.account_id, v_a_used, p_cost, a.budget_reset_at, p_now);
@@ -199,6 +236,17 @@ BEGIN
     hh.amount_micros::float8, date_part('epoch', hh.expires_at) * 1000, date_part('epoch', p.budget_reset_at) * 1000,
     (v_a_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8,
     -- The pool root as this call leaves it: a pooled key reports no more room than its pool has.
-    p.id, p.budget_cents, v_p_used::float8, (v_p_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8
+    p.id, p.budget_cents, v_p_used::float8, (v_p_held + CASE WHEN v_outcome = 'ok' THEN p_hold ELSE 0 END)::float8,
+    -- The rate window that refused or, for a passed call, the one it reports (NULL: none).
+    v_rate_policy, v_rate_kind,
+    (CASE v_rate_policy WHEN 'key' THEN CASE WHEN v_rate_kind = 'requests' THEN k.rate_requests ELSE k.rate_cents END
+      WHEN 'account' THEN CASE WHEN v_rate_kind = 'requests' THEN a.rate_requests ELSE a.rate_cents END END)::float8,
+    CASE v_rate_policy WHEN 'key' THEN {{_rate_remaining}}(v_rate_kind, k.rate_requests, k.rate_cents, k.rate_count,
+        k.rate_micros, k.rate_window_at, k.rate_window_sec, p_now)
+      WHEN 'account' THEN {{_rate_remaining}}(v_rate_kind, a.rate_requests, a.rate_cents, a.rate_count, a.rate_micros,
+        a.rate_window_at, a.rate_window_sec, p_now) END,
+    CASE v_rate_policy WHEN 'key' THEN {{_rate_reset_sec}}(k.rate_window_at, k.rate_window_sec, p_now)
+      WHEN 'account' THEN {{_rate_reset_sec}}(a.rate_window_at, a.rate_window_sec, p_now) END,
+    (CASE v_rate_policy WHEN 'key' THEN k.rate_window_sec WHEN 'account' THEN a.rate_window_sec END)::float8
     FROM (SELECT 1) one LEFT JOIN {{_holds}} hh ON hh.id = v_hold_id;
 END $f$;

@@ -132,6 +132,12 @@ BEGIN
     IF a.account_id IS NOT NULL THEN
       v_a_used := {{_spend_account}}(a.account_id, v_a_used, v_charge, a.budget_reset_at, p_now);
     END IF;
+    -- The rate windows counted the hold's amount when it was reserved: they count its cost instead
+    -- (sql/rate-rules.ts). The account's row is locked here, after the key and the hold.
+    PERFORM {{_rate_give_key}}(k.id, p_now, h.created_at, v_charge - h.amount_micros);
+    IF k.account_id IS NOT NULL THEN
+      PERFORM {{_rate_give_account}}(k.account_id, p_now, h.created_at, v_charge - h.amount_micros);
+    END IF;
     IF p_idem IS NOT NULL THEN
       UPDATE {{_idempotency}} SET charged_micros = v_charge, shortfall_micros = p_cost - v_charge
         WHERE principal_id = h.principal_id AND op = v_op AND key = p_idem;
@@ -160,5 +166,6 @@ BEGIN
     {{_account_held_now}}(a.account_id, a.held_micros, p_now)::float8,
     p.id, p.budget_cents, COALESCE(v_p_used, {{_stored_used}}(p.budget_used_micros, p.budget_used_cents))::float8,
     -- Summed: p.held_micros is stale when expire_holds ran above.
-    (CASE WHEN p.id IS NOT NULL THEN {{_held_sum}}(p.id, p_now, NULL) END)::float8;
+    (CASE WHEN p.id IS NOT NULL THEN {{_held_sum}}(p.id, p_now, NULL) END)::float8,
+    NULL::text, NULL::text, NULL::float8, NULL::float8, NULL::float8, NULL::float8;
 END $f$;

@@ -6,7 +6,8 @@
 -- ms). Created once: re-creating the functions (whenever their checksum changed, sql/migrate.ts)
 -- replaces them in place, so calls running meanwhile never lose the type or a function. Before
 -- the type existed (agentkey 0.3.0) the functions returned OUT columns, which CREATE OR REPLACE
--- cannot change: those are dropped first, that one time. A new shape is a numbered migration.
+-- cannot change: those are dropped first, that one time. A new shape is a numbered migration
+-- (002_rate_limits.sql added the rate_ columns to a type made before it).
 DO $engine_row$
 BEGIN
   IF to_regtype('{{_engine_row}}') IS NULL THEN
@@ -21,7 +22,8 @@ BEGIN
       held_micros float8, budget_reset_at float8, account_limit_cents integer, account_used_micros float8,
       account_reset_at float8, hold_amount_micros float8, hold_expires_at float8, pool_reset_at float8,
       account_held_micros float8, pool_id integer, pool_budget_cents integer, pool_used_micros float8,
-      pool_held_micros float8
+      pool_held_micros float8, rate_policy text, rate_kind text, rate_limit float8, rate_remaining float8,
+      rate_reset_sec float8, rate_window_sec float8
     );
   END IF;
 END $engine_row$;
