@@ -153,7 +153,7 @@ export class RedisCounter implements Counter {
         : 0;
     // A miss is rebuilt from PostgreSQL's row; so is a mirror that admitted what PostgreSQL refused.
     const rebuild = !same || !ok;
-    const build = rebuild ? buildOf(row) : { key: '', pool: '', account: '' };
+    const build = rebuild ? buildOf(row, call.nowMs) : { key: '', pool: '', account: '' };
     const serials = same ? reservation.serials : ['', '', ''];
     await this.ask((r) =>
       r.akSettle(

@@ -79,5 +79,10 @@ export function rateRules(d: Dialect) {
   /** Whole seconds, at least 1, until the window a call at `now` falls in resets. */
   const resetSec = (at: string, sec: string, now: string) =>
     d.float(d.greatest('1', d.least(sec, d.ceil(d.sub(sec, d.secondsSince(now, start(at, sec, now)))))));
-  return { fresh, start, current, refusal, remaining, kind, resetSec };
+  /** What an admitted call writes: its window's count and micros with it counted. */
+  const countAfter = (count: string, at: string, sec: string, now: string) =>
+    d.add(current(count, at, sec, now), '1');
+  const microsAfter = (micros: string, at: string, sec: string, now: string, need: string) =>
+    d.add(current(micros, at, sec, now), need);
+  return { fresh, start, current, refusal, remaining, kind, resetSec, countAfter, microsAfter };
 }

@@ -37,7 +37,7 @@ export interface CounterCall {
  * A counter's admission:
  * - `refused`: a trusted mirror (current generation) refuses; `row` is the refusal, answered with
  *   no PostgreSQL statement at all. Only refusals PostgreSQL would give too (revoked, expired,
- *   scope, budget) may be answered so.
+ *   scope, budget, rate_limited) may be answered so.
  * - `reserved`: the mirror admits and counts the call as in flight; PostgreSQL decides, then
  *   `settle(call, true, row)` commits or corrects the mirror from PostgreSQL's answer.
  * - `unknown`: no trusted mirror (a miss, an old generation, Redis down or slow): PostgreSQL

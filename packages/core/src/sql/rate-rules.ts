@@ -60,8 +60,8 @@ export function rateRulesSql(t: TableNames): string {
   ) => `CREATE OR REPLACE FUNCTION ${t.derived(name)}(p_key ${key},
   p_now timestamptz, p_need bigint) RETURNS TABLE (at timestamptz, count integer, micros bigint) LANGUAGE sql AS $f$
   UPDATE ${table} SET rate_window_at = ${rateStart('rate_window_at', 'rate_window_sec', 'p_now')},
-    rate_count = ${rateNow('rate_count', 'rate_window_at', 'rate_window_sec', 'p_now')} + 1,
-    rate_micros = ${rateNow('rate_micros', 'rate_window_at', 'rate_window_sec', 'p_now')} + p_need
+    rate_count = ${RATE.countAfter('rate_count', 'rate_window_at', 'rate_window_sec', 'p_now')},
+    rate_micros = ${RATE.microsAfter('rate_micros', 'rate_window_at', 'rate_window_sec', 'p_now', 'p_need')}
   WHERE ${key === 'integer' ? 'id' : 'account_id'} = p_key AND rate_window_sec IS NOT NULL
   RETURNING rate_window_at, rate_count, rate_micros $f$;`;
   const give = (
