@@ -38,7 +38,7 @@ export function hasAccount(row: CounterRow): boolean {
  * The rate window PostgreSQL's row reported for `policy` (it reports one: the one that refused, or
  * the key's before the account's for a passed call), as a mirror's fields; none when it reported
  * another. Its start is known to the second only (the row's reset is whole seconds): the earliest
- * it can be, so the mirror's window never outlasts PostgreSQL's.
+ * it can be, so the mirror's window never outlasts PostgreSQL's — unless this call opened it.
  */
 function rateFields(row: CounterRow, policy: 'key' | 'account', nowMs: number) {
   const sec = Number(row.rate_window_sec);
@@ -46,23 +46,18 @@ function rateFields(row: CounterRow, policy: 'key' | 'account', nowMs: number) {
   const left = Number(row.rate_remaining ?? 0);
   const reset = Number(row.rate_reset_sec);
   if (row.rate_policy !== policy || ![sec, limit, left, reset].every(Number.isFinite)) return {};
-  if (row.rate_kind === 'requests')
-    return {
-      rw: str(sec),
-      rr: str(limit),
-      rn: str(limit - left),
-      rm: '0',
-      ra: str(nowMs - (sec - reset + 1) * 1000),
-    };
+  // `rah`, the latest it can be: a start the mirror already has between the two is kept (script.ts).
+  const earliest = str(nowMs - (sec - reset + 1) * 1000);
+  const start = { ra: earliest, rah: str(nowMs - (sec - reset) * 1000) };
+  if (row.rate_kind === 'requests') {
+    // A passed call that is its window's first opened it: the start is this call's time, exactly.
+    const opened = row.outcome === 'ok' && !row.replayed && limit - left === 1;
+    const at = opened ? { ra: str(nowMs) } : start;
+    return { rw: str(sec), rr: str(limit), rn: str(limit - left), rm: '0', ...at };
+  }
   const cap = costToMicros(limit);
   if (row.rate_kind !== 'cents' || !cap.ok) return {};
-  return {
-    rw: str(sec),
-    rc: str(limit),
-    rn: '0',
-    rm: str(cap.micros - left),
-    ra: str(nowMs - (sec - reset + 1) * 1000),
-  };
+  return { rw: str(sec), rc: str(limit), rn: '0', rm: str(cap.micros - left), ...start };
 }
 
 /**

@@ -200,6 +200,13 @@ local COUNTER_FIELDS = {'cap', 'reset', 'hmin', 'rr', 'rc', 'rw', 'ra', 'rn', 'r
 local function build(key, json, optional)
   if json == '' then return end
   local f = cjson.decode(json)
+  -- A rate window's start PostgreSQL reported to the second (ra earliest, rah latest): the start
+  -- this mirror already has is kept when it lies between (a call that opened the window set it).
+  if f.rah ~= nil then
+    local had = ak_num(redis.call('HGET', key, 'ra'))
+    if had ~= nil and had > tonumber(f.ra) and had <= tonumber(f.rah) then f.ra = tostring(had) end
+    f.rah = nil
+  end
   -- The build serial: Redis's clock and a count, so a mirror that expired and was built again
   -- never reuses a serial an old reservation still carries.
   local n = redis.call('HINCRBY', key, 'n', 1) % 1000
