@@ -1728,7 +1728,7 @@ WITH x AS (UPDATE "sdk_api_keys" SET revoked_at = $2::timestamptz
       WHERE key_hash = $1 AND revoked_at IS NULL AND ($3::text IS NULL OR account_id = $3::text) RETURNING id, account_id, external_subject),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor)
     SELECT $2::timestamptz, id, external_subject, account_id, 'admin:revoke', $4::text FROM x)
-SELECT id FROM x;
+SELECT id, account_id FROM x;
 
 -- statement: read(external_subject)
 SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
@@ -1752,7 +1752,7 @@ WITH x AS (UPDATE "sdk_api_keys" SET revoked_at = $2::timestamptz
       WHERE external_subject = $1 AND revoked_at IS NULL AND ($3::text IS NULL OR account_id = $3::text) RETURNING id, account_id, external_subject),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor)
     SELECT $2::timestamptz, id, external_subject, account_id, 'admin:revoke', $4::text FROM x)
-SELECT id FROM x;
+SELECT id, account_id FROM x;
 
 -- statement: read(id)
 SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
@@ -1776,7 +1776,7 @@ WITH x AS (UPDATE "sdk_api_keys" SET revoked_at = $2::timestamptz
       WHERE id = $1 AND revoked_at IS NULL AND ($3::text IS NULL OR account_id = $3::text) RETURNING id, account_id, external_subject),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor)
     SELECT $2::timestamptz, id, external_subject, account_id, 'admin:revoke', $4::text FROM x)
-SELECT id FROM x;
+SELECT id, account_id FROM x;
 
 -- statement: holds.close
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), kl AS (
@@ -1914,7 +1914,7 @@ WITH x AS (INSERT INTO "sdk_api_keys" (account_id, user_id, key_hash, key_prefix
     VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10, $11, $12, $13::integer, $14::integer, $15::integer, $16::integer, 0, 0, "sdk_api_keys_account_capped"($1)) RETURNING id, account_id, external_subject),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor)
     SELECT $17::timestamptz, id, external_subject, account_id, 'admin:create', $18::text FROM x)
-SELECT id FROM x;
+SELECT id, account_id FROM x;
 
 -- statement: insertSubject
 WITH x AS (INSERT INTO "sdk_api_keys" (account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id, rate_requests, rate_cents, rate_window_sec, budget_used_cents, budget_used_micros, account_capped)
@@ -1922,7 +1922,7 @@ WITH x AS (INSERT INTO "sdk_api_keys" (account_id, user_id, key_hash, key_prefix
       ON CONFLICT (external_subject) WHERE external_subject IS NOT NULL DO NOTHING RETURNING id, account_id, external_subject),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor)
     SELECT $17::timestamptz, id, external_subject, account_id, 'admin:provision', $18::text FROM x)
-SELECT id FROM x;
+SELECT id, account_id FROM x;
 
 -- statement: listByAccount
 SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
@@ -1954,7 +1954,7 @@ WITH upd AS (UPDATE "sdk_api_keys" SET budget_cents = budget_cents + $4::integer
         WHERE id = $1 AND budget_cents IS NOT NULL RETURNING id, external_subject, account_id, budget_cents)
       , led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor, metadata)
        SELECT $2::timestamptz, id, external_subject, account_id, 'admin:topup', $3::text, jsonb_build_object('cents', $4::integer, 'budget_cents', budget_cents) FROM upd)
-      SELECT id FROM upd;
+      SELECT id, account_id FROM upd;
 
 -- statement: admin.topUpAccount
 WITH upd AS (UPDATE "sdk_api_keys_accounts" SET budget_cents = budget_cents + $4::integer, updated_at = $2::timestamptz
@@ -1981,7 +1981,7 @@ END)) * 1000)::text, '-')) AS zeroed
       , led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, amount_micros, actor, metadata)
         SELECT $2::timestamptz, id, external_subject, account_id, 'adjust', -before, $3::text,
           jsonb_build_object('zeroed', zeroed) FROM upd)
-      SELECT id FROM upd;
+      SELECT id, account_id FROM upd;
 
 -- statement: admin.resetAccount
 WITH o AS (SELECT account_id, (CASE WHEN (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) THEN 0::bigint ELSE (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) END) AS before, (CASE WHEN NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) THEN budget_reset_at
