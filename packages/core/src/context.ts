@@ -65,7 +65,7 @@ export function storeContext(options: AgentKeyOptions): StoreContext {
   const prune = (text: string, params: unknown[]) => pool.query(text, params);
   const inDoubt = new InDoubt({ hot, voidRequest, pruneRequests, ledger, timeoutMs, now, report, prune });
   const admin = adminStatements(tables);
-  const counter = checkCounter(options.counter);
+  const counter = checkCounter(options.counter, tables.id);
   return {
     pool,
     hot,
