@@ -26,6 +26,19 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
+/** Drops `database` once the backends of a pool just ended are gone (FORCE only at the last try). */
+async function dropDatabase(admin: pg.Pool, database: string): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    try {
+      await admin.query(`DROP DATABASE ${database}`);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  await admin.query(`DROP DATABASE ${database} WITH (FORCE)`);
+}
+
 /** A ready ioredis client as the README configures it (fails at once when disconnected). */
 export async function connectRedis(redisUrl: string): Promise<Redis> {
   const redis = new Redis(redisUrl, {
@@ -167,16 +180,7 @@ export async function redisScenarios({ admin, url, schema, keys: n, redisUrl }: 
         }
       } finally {
         await own.end();
-        // The pool's backends may take a moment to go: dropped once they did (FORCE only at last).
-        for (let i = 0; ; i++) {
-          try {
-            await admin.query(`DROP DATABASE ${database}${i === 20 ? ' WITH (FORCE)' : ''}`);
-            break;
-          } catch (error) {
-            if (i === 20) throw error;
-            await new Promise((r) => setTimeout(r, 100));
-          }
-        }
+        await dropDatabase(admin, database);
       }
       return lines;
     },
