@@ -9,7 +9,8 @@ import {
 import type { Cluster, Redis } from 'ioredis';
 import { callKeys, type TagKeys, tagKeys } from './keys.js';
 import { buildOf, refusalRow } from './rows.js';
-import { ABANDON, ADMIT, INVALIDATE, SETTLE } from './script.js';
+import { ABANDON, ADMIT, INVALIDATE, SETTLE, SETTLE_MANY } from './script.js';
+import { SettleQueue } from './settles.js';
 
 export interface RedisCounterOptions {
   /** An ioredis client: `new Redis(...)` (single node or Sentinel) or `new Cluster(...)`. */
@@ -40,6 +41,7 @@ interface Reservation {
 type Scripted = {
   akAdmit(...args: string[]): Promise<string[]>;
   akSettle(...args: string[]): Promise<number>;
+  akSettleMany(...args: string[]): Promise<number>;
   akAbandon(...args: string[]): Promise<number>;
   akInvalidate(...args: string[]): Promise<number>;
 };
@@ -74,6 +76,7 @@ export class RedisCounter implements Counter {
   /** Mirrors built before this (Redis ms) are not trusted: this process lost Redis since. */
   private builtAfter = -1;
   private downUntil = 0;
+  private readonly settles: SettleQueue;
 
   constructor(options: RedisCounterOptions) {
     if (!options || typeof options !== 'object')
@@ -98,6 +101,13 @@ export class RedisCounter implements Counter {
     };
     define('akAdmit', ADMIT, 7);
     define('akSettle', SETTLE, 7);
+    // Its key count comes first in its arguments: one batch of settles (settles.ts) per call.
+    if (typeof (this.redis as unknown as Record<string, unknown>).akSettleMany !== 'function')
+      this.redis.defineCommand('akSettleMany', { lua: SETTLE_MANY });
+    const cluster = (this.redis as unknown as { isCluster?: boolean }).isCluster === true;
+    this.settles = new SettleQueue(cluster, (args, many) =>
+      this.ask((r) => (many ? r.akSettleMany(...args) : r.akSettle(...args))),
+    );
     define('akAbandon', ABANDON, 7);
     define('akInvalidate', INVALIDATE, 1);
   }
@@ -105,6 +115,7 @@ export class RedisCounter implements Counter {
   async admit(call: CounterCall): Promise<CounterAdmission> {
     const place = this.places.get(`${call.by}:${call.value}`);
     if (!place) return { kind: 'unknown' };
+    this.settles.flush();
     const reply = await this.ask((r) =>
       r.akAdmit(
         ...callKeys(place.tag, place.keyId, place.poolId),
@@ -155,20 +166,18 @@ export class RedisCounter implements Counter {
     const rebuild = !same || !ok;
     const build = rebuild ? buildOf(row) : { key: '', pool: '', account: '' };
     const serials = same ? reservation.serials : ['', '', ''];
-    await this.ask((r) =>
-      r.akSettle(
-        ...reservationArgs(call, place, serials),
-        ok ? '1' : '0',
-        String(charged),
-        String(held),
-        rebuild ? '1' : '0',
-        String(this.trustMs),
-        build.key,
-        build.pool,
-        build.account,
-        String(Math.round(Number(row.hold_expires_at ?? call.nowMs))),
-      ),
-    );
+    await this.settles.add(place.tag.generation, [
+      ...reservationArgs(call, place, serials),
+      ok ? '1' : '0',
+      String(charged),
+      String(held),
+      rebuild ? '1' : '0',
+      String(this.trustMs),
+      build.key,
+      build.pool,
+      build.account,
+      String(Math.round(Number(row.hold_expires_at ?? call.nowMs))),
+    ]);
   }
 
   async abandon(call: CounterCall, reserved: boolean): Promise<void> {
@@ -187,6 +196,7 @@ export class RedisCounter implements Counter {
           : 'subject' in target
             ? this.accountsBySubject.get(target.subject)
             : undefined;
+    this.settles.flush();
     if (account !== undefined) {
       const done = await this.ask((r) => r.akInvalidate(tagKeys(this.prefix, account).generation));
       if (done !== NOT_ASKED) return;
