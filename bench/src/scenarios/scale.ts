@@ -104,16 +104,17 @@ export async function scaleScenarios({ pool, admin, schema, large = LARGE, varia
     /** The target's line and the uncached pair's, from the run's measurements. */
     notes(results: Measurement[]): string[] {
       const [s1, s2, s3, s4] = names.map((n) => results.find((r) => r.name === n));
-      const lines = [`scale: bulk insert ${made.join(', ')}`];
+      const L = variant?.letter ?? '';
+      const lines = [`scale${L ? ` (${variant?.label})` : ''}: bulk insert ${made.join(', ')}`];
       const pair = (label: string, a: Measurement, b: Measurement) =>
         `${label} p50 = ${(b.p50ms / a.p50ms).toFixed(2)} (p50 ${b.p50ms.toFixed(2)} / ${a.p50ms.toFixed(2)} ms; p99 ${b.p99ms.toFixed(2)} / ${a.p99ms.toFixed(2)} ms)`;
       if (s1 && s2) {
         const met = s2.p50ms / s1.p50ms <= MAX_P50_RATIO;
         lines.push(
-          `${pair('s2/s1', s1, s2)}   (target ≤ ${MAX_P50_RATIO.toFixed(2)}) ${met ? 'met' : 'MISSED'}`,
+          `${pair(`${L}s2/${L}s1`, s1, s2)}   (target ≤ ${MAX_P50_RATIO.toFixed(2)}) ${met ? 'met' : 'MISSED'}`,
         );
       }
-      if (s3 && s4) lines.push(`${pair('s4/s3', s3, s4)}   (no target: the table's own cost)`);
+      if (s3 && s4) lines.push(`${pair(`${L}s4/${L}s3`, s3, s4)}   (no target: the table's own cost)`);
       return lines;
     },
   };
