@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentKey } from '@agentkey/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { databaseUrl, openStore, type TestDb } from './support/db.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -57,36 +57,47 @@ describe('rate limits across processes (postgres)', () => {
     await db.close();
   });
 
-  it('4 processes × 100 concurrent calls against 50/min admit exactly 50, as the ledger shows', async () => {
-    const { key, id } = await ak.create({ accountId: 'procs', rateLimit: { requests: 50, windowSec: 60 } });
-    const go = join(tmpdir(), `agentkey-rate-go-${process.pid}-${Date.now()}`);
-    const workers = Array.from({ length: 4 }, () =>
-      worker({ MODE: 'authorize', TABLE: db.table, KEY: key, CALLS: '100', GO: go }),
-    );
-    children.push(...workers.map((w) => w.child));
-    // Every process is up, connected and waiting before any call is made.
-    await Promise.all(workers.map((w) => w.line(0)));
-    writeFileSync(go, '');
-    try {
-      const results = await Promise.all(workers.map((w) => w.line(1)));
-      const total = (field: string) => results.reduce((sum, r) => sum + r[field]!, 0);
-      expect({ ok: total('ok'), limited: total('limited'), other: total('other') }).toEqual({
-        ok: 50,
-        limited: 350,
-        other: 0,
-      });
-      // More than one process was admitted: the count is shared, not one process's.
-      expect(results.filter((r) => r.ok! > 0).length).toBeGreaterThan(1);
-    } finally {
-      rmSync(go, { force: true });
-    }
-    const ledger = await db.pool.query(
-      `SELECT count(*)::int AS n, sum(amount_micros)::float8 AS m FROM ${db.table}_ledger WHERE principal_id = $1 AND kind = 'charge'`,
-      [id],
-    );
-    expect(ledger.rows[0]).toEqual({ n: 50, m: 50 * 10_000 });
-    expect((await ak.getKey(id))!.budget.usedCents).toBe(50);
-  }, 60_000);
+  // Without Redis, and with a redisCounter in every process (one Redis, one prefix between them).
+  it.each([
+    ['PostgreSQL alone', false],
+    ['a redisCounter', true],
+  ])(
+    '4 processes × 100 concurrent calls against 50/min admit exactly 50, as the ledger shows (%s)',
+    async (_, withRedis) => {
+      const { key, id } = await ak.create({ accountId: 'procs', rateLimit: { requests: 50, windowSec: 60 } });
+      const go = join(tmpdir(), `agentkey-rate-go-${process.pid}-${Date.now()}`);
+      const redis: Record<string, string> = withRedis
+        ? { REDIS: inject('redisUrl'), PREFIX: `rate${process.pid}${Date.now()}:` }
+        : {};
+      const workers = Array.from({ length: 4 }, () =>
+        worker({ MODE: 'authorize', TABLE: db.table, KEY: key, CALLS: '100', GO: go, ...redis }),
+      );
+      children.push(...workers.map((w) => w.child));
+      // Every process is up, connected and waiting before any call is made.
+      await Promise.all(workers.map((w) => w.line(0)));
+      writeFileSync(go, '');
+      try {
+        const results = await Promise.all(workers.map((w) => w.line(1)));
+        const total = (field: string) => results.reduce((sum, r) => sum + r[field]!, 0);
+        expect({ ok: total('ok'), limited: total('limited'), other: total('other') }).toEqual({
+          ok: 50,
+          limited: 350,
+          other: 0,
+        });
+        // More than one process was admitted: the count is shared, not one process's.
+        expect(results.filter((r) => r.ok! > 0).length).toBeGreaterThan(1);
+      } finally {
+        rmSync(go, { force: true });
+      }
+      const ledger = await db.pool.query(
+        `SELECT count(*)::int AS n, sum(amount_micros)::float8 AS m FROM ${db.table}_ledger WHERE principal_id = $1 AND kind = 'charge'`,
+        [id],
+      );
+      expect(ledger.rows[0]).toEqual({ n: 50, m: 50 * 10_000 });
+      expect((await ak.getKey(id))!.budget.usedCents).toBe(50);
+    },
+    60_000,
+  );
 
   it('the /signup limiter holds across 2 app processes: 5 per hour per client in total', async () => {
     const servers = [0, 1].map(() => worker({ MODE: 'signup', TABLE: db.table, SIGNUP_MAX: '5' }));

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { AgentKey } from '@agentkey/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ClerkStub, tokenJson } from '../packages/clerk/test/support/clerk-stub.js';
 import { type IdpStandIn, startIdp } from '../packages/oidc/test/support/idp-server.js';
 import { makeKey, mint } from '../packages/oidc/test/support/keys.js';
@@ -88,6 +88,7 @@ const EXAMPLES: Record<string, Spec> = {
   'auth0/verify.ts': { out: /example\.eu\.auth0\.com\|readme-client/ },
   'clerk/verify.ts': { out: /clerk\|mch_caller/ },
   'clerk/scope-map.ts': { out: /accepted/ },
+  'redis/counter.ts': { out: /with Redis in front: ok, ok, budget_exceeded, budget_exceeded/ },
 };
 
 const DIR = 'examples/readme/';
@@ -179,7 +180,7 @@ describe('README examples run as written (server only)', () => {
       const url = new URL(databaseUrl());
       url.searchParams.set('options', `-c search_path=${schema}`);
       return await runExample(file, {
-        env: { ...env, DATABASE_URL: url.toString() },
+        env: { ...env, DATABASE_URL: url.toString(), REDIS_URL: inject('redisUrl') },
         ...(spec.serve ? { serve: (origin: string) => spec.serve!(origin, schema) } : {}),
       });
     } finally {

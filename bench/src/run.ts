@@ -6,6 +6,7 @@
  *   pnpm bench --seconds 5 --rounds 3 --record   # also rewrite bench/RESULTS.md
  *   pnpm bench --only f,g               # the ceiling and the named scenarios only (never recorded)
  *   pnpm bench --only scale             # (s1)–(s4): authorize on 1,000 vs 1,000,000 keys
+ *   pnpm bench --only hot               # the hot-key scenarios only: 1, 2, 4 processes on one key
  *   pnpm bench --only redis             # (r1)–(r6), (rs1)–(rs2), (rh): Redis vs PostgreSQL-only
  */
 import { randomBytes } from 'node:crypto';
@@ -15,6 +16,7 @@ import pg from 'pg';
 import { interleave, type Measurement, type Scenario, table } from './harness.js';
 import { coreScenarios } from './scenarios/core.js';
 import { engineScenarios } from './scenarios/engine.js';
+import { hotReport, hotScenarios } from './scenarios/hot.js';
 import { redisScenarios } from './scenarios/redis.js';
 import { redisHotLines, redisHotScenarios } from './scenarios/redis-hot.js';
 import { redisScaleScenarios } from './scenarios/redis-scale.js';
@@ -46,6 +48,7 @@ const admin = new pg.Pool({ connectionString: url, max: 2 });
 await admin.query(`CREATE SCHEMA ${schema}`);
 const pool = new pg.Pool({ connectionString: url, max: CLIENTS });
 const cleanups: Array<() => Promise<unknown>> = [];
+let poolEnded = false;
 
 try {
   const scenarios: Scenario[] = [];
@@ -92,10 +95,20 @@ try {
 
   const letter = (name: string) => /^\((\w+)\)/.exec(name)?.[1] ?? '';
   const chosen = only ? scenarios.filter((s, i) => i === 0 || only.has(letter(s.name))) : scenarios;
-  const results = await interleave(chosen, CLIENTS, seconds, rounds);
-  const ceiling = results[0]!;
+  // `--only hot` alone skips the in-process scenarios (the ceiling too).
+  const results =
+    only?.has('hot') && chosen.length === 1 ? [] : await interleave(chosen, CLIENTS, seconds, rounds);
+  // The main pool's connections go back to the server first: the hot scenarios' processes open their own.
+  await pool.end();
+  poolEnded = true;
+  const hot =
+    only === null || only.has('hot')
+      ? hotReport(await hotScenarios({ admin, schema, url, clients: CLIENTS }, seconds, rounds))
+      : null;
+  const ceiling = results[0];
   const perSec = (name: string) => results.find((r) => r.name === name)?.perSec ?? Number.NaN;
-  const ratio = (name: string, versus?: string) => perSec(name) / (versus ? perSec(versus) : ceiling.perSec);
+  const ratio = (name: string, versus?: string) =>
+    perSec(name) / (versus ? perSec(versus) : (ceiling?.perSec ?? Number.NaN));
   const header = [
     `agentkey bench — ${new Date().toISOString()}`,
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, PostgreSQL ${(await admin.query('SHOW server_version')).rows[0].server_version}`,
@@ -118,8 +131,10 @@ try {
         await redisHotScenarios({ admin, schema, url, redisUrl, clients: CLIENTS }, seconds, rounds),
       ),
     );
+  lines.push(...(hot?.lines ?? []));
   const batched = results.find((r) => r.name.startsWith('(a2)'));
-  const report = `${header}\n\n${table(results, ceiling, batched)}\n\n${lines.join('\n')}\n`;
+  const tables = [ceiling ? table(results, ceiling, batched) : '', hot?.table ?? ''].filter(Boolean);
+  const report = `${header}\n\n${tables.join('\n\n')}\n\n${lines.join('\n')}\n`;
   console.log(report);
   if (record) {
     writeFileSync(
@@ -129,7 +144,7 @@ try {
   }
 } finally {
   for (const c of cleanups) await c();
-  await pool.end();
+  if (!poolEnded) await pool.end();
   await admin.query(`DROP SCHEMA ${schema} CASCADE`);
   await admin.end();
 }

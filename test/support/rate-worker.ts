@@ -6,12 +6,15 @@
  * MODE=signup: serves `createAgentKeyRoutes` (POST /signup, signupRateLimit SIGNUP_MAX per hour)
  * on a free port, prints `{ port }`, and runs until it is killed.
  *
- * Env: URL, TABLE, MODE, and KEY, CALLS, GO or SIGNUP_MAX.
+ * Env: URL, TABLE, MODE, and KEY, CALLS, GO or SIGNUP_MAX; with REDIS (a URL) and PREFIX, the
+ * store has a redisCounter in front (every worker of a test shares the prefix, as one deployment).
  */
 import { existsSync } from 'node:fs';
 import { AgentKey } from '@agentkey/core';
 import { createAgentKeyRoutes } from '@agentkey/express';
+import { redisCounter } from '@agentkey/redis';
 import express from 'express';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 
 const env = (name: string) => {
@@ -20,7 +23,16 @@ const env = (name: string) => {
   return value;
 };
 const pool = new pg.Pool({ connectionString: env('URL'), max: 10 });
-const ak = new AgentKey({ pool, tableName: env('TABLE'), timeoutMs: 30_000 });
+const redis = process.env.REDIS ? new Redis(process.env.REDIS, { maxRetriesPerRequest: 1 }) : null;
+const counter = redis
+  ? redisCounter({ redis, prefix: env('PREFIX'), timeoutMs: 5000, trustMs: 60_000 })
+  : undefined;
+const ak = new AgentKey({
+  pool,
+  tableName: env('TABLE'),
+  timeoutMs: 30_000,
+  ...(counter ? { counter } : {}),
+});
 
 if (env('MODE') === 'authorize') {
   // Connected and warm before the test says go, so every process starts its calls together.
@@ -40,6 +52,7 @@ if (env('MODE') === 'authorize') {
     })}\n`,
   );
   await pool.end();
+  redis?.disconnect();
 } else {
   const app = express();
   app.use(express.json());

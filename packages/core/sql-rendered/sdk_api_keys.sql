@@ -1135,6 +1135,66 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
     acct.account_held_micros
   FROM admitted ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
 
+-- statement: charges.batch(key_hash, wait)
+WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), r AS (
+  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
+    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
+  k AS MATERIALIZED (SELECT id, key_hash AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
+      expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
+    FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped IS NOT NULL
+      AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+    ORDER BY id FOR UPDATE),
+  a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
+      (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
+    FROM "sdk_api_keys_accounts" WHERE account_id = ANY(ARRAY(SELECT ak_account FROM k WHERE ak_capped))
+      AND budget_cents IS NOT NULL
+    ORDER BY account_id FOR UPDATE),
+  busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
+      SELECT x.key_hash FROM "sdk_api_keys" x
+      WHERE x.key_hash = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
+        AND (x.rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL)) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
+    OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
+      WHERE ak_capped AND ak_account <> ALL(ARRAY(SELECT ak_account FROM a))
+        AND EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" y WHERE y.account_id = k.ak_account AND y.budget_cents IS NOT NULL)))),
+  asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_key_cap, k.ak_used + k.ak_held AS ak_key_taken,
+      (sum(r.ak_cost) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_key_total,
+      a.ak_account AS ak_capped_account, a.ak_cap, a.ak_used + a.ak_held AS ak_taken,
+      (sum(r.ak_cost) OVER (PARTITION BY a.ak_account ORDER BY r.ak_ord))::bigint AS ak_total
+    FROM r JOIN k ON k.ak_value = r.ak_value LEFT JOIN a ON k.ak_capped AND a.ak_account = k.ak_account
+    WHERE (NOT k.ak_capped OR a.ak_account IS NOT NULL) AND r.ak_ok AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > r.ak_now)) AND (r.ak_scope IS NULL OR scopes IS NULL OR r.ak_scope = ANY(scopes) OR 'admin' = ANY(scopes))
+      AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= r.ak_now) AND NOT (a.ak_reset IS NOT NULL AND a.ak_reset <= r.ak_now)),
+  admitted AS MATERIALIZED (SELECT * FROM asked
+    WHERE (ak_key_cap IS NULL OR (ak_key_taken + ak_key_total <= (ak_key_cap::bigint * 10000) AND ak_key_taken < (ak_key_cap::bigint * 10000))) AND (ak_cap IS NULL OR (ak_taken + ak_total <= (ak_cap::bigint * 10000) AND ak_taken < (ak_cap::bigint * 10000)))),
+  per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now FROM admitted GROUP BY ak_id),
+  per_account AS (SELECT ak_capped_account, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now
+    FROM admitted WHERE ak_capped_account IS NOT NULL GROUP BY ak_capped_account),
+  acct AS (UPDATE "sdk_api_keys_accounts" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
+      budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost + 9999) / 10000, 2147483647)::int, updated_at = p.ak_now
+    FROM per_account p WHERE account_id = p.ak_capped_account
+    RETURNING account_id AS ak_account, budget_cents AS account_limit_cents,
+      budget_used_micros::float8 AS account_used_micros, date_part('epoch', budget_reset_at) * 1000 AS account_reset_at,
+      (CASE WHEN "sdk_api_keys_accounts".held_micros = 0 THEN 0::bigint ELSE (SELECT COALESCE(sum(oh.amount_micros), 0) FROM "sdk_api_keys_holds" oh WHERE oh.account_id = "sdk_api_keys_accounts".account_id AND oh.state = 'open' AND oh.expires_at > p.ak_now)::bigint END)::float8 AS account_held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_account_mark),
+  upd AS (UPDATE "sdk_api_keys" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
+      budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost + 9999) / 10000, 2147483647)::int,
+      last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < p.ak_now - interval '60 seconds') THEN p.ak_now ELSE last_used_at END
+    FROM per_key p WHERE id = p.ak_id
+    RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
+  date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+    FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
+      AND oh.expires_at <= p.ak_now), 0)::bigint END)::float8 AS held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
+  claim AS (INSERT INTO "sdk_api_keys_requests" (request_id, at, kind, principal_id, account_id, charged_micros, key_mark, account_mark)
+    SELECT ad.ak_rid, ad.ak_now, 'charge', ad.ak_id, ad.ak_capped_account, ad.ak_cost, upd.ak_mark, acct.ak_account_mark
+    FROM admitted ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account),
+  led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, amount_micros)
+    SELECT ad.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', ad.ak_cost
+    FROM admitted ad JOIN upd ON upd.id = ad.ak_id)
+SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
+  SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at,
+    acct.account_held_micros
+  FROM admitted ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
+
 -- statement: holds.reserve(key_hash)
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), upd AS (
   UPDATE "sdk_api_keys" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint,
@@ -1167,6 +1227,49 @@ WITH r AS (
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
     FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
     WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) FOR UPDATE SKIP LOCKED),
+  busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
+    SELECT key_hash FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM k))))),
+  asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
+      (sum(r.ak_cost + r.ak_hold) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_total
+    FROM r JOIN k ON k.ak_value = r.ak_value
+    WHERE r.ak_ok AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > r.ak_now)) AND (r.ak_scope IS NULL OR scopes IS NULL OR r.ak_scope = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= r.ak_now)),
+  admitted AS MATERIALIZED (SELECT asked.*, nextval('"sdk_api_keys_holds_id_seq"'::regclass) AS ak_hold_id
+    FROM asked WHERE (ak_cap IS NULL OR (ak_taken + ak_total <= (ak_cap::bigint * 10000) AND ak_taken < (ak_cap::bigint * 10000)))),
+  per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, sum(ak_hold)::bigint AS ak_hold, max(ak_now) AS ak_now
+    FROM admitted GROUP BY ak_id),
+  upd AS (UPDATE "sdk_api_keys" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
+    budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost + 9999) / 10000, 2147483647)::int,
+    held_micros = held_micros + p.ak_hold,
+    last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < p.ak_now - interval '60 seconds') THEN p.ak_now ELSE last_used_at END
+  FROM per_key p WHERE id = p.ak_id
+  RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
+  date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+    FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
+      AND oh.expires_at <= p.ak_now), 0)::bigint END)::float8 AS held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
+  hold AS (INSERT INTO "sdk_api_keys_holds" (id, principal_id, account_id, amount_micros, created_at, expires_at)
+    SELECT a.ak_hold_id, upd.id, upd.account_id, a.ak_hold, a.ak_now, a.ak_until FROM admitted a JOIN upd ON upd.id = a.ak_id),
+  claim AS (INSERT INTO "sdk_api_keys_requests" (request_id, at, kind, principal_id, charged_micros, hold_id, key_mark)
+    SELECT a.ak_rid, a.ak_now, 'charge', a.ak_id, a.ak_cost, a.ak_hold_id, upd.ak_mark FROM admitted a JOIN upd ON upd.id = a.ak_id),
+  led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, amount_micros, hold_id)
+    SELECT a.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', a.ak_cost, NULL
+      FROM admitted a JOIN upd ON upd.id = a.ak_id WHERE a.ak_cost > 0
+    UNION ALL
+    SELECT a.ak_now, upd.id, upd.external_subject, upd.account_id, 'hold', a.ak_hold, a.ak_hold_id
+      FROM admitted a JOIN upd ON upd.id = a.ak_id)
+SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
+  SELECT a.ak_ord::int AS ord, upd.*, a.ak_hold_id AS hold_id, a.ak_hold::float8 AS hold_amount_micros,
+    date_part('epoch', a.ak_until) * 1000 AS hold_expires_at
+  FROM admitted a JOIN upd ON upd.id = a.ak_id) x ON true;
+
+-- statement: holds.reserveBatch(key_hash, wait)
+WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), r AS (
+  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::bigint[],
+    $7::timestamptz[], $8::uuid[]) WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_hold, ak_until, ak_rid, ak_ord)),
+  k AS MATERIALIZED (SELECT id, key_hash AS ak_value, revoked_at, expires_at, scopes, budget_reset_at, budget_cents,
+      (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
+    FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) ORDER BY id FOR UPDATE),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
     SELECT key_hash FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
     WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM k))))),
@@ -1377,6 +1480,66 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
     acct.account_held_micros
   FROM admitted ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
 
+-- statement: charges.batch(external_subject, wait)
+WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), r AS (
+  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
+    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
+  k AS MATERIALIZED (SELECT id, external_subject AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
+      expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
+    FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped IS NOT NULL
+      AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+    ORDER BY id FOR UPDATE),
+  a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
+      (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
+    FROM "sdk_api_keys_accounts" WHERE account_id = ANY(ARRAY(SELECT ak_account FROM k WHERE ak_capped))
+      AND budget_cents IS NOT NULL
+    ORDER BY account_id FOR UPDATE),
+  busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
+      SELECT x.external_subject FROM "sdk_api_keys" x
+      WHERE x.external_subject = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
+        AND (x.rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL)) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
+    OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
+      WHERE ak_capped AND ak_account <> ALL(ARRAY(SELECT ak_account FROM a))
+        AND EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" y WHERE y.account_id = k.ak_account AND y.budget_cents IS NOT NULL)))),
+  asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_key_cap, k.ak_used + k.ak_held AS ak_key_taken,
+      (sum(r.ak_cost) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_key_total,
+      a.ak_account AS ak_capped_account, a.ak_cap, a.ak_used + a.ak_held AS ak_taken,
+      (sum(r.ak_cost) OVER (PARTITION BY a.ak_account ORDER BY r.ak_ord))::bigint AS ak_total
+    FROM r JOIN k ON k.ak_value = r.ak_value LEFT JOIN a ON k.ak_capped AND a.ak_account = k.ak_account
+    WHERE (NOT k.ak_capped OR a.ak_account IS NOT NULL) AND r.ak_ok AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > r.ak_now)) AND (r.ak_scope IS NULL OR scopes IS NULL OR r.ak_scope = ANY(scopes) OR 'admin' = ANY(scopes))
+      AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= r.ak_now) AND NOT (a.ak_reset IS NOT NULL AND a.ak_reset <= r.ak_now)),
+  admitted AS MATERIALIZED (SELECT * FROM asked
+    WHERE (ak_key_cap IS NULL OR (ak_key_taken + ak_key_total <= (ak_key_cap::bigint * 10000) AND ak_key_taken < (ak_key_cap::bigint * 10000))) AND (ak_cap IS NULL OR (ak_taken + ak_total <= (ak_cap::bigint * 10000) AND ak_taken < (ak_cap::bigint * 10000)))),
+  per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now FROM admitted GROUP BY ak_id),
+  per_account AS (SELECT ak_capped_account, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now
+    FROM admitted WHERE ak_capped_account IS NOT NULL GROUP BY ak_capped_account),
+  acct AS (UPDATE "sdk_api_keys_accounts" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
+      budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost + 9999) / 10000, 2147483647)::int, updated_at = p.ak_now
+    FROM per_account p WHERE account_id = p.ak_capped_account
+    RETURNING account_id AS ak_account, budget_cents AS account_limit_cents,
+      budget_used_micros::float8 AS account_used_micros, date_part('epoch', budget_reset_at) * 1000 AS account_reset_at,
+      (CASE WHEN "sdk_api_keys_accounts".held_micros = 0 THEN 0::bigint ELSE (SELECT COALESCE(sum(oh.amount_micros), 0) FROM "sdk_api_keys_holds" oh WHERE oh.account_id = "sdk_api_keys_accounts".account_id AND oh.state = 'open' AND oh.expires_at > p.ak_now)::bigint END)::float8 AS account_held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_account_mark),
+  upd AS (UPDATE "sdk_api_keys" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
+      budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost + 9999) / 10000, 2147483647)::int,
+      last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < p.ak_now - interval '60 seconds') THEN p.ak_now ELSE last_used_at END
+    FROM per_key p WHERE id = p.ak_id
+    RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
+  date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+    FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
+      AND oh.expires_at <= p.ak_now), 0)::bigint END)::float8 AS held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
+  claim AS (INSERT INTO "sdk_api_keys_requests" (request_id, at, kind, principal_id, account_id, charged_micros, key_mark, account_mark)
+    SELECT ad.ak_rid, ad.ak_now, 'charge', ad.ak_id, ad.ak_capped_account, ad.ak_cost, upd.ak_mark, acct.ak_account_mark
+    FROM admitted ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account),
+  led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, amount_micros)
+    SELECT ad.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', ad.ak_cost
+    FROM admitted ad JOIN upd ON upd.id = ad.ak_id)
+SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
+  SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at,
+    acct.account_held_micros
+  FROM admitted ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
+
 -- statement: holds.reserve(external_subject)
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), upd AS (
   UPDATE "sdk_api_keys" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint,
@@ -1409,6 +1572,49 @@ WITH r AS (
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
     FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
     WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) FOR UPDATE SKIP LOCKED),
+  busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
+    SELECT external_subject FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM k))))),
+  asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
+      (sum(r.ak_cost + r.ak_hold) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_total
+    FROM r JOIN k ON k.ak_value = r.ak_value
+    WHERE r.ak_ok AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > r.ak_now)) AND (r.ak_scope IS NULL OR scopes IS NULL OR r.ak_scope = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= r.ak_now)),
+  admitted AS MATERIALIZED (SELECT asked.*, nextval('"sdk_api_keys_holds_id_seq"'::regclass) AS ak_hold_id
+    FROM asked WHERE (ak_cap IS NULL OR (ak_taken + ak_total <= (ak_cap::bigint * 10000) AND ak_taken < (ak_cap::bigint * 10000)))),
+  per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, sum(ak_hold)::bigint AS ak_hold, max(ak_now) AS ak_now
+    FROM admitted GROUP BY ak_id),
+  upd AS (UPDATE "sdk_api_keys" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
+    budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost + 9999) / 10000, 2147483647)::int,
+    held_micros = held_micros + p.ak_hold,
+    last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < p.ak_now - interval '60 seconds') THEN p.ak_now ELSE last_used_at END
+  FROM per_key p WHERE id = p.ak_id
+  RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
+  date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+    FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
+      AND oh.expires_at <= p.ak_now), 0)::bigint END)::float8 AS held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
+  hold AS (INSERT INTO "sdk_api_keys_holds" (id, principal_id, account_id, amount_micros, created_at, expires_at)
+    SELECT a.ak_hold_id, upd.id, upd.account_id, a.ak_hold, a.ak_now, a.ak_until FROM admitted a JOIN upd ON upd.id = a.ak_id),
+  claim AS (INSERT INTO "sdk_api_keys_requests" (request_id, at, kind, principal_id, charged_micros, hold_id, key_mark)
+    SELECT a.ak_rid, a.ak_now, 'charge', a.ak_id, a.ak_cost, a.ak_hold_id, upd.ak_mark FROM admitted a JOIN upd ON upd.id = a.ak_id),
+  led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, amount_micros, hold_id)
+    SELECT a.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', a.ak_cost, NULL
+      FROM admitted a JOIN upd ON upd.id = a.ak_id WHERE a.ak_cost > 0
+    UNION ALL
+    SELECT a.ak_now, upd.id, upd.external_subject, upd.account_id, 'hold', a.ak_hold, a.ak_hold_id
+      FROM admitted a JOIN upd ON upd.id = a.ak_id)
+SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
+  SELECT a.ak_ord::int AS ord, upd.*, a.ak_hold_id AS hold_id, a.ak_hold::float8 AS hold_amount_micros,
+    date_part('epoch', a.ak_until) * 1000 AS hold_expires_at
+  FROM admitted a JOIN upd ON upd.id = a.ak_id) x ON true;
+
+-- statement: holds.reserveBatch(external_subject, wait)
+WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), r AS (
+  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::bigint[],
+    $7::timestamptz[], $8::uuid[]) WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_hold, ak_until, ak_rid, ak_ord)),
+  k AS MATERIALIZED (SELECT id, external_subject AS ak_value, revoked_at, expires_at, scopes, budget_reset_at, budget_cents,
+      (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
+    FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) ORDER BY id FOR UPDATE),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
     SELECT external_subject FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
     WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM k))))),
@@ -1605,6 +1811,49 @@ WITH r AS (
     FROM "sdk_api_keys"
     WHERE id = ANY(ARRAY(SELECT principal_id FROM owner)) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
     WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) FOR UPDATE SKIP LOCKED),
+  busy AS (SELECT array_agg(r.ak_ord::int) AS ak_busy FROM first r JOIN owner o ON o.id = r.ak_hold
+    WHERE o.principal_id = ANY(ARRAY(SELECT id FROM "sdk_api_keys" WHERE id = ANY(ARRAY(SELECT principal_id FROM owner))
+      AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM locked))))),
+  h AS (UPDATE "sdk_api_keys_holds" x SET state = CASE WHEN r.ak_settle THEN 'settled' ELSE 'released' END,
+      settled_micros = r.ak_cost, closed_at = r.ak_now
+    FROM first r, locked k
+    WHERE x.id = ANY($1::bigint[]) AND x.id = r.ak_hold AND x.principal_id = k.id
+      AND NOT (k.budget_reset_at IS NOT NULL AND k.budget_reset_at <= r.ak_now)
+      AND x.state = 'open' AND x.expires_at > r.ak_now AND x.amount_micros >= r.ak_cost
+      AND (k.ak_cap IS NULL OR k.ak_taken - x.amount_micros + r.ak_cost <= (k.ak_cap::bigint * 10000))
+    RETURNING x.id, x.principal_id, x.amount_micros, x.expires_at, r.ak_ord, r.ak_now, r.ak_cost, r.ak_settle, r.ak_rid),
+  per_key AS (SELECT principal_id AS ak_id, sum(ak_cost)::bigint AS ak_cost, sum(amount_micros)::bigint AS ak_amount,
+      max(ak_now) AS ak_now
+    FROM h GROUP BY principal_id),
+  upd AS (UPDATE "sdk_api_keys" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
+    budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost + 9999) / 10000, 2147483647)::int, held_micros = GREATEST(held_micros - p.ak_amount, 0)
+    FROM per_key p WHERE id = p.ak_id
+    RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
+  date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+    FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
+      AND oh.expires_at <= p.ak_now), 0)::bigint END)::float8 AS held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
+  claim AS (INSERT INTO "sdk_api_keys_requests" (request_id, at, kind, principal_id, charged_micros, hold_id, key_mark)
+    SELECT h.ak_rid, h.ak_now, CASE WHEN h.ak_settle THEN 'settle' ELSE 'release' END, h.principal_id, h.ak_cost, h.id, upd.ak_mark FROM h JOIN upd ON upd.id = h.principal_id),
+  led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, amount_micros, hold_id)
+    SELECT h.ak_now, upd.id, upd.external_subject, upd.account_id, CASE WHEN h.ak_settle THEN 'settle' ELSE 'release' END, h.ak_cost, h.id
+      FROM h JOIN upd ON upd.id = h.principal_id)
+SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
+  SELECT h.ak_ord::int AS ord, upd.*, h.id AS hold_id, h.ak_cost::float8 AS charged_micros,
+    0::float8 AS shortfall_micros, h.amount_micros::float8 AS hold_amount_micros,
+    date_part('epoch', h.expires_at) * 1000 AS hold_expires_at
+  FROM h JOIN upd ON upd.id = h.principal_id) x ON true;
+
+-- statement: holds.closeBatchWait
+WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), r AS (
+  SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::boolean[], $5::uuid[])
+    WITH ORDINALITY AS r(ak_hold, ak_now, ak_cost, ak_settle, ak_rid, ak_ord)),
+  first AS (SELECT DISTINCT ON (ak_hold) * FROM r ORDER BY ak_hold, ak_ord),
+  owner AS MATERIALIZED (SELECT id, principal_id FROM "sdk_api_keys_holds" WHERE id = ANY($1::bigint[])),
+  locked AS MATERIALIZED (SELECT id, budget_reset_at, budget_cents AS ak_cap, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros AS ak_taken
+    FROM "sdk_api_keys"
+    WHERE id = ANY(ARRAY(SELECT principal_id FROM owner)) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) ORDER BY id FOR UPDATE),
   busy AS (SELECT array_agg(r.ak_ord::int) AS ak_busy FROM first r JOIN owner o ON o.id = r.ak_hold
     WHERE o.principal_id = ANY(ARRAY(SELECT id FROM "sdk_api_keys" WHERE id = ANY(ARRAY(SELECT principal_id FROM owner))
       AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra

@@ -180,7 +180,9 @@ export class AgentKey implements GateStoreOwner {
     limit: T.RateLimit | null,
     audit: Audit = {},
   ): Promise<T.AccountInfo> {
-    return this.budgets.setAccountRateLimit(accountId, limit, audit);
+    return this.changed(this.budgets.setAccountRateLimit(accountId, limit, audit), (info) => ({
+      accountId: info.accountId,
+    }));
   }
 
   /**

@@ -1,7 +1,7 @@
 import { DescriptorCache } from './authorize/descriptor-cache.js';
 import { InDoubt } from './authorize/in-doubt.js';
 import { Changes } from './changes/changes.js';
-import { checkChangeFeed } from './changes/feed.js';
+import { type Change, checkChangeFeed } from './changes/feed.js';
 import { checkCounter } from './counter/check.js';
 import { CounterFront } from './counter/front.js';
 import { checkTimeout } from './db/deadline.js';
@@ -60,12 +60,17 @@ export function storeContext(options: AgentKeyOptions): StoreContext {
   // Row-lock waits are bounded on the server by the same deadline (sql/requests.ts lockBound).
   const sql = statements(tables, ledger, timeoutMs);
   const descriptors = new DescriptorCache(checkDescriptorTtl(options.descriptorTtlMs));
-  const changes = new Changes(tables.id, descriptors, checkChangeFeed(options.changes), report);
+  const counter = checkCounter(options.counter);
+  const front = counter ? new CounterFront(counter, report) : null;
+  // A change another process made (or maybe missed ones: null) untrusts the mirrors of its row in
+  // this process's counter too — only of a row it knows, so a stranger's change distrusts nothing else.
+  const heard = (change: Change | null) =>
+    void front?.invalidate(change ? change.target : { all: true }, { onlyIfKnown: change !== null });
+  const changes = new Changes(tables.id, descriptors, checkChangeFeed(options.changes), report, heard);
   const { voidRequest, pruneRequests } = sql;
   const prune = (text: string, params: unknown[]) => pool.query(text, params);
   const inDoubt = new InDoubt({ hot, voidRequest, pruneRequests, ledger, timeoutMs, now, report, prune });
   const admin = adminStatements(tables);
-  const counter = checkCounter(options.counter);
   return {
     pool,
     hot,
@@ -80,7 +85,7 @@ export function storeContext(options: AgentKeyOptions): StoreContext {
     inDoubt,
     validScopes,
     keyPrefix,
-    counter: counter ? new CounterFront(counter, report) : null,
+    counter: front,
   };
 }
 

@@ -15,6 +15,7 @@ export type {
   Counter,
   CounterAdmission,
   CounterCall,
+  CounterInvalidation,
   CounterRow,
   CounterTarget,
 } from './counter/port.js';

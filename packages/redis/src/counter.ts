@@ -3,6 +3,7 @@ import {
   type Counter,
   type CounterAdmission,
   type CounterCall,
+  type CounterInvalidation,
   type CounterRow,
   type CounterTarget,
 } from '@agentkey/core';
@@ -164,7 +165,7 @@ export class RedisCounter implements Counter {
         : 0;
     // A miss is rebuilt from PostgreSQL's row; so is a mirror that admitted what PostgreSQL refused.
     const rebuild = !same || !ok;
-    const build = rebuild ? buildOf(row) : { key: '', pool: '', account: '' };
+    const build = rebuild ? buildOf(row, call.nowMs) : { key: '', pool: '', account: '' };
     const serials = same ? reservation.serials : ['', '', ''];
     await this.settles.add(place.tag.generation, [
       ...reservationArgs(call, place, serials),
@@ -187,7 +188,7 @@ export class RedisCounter implements Counter {
     if (place) await this.abandonReservation(call, reservation ?? { place, serials: ['', '', ''] });
   }
 
-  async invalidate(target: CounterTarget): Promise<void> {
+  async invalidate(target: CounterTarget, options?: CounterInvalidation): Promise<void> {
     const account =
       'accountId' in target
         ? target.accountId
@@ -201,6 +202,8 @@ export class RedisCounter implements Counter {
       const done = await this.ask((r) => r.akInvalidate(tagKeys(this.prefix, account).generation));
       if (done !== NOT_ASKED) return;
     }
+    // Another process's change to a row this one never served: that process untrusted its mirrors.
+    if (account === undefined && options?.onlyIfKnown) return;
     // A row this process never saw, or Redis unreachable: trust nothing built before now.
     this.builtAfter = -1;
   }

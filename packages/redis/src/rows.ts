@@ -1,4 +1,4 @@
-import type { CounterRow } from '@agentkey/core';
+import { type CounterRow, costToMicros } from '@agentkey/core';
 
 /** What a mirror is built from: a PostgreSQL answer's numbers, every value a string (exact in Lua). */
 export interface Build {
@@ -28,7 +28,36 @@ const DESCRIPTOR = [
 ] as const;
 
 export function hasAccount(row: CounterRow): boolean {
-  return row.account_limit_cents !== null && row.account_limit_cents !== undefined;
+  return (
+    (row.account_limit_cents !== null && row.account_limit_cents !== undefined) ||
+    row.rate_policy === 'account'
+  );
+}
+
+/**
+ * The rate window PostgreSQL's row reported for `policy` (it reports one: the one that refused, or
+ * the key's before the account's for a passed call), as a mirror's fields; none when it reported
+ * another. Its start is known to the second only (the row's reset is whole seconds): the earliest
+ * it can be, so the mirror's window never outlasts PostgreSQL's — unless this call opened it.
+ */
+function rateFields(row: CounterRow, policy: 'key' | 'account', nowMs: number) {
+  const sec = Number(row.rate_window_sec);
+  const limit = Number(row.rate_limit);
+  const left = Number(row.rate_remaining ?? 0);
+  const reset = Number(row.rate_reset_sec);
+  if (row.rate_policy !== policy || ![sec, limit, left, reset].every(Number.isFinite)) return {};
+  // `rah`, the latest it can be: a start the mirror already has between the two is kept (script.ts).
+  const earliest = str(nowMs - (sec - reset + 1) * 1000);
+  const start = { ra: earliest, rah: str(nowMs - (sec - reset) * 1000) };
+  if (row.rate_kind === 'requests') {
+    // A passed call that is its window's first opened it: the start is this call's time, exactly.
+    const opened = row.outcome === 'ok' && !row.replayed && limit - left === 1;
+    const at = opened ? { ra: str(nowMs) } : start;
+    return { rw: str(sec), rr: str(limit), rn: str(limit - left), rm: '0', ...at };
+  }
+  const cap = costToMicros(limit);
+  if (row.rate_kind !== 'cents' || !cap.ok) return {};
+  return { rw: str(sec), rc: str(limit), rn: '0', rm: str(cap.micros - left), ...start };
 }
 
 /**
@@ -44,17 +73,18 @@ function heldUntil(row: CounterRow, held: number | null | undefined): string | u
 type N = number | null | undefined;
 
 /** A pool parent's or an account's counter, as a mirror's fields. */
-const counter = (row: CounterRow, cap: N, used: N, held: N, reset: N) =>
+const counter = (row: CounterRow, cap: N, used: N, held: N, reset: N, rate = {}) =>
   json({
     cap: str(cap),
     used: str(used) ?? '0',
     held: str(held) ?? '0',
     hmin: heldUntil(row, held),
     reset: str(reset),
+    ...rate,
   });
 
-/** The mirrors' numbers from PostgreSQL's row, as of its answer. */
-export function buildOf(row: CounterRow): Build {
+/** The mirrors' numbers from PostgreSQL's row, as of its answer to a call at `nowMs` (the store's clock). */
+export function buildOf(row: CounterRow, nowMs: number): Build {
   const pooled = row.pool_id !== null && row.pool_id !== undefined;
   const capped = hasAccount(row);
   const descriptor = Object.fromEntries(DESCRIPTOR.map((f) => [f, row[f] ?? null]));
@@ -71,6 +101,7 @@ export function buildOf(row: CounterRow): Build {
       pool: pooled ? String(row.pool_id) : undefined,
       capped: capped ? '1' : '0',
       row: JSON.stringify(descriptor),
+      ...rateFields(row, 'key', nowMs),
     }),
     pool: pooled
       ? counter(row, row.pool_budget_cents, row.pool_used_micros, row.pool_held_micros, row.pool_reset_at)
@@ -82,6 +113,7 @@ export function buildOf(row: CounterRow): Build {
           row.account_used_micros,
           row.account_held_micros,
           row.account_reset_at,
+          rateFields(row, 'account', nowMs),
         )
       : '',
   };
@@ -108,6 +140,12 @@ export function refusalRow(reply: string[], poolId: number | null): CounterRow {
     aused,
     aheld,
     areset,
+    policy,
+    kind,
+    limit,
+    remaining,
+    resetSec,
+    windowSec,
   ] = reply;
   const d = JSON.parse(descriptor ?? '{}') as Record<string, unknown>;
   return {
@@ -130,5 +168,11 @@ export function refusalRow(reply: string[], poolId: number | null): CounterRow {
     account_used_micros: num(aused),
     account_held_micros: num(aheld),
     account_reset_at: num(areset),
+    rate_policy: (policy || null) as CounterRow['rate_policy'],
+    rate_kind: (kind || null) as CounterRow['rate_kind'],
+    rate_limit: num(limit),
+    rate_remaining: num(remaining),
+    rate_reset_sec: num(resetSec),
+    rate_window_sec: num(windowSec),
   } as CounterRow;
 }

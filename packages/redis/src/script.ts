@@ -12,6 +12,8 @@ import { luaBudgetRules } from '@agentkey/core';
  * PostgreSQL answered (`cap` cents, `used`, `held` micros, `reset` ms), `hmin` (the earliest expiry
  * of the holds in `held`, the store's clock; 0: not known), `inf` (micros in flight),
  * and for a key `rev`, `exp`, `sc` (scopes JSON), `pool`, `capped`, `row` (descriptor JSON).
+ * A key's or an account's rate window PostgreSQL reported: `rr` calls, `rc` cents per window, `rw`
+ * its seconds, `ra` its start (the store's clock, ms), `rn` calls and `rm` micros counted in it.
  * An in-flight set holds `rid:micros:b` scored by its expiry (Redis ms).
  */
 const PRELUDE = `${luaBudgetRules()}
@@ -40,7 +42,8 @@ end
  * 4 token grants ('1'), 5 idempotent ('1'), 6 request id, 7 reservation TTL (ms), 8 built-after
  * (ms; negative: this process just lost Redis, trust nothing built before this very call),
  * 9 pool parent id ('' none). Answers {'U', clock} unknown, {'R', kb, pb, ab} reserved, or
- * {'X', outcome, cap, row, used, held, reset, cap, pcap, pused, pheld, preset, acap, aused, aheld, areset}.
+ * {'X', outcome, cap, row, used, held, reset, cap, pcap, pused, pheld, preset, acap, aused, aheld, areset,
+ * rate policy, kind, limit, remaining, reset sec, window sec} (the rate ones '' unless rate_limited).
  */
 export const ADMIT = `${PRELUDE}
 local t = ak_clock()
@@ -84,10 +87,19 @@ local now = tonumber(ARGV[1])
 local kn = numbers(KEYS[1], KEYS[2])
 local pn = pooled and numbers(KEYS[3], KEYS[4]) or { cap = '', used = '', held = '', reset = '', b = '' }
 local an = capped and numbers(KEYS[5], KEYS[6]) or { cap = '', used = '', held = '', reset = '', b = '' }
-local function refused(outcome, cap)
+local function refused(outcome, cap, rate)
+  rate = rate or {'', '', '', '', '', ''}
   return {'X', outcome, cap, k[6], kn.used, kn.held, kn.reset, kn.cap,
-    pn.cap, pn.used, pn.held, pn.reset, an.cap, an.used, an.held, an.reset}
+    pn.cap, pn.used, pn.held, pn.reset, an.cap, an.used, an.held, an.reset, unpack(rate)}
 end
+-- A rate window as PostgreSQL last answered it (rw nil: none known, nothing refused by it).
+local function window(key)
+  local m = redis.call('HMGET', key, 'rr', 'rc', 'rw', 'ra', 'rn', 'rm')
+  return { rr = ak_num(m[1]), rc = ak_num(m[2]), rw = ak_num(m[3]), ra = ak_num(m[4]), rn = ak_num(m[5]) or 0,
+    rm = ak_num(m[6]) or 0 }
+end
+local kw = window(KEYS[1])
+local aw = capped and window(KEYS[5]) or {}
 -- The engine's order: revoked, expired, scope bind every call (a replay too), then the budget.
 if k[1] == '1' then return refused('revoked', '') end
 if not ak_unexpired(ak_num(k[2]), now) then return refused('expired', '') end
@@ -110,11 +122,33 @@ if ARGV[5] ~= '1' then
     if tonumber(n.held) > 0 and n.hmin ~= nil and not ak_unexpired(n.hmin, now) then return nil end
     return true
   end
-  for _, c in ipairs({ { kn, 'key', true }, { pn, 'pool', pooled }, { an, 'account', capped } }) do
+  -- The engine's order: key and pool budgets, the key's rate window, the account's budget, its window.
+  local function limited(w, policy)
+    local why = ak_rate_refusal(w.rr, w.rc, w.rw, w.ra, w.rn, w.rm, now, need)
+    if why == nil then return nil end
+    local left = ak_rate_remaining(why, w.rr, w.rc, w.rn, w.rm, w.ra, w.rw, now)
+    return refused('rate_limited', '', {policy, why, tostring(why == 'requests' and w.rr or w.rc), tostring(left),
+      tostring(ak_rate_reset_sec(w.ra, w.rw, now)), tostring(w.rw)})
+  end
+  for _, c in ipairs({ { kn, 'key', true }, { pn, 'pool', pooled }, { kw, 'key' }, { an, 'account', capped },
+    { aw, 'account' } }) do
     if c[3] then
       local o = over(c[1])
       if o == nil then return {'U', ''} end
       if o then return refused('budget', c[2]) end
+    elseif c[3] == nil and c[1].rw ~= nil then
+      local r = limited(c[1], c[2])
+      if r then return r end
+    end
+  end
+  -- Admitted: counted in each window the mirror knows, as the engine counts it (PostgreSQL still
+  -- judges by its own window; a refusal there rebuilds this one from PostgreSQL's row).
+  for _, c in ipairs({ { KEYS[1], kw }, { KEYS[5], aw } }) do
+    local w = c[2]
+    if w.rw ~= nil then
+      redis.call('HSET', c[1], 'ra', tostring(ak_rate_start(w.ra, w.rw, now)),
+        'rn', tostring(ak_rate_count_after(w.rn, w.ra, w.rw, now)),
+        'rm', tostring(ak_rate_micros_after(w.rm, w.ra, w.rw, now, need)))
     end
   end
 end
@@ -160,11 +194,18 @@ local gen = redis.call('GET', KEYS[7]) or '0'
 local lease = tonumber(ARGV[10])
 -- A key's build replaces all its fields; a pool parent's or an account's only its counter's (a
 -- pool parent's own key fields stay as its own builds left them).
-local KEY_FIELDS = {'rev', 'exp', 'sc', 'cap', 'reset', 'hmin', 'pool', 'capped', 'row'}
-local COUNTER_FIELDS = {'cap', 'reset', 'hmin'}
+local KEY_FIELDS = {'rev', 'exp', 'sc', 'cap', 'reset', 'hmin', 'pool', 'capped', 'row', 'rr', 'rc', 'rw', 'ra', 'rn', 'rm'}
+local COUNTER_FIELDS = {'cap', 'reset', 'hmin', 'rr', 'rc', 'rw', 'ra', 'rn', 'rm'}
 local function build(key, json, optional)
   if json == '' then return end
   local f = cjson.decode(json)
+  -- A rate window's start PostgreSQL reported to the second (ra earliest, rah latest): the start
+  -- this mirror already has is kept when it lies between (a call that opened the window set it).
+  if f.rah ~= nil then
+    local had = ak_num(redis.call('HGET', key, 'ra'))
+    if had ~= nil and had > tonumber(f.ra) and had <= tonumber(f.rah) then f.ra = tostring(had) end
+    f.rah = nil
+  end
   -- The build serial: Redis's clock and a count, so a mirror that expired and was built again
   -- never reuses a serial an old reservation still carries.
   local n = redis.call('HINCRBY', key, 'n', 1) % 1000

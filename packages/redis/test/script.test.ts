@@ -27,6 +27,10 @@ const SECOND_SPELLINGS: Array<[string, RegExp]> = [
   ['a cap comparison', /(cap|taken|need)\w*\s*[<>]=?/],
   ['a period elapsed check', /reset\w*\)?\s*<=/],
   ['an expiry check', /exp\w*\)?\s*[<>]=?\s*now/],
+  ['a rate window elapsed check', /now\s*-\s*\(?\s*\w*\b(ra|at)\b/],
+  ['a rate count comparison or update', /\b(rn|count)\w*\)?\s*\+\s*1\b/],
+  ['a rate micros update', /\b(rm|micros)\w*\)?\s*\+\s*need/],
+  ['a window reset rounding', /math\.ceil/],
 ];
 
 describe('the admission script has one source for its rules', () => {
@@ -46,7 +50,18 @@ describe('the admission script has one source for its rules', () => {
 
   it('the admission calls every rule the engine judges a charge by', () => {
     const own = scripts.ADMIT.slice(rules.length);
-    for (const rule of ['ak_cap_fits', 'ak_scope_ok', 'ak_elapsed', 'ak_unexpired'])
+    for (const rule of [
+      'ak_cap_fits',
+      'ak_scope_ok',
+      'ak_elapsed',
+      'ak_unexpired',
+      'ak_rate_refusal',
+      'ak_rate_remaining',
+      'ak_rate_reset_sec',
+      'ak_rate_start',
+      'ak_rate_count_after',
+      'ak_rate_micros_after',
+    ])
       expect(own).toContain(`${rule}(`);
   });
 
@@ -54,6 +69,15 @@ describe('the admission script has one source for its rules', () => {
     const copy = rules.split('\n').find((line) => line.includes('<= (cap * 7919)'));
     expect(copy).toBeDefined();
     expect(SECOND_SPELLINGS.some(([, pattern]) => pattern.test(copy!))).toBe(true);
+    for (const rule of [
+      'ak_rate_start',
+      'ak_rate_count_after',
+      'ak_rate_micros_after',
+      'ak_rate_reset_sec',
+    ]) {
+      const body = rules.split(`local function ${rule}(`)[1]?.split('\n')[1];
+      expect(SECOND_SPELLINGS.some(([, pattern]) => pattern.test(body!))).toBe(true);
+    }
   });
 });
 
@@ -140,6 +164,85 @@ describe('the Lua rules answer as the SQL rules do', async () => {
           scopes,
         ]);
         expect([scope, scopes, l]).toEqual([scope, scopes, String(rows[0].ok)]);
+      }
+    } finally {
+      redis.disconnect();
+      await client.end();
+    }
+  });
+});
+
+describe('the Lua rate rules answer as the SQL ones do', async () => {
+  const { Redis } = await import('ioredis');
+  const { serverPool } = await import('@agentkey/test-support/db.js');
+  const sql = await import('../../core/src/sql/rate-rules.js');
+
+  // requests, cents, window sec, window start (ms, null: none), count, micros, now (ms), need.
+  const T = 1_780_000_000_000;
+  const CASES: Array<
+    [number | null, number | null, number | null, number | null, number, number, number, number]
+  > = [
+    [null, null, null, null, 0, 0, T, 0],
+    [3, null, 60, null, 0, 0, T, 0],
+    [3, null, 60, T - 1000, 2, 0, T, 0],
+    [3, null, 60, T - 1000, 3, 0, T, 0],
+    [3, null, 60, T - 59_999, 3, 0, T, 0],
+    [3, null, 60, T - 60_000, 3, 0, T, 0],
+    [3, null, 60, T - 1500, 3, 0, T, 7919],
+    [null, 2, 60, T - 30_250, 0, 7919, T, 7919],
+    [null, 2, 60, T - 30_250, 0, 7919, T, 7920],
+    [5, 2, 60, T - 61_000, 5, 15838, T, 100],
+    [5, 2, 30, T, 4, 0, T, 15839],
+  ];
+
+  it('refusal, remaining, reset, start and the counts an admitted call writes', async () => {
+    const redis = new Redis(inject('redisUrl'));
+    const client = serverPool(undefined, 1);
+    const v = (x: number | null) => (x === null ? '' : String(x));
+    try {
+      for (const c of CASES) {
+        const lua = await redis.eval(
+          `${luaBudgetRules()}
+local a = {}
+for i = 1, 8 do if ARGV[i] ~= '' then a[i] = tonumber(ARGV[i]) end end
+local why = ak_rate_refusal(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
+if a[3] == nil then return {tostring(why)} end
+local kind = why or ak_rate_kind(a[1])
+return {tostring(why), tostring(ak_rate_remaining(kind, a[1], a[2], a[5], a[6], a[4], a[3], a[7])),
+  tostring(ak_rate_reset_sec(a[4], a[3], a[7])), tostring(ak_rate_start(a[4], a[3], a[7])),
+  tostring(ak_rate_count_after(a[5], a[4], a[3], a[7])), tostring(ak_rate_micros_after(a[6], a[4], a[3], a[7], a[8]))}`,
+          0,
+          ...c.map(v),
+        );
+        const at = 'to_timestamp($4::float8 / 1000)';
+        const now = 'to_timestamp($7::float8 / 1000)';
+        const why = sql.rateRefusal(
+          '$1::int',
+          '$2::int',
+          '$3::int',
+          at,
+          '$5::int',
+          '$6::bigint',
+          now,
+          '$8::bigint',
+        );
+        const { rows } = await client.query(
+          `SELECT w AS why, ${sql.rateRemaining(`COALESCE(w, ${sql.rateKind('$1::int')})`, '$1::int', '$2::int', '$5::int', '$6::bigint', at, '$3::int', now)} AS left,
+            ${sql.rateResetSec(at, '$3::int', now)} AS reset,
+            (extract(epoch FROM ${sql.rateStart(at, '$3::int', now)}) * 1000)::float8 AS start,
+            ${sql.rateNow('$5::int', at, '$3::int', now)} + 1 AS count,
+            ${sql.rateNow('$6::bigint', at, '$3::int', now)} + $8::bigint AS micros
+          FROM (SELECT ${why} AS w) x`,
+          c,
+        );
+        const r = rows[0];
+        const expected =
+          c[2] === null
+            ? [String(r.why ?? 'nil')]
+            : [String(r.why ?? 'nil'), r.left, r.reset, r.start, Number(r.count), Number(r.micros)].map(
+                String,
+              );
+        expect([c, lua]).toEqual([c, expected]);
       }
     } finally {
       redis.disconnect();

@@ -1,4 +1,4 @@
-import { type Answers, runBatch } from '../batching/batch.js';
+import { type Answers, runDurableBatch } from '../batching/batch.js';
 import { BUSY, Coalescer, type CoalescerLimits } from '../batching/coalescer.js';
 import { costToMicros, MICROS_PER_CENT } from '../budget/money.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
@@ -111,6 +111,8 @@ interface ChargeCall {
   lookup: Lookup;
   now: Date;
   request: ChargeRequest;
+  /** The row its batch contends on: the account when it had a ceiling when last seen, else the key. */
+  row: string;
 }
 
 /**
@@ -132,11 +134,17 @@ export class ChargePath {
   ) {
     if (batching) {
       const batches = (by: Selector) =>
-        new Coalescer<ChargeCall, EngineRow>((calls) => this.chargeMany(by, calls), batching, {
-          retryAlone: isDataException,
-          deadlineOf: (call) => call.request.deadlineAt,
-          expired: () => new AgentKeyTimeoutError(ctx.timeoutMs, false),
-        });
+        new Coalescer<ChargeCall, EngineRow>(
+          (calls, settled) => this.chargeMany(by, calls, false, settled),
+          batching,
+          {
+            laneOf: (call) => call.row,
+            runWaiting: (calls, settled) => this.chargeMany(by, calls, true, settled),
+            retryAlone: isDataException,
+            deadlineOf: (call) => call.request.deadlineAt,
+            expired: () => new AgentKeyTimeoutError(ctx.timeoutMs, false),
+          },
+        );
       this.batches = { key_hash: batches('key_hash'), external_subject: batches('external_subject') };
     }
   }
@@ -148,7 +156,9 @@ export class ChargePath {
       const row = await this.holds.reserveLean(lookup, now, r);
       if (row) return row;
     } else if (lean && r.micros > 0) {
-      const call = { lookup, now, request: r };
+      const seen = ctx.descriptors.get(`${lookup.by}:${lookup.value}`, now.getTime());
+      const contended = seen?.capped ? `account:${seen.account_id}` : `key:${lookup.value}`;
+      const call = { lookup, now, request: r, row: contended };
       const row = this.batches ? await this.batches[lookup.by].submit(call) : await this.chargeOne(call);
       if (row) return row;
     }
@@ -200,8 +210,16 @@ export class ChargePath {
     return passedRow(descriptor ?? fast, fast);
   }
 
-  /** Concurrent charges in one statement, answered by position (a lone one takes chargeOne). */
-  private async chargeMany(by: Selector, calls: readonly ChargeCall[]): Promise<Answers> {
+  /**
+   * Concurrent charges in one statement, answered by position (a lone one takes chargeOne, which
+   * waits for its row); `wait`: the batch form that waits for locked rows (a busy row's lane).
+   */
+  private async chargeMany(
+    by: Selector,
+    calls: readonly ChargeCall[],
+    wait = false,
+    settled?: () => void,
+  ): Promise<Answers> {
     if (calls.length === 1) return [await this.chargeOne(calls[0]!)];
     const params = calls.map((c) => [
       c.lookup.value,
@@ -211,7 +229,13 @@ export class ChargePath {
       c.request.tokenGrants,
       c.request.rid,
     ]);
-    const answers = await runBatch(this.ctx.hot, this.ctx.sql.charges.batch(by), params);
+    const answers = await runDurableBatch(
+      this.ctx.hot,
+      this.ctx.sql.charges.batch(by, wait),
+      params,
+      wait,
+      settled,
+    );
     return answers.map((row, i) => {
       if (!row || row === BUSY) return row;
       const call = calls[i]!;

@@ -1,4 +1,4 @@
-import { type Answers, type BatchRow, runBatch } from '../batching/batch.js';
+import { type Answers, type BatchRow, runDurableBatch } from '../batching/batch.js';
 import { Coalescer, type CoalescerLimits } from '../batching/coalescer.js';
 import { MICROS_PER_CENT } from '../budget/money.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
@@ -53,19 +53,32 @@ export class HoldPath {
       const expired = () => new AgentKeyTimeoutError(ctx.timeoutMs, false);
       const reserves = (by: Selector) =>
         // Several reserves on one key may share a statement: it admits them in arrival order.
-        new Coalescer<ReserveCall, BatchRow>((calls) => this.reserveMany(by, calls), batching, {
-          retryAlone: isDataException,
-          deadlineOf: (call) => call.request.deadlineAt,
-          expired,
-        });
+        new Coalescer<ReserveCall, BatchRow>(
+          (calls, settled) => this.reserveMany(by, calls, false, settled),
+          batching,
+          {
+            laneOf: (call) => call.lookup.value,
+            runWaiting: (calls, settled) => this.reserveMany(by, calls, true, settled),
+            retryAlone: isDataException,
+            deadlineOf: (call) => call.request.deadlineAt,
+            expired,
+          },
+        );
       this.reserves = { key_hash: reserves('key_hash'), external_subject: reserves('external_subject') };
       // A second close of one hold waits for the next statement, where it finds the hold closed.
-      this.closes = new Coalescer<CloseCall, BatchRow>((calls) => this.closeMany(calls), batching, {
-        keyOf: (call) => call.id,
-        retryAlone: isDataException,
-        deadlineOf: (call) => call.deadlineAt,
-        expired,
-      });
+      // A close's row is its hold's key, unknown here: a busy one waits alone, in its own lane.
+      this.closes = new Coalescer<CloseCall, BatchRow>(
+        (calls, settled) => this.closeMany(calls, false, settled),
+        batching,
+        {
+          keyOf: (call) => call.id,
+          laneOf: (call) => call.id,
+          runWaiting: (calls, settled) => this.closeMany(calls, true, settled),
+          retryAlone: isDataException,
+          deadlineOf: (call) => call.deadlineAt,
+          expired,
+        },
+      );
     } else {
       this.reserves = null;
       this.closes = null;
@@ -151,16 +164,34 @@ export class HoldPath {
    * One statement for any number of reserves (several may share a key), answering by position. A
    * lone call takes the single-request statement: it is cheaper to run than the batch form.
    */
-  private async reserveMany(by: Selector, calls: readonly ReserveCall[]): Promise<Answers> {
+  private async reserveMany(
+    by: Selector,
+    calls: readonly ReserveCall[],
+    wait = false,
+    settled?: () => void,
+  ): Promise<Answers> {
     const holds = this.ctx.sql.holds;
     if (calls.length === 1) return [await this.lone(holds.reserve(by), reserveParams(calls[0]!))];
-    return runBatch(this.ctx.hot, holds.reserveBatch(by), calls.map(reserveParams));
+    return runDurableBatch(
+      this.ctx.hot,
+      holds.reserveBatch(by, wait),
+      calls.map(reserveParams),
+      wait,
+      settled,
+    );
   }
 
-  private async closeMany(calls: readonly CloseCall[]): Promise<Answers> {
+  /** `wait`: the form that waits for locked keys (a busy close's lane); a lone close always does. */
+  private async closeMany(calls: readonly CloseCall[], wait = false, settled?: () => void): Promise<Answers> {
     const holds = this.ctx.sql.holds;
     if (calls.length === 1) return [await this.lone(holds.close, closeParams(calls[0]!))];
-    return runBatch(this.ctx.hot, holds.closeBatch, calls.map(closeParams));
+    return runDurableBatch(
+      this.ctx.hot,
+      wait ? holds.closeBatchWait : holds.closeBatch,
+      calls.map(closeParams),
+      wait,
+      settled,
+    );
   }
 
   private async lone(statement: Statement, params: unknown[]): Promise<BatchRow | undefined> {

@@ -18,7 +18,10 @@ const MAX_ROUNDS = 5;
  */
 const SLOW_MS = 100;
 
-export interface CoalescerOptions<I> {
+/** Rows at most with a lane at once; a BUSY call on any other row goes round again as without lanes. */
+const MAX_LANES = 8;
+
+export interface CoalescerOptions<I, O = unknown> {
   /** At most one call per key in a batch: a repeat waits for the next batch, so it sees the first one's effect. */
   keyOf?: (item: I) => string;
   /**
@@ -32,6 +35,21 @@ export interface CoalescerOptions<I> {
    */
   deadlineOf?: (item: I) => number;
   expired?: () => unknown;
+  /**
+   * The row a call writes (its key). One batch at a time carries a row: a call on a row that a
+   * statement of this coalescer is writing waits for the next batch, so a BUSY answer always
+   * means another process (or another statement) holds the row. Such a call then joins the row's
+   * lane, with every later call on it while the lane has calls: one `runWaiting` statement at a
+   * time, waiting for the row's lock, carrying every call queued on the row. N processes on one
+   * row then take turns on its lock, one statement each, instead of skipping it and falling back
+   * to the engine call by call.
+   */
+  laneOf?: (item: I) => string;
+  /** As `run`, waiting for locked rows (bounded on the server); needed with `laneOf`. */
+  runWaiting?: (
+    items: readonly I[],
+    settled: () => void,
+  ) => Promise<ReadonlyArray<O | undefined | typeof BUSY>>;
 }
 
 interface Pending<I, O> {
@@ -59,16 +77,30 @@ export class Coalescer<I, O> {
   /** Statements running that still count against `maxInFlight`. */
   private inFlight = 0;
   private scheduled = false;
+  /** Rows (laneOf) that a running batch carries, with how many batches carry each. */
+  private readonly rowsInFlight = new Map<string, number>();
+  /** Rows another transaction held: their calls, in order, sent by `drive` one statement at a time. */
+  private readonly lanes = new Map<string, Pending<I, O>[]>();
 
   constructor(
-    private readonly run: (items: readonly I[]) => Promise<ReadonlyArray<O | undefined | typeof BUSY>>,
+    /** `settled`, when `run` calls it: its statement no longer holds its rows (see send). */
+    private readonly run: (
+      items: readonly I[],
+      settled: () => void,
+    ) => Promise<ReadonlyArray<O | undefined | typeof BUSY>>,
     private readonly limits: CoalescerLimits,
-    private readonly options: CoalescerOptions<I> = {},
+    private readonly options: CoalescerOptions<I, O> = {},
   ) {}
 
   submit(item: I): Promise<O | undefined> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, rounds: 0, resolve, reject });
+      const pending = { item, rounds: 0, resolve, reject };
+      const lane = this.lanes.get(this.options.laneOf?.(item) as string);
+      if (lane) {
+        lane.push(pending);
+        return;
+      }
+      this.queue.push(pending);
       if (!this.scheduled) {
         this.scheduled = true;
         // Calls answered in this turn (one batch resolves many at once) join the same batch.
@@ -80,69 +112,182 @@ export class Coalescer<I, O> {
     });
   }
 
-  private flush(): void {
+  /** The calls of `queue` still within their deadline; the others reject with `expired()`. */
+  private live(queue: Pending<I, O>[]): Pending<I, O>[] {
     const { deadlineOf, expired } = this.options;
-    if (deadlineOf && this.queue.length > 0) {
-      const now = Date.now();
-      this.queue = this.queue.filter((p) => {
-        if (deadlineOf(p.item) > now) return true;
-        p.reject(expired ? expired() : new Error('deadline passed while queued'));
-        return false;
-      });
-    }
-    while (this.inFlight < this.limits.maxInFlight && this.queue.length > 0) {
-      const batch: Pending<I, O>[] = [];
-      const later: Pending<I, O>[] = [];
-      const keys = new Set<string>();
-      for (const pending of this.queue) {
-        const key = this.options.keyOf?.(pending.item);
-        if (batch.length >= this.limits.maxBatch || (key !== undefined && keys.has(key))) later.push(pending);
-        else {
-          if (key !== undefined) keys.add(key);
-          batch.push(pending);
-        }
+    if (!deadlineOf || queue.length === 0) return queue;
+    const now = Date.now();
+    return queue.filter((p) => {
+      if (deadlineOf(p.item) > now) return true;
+      p.reject(expired ? expired() : new Error('deadline passed while queued'));
+      return false;
+    });
+  }
+
+  /** Splits `queue` into a batch (maxBatch, keyOf, rows not in flight) and the calls left for later. */
+  private take(queue: Pending<I, O>[], lane: boolean): [Pending<I, O>[], Pending<I, O>[]] {
+    const { keyOf, laneOf } = this.options;
+    const batch: Pending<I, O>[] = [];
+    const later: Pending<I, O>[] = [];
+    const keys = new Set<string>();
+    for (const pending of queue) {
+      const key = keyOf?.(pending.item);
+      const row = lane ? undefined : laneOf?.(pending.item);
+      if (
+        batch.length >= this.limits.maxBatch ||
+        (key !== undefined && keys.has(key)) ||
+        (row !== undefined && this.rowsInFlight.has(row))
+      )
+        later.push(pending);
+      else {
+        if (key !== undefined) keys.add(key);
+        batch.push(pending);
       }
+    }
+    return [batch, later];
+  }
+
+  private flush(): void {
+    this.queue = this.live(this.queue);
+    while (this.inFlight < this.limits.maxInFlight && this.queue.length > 0) {
+      const [batch, later] = this.take(this.queue, false);
+      if (batch.length === 0) break;
       this.queue = later;
       this.inFlight++;
       void this.send(batch);
     }
   }
 
+  /** Marks (+1) or clears (-1) the rows of `batch` as carried by a running statement. */
+  private carry(batch: Pending<I, O>[], delta: 1 | -1): void {
+    const { laneOf } = this.options;
+    if (!laneOf) return;
+    for (const row of new Set(batch.map((p) => laneOf(p.item)))) {
+      const n = (this.rowsInFlight.get(row) ?? 0) + delta;
+      if (n > 0) this.rowsInFlight.set(row, n);
+      else this.rowsInFlight.delete(row);
+    }
+  }
+
+  /** A BUSY call to its row's lane, if it may have one; false: it goes round again. */
+  private toLane(pending: Pending<I, O>, started: Set<string>): boolean {
+    const { laneOf, runWaiting } = this.options;
+    if (!laneOf || !runWaiting) return false;
+    const row = laneOf(pending.item);
+    const lane = this.lanes.get(row);
+    if (lane) lane.push(pending);
+    else if (this.lanes.size < MAX_LANES) {
+      this.lanes.set(row, [pending]);
+      started.add(row);
+    } else return false;
+    return true;
+  }
+
   private async send(batch: Pending<I, O>[]): Promise<void> {
     let counted = true;
+    let carried = true;
+    const uncount = () => {
+      if (counted) {
+        counted = false;
+        this.inFlight--;
+      }
+    };
     const slow = setTimeout(() => {
-      counted = false;
-      this.inFlight--;
+      uncount();
       this.flush();
     }, SLOW_MS);
     slow.unref?.();
+    this.carry(batch, 1);
+    // `run` calls this once its statement has released its rows (it waits for the disk after):
+    // the next batch on those rows may go now.
+    const settled = () => {
+      if (carried) {
+        carried = false;
+        this.carry(batch, -1);
+      }
+      uncount();
+      this.flush();
+    };
     try {
-      const outs = await this.run(batch.map((p) => p.item));
+      const outs = await this.run(
+        batch.map((p) => p.item),
+        settled,
+      );
       const again: Pending<I, O>[] = [];
+      const started = new Set<string>();
       for (let i = 0; i < batch.length; i++) {
         const pending = batch[i]!;
         const out = outs[i];
         if (out !== BUSY) pending.resolve(out);
+        else if (this.toLane(pending, started)) continue;
         else if (++pending.rounds < MAX_ROUNDS) again.push(pending);
         else pending.resolve(undefined);
       }
       // First in the queue: they were waiting before anything queued since.
       if (again.length > 0) this.queue = [...again, ...this.queue];
+      for (const row of started) void this.drive(row);
     } catch (error) {
       if (batch.length > 1 && this.options.retryAlone?.(error) === true) {
         for (const pending of batch) void this.alone(pending);
       } else for (const pending of batch) pending.reject(error);
     } finally {
+      if (carried) this.carry(batch, -1);
       clearTimeout(slow);
-      if (counted) this.inFlight--;
+      uncount();
       this.flush();
     }
+  }
+
+  /**
+   * Sends a lane's calls, one waiting statement at a time, until none is left. Calls on the row
+   * still in the main queue join the lane first: behind the ones that came back BUSY.
+   */
+  private async drive(row: string): Promise<void> {
+    const { laneOf, runWaiting } = this.options;
+    const lane = this.lanes.get(row)!;
+    const [mine, rest] = [
+      this.queue.filter((p) => laneOf!(p.item) === row),
+      this.queue.filter((p) => laneOf!(p.item) !== row),
+    ];
+    lane.push(...mine);
+    this.queue = rest;
+    while (lane.length > 0) {
+      // One turn first: calls answered by the last statement, and made again at once, join this one.
+      await new Promise((resolve) => setImmediate(resolve));
+      const [batch, later] = this.take(this.live(lane), true);
+      lane.splice(0, lane.length, ...later);
+      if (batch.length === 0) continue;
+      // The next statement goes once this one's row locks are free, not once it is answered.
+      let free!: () => void;
+      const settled = new Promise<void>((resolve) => {
+        free = resolve;
+      });
+      const answered = runWaiting!(
+        batch.map((p) => p.item),
+        free,
+      ).then(
+        // BUSY from a waiting statement: the row stopped matching while it waited (the engine's).
+        (outs) => {
+          for (let i = 0; i < batch.length; i++) {
+            const out = outs[i];
+            batch[i]!.resolve(out === BUSY ? undefined : out);
+          }
+        },
+        (error) => {
+          if (batch.length > 1 && this.options.retryAlone?.(error) === true) {
+            for (const pending of batch) void this.alone(pending);
+          } else for (const pending of batch) pending.reject(error);
+        },
+      );
+      await Promise.race([settled, answered]);
+    }
+    this.lanes.delete(row);
   }
 
   /** One call of a failed batch, in a statement of its own (outside `maxInFlight`: this is rare). */
   private async alone(pending: Pending<I, O>): Promise<void> {
     try {
-      const [out] = await this.run([pending.item]);
+      const [out] = await this.run([pending.item], () => {});
       pending.resolve(out === BUSY ? undefined : out);
     } catch (error) {
       pending.reject(error);

@@ -37,6 +37,18 @@ export interface Dialect {
   /** `x` is one of `list`. */
   member(x: string, list: string): string;
   text(s: string): string;
+  /** The rate rules' (budget/rate-model.ts): */
+  null: string;
+  sub(a: string, b: string): string;
+  greatest(a: string, b: string): string;
+  ceil(a: string): string;
+  float(a: string): string;
+  /** `now` − `at` (timestamps: SQL timestamptz, Lua epoch ms) is at least `sec` seconds. */
+  pastSec(now: string, at: string, sec: string): string;
+  /** Seconds from `at` to `now`. */
+  secondsSince(now: string, at: string): string;
+  /** The first branch's value whose condition holds, else `otherwise` (NULL when absent). */
+  cases(branches: Array<[string, string]>, otherwise?: string): string;
 }
 
 export const SQL: Dialect = {
@@ -61,6 +73,17 @@ export const SQL: Dialect = {
   when: (cond, a, b) => `(CASE WHEN ${cond} THEN ${a} ELSE ${b} END)`,
   member: (x, list) => `${x} = ANY(${list})`,
   text: (s) => `'${s.replace(/'/g, "''")}'`,
+  null: 'NULL',
+  sub: (a, b) => `${a} - ${b}`,
+  greatest: (a, b) => `GREATEST(${a}, ${b})`,
+  ceil: (a) => `ceil(${a})`,
+  float: (a) => `${a}::float8`,
+  pastSec: (now, at, sec) => `${now} - ${at} >= make_interval(secs => ${sec})`,
+  secondsSince: (now, at) => `extract(epoch FROM (${now} - ${at}))`,
+  cases: (branches, otherwise) =>
+    `(CASE ${branches.map(([c, v]) => `WHEN ${c} THEN ${v}`).join('\n    ')}${
+      otherwise === undefined ? '\n  END)' : `\n    ELSE ${otherwise} END)`
+    }`,
 };
 
 /** Lua 5.1 as Redis runs it: nil for NULL, numbers are doubles, `ak_member` is the script's. */
@@ -86,6 +109,15 @@ export const LUA: Dialect = {
   when: (cond, a, b) => `(${cond} and ${a} or ${b})`,
   member: (x, list) => `ak_member(${list}, ${x})`,
   text: (s) => JSON.stringify(s),
+  null: 'nil',
+  sub: (a, b) => `(${a} - ${b})`,
+  greatest: (a, b) => `math.max(${a}, ${b})`,
+  ceil: (a) => `math.ceil(${a})`,
+  float: (a) => a,
+  pastSec: (now, at, sec) => `(${now} - ${at} >= ${sec} * 1000)`,
+  secondsSince: (now, at) => `((${now} - ${at}) / 1000)`,
+  cases: (branches, otherwise) =>
+    `(function() ${branches.map(([c, v]) => `if ${c} then return ${v} end`).join(' ')} return ${otherwise ?? 'nil'} end)()`,
 };
 
 /** The budget rules, once, over a dialect. Arguments are expressions of that dialect. */

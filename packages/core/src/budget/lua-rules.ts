@@ -1,4 +1,5 @@
 import { budgetRules, LUA } from './dialect.js';
+import { rateRules } from './rate-model.js';
 
 /**
  * The budget rules as Lua functions for the Redis admission script (@agentkey/redis), rendered
@@ -7,6 +8,7 @@ import { budgetRules, LUA } from './dialect.js';
  */
 export function luaBudgetRules(): string {
   const r = budgetRules(LUA);
+  const rate = rateRules(LUA);
   const fn = (name: string, args: string, body: string) => `local function ${name}(${args})
   return ${body}
 end`;
@@ -26,5 +28,26 @@ end`;
     fn('ak_cap_fits', 'cap, taken, need', r.capFits('cap', 'taken', 'need')),
     fn('ak_cap_holds', 'cap, total', r.capHolds('cap', 'total')),
     fn('ak_scope_ok', 'scope, scopes', r.scopeOk('scope', 'scopes')),
+    '-- Rate-limit rules (rendered from @agentkey/core budget/rate-model.ts, as the SQL ones are).',
+    fn('ak_rate_start', 'at, sec, now', rate.start('at', 'sec', 'now')),
+    fn('ak_rate_now', 'value, at, sec, now', rate.current('value', 'at', 'sec', 'now')),
+    fn(
+      'ak_rate_refusal',
+      'requests, cents, sec, at, count, micros, now, need',
+      rate.refusal('requests', 'cents', 'sec', 'at', 'count', 'micros', 'now', 'need'),
+    ),
+    fn(
+      'ak_rate_remaining',
+      'kind, requests, cents, count, micros, at, sec, now',
+      rate.remaining('kind', 'requests', 'cents', 'count', 'micros', 'at', 'sec', 'now'),
+    ),
+    fn('ak_rate_kind', 'requests', rate.kind('requests')),
+    fn('ak_rate_count_after', 'count, at, sec, now', rate.countAfter('count', 'at', 'sec', 'now')),
+    fn(
+      'ak_rate_micros_after',
+      'micros, at, sec, now, need',
+      rate.microsAfter('micros', 'at', 'sec', 'now', 'need'),
+    ),
+    fn('ak_rate_reset_sec', 'at, sec, now', rate.resetSec('at', 'sec', 'now')),
   ].join('\n');
 }

@@ -18,13 +18,18 @@ export class Changes {
     private readonly descriptors: DescriptorCache,
     private readonly feed: ChangeFeed | null,
     private readonly report: (error: unknown, context: string) => void,
+    /** What the feed delivered, after the caches dropped it (the counter's trust, context.ts). */
+    private readonly heard: ChangeListener = () => {},
   ) {
     // Held weakly: a store nobody uses any more is collected, and its subscription goes with it.
     const self = new WeakRef(this);
     const stop = feed?.subscribe((change) => {
       const live = self.deref();
       if (!live) stop?.();
-      else if (change === null || change.table === table) live.drop(change);
+      else if (change === null || change.table === table) {
+        live.drop(change);
+        live.heard(change);
+      }
     });
   }
 

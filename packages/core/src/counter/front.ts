@@ -1,4 +1,11 @@
-import type { Counter, CounterAdmission, CounterCall, CounterRow, CounterTarget } from './port.js';
+import type {
+  Counter,
+  CounterAdmission,
+  CounterCall,
+  CounterInvalidation,
+  CounterRow,
+  CounterTarget,
+} from './port.js';
 
 const UNKNOWN: CounterAdmission = { kind: 'unknown' };
 
@@ -29,8 +36,12 @@ export class CounterFront {
     await this.bounded(() => this.counter.abandon(call, reserved), Date.now() + 1000, 'counter.abandon');
   }
 
-  async invalidate(target: CounterTarget): Promise<void> {
-    await this.bounded(() => this.counter.invalidate(target), Date.now() + 1000, 'counter.invalidate');
+  async invalidate(target: CounterTarget, options?: CounterInvalidation): Promise<void> {
+    await this.bounded(
+      () => (options ? this.counter.invalidate(target, options) : this.counter.invalidate(target)),
+      Date.now() + 1000,
+      'counter.invalidate',
+    );
   }
 
   private bounded<T>(work: () => Promise<T>, deadlineAt: number, what: string): Promise<T | undefined> {

@@ -37,7 +37,7 @@ export interface CounterCall {
  * A counter's admission:
  * - `refused`: a trusted mirror (current generation) refuses; `row` is the refusal, answered with
  *   no PostgreSQL statement at all. Only refusals PostgreSQL would give too (revoked, expired,
- *   scope, budget) may be answered so.
+ *   scope, budget, rate_limited) may be answered so.
  * - `reserved`: the mirror admits and counts the call as in flight; PostgreSQL decides, then
  *   `settle(call, true, row)` commits or corrects the mirror from PostgreSQL's answer.
  * - `unknown`: no trusted mirror (a miss, an old generation, Redis down or slow): PostgreSQL
@@ -55,6 +55,10 @@ export type CounterTarget =
   | { readonly subject: string }
   /** Every mirror this process can no longer vouch for (an admin call whose row it cannot name). */
   | { readonly all: true };
+
+export interface CounterInvalidation {
+  readonly onlyIfKnown?: boolean;
+}
 
 /**
  * A write-through counter in front of PostgreSQL (`new AgentKey({ pool, counter })`; the Redis one
@@ -78,6 +82,10 @@ export interface Counter {
   settle(call: CounterCall, reserved: boolean, row: CounterRow | undefined): Promise<void>;
   /** PostgreSQL failed or timed out (the call may still commit): drop the reservation and the trust. */
   abandon(call: CounterCall, reserved: boolean): Promise<void>;
-  /** A hold closed, or an admin call changed budget, scope, expiry or revocation of `target`. */
-  invalidate(target: CounterTarget): Promise<void>;
+  /**
+   * A hold closed, or an admin call changed budget, scope, expiry, rate limit or revocation of
+   * `target`. With `onlyIfKnown` (another process's change, heard through the `changes` feed): a
+   * row this process cannot name needs nothing from it — the process that made the change did it.
+   */
+  invalidate(target: CounterTarget, options?: CounterInvalidation): Promise<void>;
 }

@@ -13,7 +13,7 @@ import {
 import type { TableNames } from './identifier.js';
 import { engineNames } from './names.js';
 import { rateFree } from './rate-rules.js';
-import { type LockBound, MARK, mark, requestsTable } from './requests.js';
+import { batchLocks, type LockBound, MARK, mark, requestsTable } from './requests.js';
 import { accountHeldMicrosNow, capFits, centsOf, elapsed, heldMicrosNow } from './rules.js';
 
 /**
@@ -35,8 +35,10 @@ export interface ChargeStatements {
    * Any number of charges, with or without a ceiling, each parameter an array (one element per
    * request). Rows carry `ord` (1-based) for each request taken, the account's numbers when it has
    * a ceiling, and every row `busy`: the ords whose key or account another transaction held.
+   * `wait`: the form that waits for locked rows instead (requests.ts batchLocks), for calls on a
+   * row another process is charging; `busy` is then only a row that stopped matching meanwhile.
    */
-  batch(by: Selector): Statement;
+  batch(by: Selector, wait?: boolean): Statement;
 }
 
 export function chargeStatements(t: TableNames, ledger: boolean, bound: LockBound): ChargeStatements {
@@ -120,19 +122,19 @@ SELECT * FROM upd CROSS JOIN acct`;
   // account fit; the first that does not, and every later one on that key or account, go to the
   // engine. Several charges on one key or account become one write to its row.
   const many = rowSql('r.ak_now', 'r.ak_scope');
-  const batchSql = (by: Selector) => `WITH r AS (
+  const batchSql = (by: Selector, locks = batchLocks(bound, false)) => `WITH ${locks.cte}r AS (
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
     WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, ${by} AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
       expires_at, scopes, budget_reset_at, budget_cents, ${STORED_USED_MICROS} AS ak_used, held_micros AS ak_held
-    FROM ${t.keys} WHERE ${by} = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped IS NOT NULL
+    FROM ${t.keys} WHERE ${by} = ANY($1::text[])${locks.guard} AND pool_parent_id IS NULL AND account_capped IS NOT NULL
       AND ${rateFree(e.accounts, t.keys)}
-    FOR UPDATE SKIP LOCKED),
+    ${locks.lock('id')}),
   a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
       ${STORED_USED_MICROS} AS ak_used, held_micros AS ak_held
     FROM ${e.accounts} WHERE account_id = ANY(ARRAY(SELECT ak_account FROM k WHERE ak_capped))
       AND budget_cents IS NOT NULL
-    FOR UPDATE SKIP LOCKED),
+    ${locks.lock('account_id')}),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.${by} FROM ${t.keys} x
       WHERE x.${by} = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
@@ -187,10 +189,11 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
         slim: perSelector((by) => withoutLedger(by, slim)),
       };
   const account = perSelector(accountSql);
-  const batch = perSelector(batchSql);
+  const batch = perSelector((by) => batchSql(by));
+  const waiting = perSelector((by) => batchSql(by, batchLocks(bound, true)));
   return {
     plain: (by, slim) => (slim ? plain.slim : plain.full)[by],
     account: (by) => account[by],
-    batch: (by) => batch[by],
+    batch: (by, wait) => (wait ? waiting : batch)[by],
   };
 }

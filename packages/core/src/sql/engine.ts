@@ -26,7 +26,8 @@ import { rulesSql } from './rules.js';
  *   row FOR UPDATE, the pool parent, the key, the account, then the hold row.
  * - set_account_budget: the account's advisory lock, the account's keys in id order, the account.
  * - the one-statement paths (sql/charges.ts, sql/holds.ts): the key row, then the account row or
- *   the hold; their batch forms never wait (SKIP LOCKED).
+ *   the hold; their batch forms skip locked rows (SKIP LOCKED), and their waiting forms (a busy
+ *   row's lane) lock keys in id order, then accounts.
  */
 const FILES = ['account.sql', 'spend.sql', 'charge.sql', 'close_hold.sql', 'void_request.sql'];
 

@@ -4,7 +4,7 @@ import { fitsHeld, rowSql, STORED_USED_MICROS } from './expressions.js';
 import type { TableNames } from './identifier.js';
 import { engineNames } from './names.js';
 import { rateFree } from './rate-rules.js';
-import { type LockBound, MARK, requestsTable } from './requests.js';
+import { batchLocks, type LockBound, MARK, requestsTable } from './requests.js';
 import { capFits, capHolds, centsOf, elapsed, heldMicrosNow, OPEN } from './rules.js';
 
 /** Keys the lean statements serve: no pool parent, no account ceiling (and no rate limit: below). */
@@ -18,7 +18,8 @@ const LEAN_SHAPE = 'pool_parent_id IS NULL AND account_capped = false';
  * goes to the engine function, which locks what it touches and says why.
  *
  * Lock order is every writer's: key rows, then holds. The batch forms never wait on a row lock
- * (SKIP LOCKED), so one slow lock holder cannot stall the calls that share a statement.
+ * (SKIP LOCKED), so one slow lock holder cannot stall the calls that share a statement; their
+ * `wait` forms do (in id order, within the lock bound), for calls on a key that was busy.
  */
 export interface HoldStatements {
   /**
@@ -30,11 +31,13 @@ export interface HoldStatements {
    * The same, each parameter an array (one element per request). Rows carry `ord` (1-based) for
    * each request taken, and every row `busy`: the ords whose key another transaction had locked.
    */
-  reserveBatch(by: Selector): Statement;
+  reserveBatch(by: Selector, wait?: boolean): Statement;
   /** $1 hold id, $2 now, $3 cost micros (≤ the hold), $4 settle (else release), $5 request id. */
   close: Statement;
   /** The same, each parameter an array; rows as `reserveBatch`'s. */
   closeBatch: Statement;
+  /** `closeBatch`, waiting for locked keys. */
+  closeBatchWait: Statement;
 }
 
 export function holdStatements(t: TableNames, ledger: boolean, bound: LockBound): HoldStatements {
@@ -86,12 +89,12 @@ SELECT upd.*, hold.id AS hold_id, hold.amount_micros::float8 AS hold_amount_micr
   // transaction holds comes back in `busy` and joins a later batch. Several requests on one key
   // are admitted in arrival order while their running total fits: the first that does not fit,
   // and every later one on that key, go to the engine.
-  const reserveBatchSql = (by: Selector) => `WITH r AS (
+  const reserveBatchSql = (by: Selector, locks = batchLocks(bound, false)) => `WITH ${locks.cte}r AS (
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::bigint[],
     $7::timestamptz[], $8::uuid[]) WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_hold, ak_until, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, ${by} AS ak_value, revoked_at, expires_at, scopes, budget_reset_at, budget_cents,
       ${STORED_USED_MICROS} AS ak_used, held_micros AS ak_held
-    FROM ${t.keys} WHERE ${by} = ANY($1::text[]) AND ${LEAN_KEY} FOR UPDATE SKIP LOCKED),
+    FROM ${t.keys} WHERE ${by} = ANY($1::text[])${locks.guard} AND ${LEAN_KEY} ${locks.lock('id')}),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
     SELECT ${by} FROM ${t.keys} WHERE ${by} = ANY($1::text[]) AND ${LEAN_KEY} AND id <> ALL(ARRAY(SELECT id FROM k))))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
@@ -157,14 +160,14 @@ SELECT upd.*, h.id AS hold_id, $3::float8 AS charged_micros, 0::float8 AS shortf
   // comes back in `busy`); FOR UPDATE hands back each key's newest version, so the period check
   // sees what is committed now, and holds only change under their key's lock, so none of these
   // waits either. Several holds of one key close in one step: the key is charged their sum once.
-  const closeBatchSql = `WITH r AS (
+  const closeBatchSql = (locks = batchLocks(bound, false)) => `WITH ${locks.cte}r AS (
   SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::boolean[], $5::uuid[])
     WITH ORDINALITY AS r(ak_hold, ak_now, ak_cost, ak_settle, ak_rid, ak_ord)),
   first AS (SELECT DISTINCT ON (ak_hold) * FROM r ORDER BY ak_hold, ak_ord),
   owner AS MATERIALIZED (SELECT id, principal_id FROM ${e.holds} WHERE id = ANY($1::bigint[])),
   locked AS MATERIALIZED (SELECT id, budget_reset_at, budget_cents AS ak_cap, ${STORED_USED_MICROS} + held_micros AS ak_taken
     FROM ${t.keys}
-    WHERE id = ANY(ARRAY(SELECT principal_id FROM owner)) AND ${LEAN_KEY} FOR UPDATE SKIP LOCKED),
+    WHERE id = ANY(ARRAY(SELECT principal_id FROM owner))${locks.guard} AND ${LEAN_KEY} ${locks.lock('id')}),
   busy AS (SELECT array_agg(r.ak_ord::int) AS ak_busy FROM first r JOIN owner o ON o.id = r.ak_hold
     WHERE o.principal_id = ANY(ARRAY(SELECT id FROM ${t.keys} WHERE id = ANY(ARRAY(SELECT principal_id FROM owner))
       AND ${LEAN_KEY} AND id <> ALL(ARRAY(SELECT id FROM locked))))),
@@ -194,11 +197,13 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
   FROM h JOIN upd ON upd.id = h.principal_id) x ON true`;
 
   const reserve = perSelector(reserveSql);
-  const reserveBatch = perSelector(reserveBatchSql);
+  const reserveBatch = perSelector((by) => reserveBatchSql(by));
+  const reserveWait = perSelector((by) => reserveBatchSql(by, batchLocks(bound, true)));
   return {
     reserve: (by) => reserve[by],
-    reserveBatch: (by) => reserveBatch[by],
+    reserveBatch: (by, wait) => (wait ? reserveWait : reserveBatch)[by],
     close: statement(closeSql),
-    closeBatch: statement(closeBatchSql),
+    closeBatch: statement(closeBatchSql()),
+    closeBatchWait: statement(closeBatchSql(batchLocks(bound, true))),
   };
 }

@@ -1,92 +1,38 @@
+import { SQL } from '../budget/dialect.js';
+import { rateRules } from '../budget/rate-model.js';
 import type { TableNames } from './identifier.js';
 import { engineNames } from './names.js';
-import { capMicros } from './rules.js';
+
+const RATE = rateRules(SQL);
 
 /**
- * The one spelling of the rate-limit rule in SQL, as sql/rules.ts is for budgets: the engine
+ * The one spelling of the rate-limit rule in SQL, rendered from the rule written once over a
+ * dialect (budget/rate-model.ts, which states it), as sql/rules.ts is for budgets: the engine
  * functions call the functions `rateRulesSql` renders from these builders, and the lean statements
- * use `rateFree` to leave every rate-limited row to the engine. A Redis script mirrors exactly
- * this arithmetic (README, "Rate limits").
- *
- * The rule: a FIXED WINDOW THAT STARTS AT THE FIRST CALL IT ADMITS. A limited row stores
- *   rate_requests (calls per window, NULL: none), rate_cents (cents per window, NULL: none),
- *   rate_window_sec (the window; NULL: no limit at all), and the window's state:
- *   rate_window_at (its start, NULL: none yet), rate_count (calls admitted in it),
- *   rate_micros (micros charged or held in it).
- * A call at `now` that needs `need` micros (its cost plus its hold) sees the window as
- *   fresh  = at IS NULL OR now - at >= window
- *   count' = fresh ? 0 : count,  micros' = fresh ? 0 : micros,  start = fresh ? now : at
- * and is refused, `rate_limited`, when
- *   requests IS NOT NULL AND count' + 1 > requests      (kind `requests`), else
- *   cents IS NOT NULL AND micros' + need > cents × unit  (kind `cents`).
- * An admitted call writes at = start, count = count' + 1, micros = micros' + need; a refused call
- * writes nothing (refusals never consume the limit), nor does an idempotent replay. A hold counts
- * its whole amount when reserved; its settle or release moves micros by (charged − amount) while
- * the window it was reserved in is still the current one (never below 0), and counts no call.
- * Retry after = max(1, ceil(window − (now − start))) seconds, the window's reset.
- *
- * Why a fixed window: its decision is a pure function of one row, read and written under that
- * row's lock in the statement that charges (the engine locks the key row, then the account row),
- * so N processes admit exactly `requests` per window between them, deterministically — the
- * property "4 processes × 100 calls against 50/min admit exactly 50" rests on. GCRA with burst =
- * limit would be as exact but admits a trickle within the minute (one call per window/limit), so
- * the count would depend on timing. A window anchored at its first call, not at the clock's
- * minute, never lets a burst straddle a boundary twice in a row.
+ * use `rateFree` to leave every rate-limited row to the engine. The Redis admission script renders
+ * the same rule into Lua (budget/lua-rules.ts).
  */
-
-/** The window of `sec` seconds (an SQL number) as an interval. */
-const span = (sec: string) => `make_interval(secs => ${sec})`;
 
 /** The window that started at `at` has elapsed at `now` (or none started). */
-export const rateFresh = (at: string, sec: string, now: string) =>
-  `(${at} IS NULL OR ${now} - ${at} >= ${span(sec)})`;
+export const rateFresh = RATE.fresh;
 
 /** When the window a call at `now` falls in started. */
-export const rateStart = (at: string, sec: string, now: string) =>
-  `(CASE WHEN ${rateFresh(at, sec, now)} THEN ${now} ELSE ${at} END)`;
+export const rateStart = RATE.start;
 
 /** A window counter (`count` or `micros`) as a call at `now` sees it: 0 in a fresh window. */
-export const rateNow = (value: string, at: string, sec: string, now: string) =>
-  `(CASE WHEN ${rateFresh(at, sec, now)} THEN 0 ELSE ${value} END)`;
+export const rateNow = RATE.current;
 
 /** Why a call needing `need` micros is refused (`requests` | `cents`), or NULL when it fits. */
-export const rateRefusal = (
-  requests: string,
-  cents: string,
-  sec: string,
-  at: string,
-  count: string,
-  micros: string,
-  now: string,
-  need: string,
-) => `(CASE WHEN ${sec} IS NULL THEN NULL
-    WHEN ${requests} IS NOT NULL AND ${rateNow(count, at, sec, now)} + 1 > ${requests} THEN 'requests'
-    WHEN ${cents} IS NOT NULL AND ${rateNow(micros, at, sec, now)} + ${need} > ${capMicros(cents)} THEN 'cents'
-  END)`;
+export const rateRefusal = RATE.refusal;
 
-/**
- * What is left in the window for a call at `now`, of `kind`: calls for `requests`, micros for
- * `cents` (never below 0).
- */
-export const rateRemaining = (
-  kind: string,
-  requests: string,
-  cents: string,
-  count: string,
-  micros: string,
-  at: string,
-  sec: string,
-  now: string,
-) => `(CASE WHEN ${kind} = 'requests' THEN GREATEST(${requests} - ${rateNow(count, at, sec, now)}, 0)
-    ELSE GREATEST(${capMicros(cents)} - ${rateNow(micros, at, sec, now)}, 0) END)::float8`;
+/** What is left in the window for a call at `now`, of `kind` (never below 0). */
+export const rateRemaining = RATE.remaining;
 
 /** The kind a row's numbers are reported in when nothing refused: calls when it limits them. */
-export const rateKind = (requests: string) =>
-  `(CASE WHEN ${requests} IS NOT NULL THEN 'requests' ELSE 'cents' END)`;
+export const rateKind = RATE.kind;
 
 /** Whole seconds, at least 1, until the window a call at `now` falls in resets. */
-export const rateResetSec = (at: string, sec: string, now: string) =>
-  `GREATEST(1, LEAST(${sec}, ceil(${sec} - extract(epoch FROM (${now} - ${rateStart(at, sec, now)})))))::float8`;
+export const rateResetSec = RATE.resetSec;
 
 /**
  * The lean statements' guard over the keys row `row` (a table name or alias): neither the row nor
@@ -114,8 +60,8 @@ export function rateRulesSql(t: TableNames): string {
   ) => `CREATE OR REPLACE FUNCTION ${t.derived(name)}(p_key ${key},
   p_now timestamptz, p_need bigint) RETURNS TABLE (at timestamptz, count integer, micros bigint) LANGUAGE sql AS $f$
   UPDATE ${table} SET rate_window_at = ${rateStart('rate_window_at', 'rate_window_sec', 'p_now')},
-    rate_count = ${rateNow('rate_count', 'rate_window_at', 'rate_window_sec', 'p_now')} + 1,
-    rate_micros = ${rateNow('rate_micros', 'rate_window_at', 'rate_window_sec', 'p_now')} + p_need
+    rate_count = ${RATE.countAfter('rate_count', 'rate_window_at', 'rate_window_sec', 'p_now')},
+    rate_micros = ${RATE.microsAfter('rate_micros', 'rate_window_at', 'rate_window_sec', 'p_now', 'p_need')}
   WHERE ${key === 'integer' ? 'id' : 'account_id'} = p_key AND rate_window_sec IS NOT NULL
   RETURNING rate_window_at, rate_count, rate_micros $f$;`;
   const give = (

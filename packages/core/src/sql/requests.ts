@@ -103,3 +103,43 @@ export function lockBound(lockMs: number): LockBound {
     guard: `(SELECT ak_v FROM ak_cfg) IS NOT NULL`,
   };
 }
+
+/**
+ * How a batch statement locks its rows. `skip`: only rows nobody holds (FOR UPDATE SKIP LOCKED; the
+ * others come back `busy`), so one slow lock holder stalls none of the calls sharing the
+ * statement. `wait`: every row, waited for within the lock bound, in `order` — the order every
+ * writer takes (keys in id order, then accounts) — so two waiting statements cannot deadlock.
+ *
+ * A `wait` statement serves a row another process is writing too (a busy row's lane), so it
+ * commits without waiting for its WAL flush (synchronous_commit off, for its own transaction
+ * only): its row locks are free for the other process's statement while the disk flushes,
+ * instead of after. Nothing is acknowledged before it is durable: the caller runs FLUSH_SQL
+ * before answering (batching/batch.ts), and a commit that a crash took before that flush was
+ * never acknowledged, and is resolved as any lost answer (in doubt, voided: its claim is gone, so
+ * the tombstone goes in). A writer that read it and committed durably made it durable too: WAL
+ * flushes in order.
+ */
+export interface BatchLocks {
+  /** Prefixes the statement's first CTE. */
+  cte: string;
+  /** Appended to the first locking scan's WHERE. */
+  guard: string;
+  lock(order: string): string;
+}
+
+export function batchLocks(bound: LockBound, wait: boolean): BatchLocks {
+  return wait
+    ? {
+        cte: `ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), ${bound.cte}, `,
+        guard: ` AND (SELECT ak_a FROM ak_async) IS NOT NULL AND ${bound.guard}`,
+        lock: (order) => `ORDER BY ${order} FOR UPDATE`,
+      }
+    : { cte: '', guard: '', lock: () => 'FOR UPDATE SKIP LOCKED' };
+}
+
+/**
+ * A transaction that writes WAL and commits durably: when it returns, every commit made before it
+ * started is on disk too (WAL is flushed in order). A transactional logical message is the least
+ * WAL that takes (no table, no row lock, any wal_level); concurrent ones share one flush.
+ */
+export const FLUSH_SQL = `SELECT pg_logical_emit_message(true, 'agentkey', '') IS NOT NULL AS flushed`;

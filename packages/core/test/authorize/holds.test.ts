@@ -197,17 +197,32 @@ describe.each(BACKENDS)('batched holds (%s)', (backend) => {
     );
     const fault = await refuseHolds(66_600, 'P0001'); // raise_exception: a fault of the statement
     try {
-      const together = await Promise.all([
-        ak.authorize(keys[0]!.key, { holdCents: 1 }),
-        ak.authorize(keys[1]!.key, { holdCents: 6.66 }),
-        ak.authorize(keys[2]!.key, { holdCents: 1 }),
-      ]);
-      for (const r of together) expect(r).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+      // The three are sent in one turn, so they normally share one statement; on a loaded machine
+      // one may reach the coalescer a turn later and go alone (then it passes, as it should). Such
+      // a round is undone and tried again: the test is about the calls that did share it.
+      let shared = false;
+      let alone = 0;
+      for (let round = 0; round < 5 && !shared; round++) {
+        const together = await Promise.all([
+          ak.authorize(keys[0]!.key, { holdCents: 1 }),
+          ak.authorize(keys[1]!.key, { holdCents: 6.66 }),
+          ak.authorize(keys[2]!.key, { holdCents: 1 }),
+        ]);
+        expect(together[1]).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+        shared = together.every((r) => !r.ok && r.error.code === 'unavailable');
+        for (const r of together)
+          if (r.ok && r.hold) {
+            alone++;
+            expect((await ak.release(r.hold.id)).ok).toBe(true);
+          }
+      }
+      expect(shared, 'the three calls shared the failing statement in one of five rounds').toBe(true);
       const rows = await q(
         `SELECT count(*)::int AS n, COALESCE(sum(held_micros), 0)::int AS held FROM {T} WHERE account_id = 'fault' AND held_micros > 0`,
       );
       expect(rows[0]).toEqual({ n: 0, held: 0 });
-      expect(await q(`SELECT 1 FROM {L} WHERE account_id = 'fault' AND kind = 'hold'`)).toEqual([]);
+      // Only the holds of calls that went alone (and were released) are in the ledger.
+      expect(await q(`SELECT 1 FROM {L} WHERE account_id = 'fault' AND kind = 'hold'`)).toHaveLength(alone);
       // The next statement is not affected.
       expect(await ak.authorize(keys[0]!.key, { holdCents: 1 })).toMatchObject({ ok: true });
     } finally {

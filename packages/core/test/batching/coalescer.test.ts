@@ -222,4 +222,85 @@ describe('Coalescer', () => {
     m.batches[3]!.answer(['E']);
     expect(await Promise.all([d, e])).toEqual(['D', 'E']);
   });
+
+  describe('lanes (laneOf)', () => {
+    const row = (x: string) => x[0]!;
+
+    it('a row a running batch carries waits for the next batch; other rows go at once', async () => {
+      const m = manualRun<string>();
+      const c = new Coalescer(m.run, { maxInFlight: 2, maxBatch: 64 }, { laneOf: row });
+      const first = c.submit('a1');
+      await turn();
+      const second = ['a2', 'b1'].map((x) => c.submit(x));
+      await turn();
+      expect(m.batches.map((b) => b.items)).toEqual([['a1'], ['b1']]);
+      m.batches[0]!.answer(['A1']);
+      await turn();
+      expect(m.batches[2]!.items).toEqual(['a2']);
+      m.batches[1]!.answer(['B1']);
+      m.batches[2]!.answer(['A2']);
+      expect(await Promise.all([first, ...second])).toEqual(['A1', 'A2', 'B1']);
+    });
+
+    it("a BUSY call joins its row's lane: one waiting statement at a time carries every call on the row", async () => {
+      const m = manualRun<string>();
+      const w = manualRun<string>();
+      const c = new Coalescer(m.run, { maxInFlight: 2, maxBatch: 64 }, { laneOf: row, runWaiting: w.run });
+      const calls = ['a1', 'b1'].map((x) => c.submit(x));
+      await turn();
+      m.batches[0]!.answer([BUSY, 'B1']);
+      // Calls on the row made meanwhile join its lane, not the batches.
+      const later = ['a2', 'b2'].map((x) => c.submit(x));
+      await turn();
+      await turn();
+      expect(w.batches.map((b) => b.items)).toEqual([['a1', 'a2']]);
+      expect(m.batches.slice(1).map((b) => b.items)).toEqual([['b2']]);
+      // One waiting statement at a time: these wait for the first, then go together.
+      const more = ['a3', 'a4'].map((x) => c.submit(x));
+      await turn();
+      expect(w.batches).toHaveLength(1);
+      w.batches[0]!.answer(['A1', 'A2']);
+      await turn();
+      await turn();
+      expect(w.batches.slice(1).map((b) => b.items)).toEqual([['a3', 'a4']]);
+      // BUSY from a waiting statement: the row stopped matching, the call is the engine's.
+      w.batches[1]!.answer([BUSY, 'A4']);
+      m.batches[1]!.answer(['B2']);
+      expect(await Promise.all([...calls, ...later, ...more])).toEqual([
+        'A1',
+        'B1',
+        'A2',
+        'B2',
+        undefined,
+        'A4',
+      ]);
+      expect(m.batches).toHaveLength(2);
+      // The lane is gone once empty: the row's next call is a batch's again.
+      const again = c.submit('a5');
+      await turn();
+      expect(m.batches[2]!.items).toEqual(['a5']);
+      m.batches[2]!.answer(['A5']);
+      expect(await again).toBe('A5');
+    });
+
+    it("the next batch on a row goes once the last one's statement settles, before that one is answered", async () => {
+      const settles: Array<() => void> = [];
+      const m = manualRun<string>();
+      const run = (items: readonly string[], settled: () => void) => {
+        settles.push(settled);
+        return m.run(items);
+      };
+      const c = new Coalescer(run, { maxInFlight: 1, maxBatch: 64 }, { laneOf: row });
+      const first = c.submit('a1');
+      await turn();
+      const second = c.submit('a2');
+      await turn();
+      expect(m.batches.map((b) => b.items)).toEqual([['a1']]);
+      settles[0]!();
+      expect(m.batches.map((b) => b.items)).toEqual([['a1'], ['a2']]);
+      m.batches[1]!.answer(['A2']);
+      m.batches[0]!.answer(['A1']);
+      expect(await Promise.all([first, second])).toEqual(['A1', 'A2']);
+    });
+  });
 });

@@ -21,8 +21,10 @@ export function renderStatements(tableName: string, ledger: boolean): Array<[str
       [`charges.plain(${by}, slim)`, s.charges.plain(by, true)],
       [`charges.account(${by})`, s.charges.account(by)],
       [`charges.batch(${by})`, s.charges.batch(by)],
+      [`charges.batch(${by}, wait)`, s.charges.batch(by, true)],
       [`holds.reserve(${by})`, s.holds.reserve(by)],
       [`holds.reserveBatch(${by})`, s.holds.reserveBatch(by)],
+      [`holds.reserveBatch(${by}, wait)`, s.holds.reserveBatch(by, true)],
       [`peek(${by})`, s.peek(by)],
       [`touch(${by})`, s.touch(by)],
     );
@@ -33,6 +35,7 @@ export function renderStatements(tableName: string, ledger: boolean): Array<[str
   out.push(
     ['holds.close', s.holds.close],
     ['holds.closeBatch', s.holds.closeBatch],
+    ['holds.closeBatchWait', s.holds.closeBatchWait],
     ['engineCharge', s.engineCharge],
     ['engineClose', s.engineClose],
     ['voidRequest', s.voidRequest],
