@@ -323,18 +323,23 @@ CREATE OR REPLACE FUNCTION "sdk_api_keys_rate_give_account"(p_key text,
 -- A named limiter's call (the /signup limiter): counts one call in bucket p_bucket unless its
 -- window already admitted p_max; returns whether it did, and the seconds until the window resets.
 -- The row is locked for the decision, so every process shares one count. Expired windows are
--- pruned a few at a time whenever a bucket opens.
+-- pruned a few at a time whenever a bucket opens. A call that found its bucket and then waited for
+-- its lock may find it pruned meanwhile (it had expired): it goes back to the INSERT, so every
+-- call it admits is counted on a row.
 CREATE OR REPLACE FUNCTION "sdk_api_keys_rate_hit"(p_bucket text, p_now timestamptz, p_max integer, p_sec integer,
   OUT ok boolean, OUT reset_sec float8) LANGUAGE plpgsql AS $f$
 DECLARE w "sdk_api_keys_rate_windows"%ROWTYPE;
 BEGIN
-  INSERT INTO "sdk_api_keys_rate_windows" (bucket, window_at, count, expires_at)
-    VALUES (p_bucket, p_now, 0, p_now + make_interval(secs => p_sec)) ON CONFLICT (bucket) DO NOTHING;
-  IF FOUND THEN
-    DELETE FROM "sdk_api_keys_rate_windows" WHERE bucket IN (SELECT x.bucket FROM "sdk_api_keys_rate_windows" x
-      WHERE x.expires_at < p_now AND x.bucket <> p_bucket LIMIT 20 FOR UPDATE SKIP LOCKED);
-  END IF;
-  SELECT * INTO w FROM "sdk_api_keys_rate_windows" x WHERE x.bucket = p_bucket FOR UPDATE;
+  LOOP
+    INSERT INTO "sdk_api_keys_rate_windows" (bucket, window_at, count, expires_at)
+      VALUES (p_bucket, p_now, 0, p_now + make_interval(secs => p_sec)) ON CONFLICT (bucket) DO NOTHING;
+    IF FOUND THEN
+      DELETE FROM "sdk_api_keys_rate_windows" WHERE bucket IN (SELECT x.bucket FROM "sdk_api_keys_rate_windows" x
+        WHERE x.expires_at < p_now AND x.bucket <> p_bucket LIMIT 20 FOR UPDATE SKIP LOCKED);
+    END IF;
+    SELECT * INTO w FROM "sdk_api_keys_rate_windows" x WHERE x.bucket = p_bucket FOR UPDATE;
+    EXIT WHEN FOUND;
+  END LOOP;
   ok := "sdk_api_keys_rate_refusal"(p_max, NULL, p_sec, w.window_at, w.count, 0, p_now, 0) IS NULL;
   IF ok THEN
     UPDATE "sdk_api_keys_rate_windows" SET window_at = "sdk_api_keys_rate_start"(w.window_at, p_sec, p_now),
@@ -1723,7 +1728,7 @@ WITH x AS (UPDATE "sdk_api_keys" SET revoked_at = $2::timestamptz
       WHERE key_hash = $1 AND revoked_at IS NULL AND ($3::text IS NULL OR account_id = $3::text) RETURNING id, account_id, external_subject),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor)
     SELECT $2::timestamptz, id, external_subject, account_id, 'admin:revoke', $4::text FROM x)
-SELECT id FROM x;
+SELECT id, account_id FROM x;
 
 -- statement: read(external_subject)
 SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
@@ -1747,7 +1752,7 @@ WITH x AS (UPDATE "sdk_api_keys" SET revoked_at = $2::timestamptz
       WHERE external_subject = $1 AND revoked_at IS NULL AND ($3::text IS NULL OR account_id = $3::text) RETURNING id, account_id, external_subject),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor)
     SELECT $2::timestamptz, id, external_subject, account_id, 'admin:revoke', $4::text FROM x)
-SELECT id FROM x;
+SELECT id, account_id FROM x;
 
 -- statement: read(id)
 SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
@@ -1771,7 +1776,7 @@ WITH x AS (UPDATE "sdk_api_keys" SET revoked_at = $2::timestamptz
       WHERE id = $1 AND revoked_at IS NULL AND ($3::text IS NULL OR account_id = $3::text) RETURNING id, account_id, external_subject),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor)
     SELECT $2::timestamptz, id, external_subject, account_id, 'admin:revoke', $4::text FROM x)
-SELECT id FROM x;
+SELECT id, account_id FROM x;
 
 -- statement: holds.close
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), kl AS (
@@ -1909,7 +1914,7 @@ WITH x AS (INSERT INTO "sdk_api_keys" (account_id, user_id, key_hash, key_prefix
     VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10, $11, $12, $13::integer, $14::integer, $15::integer, $16::integer, 0, 0, "sdk_api_keys_account_capped"($1)) RETURNING id, account_id, external_subject),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor)
     SELECT $17::timestamptz, id, external_subject, account_id, 'admin:create', $18::text FROM x)
-SELECT id FROM x;
+SELECT id, account_id FROM x;
 
 -- statement: insertSubject
 WITH x AS (INSERT INTO "sdk_api_keys" (account_id, user_id, key_hash, key_prefix, name, scopes, budget_cents, budget_period, budget_reset_at, expires_at, delegated_by, external_subject, pool_parent_id, rate_requests, rate_cents, rate_window_sec, budget_used_cents, budget_used_micros, account_capped)
@@ -1917,7 +1922,7 @@ WITH x AS (INSERT INTO "sdk_api_keys" (account_id, user_id, key_hash, key_prefix
       ON CONFLICT (external_subject) WHERE external_subject IS NOT NULL DO NOTHING RETURNING id, account_id, external_subject),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor)
     SELECT $17::timestamptz, id, external_subject, account_id, 'admin:provision', $18::text FROM x)
-SELECT id FROM x;
+SELECT id, account_id FROM x;
 
 -- statement: listByAccount
 SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
@@ -1949,7 +1954,7 @@ WITH upd AS (UPDATE "sdk_api_keys" SET budget_cents = budget_cents + $4::integer
         WHERE id = $1 AND budget_cents IS NOT NULL RETURNING id, external_subject, account_id, budget_cents)
       , led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, actor, metadata)
        SELECT $2::timestamptz, id, external_subject, account_id, 'admin:topup', $3::text, jsonb_build_object('cents', $4::integer, 'budget_cents', budget_cents) FROM upd)
-      SELECT id FROM upd;
+      SELECT id, account_id FROM upd;
 
 -- statement: admin.topUpAccount
 WITH upd AS (UPDATE "sdk_api_keys_accounts" SET budget_cents = budget_cents + $4::integer, updated_at = $2::timestamptz
@@ -1976,7 +1981,7 @@ END)) * 1000)::text, '-')) AS zeroed
       , led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, amount_micros, actor, metadata)
         SELECT $2::timestamptz, id, external_subject, account_id, 'adjust', -before, $3::text,
           jsonb_build_object('zeroed', zeroed) FROM upd)
-      SELECT id FROM upd;
+      SELECT id, account_id FROM upd;
 
 -- statement: admin.resetAccount
 WITH o AS (SELECT account_id, (CASE WHEN (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) THEN 0::bigint ELSE (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) END) AS before, (CASE WHEN NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) THEN budget_reset_at

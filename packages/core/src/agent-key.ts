@@ -4,6 +4,7 @@ import { BudgetAdmin } from './budget/admin.js';
 import type { BudgetPeriod } from './budget/period.js';
 import { type StoreContext, storeContext } from './context.js';
 import type { CounterTarget } from './counter/port.js';
+import { rowTarget } from './counter/target.js';
 import { inputRefusal } from './errors/input-refusal.js';
 import { storeUnavailable } from './errors/store-unavailable.js';
 import { Gate, type GateOptions } from './gate/gate.js';
@@ -95,11 +96,11 @@ export class AgentKey implements GateStoreOwner {
 
   /** Revokes a live key; with `accountId`, only when it belongs to that account. */
   revoke(keyId: number | string, accountId?: string | number | null, audit: Audit = {}): Promise<boolean> {
-    return this.changed(revokeKey(this.ctx, keyId, accountId, audit), () => ({ keyId: Number(keyId) }));
+    return this.touched(revokeKey(this.ctx, keyId, accountId, audit));
   }
 
   revokeSubject(subject: string, audit: Audit = {}): Promise<boolean> {
-    return this.changed(revokeSubject(this.ctx, subject, audit), () => ({ subject }));
+    return this.touched(revokeSubject(this.ctx, subject, audit));
   }
 
   getKey(keyId: number | string): Promise<T.KeyInfo | null> {
@@ -115,15 +116,15 @@ export class AgentKey implements GateStoreOwner {
   }
 
   update(keyId: number | string, changes: T.UpdateOptions, audit: Audit = {}): Promise<T.KeyInfo | null> {
-    return this.changed(updateKey(this.ctx, keyId, changes, audit), (info) => ({
-      accountId: info.accountId,
-    }));
+    return this.changed(updateKey(this.ctx, keyId, changes, audit), (info) =>
+      rowTarget(info.accountId, info.id),
+    );
   }
 
   updateSubject(subject: string, changes: T.UpdateOptions, audit: Audit = {}): Promise<T.KeyInfo | null> {
-    return this.changed(updateSubject(this.ctx, subject, changes, audit), (info) => ({
-      accountId: info.accountId,
-    }));
+    return this.changed(updateSubject(this.ctx, subject, changes, audit), (info) =>
+      rowTarget(info.accountId, info.id),
+    );
   }
 
   /**
@@ -217,17 +218,17 @@ export class AgentKey implements GateStoreOwner {
 
   /** Raises a key's, subject's or account's cap by `cents`. */
   topUp(target: T.BudgetTarget, cents: number, audit: Audit = {}): Promise<boolean> {
-    return this.changed(this.budgets.topUp(target, cents, audit), () => counterTarget(target));
+    return this.touched(this.budgets.topUp(target, cents, audit));
   }
 
   /** Sets a key's, subject's or account's cap and period. */
   setBudget(target: T.BudgetTarget, options: BudgetOptions, audit: Audit = {}): Promise<boolean> {
-    return this.changed(this.budgets.setBudget(target, options, audit), () => counterTarget(target));
+    return this.touched(this.budgets.setBudget(target, options, audit));
   }
 
   /** Zeroes the current period's spend; the ledger gets the opposite amount, so its sums still match. */
   resetBudget(target: T.BudgetTarget, audit: Audit = {}): Promise<boolean> {
-    return this.changed(this.budgets.resetBudget(target, audit), () => counterTarget(target));
+    return this.touched(this.budgets.resetBudget(target, audit));
   }
 
   /** A gate for native keys and the given verifiers; build it once and reuse it. */
@@ -245,6 +246,17 @@ export class AgentKey implements GateStoreOwner {
     return result;
   }
 
+  /**
+   * As `changed`, for a change that names what it touched (the row's account, from its statement)
+   * or null when it changed nothing: every process's mirrors of that account stop being trusted,
+   * not only this process's. True when something changed.
+   */
+  private async touched(work: Promise<CounterTarget | null>): Promise<boolean> {
+    const target = await work;
+    if (this.ctx.counter && target) await this.ctx.counter.invalidate(target);
+    return target !== null;
+  }
+
   /** @internal The store as the Gate sees it (gate/store-port.ts): not for applications. */
   get [GATE_STORE](): GateStore {
     const { ctx } = this;
@@ -260,11 +272,4 @@ export class AgentKey implements GateStoreOwner {
       onChange: (listener) => ctx.changes.onChange(listener),
     };
   }
-}
-
-/** A budget target as the counter names it. */
-function counterTarget(target: T.BudgetTarget): CounterTarget {
-  if ('accountId' in target) return { accountId: String(target.accountId) };
-  if ('keyId' in target) return { keyId: Number(target.keyId) };
-  return { subject: String(target.subject) };
 }

@@ -70,6 +70,10 @@ export class RedisCounter implements Counter {
   private readonly timeoutMs: number;
   private readonly trustMs: number;
   private readonly retryMs: number;
+  private readonly options: RedisCounterOptions;
+  /** The store's table (bind): every mirror key carries it ('' unbound). */
+  private readonly table: string;
+  private readonly bound = new Map<string, RedisCounter>();
   private readonly places = new Map<string, Place>();
   private readonly accountsByKey = new Map<number, string>();
   private readonly accountsBySubject = new Map<string, string>();
@@ -79,9 +83,13 @@ export class RedisCounter implements Counter {
   private downUntil = 0;
   private readonly settles: SettleQueue;
 
-  constructor(options: RedisCounterOptions) {
+  constructor(options: RedisCounterOptions, table = '') {
     if (!options || typeof options !== 'object')
       throw new AgentKeyInputError('redisCounter options must be an object', 'options');
+    if (typeof table !== 'string' || table.length > 200)
+      throw new AgentKeyInputError('table must be a table name of at most 200 characters', 'table');
+    this.options = options;
+    this.table = table;
     const redis = options.redis as unknown as Record<string, unknown> | undefined;
     if (!redis || typeof redis.defineCommand !== 'function' || typeof redis.evalsha !== 'function') {
       throw new AgentKeyInputError('redis must be an ioredis Redis or Cluster client', 'redis');
@@ -111,6 +119,20 @@ export class RedisCounter implements Counter {
     );
     define('akAbandon', ABANDON, 7);
     define('akInvalidate', INVALIDATE, 1);
+  }
+
+  /**
+   * The counter of one store's table (`AgentKey` binds its counter to its `tableName`): two stores
+   * on one Redis with other tables never share a mirror (key ids and accounts repeat across tables).
+   */
+  bind(table: string): RedisCounter {
+    if (table === this.table) return this;
+    let bound = this.bound.get(table);
+    if (!bound) {
+      bound = new RedisCounter(this.options, table);
+      this.bound.set(table, bound);
+    }
+    return bound;
   }
 
   async admit(call: CounterCall): Promise<CounterAdmission> {
@@ -199,7 +221,9 @@ export class RedisCounter implements Counter {
             : undefined;
     this.settles.flush();
     if (account !== undefined) {
-      const done = await this.ask((r) => r.akInvalidate(tagKeys(this.prefix, account).generation));
+      const done = await this.ask((r) =>
+        r.akInvalidate(tagKeys(this.prefix, account, this.table).generation),
+      );
       if (done !== NOT_ASKED) return;
     }
     // Another process's change to a row this one never served: that process untrusted its mirrors.
@@ -223,7 +247,7 @@ export class RedisCounter implements Counter {
     if (this.places.size >= PLACES_MAX) this.places.delete(this.places.keys().next().value as string);
     const place = {
       account: row.account_id,
-      tag: tagKeys(this.prefix, row.account_id),
+      tag: tagKeys(this.prefix, row.account_id, this.table),
       keyId: row.id,
       poolId,
     };

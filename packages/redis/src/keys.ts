@@ -12,17 +12,25 @@ export interface TagKeys {
 }
 
 /** `{`, `}` and `%` are escaped, so no account id can end its tag early or mimic another's keys. */
-const escapeTag = (accountId: string) =>
-  accountId.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+const escapeChars = (text: string, chars: RegExp) =>
+  text.replace(chars, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+const escapeTag = (accountId: string) => escapeChars(accountId, /[%{}]/g);
 
-export function tagKeys(prefix: string, accountId: string): TagKeys {
-  const base = `${prefix}{${escapeTag(accountId)}}:`;
+/**
+ * `table` is the store's (RedisCounter.bind): each table's mirrors and in-flight sets are its own,
+ * after the tag (`agentkey:{acct_1}:app.keys:k:42`, `:` escaped too), so two deployments on one
+ * Redis never share one. The generation is the account's under the prefix, shared by its tables:
+ * it only ever untrusts, so one table's admin change costs the other a rebuild, never a refusal.
+ */
+export function tagKeys(prefix: string, accountId: string, table = ''): TagKeys {
+  const tag = `${prefix}{${escapeTag(accountId)}}:`;
+  const base = table ? `${tag}${escapeChars(table, /[%{}:]/g)}:` : tag;
   return {
     key: (id) => `${base}k:${id}`,
     inflight: (id) => `${base}kf:${id}`,
     account: `${base}a`,
     accountInflight: `${base}af`,
-    generation: `${base}g`,
+    generation: `${tag}g`,
   };
 }
 

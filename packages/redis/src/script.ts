@@ -7,11 +7,13 @@ import { luaBudgetRules } from '@agentkey/core';
  * Keys of one call, all under the account's hash tag (one slot, so one script on a Cluster):
  *   1 key mirror, 2 its in-flight set, 3 pool parent mirror, 4 its set, 5 account mirror, 6 its set,
  *   7 the tag's generation.
- * A mirror is a hash: `run` (the Redis node's run_id when built), `g` (the tag's generation),
+ * A mirror is a hash: `run` (the Redis node's run_id when built), `g` (the tag's generation), `ge`
+ * (the generation's epoch: KEYS[7] .. 'e', same tag, so same slot; new whenever the generation key is),
  * `bt` (built at, Redis ms), `lease` (trusted until, Redis ms), `b` (build serial), the numbers
  * PostgreSQL answered (`cap` cents, `used`, `held` micros, `reset` ms), `hmin` (the earliest expiry
  * of the holds in `held`, the store's clock; 0: not known), `inf` (micros in flight),
- * and for a key `rev`, `exp`, `sc` (scopes JSON), `pool`, `capped`, `row` (descriptor JSON).
+ * and for a key `rev`, `exp`, `sc` (scopes JSON), `pool`, `capped`, `row` (descriptor JSON) and `kb`
+ * (the build serial of its own last build as a key: a later build as a pool parent does not vouch for them).
  * A key's or an account's rate window PostgreSQL reported: `rr` calls, `rc` cents per window, `rw`
  * its seconds, `ra` its start (the store's clock, ms), `rn` calls and `rm` micros counted in it.
  * An in-flight set holds `rid:micros:b` scored by its expiry (Redis ms).
@@ -24,6 +26,11 @@ end
 local function ak_clock()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- Redis's clock in µs: a generation epoch never repeats (a lost generation key restarts its count).
+local function ak_epoch()
+  local t = redis.call('TIME')
+  return t[1] .. string.format('%06d', tonumber(t[2]))
 end
 local function ak_run()
   return string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
@@ -51,9 +58,11 @@ local min_built = tonumber(ARGV[8])
 if min_built < 0 then return {'U', tostring(t)} end
 local run = ak_run()
 local gen = redis.call('GET', KEYS[7]) or '0'
+local epoch = redis.call('GET', KEYS[7] .. 'e')
 local function trusted(key)
-  local m = redis.call('HMGET', key, 'run', 'g', 'bt', 'lease')
+  local m = redis.call('HMGET', key, 'run', 'g', 'bt', 'lease', 'ge')
   return m[1] == run and m[2] == gen and (ak_num(m[3]) or -1) >= min_built and (ak_num(m[4]) or 0) > t
+    and epoch ~= false and m[5] == epoch
 end
 -- Reservations past their TTL (their process died, or never wrote) stop counting.
 local function sweep(key, z)
@@ -75,9 +84,10 @@ local function numbers(key, z)
     b = m[6] or '', hmin = ak_num(m[7]) }
 end
 if not trusted(KEYS[1]) then return {'U', ''} end
-local k = redis.call('HMGET', KEYS[1], 'rev', 'exp', 'sc', 'pool', 'capped', 'row')
--- Built only as a pool parent so far: its own key fields are not known yet.
-if not k[6] then return {'U', ''} end
+local k = redis.call('HMGET', KEYS[1], 'rev', 'exp', 'sc', 'pool', 'capped', 'row', 'kb', 'b')
+-- Built only as a pool parent so far, or rebuilt as one since its own last build (whose generation
+-- and lease that pool build renewed): its own key fields are not known, or not vouched for.
+if not k[6] or k[7] ~= k[8] then return {'U', ''} end
 local pool = k[4] or ''
 if pool ~= ARGV[9] then return {'U', ''} end
 local pooled = pool ~= ''
@@ -152,6 +162,9 @@ if ARGV[5] ~= '1' then
     end
   end
 end
+-- An idempotent call reserves nothing (a replay charges nothing, so its reservation could refuse
+-- a call that fits): it goes on unreserved, and PostgreSQL's row rebuilds the mirror.
+if ARGV[5] == '1' then return {'U', ''} end
 if need == 0 then return {'R', '', '', ''} end
 local ttl = tonumber(ARGV[7])
 local function reserve(key, z, b)
@@ -191,6 +204,11 @@ commit(KEYS[5], KEYS[6], ARGV[5])
 if ARGV[9] ~= '1' then return 0 end
 local run = ak_run()
 local gen = redis.call('GET', KEYS[7]) or '0'
+local epoch = redis.call('GET', KEYS[7] .. 'e')
+if not epoch then
+  epoch = ak_epoch()
+  redis.call('SET', KEYS[7] .. 'e', epoch, 'PX', 86400000)
+end
 local lease = tonumber(ARGV[10])
 -- A key's build replaces all its fields; a pool parent's or an account's only its counter's (a
 -- pool parent's own key fields stay as its own builds left them).
@@ -210,7 +228,9 @@ local function build(key, json, optional)
   -- never reuses a serial an old reservation still carries.
   local n = redis.call('HINCRBY', key, 'n', 1) % 1000
   local b = tostring(t) .. string.format('%03d', n)
-  local args = {'run', run, 'g', gen, 'bt', tostring(t), 'lease', tostring(t + lease), 'inf', '0', 'b', b}
+  local args = {'run', run, 'g', gen, 'ge', epoch, 'bt', tostring(t), 'lease', tostring(t + lease), 'inf', '0', 'b', b}
+  -- Only a build as a key vouches for the key's own fields (ADMIT compares kb with b).
+  if optional == KEY_FIELDS then args[#args + 1] = 'kb'; args[#args + 1] = b end
   for name, v in pairs(f) do args[#args + 1] = name; args[#args + 1] = v end
   redis.call('HSET', key, unpack(args))
   for _, name in ipairs(optional) do
@@ -262,8 +282,18 @@ end
 return 1
 `;
 
-/** An admin change: every mirror of the tag (the account) is of an old generation now. */
-export const INVALIDATE = `redis.call('INCR', KEYS[1])
+/**
+ * An admin change: every mirror of the tag (the account) is of an old generation now. A generation
+ * key new (the first, or one lost: evicted, expired) starts a new epoch (Redis's clock, µs), so a
+ * count that restarts never re-trusts a mirror of the old epoch.
+ */
+export const INVALIDATE = `local n = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], 86400000)
+local e = KEYS[1] .. 'e'
+if n == 1 or redis.call('EXISTS', e) == 0 then
+  local t = redis.call('TIME')
+  redis.call('SET', e, t[1] .. string.format('%06d', tonumber(t[2])))
+end
+redis.call('PEXPIRE', e, 86400000)
 return 1
 `;

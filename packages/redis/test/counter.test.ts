@@ -97,7 +97,7 @@ describe('redisCounter: admission, commit, refusals', () => {
     const info = await ak.getKey(id);
     expect(info?.budget.usedCents).toBe(50);
     expect(await ledgerSum(id)).toBe(50 * 10_000);
-    const mirror = await tc.redis.hget(`${tc.prefix}{acct}:k:${id}`, 'used');
+    const mirror = await tc.redis.hget(`${tc.prefix}{acct}:${db.table}:k:${id}`, 'used');
     expect(Number(mirror)).toBe(50 * 10_000);
   });
 
@@ -228,7 +228,7 @@ describe('redisCounter under concurrency', () => {
     expect(passed).toBe(50);
     expect((await ak.getKey(id))?.budget.usedCents).toBe(50);
     expect(await ledgerSum(id)).toBe(50 * 10_000);
-    const mirror = Number(await tc.redis.hget(`${tc.prefix}{acct}:k:${id}`, 'used'));
+    const mirror = Number(await tc.redis.hget(`${tc.prefix}{acct}:${db.table}:k:${id}`, 'used'));
     expect(mirror).toBeLessThanOrEqual(50 * 10_000);
   });
 

@@ -26,4 +26,13 @@ describe('redisCounter options', () => {
   it('accepts a client and its defaults', () => {
     expect(redisCounter({ redis })).toBeDefined();
   });
+
+  it("binds one counter per store table: another table's counter is another, the same table's the same", () => {
+    const counter = redisCounter({ redis });
+    const x = counter.bind('app.keys_x');
+    expect(x).not.toBe(counter);
+    expect(counter.bind('app.keys_x')).toBe(x);
+    expect(counter.bind('app.keys_y')).not.toBe(x);
+    expect(() => counter.bind(7 as never)).toThrow(expect.objectContaining({ field: 'table' }));
+  });
 });

@@ -3,6 +3,7 @@ import { inTime } from '../db/deadline.js';
 import { AgentKeyInputError } from '../errors/errors.js';
 import { checkRateLimit } from '../input/rate-limit.js';
 import { engineNames } from '../sql/names.js';
+import { lockBound } from '../sql/requests.js';
 
 /** A named limiter's answer: counted, or refused with the seconds until its window resets. */
 export type RateWindowDecision = { ok: true } | { ok: false; retryAfterSec: number };
@@ -14,7 +15,8 @@ const BUCKET = /^[\x20-\x7e]{1,512}$/;
  * `rateLimitHit`: counts one call in the named window `bucket` (the /signup limiter's
  * `signup|…|<client>`) unless it already admitted `requests` calls — the rule of the keys' rate
  * limits (sql/rate-rules.ts), on a row of the rate-windows table locked for the decision, so every
- * process shares one count. Bounded by the store's timeoutMs; a failure rejects.
+ * process shares one count. Bounded by the store's timeoutMs (its lock wait on the server too); a
+ * failure rejects and counts nothing.
  */
 export async function hitRateWindow(
   ctx: StoreContext,
@@ -28,9 +30,14 @@ export async function hitRateWindow(
   if (!checked || checked.requests === null || checked.cents !== null) {
     throw new AgentKeyInputError('rateLimit must be { requests, windowSec? }', 'rateLimit');
   }
+  // The bucket's row-lock wait is bounded on the server by the same deadline (sql/requests.ts
+  // lockBound): a call answered with a failure leaves no statement queued to count it later. The
+  // bucket argument reads the bound, so lock_timeout is set before the function runs.
+  const bound = lockBound(ctx.timeoutMs);
   const { rows } = await inTime(
     ctx.pool.query(
-      `SELECT ok, reset_sec FROM ${engineNames(ctx.tables).fn('rate_hit')}($1, $2::timestamptz, $3::integer, $4::integer)`,
+      `WITH ${bound.cte} SELECT ok, reset_sec FROM ${engineNames(ctx.tables).fn('rate_hit')}(
+        CASE WHEN ${bound.guard} THEN $1::text END, $2::timestamptz, $3::integer, $4::integer)`,
       [bucket, ctx.now(), checked.requests, checked.windowSec],
     ),
     ctx.timeoutMs,

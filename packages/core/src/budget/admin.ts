@@ -1,4 +1,6 @@
 import type { StoreContext } from '../context.js';
+import type { CounterTarget } from '../counter/port.js';
+import { rowTarget } from '../counter/target.js';
 import { AgentKeyInputError } from '../errors/errors.js';
 import { actorOf, checkBudget, checkDate, checkPeriod, isRowId, targetColumn } from '../input/options.js';
 import { checkRateLimit, rateColumns, rateLimitOf } from '../input/rate-limit.js';
@@ -42,20 +44,26 @@ export class BudgetAdmin {
     return (await this.getAccount(account))!;
   }
 
-  /** A key's or subject's cap and period through `update`; an account's through `setAccountBudget`. */
+  /**
+   * A key's or subject's cap and period through `update`; an account's through `setAccountBudget`.
+   * Returns what changed as the counter names it (the row's account), null when nothing did.
+   */
   async setBudget(
     target: BudgetTarget,
     options: { budgetCents: number | null; budgetPeriod?: BudgetPeriod | null },
     audit: AuditOptions,
-  ): Promise<boolean> {
-    if ('accountId' in target)
-      return (await this.setAccountBudget(target.accountId, options, audit)) !== null;
+  ): Promise<CounterTarget | null> {
+    if ('accountId' in target) {
+      const info = await this.setAccountBudget(target.accountId, options, audit);
+      return info ? { accountId: info.accountId } : null;
+    }
     const id = (await this.rowId(target)) ?? 0;
     const changes = {
       budgetCents: options.budgetCents,
       ...(options.budgetPeriod !== undefined ? { budgetPeriod: options.budgetPeriod } : {}),
     };
-    return (await updateKey(this.ctx, id, changes, audit)) !== null;
+    const info = await updateKey(this.ctx, id, changes, audit);
+    return info ? rowTarget(info.accountId, info.id) : null;
   }
 
   async getAccount(accountId: string | number): Promise<AccountInfo | null> {
@@ -118,7 +126,8 @@ export class BudgetAdmin {
     };
   }
 
-  async topUp(target: BudgetTarget, cents: number, audit: AuditOptions): Promise<boolean> {
+  /** Returns what changed as the counter names it (the row's account), null when nothing did. */
+  async topUp(target: BudgetTarget, cents: number, audit: AuditOptions): Promise<CounterTarget | null> {
     if (!Number.isSafeInteger(cents) || cents <= 0 || cents > MAX_BUDGET_CENTS) {
       throw new AgentKeyInputError('cents must be a positive whole number of cents', 'cents');
     }
@@ -126,31 +135,37 @@ export class BudgetAdmin {
     return this.onTarget(target, topUpAccount, topUpKey, audit, [cents]);
   }
 
-  resetBudget(target: BudgetTarget, audit: AuditOptions): Promise<boolean> {
+  /** As `topUp`: what changed, or null. */
+  resetBudget(target: BudgetTarget, audit: AuditOptions): Promise<CounterTarget | null> {
     const { resetAccount, resetKey } = this.ctx.admin;
     return this.onTarget(target, resetAccount, resetKey, audit, []);
   }
 
-  /** Runs the account's or the key's statement with ($1 target, $2 now, $3 actor, …extra). */
+  /**
+   * Runs the account's or the key's statement with ($1 target, $2 now, $3 actor, …extra); returns
+   * the changed row's account (the key's statements return it), null when no row changed.
+   */
   private async onTarget(
     target: BudgetTarget,
     accountSql: string,
     keySql: string,
     audit: AuditOptions,
     extra: unknown[],
-  ): Promise<boolean> {
+  ): Promise<CounterTarget | null> {
     const { ctx } = this;
     const now = ctx.now();
     if ('accountId' in target) {
       const accountId = checkIdent(target.accountId, 'accountId');
       const result = await ctx.pool.query(accountSql, [accountId, now, actorOf(audit), ...extra]);
-      if (result.rows.length > 0) ctx.changes.changed('budget', { accountId });
-      return result.rows.length > 0;
+      if (result.rows.length === 0) return null;
+      ctx.changes.changed('budget', { accountId });
+      return { accountId };
     }
     const keyId = await this.rowId(target);
-    const result = await ctx.pool.query(keySql, [keyId, now, actorOf(audit), ...extra]);
-    if (result.rows.length > 0 && keyId !== null) ctx.changes.changed('budget', { keyId });
-    return result.rows.length > 0;
+    const row = (await ctx.pool.query(keySql, [keyId, now, actorOf(audit), ...extra])).rows[0];
+    if (!row || keyId === null) return null;
+    ctx.changes.changed('budget', { keyId });
+    return rowTarget(row.account_id, Number(row.id));
   }
 
   /** The row id of a key or subject target; null when no such subject. */

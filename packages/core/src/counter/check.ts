@@ -3,8 +3,8 @@ import type { Counter } from './port.js';
 
 const METHODS = ['admit', 'settle', 'abandon', 'invalidate'] as const;
 
-/** The `counter` option: absent, or an object with the Counter port's methods. */
-export function checkCounter(counter: unknown): Counter | null {
+/** The `counter` option: absent, or an object with the Counter port's methods; bound to the store's table. */
+export function checkCounter(counter: unknown, table?: string): Counter | null {
   if (counter === undefined || counter === null) return null;
   const missing =
     typeof counter === 'object'
@@ -16,5 +16,8 @@ export function checkCounter(counter: unknown): Counter | null {
       'counter',
     );
   }
-  return counter as Counter;
+  const bind = (counter as Counter).bind;
+  if (table === undefined || bind === undefined) return counter as Counter;
+  if (typeof bind !== 'function') throw new AgentKeyInputError('counter.bind must be a function', 'counter');
+  return checkCounter(bind.call(counter, table));
 }

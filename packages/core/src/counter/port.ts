@@ -71,6 +71,11 @@ export interface CounterInvalidation {
  * late answer as `unknown` (admit) or as done (the rest): a counter can slow a call, never fail it.
  */
 export interface Counter {
+  /**
+   * Optional: the store hands its table (`tableName` as given, lower-cased) when it is built and
+   * uses the counter returned, so two stores with other tables never share a counter's state.
+   */
+  bind?(table: string): Counter;
   admit(call: CounterCall): Promise<CounterAdmission>;
   /**
    * PostgreSQL answered `row` (undefined: no such credential). `reserved`: `admit` reserved it.

@@ -41,11 +41,11 @@ export function adminStatements(t: TableNames) {
     `INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, actor, metadata)
        SELECT $2::timestamptz, id, external_subject, account_id, '${kind}', $3::text, ${extra} FROM ${source}`;
   return {
-    /** $1 id, $2 now, $3 actor, $4 micros to add to the cap (whole cents × 10000 via budget_cents). */
+    /** $1 id, $2 now, $3 actor, $4 micros to add to the cap (whole cents × 10000 via budget_cents); returns id, account_id. */
     topUpKey: `WITH upd AS (UPDATE ${t.keys} SET budget_cents = budget_cents + $4::integer
         WHERE id = $1 AND budget_cents IS NOT NULL RETURNING id, external_subject, account_id, budget_cents)
       , led AS (${audit('upd', 'admin:topup', `jsonb_build_object('cents', $4::integer, 'budget_cents', budget_cents)`)})
-      SELECT id FROM upd`,
+      SELECT id, account_id FROM upd`,
     topUpAccount: `WITH upd AS (UPDATE ${e.accounts} SET budget_cents = budget_cents + $4::integer, updated_at = $2::timestamptz
         WHERE account_id = $1 AND budget_cents IS NOT NULL RETURNING account_id, budget_cents)
       , led AS (INSERT INTO ${e.ledger} (at, account_id, kind, actor, metadata)
@@ -64,7 +64,7 @@ export function adminStatements(t: TableNames) {
       , led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, amount_micros, actor, metadata)
         SELECT $2::timestamptz, id, external_subject, account_id, 'adjust', -before, $3::text,
           jsonb_build_object('zeroed', zeroed) FROM upd)
-      SELECT id FROM upd`,
+      SELECT id, account_id FROM upd`,
     resetAccount: `WITH o AS (SELECT account_id, ${now.USED_MICROS} AS before, ${now.NEXT_RESET} AS next_reset,
         ${zeroed} AS zeroed FROM ${e.accounts} WHERE account_id = $1 FOR UPDATE)
       , upd AS (UPDATE ${e.accounts} a SET budget_used_micros = 0, budget_used_cents = 0, budget_reset_at = o.next_reset,

@@ -92,18 +92,23 @@ ${give('_rate_give_account', e.accounts, 'text')}
 -- A named limiter's call (the /signup limiter): counts one call in bucket p_bucket unless its
 -- window already admitted p_max; returns whether it did, and the seconds until the window resets.
 -- The row is locked for the decision, so every process shares one count. Expired windows are
--- pruned a few at a time whenever a bucket opens.
+-- pruned a few at a time whenever a bucket opens. A call that found its bucket and then waited for
+-- its lock may find it pruned meanwhile (it had expired): it goes back to the INSERT, so every
+-- call it admits is counted on a row.
 CREATE OR REPLACE FUNCTION ${t.derived('_rate_hit')}(p_bucket text, p_now timestamptz, p_max integer, p_sec integer,
   OUT ok boolean, OUT reset_sec float8) LANGUAGE plpgsql AS $f$
 DECLARE w ${e.rateWindows}%ROWTYPE;
 BEGIN
-  INSERT INTO ${e.rateWindows} (bucket, window_at, count, expires_at)
-    VALUES (p_bucket, p_now, 0, p_now + make_interval(secs => p_sec)) ON CONFLICT (bucket) DO NOTHING;
-  IF FOUND THEN
-    DELETE FROM ${e.rateWindows} WHERE bucket IN (SELECT x.bucket FROM ${e.rateWindows} x
-      WHERE x.expires_at < p_now AND x.bucket <> p_bucket LIMIT 20 FOR UPDATE SKIP LOCKED);
-  END IF;
-  SELECT * INTO w FROM ${e.rateWindows} x WHERE x.bucket = p_bucket FOR UPDATE;
+  LOOP
+    INSERT INTO ${e.rateWindows} (bucket, window_at, count, expires_at)
+      VALUES (p_bucket, p_now, 0, p_now + make_interval(secs => p_sec)) ON CONFLICT (bucket) DO NOTHING;
+    IF FOUND THEN
+      DELETE FROM ${e.rateWindows} WHERE bucket IN (SELECT x.bucket FROM ${e.rateWindows} x
+        WHERE x.expires_at < p_now AND x.bucket <> p_bucket LIMIT 20 FOR UPDATE SKIP LOCKED);
+    END IF;
+    SELECT * INTO w FROM ${e.rateWindows} x WHERE x.bucket = p_bucket FOR UPDATE;
+    EXIT WHEN FOUND;
+  END LOOP;
   ok := ${t.derived('_rate_refusal')}(p_max, NULL, p_sec, w.window_at, w.count, 0, p_now, 0) IS NULL;
   IF ok THEN
     UPDATE ${e.rateWindows} SET window_at = ${t.derived('_rate_start')}(w.window_at, p_sec, p_now),

@@ -44,7 +44,7 @@ export interface Statements {
   listByAccount: string;
   /** $1 selector value, $2 now, $3 account or null, $4 actor. */
   revoke(by: Selector | 'id'): string;
-  /** Wraps an INSERT or UPDATE (no RETURNING) so it appends its audit row; returns `id`. */
+  /** Wraps an INSERT or UPDATE (no RETURNING) so it appends its audit row; returns `id` and `account_id`. */
   audited(sql: string, kind: string, nowParam: number, actorParam: number): string;
 }
 
@@ -61,8 +61,8 @@ export function statements(t: TableNames, ledger: boolean, lockMs: number): Stat
       ? `WITH x AS (${sql} RETURNING id, account_id, external_subject),
   led AS (INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, actor)
     SELECT $${nowParam}::timestamptz, id, external_subject, account_id, '${kind}', $${actorParam}::text FROM x)
-SELECT id FROM x`
-      : `${sql} RETURNING id, $${nowParam}::timestamptz AS at, $${actorParam}::text AS actor`;
+SELECT id, account_id FROM x`
+      : `${sql} RETURNING id, account_id, $${nowParam}::timestamptz AS at, $${actorParam}::text AS actor`;
   /** Open holds as of `$2`: validate and admin reads report what a new call could really use. */
   const held = `${heldMicrosNow(e.holds, t.keys, NOW)}::float8 AS held_micros`;
   /**

@@ -23,4 +23,33 @@ describe('the counter option', () => {
       await db.close();
     }
   });
+
+  it('binds the counter to the store table: a bind that is no function, or answers no counter, is refused', async () => {
+    const db = await openDb();
+    const port = {
+      admit: async () => ({ kind: 'unknown' as const }),
+      settle: async () => {},
+      abandon: async () => {},
+      invalidate: async () => {},
+    };
+    try {
+      const tables: string[] = [];
+      const bound = {
+        ...port,
+        bind: (table: string) => {
+          tables.push(table);
+          return port;
+        },
+      };
+      new AgentKey({ pool: db.pool, tableName: db.table.toUpperCase(), counter: bound });
+      expect(tables).toEqual([db.table.toLowerCase()]);
+      for (const bind of [42, () => 'redis']) {
+        expect(
+          () => new AgentKey({ pool: db.pool, tableName: db.table, counter: { ...port, bind } as never }),
+        ).toThrow(expect.objectContaining({ name: 'AgentKeyInputError', field: 'counter' }));
+      }
+    } finally {
+      await db.close();
+    }
+  });
 });
