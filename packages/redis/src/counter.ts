@@ -103,16 +103,14 @@ export class RedisCounter implements Counter {
     this.timeoutMs = whole(options.timeoutMs, 'timeoutMs', 250, 5, 10_000);
     this.trustMs = whole(options.trustMs, 'trustMs', 1000, 50, 60_000);
     this.retryMs = whole(options.retryMs, 'retryMs', 500, 0, 60_000);
-    const define = (name: string, lua: string, numberOfKeys: number) => {
+    const define = (name: string, lua: string, numberOfKeys?: number) => {
       // A command already defined by another counter on this client has the same script.
       if (typeof (this.redis as unknown as Record<string, unknown>)[name] !== 'function')
         this.redis.defineCommand(name, { lua, numberOfKeys });
     };
     define('akAdmit', ADMIT, 7);
     define('akSettle', SETTLE, 7);
-    // Its key count comes first in its arguments: one batch of settles (settles.ts) per call.
-    if (typeof (this.redis as unknown as Record<string, unknown>).akSettleMany !== 'function')
-      this.redis.defineCommand('akSettleMany', { lua: SETTLE_MANY });
+    define('akSettleMany', SETTLE_MANY); // its key count first: one batch of settles (settles.ts)
     const cluster = (this.redis as unknown as { isCluster?: boolean }).isCluster === true;
     this.settles = new SettleQueue(cluster, (args, many) =>
       this.ask((r) => (many ? r.akSettleMany(...args) : r.akSettle(...args))),

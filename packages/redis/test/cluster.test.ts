@@ -80,7 +80,7 @@ describe('redisCounter on an ioredis Cluster (three private nodes)', () => {
       const refused = await ak.authorize(key, { costCents: 1 });
       expect(pool.statements - before).toBe(0);
       expect(refused.ok === false && refused.error.code).toBe('budget_exceeded');
-      const mirror = await client.hmget(`many:{${accounts[i]}}:k:${id}`, 'used', 'inf');
+      const mirror = await client.hmget(`many:{${accounts[i]}}:${db.table}:k:${id}`, 'used', 'inf');
       expect(mirror).toEqual([String(12 * 10_000), '0']);
     }
   });

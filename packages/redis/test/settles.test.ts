@@ -42,7 +42,7 @@ it('the settles of one turn go to Redis in one script call, and every one lands 
     );
     expect(results.every((r) => r.ok)).toBe(true);
     const mirror = (id: number, account: string) =>
-      tc.redis.hmget(`${tc.prefix}{${account}}:k:${id}`, 'used', 'inf');
+      tc.redis.hmget(`${tc.prefix}{${account}}:${db.table}:k:${id}`, 'used', 'inf');
     // Settles do not hold the answers up: wait until every reservation is committed.
     for (let tries = 0; tries < 200 && calls.settled - before.settled < 200; tries++)
       await new Promise((r) => setTimeout(r, 10));
