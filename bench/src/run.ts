@@ -7,6 +7,7 @@
  *   pnpm bench --only f,g               # the ceiling and the named scenarios only (never recorded)
  *   pnpm bench --only scale             # (s1)–(s4): authorize on 1,000 vs 1,000,000 keys
  *   pnpm bench --only hot               # the hot-key scenarios only: 1, 2, 4 processes on one key
+ *   pnpm bench --only redis             # (r1)–(r6), (rs1)–(rs2), (rh): Redis vs PostgreSQL-only
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -16,6 +17,9 @@ import { interleave, type Measurement, type Scenario, table } from './harness.js
 import { coreScenarios } from './scenarios/core.js';
 import { engineScenarios } from './scenarios/engine.js';
 import { hotReport, hotScenarios } from './scenarios/hot.js';
+import { redisScenarios } from './scenarios/redis.js';
+import { redisHotLines, redisHotScenarios } from './scenarios/redis-hot.js';
+import { redisScaleScenarios } from './scenarios/redis-scale.js';
 import { scaleScenarios } from './scenarios/scale.js';
 import { verifierScenarios } from './scenarios/verifiers.js';
 
@@ -31,10 +35,13 @@ const onlyAt = process.argv.indexOf('--only');
 /** Scenario letters to run beside the ceiling, for quick comparisons while working on one path. */
 const only = onlyAt > 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',').map((s) => s.trim())) : null;
 if (only?.delete('scale')) for (const s of ['s1', 's2', 's3', 's4']) only.add(s);
+if (only?.delete('redis'))
+  for (const s of ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'rs1', 'rs2', 'rh']) only.add(s);
 const record = process.argv.includes('--record') && only === null;
 export const CLIENTS = 32;
 export const KEYS = 100;
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const schema = `bench_${randomBytes(4).toString('hex')}`;
 const admin = new pg.Pool({ connectionString: url, max: 2 });
@@ -63,9 +70,25 @@ try {
   const engine = await engineScenarios({ pool, admin, schema, keys: KEYS });
   scenarios.push(...engine.scenarios);
   targets.push(...engine.targets);
-  // A million rows take a while to write: made only when (s1)–(s4) run.
+  const redis = await redisScenarios({ admin, url, schema, keys: KEYS, redisUrl });
+  cleanups.push(redis.close);
+  scenarios.push(...redis.scenarios);
+  targets.push(...redis.targets);
+  // A million rows take a while to write: made only when (s1)–(s4) or (rs1)–(rs2) run.
   if (!only || ['s1', 's2', 's3', 's4'].some((s) => only.has(s))) {
     const scale = await scaleScenarios({ pool, admin, schema, large: arg('--scale-keys', 1_000_000) });
+    scenarios.push(...scale.scenarios);
+    notes.push(scale.notes);
+  }
+  if (!only || ['rs1', 'rs2'].some((s) => only.has(s))) {
+    const scale = await redisScaleScenarios({
+      pool,
+      admin,
+      schema,
+      redisUrl,
+      large: arg('--scale-keys', 1_000_000),
+    });
+    cleanups.push(scale.close);
     scenarios.push(...scale.scenarios);
     notes.push(scale.notes);
   }
@@ -100,6 +123,14 @@ try {
       return `${t.label} = ${r.toFixed(2)}   (target ≥ ${t.min.toFixed(2)}) ${r >= t.min ? 'met' : 'MISSED'}`;
     });
   lines.push(...notes.flatMap((note) => note(results)));
+  if (!only || only.has('r1') || only.has('r2'))
+    lines.push(...(await redis.transactionsDuringRefusals(CLIENTS, seconds)));
+  if (!only || only.has('rh'))
+    lines.push(
+      ...redisHotLines(
+        await redisHotScenarios({ admin, schema, url, redisUrl, clients: CLIENTS }, seconds, rounds),
+      ),
+    );
   lines.push(...(hot?.lines ?? []));
   const batched = results.find((r) => r.name.startsWith('(a2)'));
   const tables = [ceiling ? table(results, ceiling, batched) : '', hot?.table ?? ''].filter(Boolean);

@@ -21,7 +21,7 @@ export interface ScaleSetup {
    * Another counter in front of PostgreSQL (e.g. Redis): the options each store gets, given its
    * table's name. Scenario names then say `label`.
    */
-  variant?: { label: string; options: (tableName: string) => Partial<AgentKeyOptions> };
+  variant?: { label: string; options: (tableName: string) => Partial<AgentKeyOptions>; letter?: string };
 }
 
 /**
@@ -70,7 +70,7 @@ export async function fillBulk(admin: pg.Pool, table: string, templateId: number
 export async function scaleScenarios({ pool, admin, schema, large = LARGE, variant }: ScaleSetup) {
   const made: string[] = [];
   const store = async (size: number) => {
-    const tableName = `${schema}.scale_${size}`;
+    const tableName = `${schema}.scale_${variant?.letter ?? ''}${size}`;
     const options = { pool, tableName, ...variant?.options(tableName) };
     const ak = new AgentKey(options);
     await ak.migrate();
@@ -89,8 +89,9 @@ export async function scaleScenarios({ pool, admin, schema, large = LARGE, varia
   const small = await store(SMALL);
   const big = await store(large);
   const suffix = variant ? `, ${variant.label}` : ', PostgreSQL only';
+  // A variant's letters (`rs1`…) sit beside PostgreSQL-only's (`s1`…) in one run.
   const name = (letter: string, size: number, ttl0: boolean) =>
-    `(${letter}) authorize, a random key of ${size.toLocaleString('en-US')}, ledger on${ttl0 ? ', descriptorTtlMs 0' : ''}${suffix} (scale${ttl0 ? '; no target' : ''})`;
+    `(${variant?.letter ?? ''}${letter}) authorize, a random key of ${size.toLocaleString('en-US')}, ledger on${ttl0 ? ', descriptorTtlMs 0' : ''}${suffix} (scale${ttl0 ? '; no target' : ''})`;
   const scenarios: Scenario[] = [
     { name: name('s1', SMALL, false), run: small.cached },
     { name: name('s2', large, false), run: big.cached },
@@ -103,16 +104,17 @@ export async function scaleScenarios({ pool, admin, schema, large = LARGE, varia
     /** The target's line and the uncached pair's, from the run's measurements. */
     notes(results: Measurement[]): string[] {
       const [s1, s2, s3, s4] = names.map((n) => results.find((r) => r.name === n));
-      const lines = [`scale: bulk insert ${made.join(', ')}`];
+      const L = variant?.letter ?? '';
+      const lines = [`scale${L ? ` (${variant?.label})` : ''}: bulk insert ${made.join(', ')}`];
       const pair = (label: string, a: Measurement, b: Measurement) =>
         `${label} p50 = ${(b.p50ms / a.p50ms).toFixed(2)} (p50 ${b.p50ms.toFixed(2)} / ${a.p50ms.toFixed(2)} ms; p99 ${b.p99ms.toFixed(2)} / ${a.p99ms.toFixed(2)} ms)`;
       if (s1 && s2) {
         const met = s2.p50ms / s1.p50ms <= MAX_P50_RATIO;
         lines.push(
-          `${pair('s2/s1', s1, s2)}   (target ≤ ${MAX_P50_RATIO.toFixed(2)}) ${met ? 'met' : 'MISSED'}`,
+          `${pair(`${L}s2/${L}s1`, s1, s2)}   (target ≤ ${MAX_P50_RATIO.toFixed(2)}) ${met ? 'met' : 'MISSED'}`,
         );
       }
-      if (s3 && s4) lines.push(`${pair('s4/s3', s3, s4)}   (no target: the table's own cost)`);
+      if (s3 && s4) lines.push(`${pair(`${L}s4/${L}s3`, s3, s4)}   (no target: the table's own cost)`);
       return lines;
     },
   };

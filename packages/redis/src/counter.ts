@@ -10,7 +10,8 @@ import {
 import type { Cluster, Redis } from 'ioredis';
 import { callKeys, type TagKeys, tagKeys } from './keys.js';
 import { buildOf, refusalRow } from './rows.js';
-import { ABANDON, ADMIT, INVALIDATE, SETTLE } from './script.js';
+import { ABANDON, ADMIT, INVALIDATE, SETTLE, SETTLE_MANY } from './script.js';
+import { SettleQueue } from './settles.js';
 
 export interface RedisCounterOptions {
   /** An ioredis client: `new Redis(...)` (single node or Sentinel) or `new Cluster(...)`. */
@@ -41,6 +42,7 @@ interface Reservation {
 type Scripted = {
   akAdmit(...args: string[]): Promise<string[]>;
   akSettle(...args: string[]): Promise<number>;
+  akSettleMany(...args: string[]): Promise<number>;
   akAbandon(...args: string[]): Promise<number>;
   akInvalidate(...args: string[]): Promise<number>;
 };
@@ -79,6 +81,7 @@ export class RedisCounter implements Counter {
   /** Mirrors built before this (Redis ms) are not trusted: this process lost Redis since. */
   private builtAfter = -1;
   private downUntil = 0;
+  private readonly settles: SettleQueue;
 
   constructor(options: RedisCounterOptions, table = '') {
     if (!options || typeof options !== 'object')
@@ -100,13 +103,18 @@ export class RedisCounter implements Counter {
     this.timeoutMs = whole(options.timeoutMs, 'timeoutMs', 250, 5, 10_000);
     this.trustMs = whole(options.trustMs, 'trustMs', 1000, 50, 60_000);
     this.retryMs = whole(options.retryMs, 'retryMs', 500, 0, 60_000);
-    const define = (name: string, lua: string, numberOfKeys: number) => {
+    const define = (name: string, lua: string, numberOfKeys?: number) => {
       // A command already defined by another counter on this client has the same script.
       if (typeof (this.redis as unknown as Record<string, unknown>)[name] !== 'function')
         this.redis.defineCommand(name, { lua, numberOfKeys });
     };
     define('akAdmit', ADMIT, 7);
     define('akSettle', SETTLE, 7);
+    define('akSettleMany', SETTLE_MANY); // its key count first: one batch of settles (settles.ts)
+    const cluster = (this.redis as unknown as { isCluster?: boolean }).isCluster === true;
+    this.settles = new SettleQueue(cluster, (args, many) =>
+      this.ask((r) => (many ? r.akSettleMany(...args) : r.akSettle(...args))),
+    );
     define('akAbandon', ABANDON, 7);
     define('akInvalidate', INVALIDATE, 1);
   }
@@ -128,6 +136,7 @@ export class RedisCounter implements Counter {
   async admit(call: CounterCall): Promise<CounterAdmission> {
     const place = this.places.get(`${call.by}:${call.value}`);
     if (!place) return { kind: 'unknown' };
+    this.settles.flush();
     const reply = await this.ask((r) =>
       r.akAdmit(
         ...callKeys(place.tag, place.keyId, place.poolId),
@@ -178,20 +187,18 @@ export class RedisCounter implements Counter {
     const rebuild = !same || !ok;
     const build = rebuild ? buildOf(row, call.nowMs) : { key: '', pool: '', account: '' };
     const serials = same ? reservation.serials : ['', '', ''];
-    await this.ask((r) =>
-      r.akSettle(
-        ...reservationArgs(call, place, serials),
-        ok ? '1' : '0',
-        String(charged),
-        String(held),
-        rebuild ? '1' : '0',
-        String(this.trustMs),
-        build.key,
-        build.pool,
-        build.account,
-        String(Math.round(Number(row.hold_expires_at ?? call.nowMs))),
-      ),
-    );
+    await this.settles.add(place.tag.generation, [
+      ...reservationArgs(call, place, serials),
+      ok ? '1' : '0',
+      String(charged),
+      String(held),
+      rebuild ? '1' : '0',
+      String(this.trustMs),
+      build.key,
+      build.pool,
+      build.account,
+      String(Math.round(Number(row.hold_expires_at ?? call.nowMs))),
+    ]);
   }
 
   async abandon(call: CounterCall, reserved: boolean): Promise<void> {
@@ -210,6 +217,7 @@ export class RedisCounter implements Counter {
           : 'subject' in target
             ? this.accountsBySubject.get(target.subject)
             : undefined;
+    this.settles.flush();
     if (account !== undefined) {
       const done = await this.ask((r) =>
         r.akInvalidate(tagKeys(this.prefix, account, this.table).generation),

@@ -184,8 +184,7 @@ return {'R', reserve(KEYS[1], KEYS[2], kn.b), pooled and reserve(KEYS[3], KEYS[4
  * (JSON of strings; '' none), 14 the new hold's expiry (the store's clock, ms). A reservation still there is committed into the mirror it was
  * made against — unless that mirror was rebuilt since, whose numbers already came from PostgreSQL.
  */
-export const SETTLE = `${PRELUDE}
-local t = ak_clock()
+const SETTLE_BODY = `local t = ak_clock()
 local member = ARGV[1] .. ':' .. ARGV[2]
 local need = tonumber(ARGV[2])
 local ok = ARGV[6] == '1'
@@ -243,6 +242,28 @@ build(KEYS[1], ARGV[11], KEY_FIELDS)
 build(KEYS[3], ARGV[12], COUNTER_FIELDS)
 build(KEYS[5], ARGV[13], COUNTER_FIELDS)
 return 1
+`;
+export const SETTLE = `${PRELUDE}
+${SETTLE_BODY}`;
+
+/** Settles in one SETTLE_MANY call at most (one script: Redis answers nothing else meanwhile). */
+export const SETTLE_MANY_MAX = 64;
+
+/**
+ * Several settles in one call, as SETTLE one after another: KEYS are SETTLE's 7 per settle, ARGV
+ * its 14 per settle, in the same order. On a Cluster every settle of one call shares a hash tag.
+ */
+export const SETTLE_MANY = `${PRELUDE}
+local function ak_settle(KEYS, ARGV)
+${SETTLE_BODY}end
+local n = math.floor(#KEYS / 7)
+for i = 0, n - 1 do
+  local keys, argv = {}, {}
+  for j = 1, 7 do keys[j] = KEYS[i * 7 + j] end
+  for j = 1, 14 do argv[j] = ARGV[i * 14 + j] end
+  ak_settle(keys, argv)
+end
+return n
 `;
 
 /**

@@ -56,4 +56,32 @@ describe('redisCounter on an ioredis Cluster (three private nodes)', () => {
       expect((await ak.getAccount(account))?.usedCents).toBe(15);
     }
   });
+
+  it('settles of several accounts in one turn go per slot: every one lands, refusals still cost no statement', async () => {
+    const pool = recordingPool(db.pool);
+    const ak = new AgentKey({
+      pool,
+      tableName: db.table,
+      timeoutMs: 10_000,
+      counter: redisCounter({ redis: client, prefix: 'many:', timeoutMs: 5000, trustMs: 60_000 }),
+    });
+    const accounts = ['many-a', 'many-b', 'many-c', 'many-d', 'many-e'];
+    const keys = await Promise.all(accounts.map((accountId) => ak.create({ accountId, budgetCents: 12 })));
+    for (const { key } of keys) for (let i = 0; i < 2; i++) await ak.authorize(key, { costCents: 1 });
+    // Every account's charges in the same turns: one settle batch would mix slots (CROSSSLOT).
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => ak.authorize(keys[i % 5]!.key, { costCents: 1 })),
+    );
+    expect(results.filter((r) => r.ok).length).toBe(50);
+    for (const [i, { key, id }] of keys.entries()) {
+      expect((await ak.getKey(id))?.budget.usedCents).toBe(12);
+      await ak.authorize(key, { costCents: 1 });
+      const before = pool.statements;
+      const refused = await ak.authorize(key, { costCents: 1 });
+      expect(pool.statements - before).toBe(0);
+      expect(refused.ok === false && refused.error.code).toBe('budget_exceeded');
+      const mirror = await client.hmget(`many:{${accounts[i]}}:${db.table}:k:${id}`, 'used', 'inf');
+      expect(mirror).toEqual([String(12 * 10_000), '0']);
+    }
+  });
 });

@@ -11,7 +11,12 @@ vi.mock('../../core/src/budget/money.js', async (original) => ({
 
 const { luaBudgetRules } = await import('@agentkey/core');
 const scripts = await import('../src/script.js');
-const SCRIPTS = { ADMIT: scripts.ADMIT, SETTLE: scripts.SETTLE, ABANDON: scripts.ABANDON };
+const SCRIPTS = {
+  ADMIT: scripts.ADMIT,
+  SETTLE: scripts.SETTLE,
+  SETTLE_MANY: scripts.SETTLE_MANY,
+  ABANDON: scripts.ABANDON,
+};
 
 /** What a hand-written copy of a rule would leave in a script once the rendered rules are cut out. */
 const SECOND_SPELLINGS: Array<[string, RegExp]> = [

@@ -1,0 +1,138 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { AgentKey } from '@agentkey/core';
+import type pg from 'pg';
+import type { FromHotWorker, HotWorkerConfig, ToHotWorker } from './redis-hot-worker.js';
+
+const BIG = 2_000_000_000;
+const WORKER = fileURLToPath(new URL('./redis-hot-worker.ts', import.meta.url));
+const PROCESSES = 4;
+/** Connections per process (8 processes stay up through the rounds). */
+const POOL_MAX = 4;
+/** Redis over PostgreSQL-only, 4 processes on one hot key, must reach this. */
+export const MIN_HOT_RATIO = 1.5;
+
+export interface RedisHotSetup {
+  admin: pg.Pool;
+  schema: string;
+  url: string;
+  redisUrl: string;
+  clients: number;
+}
+
+export interface RedisHotRow {
+  name: string;
+  perSec: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
+}
+
+function next(child: ChildProcess, type: FromHotWorker['type']): Promise<FromHotWorker> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: FromHotWorker) => {
+      if (m.type !== type) return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve(m);
+    };
+    const onExit = (code: number | null) =>
+      reject(new Error(`redis hot worker exited (${code}) before ${type}`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+const exited = (c: ChildProcess) =>
+  c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r));
+
+/**
+ * (rh) one hot key charged from 4 separate Node processes (each its own AgentKey, pg pool and,
+ * with Redis, ioredis client), `clients` concurrent authorize({ costCents: 1 }) calls in all,
+ * PostgreSQL-only vs Redis, rounds interleaved. In-process only (no HTTP layer).
+ */
+export async function redisHotScenarios(setup: RedisHotSetup, seconds: number, rounds: number) {
+  const table = `${setup.schema}.redis_hot_keys`;
+  const ak = new AgentKey({ pool: setup.admin, tableName: table, ledger: true });
+  await ak.migrate();
+  const { key } = await ak.create({ accountId: 'acct_hot', budgetCents: BIG, scopes: ['chat'] });
+  const base: HotWorkerConfig = { url: setup.url, tableName: table, key, poolMax: POOL_MAX };
+  const children: ChildProcess[] = [];
+  const group = async (withRedis: boolean) => {
+    const config: HotWorkerConfig = withRedis
+      ? { ...base, redis: { url: setup.redisUrl, prefix: `bench:${setup.schema}:hot:` } }
+      : base;
+    const started = Array.from({ length: PROCESSES }, () => {
+      const child = fork(WORKER, [JSON.stringify(config)], {
+        execArgv: ['--conditions=source', '--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      children.push(child);
+      return { child, ready: next(child, 'ready') };
+    });
+    for (const s of started) await s.ready;
+    return {
+      name: `(rh) hot key, ${PROCESSES} processes, authorize, ${withRedis ? 'Redis' : 'PostgreSQL only'}`,
+      children: started.map((s) => s.child),
+    };
+  };
+  try {
+    const groups = [await group(false), await group(true)];
+    const runs = new Map<string, RedisHotRow[]>();
+    for (let r = 0; r < rounds; r++) {
+      for (const g of groups) {
+        const results = await Promise.all(
+          g.children.map((c) => {
+            const answer = next(c, 'result');
+            c.send({ type: 'run', seconds, clients: setup.clients / PROCESSES } satisfies ToHotWorker);
+            return answer;
+          }),
+        );
+        const latencies: number[] = [];
+        let perSec = 0;
+        let errors = 0;
+        for (const m of results) {
+          if (m.type !== 'result') continue;
+          latencies.push(...m.latencies);
+          perSec += m.latencies.length / m.seconds;
+          errors += m.errors;
+        }
+        latencies.sort((a, b) => a - b);
+        const pct = (p: number) =>
+          latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
+        runs.set(g.name, [
+          ...(runs.get(g.name) ?? []),
+          { name: g.name, perSec, p50ms: pct(0.5), p99ms: pct(0.99), errors },
+        ]);
+      }
+    }
+    return groups.map((g) => {
+      const ms = runs.get(g.name)!;
+      const mean = (f: (m: RedisHotRow) => number) => ms.reduce((s, m) => s + f(m), 0) / ms.length;
+      return {
+        name: g.name,
+        perSec: mean((m) => m.perSec),
+        p50ms: mean((m) => m.p50ms),
+        p99ms: mean((m) => m.p99ms),
+        errors: ms.reduce((s, m) => s + m.errors, 0),
+      };
+    });
+  } finally {
+    for (const c of children) if (c.connected) c.send({ type: 'exit' } satisfies ToHotWorker);
+    await Promise.all(children.map(exited));
+  }
+}
+
+/** The (rh) rows and their target line. */
+export function redisHotLines(rows: RedisHotRow[]): string[] {
+  const [pgOnly, withRedis] = rows;
+  if (!pgOnly || !withRedis) return [];
+  const r = withRedis.perSec / pgOnly.perSec;
+  return [
+    ...rows.map(
+      (m) =>
+        `${m.name}: ${m.perSec.toFixed(0)}/s, p50 ${m.p50ms.toFixed(2)} ms, p99 ${m.p99ms.toFixed(2)} ms, errors ${m.errors}`,
+    ),
+    `rh hot key 4 processes, Redis / PostgreSQL only = ${r.toFixed(2)}   (target ≥ ${MIN_HOT_RATIO.toFixed(2)}) ${r >= MIN_HOT_RATIO ? 'met' : 'MISSED'}`,
+  ];
+}
