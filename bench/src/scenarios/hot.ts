@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { AgentKey } from '@agentkey/core';
 import type pg from 'pg';
 import type { Counts, FromWorker, ToWorker, WorkerConfig } from './hot-worker.js';
+import { nextMessage } from './worker-ipc.js';
 
 const BIG = 2_000_000_000;
 const WORKER = fileURLToPath(new URL('./hot-worker.ts', import.meta.url));
@@ -48,19 +49,8 @@ export interface HotRow {
   errors: number;
 }
 
-function next(child: ChildProcess, type: FromWorker['type']): Promise<FromWorker> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: FromWorker) => {
-      if (m.type !== type) return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolve(m);
-    };
-    const onExit = (code: number | null) => reject(new Error(`hot worker exited (${code}) before ${type}`));
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
+const next = (child: ChildProcess, type: FromWorker['type']) =>
+  nextMessage<FromWorker>(child, type, 'hot worker');
 
 async function ask(child: ChildProcess, message: ToWorker, type: FromWorker['type']): Promise<FromWorker> {
   const answer = next(child, type);

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { AgentKey } from '@agentkey/core';
 import type pg from 'pg';
 import type { FromHotWorker, HotWorkerConfig, ToHotWorker } from './redis-hot-worker.js';
+import { nextMessage } from './worker-ipc.js';
 
 const BIG = 2_000_000_000;
 const WORKER = fileURLToPath(new URL('./redis-hot-worker.ts', import.meta.url));
@@ -28,20 +29,8 @@ export interface RedisHotRow {
   errors: number;
 }
 
-function next(child: ChildProcess, type: FromHotWorker['type']): Promise<FromHotWorker> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: FromHotWorker) => {
-      if (m.type !== type) return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolve(m);
-    };
-    const onExit = (code: number | null) =>
-      reject(new Error(`redis hot worker exited (${code}) before ${type}`));
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
+const next = (child: ChildProcess, type: FromHotWorker['type']) =>
+  nextMessage<FromHotWorker>(child, type, 'redis hot worker');
 
 const exited = (c: ChildProcess) =>
   c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r));
