@@ -37,7 +37,24 @@ const EXAMPLES: Record<string, Spec> = {
   'root/idempotency.ts': { out: /two attempts, one charge: key \d+ used 4\.2¢/ },
   'root/spend.ts': { out: /acme spent 3¢/ },
   'root/account-ceiling.ts': { out: /sub-agent's key: allowed\n3¢ more: budget_exceeded \(cap: key\)/ },
-  'root/batching.ts': { out: /accepted/ },
+  'root/pool.ts': { out: /with the recommended pool: allowed, 9¢ left/ },
+  'root/rate-limit.ts': { out: /rate limited: allowed \(49 left\), rate_limited \(cents\)/ },
+  'root/migration.ts': {
+    async serve(origin) {
+      const signup = await fetch(`${origin}/signup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'dev@acme.example' }),
+      });
+      expect(signup.status).toBe(201);
+      const { key } = (await signup.json()) as { key: string };
+      const res = await fetch(`${origin}/api/usage`, bearer(key));
+      expect({ status: res.status, body: await res.json() }).toEqual({
+        status: 200,
+        body: { account: 'dev@acme.example' },
+      });
+    },
+  },
   'root/oidc.ts': {
     async serve(origin) {
       const res = await fetch(`${origin}/chat`, { method: 'POST', ...bearer(tokens.OIDC) });
@@ -52,6 +69,7 @@ const EXAMPLES: Record<string, Spec> = {
   'root/mixed.ts': {
     out: /"via":"native"[\s\S]*200 .*"via":"oidc:https:\/\/login\.example\.com\/"[\s\S]*200 .*"via":"auth0:example\.eu\.auth0\.com"[\s\S]*200 .*"via":"clerk"/,
   },
+  'core/batching.ts': { out: /accepted/ },
   'core/pglite.ts': { out: /allowed, 40¢ left\nrefused: budget_exceeded/ },
   'express/middleware.ts': {
     async serve(origin, schema) {
@@ -89,6 +107,7 @@ const EXAMPLES: Record<string, Spec> = {
   'clerk/verify.ts': { out: /clerk\|mch_caller/ },
   'clerk/scope-map.ts': { out: /accepted/ },
   'redis/counter.ts': { out: /with Redis in front: ok, ok, budget_exceeded, budget_exceeded/ },
+  'redis/changes.ts': { out: /revoked, and the change published: invalid_token/ },
 };
 
 const DIR = 'examples/readme/';

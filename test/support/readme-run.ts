@@ -21,21 +21,38 @@ export interface ReadmeBlock {
 
 const MARKER = /^<!-- example: (\S+) -->$/;
 
-/** The README's ```ts blocks, each with the example file its marker names. */
-export function readmeBlocks(readme: string): ReadmeBlock[] {
+export interface Fence {
+  readme: string;
+  line: number;
+  /** The fence's info string: `ts`, `sh`, `mermaid`, … ('' for a bare fence). */
+  lang: string;
+  /** The line right above the fence (where an example marker goes). */
+  above: string;
+  text: string;
+}
+
+/** Every fenced block of the README, whatever its language. */
+export function readmeFences(readme: string): Fence[] {
   const lines = readFileSync(`${root}/${readme}`, 'utf8').split('\n');
-  const blocks: ReadmeBlock[] = [];
+  const fences: Fence[] = [];
   for (let i = 0; i < lines.length; i++) {
     const fence = /^(\s*)```(\w*)\s*$/.exec(lines[i]!);
     if (!fence) continue;
     const end = lines.findIndex((l, j) => j > i && /^\s*```\s*$/.test(l));
-    if (['ts', 'typescript'].includes(fence[2]!)) {
-      const file = MARKER.exec(lines[i - 1] ?? '')?.[1] ?? null;
-      blocks.push({ readme, line: i + 1, file, text: `${lines.slice(i + 1, end).join('\n')}\n` });
-    }
+    const text = `${lines.slice(i + 1, end).join('\n')}\n`;
+    fences.push({ readme, line: i + 1, lang: fence[2]!, above: lines[i - 1] ?? '', text });
     i = end;
   }
-  return blocks;
+  return fences;
+}
+
+export const isTypeScript = (fence: Fence): boolean => ['ts', 'typescript'].includes(fence.lang);
+
+/** The README's ```ts blocks, each with the example file its marker names. */
+export function readmeBlocks(readme: string): ReadmeBlock[] {
+  return readmeFences(readme)
+    .filter(isTypeScript)
+    .map(({ line, above, text }) => ({ readme, line, file: MARKER.exec(above)?.[1] ?? null, text }));
 }
 
 /**
