@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestJson } from '../../packages/express/test/support/http.js';
+import {
+  type AppDatabase,
+  appDatabase,
+  type RunningApp,
+  runToExit,
+  startApp,
+} from '../support/app-process.js';
+import { type OidcProviderStandIn, startOidcProvider } from '../support/oidc-provider.js';
+
+const NAME = 'oidc-machine-api';
+const AUDIENCE = 'https://reports.example.test';
+
+describe('examples/oidc-machine-api: OIDC client-credentials tokens, first sight', () => {
+  let db: AppDatabase;
+  let idp: OidcProviderStandIn;
+  let app: RunningApp;
+  const reports = (token?: string) => requestJson(`${app.url}/reports`, 'GET', { key: token });
+
+  beforeAll(async () => {
+    db = await appDatabase();
+    idp = await startOidcProvider({
+      clients: { reporter: 'secret-1', writer: 'secret-2' },
+      audience: AUDIENCE,
+      scope: 'reports:read reports:write',
+    });
+    app = await startApp(NAME, { DATABASE_URL: db.url, OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: AUDIENCE });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await idp?.close();
+    await db?.close();
+  });
+
+  it('provisions a client on first sight and charges it 2¢ a call', async () => {
+    const answer = await reports(await idp.token('reporter', 'reports:read'));
+    expect(answer).toMatchObject({
+      status: 200,
+      body: { caller: `${idp.issuer}|reporter`, remainingCents: 8 },
+    });
+    const { rows } = await db.pool.query(
+      'SELECT scopes, budget_cents, budget_period, budget_used_cents FROM sdk_api_keys WHERE external_subject = $1',
+      [`${idp.issuer}|reporter`],
+    );
+    expect(rows).toEqual([
+      { scopes: ['reports:read'], budget_cents: 10, budget_period: 'month', budget_used_cents: 2 },
+    ]);
+  });
+
+  it('challenges a call without a token, and refuses a token lacking reports:read with 403', async () => {
+    const missing = await reports();
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer realm="api"/);
+    const refused = await reports(await idp.token('writer', 'reports:write'));
+    expect(refused).toMatchObject({ status: 403, body: { error: 'insufficient_scope' } });
+    expect(refused.headers.get('www-authenticate')).toContain('scope="reports:read"');
+  });
+
+  it('answers 429 budget_exceeded with Retry-After once the month’s 10¢ are spent', async () => {
+    const token = await idp.token('reporter', 'reports:read');
+    const left = [];
+    for (let i = 0; i < 4; i++) left.push((await reports(token)).body.remainingCents);
+    expect(left).toEqual([6, 4, 2, 0]);
+    const over = await reports(token);
+    expect(over).toMatchObject({ status: 429, body: { error: 'budget_exceeded' } });
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('will not start without OIDC_ISSUER, nor with a plain-http issuer off this machine', async () => {
+    const missing = await runToExit(NAME, { DATABASE_URL: db.url, OIDC_AUDIENCE: AUDIENCE });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^oidc-machine-api: set OIDC_ISSUER to [^\n]*\n$/);
+    const remote = await runToExit(NAME, {
+      DATABASE_URL: db.url,
+      OIDC_ISSUER: 'http://login.example.com/',
+      OIDC_AUDIENCE: AUDIENCE,
+    });
+    expect(remote.code).toBe(1);
+    expect(remote.stderr).toMatch(
+      /^oidc-machine-api: OIDC_ISSUER or OIDC_AUDIENCE: issuer must be an https:\/\/[^\n]*\n$/,
+    );
+  });
+});
