@@ -7,6 +7,12 @@ import {
   runToExit,
   startApp,
 } from '../support/app-process.js';
+import {
+  expectBudgetRunsOut,
+  expectOneLineExit,
+  expectScopeRefused,
+  firstSightRow,
+} from '../support/example-checks.js';
 import { type OidcProviderStandIn, startOidcProvider } from '../support/oidc-provider.js';
 
 const NAME = 'oidc-machine-api';
@@ -39,11 +45,7 @@ describe('examples/oidc-machine-api: OIDC client-credentials tokens, first sight
       status: 200,
       body: { caller: `${idp.issuer}|reporter`, remainingCents: 8 },
     });
-    const { rows } = await db.pool.query(
-      'SELECT scopes, budget_cents, budget_period, budget_used_cents FROM sdk_api_keys WHERE external_subject = $1',
-      [`${idp.issuer}|reporter`],
-    );
-    expect(rows).toEqual([
+    expect(await firstSightRow(db.pool, `${idp.issuer}|reporter`)).toEqual([
       { scopes: ['reports:read'], budget_cents: 10, budget_period: 'month', budget_used_cents: 2 },
     ]);
   });
@@ -52,32 +54,24 @@ describe('examples/oidc-machine-api: OIDC client-credentials tokens, first sight
     const missing = await reports();
     expect(missing.status).toBe(401);
     expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer realm="api"/);
-    const refused = await reports(await idp.token('writer', 'reports:write'));
-    expect(refused).toMatchObject({ status: 403, body: { error: 'insufficient_scope' } });
-    expect(refused.headers.get('www-authenticate')).toContain('scope="reports:read"');
+    expectScopeRefused(await reports(await idp.token('writer', 'reports:write')), 'reports:read');
   });
 
   it('answers 429 budget_exceeded with Retry-After once the month’s 10¢ are spent', async () => {
     const token = await idp.token('reporter', 'reports:read');
-    const left = [];
-    for (let i = 0; i < 4; i++) left.push((await reports(token)).body.remainingCents);
-    expect(left).toEqual([6, 4, 2, 0]);
-    const over = await reports(token);
-    expect(over).toMatchObject({ status: 429, body: { error: 'budget_exceeded' } });
-    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    await expectBudgetRunsOut(() => reports(token), [6, 4, 2, 0]);
   });
 
   it('will not start without OIDC_ISSUER, nor with a plain-http issuer off this machine', async () => {
     const missing = await runToExit(NAME, { DATABASE_URL: db.url, OIDC_AUDIENCE: AUDIENCE });
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/^oidc-machine-api: set OIDC_ISSUER to [^\n]*\n$/);
+    expectOneLineExit(missing, /^oidc-machine-api: set OIDC_ISSUER to /);
     const remote = await runToExit(NAME, {
       DATABASE_URL: db.url,
       OIDC_ISSUER: 'http://login.example.com/',
       OIDC_AUDIENCE: AUDIENCE,
     });
-    expect(remote.code).toBe(1);
-    expect(remote.stderr).toMatch(
+    expectOneLineExit(
+      remote,
       /^oidc-machine-api: OIDC_ISSUER or OIDC_AUDIENCE: issuer must be an https:\/\/[^\n]*\n$/,
     );
   });
