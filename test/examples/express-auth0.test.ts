@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestJson } from '../../packages/express/test/support/http.js';
 import { type IdpStandIn, startIdp } from '../../packages/oidc/test/support/idp-server.js';
 import { makeKey, mint, type TestKey } from '../../packages/oidc/test/support/keys.js';
-import {
-  type AppDatabase,
-  appDatabase,
-  type RunningApp,
-  runToExit,
-  startApp,
-} from '../support/app-process.js';
+import { runToExit, useExampleApp } from '../support/app-process.js';
 import {
   expectBudgetRunsOut,
   expectOneLineExit,
@@ -23,11 +16,20 @@ const AUDIENCE = 'https://reports.example.test';
 // oidc-provider cannot emit Auth0's `…@clients` subjects: the tenant is a local JWKS server, and
 // its M2M tokens are signed here with a real key, in Auth0's default dialect.
 describe('examples/express-auth0: Auth0 M2M applications, first sight', () => {
-  let db: AppDatabase;
   let tenant: IdpStandIn;
   let key: TestKey;
-  let app: RunningApp;
-  const reports = (token?: string) => requestJson(`${app.url}/reports`, 'GET', { key: token });
+  beforeAll(async () => {
+    tenant = await startIdp();
+    key = await makeKey('tenant-key');
+    tenant.keys = [key.jwk];
+  });
+  afterAll(() => tenant?.close());
+  const app = useExampleApp(NAME, () => ({
+    AUTH0_DOMAIN: DOMAIN,
+    AUTH0_AUDIENCE: AUDIENCE,
+    AUTH0_ISSUER: `${tenant.origin}/`,
+  }));
+  const reports = (token?: string) => app.request('GET', '/reports', { key: token });
   const m2m = (client: string, scope: string) =>
     mint(
       key,
@@ -35,30 +37,12 @@ describe('examples/express-auth0: Auth0 M2M applications, first sight', () => {
       { header: { typ: 'JWT' }, claims: { azp: client, gty: 'client-credentials', scope } },
     );
 
-  beforeAll(async () => {
-    db = await appDatabase();
-    tenant = await startIdp();
-    key = await makeKey('tenant-key');
-    tenant.keys = [key.jwk];
-    app = await startApp(NAME, {
-      DATABASE_URL: db.url,
-      AUTH0_DOMAIN: DOMAIN,
-      AUTH0_AUDIENCE: AUDIENCE,
-      AUTH0_ISSUER: `${tenant.origin}/`,
-    });
-  });
-  afterAll(async () => {
-    await app?.stop();
-    await tenant?.close();
-    await db?.close();
-  });
-
   it('provisions an application on first sight as <domain>|<client id>, 2¢ a call', async () => {
     expect(await reports(await m2m('reporter-app', 'reports:read'))).toMatchObject({
       status: 200,
       body: { caller: `${DOMAIN}|reporter-app`, remainingCents: 8 },
     });
-    expect(await firstSightRow(db.pool, `${DOMAIN}|reporter-app`)).toEqual([
+    expect(await firstSightRow(app.db.pool, `${DOMAIN}|reporter-app`)).toEqual([
       { scopes: ['reports:read'], budget_cents: 10, budget_period: 'month', budget_used_cents: 2 },
     ]);
     expect(tenant.count('/.well-known/jwks.json')).toBeGreaterThan(0);
@@ -80,7 +64,7 @@ describe('examples/express-auth0: Auth0 M2M applications, first sight', () => {
   });
 
   it('will not start without AUTH0_DOMAIN, nor with a plain-http issuer off this machine', async () => {
-    const env = { DATABASE_URL: db.url, AUTH0_AUDIENCE: AUDIENCE };
+    const env = { DATABASE_URL: app.db.url, AUTH0_AUDIENCE: AUDIENCE };
     expectOneLineExit(await runToExit(NAME, env), /^express-auth0: set AUTH0_DOMAIN to /);
     const remote = await runToExit(NAME, {
       ...env,

@@ -1,13 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClerkStub, tokenJson } from '../../packages/clerk/test/support/clerk-stub.js';
-import { requestJson } from '../../packages/express/test/support/http.js';
-import {
-  type AppDatabase,
-  appDatabase,
-  type RunningApp,
-  runToExit,
-  startApp,
-} from '../support/app-process.js';
+import { runToExit, useExampleApp } from '../support/app-process.js';
 import {
   expectBudgetRunsOut,
   expectOneLineExit,
@@ -22,41 +15,32 @@ const SECRET = 'ak_test_reports_api_secret';
 // Clerk's Backend API is a local server answering POST /m2m_tokens/verify as Clerk does; the app
 // reaches it through CLERK_API_URL, as it would reach https://api.clerk.com.
 describe('examples/express-clerk: Clerk M2M machines, first sight', () => {
-  let db: AppDatabase;
   let clerk: ClerkStub;
-  let app: RunningApp;
-  const reports = (token?: string) => requestJson(`${app.url}/reports`, 'GET', { key: token });
   const issue = (token: string, subject: string, scopes: string[], extra = {}) =>
     clerk.tokens.set(token, {
       status: 200,
       token: tokenJson(Date.now(), { id: `${token}_id`, subject, scopes, ...extra }),
     });
-
   beforeAll(async () => {
-    db = await appDatabase();
     clerk = await new ClerkStub().start();
     issue('mt_reporter', 'mch_reporter', [API_MACHINE]);
     issue('mt_stranger', 'mch_stranger', ['mch_some_other_api']);
     issue('mt_revoked', 'mch_reporter', [API_MACHINE], { revoked: true, revocation_reason: 'rotated' });
-    app = await startApp(NAME, {
-      DATABASE_URL: db.url,
-      CLERK_MACHINE_SECRET_KEY: SECRET,
-      CLERK_MACHINE_ID: API_MACHINE,
-      CLERK_API_URL: clerk.url,
-    });
   });
-  afterAll(async () => {
-    await app?.stop();
-    await clerk?.close();
-    await db?.close();
-  });
+  afterAll(() => clerk?.close());
+  const app = useExampleApp(NAME, () => ({
+    CLERK_MACHINE_SECRET_KEY: SECRET,
+    CLERK_MACHINE_ID: API_MACHINE,
+    CLERK_API_URL: clerk.url,
+  }));
+  const reports = (token?: string) => app.request('GET', '/reports', { key: token });
 
   it('provisions a machine on first sight as clerk|mch_…, 2¢ a call, asking Clerk with its own key', async () => {
     expect(await reports('mt_reporter')).toMatchObject({
       status: 200,
       body: { caller: 'clerk|mch_reporter', remainingCents: 8 },
     });
-    expect(await firstSightRow(db.pool, 'clerk|mch_reporter')).toEqual([
+    expect(await firstSightRow(app.db.pool, 'clerk|mch_reporter')).toEqual([
       { scopes: ['reports:read'], budget_cents: 10, budget_period: 'month', budget_used_cents: 2 },
     ]);
     expect(clerk.requests.at(-1)).toMatchObject({
@@ -77,7 +61,7 @@ describe('examples/express-clerk: Clerk M2M machines, first sight', () => {
   });
 
   it('will not start without CLERK_MACHINE_SECRET_KEY, nor with a CLERK_MACHINE_ID that is no machine', async () => {
-    const env = { DATABASE_URL: db.url, CLERK_MACHINE_ID: API_MACHINE };
+    const env = { DATABASE_URL: app.db.url, CLERK_MACHINE_ID: API_MACHINE };
     expectOneLineExit(await runToExit(NAME, env), /^express-clerk: set CLERK_MACHINE_SECRET_KEY to /);
     const wrong = await runToExit(NAME, {
       ...env,

@@ -1,31 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestJson } from '../../packages/express/test/support/http.js';
-import {
-  type AppDatabase,
-  appDatabase,
-  type RunningApp,
-  runToExit,
-  startApp,
-} from '../support/app-process.js';
+import { describe, expect, it } from 'vitest';
+import { runToExit, useExampleApp } from '../support/app-process.js';
 import { expectOneLineExit } from '../support/example-checks.js';
 import { root } from '../support/readme-run.js';
 
 const NAME = 'migrate-0.2.0';
 
 describe('examples/migrate-0.2.0: a 0.2.0 app with one import changed', () => {
-  let db: AppDatabase;
-  let app: RunningApp;
-  const signup = (body: unknown) => requestJson(`${app.url}/signup`, 'POST', { body });
-
-  beforeAll(async () => {
-    db = await appDatabase();
-    app = await startApp(NAME, { DATABASE_URL: db.url });
-  });
-  afterAll(async () => {
-    await app?.stop();
-    await db?.close();
-  });
+  const app = useExampleApp(NAME);
+  const signup = (body: unknown) => app.request('POST', '/signup', { body });
 
   it('differs from a 0.2.0 app by the one import line its README shows', () => {
     const readme = readFileSync(`${root}/examples/${NAME}/README.md`, 'utf8');
@@ -36,11 +19,11 @@ describe('examples/migrate-0.2.0: a 0.2.0 app with one import changed', () => {
   });
 
   it('answers 401 as 0.2.0 did: no key, an unknown key', async () => {
-    expect(await requestJson(`${app.url}/api/usage`, 'GET')).toMatchObject({
+    expect(await app.request('GET', `/api/usage`)).toMatchObject({
       status: 401,
       body: { error: 'Missing API key' },
     });
-    const unknown = await requestJson(`${app.url}/api/usage`, 'GET', { key: `ak_${'0'.repeat(48)}` });
+    const unknown = await app.request('GET', `/api/usage`, { key: `ak_${'0'.repeat(48)}` });
     expect(unknown).toMatchObject({ status: 401, body: { error: 'invalid' } });
   });
 
@@ -57,7 +40,7 @@ describe('examples/migrate-0.2.0: a 0.2.0 app with one import changed', () => {
       budgetPeriod: null,
       expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
-    const me = await requestJson(`${app.url}/sdk-keys/me`, 'GET', { key: created.body.key });
+    const me = await app.request('GET', `/sdk-keys/me`, { key: created.body.key });
     expect(me).toMatchObject({
       status: 200,
       body: {
@@ -73,11 +56,11 @@ describe('examples/migrate-0.2.0: a 0.2.0 app with one import changed', () => {
 
   it('charges the paid route until the budget is spent, then 429 budget_exceeded', async () => {
     const { key } = (await signup({ email: 'b@example.com', budget_cents: 20 })).body;
-    const proxy = () => requestJson(`${app.url}/api/proxy`, 'POST', { key, body: { prompt: 'hi' } });
+    const proxy = () => app.request('POST', `/api/proxy`, { key, body: { prompt: 'hi' } });
     expect(await proxy()).toMatchObject({ status: 200, body: { reply: 'echo: hi', remainingCents: 10 } });
     expect(await proxy()).toMatchObject({ status: 200, body: { remainingCents: 0 } });
     expect(await proxy()).toMatchObject({ status: 429, body: { error: 'budget_exceeded' } });
-    const { rows } = await db.pool.query(
+    const { rows } = await app.db.pool.query(
       `SELECT budget_used_cents FROM sdk_api_keys WHERE account_id = 'b@example.com'`,
     );
     expect(rows).toEqual([{ budget_used_cents: 20 }]);
@@ -85,8 +68,8 @@ describe('examples/migrate-0.2.0: a 0.2.0 app with one import changed', () => {
 
   it('refuses a key without the route’s scope: 403 with required and available', async () => {
     const { key } = (await signup({ email: 'c@example.com', scopes: ['usage.read'] })).body;
-    expect((await requestJson(`${app.url}/api/usage`, 'GET', { key })).status).toBe(200);
-    expect(await requestJson(`${app.url}/api/proxy`, 'POST', { key, body: {} })).toMatchObject({
+    expect((await app.request('GET', `/api/usage`, { key })).status).toBe(200);
+    expect(await app.request('POST', `/api/proxy`, { key, body: {} })).toMatchObject({
       status: 403,
       body: { error: 'insufficient_scope', required: 'proxy.chat', available: ['usage.read'] },
     });
@@ -95,11 +78,11 @@ describe('examples/migrate-0.2.0: a 0.2.0 app with one import changed', () => {
   it('revokes its own keys only: 400 for a bad id, 404 for another account’s, then 401 revoked', async () => {
     const mine = (await signup({ email: 'd@example.com' })).body;
     const theirs = (await signup({ email: 'e@example.com' })).body;
-    const del = (id: string) => requestJson(`${app.url}/sdk-keys/${id}`, 'DELETE', { key: mine.key });
+    const del = (id: string) => app.request('DELETE', `/sdk-keys/${id}`, { key: mine.key });
     expect((await del('12abc')).status).toBe(400);
     expect((await del(String(theirs.id))).status).toBe(404);
     expect(await del(String(mine.id))).toMatchObject({ status: 200, body: { revoked: true } });
-    expect(await requestJson(`${app.url}/api/usage`, 'GET', { key: mine.key })).toMatchObject({
+    expect(await app.request('GET', `/api/usage`, { key: mine.key })).toMatchObject({
       status: 401,
       body: { error: 'revoked' },
     });

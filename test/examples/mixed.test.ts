@@ -1,12 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestJson } from '../../packages/express/test/support/http.js';
-import {
-  type AppDatabase,
-  appDatabase,
-  type RunningApp,
-  runToExit,
-  startApp,
-} from '../support/app-process.js';
+import { runToExit, useExampleApp } from '../support/app-process.js';
 import { expectBudgetRunsOut, expectOneLineExit, expectScopeRefused } from '../support/example-checks.js';
 import { type OidcProviderStandIn, startOidcProvider } from '../support/oidc-provider.js';
 
@@ -14,30 +7,22 @@ const NAME = 'mixed';
 const AUDIENCE = 'https://reports.example.test';
 
 describe('examples/mixed: native keys and OIDC tokens on one route, one store', () => {
-  let db: AppDatabase;
   let idp: OidcProviderStandIn;
-  let app: RunningApp;
-  const reports = (token?: string) => requestJson(`${app.url}/reports`, 'GET', { key: token });
-  const signup = async (body: unknown) => {
-    const created = await requestJson(`${app.url}/signup`, 'POST', { body });
-    expect(created.status).toBe(201);
-    return created.body as { key: string; id: number };
-  };
-
   beforeAll(async () => {
-    db = await appDatabase();
     idp = await startOidcProvider({
       clients: { reporter: 'secret-1' },
       audience: AUDIENCE,
       scope: 'reports:read reports:write',
     });
-    app = await startApp(NAME, { DATABASE_URL: db.url, OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: AUDIENCE });
   });
-  afterAll(async () => {
-    await app?.stop();
-    await idp?.close();
-    await db?.close();
-  });
+  afterAll(() => idp?.close());
+  const app = useExampleApp(NAME, () => ({ OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: AUDIENCE }));
+  const reports = (token?: string) => app.request('GET', '/reports', { key: token });
+  const signup = async (body: unknown) => {
+    const created = await app.request('POST', '/signup', { body });
+    expect(created.status).toBe(201);
+    return created.body as { key: string; id: number };
+  };
 
   it('lets a signed-up key and an OIDC client call the same route, each on its own row', async () => {
     const native = await signup({ budget_cents: 20 });
@@ -49,7 +34,7 @@ describe('examples/mixed: native keys and OIDC tokens on one route, one store', 
       status: 200,
       body: { kind: 'subject', caller: `${idp.issuer}|reporter`, remainingCents: 8 },
     });
-    const { rows } = await db.pool.query(
+    const { rows } = await app.db.pool.query(
       'SELECT id, external_subject, budget_cents, budget_used_cents FROM sdk_api_keys ORDER BY id',
     );
     expect(rows).toEqual([
@@ -76,7 +61,7 @@ describe('examples/mixed: native keys and OIDC tokens on one route, one store', 
   });
 
   it('will not start without OIDC_AUDIENCE: one line naming it', async () => {
-    const run = await runToExit(NAME, { DATABASE_URL: db.url, OIDC_ISSUER: idp.issuer });
+    const run = await runToExit(NAME, { DATABASE_URL: app.db.url, OIDC_ISSUER: idp.issuer });
     expectOneLineExit(run, /^mixed: set OIDC_AUDIENCE to /);
   });
 });

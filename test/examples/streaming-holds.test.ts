@@ -1,13 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestJson } from '../../packages/express/test/support/http.js';
-import {
-  type AppDatabase,
-  appDatabase,
-  type RunningApp,
-  runToExit,
-  startApp,
-} from '../support/app-process.js';
+import { describe, expect, it } from 'vitest';
+import { runToExit, useExampleApp } from '../support/app-process.js';
 import { expectOneLineExit, expectScopeRefused } from '../support/example-checks.js';
 
 const NAME = 'streaming-holds';
@@ -53,28 +46,17 @@ async function chat(url: string, key: string, hangUpAfter = Number.POSITIVE_INFI
 }
 
 describe('examples/streaming-holds: a hold around a streamed call', () => {
-  let db: AppDatabase;
-  let app: RunningApp;
-  const signup = async (body: unknown) =>
-    (await requestJson(`${app.url}/signup`, 'POST', { body })).body.key as string;
+  const app = useExampleApp(NAME);
+  const signup = async (body: unknown) => (await app.request('POST', '/signup', { body })).body.key as string;
   /** The key's budget once no hold of it is open (a hold closes as its response ends). */
   const settled = async (key: string) => {
     for (let i = 0; i < 400; i++) {
-      const { body } = await requestJson(`${app.url}/budget`, 'GET', { key });
+      const { body } = await app.request('GET', '/budget', { key });
       if (body.heldCents === 0) return body as { usedCents: number; remainingCents: number };
       await sleep(25);
     }
     throw new Error('the hold is still open');
   };
-
-  beforeAll(async () => {
-    db = await appDatabase();
-    app = await startApp(NAME, { DATABASE_URL: db.url });
-  });
-  afterAll(async () => {
-    await app?.stop();
-    await db?.close();
-  });
 
   it('holds 20¢ while streaming, then charges the 16 tokens that streamed', async () => {
     const key = await signup({ budget_cents: 100 });
@@ -109,12 +91,12 @@ describe('examples/streaming-holds: a hold around a streamed call', () => {
 
   it('refuses a key without the chat scope, holding nothing', async () => {
     const key = await signup({ scopes: [] });
-    const reply = await requestJson(`${app.url}/chat`, 'POST', { key });
+    const reply = await app.request('POST', '/chat', { key });
     expectScopeRefused(reply, 'chat');
   });
 
   it('will not start on a PORT that is not a port number', async () => {
-    const run = await runToExit(NAME, { DATABASE_URL: db.url, PORT: 'eighty' });
+    const run = await runToExit(NAME, { DATABASE_URL: app.db.url, PORT: 'eighty' });
     expectOneLineExit(run, /^streaming-holds: PORT must be a port number, not eighty\n$/);
   });
 });

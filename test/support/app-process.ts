@@ -6,6 +6,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import { type Reply, type RequestOptions, requestJson } from '../../packages/express/test/support/http.js';
 import { databaseUrl, serverPool } from './db.js';
 import { root } from './readme-run.js';
 
@@ -122,5 +124,39 @@ export async function appDatabase(): Promise<AppDatabase> {
       await admin.query(`DROP SCHEMA ${schema} CASCADE`);
       await admin.end();
     },
+  };
+}
+
+export interface ExampleApp {
+  /** The app's fresh schema (through `db.pool`) and its DATABASE_URL. */
+  readonly db: AppDatabase;
+  readonly url: string;
+  /** One request to the running app, its JSON answer parsed. */
+  request(method: string, path: string, options?: RequestOptions): Promise<Reply>;
+}
+
+/**
+ * For a test file: before its tests, a fresh schema and `examples/<name>` started on it with
+ * `env()` (called then, so it may name stand-ins started by earlier hooks); after them, both gone.
+ */
+export function useExampleApp(name: string, env: () => Record<string, string> = () => ({})): ExampleApp {
+  let db: AppDatabase | undefined;
+  let app: RunningApp | undefined;
+  beforeAll(async () => {
+    db = await appDatabase();
+    app = await startApp(name, { DATABASE_URL: db.url, ...env() });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await db?.close();
+  });
+  return {
+    get db() {
+      return db!;
+    },
+    get url() {
+      return app!.url;
+    },
+    request: (method, path, options) => requestJson(`${app!.url}${path}`, method, options),
   };
 }
