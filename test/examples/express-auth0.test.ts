@@ -24,11 +24,13 @@ describe('examples/express-auth0: Auth0 M2M applications, first sight', () => {
     tenant.keys = [key.jwk];
   });
   afterAll(() => tenant?.close());
-  const app = useExampleApp(NAME, () => ({
-    AUTH0_DOMAIN: DOMAIN,
-    AUTH0_AUDIENCE: AUDIENCE,
-    AUTH0_ISSUER: `${tenant.origin}/`,
-  }));
+  const app = useExampleApp(NAME, {
+    env: () => ({
+      AUTH0_DOMAIN: DOMAIN,
+      AUTH0_AUDIENCE: AUDIENCE,
+      AUTH0_ISSUER: `${tenant.origin}/`,
+    }),
+  });
   const reports = (token?: string) => app.request('GET', '/reports', { key: token });
   const m2m = (client: string, scope: string) =>
     mint(

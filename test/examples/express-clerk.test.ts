@@ -28,11 +28,13 @@ describe('examples/express-clerk: Clerk M2M machines, first sight', () => {
     issue('mt_revoked', 'mch_reporter', [API_MACHINE], { revoked: true, revocation_reason: 'rotated' });
   });
   afterAll(() => clerk?.close());
-  const app = useExampleApp(NAME, () => ({
-    CLERK_MACHINE_SECRET_KEY: SECRET,
-    CLERK_MACHINE_ID: API_MACHINE,
-    CLERK_API_URL: clerk.url,
-  }));
+  const app = useExampleApp(NAME, {
+    env: () => ({
+      CLERK_MACHINE_SECRET_KEY: SECRET,
+      CLERK_MACHINE_ID: API_MACHINE,
+      CLERK_API_URL: clerk.url,
+    }),
+  });
   const reports = (token?: string) => app.request('GET', '/reports', { key: token });
 
   it('provisions a machine on first sight as clerk|mch_…, 2¢ a call, asking Clerk with its own key', async () => {

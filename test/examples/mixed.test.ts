@@ -16,7 +16,7 @@ describe('examples/mixed: native keys and OIDC tokens on one route, one store', 
     });
   });
   afterAll(() => idp?.close());
-  const app = useExampleApp(NAME, () => ({ OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: AUDIENCE }));
+  const app = useExampleApp(NAME, { env: () => ({ OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: AUDIENCE }) });
   const reports = (token?: string) => app.request('GET', '/reports', { key: token });
   const signup = async (body: unknown) => {
     const created = await app.request('POST', '/signup', { body });

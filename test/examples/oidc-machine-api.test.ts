@@ -21,7 +21,7 @@ describe('examples/oidc-machine-api: OIDC client-credentials tokens, first sight
     });
   });
   afterAll(() => idp?.close());
-  const app = useExampleApp(NAME, () => ({ OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: AUDIENCE }));
+  const app = useExampleApp(NAME, { env: () => ({ OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: AUDIENCE }) });
   const reports = (token?: string) => app.request('GET', '/reports', { key: token });
 
   it('provisions a client on first sight and charges it 2¢ a call', async () => {

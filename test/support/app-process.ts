@@ -135,16 +135,24 @@ export interface ExampleApp {
   request(method: string, path: string, options?: RequestOptions): Promise<Reply>;
 }
 
+export interface ExampleAppOptions {
+  /** Variables beyond DATABASE_URL; called at start, so it may name stand-ins of earlier hooks. */
+  env?: () => Record<string, string>;
+  /** Runs on the fresh schema before the app starts: a table the app finds already there. */
+  prepare?: (db: AppDatabase) => Promise<void>;
+}
+
 /**
- * For a test file: before its tests, a fresh schema and `examples/<name>` started on it with
- * `env()` (called then, so it may name stand-ins started by earlier hooks); after them, both gone.
+ * For a test file: before its tests, a fresh schema and `examples/<name>` started on it; after
+ * them, both gone.
  */
-export function useExampleApp(name: string, env: () => Record<string, string> = () => ({})): ExampleApp {
+export function useExampleApp(name: string, options: ExampleAppOptions = {}): ExampleApp {
   let db: AppDatabase | undefined;
   let app: RunningApp | undefined;
   beforeAll(async () => {
     db = await appDatabase();
-    app = await startApp(name, { DATABASE_URL: db.url, ...env() });
+    await options.prepare?.(db);
+    app = await startApp(name, { DATABASE_URL: db.url, ...options.env?.() });
   });
   afterAll(async () => {
     await app?.stop();
