@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { main } from '@agentkey/cli';
-import { AgentKey, fromPGlite } from '@agentkey/core';
+import { AgentKey, type AgentKeyOptions, fromPGlite } from '@agentkey/core';
 import { databaseUrl, openDb, type TestDb } from '@agentkey/test-support/db.js';
 import { PGlite } from '@electric-sql/pglite';
 
@@ -31,7 +31,7 @@ export interface Place {
   /** The connection arguments every command of this place takes. */
   args: string[];
   /** A store on the same database, for what the CLI does not do (charges, holds); closed after `fn`. */
-  withStore<R>(fn: (ak: AgentKey) => Promise<R>): Promise<R>;
+  withStore<R>(fn: (ak: AgentKey) => Promise<R>, options?: Partial<AgentKeyOptions>): Promise<R>;
   close(): Promise<void>;
 }
 
@@ -46,10 +46,10 @@ export async function openPlace(backend: 'postgres' | 'pglite'): Promise<Place> 
       env: {},
       args: ['--pglite', dir],
       // PGlite has one writer: the store opens the folder only while the CLI has it closed.
-      async withStore(fn) {
+      async withStore(fn, options = {}) {
         const db = await PGlite.create(dir);
         try {
-          return await fn(new AgentKey({ pool: fromPGlite(db) }));
+          return await fn(new AgentKey({ pool: fromPGlite(db), ...options }));
         } finally {
           await db.close();
         }
@@ -58,13 +58,12 @@ export async function openPlace(backend: 'postgres' | 'pglite'): Promise<Place> 
     };
   }
   const db: TestDb = await openDb('postgres');
-  const ak = new AgentKey({ pool: db.pool, tableName: db.table });
   return {
     backend,
     cwd,
     env: { DATABASE_URL: databaseUrl() },
     args: ['--table', db.table],
-    withStore: (fn) => fn(ak),
+    withStore: (fn, options = {}) => fn(new AgentKey({ pool: db.pool, tableName: db.table, ...options })),
     async close() {
       await db.close();
       cleanup();
