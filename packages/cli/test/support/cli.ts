@@ -39,7 +39,8 @@ export async function openPlace(backend: 'postgres' | 'pglite'): Promise<Place> 
   const cwd = mkdtempSync(join(tmpdir(), 'agentkey-cli-'));
   const cleanup = () => rmSync(cwd, { recursive: true, force: true });
   if (backend === 'pglite') {
-    const dir = join(cwd, 'db');
+    // The gateway's layout: the default data folder of `cwd` (./.agentkey) holds pglite/.
+    const dir = join(cwd, '.agentkey', 'pglite');
     return {
       backend,
       cwd,
@@ -73,7 +74,7 @@ export async function openPlace(backend: 'postgres' | 'pglite'): Promise<Place> 
 
 /** The CLI's main(argv) in this process: real parsing, output and exit code, no process start. */
 export async function run(
-  place: Place | null,
+  place: Pick<Place, 'cwd' | 'env' | 'args'> | null,
   argv: string[],
   options: {
     tty?: boolean;
