@@ -1,11 +1,12 @@
 import type { Budget, KeyInfo } from '@agentkey/core';
 import type { Colours } from '../cli.js';
 
-/** Cents as dollars: two decimals, or six for the fractions of a cent a per-token price makes. */
+/** Cents as dollars: two decimals, more (up to six) for the fractions of a cent per-token prices make. */
 export function money(cents: number | null): string {
   if (cents === null) return 'unlimited';
-  const small = cents !== 0 && Math.abs(cents) < 1;
-  return `${cents < 0 ? '-' : ''}$${(Math.abs(cents) / 100).toFixed(small ? 6 : 2)}`;
+  const [whole, fraction = ''] = (Math.abs(cents) / 100).toFixed(6).split('.');
+  const digits = fraction.replace(/0+$/, '').padEnd(2, '0');
+  return `${cents < 0 ? '-' : ''}$${whole}.${digits}`;
 }
 
 export function when(date: Date | null | undefined): string {
