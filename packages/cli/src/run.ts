@@ -15,8 +15,9 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   program.configureOutput({
     writeOut: (text) => io.out(text),
     writeErr: (text) => io.err(text),
-    // Commander's own errors (unknown command, missing argument, bad value) are one line already.
-    outputError: (text, write) => write(text.endsWith('\n') ? text : `${text}\n`),
+    // Commander's own errors (unknown command, missing argument, bad value), as one line: its
+    // "(Did you mean keys?)" joins the line it follows.
+    outputError: (text, write) => write(`${text.trim().replace(/\s*\n\s*/g, ' ')}\n`),
   });
   // Subcommands inherit the override and output settings only when made after them: set again.
   for (const command of walk(program)) {

@@ -39,6 +39,7 @@ describe('agentkey errors', () => {
   it('in process: more bad arguments, each one line and exit 1', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['keys', 'frob'], /unknown command 'frob'/],
+      [['keyz'], /^error: unknown command 'keyz' \(Did you mean keys\?\)\n$/],
       [
         ['keys', 'show', 'abc'],
         /value 'abc' is invalid for argument 'id'\. A key id is a positive whole number/,
