@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { HoldInfo, KeyInfo, LedgerEntry } from '@agentkey/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, openPlace, type Place, run, spawnCli } from './support/cli.js';
@@ -87,6 +89,8 @@ describe('agentkey on a PGlite folder', () => {
         code: 0,
       });
       expect(await place.withStore((ak) => ak.authorize(secret))).toMatchObject({ ok: false });
+      // Each command held the folder's lock while it had it open, and let go of it.
+      expect(existsSync(join(place.cwd, '.agentkey', 'gateway.lock'))).toBe(false);
     },
     SLOW,
   );

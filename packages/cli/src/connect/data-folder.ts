@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { CliError } from '../errors.js';
 import type { Io } from '../io.js';
 
@@ -17,12 +17,14 @@ export function defaultDataFolder(io: Io): string {
   return dir ? resolve(io.cwd, dir) : join(io.cwd, '.agentkey');
 }
 
-/** A folder given to `--pglite`: a data folder (it has gateway.json or pglite/) or a PGlite directory itself. */
+/** A folder given to `--pglite`: a data folder (it has gateway.json, gateway.lock or pglite/) or a PGlite directory. */
 export function pgliteDirOf(dir: string, io: Io): { data: string | null; pglite: string } {
   const abs = isAbsolute(dir) ? dir : resolve(io.cwd, dir);
-  if (existsSync(join(abs, 'gateway.json')) || existsSync(join(abs, 'pglite'))) {
+  if (['gateway.json', 'gateway.lock', 'pglite'].some((name) => existsSync(join(abs, name)))) {
     return { data: abs, pglite: join(abs, 'pglite') };
   }
+  // `<data>/pglite` itself: still the gateway's folder, whose gateway.json and lock count.
+  if (basename(abs) === 'pglite') return { data: dirname(abs), pglite: abs };
   return { data: null, pglite: abs };
 }
 
@@ -42,7 +44,7 @@ export function liveGateway(data: string): GatewayFile | null {
   return { pid, url: text(parsed.url), databaseUrl: text(parsed.databaseUrl), table: text(parsed.table) };
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { AgentKey, fromPGlite } from '@agentkey/core';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { lockFolder } from './folder-lock.js';
 import type { Target } from './target.js';
 
 /** How long a command waits to connect before it says the database is unreachable. */
@@ -29,12 +30,14 @@ export async function openStore(target: Target, report: (error: unknown) => void
     return { ak, close: () => pool.end() };
   }
   mkdirSync(target.dir, { recursive: true });
-  const db = await PGlite.create(target.dir);
-  const ak = new AgentKey({
-    pool: fromPGlite(db),
-    tableName: target.table,
-    timeoutMs: STORE_TIMEOUT_MS,
-    onError,
-  });
-  return { ak, close: () => db.close() };
+  const unlock = target.lock ? lockFolder(target.lock, target.shown) : () => {};
+  try {
+    const db = await PGlite.create(target.dir);
+    const pglite = fromPGlite(db);
+    const ak = new AgentKey({ pool: pglite, tableName: target.table, timeoutMs: STORE_TIMEOUT_MS, onError });
+    return { ak, close: () => db.close().finally(unlock) };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
 }

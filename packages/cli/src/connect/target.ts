@@ -13,7 +13,7 @@ export interface ConnectionOptions {
 /** Where a command's store lives, decided before anything connects. */
 export type Target =
   | { kind: 'postgres'; url: string; table: string; label: string }
-  | { kind: 'pglite'; dir: string; table: string; label: string };
+  | { kind: 'pglite'; dir: string; table: string; label: string; lock: string | null; shown: string };
 
 /**
  * `--database-url` or DATABASE_URL; else `--pglite DIR`; else the gateway's folder. A folder a live
@@ -53,6 +53,8 @@ export function resolveTarget(options: ConnectionOptions, io: Io, create: boolea
     dir: pglite,
     table: tableGiven ?? 'sdk_api_keys',
     label: `the PGlite database at ${shown}`,
+    lock: data,
+    shown,
   };
 }
 

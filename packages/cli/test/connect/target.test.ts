@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyInfo } from '@agentkey/core';
@@ -65,6 +65,18 @@ describe('agentkey connection choice', () => {
     expect(viaEnv.err).toMatch(
       /^error: the gateway \(pid \d+, http:\/\/127\.0\.0\.1:8787\) holds held\/pglite/,
     );
+  });
+
+  it('a folder another process has open (its gateway.lock names a live pid): one line, nothing opened', async () => {
+    const data = join(cwd, 'locked');
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, 'gateway.lock'), String(process.pid));
+    const ran = await runIn(cwd, ['migrate', '--pglite', join(data, 'pglite')]);
+    expect(ran).toMatchObject({ code: 1, out: '' });
+    expect(ran.err).toBe(
+      `error: locked/pglite is in use by process ${process.pid} (a gateway or another agentkey command): try again when it has stopped\n`,
+    );
+    expect(existsSync(join(data, 'pglite', 'PG_VERSION'))).toBe(false);
   });
 
   it('a stale gateway.json (its pid is gone) is ignored: the folder itself is looked at', async () => {
