@@ -27,7 +27,7 @@ export const accountsGroup: CommandGroup = {
         cli.print(command, value, () => {
           cli.line(
             renderFields(cli, [
-              ...ceilingFields(info),
+              ...ceilingFields(account, info),
               ['live keys', String(keys)],
               ['live subjects', String(subjects)],
             ]),
@@ -57,10 +57,14 @@ export const accountsGroup: CommandGroup = {
   },
 };
 
-function ceilingFields(info: AccountInfo | null): Array<[string, string]> {
-  if (!info || info.limitCents === null) return [['ceiling', 'none']];
+function ceilingFields(account: string, info: AccountInfo | null): Array<[string, string]> {
+  if (!info || info.limitCents === null)
+    return [
+      ['account', account],
+      ['ceiling', 'none'],
+    ];
   return [
-    ['account', info.accountId],
+    ['account', account],
     ['ceiling', `${money(info.limitCents)}${info.period ? ` per ${info.period}` : ''}`],
     ['used', money(info.usedCents)],
     ['held', money(info.heldCents)],
@@ -70,5 +74,5 @@ function ceilingFields(info: AccountInfo | null): Array<[string, string]> {
 }
 
 function printCeiling(cli: Cli, command: Command, info: AccountInfo): void {
-  cli.print(command, info, () => cli.line(renderFields(cli, ceilingFields(info))));
+  cli.print(command, info, () => cli.line(renderFields(cli, ceilingFields(info.accountId, info))));
 }

@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import type { Cli } from '../cli.js';
 import { CliError } from '../errors.js';
 import * as parse from '../input/parse.js';
-import { budgetText, keyFields, money, scopesText, statusOf, when } from '../output/format.js';
-import { renderFields, renderTable } from '../output/table.js';
+import { budgetText, money, scopesText, statusOf, when } from '../output/format.js';
+import { renderTable } from '../output/table.js';
 import type { CommandGroup } from './group.js';
-import { actor, addRowOptions, changesOf, type RowOptions } from './row-options.js';
+import { actor, addRowOptions, changesOf, printRow, type RowOptions } from './row-options.js';
 
 interface CreateOptions extends Omit<RowOptions, 'budget'> {
   budget?: number;
@@ -64,7 +64,7 @@ export const keysGroup: CommandGroup = {
       .action(async (id: number, _options, command: Command) => {
         const info = await (await cli.store(command)).getKey(id);
         if (!info) throw new CliError(`no key with id ${id}`);
-        cli.print(command, info, () => cli.line(renderFields(cli, keyFields(info, new Date(), cli.colours))));
+        printRow(cli, command, info);
       });
 
     addRowOptions(keys.command('update').description("change a key's name, scopes, budget or expiry"), true)
@@ -74,7 +74,7 @@ export const keysGroup: CommandGroup = {
         const changes = changesOf(options);
         const info = await (await cli.store(command)).update(id, changes, actor(cli.io));
         if (!info) throw new CliError(`no key with id ${id}`);
-        cli.print(command, info, () => cli.line(renderFields(cli, keyFields(info, new Date(), cli.colours))));
+        printRow(cli, command, info);
       });
 
     keys

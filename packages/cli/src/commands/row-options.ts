@@ -1,9 +1,12 @@
-import type { AuditOptions, BudgetPeriod, UpdateOptions } from '@agentkey/core';
+import type { AuditOptions, BudgetPeriod, KeyInfo, UpdateOptions } from '@agentkey/core';
 import { type Command, Option } from 'commander';
+import type { Cli } from '../cli.js';
 import { CliError } from '../errors.js';
 import * as parse from '../input/parse.js';
 import { type Maybe, orNull } from '../input/parse.js';
 import type { Io } from '../io.js';
+import { keyFields } from '../output/format.js';
+import { renderFields } from '../output/table.js';
 
 /** The options a key's or subject's row can be changed by (create and update share them). */
 export interface RowOptions {
@@ -54,4 +57,9 @@ export function changesOf(options: RowOptions): UpdateOptions {
 export function actor(io: Io): AuditOptions {
   const user = io.env.USER ?? io.env.USERNAME;
   return { actor: user ? `cli:${user}` : 'cli' };
+}
+
+/** A key's or subject's row as `show` and `update` print it: its fields, or JSON (never a secret: the store has none). */
+export function printRow(cli: Cli, command: Command, info: KeyInfo): void {
+  cli.print(command, info, () => cli.line(renderFields(cli, keyFields(info, new Date(), cli.colours))));
 }

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
 import * as parse from '../input/parse.js';
-import { budgetText, keyFields, scopesText, statusOf, when } from '../output/format.js';
-import { renderFields, renderTable } from '../output/table.js';
+import { budgetText, scopesText, statusOf, when } from '../output/format.js';
+import { renderTable } from '../output/table.js';
 import type { CommandGroup } from './group.js';
-import { actor, addRowOptions, changesOf, type RowOptions } from './row-options.js';
+import { actor, addRowOptions, changesOf, printRow, type RowOptions } from './row-options.js';
 
 export const subjectsGroup: CommandGroup = {
   name: 'subjects',
@@ -49,7 +49,7 @@ export const subjectsGroup: CommandGroup = {
       .action(async (subject: string, _options, command: Command) => {
         const info = await (await cli.store(command)).getSubject(subject);
         if (!info) throw new CliError(`no subject ${JSON.stringify(subject)}`);
-        cli.print(command, info, () => cli.line(renderFields(cli, keyFields(info, new Date(), cli.colours))));
+        printRow(cli, command, info);
       });
 
     addRowOptions(subjects.command('update').description("change a subject's scopes, budget or expiry"), true)
@@ -59,7 +59,7 @@ export const subjectsGroup: CommandGroup = {
         const changes = changesOf(options);
         const info = await (await cli.store(command)).updateSubject(subject, changes, actor(cli.io));
         if (!info) throw new CliError(`no subject ${JSON.stringify(subject)}`);
-        cli.print(command, info, () => cli.line(renderFields(cli, keyFields(info, new Date(), cli.colours))));
+        printRow(cli, command, info);
       });
 
     subjects

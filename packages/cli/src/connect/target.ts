@@ -28,7 +28,8 @@ export function resolveTarget(options: ConnectionOptions, io: Io, create: boolea
   const { data, pglite } = explicit
     ? pgliteDirOf(options.pglite!, io)
     : { data: defaultDataFolder(io), pglite: `${defaultDataFolder(io)}/pglite` };
-  const shown = relative(io.cwd, pglite) || '.';
+  const near = relative(io.cwd, pglite);
+  const shown = near === '' ? '.' : near.startsWith('..') ? pglite : near;
   const gateway = data ? liveGateway(data) : null;
   if (gateway) {
     const table = tableGiven ?? gateway.table ?? 'sdk_api_keys';
