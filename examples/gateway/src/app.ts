@@ -91,7 +91,9 @@ export function gatewayApp({ ak, verifiers, resource, devIssuer, onError }: AppO
     const id = keyId(req, res);
     if (id === null) return;
     const key = await ak.getKey(id);
-    if (key) res.json(key);
+    // What the ledger says this key spent, next to what its counter says.
+    const ledger = await ak.spend({ keyId: id }, { from: new Date(0), to: new Date(Date.now() + 60_000) });
+    if (key) res.json({ ...key, ledgerCents: ledger.totalCents });
     else res.status(404).json({ error: 'not_found', error_description: `No key ${id}.` });
   });
   app.post('/admin/keys/:id/revoke', admin, async (req, res) => {

@@ -10,7 +10,6 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import Provider from 'oidc-provider';
 
 export const DEV_CLIENT_ID = 'demo-agent';
 export const DEV_SCOPE = 'chat';
@@ -49,6 +48,8 @@ async function loadSecrets(dataDir: string): Promise<{ secrets: Secrets; file: s
 export async function startDevIssuer(dataDir: string, origin: string, resource: string): Promise<DevIssuer> {
   const { secrets, file } = await loadSecrets(dataDir);
   const issuer = `${origin}/oidc`;
+  // Loaded only when the issuer runs: the module warns on import, which a failed start must not print.
+  const { default: Provider } = await import('oidc-provider');
   const provider = new Provider(issuer, {
     clients: [
       {
