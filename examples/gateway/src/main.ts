@@ -16,7 +16,7 @@ import { openDatabase } from './database.js';
 import { mintKeys } from './demo-keys.js';
 import { type DevIssuer, startDevIssuer } from './dev-issuer.js';
 import { openRedis, type RedisParts } from './redis.js';
-import { buildVerifiers } from './verifiers.js';
+import { devVerifier, externalVerifiers } from './verifiers.js';
 
 const cleanups: Array<() => unknown> = [];
 
@@ -51,6 +51,7 @@ async function listen(server: Server, port: number): Promise<number> {
 
 async function start(): Promise<void> {
   const config = readConfig(process.argv.slice(2), process.env, process.cwd());
+  const external = externalVerifiers(config);
   if (config.databaseUrl === null) cleanups.push(lockFolder(config.dataDir));
   const db = await openDatabase(config.databaseUrl, config.dataDir);
   cleanups.push(() => db.close());
@@ -84,7 +85,7 @@ async function start(): Promise<void> {
   const devIssuer: DevIssuer | null = config.devIssuer
     ? await startDevIssuer(config.dataDir, url, url)
     : null;
-  const verifiers = buildVerifiers(config, devIssuer?.issuer ?? null, url);
+  const verifiers = [...(devIssuer ? [devVerifier(devIssuer.issuer, url)] : []), ...external];
   server.on(
     'request',
     gatewayApp({ ak, verifiers, resource: url, devIssuer: () => devIssuer?.handle ?? null, onError }),

@@ -21,7 +21,20 @@ export const FIRST_SEEN: FirstSeenPolicy = {
 
 const LOOPBACK = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\//;
 
-export function buildVerifiers(config: Config, devIssuer: string | null, resource: string): Verifier[] {
+/** The dev issuer's verifier: its subjects keep their namespace whatever port it runs on. */
+export function devVerifier(issuer: string, resource: string): Verifier {
+  return oidcVerifier({
+    issuer,
+    audience: resource,
+    allowInsecureIssuer: true,
+    subjectNamespace: DEV_NAMESPACE,
+    id: 'dev-issuer',
+    firstSeen: FIRST_SEEN,
+  });
+}
+
+/** The IdPs the environment names, built before anything starts: a bad option fails first. */
+export function externalVerifiers(config: Config): Verifier[] {
   const verifiers: Verifier[] = [];
   const named = <T>(variable: string, build: () => T): T => {
     try {
@@ -31,18 +44,6 @@ export function buildVerifiers(config: Config, devIssuer: string | null, resourc
       throw error;
     }
   };
-  if (devIssuer) {
-    verifiers.push(
-      oidcVerifier({
-        issuer: devIssuer,
-        audience: resource,
-        allowInsecureIssuer: true,
-        subjectNamespace: DEV_NAMESPACE,
-        id: 'dev-issuer',
-        firstSeen: FIRST_SEEN,
-      }),
-    );
-  }
   if (config.oidc) {
     const { issuer, audience } = config.oidc;
     verifiers.push(
