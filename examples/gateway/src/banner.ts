@@ -16,12 +16,11 @@ export interface BannerFacts {
   verifiers: readonly string[];
   devIssuer: DevIssuer | null;
   keys: MintedKeys;
-  dataDir: string;
 }
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-export function banner({ url, database, redis, verifiers, devIssuer, keys, dataDir }: BannerFacts): string {
+export function banner({ url, database, redis, verifiers, devIssuer, keys }: BannerFacts): string {
   const auth = (key: string) => `-H ${q(`Authorization: Bearer ${key}`)}`;
   const demo = auth(keys.demo.key);
   const json = `-H 'Content-Type: application/json'`;
@@ -99,7 +98,7 @@ export function banner({ url, database, redis, verifiers, devIssuer, keys, dataD
     'Minted for this run (a secret is shown once: restart for fresh ones; earlier keys keep their budgets):',
     `  demo key  #${keys.demo.id}: ${keys.demo.key}  (scope chat, ${DEMO_KEY.budgetCents}¢ a day, ${rate.requests} calls a minute)`,
     `  admin key #${keys.admin.id}: ${keys.admin.key}  (scope admin; earlier admin keys are revoked at each start)`,
-    ...(keys.earlier > 0 ? [`  ${keys.earlier} demo key(s) from earlier runs are in ${dataDir}`] : []),
+    ...(keys.earlier > 0 ? [`  ${keys.earlier} demo key(s) from earlier runs are in this database`] : []),
     '',
     'Try it (each command copies and pastes as is):',
     '',

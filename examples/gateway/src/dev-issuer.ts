@@ -6,7 +6,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
@@ -33,6 +33,7 @@ export interface DevIssuer {
 
 async function loadSecrets(dataDir: string): Promise<{ secrets: Secrets; file: string }> {
   const file = join(dataDir, 'dev-issuer.json');
+  mkdirSync(dataDir, { recursive: true });
   if (existsSync(file)) return { secrets: JSON.parse(readFileSync(file, 'utf8')) as Secrets, file };
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const secrets: Secrets = {

@@ -111,7 +111,6 @@ async function start(): Promise<void> {
       verifiers: verifiers.map((v) => v.id),
       devIssuer,
       keys,
-      dataDir: config.dataDir,
     }),
   );
 }
