@@ -37,7 +37,7 @@ describe('the main job, as the README starts it', () => {
     }
     expect(existsSync(join(dir, 'gateway.json'))).toBe(false);
     expect(existsSync(join(dir, 'gateway.lock'))).toBe(false);
-  }, 180_000);
+  }, 300_000);
 
   it('finds the same keys and spend after a restart on the same folder', async () => {
     if (!seen) throw new Error('the first run did not finish its walk');
@@ -49,5 +49,5 @@ describe('the main job, as the README starts it', () => {
       expect([0, 'SIGINT']).toContain(await gw.stop(pid));
     }
     expect(existsSync(join(dir, 'gateway.json'))).toBe(false);
-  }, 180_000);
+  }, 300_000);
 });
