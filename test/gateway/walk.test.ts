@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startGateway } from '../support/gateway.js';
 import { checkRestart, type Walked, walkBanner } from '../support/gateway-walk.js';
+import { bannerAsShown, readmeOutput } from '../support/readme-output.js';
 
 /**
  * The README's main command, `npx -y pnpm@10 start -- --port 0 --data <dir>`, in a fresh folder:
@@ -29,6 +30,9 @@ describe('the main job, as the README starts it', () => {
         databaseUrl: null,
         table: 'sdk_api_keys',
       });
+
+      // The README shows this banner as it prints (keys and the folder shortened): it must not drift.
+      expect(bannerAsShown(gw.banner, dir)).toBe(readmeOutput('npx -y pnpm@10 start')?.trimEnd());
 
       seen = await walkBanner(gw);
     } finally {
