@@ -45,56 +45,81 @@ describe('agents and upstream tools, end to end', () => {
     ['an OIDC access token', () => provider.token('agent-oidc', 'tools')],
   ] as const;
 
-  it.each(agents)('%s: list, request, approve, vend, revoke, refused after, all audited in order', async (_, mint) => {
-    const token = await mint();
-    const list = async () => (await h.call('GET', '/tools', token)).body.tools as Array<{ id: string; status: string }>;
+  it.each(agents)(
+    '%s: list, request, approve, vend, revoke, refused after, all audited in order',
+    async (_, mint) => {
+      const token = await mint();
+      const list = async () =>
+        (await h.call('GET', '/tools', token)).body.tools as Array<{ id: string; status: string }>;
 
-    expect((await list()).map((t) => [t.id, t.status])).toEqual([['github', 'none']]);
-    const before = await h.call('GET', '/tools/github/credentials', token);
-    expect(before.status).toBe(403);
-    expect(before.body.error).toBe('no_grant');
+      expect((await list()).map((t) => [t.id, t.status])).toEqual([['github', 'none']]);
+      const before = await h.call('GET', '/tools/github/credentials', token);
+      expect(before.status).toBe(403);
+      expect(before.body.error).toBe('no_grant');
 
-    const asked = await h.call('POST', '/tools/github/request', token, { reason: 'read issues', ttl: '2h', budgetCents: 10 });
-    expect(asked.status).toBe(201);
-    expect(asked.body.request).toMatchObject({ toolId: 'github', status: 'pending', reason: 'read issues' });
-    const requestId = asked.body.request.id as number;
-    const agentId = asked.body.request.agentId as number;
-    expect((await list())[0]!.status).toBe('pending');
-    expect((await h.call('GET', '/tools/github/credentials', token)).body.error).toBe('no_grant');
+      const asked = await h.call('POST', '/tools/github/request', token, {
+        reason: 'read issues',
+        ttl: '2h',
+        budgetCents: 10,
+      });
+      expect(asked.status).toBe(201);
+      expect(asked.body.request).toMatchObject({
+        toolId: 'github',
+        status: 'pending',
+        reason: 'read issues',
+      });
+      const requestId = asked.body.request.id as number;
+      const agentId = asked.body.request.agentId as number;
+      expect((await list())[0]!.status).toBe('pending');
+      expect((await h.call('GET', '/tools/github/credentials', token)).body.error).toBe('no_grant');
 
-    const approved = await h.call('POST', `/admin/requests/${requestId}/approve`, admin, {
-      expiresIn: '1h',
-      budgetCents: 5,
-      methods: ['GET'],
-    });
-    expect(approved.status).toBe(200);
-    expect(approved.body.grant).toMatchObject({ status: 'granted', methods: ['GET'], budgetCents: 5, decidedBy: expect.stringMatching(/^key:\d+$/) });
-    expect((await list())[0]!.status).toBe('granted');
+      const approved = await h.call('POST', `/admin/requests/${requestId}/approve`, admin, {
+        expiresIn: '1h',
+        budgetCents: 5,
+        methods: ['GET'],
+      });
+      expect(approved.status).toBe(200);
+      expect(approved.body.grant).toMatchObject({
+        status: 'granted',
+        methods: ['GET'],
+        budgetCents: 5,
+        decidedBy: expect.stringMatching(/^key:\d+$/),
+      });
+      expect((await list())[0]!.status).toBe('granted');
 
-    const vended = await h.call('GET', '/tools/github/credentials', token);
-    expect(vended.status).toBe(200);
-    expect(vended.body).toMatchObject({ tool: 'github', secret, header: 'authorization', value: `Bearer ${secret}`, chargedCents: 1 });
-    expect(vended.headers.get('cache-control')).toBe('no-store');
-    expect(vended.headers.get('pragma')).toBe('no-cache');
-    // The secret is in the vend answer only: never in a list.
-    expect(JSON.stringify(await list())).not.toContain(secret);
+      const vended = await h.call('GET', '/tools/github/credentials', token);
+      expect(vended.status).toBe(200);
+      expect(vended.body).toMatchObject({
+        tool: 'github',
+        secret,
+        header: 'authorization',
+        value: `Bearer ${secret}`,
+        chargedCents: 1,
+      });
+      expect(vended.headers.get('cache-control')).toBe('no-store');
+      expect(vended.headers.get('pragma')).toBe('no-cache');
+      // The secret is in the vend answer only: never in a list.
+      expect(JSON.stringify(await list())).not.toContain(secret);
 
-    const revoked = await h.call('POST', `/admin/grants/${requestId}/revoke`, admin);
-    expect(revoked.status).toBe(200);
-    const after = await h.call('GET', '/tools/github/credentials', token);
-    expect([after.status, after.body.error]).toEqual([403, 'no_grant']);
-    expect(JSON.stringify(after.body)).not.toContain(secret);
-    expect((await list())[0]!.status).toBe('revoked');
+      const revoked = await h.call('POST', `/admin/grants/${requestId}/revoke`, admin);
+      expect(revoked.status).toBe(200);
+      const after = await h.call('GET', '/tools/github/credentials', token);
+      expect([after.status, after.body.error]).toEqual([403, 'no_grant']);
+      expect(JSON.stringify(after.body)).not.toContain(secret);
+      expect((await list())[0]!.status).toBe('revoked');
 
-    const audit = await h.access.audit({ agentId });
-    expect(audit.map((r) => [r.action, r.actor.kind, r.toolId])).toEqual([
-      ['request.created', 'agent', 'github'],
-      ['request.approved', 'human', 'github'],
-      ['credential.vended', 'agent', 'github'],
-      ['grant.revoked', 'human', 'github'],
-    ]);
-    expect(JSON.stringify(audit)).not.toContain(secret);
-    const overHttp = await h.call('GET', `/admin/audit?agentId=${agentId}&toolId=github`, admin);
-    expect(overHttp.body.audit.map((r: { action: string }) => r.action)).toEqual(audit.map((r) => r.action));
-  });
+      const audit = await h.access.audit({ agentId });
+      expect(audit.map((r) => [r.action, r.actor.kind, r.toolId])).toEqual([
+        ['request.created', 'agent', 'github'],
+        ['request.approved', 'human', 'github'],
+        ['credential.vended', 'agent', 'github'],
+        ['grant.revoked', 'human', 'github'],
+      ]);
+      expect(JSON.stringify(audit)).not.toContain(secret);
+      const overHttp = await h.call('GET', `/admin/audit?agentId=${agentId}&toolId=github`, admin);
+      expect(overHttp.body.audit.map((r: { action: string }) => r.action)).toEqual(
+        audit.map((r) => r.action),
+      );
+    },
+  );
 });

@@ -22,17 +22,89 @@ describe('refusals over HTTP', () => {
   it.each([
     ['unknown tool', 'POST', '/tools/linear/request', { reason: 'x' }, 404, 'unknown_tool', /no tool linear/],
     ['bad tool id', 'POST', '/tools/Bad!Id/request', { reason: 'x' }, 400, 'bad_request', /tool id must be/],
-    ['bad ttl', 'POST', '/tools/github/request', { reason: 'x', ttl: '10 years' }, 400, 'bad_request', /ttl must be a duration/],
-    ['zero ttl', 'POST', '/tools/github/request', { reason: 'x', ttl: '0s' }, 400, 'bad_request', /ttl must be a duration/],
-    ['negative budget', 'POST', '/tools/github/request', { reason: 'x', budgetCents: -1 }, 400, 'bad_request', /budgetCents must be a number of cents/],
+    [
+      'bad ttl',
+      'POST',
+      '/tools/github/request',
+      { reason: 'x', ttl: '10 years' },
+      400,
+      'bad_request',
+      /ttl must be a duration/,
+    ],
+    [
+      'zero ttl',
+      'POST',
+      '/tools/github/request',
+      { reason: 'x', ttl: '0s' },
+      400,
+      'bad_request',
+      /ttl must be a duration/,
+    ],
+    [
+      'negative budget',
+      'POST',
+      '/tools/github/request',
+      { reason: 'x', budgetCents: -1 },
+      400,
+      'bad_request',
+      /budgetCents must be a number of cents/,
+    ],
     ['missing reason', 'POST', '/tools/github/request', {}, 400, 'bad_request', /reason is required/],
-    ['blank reason', 'POST', '/tools/github/request', { reason: '   ' }, 400, 'bad_request', /reason is required/],
-    ['body not an object', 'POST', '/tools/github/request', '[1]', 400, 'bad_request', /JSON object|reason is required/],
-    ['vend of an unknown tool', 'GET', '/tools/linear/credentials', undefined, 404, 'unknown_tool', /no tool linear/],
+    [
+      'blank reason',
+      'POST',
+      '/tools/github/request',
+      { reason: '   ' },
+      400,
+      'bad_request',
+      /reason is required/,
+    ],
+    [
+      'body not an object',
+      'POST',
+      '/tools/github/request',
+      '[1]',
+      400,
+      'bad_request',
+      /JSON object|reason is required/,
+    ],
+    [
+      'vend of an unknown tool',
+      'GET',
+      '/tools/linear/credentials',
+      undefined,
+      404,
+      'unknown_tool',
+      /no tool linear/,
+    ],
     ['vend of a bad id', 'GET', '/tools/..%2f/credentials', undefined, 400, 'bad_request', /tool id must be/],
-    ['suggestion without url', 'POST', '/tools/suggest', { name: 'Linear', reason: 'x' }, 400, 'bad_request', /url must be an http/],
-    ['permit for a bad action', 'POST', '/permits', { action: 'github' }, 400, 'bad_request', /action must be tool:action/],
-    ['permit with a long ttl', 'POST', '/permits', { action: 'github:repos.read', ttl: '2h' }, 400, 'bad_request', /ttl must be a duration from 1s to 15m/],
+    [
+      'suggestion without url',
+      'POST',
+      '/tools/suggest',
+      { name: 'Linear', reason: 'x' },
+      400,
+      'bad_request',
+      /url must be an http/,
+    ],
+    [
+      'permit for a bad action',
+      'POST',
+      '/permits',
+      { action: 'github' },
+      400,
+      'bad_request',
+      /action must be tool:action/,
+    ],
+    [
+      'permit with a long ttl',
+      'POST',
+      '/permits',
+      { action: 'github:repos.read', ttl: '2h' },
+      400,
+      'bad_request',
+      /ttl must be a duration from 1s to 15m/,
+    ],
   ] as const)('%s → %s %s', async (_, method, path, body, status, code, message) => {
     const res = await h.call(method, path, agent, body);
     expect([res.status, res.body.error]).toEqual([status, code]);
@@ -55,9 +127,18 @@ describe('refusals over HTTP', () => {
     const child = await h.ak.create({ accountId: 'acme', scopes: ['access:admin'], poolParentId: self.id });
     const viaChild = await h.call('POST', `/admin/requests/${id}/approve`, child.key, {});
     expect([viaChild.status, viaChild.body.error]).toEqual([403, 'self_approval']);
-    expect((await h.call('POST', `/admin/requests/${id}/deny`, self.key, {})).body.error).toBe('self_approval');
+    expect((await h.call('POST', `/admin/requests/${id}/deny`, self.key, {})).body.error).toBe(
+      'self_approval',
+    );
     // The store call refuses the same way (the console and the CLI use it).
-    const caller = { kind: 'key' as const, id: self.id, subject: null, accountId: 'acme', scopes: ['access:admin'], expiresAt: null };
+    const caller = {
+      kind: 'key' as const,
+      id: self.id,
+      subject: null,
+      accountId: 'acme',
+      scopes: ['access:admin'],
+      expiresAt: null,
+    };
     const direct = await h.access.approve(id, { actor: { kind: 'human', id: 'x' }, caller });
     expect(direct).toMatchObject({ ok: false, code: 'self_approval' });
     // Still pending: another admin can decide it.
@@ -74,7 +155,11 @@ describe('refusals over HTTP', () => {
       const res = await h.call(post ? 'POST' : 'GET', path, unrestricted, post ? {} : undefined);
       expect([res.status, res.body.error]).toEqual([403, 'not_admin']);
     }
-    expect((await h.call('GET', '/admin/requests?status=pending', admin)).body.requests.map((r: { id: number }) => r.id)).toContain(id);
+    expect(
+      (await h.call('GET', '/admin/requests?status=pending', admin)).body.requests.map(
+        (r: { id: number }) => r.id,
+      ),
+    ).toContain(id);
   });
 
   it('approval narrows: methods outside the tool are a 400, a decided request a 409', async () => {
@@ -94,7 +179,11 @@ describe('refusals over HTTP', () => {
     let last: { body: { summary: string; suggestion: { agents: number } } } | undefined;
     for (let i = 0; i < 3; i++) {
       const { key } = await h.ak.create({ accountId: 'acme' });
-      last = await h.call('POST', '/tools/suggest', key, { name: i === 1 ? 'linear' : 'Linear', url: 'https://linear.app', reason: `issue ${i}` });
+      last = await h.call('POST', '/tools/suggest', key, {
+        name: i === 1 ? 'linear' : 'Linear',
+        url: 'https://linear.app',
+        reason: `issue ${i}`,
+      });
     }
     // The same agent twice still counts once.
     expect(last!.body.summary).toBe('3 agents want Linear');

@@ -49,8 +49,16 @@ export interface Harness {
   db: TestDb;
   ak: AgentKey;
   access: Access;
+  /** The key ring the harness's Access seals with. */
+  secretKeys: string;
   origin: string;
-  call(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }>;
+  call(
+    method: string,
+    path: string,
+    token: string,
+    body?: unknown,
+  // biome-ignore lint/suspicious/noExplicitAny: a JSON reply, checked field by field with expect
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
 
@@ -59,7 +67,8 @@ export async function startHarness(
   options: { verifiers?: Verifier[]; access?: Partial<AccessOptions> } = {},
 ): Promise<Harness> {
   const { db, ak } = await openStore('postgres');
-  const access = new Access({ ak, pool: db.pool, secretKeys: `k1:${keyB64()}`, ...options.access });
+  const secretKeys = `k1:${keyB64()}`;
+  const access = new Access({ ak, pool: db.pool, secretKeys, ...options.access });
   await access.migrate();
   const app = express();
   const auth = agentKeyAuth({ agentKey: ak, verifiers: options.verifiers ?? [], onError: () => {} });
@@ -72,6 +81,7 @@ export async function startHarness(
     db,
     ak,
     access,
+    secretKeys,
     origin,
     async call(method, path, token, body) {
       const res = await fetch(`${origin}${path}`, {
@@ -99,7 +109,12 @@ export async function startHarness(
 }
 
 /** A GitHub-like tool on `upstream`, with a secret set. */
-export async function addTool(access: Access, upstream: Upstream, id = 'github', extra: Record<string, unknown> = {}) {
+export async function addTool(
+  access: Access,
+  upstream: Upstream,
+  id = 'github',
+  extra: Record<string, unknown> = {},
+) {
   const defined = await access.defineTool(
     {
       id,

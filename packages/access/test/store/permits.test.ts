@@ -1,0 +1,90 @@
+import type { Caller } from '@agentkey/access';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ADMIN,
+  addTool,
+  type Harness,
+  startHarness,
+  startUpstream,
+  type Upstream,
+} from '../support/setup.js';
+
+describe('permit slips', () => {
+  let h: Harness;
+  let upstream: Upstream;
+  let parent: { key: string; id: number };
+  let caller: Caller;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    upstream = await startUpstream();
+    await addTool(h.access, upstream);
+    parent = await h.ak.create({ accountId: 'acme', budgetCents: 20 });
+    caller = { kind: 'key', id: parent.id, subject: null, accountId: 'acme', scopes: null, expiresAt: null };
+  });
+  afterAll(async () => {
+    await h?.close();
+    await upstream?.close();
+  });
+
+  it('need a live grant of the tool first', async () => {
+    const refused = await h.access.mintPermit(caller, 'github:repos.read', { ttl: '10s' });
+    expect(refused).toMatchObject({ ok: false, code: 'no_grant' });
+    const asked = await h.access.request(caller, 'github', { reason: 'slips' });
+    expect(asked.ok && (await h.access.approve(asked.request.id, { actor: ADMIN })).ok).toBe(true);
+  });
+
+  it('withAgentKey mints a child on the parent pool for seconds, refused off the proxy, revoked when fn settles', async () => {
+    let seen: { key: string; id: number } | undefined;
+    const result = await h.access.withAgentKey(
+      caller,
+      'github:repos.read',
+      { ttl: '10s', budgetCents: 5 },
+      async (permit) => {
+        seen = permit;
+        expect(permit.action).toBe('github:repos.read');
+        expect(new Date(permit.expiresAt).getTime() - Date.now()).toBeLessThanOrEqual(10_000);
+        const info = await h.ak.getKey(permit.id);
+        expect(info).toMatchObject({ poolParentId: parent.id, scopes: [], budget: { limitCents: 5 } });
+        // A slip is for the proxy only: the vend and the other agent routes refuse it.
+        const vend = await h.call('GET', '/tools/github/credentials', permit.key);
+        expect([vend.status, vend.body.error]).toEqual([403, 'permit_only_proxy']);
+        expect((await h.call('GET', '/tools', permit.key)).body.error).toBe('permit_only_proxy');
+        expect(
+          (await h.call('POST', '/permits', permit.key, { action: 'github:repos.read' })).body.error,
+        ).toBe('permit_only_proxy');
+        return 'done';
+      },
+    );
+    expect(result).toBe('done');
+    expect((await h.ak.getKey(seen!.id))?.revokedAt).toBeInstanceOf(Date);
+    const audit = (await h.access.audit({ agentId: parent.id })).map((r) => r.action);
+    expect(audit.slice(-2)).toEqual(['permit.minted', 'permit.revoked']);
+  });
+
+  it('is revoked even when fn throws', async () => {
+    let id = 0;
+    await expect(
+      h.access.withAgentKey(caller, 'github:repos.read', { ttl: '5s' }, (permit) => {
+        id = permit.id;
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect((await h.ak.getKey(id))?.revokedAt).toBeInstanceOf(Date);
+  });
+
+  it('over HTTP: POST /permits mints (no-store), DELETE /permits/:id revokes; unknown actions are 400s', async () => {
+    const minted = await h.call('POST', '/permits', parent.key, { action: 'github:repos.read', ttl: '10s' });
+    expect(minted.status).toBe(201);
+    expect(minted.headers.get('cache-control')).toBe('no-store');
+    const unknown = await h.call('POST', '/permits', parent.key, { action: 'github:repos.delete' });
+    expect([unknown.status, unknown.body.error_description]).toEqual([
+      400,
+      'tool github has no action repos.delete',
+    ]);
+    const revoked = await h.call('DELETE', `/permits/${minted.body.permit.id}`, parent.key);
+    expect(revoked.body).toEqual({ revoked: true });
+    const again = await h.call('DELETE', `/permits/${minted.body.permit.id}`, parent.key);
+    expect(again.body).toEqual({ revoked: false });
+  });
+});
