@@ -45,6 +45,13 @@ export async function startUpstream(
   };
 }
 
+export interface Reply {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: a JSON reply, checked field by field with expect
+  body: any;
+  headers: Headers;
+}
+
 export interface Harness {
   db: TestDb;
   ak: AgentKey;
@@ -52,13 +59,7 @@ export interface Harness {
   /** The key ring the harness's Access seals with. */
   secretKeys: string;
   origin: string;
-  call(
-    method: string,
-    path: string,
-    token: string,
-    body?: unknown,
-  // biome-ignore lint/suspicious/noExplicitAny: a JSON reply, checked field by field with expect
-  ): Promise<{ status: number; body: any; headers: Headers }>;
+  call(method: string, path: string, token: string, body?: unknown): Promise<Reply>;
   close(): Promise<void>;
 }
 
