@@ -57,8 +57,8 @@ const attack = fc.oneof(
 
 /** What the upstream would make of the path after one more decode, in the worst reading. */
 function worstReadings(pathname: string): string[] {
-  const once = pathname.replace(/%[0-9A-F]{2}/gi, (escape) =>
-    String.fromCharCode(Number.parseInt(escape.slice(1), 16)),
+  const once = pathname.replace(/%[0-9A-F]{2}/gi, (encoded) =>
+    String.fromCharCode(Number.parseInt(encoded.slice(1), 16)),
   );
   return [pathname, once, once.replaceAll('\\', '/'), once.normalize('NFKC')];
 }
