@@ -12,7 +12,9 @@ export {
   type AccessRefusal,
   type AccessResult,
 } from './errors.js';
+export { DEFAULT_PROXY_LIMITS } from './http/proxy-route.js';
 export { type AccessRoutesOptions, accessRoutes } from './http/routes.js';
+export type { ProxyCode, ProxyLimits } from './proxy/index.js';
 export {
   postgresLimiter,
   type RateLimiter,

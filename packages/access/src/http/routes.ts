@@ -1,9 +1,11 @@
 import express, { type RequestHandler, type Router } from 'express';
 import type { Access } from '../access.js';
 import { AccessConfigError } from '../errors.js';
+import type { ProxyLimits } from '../proxy/index.js';
 import { adminRoutes } from './admin-routes.js';
 import { agentRoutes } from './agent-routes.js';
 import type { ErrorReporter } from './answer.js';
+import { DEFAULT_PROXY_LIMITS, proxyRoute } from './proxy-route.js';
 
 export interface AccessRoutesOptions {
   access: Access;
@@ -16,11 +18,14 @@ export interface AccessRoutesOptions {
   onError?: ErrorReporter;
   /** JSON body limit of the agent and admin routes (the proxy streams its own). Default 64kb. */
   bodyLimit?: string;
+  /** The proxy's bounds: quiet time, request and response sizes, whole exchange (DEFAULT_PROXY_LIMITS). */
+  proxyLimits?: Partial<ProxyLimits>;
 }
 
 /**
  * An Express router for agents and approvers: `GET /tools`, `POST /tools/suggest`,
- * `POST /tools/:id/request`, `GET /tools/:id/credentials`, `POST|DELETE /permits`, and `/admin/…`.
+ * `POST /tools/:id/request`, `GET /tools/:id/credentials`, `POST|DELETE /permits`, `ANY /proxy/:tool/*`
+ * and `/admin/…`.
  */
 export function accessRoutes(options: AccessRoutesOptions): Router {
   const {
@@ -36,6 +41,8 @@ export function accessRoutes(options: AccessRoutesOptions): Router {
     throw new AccessConfigError('accessRoutes: onError must be a function', 'onError');
   const router = express.Router();
   router.use(auth);
+  // Before any body parser: the proxy streams the agent's body to the tool.
+  proxyRoute(router, access, { ...DEFAULT_PROXY_LIMITS, ...options.proxyLimits }, onError);
   const json = express.json({ limit: options.bodyLimit ?? '64kb' });
   const body = express.Router();
   body.use(json);

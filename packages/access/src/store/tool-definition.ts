@@ -9,6 +9,8 @@ import {
   checkToolId,
   checkUrl,
 } from '../input.js';
+import { assertToolRoute } from '../proxy/index.js';
+import { prefixAllows } from '../proxy/route.js';
 
 /** What an admin says of a tool; its secret is set apart (`setSecret`), never listed back. */
 export interface ToolDefinition {
@@ -86,29 +88,28 @@ export function checkTool(def: unknown): AccessResult<{ tool: CheckedTool }> {
     if (!p.ok) return refuse('bad_request', p.message);
     if (
       !m.value.every((x) => methods.value.includes(x)) ||
-      !p.value.every((x) => underAny(x, prefixes.value))
+      !p.value.every((x) => prefixes.value.some((prefix) => prefixAllows(prefix, x)))
     ) {
       return refuse('bad_request', `actions.${action} may only narrow the tool's methods and paths`);
     }
     actions[action] = { methods: m.value, pathPrefixes: p.value };
   }
-  return {
-    ok: true,
-    tool: {
-      id: id.value,
-      name: name.value,
-      baseUrl: base.value,
-      secretHeader: shown.value.header,
-      secretTemplate: shown.value.template,
-      methods: methods.value,
-      pathPrefixes: prefixes.value,
-      actions,
-      costCents: cost.value,
-    },
+  const tool: CheckedTool = {
+    id: id.value,
+    name: name.value,
+    baseUrl: base.value,
+    secretHeader: shown.value.header,
+    secretTemplate: shown.value.template,
+    methods: methods.value,
+    pathPrefixes: prefixes.value,
+    actions,
+    costCents: cost.value,
   };
-}
-
-/** Whether `path` lies under one of `prefixes` (a prefix ending in / covers everything below it). */
-export function underAny(path: string, prefixes: readonly string[]): boolean {
-  return prefixes.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
+  try {
+    // The proxy's own check of a route, at save time: a tool it would refuse is never stored.
+    assertToolRoute({ toolId: tool.id, ...tool });
+  } catch (error) {
+    return refuse('bad_request', (error as Error).message);
+  }
+  return { ok: true, tool };
 }
