@@ -1,6 +1,6 @@
 import { oidcVerifier } from '@agentkey/oidc';
 import { type OidcProviderStandIn, startOidcProvider } from '@agentkey/test-support/oidc-provider.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addTool, type Harness, startHarness, startUpstream, type Upstream } from '../support/setup.js';
 
 const API = 'https://api.example.test';
@@ -46,7 +46,7 @@ describe('agents and upstream tools, end to end', () => {
   ] as const;
 
   it.each(agents)(
-    '%s: list, request, approve, vend, revoke, refused after, all audited in order',
+    '%s: list, request, approve, vend, proxy, revoke, refused after, all audited in order',
     async (_, mint) => {
       const token = await mint();
       const list = async () =>
