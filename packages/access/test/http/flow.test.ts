@@ -101,10 +101,30 @@ describe('agents and upstream tools, end to end', () => {
       // The secret is in the vend answer only: never in a list.
       expect(JSON.stringify(await list())).not.toContain(secret);
 
+      // The proxy: the upstream gets the tool's secret, never the agent's token; the agent never sees it.
+      const proxied = await h.call('GET', '/proxy/github/repos/acme/widgets?page=2', token);
+      expect(proxied.status).toBe(200);
+      expect(proxied.body).toMatchObject({ path: '/api/repos/acme/widgets?page=2', method: 'GET' });
+      const seen = upstream.seen.at(-1)!;
+      expect(seen.headers.authorization).toBe(`Bearer ${secret}`);
+      expect(JSON.stringify(seen.headers)).not.toContain(token);
+      expect(JSON.stringify([proxied.body, [...proxied.headers]])).not.toContain(secret);
+      // Its audit row is written once the answer has streamed back.
+      await vi.waitFor(async () =>
+        expect((await h.access.audit({ agentId })).map((r) => r.action)).toContain('proxy.called'),
+      );
+      // Narrowed to GET at approval: a POST is refused before the upstream sees it.
+      const count = upstream.seen.length;
+      const post = await h.call('POST', '/proxy/github/repos/acme/widgets', token, { x: 1 });
+      expect([post.status, post.body.error]).toEqual([405, 'method_not_allowed']);
+      expect(upstream.seen.length).toBe(count);
+
       const revoked = await h.call('POST', `/admin/grants/${requestId}/revoke`, admin);
       expect(revoked.status).toBe(200);
       const after = await h.call('GET', '/tools/github/credentials', token);
       expect([after.status, after.body.error]).toEqual([403, 'no_grant']);
+      const proxiedAfter = await h.call('GET', '/proxy/github/repos/acme/widgets', token);
+      expect([proxiedAfter.status, proxiedAfter.body.error]).toEqual([403, 'no_grant']);
       expect(JSON.stringify(after.body)).not.toContain(secret);
       expect((await list())[0]!.status).toBe('revoked');
 
@@ -113,8 +133,22 @@ describe('agents and upstream tools, end to end', () => {
         ['request.created', 'agent', 'github'],
         ['request.approved', 'human', 'github'],
         ['credential.vended', 'agent', 'github'],
+        ['proxy.called', 'agent', 'github'],
+        ['proxy.called', 'agent', 'github'],
         ['grant.revoked', 'human', 'github'],
       ]);
+      expect(audit[3]!.detail).toMatchObject({
+        method: 'GET',
+        path: '/api/repos/acme/widgets',
+        status: 200,
+        costCents: 1,
+      });
+      expect(audit[4]!.detail).toMatchObject({
+        method: 'POST',
+        status: 405,
+        code: 'method_not_allowed',
+        costCents: 0,
+      });
       expect(JSON.stringify(audit)).not.toContain(secret);
       const overHttp = await h.call('GET', `/admin/audit?agentId=${agentId}&toolId=github`, admin);
       expect(overHttp.body.audit.map((r: { action: string }) => r.action)).toEqual(
