@@ -1,5 +1,6 @@
 import { type AgentKey, type Credential, type Queryable, tableNames } from '@agentkey/core';
-import type { AccessContext, Actor, Caller } from './context.js';
+import type { Actor, Caller } from './caller.js';
+import type { AccessContext } from './context.js';
 import { AccessConfigError, type AccessResult } from './errors.js';
 import { postgresLimiter, type RateLimiter } from './rate/limiter.js';
 import { checkRates, type RateKind, type RateLimits } from './rate/rules.js';

@@ -4,7 +4,7 @@
  * an append-only audit log and rate limits.
  */
 export { Access, type AccessOptions, AccessRefusalError } from './access.js';
-export type { Actor, Caller } from './context.js';
+export type { Actor, Caller } from './caller.js';
 export {
   ACCESS_CODES,
   type AccessCode,

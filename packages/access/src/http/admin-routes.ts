@@ -1,6 +1,6 @@
 import type { Request, Router } from 'express';
 import type { Access } from '../access.js';
-import { type Actor, agentLabel, type Caller } from '../context.js';
+import { type Actor, agentLabel, type Caller } from '../caller.js';
 import { ADMIN_SCOPE, type Approver } from '../store/decisions.js';
 import { type ErrorReporter, guard, sendRefusal } from './answer.js';
 

@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import type { Access } from '../access.js';
-import type { Caller } from '../context.js';
+import type { Caller } from '../caller.js';
 import type { RateKind } from '../rate/rules.js';
 import { readSlip } from '../store/slips.js';
 import { credentialOf, type ErrorReporter, guard, sendRefusal } from './answer.js';

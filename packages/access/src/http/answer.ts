@@ -1,6 +1,6 @@
 import { AgentKeyInputError, type Credential } from '@agentkey/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Caller } from '../context.js';
+import type { Caller } from '../caller.js';
 import { ACCESS_CODES, type AccessRefusal } from '../errors.js';
 
 export type ErrorReporter = (error: unknown, context: string) => void;

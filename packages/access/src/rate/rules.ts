@@ -1,4 +1,4 @@
-import type { Caller } from '../context.js';
+import type { Caller } from '../caller.js';
 import { type AccessRefusal, refuse } from '../errors.js';
 import type { RateLimiter, WindowLimit } from './limiter.js';
 

@@ -1,4 +1,5 @@
-import type { AccessContext, Actor } from '../context.js';
+import type { Actor } from '../caller.js';
+import type { AccessContext } from '../context.js';
 
 /** What the audit log records: actions, never bodies or secrets. */
 export type AuditAction =

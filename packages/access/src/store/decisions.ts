@@ -1,4 +1,5 @@
-import type { AccessContext, Actor, Caller } from '../context.js';
+import type { Actor, Caller } from '../caller.js';
+import type { AccessContext } from '../context.js';
 import { type AccessResult, refuse } from '../errors.js';
 import { checkCents, checkMethods, checkRate, checkText, checkTtl, toMicros } from '../input.js';
 import { auditInsert, auditParams } from './audit.js';

@@ -1,5 +1,5 @@
 import type { Credential } from '@agentkey/core';
-import { agentActor, type Caller } from '../context.js';
+import { agentActor, type Caller } from '../caller.js';
 import { type AccessRefusal, refuse } from '../errors.js';
 import { checkToolId } from '../input.js';
 import { checkProxyRequest, type ProxyOutcome, type ProxyRefusal, type ToolRoute } from '../proxy/index.js';

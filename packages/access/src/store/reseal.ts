@@ -1,4 +1,5 @@
-import type { AccessContext, Actor } from '../context.js';
+import type { Actor } from '../caller.js';
+import type { AccessContext } from '../context.js';
 import { seal } from '../secrets/seal.js';
 import { auditInsert, auditParams } from './audit.js';
 import { listToolRows, openSecret } from './tools.js';

@@ -1,4 +1,5 @@
-import { type AccessContext, agentActor, agentLabel, type Caller } from '../context.js';
+import { agentActor, agentLabel, type Caller } from '../caller.js';
+import type { AccessContext } from '../context.js';
 import { type AccessResult, refuse } from '../errors.js';
 import { checkText, checkUrl } from '../input.js';
 import { auditInsert, auditParams } from './audit.js';

@@ -1,4 +1,5 @@
-import type { AccessContext, Actor } from '../context.js';
+import type { Actor } from '../caller.js';
+import type { AccessContext } from '../context.js';
 import { type AccessResult, refuse } from '../errors.js';
 import { checkToolId, toMicros } from '../input.js';
 import { open, type Sealed, seal } from '../secrets/seal.js';

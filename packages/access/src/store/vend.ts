@@ -1,5 +1,6 @@
 import type { Credential } from '@agentkey/core';
-import { type AccessContext, agentActor, type Caller } from '../context.js';
+import { agentActor, type Caller } from '../caller.js';
+import type { AccessContext } from '../context.js';
 import { type AccessResult, refuse } from '../errors.js';
 import { checkToolId } from '../input.js';
 import type { RateLimiter } from '../rate/limiter.js';
