@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { redirectLocation } from './redirect.js';
 import { agentHeaders } from './response-headers.js';
 import type { ParsedRoute } from './route.js';
+import { scrubber } from './scrub.js';
 import { type ProxyCode, type ProxyLimits, type ProxyOutcome, refuse } from './types.js';
 
 export interface Exchange {
@@ -132,6 +133,11 @@ export function exchange(x: Exchange): Promise<ProxyOutcome> {
         fail('upstream_error', 'the upstream answered a status or header that cannot be passed on');
         return;
       }
+      // An encoded body cannot be read for the secret; we asked for identity, so that is rare.
+      const encoding = String(answer.headers['content-encoding'] ?? 'identity')
+        .trim()
+        .toLowerCase();
+      const scrub = encoding === 'identity' ? scrubber(x.forms) : undefined;
       answer.on('data', (chunk: Buffer) => {
         responseBytes += chunk.length;
         touch();
@@ -139,7 +145,7 @@ export function exchange(x: Exchange): Promise<ProxyOutcome> {
           fail('response_too_large', `the upstream's answer is over ${cap} bytes`);
           return;
         }
-        if (!res.write(chunk)) answer.pause();
+        if (!res.write(scrub ? scrub.push(chunk) : chunk)) answer.pause();
       });
       res.on('drain', () => {
         touch();
@@ -150,7 +156,7 @@ export function exchange(x: Exchange): Promise<ProxyOutcome> {
           fail('upstream_error', 'the upstream broke off its answer');
           return;
         }
-        res.end();
+        res.end(scrub?.flush());
       });
       answer.on('aborted', () => fail('upstream_error', 'the upstream broke off its answer'));
       answer.on('error', () => fail('upstream_error', 'the upstream broke off its answer'));

@@ -45,6 +45,7 @@ describe('upstreamHeaders', () => {
       headers: {
         accept: ['application/json', 'text/plain'],
         host: '127.0.0.1:4000',
+        'accept-encoding': 'identity',
         authorization: `Bearer ${SECRET}`,
       },
     });

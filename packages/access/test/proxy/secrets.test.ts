@@ -51,6 +51,34 @@ describe('the secret never reaches the agent', () => {
     expect(JSON.stringify(proxy.outcomes)).not.toContain(SECRET);
   });
 
+  it('not through an upstream that echoes our request headers in its body (masked, length kept)', async () => {
+    const tool = keep(
+      await upstream((req, res) => {
+        const body = Buffer.from(JSON.stringify({ headers: req.headers }));
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+        // Byte by byte through the secret, so it is split across many chunks.
+        const at = body.indexOf('sk_live_');
+        res.write(body.subarray(0, at));
+        let i = at;
+        const drip = () => {
+          if (i >= at + SECRET.length) return res.end(body.subarray(i));
+          res.write(body.subarray(i, ++i), drip);
+        };
+        drip();
+      }),
+    );
+    const proxy = keep(await gateway(route(`${tool.url}/api/`)));
+    const answer = await fetch(`${proxy.url}/proxy/tool/repos/x`, {
+      headers: { 'accept-encoding': 'gzip, br' },
+    });
+    const text = await answer.text();
+    expect(tool.seen[0]!.headers['accept-encoding']).toBe('identity');
+    // The presented form ('Bearer <secret>') is one of the masked forms, so the whole value goes.
+    expect(JSON.parse(text).headers.authorization).toBe('*'.repeat(`Bearer ${SECRET}`.length));
+    expect(text.length).toBe(Number(answer.headers.get('content-length')));
+    expect(leaks(text)).toEqual([]);
+  });
+
   it('not in any refusal, whatever went wrong', async () => {
     const other = keep(await upstream((_req, res) => res.end()));
     const tool = keep(
