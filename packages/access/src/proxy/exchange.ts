@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { readableBody } from './body.js';
 import { redirectLocation } from './redirect.js';
 import { agentHeaders } from './response-headers.js';
 import type { ParsedRoute } from './route.js';
@@ -127,37 +128,40 @@ export function exchange(x: Exchange): Promise<ProxyOutcome> {
         fail('response_too_large', `the upstream's answer is over ${cap} bytes`);
         return;
       }
+      const body = readableBody(answer, headers, req.method === 'HEAD' || status === 204 || status === 304);
+      if (body === null) {
+        fail('upstream_error', 'the upstream answered in a content coding the secret check cannot read');
+        return;
+      }
       try {
         res.writeHead(status, headers);
       } catch {
         fail('upstream_error', 'the upstream answered a status or header that cannot be passed on');
         return;
       }
-      // An encoded body cannot be read for the secret; we asked for identity, so that is rare.
-      const encoding = String(answer.headers['content-encoding'] ?? 'identity')
-        .trim()
-        .toLowerCase();
-      const scrub = encoding === 'identity' ? scrubber(x.forms) : undefined;
-      answer.on('data', (chunk: Buffer) => {
+      const scrub = scrubber(x.forms);
+      // Counted as decoded: a small compressed answer cannot unpack past the cap.
+      body.on('data', (chunk: Buffer) => {
         responseBytes += chunk.length;
         touch();
         if (cap !== undefined && responseBytes > cap) {
           fail('response_too_large', `the upstream's answer is over ${cap} bytes`);
           return;
         }
-        if (!res.write(scrub ? scrub.push(chunk) : chunk)) answer.pause();
+        if (!res.write(scrub.push(chunk))) body.pause();
       });
       res.on('drain', () => {
         touch();
-        if (!settled) answer.resume();
+        if (!settled) body.resume();
       });
-      answer.on('end', () => {
+      body.on('end', () => {
         if (!answer.complete) {
           fail('upstream_error', 'the upstream broke off its answer');
           return;
         }
-        res.end(scrub?.flush());
+        res.end(scrub.flush());
       });
+      body.on('error', () => fail('upstream_error', 'the upstream sent a body that does not decode'));
       answer.on('aborted', () => fail('upstream_error', 'the upstream broke off its answer'));
       answer.on('error', () => fail('upstream_error', 'the upstream broke off its answer'));
       res.on('finish', () => settle({ ok: true, status, requestBytes, responseBytes, answered: true }));
