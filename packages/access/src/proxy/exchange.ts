@@ -108,6 +108,7 @@ export function exchange(x: Exchange): Promise<ProxyOutcome> {
       if (!res.writableFinished) fail('aborted', 'the agent went away');
     });
     req.on('error', () => fail('aborted', 'the agent went away'));
+    res.on('error', () => fail('aborted', 'the agent went away'));
 
     function onResponse(answer: IncomingMessage): void {
       touch();

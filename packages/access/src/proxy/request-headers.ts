@@ -7,7 +7,20 @@ import { type ProxyRefusal, refuse, type ToolRoute } from './types.js';
  * (ours, not the tool's), Expect (our server already answered it), and Accept-Encoding: we ask
  * for identity, so the answer's body can be read for the secret (scrub.ts).
  */
-const ALWAYS_STRIP = ['authorization', 'proxy-authorization', 'cookie', 'expect', 'accept-encoding'];
+const ALWAYS_STRIP = [
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'expect',
+  'accept-encoding',
+  // What the agent says about where the call comes from is its word, not ours: an upstream that
+  // trusts these for an IP allow-list must not be talked into it by the agent.
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-real-ip',
+];
 
 export interface UpstreamRequest {
   ok: true;
