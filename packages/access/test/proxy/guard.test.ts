@@ -1,13 +1,10 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkProxyRequest, forward, type ProxyOutcome } from '../../src/proxy/index.js';
-import { LIMITS, type Running, route, SECRET, upstream } from './servers.js';
+import { closedAfterEach, LIMITS, type Running, route, SECRET, upstream } from './servers.js';
 
-const open: { close(): unknown }[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((server) => server.close()));
-});
+const keep = closedAfterEach();
 
 /** A careless caller: checks one request, then forwards whatever arrives to the URL it got. */
 async function careless(tool: Running, checkedMethod: string, checkedPath: string) {
@@ -24,14 +21,13 @@ async function careless(tool: Running, checkedMethod: string, checkedPath: strin
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  open.push({ close: () => server.close() });
+  keep({ close: () => void server.close() });
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, outcomes };
 }
 
 describe('forward checks again what it is handed', () => {
   it('refuses a method the route does not grant, whatever the caller checked', async () => {
-    const tool = await upstream((_req, res) => res.end());
-    open.push(tool);
+    const tool = keep(await upstream((_req, res) => res.end()));
     const gate = await careless(tool, 'GET', '/repos/x');
     const answer = await fetch(`${gate.url}/`, { method: 'DELETE' });
     expect([answer.status, await answer.text()]).toEqual([405, 'method_not_allowed']);
@@ -39,8 +35,7 @@ describe('forward checks again what it is handed', () => {
   });
 
   it('refuses a URL outside the base path, whatever the caller checked', async () => {
-    const tool = await upstream((_req, res) => res.end());
-    open.push(tool);
+    const tool = keep(await upstream((_req, res) => res.end()));
     const gate = await careless(tool, 'GET', '/repos/x');
     const answer = await fetch(`${gate.url}/admin`);
     expect([answer.status, await answer.text()]).toEqual([400, 'bad_path']);

@@ -1,14 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { gateway, type Running, route, upstream } from './servers.js';
+import { describe, expect, it } from 'vitest';
+import { closedAfterEach, gateway, route, upstream } from './servers.js';
 
-const open: Running[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((server) => server.close()));
-});
-const keep = <T extends Running>(server: T): T => {
-  open.push(server);
-  return server;
-};
+const keep = closedAfterEach();
 
 /** An upstream that redirects every call to `location(toolUrl)`, and a second host that must stay untouched. */
 async function redirecting(location: (toolUrl: string, otherUrl: string) => string, status = 302) {

@@ -1,15 +1,8 @@
 import { freePort } from '@agentkey/test-support/ports.js';
-import { afterEach, describe, expect, it } from 'vitest';
-import { gateway, LIMITS, type Running, raw, route, SECRET, upstream } from './servers.js';
+import { describe, expect, it } from 'vitest';
+import { closedAfterEach, gateway, LIMITS, raw, route, SECRET, upstream } from './servers.js';
 
-const open: Running[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((server) => server.close()));
-});
-const keep = <T extends Running>(server: T): T => {
-  open.push(server);
-  return server;
-};
+const keep = closedAfterEach();
 
 /** Every form in which the secret could leak, lower-cased (the checks below lower-case the answer). */
 const FORMS = [
