@@ -115,13 +115,14 @@ export function exchange(x: Exchange): Promise<ProxyOutcome> {
       const status = answer.statusCode ?? 0;
       const headers = agentHeaders(answer.rawHeaders, x.forms);
       const location = answer.headers.location;
-      if (location !== undefined && status >= 300 && status < 400) {
+      if (location !== undefined) {
         const decided = redirectLocation(location, url, x.route, x.forms);
-        if (!decided.ok) {
+        // A redirect we cannot pass on is refused; a 201's Location elsewhere is only dropped.
+        if (!decided.ok && status >= 300 && status < 400) {
           fail(decided.code, decided.message);
           return;
         }
-        headers['location'] = decided.location;
+        if (decided.ok) headers['location'] = decided.location;
       }
       const cap = limits.maxResponseBytes;
       const declared = Number(answer.headers['content-length'] ?? 0);

@@ -53,6 +53,20 @@ describe('redirects', () => {
     },
   );
 
+  it("rewrites a 201's Location inside the tool, and drops (not refuses) one elsewhere", async () => {
+    const inside = await redirecting((t) => `${t}/api/repos/new`, 201);
+    expect(inside.answer.status).toBe(201);
+    expect(new URL(inside.answer.headers.get('location')!, inside.agentUrl).pathname).toBe(
+      '/proxy/tool/repos/new',
+    );
+    const outside = await redirecting((_t, other) => `${other}/x`, 201);
+    expect([outside.answer.status, outside.answer.headers.get('location'), outside.body]).toEqual([
+      201,
+      null,
+      'moved',
+    ]);
+  });
+
   it('rewrites a relative Location the same way', async () => {
     const { answer, agentUrl } = await redirecting(() => '../x/y');
     expect(new URL(answer.headers.get('location')!, agentUrl).pathname).toBe('/proxy/tool/repos/x/y');
