@@ -48,9 +48,12 @@ describe('body caps', () => {
     const res = await answer;
     expect(res.statusCode).toBe(413);
     expect(sent).toBeGreaterThan(CAP);
-    const [seen] = tool.seen;
-    expect(await seen!.complete).toBe(false);
-    expect(seen!.bytes).toBeLessThanOrEqual(CAP);
+    // The cap may be hit before the upstream connection is even up: then it sees nothing at all.
+    expect(tool.seen.length).toBeLessThanOrEqual(1);
+    for (const seen of tool.seen) {
+      expect(await seen.complete).toBe(false);
+      expect(seen.bytes).toBeLessThanOrEqual(CAP);
+    }
     expect(await proxy.next()).toMatchObject({ code: 'body_too_large', answered: false });
     agent.destroy();
   });
