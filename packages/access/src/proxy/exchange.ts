@@ -1,8 +1,10 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { readableBody } from './body.js';
 import { redirectLocation } from './redirect.js';
 import { agentHeaders } from './response-headers.js';
 import type { ParsedRoute } from './route.js';
+import { scrubber } from './scrub.js';
 import { type ProxyCode, type ProxyLimits, type ProxyOutcome, refuse } from './types.js';
 
 export interface Exchange {
@@ -106,24 +108,31 @@ export function exchange(x: Exchange): Promise<ProxyOutcome> {
       if (!res.writableFinished) fail('aborted', 'the agent went away');
     });
     req.on('error', () => fail('aborted', 'the agent went away'));
+    res.on('error', () => fail('aborted', 'the agent went away'));
 
     function onResponse(answer: IncomingMessage): void {
       touch();
       const status = answer.statusCode ?? 0;
       const headers = agentHeaders(answer.rawHeaders, x.forms);
       const location = answer.headers.location;
-      if (location !== undefined && status >= 300 && status < 400) {
+      if (location !== undefined) {
         const decided = redirectLocation(location, url, x.route, x.forms);
-        if (!decided.ok) {
+        // A redirect we cannot pass on is refused; a 201's Location elsewhere is only dropped.
+        if (!decided.ok && status >= 300 && status < 400) {
           fail(decided.code, decided.message);
           return;
         }
-        headers['location'] = decided.location;
+        if (decided.ok) headers['location'] = decided.location;
       }
       const cap = limits.maxResponseBytes;
       const declared = Number(answer.headers['content-length'] ?? 0);
       if (cap !== undefined && declared > cap) {
         fail('response_too_large', `the upstream's answer is over ${cap} bytes`);
+        return;
+      }
+      const body = readableBody(answer, headers, req.method === 'HEAD' || status === 204 || status === 304);
+      if (body === null) {
+        fail('upstream_error', 'the upstream answered in a content coding the secret check cannot read');
         return;
       }
       try {
@@ -132,26 +141,29 @@ export function exchange(x: Exchange): Promise<ProxyOutcome> {
         fail('upstream_error', 'the upstream answered a status or header that cannot be passed on');
         return;
       }
-      answer.on('data', (chunk: Buffer) => {
+      const scrub = scrubber(x.forms);
+      // Counted as decoded: a small compressed answer cannot unpack past the cap.
+      body.on('data', (chunk: Buffer) => {
         responseBytes += chunk.length;
         touch();
         if (cap !== undefined && responseBytes > cap) {
           fail('response_too_large', `the upstream's answer is over ${cap} bytes`);
           return;
         }
-        if (!res.write(chunk)) answer.pause();
+        if (!res.write(scrub.push(chunk))) body.pause();
       });
       res.on('drain', () => {
         touch();
-        if (!settled) answer.resume();
+        if (!settled) body.resume();
       });
-      answer.on('end', () => {
+      body.on('end', () => {
         if (!answer.complete) {
           fail('upstream_error', 'the upstream broke off its answer');
           return;
         }
-        res.end();
+        res.end(scrub.flush());
       });
+      body.on('error', () => fail('upstream_error', 'the upstream sent a body that does not decode'));
       answer.on('aborted', () => fail('upstream_error', 'the upstream broke off its answer'));
       answer.on('error', () => fail('upstream_error', 'the upstream broke off its answer'));
       res.on('finish', () => settle({ ok: true, status, requestBytes, responseBytes, answered: true }));

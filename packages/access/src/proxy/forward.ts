@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exchange } from './exchange.js';
+import { methodAllowed, printable } from './path.js';
 import { upstreamHeaders } from './request-headers.js';
 import { secretForms } from './response-headers.js';
 import { parseRoute } from './route.js';
@@ -27,7 +28,20 @@ export async function forward(
     if (!req.complete) res.setHeader('connection', 'close');
     return { ...refusal, answered: false, requestBytes: 0, responseBytes: 0 };
   };
-  if (url.origin !== parsed.origin || url.username || url.password) {
+  // Checked again here, cheaply: a caller that checked one request and forwards another cannot
+  // widen the grant.
+  if (!methodAllowed(route, req.method ?? '')) {
+    return early(
+      refuse('method_not_allowed', `method ${printable(req.method ?? '')} is not granted for this tool`),
+    );
+  }
+  if (
+    url.origin !== parsed.origin ||
+    url.username ||
+    url.password ||
+    url.hash ||
+    !url.pathname.startsWith(`${parsed.basePath}/`)
+  ) {
     return early(refuse('bad_path', 'the URL is not on the tool'));
   }
   const prepared = upstreamHeaders(route, secret, url, req.rawHeaders, strip);

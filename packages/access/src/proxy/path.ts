@@ -5,6 +5,11 @@ import { type ProxyRefusal, refuse, type ToolRoute } from './types.js';
 /** Never forwarded whatever a route says: TRACE echoes the request (our secret header) back in its body. */
 const NEVER = new Set(['TRACE', 'CONNECT']);
 
+/** The method rule alone, which forward() checks again against the request it is handed. */
+export function methodAllowed(route: ToolRoute, method: string): boolean {
+  return TOKEN.test(method) && !NEVER.has(method.toUpperCase()) && route.methods.includes(method);
+}
+
 /**
  * Pure: the method and the raw path after /proxy/:tool (with its ?query) → the upstream URL, or a
  * refusal, before anything is charged. The URL is built by concatenation on the tool's base path,
@@ -17,7 +22,7 @@ export function checkProxyRequest(
   rawPath: string,
 ): { ok: true; url: URL } | ProxyRefusal {
   const parsed = parseRoute(route);
-  if (!TOKEN.test(method) || NEVER.has(method.toUpperCase()) || !route.methods.includes(method)) {
+  if (!methodAllowed(route, method)) {
     return refuse('method_not_allowed', `method ${printable(method)} is not granted for this tool`);
   }
   const at = rawPath.indexOf('?');

@@ -4,9 +4,23 @@ import { type ProxyRefusal, refuse, type ToolRoute } from './types.js';
 
 /**
  * Never forwarded, whatever the caller's strip list says: the agent's own credentials and cookies
- * (ours, not the tool's), and Expect (our server already answered it).
+ * (ours, not the tool's), Expect (our server already answered it), and Accept-Encoding: we ask
+ * for identity, so the answer's body can be read for the secret (scrub.ts).
  */
-const ALWAYS_STRIP = ['authorization', 'proxy-authorization', 'cookie', 'expect'];
+const ALWAYS_STRIP = [
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'expect',
+  'accept-encoding',
+  // What the agent says about where the call comes from is its word, not ours: an upstream that
+  // trusts these for an IP allow-list must not be talked into it by the agent.
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-real-ip',
+];
 
 export interface UpstreamRequest {
   ok: true;
@@ -46,7 +60,7 @@ export function upstreamHeaders(
     secretHeader,
   ]);
   const out: HeaderPairs = incoming.filter(([name]) => !dropped.has(name));
-  out.push(['host', url.host]);
+  out.push(['host', url.host], ['accept-encoding', 'identity']);
   if (typeof framing === 'number' && framing > 0) out.push(['content-length', String(framing)]);
   if (framing === 'chunked') out.push(['transfer-encoding', 'chunked']);
   // split/join, not replace(): a '$&' in a secret must stay a '$&'.

@@ -1,17 +1,10 @@
 import { once } from 'node:events';
 import { request } from 'node:http';
 import { freePort } from '@agentkey/test-support/ports.js';
-import { afterEach, describe, expect, it } from 'vitest';
-import { gateway, LIMITS, type Running, route, SECRET, upstream } from './servers.js';
+import { describe, expect, it } from 'vitest';
+import { closedAfterEach, gateway, LIMITS, route, SECRET, upstream } from './servers.js';
 
-const open: Running[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((server) => server.close()));
-});
-const keep = <T extends Running>(server: T): T => {
-  open.push(server);
-  return server;
-};
+const keep = closedAfterEach();
 
 describe('forward', () => {
   it("forwards a granted call with the secret injected, the agent's key stripped and Host set", async () => {

@@ -1,16 +1,9 @@
 import { once } from 'node:events';
 import { type IncomingMessage, request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { gateway, LIMITS, type Running, raw, route, upstream } from './servers.js';
+import { describe, expect, it } from 'vitest';
+import { closedAfterEach, gateway, LIMITS, raw, route, upstream } from './servers.js';
 
-const open: Running[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((server) => server.close()));
-});
-const keep = <T extends Running>(server: T): T => {
-  open.push(server);
-  return server;
-};
+const keep = closedAfterEach();
 const CAP = 64 * 1024;
 
 describe('body caps', () => {
@@ -55,9 +48,12 @@ describe('body caps', () => {
     const res = await answer;
     expect(res.statusCode).toBe(413);
     expect(sent).toBeGreaterThan(CAP);
-    const [seen] = tool.seen;
-    expect(await seen!.complete).toBe(false);
-    expect(seen!.bytes).toBeLessThanOrEqual(CAP);
+    // The cap may be hit before the upstream connection is even up: then it sees nothing at all.
+    expect(tool.seen.length).toBeLessThanOrEqual(1);
+    for (const seen of tool.seen) {
+      expect(await seen.complete).toBe(false);
+      expect(seen.bytes).toBeLessThanOrEqual(CAP);
+    }
     expect(await proxy.next()).toMatchObject({ code: 'body_too_large', answered: false });
     agent.destroy();
   });

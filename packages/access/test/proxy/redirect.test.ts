@@ -1,14 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { gateway, type Running, route, upstream } from './servers.js';
+import { describe, expect, it } from 'vitest';
+import { closedAfterEach, gateway, route, upstream } from './servers.js';
 
-const open: Running[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((server) => server.close()));
-});
-const keep = <T extends Running>(server: T): T => {
-  open.push(server);
-  return server;
-};
+const keep = closedAfterEach();
 
 /** An upstream that redirects every call to `location(toolUrl)`, and a second host that must stay untouched. */
 async function redirecting(location: (toolUrl: string, otherUrl: string) => string, status = 302) {
@@ -59,6 +52,20 @@ describe('redirects', () => {
       expect(tool.seen).toHaveLength(1); // not followed
     },
   );
+
+  it("rewrites a 201's Location inside the tool, and drops (not refuses) one elsewhere", async () => {
+    const inside = await redirecting((t) => `${t}/api/repos/new`, 201);
+    expect(inside.answer.status).toBe(201);
+    expect(new URL(inside.answer.headers.get('location')!, inside.agentUrl).pathname).toBe(
+      '/proxy/tool/repos/new',
+    );
+    const outside = await redirecting((_t, other) => `${other}/x`, 201);
+    expect([outside.answer.status, outside.answer.headers.get('location'), outside.body]).toEqual([
+      201,
+      null,
+      'moved',
+    ]);
+  });
 
   it('rewrites a relative Location the same way', async () => {
     const { answer, agentUrl } = await redirecting(() => '../x/y');

@@ -7,7 +7,7 @@ const url = new URL('http://127.0.0.1:4000/api/repos/x');
 const build = (raw: string[], strip: string[] = []) => upstreamHeaders(tool, SECRET, url, raw, strip);
 
 describe('upstreamHeaders', () => {
-  it('drops hop-by-hop fields, those Connection names, our credentials and the strip list; sets Host and the secret', () => {
+  it('drops hop-by-hop fields, those Connection names, our credentials, forwarding claims and the strip list; sets Host and the secret', () => {
     const out = build(
       [
         'Host',
@@ -32,6 +32,12 @@ describe('upstreamHeaders', () => {
         '100-continue',
         'X-AgentKey-Key',
         'ak_other',
+        'Forwarded',
+        'for=10.0.0.1',
+        'X-Forwarded-For',
+        '10.0.0.1',
+        'X-Real-IP',
+        '10.0.0.1',
         'Accept',
         'application/json',
         'Accept',
@@ -45,6 +51,7 @@ describe('upstreamHeaders', () => {
       headers: {
         accept: ['application/json', 'text/plain'],
         host: '127.0.0.1:4000',
+        'accept-encoding': 'identity',
         authorization: `Bearer ${SECRET}`,
       },
     });

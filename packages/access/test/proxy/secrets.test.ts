@@ -1,15 +1,8 @@
 import { freePort } from '@agentkey/test-support/ports.js';
-import { afterEach, describe, expect, it } from 'vitest';
-import { gateway, LIMITS, type Running, raw, route, SECRET, upstream } from './servers.js';
+import { describe, expect, it } from 'vitest';
+import { closedAfterEach, gateway, LIMITS, raw, route, SECRET, upstream } from './servers.js';
 
-const open: Running[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((server) => server.close()));
-});
-const keep = <T extends Running>(server: T): T => {
-  open.push(server);
-  return server;
-};
+const keep = closedAfterEach();
 
 /** Every form in which the secret could leak, lower-cased (the checks below lower-case the answer). */
 const FORMS = [
@@ -49,6 +42,34 @@ describe('the secret never reaches the agent', () => {
     expect(leaks(answer)).toEqual([]);
     expect(answer.toLowerCase()).not.toContain('set-cookie');
     expect(JSON.stringify(proxy.outcomes)).not.toContain(SECRET);
+  });
+
+  it('not through an upstream that echoes our request headers in its body (masked, length kept)', async () => {
+    const tool = keep(
+      await upstream((req, res) => {
+        const body = Buffer.from(JSON.stringify({ headers: req.headers }));
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+        // Byte by byte through the secret, so it is split across many chunks.
+        const at = body.indexOf('sk_live_');
+        res.write(body.subarray(0, at));
+        let i = at;
+        const drip = () => {
+          if (i >= at + SECRET.length) return res.end(body.subarray(i));
+          res.write(body.subarray(i, ++i), drip);
+        };
+        drip();
+      }),
+    );
+    const proxy = keep(await gateway(route(`${tool.url}/api/`)));
+    const answer = await fetch(`${proxy.url}/proxy/tool/repos/x`, {
+      headers: { 'accept-encoding': 'gzip, br' },
+    });
+    const text = await answer.text();
+    expect(tool.seen[0]!.headers['accept-encoding']).toBe('identity');
+    // The presented form ('Bearer <secret>') is one of the masked forms, so the whole value goes.
+    expect(JSON.parse(text).headers.authorization).toBe('*'.repeat(`Bearer ${SECRET}`.length));
+    expect(text.length).toBe(Number(answer.headers.get('content-length')));
+    expect(leaks(text)).toEqual([]);
   });
 
   it('not in any refusal, whatever went wrong', async () => {

@@ -7,6 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { connect } from 'node:net';
+import { afterEach } from 'vitest';
 import {
   checkProxyRequest,
   forward,
@@ -151,4 +152,16 @@ export async function raw(port: number, ...writes: (string | Buffer)[]): Promise
   });
   socket.destroy();
   return Buffer.concat(chunks).toString('latin1');
+}
+
+/** keep(server) closes that server after the current test; call once per file. */
+export function closedAfterEach(): <T extends { close(): Promise<void> | void }>(server: T) => T {
+  const open: { close(): Promise<void> | void }[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((server) => server.close()));
+  });
+  return (server) => {
+    open.push(server);
+    return server;
+  };
 }

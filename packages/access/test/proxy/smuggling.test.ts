@@ -1,14 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { gateway, LIMITS, type Running, raw, route, upstream } from './servers.js';
+import { describe, expect, it } from 'vitest';
+import { closedAfterEach, gateway, LIMITS, raw, route, upstream } from './servers.js';
 
-const open: Running[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((server) => server.close()));
-});
-const keep = <T extends Running>(server: T): T => {
-  open.push(server);
-  return server;
-};
+const keep = closedAfterEach();
 const head = (lines: string) =>
   `POST /proxy/tool/repos/x HTTP/1.1\r\nHost: gw\r\n${lines}Connection: close\r\n\r\n`;
 
