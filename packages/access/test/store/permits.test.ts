@@ -73,6 +73,25 @@ describe('permit slips', () => {
     expect((await h.ak.getKey(id))?.revokedAt).toBeInstanceOf(Date);
   });
 
+  it('an external subject (an OIDC caller) mints slips on its own row as the pool', async () => {
+    await h.ak.ensureSubject('https://idp.example|agent-7', { budgetCents: 30 });
+    const row = (await h.ak.getSubject('https://idp.example|agent-7'))!;
+    const subject: Caller = {
+      kind: 'subject',
+      id: row.id,
+      subject: row.subject,
+      accountId: row.accountId,
+      scopes: null,
+      expiresAt: null,
+    };
+    const asked = await h.access.request(subject, 'github', { reason: 'oidc slips' });
+    expect(asked.ok && (await h.access.approve(asked.request.id, { actor: ADMIN })).ok).toBe(true);
+    await h.access.withAgentKey(subject, 'github:repos.read', { ttl: '10s' }, async (permit) => {
+      expect((await h.ak.getKey(permit.id))?.poolParentId).toBe(row.id);
+      expect((await h.call('GET', '/proxy/github/repos/x', permit.key)).status).toBe(200);
+    });
+  });
+
   it('over HTTP: POST /permits mints (no-store), DELETE /permits/:id revokes; unknown actions are 400s', async () => {
     const minted = await h.call('POST', '/permits', parent.key, { action: 'github:repos.read', ttl: '10s' });
     expect(minted.status).toBe(201);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Access, type AccessOptions, accessRoutes } from '@agentkey/access';
+import { Access, type AccessOptions, accessRoutes, type ProxyLimits } from '@agentkey/access';
 import type { AgentKey, Verifier } from '@agentkey/core';
 import { agentKeyAuth } from '@agentkey/express';
 import { openStore, type TestDb } from '@agentkey/test-support/db.js';
@@ -65,7 +65,11 @@ export interface Harness {
 
 /** A migrated store with the access tables, and an app serving accessRoutes behind agentKeyAuth. */
 export async function startHarness(
-  options: { verifiers?: Verifier[]; access?: Partial<AccessOptions> } = {},
+  options: {
+    verifiers?: Verifier[];
+    access?: Partial<AccessOptions>;
+    proxyLimits?: Partial<ProxyLimits>;
+  } = {},
 ): Promise<Harness> {
   const { db, ak } = await openStore('postgres');
   const secretKeys = `k1:${keyB64()}`;
@@ -73,7 +77,14 @@ export async function startHarness(
   await access.migrate();
   const app = express();
   const auth = agentKeyAuth({ agentKey: ak, verifiers: options.verifiers ?? [], onError: () => {} });
-  app.use(accessRoutes({ access, auth, onError: () => {} }));
+  app.use(
+    accessRoutes({
+      access,
+      auth,
+      onError: () => {},
+      ...(options.proxyLimits ? { proxyLimits: options.proxyLimits } : {}),
+    }),
+  );
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
