@@ -1,11 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Access, type AccessOptions, accessRoutes, type ProxyLimits } from '@agentkey/access';
+import {
+  Access,
+  type AccessOptions,
+  accessRoutes,
+  type Caller,
+  type Narrowing,
+  type ProxyLimits,
+} from '@agentkey/access';
 import type { AgentKey, Verifier } from '@agentkey/core';
 import { agentKeyAuth } from '@agentkey/express';
 import { openStore, type TestDb } from '@agentkey/test-support/db.js';
 import express from 'express';
+import { afterAll, beforeAll } from 'vitest';
 
 export const keyB64 = () => randomBytes(32).toString('base64');
 export const ADMIN = { kind: 'human', id: 'alice' } as const;
@@ -145,4 +153,50 @@ export async function addTool(
   const set = await access.setSecret(id, secret, ADMIN);
   if (!set.ok) throw new Error(set.message);
   return secret;
+}
+
+/**
+ * One harness, one upstream and one tool for a test file (`tool: false` for none), started before
+ * its tests and closed after them. Read the fields inside tests: they are set by beforeAll.
+ */
+export function harnessPerFile(
+  options: {
+    harness?: Parameters<typeof startHarness>[0];
+    upstream?: Parameters<typeof startUpstream>[0];
+    tool?: Record<string, unknown> | false;
+  } = {},
+) {
+  const files = {} as { h: Harness; upstream: Upstream; secret: string };
+  beforeAll(async () => {
+    files.h = await startHarness(options.harness);
+    files.upstream = await startUpstream(options.upstream);
+    if (options.tool !== false)
+      files.secret = await addTool(files.h.access, files.upstream, 'github', options.tool);
+  });
+  afterAll(async () => {
+    await files.h?.close();
+    await files.upstream?.close();
+  });
+  return files;
+}
+
+/** A native key with `budgetCents`, holding an approved grant of `toolId` (narrowed as given). */
+export async function grantedAgent(
+  h: Harness,
+  options: { budgetCents?: number; toolId?: string; narrowing?: Narrowing } = {},
+) {
+  const made = await h.ak.create({ accountId: 'acme', budgetCents: options.budgetCents ?? null });
+  const caller: Caller = {
+    kind: 'key',
+    id: made.id,
+    subject: null,
+    accountId: 'acme',
+    scopes: null,
+    expiresAt: null,
+  };
+  const asked = await h.access.request(caller, options.toolId ?? 'github', { reason: 'test' });
+  if (!asked.ok) throw new Error(asked.message);
+  const approved = await h.access.approve(asked.request.id, { actor: ADMIN }, options.narrowing);
+  if (!approved.ok) throw new Error(approved.message);
+  return { ...made, caller, grantId: approved.grant.id };
 }
