@@ -91,6 +91,9 @@ const EXAMPLES: Record<string, Spec> = {
   'clerk/scope-map.ts': { out: /accepted/ },
   'redis/counter.ts': { out: /with Redis in front: ok, ok, budget_exceeded, budget_exceeded/ },
   'access/gateway.ts': { serve: accessFlow },
+  'access/agent.ts': {
+    out: /\[ 'github: none' \]\n\{ issues: \[\], path: '\/repos\/octo\/hello\/issues' \}/,
+  },
 };
 
 const DIR = 'examples/readme/';
