@@ -7,7 +7,7 @@ export const migrateGroup: CommandGroup = {
     program
       .command('migrate')
       .description(
-        'create the tables (keys, ledger, and the access tables: tools, requests, audit), or add what an older version lacks (idempotent)',
+        'create the tables (keys, ledger, access), or add what an older version lacks (idempotent)',
       )
       .action(async (_options, command) => {
         const ak = await cli.store(command, true);
