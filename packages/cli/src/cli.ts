@@ -1,4 +1,4 @@
-import type { AgentKey } from '@agentkey/core';
+import type { AgentKey, Queryable } from '@agentkey/core';
 import type { Command } from 'commander';
 import { createColors } from 'picocolors';
 import { type OpenStore, openStore } from './connect/open.js';
@@ -38,6 +38,12 @@ export class Cli {
       // Idle-connection errors after the work is done: the command's own calls report theirs.
     });
     return this.opened.ak;
+  }
+
+  /** The connection the store runs on (opened by `store` when not yet). */
+  async pool(command: Command): Promise<Queryable> {
+    await this.store(command);
+    return this.opened!.pool;
   }
 
   /** Names the database for messages, once a command asked for it. */
