@@ -47,7 +47,8 @@ export async function clearProxyCall(
   if (!grant) return refuse('no_grant', `no live grant for ${id.value}`);
   const action = slip ? tool.actions[slip.action] : undefined;
   if (slip && !action) return refuse('not_permitted', `tool ${id.value} no longer has action ${slip.action}`);
-  const granted = grant.methods ?? tool.methods;
+  // The tool's methods are the ceiling: a grant approved before the tool was narrowed keeps no more.
+  const granted = (grant.methods ?? tool.methods).filter((m) => tool.methods.includes(m));
   const route: ToolRoute = {
     toolId: tool.id,
     baseUrl: tool.baseUrl,
@@ -73,7 +74,9 @@ export async function clearProxyCall(
     return checked;
   }
   const path = checked.url.pathname;
-  const limited = await checkRates(d.limiter, d.limits, 'proxy', caller, tool.id, grant);
+  // A slip counts in its parent's per-credential window: minting slips must not open fresh ones.
+  const counted = slip ? { ...caller, id: slip.agentId } : caller;
+  const limited = await checkRates(d.limiter, d.limits, 'proxy', counted, tool.id, grant);
   if (limited) return limited;
   const opened = openSecret(ctx, tool);
   if (!opened.ok) return opened;
@@ -85,7 +88,10 @@ export async function clearProxyCall(
     url: checked.url,
     secret: opened.secret,
     async finish(outcome) {
-      const charged = outcome.ok && outcome.status < 500;
+      // An agent that hangs up once the upstream answered below 500 is charged: the work was done.
+      const charged = outcome.ok
+        ? outcome.status < 500
+        : outcome.code === 'aborted' && outcome.upstreamStatus !== undefined && outcome.upstreamStatus < 500;
       await held.charge.settle(charged);
       await audit(outcome.status, {
         path,
