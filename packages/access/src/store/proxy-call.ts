@@ -1,6 +1,6 @@
 import type { Credential } from '@agentkey/core';
 import { agentActor, type Caller } from '../caller.js';
-import { type AccessRefusal, refuse } from '../errors.js';
+import { ACCESS_CODES, type AccessRefusal, refuse } from '../errors.js';
 import { checkToolId } from '../input.js';
 import { checkProxyRequest, type ProxyOutcome, type ProxyRefusal, type ToolRoute } from '../proxy/index.js';
 import { checkRates } from '../rate/rules.js';
@@ -76,12 +76,17 @@ export async function clearProxyCall(
   const path = checked.url.pathname;
   // A slip counts in its parent's per-credential window: minting slips must not open fresh ones.
   const counted = slip ? { ...caller, id: slip.agentId } : caller;
+  // Refused after the grant was found: audited too, so an agent hammering a tool is seen.
+  const refused = async (r: AccessRefusal) => {
+    await audit(ACCESS_CODES[r.code], { path, code: r.code, costCents: 0 });
+    return r;
+  };
   const limited = await checkRates(d.limiter, d.limits, 'proxy', counted, tool.id, grant);
-  if (limited) return limited;
+  if (limited) return refused(limited);
   const opened = openSecret(ctx, tool);
-  if (!opened.ok) return opened;
+  if (!opened.ok) return refused(opened);
   const held = await holdCost(ctx, d.ak, credential, grant.id, tool.costCents);
-  if (!held.ok) return held;
+  if (!held.ok) return refused(held);
   return {
     ok: true,
     route,
