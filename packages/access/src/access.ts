@@ -59,7 +59,7 @@ export class Access {
     this.deps = {
       ctx: this.ctx,
       ak,
-      limiter: options.limiter ?? postgresLimiter(ak),
+      limiter: namespaced(options.limiter ?? postgresLimiter(ak), tables.id),
       limits: options.rateLimits ?? {},
     };
   }
@@ -167,6 +167,15 @@ export class Access {
   get internals(): UseDeps {
     return this.deps;
   }
+}
+
+/**
+ * Windows are named by tool, grant and key ids, which repeat from one deployment (keys table) to the
+ * next: named after the deployment too, two of them on one Redis never count in each other's.
+ */
+function namespaced(limiter: RateLimiter, deployment: string): RateLimiter {
+  if (typeof limiter?.hit !== 'function') throw new AccessConfigError('limiter must have hit()', 'limiter');
+  return { hit: (bucket, limit) => limiter.hit(`${deployment}|${bucket}`, limit) };
 }
 
 /** A refusal turned into a rejection, where a callback API cannot return a result. */

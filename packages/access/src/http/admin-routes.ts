@@ -4,6 +4,7 @@ import { type Actor, agentLabel, type Caller } from '../caller.js';
 import { ADMIN_SCOPE, type Approver } from '../store/decisions.js';
 import { type ErrorReporter, guard, sendRefusal } from './answer.js';
 
+const MAX_ROW_ID = 2_147_483_647;
 const STATUSES = new Set(['pending', 'granted', 'denied', 'revoked', 'expired']);
 
 /** An approver through the API: a human behind a credential that carries `access:admin`. */
@@ -103,7 +104,9 @@ export function adminRoutes(router: Router, access: Access, onError: ErrorReport
       const to = date(q.to);
       const bad = (field: string) =>
         sendRefusal(res, { code: 'bad_request', message: `${field} is not valid` });
-      if (q.agentId !== undefined && int(q.agentId) === undefined) return bad('agentId');
+      // agent_id is an INTEGER column: past its range is a bad id, not a database error.
+      const agentId = int(q.agentId);
+      if (q.agentId !== undefined && (agentId === undefined || agentId > MAX_ROW_ID)) return bad('agentId');
       if (q.afterId !== undefined && int(q.afterId) === undefined) return bad('afterId');
       if (q.limit !== undefined && int(q.limit) === undefined) return bad('limit');
       if (q.toolId !== undefined && typeof q.toolId !== 'string') return bad('toolId');

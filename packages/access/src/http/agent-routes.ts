@@ -39,10 +39,12 @@ export function agentRoutes(router: Router, access: Access, onError: ErrorReport
       if (!(await admitted(res, caller, 'request'))) return;
       const done = await access.suggest(caller, req.body);
       if (!done.ok) return sendRefusal(res, done);
-      const s = done.suggestion;
-      res
-        .status(201)
-        .json({ suggestion: s, summary: `${s.agents} agent${s.agents === 1 ? '' : 's'} want ${s.name}` });
+      // The count only: other agents' reasons and URLs are for the approvers (GET /admin/suggestions).
+      const { name, agents } = done.suggestion;
+      res.status(201).json({
+        suggestion: { name, agents },
+        summary: `${agents} agent${agents === 1 ? '' : 's'} want ${name}`,
+      });
     }),
   );
 

@@ -1,8 +1,9 @@
 import type { Request, Router } from 'express';
 import type { Access } from '../access.js';
+import { ACCESS_CODES } from '../errors.js';
 import { forward, type ProxyLimits } from '../proxy/index.js';
 import { clearProxyCall } from '../store/proxy-call.js';
-import { credentialOf, type ErrorReporter, guard, sendRefusal } from './answer.js';
+import { credentialOf, type ErrorReporter, guard } from './answer.js';
 
 export const DEFAULT_PROXY_LIMITS: ProxyLimits = {
   timeoutMs: 30_000,
@@ -39,7 +40,7 @@ export function proxyRoute(
         res.status(status).json({ error, error_description: message });
       };
       const credential = credentialOf(req, caller);
-      if (!credential) return sendRefusal(res, { code: 'not_permitted', message: 'no bearer credential' });
+      if (!credential) return refuseWith(ACCESS_CODES.not_permitted, 'not_permitted', 'no bearer credential');
       const cleared = await clearProxyCall(
         access.internals,
         caller,
@@ -50,7 +51,8 @@ export function proxyRoute(
       );
       if (!cleared.ok) {
         if ('status' in cleared) return refuseWith(cleared.status, cleared.code, cleared.message);
-        return sendRefusal(res, cleared);
+        // The store's refusals too: answered before the body is read, so the connection closes.
+        return refuseWith(ACCESS_CODES[cleared.code], cleared.code, cleared.message, cleared.retryAfterSec);
       }
       let outcome: Awaited<ReturnType<typeof forward>>;
       try {

@@ -2,6 +2,7 @@ import express, { type RequestHandler, type Router } from 'express';
 import type { Access } from '../access.js';
 import { AccessConfigError } from '../errors.js';
 import type { ProxyLimits } from '../proxy/index.js';
+import { HOLD_TTL_MS } from '../store/charge.js';
 import { adminRoutes } from './admin-routes.js';
 import { agentRoutes } from './agent-routes.js';
 import type { ErrorReporter } from './answer.js';
@@ -39,10 +40,19 @@ export function accessRoutes(options: AccessRoutesOptions): Router {
     throw new AccessConfigError('accessRoutes: auth must be a middleware (agentKeyAuth)', 'auth');
   if (typeof onError !== 'function')
     throw new AccessConfigError('accessRoutes: onError must be a function', 'onError');
+  const limits = { ...DEFAULT_PROXY_LIMITS, ...options.proxyLimits };
+  const longest = limits.maxDurationMs;
+  if (longest === undefined || !(longest >= 1 && longest <= HOLD_TTL_MS)) {
+    // A call past its hold would settle an expired hold: free, yet audited as charged.
+    throw new AccessConfigError(
+      `accessRoutes: proxyLimits.maxDurationMs must be 1-${HOLD_TTL_MS} ms (a call's cost is held that long)`,
+      'proxyLimits',
+    );
+  }
   const router = express.Router();
   router.use(auth);
   // Before any body parser: the proxy streams the agent's body to the tool.
-  proxyRoute(router, access, { ...DEFAULT_PROXY_LIMITS, ...options.proxyLimits }, onError);
+  proxyRoute(router, access, limits, onError);
   const json = express.json({ limit: options.bodyLimit ?? '64kb' });
   const body = express.Router();
   body.use(json);

@@ -30,6 +30,7 @@ export function exchange(x: Exchange): Promise<ProxyOutcome> {
     let requestBytes = 0;
     let responseBytes = 0;
     let connected = false;
+    let upstreamStatus: number | undefined;
     let settled = false;
     let idle: NodeJS.Timeout | undefined;
     const quiet = () => fail('upstream_timeout', `no progress for ${limits.timeoutMs} ms`);
@@ -68,7 +69,13 @@ export function exchange(x: Exchange): Promise<ProxyOutcome> {
       const answered = res.headersSent;
       if (answered) res.destroy();
       else if (!req.complete) res.setHeader('connection', 'close');
-      settle({ ...refuse(code, message), answered, requestBytes, responseBytes });
+      settle({
+        ...refuse(code, message),
+        answered,
+        requestBytes,
+        responseBytes,
+        ...(upstreamStatus === undefined ? {} : { upstreamStatus }),
+      });
     }
 
     function onRequestData(chunk: Buffer): void {
@@ -113,6 +120,7 @@ export function exchange(x: Exchange): Promise<ProxyOutcome> {
     function onResponse(answer: IncomingMessage): void {
       touch();
       const status = answer.statusCode ?? 0;
+      upstreamStatus = status;
       const headers = agentHeaders(answer.rawHeaders, x.forms);
       const location = answer.headers.location;
       if (location !== undefined) {

@@ -7,14 +7,21 @@ import { TOKEN } from './route.js';
  */
 const NEVER_RETURNED = new Set(['set-cookie', 'set-cookie2', 'location']);
 
-/** The forms in which an upstream could hand the secret back: as is, URL-encoded, base64, presented. */
+/** The forms in which an upstream could hand the secret back: as is, JSON-escaped, URL-encoded, base64, presented. */
 export function secretForms(secret: string, presented: string): string[] {
   if (secret === '') return [];
   const bytes = Buffer.from(secret, 'utf8');
+  // As a JSON string writes it (\" and \\), and as PHP's json_encode does (\/ as well).
+  const json = (text: string) => JSON.stringify(text).slice(1, -1);
+  const php = (text: string) => json(text).replace(/\//g, '\\/');
   return [
     ...new Set([
       secret,
       presented,
+      json(secret),
+      json(presented),
+      php(secret),
+      php(presented),
       encodeURIComponent(secret),
       bytes.toString('base64').replace(/=+$/, ''),
       bytes.toString('base64url'),

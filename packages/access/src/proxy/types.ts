@@ -53,7 +53,13 @@ export type ProxyRefusal = { ok: false; code: ProxyCode; status: number; message
 /** requestBytes/responseBytes on a refusal are added: what moved before it (for the audit row). */
 export type ProxyOutcome =
   | { ok: true; status: number; requestBytes: number; responseBytes: number; answered: true }
-  | (ProxyRefusal & { answered: boolean; requestBytes: number; responseBytes: number });
+  | (ProxyRefusal & {
+      answered: boolean;
+      requestBytes: number;
+      responseBytes: number;
+      /** Added: the upstream's status when it had answered before the exchange ended early. */
+      upstreamStatus?: number;
+    });
 
 /** Messages are fixed phrases plus what the agent sent; never a secret, never an upstream's words. */
 export function refuse(code: ProxyCode, message: string): ProxyRefusal {

@@ -4,6 +4,10 @@ import { type AccessCode, type AccessRefusal, refuse } from '../errors.js';
 import { toMicros } from '../input.js';
 import { chargeGrant, refundGrant } from './requests.js';
 
+/** How long a call's cost is held: no proxied call may run longer (http/routes.ts checks it). */
+export const HOLD_TTL_MS = 5 * 60_000;
+const HOLD_TTL = '5m';
+
 export type Charging = Pick<AgentKey, 'authorize' | 'reserve' | 'settle' | 'release'>;
 
 /** The store's refusal of a charge as an access code: its budget, its rate, its store, else its right. */
@@ -35,7 +39,7 @@ export async function holdCost(
   if (!(await chargeGrant(ctx, grantId, micros))) {
     return refuse('budget_exceeded', 'this grant has spent its budget');
   }
-  const held = await ak.reserve(credential, { maxCents: cents, ttl: '5m' });
+  const held = await ak.reserve(credential, { maxCents: cents, ttl: HOLD_TTL });
   if (!held.ok) {
     await refundGrant(ctx, grantId, micros);
     return refuse(chargeCode(held.error.code), held.error.description, held.error.retryAfterSec);

@@ -44,10 +44,16 @@ async function decidable(ctx: AccessContext, requestId: unknown, approver: Appro
       return refuse('not_admin', `deciding requests needs the ${ADMIN_SCOPE} scope`);
     }
     const { rows } = await ctx.pool.query(
-      `SELECT COALESCE(pool_parent_id, id) AS root, external_subject FROM ${ctx.tables.keys} WHERE id = $1`,
+      `SELECT COALESCE(pool_parent_id, id) AS root, delegated_by FROM ${ctx.tables.keys} WHERE id = $1`,
       [c.id],
     );
     const root = rows[0] ? Number(rows[0].root) : c.id;
+    // A key another key minted (POST /sdk-keys sets delegated_by; an unrestricted or `admin` key
+    // may mint any scope, on a pool of its own) could be the requester's own: only a credential an
+    // operator issued decides.
+    if (rows[0]?.delegated_by != null) {
+      return refuse('self_approval', 'a key minted by another key can never decide requests');
+    }
     if (
       c.id === request.agentId ||
       root === request.agentRoot ||

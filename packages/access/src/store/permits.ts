@@ -108,7 +108,8 @@ export async function revokePermit(
   keyId: unknown,
 ): Promise<AccessResult<{ revoked: boolean }>> {
   const id = Number(keyId);
-  const slip = Number.isSafeInteger(id) && id > 0 ? await readSlip(ctx, id) : null;
+  // key_id is an INTEGER column: an id past its range names no slip.
+  const slip = Number.isSafeInteger(id) && id > 0 && id <= 2_147_483_647 ? await readSlip(ctx, id) : null;
   if (!slip || slip.agentId !== caller.id) return refuse('unknown_request', 'no such permit slip of yours');
   const revoked = await ak.revoke(id, null, { actor: `access:${caller.id}` });
   if (revoked) {

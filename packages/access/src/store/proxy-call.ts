@@ -1,6 +1,6 @@
 import type { Credential } from '@agentkey/core';
 import { agentActor, type Caller } from '../caller.js';
-import { type AccessRefusal, refuse } from '../errors.js';
+import { ACCESS_CODES, type AccessRefusal, refuse } from '../errors.js';
 import { checkToolId } from '../input.js';
 import { checkProxyRequest, type ProxyOutcome, type ProxyRefusal, type ToolRoute } from '../proxy/index.js';
 import { checkRates } from '../rate/rules.js';
@@ -47,7 +47,8 @@ export async function clearProxyCall(
   if (!grant) return refuse('no_grant', `no live grant for ${id.value}`);
   const action = slip ? tool.actions[slip.action] : undefined;
   if (slip && !action) return refuse('not_permitted', `tool ${id.value} no longer has action ${slip.action}`);
-  const granted = grant.methods ?? tool.methods;
+  // The tool's methods are the ceiling: a grant approved before the tool was narrowed keeps no more.
+  const granted = (grant.methods ?? tool.methods).filter((m) => tool.methods.includes(m));
   const route: ToolRoute = {
     toolId: tool.id,
     baseUrl: tool.baseUrl,
@@ -73,19 +74,29 @@ export async function clearProxyCall(
     return checked;
   }
   const path = checked.url.pathname;
-  const limited = await checkRates(d.limiter, d.limits, 'proxy', caller, tool.id, grant);
-  if (limited) return limited;
+  // A slip counts in its parent's per-credential window: minting slips must not open fresh ones.
+  const counted = slip ? { ...caller, id: slip.agentId } : caller;
+  // Refused after the grant was found: audited too, so an agent hammering a tool is seen.
+  const refused = async (r: AccessRefusal) => {
+    await audit(ACCESS_CODES[r.code], { path, code: r.code, costCents: 0 });
+    return r;
+  };
+  const limited = await checkRates(d.limiter, d.limits, 'proxy', counted, tool.id, grant);
+  if (limited) return refused(limited);
   const opened = openSecret(ctx, tool);
-  if (!opened.ok) return opened;
+  if (!opened.ok) return refused(opened);
   const held = await holdCost(ctx, d.ak, credential, grant.id, tool.costCents);
-  if (!held.ok) return held;
+  if (!held.ok) return refused(held);
   return {
     ok: true,
     route,
     url: checked.url,
     secret: opened.secret,
     async finish(outcome) {
-      const charged = outcome.ok && outcome.status < 500;
+      // An agent that hangs up once the upstream answered below 500 is charged: the work was done.
+      const charged = outcome.ok
+        ? outcome.status < 500
+        : outcome.code === 'aborted' && outcome.upstreamStatus !== undefined && outcome.upstreamStatus < 500;
       await held.charge.settle(charged);
       await audit(outcome.status, {
         path,
