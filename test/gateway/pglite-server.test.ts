@@ -86,7 +86,7 @@ describe('servePGlite', () => {
 
   it('cuts off a client that holds the session idle, so the others go on', async () => {
     const c = await client();
-    const closed = new Promise((resolve) => c.on('end', resolve));
+    const closed = new Promise<void>((resolve) => c.on('end', () => resolve()));
     await c.query('BEGIN');
     await c.query('UPDATE counter SET n = -1');
     // Waits behind the idle transaction until it is cut off and rolled back.
