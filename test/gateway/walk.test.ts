@@ -27,7 +27,7 @@ describe('the main job, as the README starts it', () => {
         pid: expect.any(Number),
         port: Number(new URL(gw.url).port),
         url: gw.url,
-        databaseUrl: null,
+        databaseUrl: expect.stringMatching(/^postgres:\/\/agentkey:[^@]+@127\.0\.0\.1:\d+\/postgres$/),
         table: 'sdk_api_keys',
       });
 

@@ -1,11 +1,11 @@
 /**
  * The data folder (notes/contracts.md): `<data>/pglite/`, the dev issuer's secrets, and, while a
- * gateway runs on PGlite, `<data>/gateway.json` telling the CLI where it is. PGlite has one
- * session, so one gateway per folder: `<data>/gateway.lock` (created exclusively, holding the pid)
+ * gateway runs on PGlite, `<data>/gateway.json` telling the CLI where it is and the URL of the
+ * served database. PGlite is opened by one process, so one gateway per folder: `<data>/gateway.lock` (created exclusively, holding the pid)
  * keeps a second one out with one line; a lock whose process is gone is taken over.
  */
 
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from './config.js';
 
@@ -14,11 +14,10 @@ export interface GatewayFile {
   port: number;
   url: string;
   /**
-   * Always null: PGlite has one session, and a socket client's transaction could interleave with
-   * the gateway's own statements (pglite-socket queues its own clients, not the host's queries),
-   * so the embedded database is never served. The CLI says the gateway holds the folder.
+   * The embedded PGlite served on 127.0.0.1 (pglite-server.ts), with its password: the file is
+   * written 0600. Any local process that can read it can use the database while the gateway runs.
    */
-  databaseUrl: null;
+  databaseUrl: string | null;
   table: string;
 }
 
@@ -50,7 +49,9 @@ export function lockFolder(dataDir: string): () => void {
 
 export function writeGatewayFile(dataDir: string, file: GatewayFile): () => void {
   const path = join(dataDir, 'gateway.json');
-  writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`);
+  // 0600: it carries the served database's password.
+  writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
   return () => rmSync(path, { force: true });
 }
 

@@ -6,16 +6,24 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fromPGlite, type Queryable } from '@agentkey/core';
+import type { Queryable } from '@agentkey/core';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { ConfigError } from './config.js';
+import { servePGlite } from './pglite-server.js';
 
 export interface Database {
   pool: Queryable;
   /** For the banner: where the data is. */
   label: string;
   embedded: boolean;
+  /**
+   * A URL other processes (the CLI) may use while the gateway runs: the embedded PGlite served on
+   * 127.0.0.1 with a password (pglite-server.ts); null on PostgreSQL (the CLI has DATABASE_URL).
+   */
+  servedUrl: string | null;
+  /** Named prepared statements: off on the served PGlite, whose one session all clients share. */
+  preparedStatements: boolean | undefined;
   close(): Promise<void>;
 }
 
@@ -31,11 +39,22 @@ export async function openDatabase(url: string | null, dataDir: string): Promise
         `cannot open the embedded database in ${dir} (${why(error)}): use another --data DIR`,
       );
     }
+    // The gateway's own statements go through the served socket too, so one queue orders them
+    // and the CLI's: no statement of one client can land inside another's transaction.
+    const served = await servePGlite(db);
+    const pool = new pg.Pool({ connectionString: served.url, max: 4, idleTimeoutMillis: 0 });
+    pool.on('error', () => {});
     return {
-      pool: fromPGlite(db),
+      pool,
       label: `embedded PGlite in ${dir} (survives restarts; set DATABASE_URL to use your PostgreSQL)`,
       embedded: true,
-      close: () => db.close(),
+      servedUrl: served.url,
+      preparedStatements: false,
+      close: async () => {
+        await pool.end();
+        await served.close();
+        await db.close();
+      },
     };
   }
   const where = withoutSecrets(url);
@@ -48,7 +67,14 @@ export async function openDatabase(url: string | null, dataDir: string): Promise
     await pool.end().catch(() => {});
     throw new ConfigError(`cannot reach the database at ${where} (${why(error)}): check DATABASE_URL`);
   }
-  return { pool, label: `PostgreSQL at ${where}`, embedded: false, close: () => pool.end() };
+  return {
+    pool,
+    label: `PostgreSQL at ${where}`,
+    embedded: false,
+    servedUrl: null,
+    preparedStatements: undefined,
+    close: () => pool.end(),
+  };
 }
 
 /** The URL as it may be printed: no password, no query (which may carry one). */

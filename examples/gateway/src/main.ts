@@ -64,6 +64,7 @@ async function start(): Promise<void> {
   try {
     ak = new AgentKey({
       pool: db.pool,
+      ...(db.preparedStatements === undefined ? {} : { preparedStatements: db.preparedStatements }),
       tableName: config.table,
       validScopes: ['chat', 'admin'],
       onError,
@@ -98,7 +99,7 @@ async function start(): Promise<void> {
         pid: process.pid,
         port,
         url,
-        databaseUrl: null,
+        databaseUrl: db.servedUrl,
         table: config.table,
       }),
     );
