@@ -1,3 +1,6 @@
+// 0.2.0 exported the store and its Express glue from one module: with AgentKey here too, an app
+// switches by changing that one import path.
+export { AgentKey } from '@agentkey/core';
 export { type AgentKeyAuthOptions, agentKeyAuth } from './agent-key-auth.js';
 export type { CostOption } from './cost.js';
 export { COST_LOCAL } from './hold.js';

@@ -65,17 +65,7 @@ export async function serve(app: Express): Promise<Served> {
   const base = `http://127.0.0.1:${port}`;
   return {
     port,
-    async request(method, path, options = {}) {
-      const headers: Record<string, string> = { ...options.headers };
-      if (options.key !== undefined) headers.authorization = `Bearer ${options.key}`;
-      let body: string | undefined;
-      if (options.rawBody !== undefined || options.body !== undefined) {
-        headers['content-type'] = 'application/json';
-        body = options.rawBody ?? JSON.stringify(options.body);
-      }
-      const res = await fetch(base + path, { method, headers, body, signal: AbortSignal.timeout(5000) });
-      return { status: res.status, body: parseJson(await res.text()), headers: res.headers };
-    },
+    request: (method, path, options) => requestJson(base + path, method, options),
     rawRequest(method, path, headers, body) {
       return new Promise<Reply>((resolve, reject) => {
         const outgoing = headers as OutgoingHttpHeaders;
@@ -102,6 +92,19 @@ export async function serve(app: Express): Promise<Served> {
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** One request to `url` (a running server's), its JSON answer parsed; gives up after 5 s. */
+export async function requestJson(url: string, method: string, options: RequestOptions = {}): Promise<Reply> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key !== undefined) headers.authorization = `Bearer ${options.key}`;
+  let body: string | undefined;
+  if (options.rawBody !== undefined || options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = options.rawBody ?? JSON.stringify(options.body);
+  }
+  const res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(5000) });
+  return { status: res.status, body: parseJson(await res.text()), headers: res.headers };
 }
 
 function parseJson(text: string): unknown {
