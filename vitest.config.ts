@@ -19,6 +19,7 @@ export default defineConfig({
         '@agentkey/auth0': pkg('auth0'),
         '@agentkey/clerk': pkg('clerk'),
         '@agentkey/redis': pkg('redis'),
+        '@agentkey/cli': pkg('cli'),
       }).map(([find, replacement]) => ({ find, replacement })),
     ],
   },

@@ -1942,6 +1942,24 @@ END)) * 1000 AS budget_reset_at, key_prefix, pool_parent_id, date_part('epoch', 
   FROM "sdk_api_keys" root WHERE root.id = "sdk_api_keys".pool_parent_id) pool ON true
       WHERE account_id = $1 ORDER BY id;
 
+-- statement: listSubjects
+SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
+  date_part('epoch', expires_at) * 1000 AS expires_at, date_part('epoch', revoked_at) * 1000 AS revoked_at, (CASE WHEN (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) THEN 0::bigint ELSE (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) END)::float8 AS used_micros, date_part('epoch', (CASE WHEN NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) THEN budget_reset_at
+  WHEN budget_period = 'month' THEN
+    CASE WHEN (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int)) AT TIME ZONE 'UTC') > $2::timestamptz THEN (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int)) AT TIME ZONE 'UTC') ELSE (date_trunc('day', (budget_reset_at AT TIME ZONE 'UTC') + make_interval(months => ((extract(year FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(year FROM (budget_reset_at AT TIME ZONE 'UTC'))) * 12 + extract(month FROM $2::timestamptz AT TIME ZONE 'UTC') - extract(month FROM (budget_reset_at AT TIME ZONE 'UTC')))::int + 1)) AT TIME ZONE 'UTC') END
+  ELSE budget_reset_at + ((CASE WHEN budget_period = 'week' THEN 604800 ELSE 86400 END) * (floor(extract(epoch FROM ($2::timestamptz - budget_reset_at)) / (CASE WHEN budget_period = 'week' THEN 604800 ELSE 86400 END)) + 1)) * interval '1 second'
+END)) * 1000 AS budget_reset_at, key_prefix, pool_parent_id, date_part('epoch', created_at) * 1000 AS created_at, date_part('epoch', last_used_at) * 1000 AS last_used_at,
+  rate_requests, rate_cents, rate_window_sec, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+    FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
+      AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, pool.* FROM "sdk_api_keys" LEFT JOIN LATERAL (SELECT root.id AS pool_id,
+    date_part('epoch', revoked_at) * 1000 AS pool_revoked_at, date_part('epoch', expires_at) * 1000 AS pool_expires_at,
+    budget_cents AS pool_budget_cents, (CASE WHEN (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) THEN 0::bigint ELSE (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) END)::float8 AS pool_used_micros,
+    (CASE WHEN root.held_micros = 0 THEN 0::bigint ELSE GREATEST(root.held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+    FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = root.id OR oh.pool_id = root.id) AND oh.state = 'open'
+      AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS pool_held_micros
+  FROM "sdk_api_keys" root WHERE root.id = "sdk_api_keys".pool_parent_id) pool ON true
+      WHERE external_subject IS NOT NULL AND ($1::text IS NULL OR account_id = $1::text) ORDER BY id LIMIT $3;
+
 -- statement: periodSets
 budget_period = $1::text,
 budget_resets = CASE WHEN budget_period IS DISTINCT FROM $1::text AND NOT ($1::text IS NULL AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $3)) THEN budget_resets + 1 ELSE budget_resets END,
@@ -2048,3 +2066,22 @@ SELECT
       FROM "sdk_api_keys_ledger" WHERE at >= $2::timestamptz AND at < $3::timestamptz AND kind IN ('charge', 'settle', 'adjust', 'void')
         AND (account_id = $1 AND NOT (kind = 'adjust' AND principal_id IS NOT NULL))
       GROUP BY 1 ORDER BY 1;
+
+-- statement: reads.openHolds
+SELECT h.id::text AS id, h.principal_id, k.external_subject, h.account_id, h.amount_micros::float8 AS amount_micros,
+        h.created_at, h.expires_at
+      FROM "sdk_api_keys_holds" h LEFT JOIN "sdk_api_keys" k ON k.id = h.principal_id
+      WHERE h.state = 'open' AND h.expires_at > $3::timestamptz
+        AND ($1::text IS NULL OR h.account_id = $1::text OR k.account_id = $1::text)
+        AND ($2::integer IS NULL OR h.principal_id = $2::integer OR h.pool_id = $2::integer)
+      ORDER BY h.id LIMIT $4;
+
+-- statement: reads.ledgerAfter
+SELECT id::text AS id, at, principal_id, subject, account_id, kind,
+  amount_micros::float8 AS amount_micros, idempotency_key, hold_id::text AS hold_id, actor, metadata FROM "sdk_api_keys_ledger"
+      WHERE id > $1::bigint AND ($2::text IS NULL OR account_id = $2::text) ORDER BY id LIMIT $3;
+
+-- statement: reads.ledgerLast
+SELECT id::text AS id, at, principal_id, subject, account_id, kind,
+  amount_micros::float8 AS amount_micros, idempotency_key, hold_id::text AS hold_id, actor, metadata FROM "sdk_api_keys_ledger"
+      WHERE ($1::text IS NULL OR account_id = $1::text) ORDER BY id DESC LIMIT $2;

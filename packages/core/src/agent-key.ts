@@ -13,10 +13,11 @@ import { checkBatching } from './input/options.js';
 import { type ChildKeyOptions, withChildKey } from './keys/child.js';
 import { checkSubjectOptions, createKey, provisionSubject } from './keys/create.js';
 import { keyLookup, subjectLookup } from './keys/lookup.js';
-import { listKeys, readKey, readSubject } from './keys/read.js';
+import { listKeys, listSubjects, readKey, readSubject } from './keys/read.js';
 import { revokeKey, revokeSubject } from './keys/revoke.js';
 import { hasScope } from './keys/rows.js';
 import { updateKey, updateSubject } from './keys/update.js';
+import { listHolds, readLedger } from './ledger/read.js';
 import { trackRow, validateLookup } from './legacy/validate.js';
 import { migrate } from './sql/migrate.js';
 import type * as T from './types.js';
@@ -113,6 +114,21 @@ export class AgentKey implements GateStoreOwner {
 
   listKeys(accountId: string | number): Promise<T.KeyInfo[]> {
     return listKeys(this.ctx, accountId);
+  }
+
+  /** External subjects (of one account, or all), by id. */
+  listSubjects(options: { accountId?: string | number | null; limit?: number } = {}): Promise<T.KeyInfo[]> {
+    return listSubjects(this.ctx, options);
+  }
+
+  /** Holds still open and counting, of an account or a key, oldest first. */
+  listHolds(options: T.ListHoldsOptions = {}): Promise<T.HoldInfo[]> {
+    return listHolds(this.ctx, options);
+  }
+
+  /** Ledger entries after `afterId` (for a tail), or the newest ones; in id order. */
+  ledger(options: T.LedgerOptions = {}): Promise<T.LedgerEntry[]> {
+    return readLedger(this.ctx, options);
   }
 
   update(keyId: number | string, changes: T.UpdateOptions, audit: Audit = {}): Promise<T.KeyInfo | null> {

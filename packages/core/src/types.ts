@@ -235,3 +235,48 @@ export interface SpendReport {
   totalCents: number;
   buckets?: Array<{ start: Date; cents: number }>;
 }
+
+/** An open hold, as `listHolds` reports it. */
+export interface HoldInfo {
+  id: string;
+  /** The key or subject row that reserved it. */
+  keyId: number;
+  subject: string | null;
+  /** The account whose ceiling it counts against, when the account has one. */
+  accountId: string | null;
+  amountCents: number;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export interface ListHoldsOptions {
+  accountId?: string | number | null;
+  /** A key's (or subject's) row id: its own holds and, for a pool root, its pool's. */
+  keyId?: number | string | null;
+  /** At most this many (default 1000). */
+  limit?: number;
+}
+
+/** One row of the append-only ledger: a charge, hold, settle, release, void, adjust or admin action. */
+export interface LedgerEntry {
+  /** Ascending: a tail passes the last one it saw as `afterId`. */
+  id: string;
+  at: Date;
+  keyId: number | null;
+  subject: string | null;
+  accountId: string | null;
+  kind: string;
+  amountCents: number;
+  idempotencyKey: string | null;
+  holdId: string | null;
+  actor: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+export interface LedgerOptions {
+  /** Entries after this id, in id order; omitted: the newest `limit`, oldest first. */
+  afterId?: string | number;
+  accountId?: string | number | null;
+  /** At most this many (default 100). */
+  limit?: number;
+}

@@ -1,6 +1,7 @@
 import type { StoreContext } from '../context.js';
+import { AgentKeyInputError } from '../errors/errors.js';
 import { rowIdOf } from '../input/options.js';
-import { checkIdent } from '../input/values.js';
+import { checkIdent, checkOptionalIdent } from '../input/values.js';
 import type { KeyInfo } from '../types.js';
 import { toKeyInfo } from './rows.js';
 
@@ -23,5 +24,19 @@ export async function readSubject(ctx: StoreContext, subject: string): Promise<K
 export async function listKeys(ctx: StoreContext, accountId: string | number): Promise<KeyInfo[]> {
   const account = checkIdent(accountId, 'accountId');
   const result = await ctx.pool.query(ctx.sql.listByAccount, [account, ctx.now()]);
+  return result.rows.map(toKeyInfo);
+}
+
+/** `listSubjects`: external subjects (of one account, or all), by id, at most `limit`. */
+export async function listSubjects(
+  ctx: StoreContext,
+  options: { accountId?: string | number | null; limit?: number } = {},
+): Promise<KeyInfo[]> {
+  const account = checkOptionalIdent(options.accountId, 'accountId');
+  const limit = options.limit ?? 1000;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) {
+    throw new AgentKeyInputError('limit must be a whole number from 1 to 10000', 'limit');
+  }
+  const result = await ctx.pool.query(ctx.sql.listSubjects, [account, ctx.now(), limit]);
   return result.rows.map(toKeyInfo);
 }

@@ -42,6 +42,8 @@ export interface Statements {
   read(by: Selector | 'id'): string;
   /** $1 account, $2 now. */
   listByAccount: string;
+  /** $1 account or null, $2 now, $3 limit: external subjects, by id. */
+  listSubjects: string;
   /** $1 selector value, $2 now, $3 account or null, $4 actor. */
   revoke(by: Selector | 'id'): string;
   /** Wraps an INSERT or UPDATE (no RETURNING) so it appends its audit row; returns `id` and `account_id`. */
@@ -128,6 +130,8 @@ SELECT k.*, pool.* FROM k ${poolRoot('k')}`;
       `SELECT ${ADMIN_COLUMNS}, ${held}, pool.* FROM ${t.keys} ${poolRoot(t.keys)} WHERE ${by} = $1`,
     listByAccount: `SELECT ${ADMIN_COLUMNS}, ${held}, pool.* FROM ${t.keys} ${poolRoot(t.keys)}
       WHERE account_id = $1 ORDER BY id`,
+    listSubjects: `SELECT ${ADMIN_COLUMNS}, ${held}, pool.* FROM ${t.keys} ${poolRoot(t.keys)}
+      WHERE external_subject IS NOT NULL AND ($1::text IS NULL OR account_id = $1::text) ORDER BY id LIMIT $3`,
     revoke: (by) =>
       audited(
         `UPDATE ${t.keys} SET revoked_at = ${NOW}

@@ -4,6 +4,7 @@ import { adminStatements, periodSets } from '../../src/sql/admin.js';
 import type { Selector } from '../../src/sql/columns.js';
 import { tableNames } from '../../src/sql/identifier.js';
 import { schemaSteps } from '../../src/sql/migrate.js';
+import { readStatements } from '../../src/sql/reads.js';
 import { statements } from '../../src/sql/statements.js';
 
 const SELECTORS: Selector[] = ['key_hash', 'external_subject'];
@@ -43,6 +44,7 @@ export function renderStatements(tableName: string, ledger: boolean): Array<[str
     ['insert', s.insert],
     ['insertSubject', s.insertSubject],
     ['listByAccount', s.listByAccount],
+    ['listSubjects', s.listSubjects],
     ['periodSets', periodSets('$1', '$2', '$3').join(',\n')],
   );
   // Admin statements by name, so one added or removed is rendered without a change here.
@@ -53,6 +55,7 @@ export function renderStatements(tableName: string, ledger: boolean): Array<[str
         out.push([`admin.spend(${column})`, admin.spend(column)]);
     } else out.push([`admin.${name}`, (value as (kind: string) => string)('admin:example')]);
   }
+  for (const [name, sql] of Object.entries(readStatements(t))) out.push([`reads.${name}`, sql]);
   return out.map(([name, sql]) => [name, text(sql)]);
 }
 

@@ -1,0 +1,65 @@
+import type { AuditOptions, BudgetPeriod, KeyInfo, UpdateOptions } from '@agentkey/core';
+import { type Command, Option } from 'commander';
+import type { Cli } from '../cli.js';
+import { CliError } from '../errors.js';
+import * as parse from '../input/parse.js';
+import { type Maybe, orNull } from '../input/parse.js';
+import type { Io } from '../io.js';
+import { keyFields } from '../output/format.js';
+import { renderFields } from '../output/table.js';
+
+/** The options a key's or subject's row can be changed by (create and update share them). */
+export interface RowOptions {
+  name?: string;
+  scopes?: Maybe<string[]>;
+  budget?: Maybe<number>;
+  period?: Maybe<BudgetPeriod>;
+  expiresIn?: string;
+  expiry?: boolean;
+}
+
+export function addRowOptions(command: Command, updating: boolean): Command {
+  return command
+    .option('--name <name>', 'a label for people')
+    .option('--scopes <list>', 'comma-separated scopes (all: unrestricted, none: no scope)', parse.scopes)
+    .option(
+      '--budget <cents>',
+      `its cap in whole cents${updating ? ' (none: no cap)' : ''}`,
+      updating ? parse.centsOrNone : parse.cents,
+    )
+    .option('--period <period>', 'the cap renews every day, week or month (none: never)', parse.period)
+    .addOption(
+      new Option('--expires-in <duration>', 'expires after 30m, 12h, 7d, 3mo…').argParser(parse.duration),
+    );
+}
+
+/** The changes an update asks for; refuses an update that asks for none. */
+export function changesOf(options: RowOptions): UpdateOptions {
+  const changes: UpdateOptions = {};
+  if (options.name !== undefined) changes.name = options.name;
+  if (options.scopes !== undefined) changes.scopes = orNull(options.scopes);
+  if (options.budget !== undefined) changes.budgetCents = orNull(options.budget);
+  if (options.period !== undefined) changes.budgetPeriod = orNull(options.period);
+  if (options.expiresIn !== undefined) changes.expiresIn = options.expiresIn;
+  if (options.expiry === false) {
+    if (options.expiresIn !== undefined) throw new CliError('give --expires-in or --no-expiry, not both');
+    changes.expiresAt = null;
+  }
+  if (Object.keys(changes).length === 0) {
+    throw new CliError(
+      'nothing to change: give --name, --scopes, --budget, --period, --expires-in or --no-expiry',
+    );
+  }
+  return changes;
+}
+
+/** Who made an admin change, for the ledger's audit rows. */
+export function actor(io: Io): AuditOptions {
+  const user = io.env.USER ?? io.env.USERNAME;
+  return { actor: user ? `cli:${user}` : 'cli' };
+}
+
+/** A key's or subject's row as `show` and `update` print it: its fields, or JSON (never a secret: the store has none). */
+export function printRow(cli: Cli, command: Command, info: KeyInfo): void {
+  cli.print(command, info, () => cli.line(renderFields(cli, keyFields(info, new Date(), cli.colours))));
+}

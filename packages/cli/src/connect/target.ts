@@ -1,0 +1,70 @@
+import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
+import { CliError } from '../errors.js';
+import type { Io } from '../io.js';
+import { defaultDataFolder, liveGateway, pgliteDirOf } from './data-folder.js';
+
+export interface ConnectionOptions {
+  databaseUrl?: string;
+  pglite?: string;
+  table?: string;
+}
+
+/** Where a command's store lives, decided before anything connects. */
+export type Target =
+  | { kind: 'postgres'; url: string; table: string; label: string }
+  | { kind: 'pglite'; dir: string; table: string; label: string; lock: string | null; shown: string };
+
+/**
+ * `--database-url` or DATABASE_URL; else `--pglite DIR`; else the gateway's folder. A folder a live
+ * gateway holds is reached through the URL it publishes, never opened a second time (PGlite has
+ * one writer); `create` lets `migrate` make a folder that does not exist yet.
+ */
+export function resolveTarget(options: ConnectionOptions, io: Io, create: boolean): Target {
+  const url = options.databaseUrl ?? io.env.DATABASE_URL;
+  const tableGiven = options.table ?? io.env.AGENTKEY_TABLE;
+  if (url) return { kind: 'postgres', url, table: tableGiven ?? 'sdk_api_keys', label: describeUrl(url) };
+  const explicit = options.pglite !== undefined;
+  const { data, pglite } = explicit
+    ? pgliteDirOf(options.pglite!, io)
+    : { data: defaultDataFolder(io), pglite: `${defaultDataFolder(io)}/pglite` };
+  const near = relative(io.cwd, pglite);
+  const shown = near === '' ? '.' : near.startsWith('..') ? pglite : near;
+  const gateway = data ? liveGateway(data) : null;
+  if (gateway) {
+    const table = tableGiven ?? gateway.table ?? 'sdk_api_keys';
+    if (gateway.databaseUrl)
+      return {
+        kind: 'postgres',
+        url: gateway.databaseUrl,
+        table,
+        label: `the gateway's database (pid ${gateway.pid})`,
+      };
+    throw new CliError(
+      `the gateway (pid ${gateway.pid}${gateway.url ? `, ${gateway.url}` : ''}) holds ${shown} and serves no database URL: stop it first, or run it with DATABASE_URL and pass --database-url`,
+    );
+  }
+  if (!create && !existsSync(pglite)) {
+    throw new CliError(
+      `no database at ${shown}: start the gateway (npx -y pnpm@10 start), run \`agentkey migrate --pglite DIR\`, or pass --database-url`,
+    );
+  }
+  return {
+    kind: 'pglite',
+    dir: pglite,
+    table: tableGiven ?? 'sdk_api_keys',
+    label: `the PGlite database at ${shown}`,
+    lock: data,
+    shown,
+  };
+}
+
+/** A database URL without its password, for messages. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `the database at ${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    throw new CliError('--database-url is not a URL (postgres://user@host:5432/db)');
+  }
+}

@@ -1,0 +1,99 @@
+import { type BudgetPeriod, MAX_BUDGET_CENTS, PERIODS, parseDuration } from '@agentkey/core';
+import { InvalidArgumentError } from 'commander';
+
+/**
+ * What a parser returns for "no value" (`--budget none`, `--scopes all`): commander turns a
+ * parser's null into '', so the commands turn this into null (`orNull`).
+ */
+export const NONE = Symbol('none');
+export type Maybe<T> = T | typeof NONE;
+export const orNull = <T>(value: Maybe<T>): T | null => (value === NONE ? null : value);
+
+// Each parser is a commander argParser: a bad value becomes commander's one-line
+// "error: option '--x <v>' argument 'y' is invalid. <reason>" and exit code 1.
+
+const echo = (value: string) => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+
+/** Whole cents from 0 (a budget, a top-up). */
+export function cents(value: string): number {
+  const n = /^\d{1,12}$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n > MAX_BUDGET_CENTS) {
+    throw new InvalidArgumentError(
+      `A budget is whole cents from 0 to ${MAX_BUDGET_CENTS}${value.startsWith('-') ? ' (not negative)' : ''}.`,
+    );
+  }
+  return n;
+}
+
+/** Whole cents, or `none` for no budget at all. */
+export function centsOrNone(value: string): Maybe<number> {
+  return value === 'none' ? NONE : cents(value);
+}
+
+/** A key's (or subject's) row id. */
+export function rowId(value: string): number {
+  if (!/^[1-9]\d{0,9}$/.test(value) || Number(value) > 2_147_483_647) {
+    throw new InvalidArgumentError(`A key id is a positive whole number, got ${echo(value)}.`);
+  }
+  return Number(value);
+}
+
+/** A duration as agentkey takes it: `30m`, `12h`, `7d`, `3mo`. */
+export function duration(value: string): string {
+  try {
+    parseDuration(value);
+  } catch {
+    throw new InvalidArgumentError(
+      `A duration is a number and m, h, d or mo (30m, 12h, 7d, 3mo), got ${echo(value)}.`,
+    );
+  }
+  return value;
+}
+
+export function period(value: string): Maybe<BudgetPeriod> {
+  if (value === 'none') return NONE;
+  if (!(PERIODS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`A period is ${PERIODS.join(', ')} or none, got ${echo(value)}.`);
+  }
+  return value as BudgetPeriod;
+}
+
+/** Comma-separated scopes; `none` for none (a key that can call nothing scoped). */
+export function scopes(value: string): Maybe<string[]> {
+  if (value === 'all') return NONE;
+  return value === 'none'
+    ? []
+    : value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+}
+
+/** A whole number from 1 to `max` (a --limit). */
+export function count(max: number) {
+  return (value: string): number => {
+    const n = /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
+    if (!(n >= 1 && n <= max))
+      throw new InvalidArgumentError(`Expected a whole number from 1 to ${max}, got ${echo(value)}.`);
+    return n;
+  };
+}
+
+/**
+ * A point in time: an ISO date or date-time (`2026-06-01`, `2026-06-01T12:00Z`), `now`, or a
+ * duration meaning that long ago (`24h`, `7d`). Resolved against `now` when the command runs.
+ */
+export function time(value: string): (now: Date) => Date {
+  if (value === 'now') return (now) => now;
+  if (/^\d{1,9}(m|h|d|mo)$/.test(value)) {
+    const ms = parseDuration(value);
+    return (now) => new Date(now.getTime() - ms);
+  }
+  const at = /^\d{4}-\d{2}-\d{2}/.test(value) ? new Date(value) : new Date(Number.NaN);
+  if (Number.isNaN(at.getTime())) {
+    throw new InvalidArgumentError(
+      `A time is an ISO date (2026-06-01), now, or a duration ago (24h, 7d), got ${echo(value)}.`,
+    );
+  }
+  return () => at;
+}

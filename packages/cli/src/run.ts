@@ -1,0 +1,50 @@
+import { CommanderError } from 'commander';
+import { Cli } from './cli.js';
+import { oneLine } from './errors.js';
+import { type Io, processIo } from './io.js';
+import { buildProgram } from './program.js';
+
+/**
+ * Runs the CLI once on `argv` (without node and the script) and returns the exit code. Every
+ * failure is one line on stderr; the store is closed however the command ends.
+ */
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  const cli = new Cli(io);
+  const program = buildProgram(cli);
+  program.exitOverride();
+  program.configureOutput({
+    writeOut: (text) => io.out(text),
+    writeErr: (text) => io.err(text),
+    // Commander's own errors (unknown command, missing argument, bad value), as one line: its
+    // "(Did you mean keys?)" joins the line it follows.
+    outputError: (text, write) => write(`${text.trim().replace(/\s*\n\s*/g, ' ')}\n`),
+  });
+  // Subcommands inherit the override and output settings only when made after them: set again.
+  for (const command of walk(program)) {
+    command.exitOverride();
+    command.configureOutput(program.configureOutput());
+  }
+  let code = 0;
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) code = error.exitCode;
+    else {
+      io.err(`error: ${oneLine(error, cli.where)}\n`);
+      code = 1;
+    }
+  }
+  try {
+    await cli.close();
+  } catch {
+    // The command's answer is out; a close failing after it changes nothing for the user.
+  }
+  return code;
+}
+
+function* walk(command: import('commander').Command): Generator<import('commander').Command> {
+  for (const sub of command.commands) {
+    yield sub;
+    yield* walk(sub);
+  }
+}

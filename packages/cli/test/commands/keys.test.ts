@@ -1,0 +1,113 @@
+import type { KeyInfo } from '@agentkey/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { json, openPlace, type Place, run, spawnCli } from '../support/cli.js';
+
+/** `agentkey migrate` and `agentkey keys …` (commands/keys.ts) on PostgreSQL; PGlite: pglite.test.ts. */
+describe('agentkey keys', () => {
+  let place: Place;
+  let secret: string;
+  let id: number;
+  beforeAll(async () => {
+    place = await openPlace('postgres');
+  });
+  afterAll(() => place.close());
+
+  it('migrates, as a child process: one line naming the table, exit 0, and again (idempotent)', async () => {
+    const first = await spawnCli(place, ['migrate']);
+    expect(first).toMatchObject({ code: 0, err: '' });
+    expect(first.out).toMatch(/^migrated .*sdk_api_keys in /);
+    expect((await run(place, ['migrate'])).code).toBe(0);
+  });
+
+  it('creates a key and prints its secret once, which the store then authorizes', async () => {
+    const made = await run(place, [
+      'keys',
+      'create',
+      '--account',
+      'acme',
+      '--name',
+      'bot',
+      '--budget',
+      '500',
+      '--period',
+      'day',
+      '--scopes',
+      'llm:call,llm:stream',
+      '--expires-in',
+      '30d',
+    ]);
+    expect(made).toMatchObject({ code: 0, err: '' });
+    const secrets = made.out.match(/ak_[0-9a-f]{20,}/g) ?? [];
+    expect(secrets).toHaveLength(1);
+    secret = secrets[0]!;
+    id = Number(/created key (\d+)/.exec(made.out)![1]);
+    expect(made.out).toMatch(/only time the secret is shown/);
+    const ok = await place.withStore((ak) => ak.authorize(secret, { scope: 'llm:call', costCents: 1 }));
+    expect(ok).toMatchObject({ ok: true, principal: { id } });
+  });
+
+  it('lists and shows the key, as tables and as JSON, never with its secret', async () => {
+    const list = await run(place, ['keys', 'list', '--account', 'acme']);
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(new RegExp(`^${id}\\s+bot\\s+ak_`, 'm'));
+    expect(list.out).toMatch(/\$0\.01 \/ \$5\.00 per day/);
+    const show = await run(place, ['keys', 'show', String(id)]);
+    expect(show.out).toMatch(/scopes\s+llm:call,llm:stream/);
+    const listed = await json<KeyInfo[]>(place, ['keys', 'list', '--account', 'acme']);
+    expect(listed.map((k) => [k.id, k.name, k.budget.limitCents, k.budget.usedCents])).toEqual([
+      [id, 'bot', 500, 1],
+    ]);
+    const shown = await json<KeyInfo>(place, ['keys', 'show', String(id)]);
+    expect(shown).toMatchObject({
+      id,
+      accountId: 'acme',
+      scopes: ['llm:call', 'llm:stream'],
+      revokedAt: null,
+    });
+    for (const text of [list.out, show.out, JSON.stringify(listed), JSON.stringify(shown)]) {
+      expect(text).not.toContain(secret);
+      expect(text).not.toMatch(/hash/i);
+    }
+  });
+
+  it('updates name, budget and expiry, and refuses an update that changes nothing', async () => {
+    const updated = await json<KeyInfo>(place, [
+      'keys',
+      'update',
+      String(id),
+      '--name',
+      'bot-2',
+      '--budget',
+      'none',
+      '--no-expiry',
+    ]);
+    expect(updated).toMatchObject({ name: 'bot-2', budget: { limitCents: null }, expiresAt: null });
+    const none = await run(place, ['keys', 'update', String(id)]);
+    expect(none.code).toBe(1);
+    expect(none.err).toBe(
+      'error: nothing to change: give --name, --scopes, --budget, --period, --expires-in or --no-expiry\n',
+    );
+  });
+
+  it('revokes the key (the store refuses it after), and a second revoke is one line and exit 1', async () => {
+    expect(await run(place, ['keys', 'revoke', String(id)])).toMatchObject({
+      code: 0,
+      out: `revoked key ${id}\n`,
+    });
+    expect(await place.withStore((ak) => ak.authorize(secret))).toMatchObject({ ok: false });
+    const again = await run(place, ['keys', 'revoke', String(id)]);
+    expect(again).toMatchObject({ code: 1, out: '' });
+    expect(again.err).toMatch(
+      /^error: key \d+ is not live: no such key, already revoked, or another account's\n$/,
+    );
+    expect((await json<KeyInfo>(place, ['keys', 'show', String(id)])).revokedAt).not.toBeNull();
+  });
+
+  it('says one line for a key that does not exist', async () => {
+    expect(await run(place, ['keys', 'show', '999999'])).toEqual({
+      code: 1,
+      out: '',
+      err: 'error: no key with id 999999\n',
+    });
+  });
+});

@@ -1,0 +1,84 @@
+import type { LedgerEntry } from '@agentkey/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { json, openPlace, type Place, run, start } from '../support/cli.js';
+
+/** `agentkey ledger` (commands/ledger.ts): the newest entries, and `--follow` tailing new ones. */
+describe('agentkey ledger', () => {
+  let place: Place;
+  let key: string;
+  beforeAll(async () => {
+    place = await openPlace('postgres');
+    expect((await run(place, ['migrate'])).code).toBe(0);
+    key = await place.withStore(async (ak) => {
+      const made = await ak.create({ accountId: 'acme', budgetCents: 1000 });
+      await ak.authorize(made.key, { costCents: 2 });
+      await ak.authorize(made.key, { costCents: 3 });
+      return made.key;
+    });
+  });
+  afterAll(() => place.close());
+
+  it('prints the newest entries oldest first, as a table and JSON', async () => {
+    const ran = await run(place, ['ledger', '--limit', '2']);
+    expect(ran.code).toBe(0);
+    expect(ran.out.split('\n').filter((l) => /\bcharge\b/.test(l))).toHaveLength(2);
+    const entries = await json<LedgerEntry[]>(place, ['ledger', '--account', 'acme']);
+    expect(entries.filter((e) => e.kind === 'charge').map((e) => e.amountCents)).toEqual([2, 3]);
+  });
+
+  it('--follow (in process) prints a charge made after it started, and stops when its signal aborts', async () => {
+    const controller = new AbortController();
+    let seen = 0;
+    let started!: () => void;
+    const begun = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const following = run(place, ['ledger', '--follow', '--json', '--limit', '1', '--interval', '50'], {
+      signal: controller.signal,
+      onOut: (out) => {
+        const lines = out.trimEnd().split('\n').filter(Boolean);
+        if (lines.length >= 1) started();
+        seen = lines.length;
+        if (lines.some((l) => (JSON.parse(l) as LedgerEntry).amountCents === 7)) controller.abort();
+      },
+    });
+    await begun;
+    await place.withStore((ak) => ak.authorize(key, { costCents: 7 }));
+    const ran = await following;
+    expect(ran).toMatchObject({ code: 0, err: '' });
+    const lines = ran.out
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as LedgerEntry);
+    expect(lines.map((e) => e.amountCents)).toEqual([3, 7]);
+    expect(seen).toBe(2);
+  });
+
+  it('--follow as a child process sees a new charge, and Ctrl-C (SIGINT) ends it with exit 0', async () => {
+    const child = start(['ledger', '--follow', '--limit', '1', '--interval', '100', ...place.args], {
+      cwd: place.cwd,
+      env: place.env,
+    });
+    let out = '';
+    const seen = (pattern: RegExp) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (pattern.test(out)) {
+            child.stdout!.off('data', onData);
+            resolve();
+          }
+        };
+        const onData = (chunk: Buffer) => {
+          out += chunk;
+          check();
+        };
+        child.stdout!.on('data', onData);
+      });
+    await seen(/charge/);
+    await place.withStore((ak) => ak.authorize(key, { costCents: 11 }));
+    await seen(/\$0\.11/);
+    child.kill('SIGINT');
+    const ran = await child.done;
+    expect(ran).toMatchObject({ code: 0, err: '' });
+  });
+});
