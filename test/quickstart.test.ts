@@ -9,7 +9,7 @@ import { databaseUrl, serverPool } from './support/db.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
 
-/** The README's main job, as `pnpm start` runs it, with `DATABASE_URL` set or not. */
+/** The scripted tour, as `pnpm quickstart` runs it, with `DATABASE_URL` set or not. */
 function start(url: string | undefined) {
   const env = { ...process.env };
   delete env.DATABASE_URL;
@@ -53,7 +53,7 @@ function expectWholeStory(out: string): void {
   expect(out).toMatch(/\nNext:\n {2}- README\.md "Quick start".*\n(?: {2}- .*\n)+$/);
 }
 
-describe('the main job (pnpm start)', () => {
+describe('the scripted tour (pnpm quickstart)', () => {
   it('runs the whole story on embedded PGlite when no database is configured', async () => {
     const out = await quickstart(undefined);
     expect(out).toMatch(/on embedded PGlite/);

@@ -101,6 +101,9 @@ const EXAMPLES: Record<string, Spec> = {
   'express/principal.ts': { out: /the exported AgentKeyPrincipal: true/ },
   'express/routes.ts': { out: /POST \/signup → 201 \["key","id"/ },
   'express/trust-proxy.ts': { out: /trust proxy: 1/ },
+  'express/protected-resource.ts': {
+    out: /→ 200 \{"resource":"https:\/\/api\.example\.com","authorization_servers":\["https:\/\/login\.example\.com\/"\],"scopes_supported":\["chat","search"\],"bearer_methods_supported":\["header"\]\}\nPOST \/chat → 401 WWW-Authenticate: Bearer realm="api", resource_metadata="https:\/\/api\.example\.com\/\.well-known\/oauth-protected-resource"/,
+  },
   'oidc/verify.ts': { out: /https:\/\/login\.example\.com\/\|client-1 \[ 'chat' \]/ },
   'oidc/first-seen.ts': { out: /accepted/ },
   'auth0/verify.ts': { out: /example\.eu\.auth0\.com\|readme-client/ },

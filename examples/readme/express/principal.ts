@@ -23,6 +23,7 @@ interface AgentKeyPrincipal {
   }; // after this charge
   chargedCents: number;
   hold?: { id: string; amountCents: number; expiresAt: Date }; // with the `hold` option
+  replayed?: boolean; // with `idempotencyKey`: a repeat, nothing more charged
 }
 // #endregion readme
 

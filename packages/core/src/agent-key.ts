@@ -45,6 +45,11 @@ export class AgentKey implements GateStoreOwner {
     this.budgets = new BudgetAdmin(this.ctx);
   }
 
+  /** The scopes rows may carry (the `validScopes` option), or null when any well-formed scope may be used. */
+  get validScopes(): readonly string[] | null {
+    return this.ctx.validScopes ? [...this.ctx.validScopes] : null;
+  }
+
   /** Creates the keys table if absent and adds missing columns. Idempotent; safe to run concurrently. */
   async migrate(): Promise<void> {
     await migrate(this.ctx.pool, this.ctx.tables);

@@ -13,13 +13,14 @@ import { isRealm } from './challenge.js';
 import { type CostOption, checkCost, resolveCost } from './cost.js';
 import { closeHoldWhenDone } from './hold.js';
 import { type AgentKeyPrincipal, toAgentKeyPrincipal } from './principal.js';
+import { type ProtectedResourceOption, protectedResource } from './protected-resource.js';
 import { rateLimitHeaders } from './rate-headers.js';
 import { consoleReporter, type ErrorReporter, report } from './report.js';
 import './request.js';
 
 export interface AgentKeyAuthOptions {
   /** The store; native `ak_` keys are checked against it, and external callers charged to their row. */
-  agentKey: Pick<AgentKey, 'gate' | 'settle' | 'release'>;
+  agentKey: Pick<AgentKey, 'gate' | 'settle' | 'release'> & Partial<Pick<AgentKey, 'validScopes'>>;
   /** Verifiers for external tokens (OIDC, Auth0, Clerk…), tried in order after the native prefix. */
   verifiers?: readonly Verifier[];
   /** A scope the caller must hold (RFC 6749 scope-token). */
@@ -39,11 +40,26 @@ export interface AgentKeyAuthOptions {
   sharedNamespaces?: readonly string[];
   /** The `realm` of `WWW-Authenticate` challenges (printable ASCII). Default `api`. */
   realm?: string;
+  /**
+   * Publishes RFC 9728 protected-resource metadata at `/.well-known/oauth-protected-resource`
+   * (plus the resource's path), answered by this middleware before any credential is read, and
+   * names it in every `WWW-Authenticate` challenge (`resource_metadata="…"`), as the MCP
+   * authorization spec asks of resource servers.
+   */
+  protectedResource?: ProtectedResourceOption;
+  /**
+   * The request's idempotency key (e.g. its `Idempotency-Key` header): a repeat with the same key
+   * from the same caller is admitted without a second charge, and `req.agentKey.replayed` is true.
+   * Return undefined for none.
+   */
+  idempotencyKey?: (req: Request) => string | undefined;
   /** Receives store and IdP failures (the caller gets 503) and server bugs (500). Default console.error. */
   onError?: ErrorReporter;
 }
 
 const CONTEXT = 'agentKeyAuth';
+/** What core accepts as an idempotency key: a client's malformed one is its error, not ours. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 type Decision =
   | { ok: true; principal: AgentKeyPrincipal; headers: Record<string, string> }
@@ -75,6 +91,18 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
     throw new AgentKeyInputError('agentKeyAuth: onError must be a function', 'onError');
   const cost = checkCost(options.cost);
   const hold = options.hold === undefined ? undefined : checkCost(options.hold, 'hold');
+  const idempotencyKey = options.idempotencyKey;
+  if (idempotencyKey !== undefined && typeof idempotencyKey !== 'function') {
+    throw new AgentKeyInputError(
+      'agentKeyAuth: idempotencyKey must be a function of the request',
+      'idempotencyKey',
+    );
+  }
+  const metadata =
+    options.protectedResource === undefined
+      ? undefined
+      : protectedResource(options.protectedResource, verifiers ?? [], agentKey.validScopes);
+  const challengeParams: Record<string, string> = metadata ? { resource_metadata: metadata.url } : {};
   // Built once: duplicate verifier ids and bad first-sight policies throw here, not per request.
   const gate = agentKey.gate({
     ...(verifiers === undefined ? {} : { verifiers }),
@@ -84,7 +112,7 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
 
   const refuse = (error: AuthError): Decision => {
     if (error.code === 'unavailable') report(onError, error.cause ?? new Error(error.description), CONTEXT);
-    return { ok: false, answer: answerFor(error, realm) };
+    return { ok: false, answer: answerFor(error, realm, challengeParams) };
   };
 
   const decide = async (req: Request): Promise<Decision> => {
@@ -106,8 +134,16 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
       }
       holdCents = reserve.cents;
     }
+    const idempotent = idempotencyKey?.(req);
+    if (idempotent !== undefined && !IDEMPOTENCY_KEY.test(idempotent)) {
+      return refuse({
+        code: 'invalid_request',
+        description: 'The idempotency key must be 1-255 printable ASCII characters without space.',
+      });
+    }
     const result = await gate.authenticate(parsed.token, {
       ...(scope === undefined ? {} : { scope }),
+      ...(idempotent === undefined ? {} : { idempotencyKey: idempotent }),
       costCents: charge.cents,
       ...(holdCents > 0 ? { holdCents } : {}),
     });
@@ -118,6 +154,11 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
   };
 
   return (req: Request, res: Response, next: NextFunction): void => {
+    if (metadata && (req.method === 'GET' || req.method === 'HEAD') && pathOf(req) === metadata.path) {
+      // Public by design (RFC 9728 §3): how a client finds where to get a token for this API.
+      res.set({ 'Cache-Control': 'max-age=300', 'Access-Control-Allow-Origin': '*' }).json(metadata.document);
+      return;
+    }
     decide(req)
       .then(
         (decision) => {
@@ -138,6 +179,12 @@ export function agentKeyAuth(options: AgentKeyAuthOptions) {
       // Only reached if next() or the response throws: keep it from becoming an unhandled rejection.
       .catch((error: unknown) => report(onError, error, CONTEXT));
   };
+}
+
+function pathOf(req: Request): string {
+  const url = req.originalUrl ?? req.url;
+  const end = url.indexOf('?');
+  return end < 0 ? url : url.slice(0, end);
 }
 
 function send(res: Response, answer: AuthAnswer): void {

@@ -16,10 +16,15 @@ export const DEFAULT_RETRY_AFTER_SEC = 5;
  * The answer for a refusal, per RFC 6750 §3 and DESIGN's outcome table. The body carries the
  * code and the description only: never `cause` (that goes to the server's log).
  */
-export function answerFor(error: AuthError, realm: string): AuthAnswer {
+export function answerFor(
+  error: AuthError,
+  realm: string,
+  /** Added to every challenge: `resource_metadata` (RFC 9728 §5.1) when the gate publishes it. */
+  extra: Record<string, string> = {},
+): AuthAnswer {
   const body = { error: error.code, error_description: error.description };
   const challenge = (params?: Record<string, string>) => ({
-    'WWW-Authenticate': bearerChallenge(realm, params),
+    'WWW-Authenticate': bearerChallenge(realm, { ...params, ...extra }),
   });
   switch (error.code) {
     case 'missing_credential':

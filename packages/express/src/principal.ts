@@ -14,6 +14,8 @@ export interface AgentKeyPrincipal extends Principal {
   chargedCents: number;
   /** With the `hold` option: the hold this request runs under, settled when the response ends. */
   hold?: Hold;
+  /** With the `idempotencyKey` option: true when the key matched an earlier call (nothing more charged). */
+  replayed?: boolean;
 }
 
 /** What the gate hands back on success (core's `AuthenticateResult` when ok). */
@@ -22,6 +24,7 @@ interface Authenticated {
   budget: Budget;
   chargedCents: number;
   hold?: Hold;
+  replayed?: boolean;
 }
 
 /** Field by field, so nothing the gate adds later leaks onto `req.agentKey` unannounced. */
@@ -30,6 +33,7 @@ export function toAgentKeyPrincipal({
   budget,
   chargedCents,
   hold,
+  replayed,
 }: Authenticated): AgentKeyPrincipal {
   return {
     kind: p.kind,
@@ -53,6 +57,7 @@ export function toAgentKeyPrincipal({
     },
     chargedCents,
     ...(hold ? { hold } : {}),
+    ...(replayed ? { replayed } : {}),
   };
 }
 

@@ -85,6 +85,7 @@ export function oidcVerifier(options: OidcVerifierOptions): Verifier {
 
   return {
     id: config.id,
+    issuer: config.issuer,
     subjectNamespace: config.subjectNamespace,
     ...(config.firstSeen ? { firstSeen: config.firstSeen } : {}),
     accepts: (credential) => unverifiedIssuer(credential) === config.issuer,

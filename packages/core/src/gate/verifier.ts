@@ -43,6 +43,11 @@ export interface FirstSeenPolicy {
 export interface Verifier {
   /** Unique within one gate: 'clerk', 'oidc:<issuer>', … */
   readonly id: string;
+  /**
+   * The authorization server's issuer identifier (RFC 8414), when the verifier trusts one: what
+   * protected-resource metadata (RFC 9728) names in `authorization_servers`.
+   */
+  readonly issuer?: string;
   /** Cheap and free of I/O: a prefix, or a JWT whose `iss` matches. */
   accepts(credential: string): boolean;
   verify(credential: string): Promise<VerifyResult>;
