@@ -20,6 +20,7 @@ export default defineConfig({
         '@agentkey/clerk': pkg('clerk'),
         '@agentkey/redis': pkg('redis'),
         '@agentkey/cli': pkg('cli'),
+        '@agentkey/access': pkg('access'),
       }).map(([find, replacement]) => ({ find, replacement })),
     ],
   },

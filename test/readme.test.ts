@@ -6,6 +6,7 @@ import { ClerkStub, tokenJson } from '../packages/clerk/test/support/clerk-stub.
 import { type IdpStandIn, startIdp } from '../packages/oidc/test/support/idp-server.js';
 import { makeKey, mint } from '../packages/oidc/test/support/keys.js';
 import { databaseUrl, serverPool } from './support/db.js';
+import { ACCESS_ENV, accessFlow } from './support/readme-access.js';
 import {
   exampleText,
   POOL_LEFT_OPEN,
@@ -111,6 +112,7 @@ const EXAMPLES: Record<string, Spec> = {
   'clerk/scope-map.ts': { out: /accepted/ },
   'redis/counter.ts': { out: /with Redis in front: ok, ok, budget_exceeded, budget_exceeded/ },
   'redis/changes.ts': { out: /revoked, and the change published: invalid_token/ },
+  'access/gateway.ts': { serve: accessFlow },
 };
 
 const DIR = 'examples/readme/';
@@ -186,6 +188,7 @@ describe('README examples run as written (server only)', () => {
       README_TOKEN_OIDC: tokens.OIDC,
       README_TOKEN_AUTH0: tokens.AUTH0,
       README_TOKEN_CLERK: tokens.CLERK,
+      ...ACCESS_ENV,
     };
   });
   afterAll(async () => {

@@ -45,6 +45,12 @@ export { parseDuration } from './input/duration.js';
 export { isScope } from './input/values.js';
 /** @internal For @agentkey/express. */
 export { grantsAll } from './keys/rows.js';
+// Public as a type only: @agentkey/access's declarations name it.
+export type { TableNames } from './sql/identifier.js';
+/** @internal For @agentkey/access: its tables are named from the keys table, validated once here. */
+export { tableNames } from './sql/identifier.js';
+/** @internal For @agentkey/access: its .sql files take the placeholders core's do. */
+export { render as renderSql } from './sql/render.js';
 export type {
   AccountInfo,
   AgentKeyOptions,
