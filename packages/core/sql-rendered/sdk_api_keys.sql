@@ -210,6 +210,20 @@ BEGIN
   END IF;
 END $rate_row$;
 
+-- migrate(): 003_console_indexes.sql
+-- Migration 003: indexes for the console's reads (@agentkey/console), so each page answers in
+-- milliseconds at 100,000 keys and 1,000,000 ledger rows. Only creates what is missing.
+
+-- Today's spend: the ledger by time alone (the existing indexes lead with a principal or account).
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_ledger_at_idx" ON "sdk_api_keys_ledger" (at);
+-- A pool root's children.
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_pool_parent_idx" ON "sdk_api_keys" (pool_parent_id) WHERE pool_parent_id IS NOT NULL;
+-- The top spenders, and the capped rows nearest their cap, walked in spend order.
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_spend_idx" ON "sdk_api_keys" (budget_used_micros DESC NULLS LAST, id);
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_cap_ratio_idx" ON "sdk_api_keys"
+  (((COALESCE(budget_used_micros, 0) + held_micros)::float8 / budget_cents) DESC)
+  WHERE budget_cents > 0 AND revoked_at IS NULL;
+
 -- migrate(): functions
 -- The engine functions' one result shape, created once, and the helper that builds a row of it.
 -- Only the validated table names are substituted (the names in double braces, sql/render.ts);
