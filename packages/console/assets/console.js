@@ -44,6 +44,8 @@
       width,
       height: 260,
       plugins: [tooltipPlugin(unit)],
+      // Axis labels in UTC, as the tooltip and the tables say.
+      tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
       scales: { x: { time: true } },
       axes: [{ label: 'time (UTC)' }, { label: 'cents' }],
       series: [
