@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { OUTPUT_MARKER } from './support/readme-output.js';
 import { type Fence, isTypeScript, READMES, readmeFences, root } from './support/readme-run.js';
 
 /**
@@ -49,6 +50,11 @@ function problems(fence: Fence): string[] {
       return /^(flowchart|graph|sequenceDiagram)\b/.test(fence.text)
         ? []
         : ['not a flowchart or sequence diagram'];
+    case 'text':
+      // What a command prints, shown as it prints: a test keeps it equal (test/support/readme-output.ts).
+      return OUTPUT_MARKER.test(fence.above)
+        ? []
+        : ['a text block without an <!-- output: command --> marker'];
     case 'http':
       return /^HTTP\/1\.1 \d{3} .+\n(?:[\w-]+: .+\n)*$/.test(fence.text)
         ? []

@@ -62,13 +62,13 @@ describe('the main job refuses bad configuration in one line', () => {
       /cannot reach the database at postgres:\/\/agentkey@127\.0\.0\.1:\d+\/app \(ECONNREFUSED\): check DATABASE_URL/,
     );
     expect(line).not.toContain('s3cret-pw');
-  }, 60_000);
+  }, 120_000);
 
   it('an unreachable REDIS_URL names it', async () => {
     const line = await refused([], { REDIS_URL: `redis://:pw-123@127.0.0.1:${await freePort()}` });
     expect(line).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ \(.+\): check REDIS_URL/);
     expect(line).not.toContain('pw-123');
-  }, 60_000);
+  }, 120_000);
 
   it('a port in use names --port', async () => {
     const dir = fresh();

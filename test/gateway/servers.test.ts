@@ -73,5 +73,5 @@ describe.each([
       await redis.del(...keys);
       redis.disconnect();
     }
-  }, 240_000);
+  }, 300_000);
 });

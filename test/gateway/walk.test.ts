@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startGateway } from '../support/gateway.js';
 import { checkRestart, type Walked, walkBanner } from '../support/gateway-walk.js';
+import { bannerAsShown, readmeOutput } from '../support/readme-output.js';
 
 /**
  * The README's main command, `npx -y pnpm@10 start -- --port 0 --data <dir>`, in a fresh folder:
@@ -30,6 +31,9 @@ describe('the main job, as the README starts it', () => {
         table: 'sdk_api_keys',
       });
 
+      // The README shows this banner as it prints (keys and the folder shortened): it must not drift.
+      expect(bannerAsShown(gw.banner, dir)).toBe(readmeOutput('npx -y pnpm@10 start')?.trimEnd());
+
       seen = await walkBanner(gw);
     } finally {
       // npx and pnpm die of the SIGINT; the gateway under them closes cleanly and removes its file.
@@ -37,7 +41,7 @@ describe('the main job, as the README starts it', () => {
     }
     expect(existsSync(join(dir, 'gateway.json'))).toBe(false);
     expect(existsSync(join(dir, 'gateway.lock'))).toBe(false);
-  }, 180_000);
+  }, 300_000);
 
   it('finds the same keys and spend after a restart on the same folder', async () => {
     if (!seen) throw new Error('the first run did not finish its walk');
@@ -49,5 +53,5 @@ describe('the main job, as the README starts it', () => {
       expect([0, 'SIGINT']).toContain(await gw.stop(pid));
     }
     expect(existsSync(join(dir, 'gateway.json'))).toBe(false);
-  }, 180_000);
+  }, 300_000);
 });

@@ -67,9 +67,8 @@ export function spawnGateway(launch: Launch, args: string[], env: NodeJS.Process
   });
 }
 
-/** Starts the gateway and waits for its banner's last line. */
-export async function startGateway(launch: Launch, args: string[], env = gatewayEnv()): Promise<Gateway> {
-  const child = spawnGateway(launch, args, env);
+/** Everything a child prints, as it comes. */
+function capture(child: ChildProcess) {
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => {
@@ -78,16 +77,24 @@ export async function startGateway(launch: Launch, args: string[], env = gateway
   child.stderr?.on('data', (d: Buffer) => {
     err += d.toString();
   });
+  return { out: () => out, err: () => err };
+}
+
+/** Starts the gateway and waits for its banner's last line. */
+export async function startGateway(launch: Launch, args: string[], env = gatewayEnv()): Promise<Gateway> {
+  const child = spawnGateway(launch, args, env);
+  const output = capture(child);
   const exited = once(child, 'exit');
   await new Promise<void>((resolve, reject) => {
     const check = () => {
-      if (out.includes('Stop with Ctrl-C')) resolve();
+      if (output.out().includes('Stop with Ctrl-C')) resolve();
     };
     child.stdout?.on('data', check);
     exited.then(([code]) =>
-      reject(new Error(`the gateway exited (${code}) before its banner:\n${out}\n${err}`)),
+      reject(new Error(`the gateway exited (${code}) before its banner:\n${output.out()}\n${output.err()}`)),
     );
   });
+  const out = output.out();
   const banner = out.slice(out.indexOf('agentkey gateway listening on'));
   const key = (label: string) => {
     const m = new RegExp(`${label} key +#(\\d+): (ak_\\w+)`).exec(banner);
@@ -113,7 +120,7 @@ export async function startGateway(launch: Launch, args: string[], env = gateway
       if (!found) throw new Error(`no step "${words}…" in the banner:\n${banner}`);
       return found;
     },
-    stderr: () => err,
+    stderr: output.err,
     async stop(gatewayPid) {
       if (child.exitCode === null) process.kill(-child.pid!, 'SIGINT');
       const [code, signal] = await exited;
@@ -151,14 +158,7 @@ export function jsonLines(output: string): Array<Record<string, unknown>> {
 /** A start that must fail: its exit code and what it printed. */
 export async function failedStart(args: string[], env: NodeJS.ProcessEnv) {
   const child = spawnGateway('node', args, env);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
+  const output = capture(child);
   const [code] = await once(child, 'exit');
-  return { code: code as number | null, stdout: out, stderr: err };
+  return { code: code as number | null, stdout: output.out(), stderr: output.err() };
 }

@@ -75,7 +75,7 @@ export function banner({ url, database, redis, verifiers, devIssuer, keys }: Ban
       ],
     ],
     [
-      `Revoke the demo key (or: npx -y pnpm@10 agentkey keys revoke ${keys.demo.id}), then call with it: 401 invalid_token:`,
+      `Revoke the demo key (or, with the gateway stopped: npx -y pnpm@10 agentkey keys revoke ${keys.demo.id}), then call with it: 401 invalid_token:`,
       [
         `curl -s -w '\\n' -X POST ${url}/admin/keys/${keys.demo.id}/revoke ${auth(keys.admin.key)}`,
         `curl -si ${url}/v1/me ${demo}`,

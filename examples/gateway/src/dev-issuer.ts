@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { issuerStore } from './issuer-store.js';
 
 export const DEV_CLIENT_ID = 'demo-agent';
 export const DEV_SCOPE = 'chat';
@@ -52,6 +53,7 @@ export async function startDevIssuer(dataDir: string, origin: string, resource: 
   // Loaded only when the issuer runs: the module warns on import, which a failed start must not print.
   const { default: Provider } = await import('oidc-provider');
   const provider = new Provider(issuer, {
+    adapter: issuerStore(),
     clients: [
       {
         client_id: secrets.clientId,

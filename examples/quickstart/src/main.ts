@@ -1,8 +1,8 @@
 /**
- * The scripted tour (`npx -y pnpm@10 quickstart`; the main job is examples/gateway): a key's whole life on a database you already have, or on an embedded PGlite
- * when DATABASE_URL is unset. Migrate, mint a key, authorize it until its budget runs out,
- * revoke it; then the budget engine (holds, idempotency, an account ceiling, the ledger). Each
- * step is printed.
+ * The scripted tour (`npx -y pnpm@10 quickstart`; the main job is examples/gateway): a key's
+ * whole life on a database you already have, or on an embedded PGlite when DATABASE_URL is unset.
+ * Migrate, mint a key, authorize it until its budget runs out, revoke it; then the budget engine
+ * (holds, idempotency, an account ceiling, the ledger). Each step is printed.
  */
 
 import { AgentKey, type AuthorizeResult } from '@agentkey/core';

@@ -25,8 +25,16 @@ export const usageGroup: CommandGroup = {
         .command('usage')
         .description('spend of a key, subject or account per hour or day: a table and a bar chart'),
     )
-      .option('--since <time>', 'from (ISO date, or a duration ago: 24h, 7d)', parse.time, parse.time('7d'))
-      .option('--until <time>', 'to (ISO date, now, or a duration ago)', parse.time, parse.time('now'))
+      .addOption(
+        new Option('--since <time>', 'from (ISO date, or a duration ago: 24h, 7d)')
+          .argParser(parse.time)
+          .default(parse.time('7d'), '7d'),
+      )
+      .addOption(
+        new Option('--until <time>', 'to (ISO date, now, or a duration ago)')
+          .argParser(parse.time)
+          .default(parse.time('now'), 'now'),
+      )
       .addOption(new Option('--by <bucket>', 'bucket size').choices(['hour', 'day']).default('day'))
       .action(async (o: UsageOptions, command: Command) => {
         const { target, label } = targetOf(o);
