@@ -1,4 +1,4 @@
-import type { AgentKey } from '@agentkey/core';
+import type { AgentKey, Queryable } from '@agentkey/core';
 import type { Command } from 'commander';
 import { createColors } from 'picocolors';
 import { type OpenStore, openStore } from './connect/open.js';
@@ -38,6 +38,12 @@ export class Cli {
       // Idle-connection errors after the work is done: the command's own calls report theirs.
     });
     return this.opened.ak;
+  }
+
+  /** The pool under the store (opened as `store` opens it). */
+  async pool(command: Command, create = false): Promise<Queryable> {
+    await this.store(command, create);
+    return this.opened!.pool;
   }
 
   /** Names the database for messages, once a command asked for it. */

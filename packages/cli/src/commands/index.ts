@@ -1,5 +1,6 @@
 import { accountsGroup } from './accounts.js';
 import { budgetGroup } from './budget.js';
+import { consoleGroup } from './console.js';
 import type { CommandGroup } from './group.js';
 import { holdsGroup } from './holds.js';
 import { keysGroup } from './keys.js';
@@ -18,4 +19,5 @@ export const GROUPS: readonly CommandGroup[] = [
   holdsGroup,
   usageGroup,
   ledgerGroup,
+  consoleGroup,
 ];

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { AgentKey, fromPGlite } from '@agentkey/core';
+import { AgentKey, fromPGlite, type Queryable } from '@agentkey/core';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { lockFolder } from './folder-lock.js';
@@ -12,6 +12,8 @@ const STORE_TIMEOUT_MS = 15_000;
 
 export interface OpenStore {
   ak: AgentKey;
+  /** What `ak` is on (the console reads its tables). */
+  pool: Queryable;
   close(): Promise<void>;
 }
 
@@ -27,7 +29,7 @@ export async function openStore(target: Target, report: (error: unknown) => void
       allowExitOnIdle: true,
     });
     const ak = new AgentKey({ pool, tableName: target.table, timeoutMs: STORE_TIMEOUT_MS, onError });
-    return { ak, close: () => pool.end() };
+    return { ak, pool, close: () => pool.end() };
   }
   mkdirSync(target.dir, { recursive: true });
   const unlock = target.lock ? lockFolder(target.lock, target.shown) : () => {};
@@ -35,7 +37,7 @@ export async function openStore(target: Target, report: (error: unknown) => void
     const db = await PGlite.create(target.dir);
     const pglite = fromPGlite(db);
     const ak = new AgentKey({ pool: pglite, tableName: target.table, timeoutMs: STORE_TIMEOUT_MS, onError });
-    return { ak, close: () => db.close().finally(unlock) };
+    return { ak, pool: pglite, close: () => db.close().finally(unlock) };
   } catch (error) {
     unlock();
     throw error;

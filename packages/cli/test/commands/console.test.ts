@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPlace, type Place, run } from '../support/cli.js';
+
+describe.each(['postgres', 'pglite'] as const)('agentkey console (%s)', (backend) => {
+  let place: Place;
+  beforeAll(async () => {
+    place = await openPlace(backend);
+  }, 60_000);
+  afterAll(() => place?.close());
+
+  it('serves the console on the same database, with a fresh admin key that signs in, until Ctrl-C', async () => {
+    const stop = new AbortController();
+    let printed: (out: string) => void = () => {};
+    const ready = new Promise<string>((resolve) => {
+      printed = (out) => {
+        if (out.includes('Stop with Ctrl-C.')) resolve(out);
+      };
+    });
+    const ran = run(place, ['console', '--port', '0', '--new-admin-key'], {
+      signal: stop.signal,
+      onOut: (o) => printed(o),
+    });
+    const out = await Promise.race([
+      ready,
+      ran.then((r) => Promise.reject(new Error(`exited ${r.code}: ${r.err}`))),
+    ]);
+    const url = /agentkey console on (\S+)/.exec(out)![1]!;
+    const key = /admin key #\d+: (ak_\w+)/.exec(out)![1]!;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/agentkey$/);
+    try {
+      expect((await fetch(`${url}/`, { redirect: 'manual' })).status).toBe(303);
+      const page = await fetch(`${url}/signin`);
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+      const signed = await fetch(`${url}/signin`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          cookie: page.headers.getSetCookie()[0]!.split(';')[0]!,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ _csrf: csrf, key }).toString(),
+      });
+      expect(signed.status).toBe(303);
+      const cookie = signed.headers
+        .getSetCookie()
+        .find((l) => l.startsWith('akc_session='))!
+        .split(';')[0]!;
+      const keys = await fetch(`${url}/keys`, { headers: { cookie } });
+      expect(await keys.text()).toContain('console admin');
+    } finally {
+      stop.abort();
+    }
+    expect((await ran).code).toBe(0);
+  }, 120_000);
+
+  it('refuses a port that is not one, in one line', async () => {
+    const ran = await run(place, ['console', '--port', '70000']);
+    expect(ran.code).not.toBe(0);
+    expect(ran.err).toMatch(/port from 0 to 65535/);
+  });
+});
