@@ -7,9 +7,17 @@ export const LISTENING = 'agentkey-readme: listening on port ';
 export const POOL_LEFT_OPEN = 'agentkey-readme: a pg.Pool was never ended (call pool.end())';
 
 /** Every README whose TypeScript blocks must be files a test runs. */
-export const READMES = ['README.md', 'access', 'auth0', 'clerk', 'core', 'express', 'oidc', 'redis'].map(
-  (p) => (p.endsWith('.md') ? p : `packages/${p}/README.md`),
-);
+export const READMES = [
+  'README.md',
+  'access',
+  'auth0',
+  'clerk',
+  'console',
+  'core',
+  'express',
+  'oidc',
+  'redis',
+].map((p) => (p.endsWith('.md') ? p : `packages/${p}/README.md`));
 
 export interface ReadmeBlock {
   readme: string;
