@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { signInConsole } from '../support/console-signin.js';
 import { gatewayEnv, startGateway } from '../support/gateway.js';
 
 /** The console the main job mounts: its URL in the banner, the banner's admin key signs in. */
@@ -11,21 +12,6 @@ const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-
-async function form(url: string, cookie: string, body: Record<string, string>) {
-  return fetch(url, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(body).toString(),
-  });
-}
-
-const cookieOf = (res: Response) =>
-  res.headers
-    .getSetCookie()
-    .map((l) => l.split(';')[0])
-    .join('; ');
 
 describe.each([
   ['without AGENTKEY_SECRET_KEYS', {}],
@@ -45,18 +31,14 @@ describe.each([
       expect(first.status).toBe(303);
       expect(first.headers.get('location')).toBe('/agentkey/signin');
 
-      const signIn = async (key: string) => {
-        const page = await fetch(`${url}/signin`);
-        const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-        return form(`${url}/signin`, cookieOf(page), { _csrf: csrf, key });
-      };
-      expect((await signIn(gw.demo.key)).status).toBe(401);
-      const signed = await signIn(gw.admin.key);
+      expect((await signInConsole(url!, gw.demo.key)).status).toBe(401);
+      const signed = await signInConsole(url!, gw.admin.key);
       expect(signed.status).toBe(303);
-      const keys = await fetch(`${url}/keys`, { headers: { cookie: cookieOf(signed) } });
+      const cookie = signed.cookie!;
+      const keys = await fetch(`${url}/keys`, { headers: { cookie } });
       expect(keys.status).toBe(200);
       expect(await keys.text()).toContain(`/agentkey/keys/${gw.demo.id}`);
-      const audit = await fetch(`${url}/audit`, { headers: { cookie: cookieOf(signed) } });
+      const audit = await fetch(`${url}/audit`, { headers: { cookie } });
       const text = await audit.text();
       if (extra.AGENTKEY_SECRET_KEYS) expect(text).toContain('console.signin');
       else expect(text).toContain('need <code>@agentkey/access</code>');

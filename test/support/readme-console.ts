@@ -1,5 +1,6 @@
 import { AgentKey } from '@agentkey/core';
 import { expect } from 'vitest';
+import { signInConsole } from './console-signin.js';
 import { serverPool } from './db.js';
 
 /**
@@ -13,22 +14,9 @@ export async function consoleVisit(origin: string, schema: string): Promise<void
     const admin = await ak.create({ accountId: 'ops', name: 'readme admin', scopes: ['console:admin'] });
     const first = await fetch(`${origin}/agentkey/`, { redirect: 'manual' });
     expect([first.status, first.headers.get('location')]).toEqual([303, '/agentkey/signin']);
-    const form = await fetch(`${origin}/agentkey/signin`);
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
-    const signed = await fetch(`${origin}/agentkey/signin`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: {
-        cookie: form.headers.getSetCookie()[0]!.split(';')[0]!,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ _csrf: csrf, key: admin.key }).toString(),
-    });
+    const signed = await signInConsole(`${origin}/agentkey`, admin.key);
     expect(signed.status).toBe(303);
-    const cookie = signed.headers
-      .getSetCookie()
-      .find((l) => l.startsWith('akc_session='))!
-      .split(';')[0]!;
+    const cookie = signed.cookie!;
     const keys = await fetch(`${origin}/agentkey/keys`, { headers: { cookie } });
     expect(await keys.text()).toContain('readme admin');
   } finally {

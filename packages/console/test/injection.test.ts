@@ -35,7 +35,7 @@ afterAll(() => c?.close());
 
 describe('HTML injection renders as text', () => {
   it.each([
-    ['a key name, on the list', () => `/keys?q=${encodeURIComponent('alert')}`],
+    ['a key name, on the list', () => `/keys?q=${encodeURIComponent('<script')}`],
     ['a key name, on its page', () => `/keys/${keyId}`],
     ['a subject, on its page', () => `/keys/${subjectId}`],
     ['a subject, on the list', () => '/keys?kind=subject'],

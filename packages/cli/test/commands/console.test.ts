@@ -1,3 +1,4 @@
+import { signInConsole } from '@agentkey/test-support/console-signin.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPlace, type Place, run } from '../support/cli.js';
 
@@ -29,22 +30,9 @@ describe.each(['postgres', 'pglite'] as const)('agentkey console (%s)', (backend
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/agentkey$/);
     try {
       expect((await fetch(`${url}/`, { redirect: 'manual' })).status).toBe(303);
-      const page = await fetch(`${url}/signin`);
-      const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-      const signed = await fetch(`${url}/signin`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: {
-          cookie: page.headers.getSetCookie()[0]!.split(';')[0]!,
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-        body: new URLSearchParams({ _csrf: csrf, key }).toString(),
-      });
+      const signed = await signInConsole(url, key);
       expect(signed.status).toBe(303);
-      const cookie = signed.headers
-        .getSetCookie()
-        .find((l) => l.startsWith('akc_session='))!
-        .split(';')[0]!;
+      const cookie = signed.cookie!;
       const keys = await fetch(`${url}/keys`, { headers: { cookie } });
       expect(await keys.text()).toContain('console admin');
     } finally {

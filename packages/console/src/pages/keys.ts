@@ -35,7 +35,7 @@ export async function keysPage(ctx: ConsoleContext, req: Request, res: Response)
       frame,
       'Keys & subjects',
       html`<form method="get" action="${frame.base}/keys" class="filters" role="search">
-  <label>Search <input type="search" name="q" value="${f.q ?? ''}" placeholder="name, subject, prefix or id"></label>
+  <label>Search <input type="search" name="q" value="${f.q ?? ''}" placeholder="start of a name, subject or prefix; or an id"></label>
   <label>Account <input name="account" value="${f.accountId ?? ''}"></label>
   <label>Issuer <input name="issuer" value="${f.issuer ?? ''}" placeholder="e.g. clerk, https://idp…"></label>
   <label>Status <select name="status">${option('', 'any', f.status)}${option('live', 'live', f.status)}${option('revoked', 'revoked', f.status)}${option('expired', 'expired', f.status)}</select></label>

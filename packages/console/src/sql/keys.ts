@@ -57,16 +57,28 @@ export async function listRows(
   if (f.status === 'revoked') where.push('revoked_at IS NOT NULL');
   if (f.status === 'expired') where.push('revoked_at IS NULL AND expires_at <= $1');
   if (f.status === 'live') where.push('revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)');
+  const filters = where.length ? where.join(' AND ') : 'TRUE';
+  const columns = `id, name, key_prefix, external_subject, account_id, budget_used_micros, held_micros, budget_cents,
+        CASE WHEN revoked_at IS NOT NULL THEN 'revoked' WHEN expires_at <= $1 THEN 'expired' ELSE 'live' END AS status`;
+  let source = `${t.keys} WHERE ${filters}`;
   if (f.q) {
-    const like = p(`%${escapeLike(f.q)}%`);
-    const exact = /^\d{1,9}$/.test(f.q) ? ` OR id = ${p(Number(f.q))}` : '';
-    where.push(`(name ILIKE ${like} OR external_subject ILIKE ${like} OR key_prefix ILIKE ${like}${exact})`);
+    // The start of a name, subject or shown prefix (each with its index, migration 003), or an id:
+    // one arm per index, each its newest page under every filter, so the union's newest page is
+    // exactly the newest page of the OR (which the planner would walk the whole table for).
+    const lower = p(`${escapeLike(f.q.toLowerCase())}%`);
+    const exact = p(`${escapeLike(f.q)}%`);
+    const arm = (match: string) =>
+      `(SELECT id FROM ${t.keys} WHERE ${filters} AND ${match} ORDER BY id DESC LIMIT ${PAGE + 1})`;
+    const arms = [
+      arm(`lower(name) LIKE ${lower}`),
+      arm(`external_subject IS NOT NULL AND lower(external_subject) LIKE ${lower}`),
+      arm(`key_prefix LIKE ${exact}`),
+      ...(/^\d{1,9}$/.test(f.q) ? [arm(`id = ${p(Number(f.q))}`)] : []),
+    ];
+    source = `${t.keys} WHERE id IN (SELECT id FROM (${arms.join(' UNION ')}) AS found)`;
   }
   const { rows } = await pool.query(
-    `SELECT id, name, key_prefix, external_subject, account_id, budget_used_micros, held_micros, budget_cents,
-        CASE WHEN revoked_at IS NOT NULL THEN 'revoked' WHEN expires_at <= $1 THEN 'expired' ELSE 'live' END AS status
-       FROM ${t.keys} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY id DESC LIMIT ${PAGE + 1}`,
+    `SELECT ${columns} FROM ${source} ORDER BY id DESC LIMIT ${PAGE + 1}`,
     params,
   );
   const page = rows.slice(0, PAGE).map(
