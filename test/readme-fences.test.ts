@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { GROUPS } from '../packages/cli/src/commands/index.js';
 import { OUTPUT_MARKER } from './support/readme-output.js';
 import { type Fence, isTypeScript, READMES, readmeFences, root } from './support/readme-run.js';
 
@@ -24,8 +25,14 @@ function installable(readme: string): Set<string> {
   ]);
 }
 
+/** The `agentkey` command's groups (packages/cli), and the completion command it adds. */
+const cliCommands = new Set([...GROUPS.map((g) => g.name), 'completion']);
+
 /** Why a command of an sh block is not one this repository defines, or null when it is. */
 function badCommand(command: string, readme: string): string | null {
+  const cli = /^agentkey ([\w-]+)(?: |$)/.exec(command);
+  if (cli) return cliCommands.has(cli[1]!) ? null : `the agentkey command has no "${cli[1]}"`;
+  if (/^npm install -g @agentkey\/cli$/.test(command)) return null;
   const pnpm = /^npx -y pnpm@10 ([\w:-]+)(?: |$)/.exec(command);
   if (pnpm) return scripts.has(pnpm[1]!) ? null : `no script "${pnpm[1]}" in package.json`;
   const npm = /^npm install ((?:[@\w./-]+ ?)+)$/.exec(command);
@@ -80,6 +87,7 @@ describe('README blocks that are not TypeScript', () => {
     expect(badCommand('npx -y pnpm@10 strat', 'README.md')).toMatch(/no script "strat"/);
     expect(badCommand('npm install @agentkey/nope', 'packages/core/README.md')).toMatch(/@agentkey\/nope/);
     expect(badCommand('node main.js', 'README.md')).toMatch(/neither/);
+    expect(badCommand('agentkey kyes list', 'packages/cli/README.md')).toMatch(/no "kyes"/);
     expect(
       problems({ readme: 'README.md', line: 1, lang: '', above: '', text: 'const a = 1;\n' }),
     ).toHaveLength(1);

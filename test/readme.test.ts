@@ -116,6 +116,9 @@ const EXAMPLES: Record<string, Spec> = {
   'access/gateway.ts': { serve: accessFlow },
   'console/mount.ts': { serve: consoleVisit },
   'console/options.ts': { serve: consoleVisit },
+  'access/agent.ts': {
+    out: /\[ 'github: none' \]\n\{ issues: \[\], path: '\/repos\/octo\/hello\/issues' \}/,
+  },
 };
 
 const DIR = 'examples/readme/';

@@ -13,6 +13,7 @@ export const READMES = [
   'auth0',
   'clerk',
   'console',
+  'cli',
   'core',
   'express',
   'oidc',

@@ -1,6 +1,5 @@
 // was: import { AgentKey, agentKeyMiddleware, createAgentKeyRoutes } from '@katrinalaszlo/agentkey';
-import { AgentKey } from '@agentkey/core';
-import { agentKeyMiddleware, createAgentKeyRoutes } from '@agentkey/express';
+import { AgentKey, agentKeyMiddleware, createAgentKeyRoutes } from '@agentkey/express';
 import express from 'express';
 import pg from 'pg';
 

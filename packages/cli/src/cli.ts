@@ -40,9 +40,9 @@ export class Cli {
     return this.opened.ak;
   }
 
-  /** The pool under the store (opened as `store` opens it). */
-  async pool(command: Command, create = false): Promise<Queryable> {
-    await this.store(command, create);
+  /** The connection the store runs on (opened by `store` when not yet). */
+  async pool(command: Command): Promise<Queryable> {
+    await this.store(command);
     return this.opened!.pool;
   }
 

@@ -10,7 +10,12 @@ export interface Io {
   cwd: string;
   /** Aborted on Ctrl-C: `ledger --follow` stops cleanly. */
   signal?: AbortSignal;
+  /** Standard input: where `tools set-secret` reads a secret (piped, or typed at a prompt without echo). */
+  stdin?: Stdin;
 }
+
+/** Standard input: its bytes, and on a terminal a way to turn echo off (raw mode). */
+export type Stdin = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(raw: boolean): unknown };
 
 export function processIo(signal?: AbortSignal): Io {
   return {
@@ -19,6 +24,7 @@ export function processIo(signal?: AbortSignal): Io {
     tty: process.stdout.isTTY === true,
     env: process.env,
     cwd: process.cwd(),
+    stdin: process.stdin,
     ...(signal ? { signal } : {}),
   };
 }

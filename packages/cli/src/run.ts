@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
 import { Cli } from './cli.js';
-import { oneLine } from './errors.js';
+import { CliError, oneLine } from './errors.js';
 import { type Io, processIo } from './io.js';
 import { buildProgram } from './program.js';
 
@@ -31,7 +31,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     if (error instanceof CommanderError) code = error.exitCode;
     else {
       io.err(`error: ${oneLine(error, cli.where)}\n`);
-      code = 1;
+      code = error instanceof CliError ? error.exitCode : 1;
     }
   }
   try {

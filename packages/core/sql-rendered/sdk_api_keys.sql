@@ -217,6 +217,7 @@ END $rate_row$;
 -- A row's ledger by time, carrying what spend sums read (answered from the index alone); it
 -- replaces 001's (principal_id, at), which it serves as well.
 CREATE INDEX IF NOT EXISTS "sdk_api_keys_ledger_principal_cover" ON "sdk_api_keys_ledger" (principal_id, at) INCLUDE (kind, amount_micros);
+-- Schema-qualified (an index's own name takes none), so only this deployment's index goes.
 DROP INDEX IF EXISTS "sdk_api_keys_ledger_principal_idx";
 -- Today's spend: the ledger by time alone (the other indexes lead with a principal or account).
 CREATE INDEX IF NOT EXISTS "sdk_api_keys_ledger_at_idx" ON "sdk_api_keys_ledger" (at) INCLUDE (kind, amount_micros);

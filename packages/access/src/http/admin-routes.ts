@@ -80,7 +80,8 @@ export function adminRoutes(router: Router, access: Access, onError: ErrorReport
             ? await access.approve(req.params.id, approverOf(caller), body)
             : await access.deny(req.params.id, approverOf(caller), body.note as string | undefined);
         if (!done.ok) return sendRefusal(res, done);
-        res.json(done);
+        const { ok: _, ...answer } = done;
+        res.json(answer);
       }),
     );
   }

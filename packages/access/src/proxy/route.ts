@@ -32,11 +32,10 @@ export function parseRoute(route: ToolRoute): ParsedRoute {
   if (base.search || base.hash || route.baseUrl.includes('?') || route.baseUrl.includes('#')) {
     fail('baseUrl', 'must not carry a query or fragment');
   }
-  // Written as the URL parser writes it: no dot segments or case it would quietly rewrite.
-  if (base.href !== route.baseUrl && base.href !== `${route.baseUrl}/`)
-    fail('baseUrl', `must be written ${base.href}`);
-  const basePath = canonicalPath(base.pathname);
-  if (basePath === null) return fail('baseUrl', 'has a path that is not canonical');
+  // The path as written, not as the URL parser rewrote it: '/a/../b' or '%2e' is a mistake to name.
+  const written = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*(\/[^?#]*)?/.exec(route.baseUrl)?.[1] ?? '/';
+  const basePath = canonicalPath(written);
+  if (basePath === null || basePath !== base.pathname) fail('baseUrl', 'has a path that is not canonical');
   if (!TOKEN.test(route.secretHeader)) fail('secretHeader', 'is not a header name');
   if (!route.secretTemplate.includes('{secret}')) fail('secretTemplate', "has no '{secret}' placeholder");
   for (const method of route.methods) {
@@ -49,7 +48,7 @@ export function parseRoute(route: ToolRoute): ParsedRoute {
   });
   return {
     origin: base.origin,
-    basePath: basePath.replace(/\/$/, ''),
+    basePath: base.pathname.replace(/\/$/, ''),
     prefixes,
     protocol: base.protocol as 'http:' | 'https:',
   };

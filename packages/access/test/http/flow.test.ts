@@ -79,6 +79,7 @@ describe('agents and upstream tools, end to end', () => {
         methods: ['GET'],
       });
       expect(approved.status).toBe(200);
+      expect(Object.keys(approved.body)).toEqual(['grant']);
       expect(approved.body.grant).toMatchObject({
         status: 'granted',
         methods: ['GET'],

@@ -89,6 +89,13 @@ describe('checkProxyRequest', () => {
     expect(checkProxyRequest(loose, 'CONNECT', '/repos/x')).toMatchObject({ code: 'method_not_allowed' });
   });
 
+  it('takes a base URL with a default port or upper-case host as the URL parser reads it', () => {
+    const loose = route('HTTP://API.Example.com:80/v1/', { pathPrefixes: ['/'] });
+    expect(checkProxyRequest(loose, 'GET', '/x')).toMatchObject({
+      url: new URL('http://api.example.com/v1/x'),
+    });
+  });
+
   it('works on a base URL without a path or trailing slash', () => {
     const bare = route('https://api.example.com', { pathPrefixes: ['/'] });
     const sub = route('https://api.example.com/v1', { pathPrefixes: ['/'] });
@@ -106,6 +113,8 @@ describe('checkProxyRequest', () => {
     bad({ baseUrl: 'http://u:p@x/' }, 'baseUrl');
     bad({ baseUrl: 'http://x/?a=1' }, 'baseUrl');
     bad({ baseUrl: 'http://x/a/../b' }, 'baseUrl');
+    bad({ baseUrl: 'http://x/a/%2e%2e/b' }, 'baseUrl');
+    bad({ baseUrl: 'http://x/a//b/' }, 'baseUrl');
     bad({ secretHeader: 'x y' }, 'secretHeader');
     bad({ secretTemplate: 'Bearer' }, 'secretTemplate');
     bad({ methods: ['get'] }, 'methods');

@@ -5,6 +5,7 @@ import * as parse from '../input/parse.js';
 import { money, when } from '../output/format.js';
 import { renderTable } from '../output/table.js';
 import type { CommandGroup } from './group.js';
+import { sleep } from './poll.js';
 
 interface LedgerCliOptions {
   account?: string;
@@ -84,16 +85,4 @@ async function follow(
     if (entries.length > 0) after = entries.at(-1)!.id;
     if (entries.length < 1000) await sleep(o.interval, signal);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,3 +1,4 @@
+import { openAccess } from './access-store.js';
 import type { CommandGroup } from './group.js';
 
 export const migrateGroup: CommandGroup = {
@@ -5,11 +6,16 @@ export const migrateGroup: CommandGroup = {
   register(program, cli) {
     program
       .command('migrate')
-      .description('create the tables, or add what an older version lacks (idempotent)')
+      .description(
+        'create the tables (keys, ledger, access), or add what an older version lacks (idempotent)',
+      )
       .action(async (_options, command) => {
         const ak = await cli.store(command, true);
         await ak.migrate();
-        cli.print(command, { migrated: true, table: cli.table }, () =>
+        // The access tables refer to the keys table, so they come after it; numbered and recorded,
+        // so running this again applies nothing twice.
+        await (await openAccess(cli, command)).migrate();
+        cli.print(command, { migrated: true, table: cli.table, access: true }, () =>
           cli.line(`${cli.colours.green('migrated')} ${cli.table} in ${cli.where}`),
         );
       });

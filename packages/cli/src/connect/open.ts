@@ -12,7 +12,7 @@ const STORE_TIMEOUT_MS = 15_000;
 
 export interface OpenStore {
   ak: AgentKey;
-  /** What `ak` is on (the console reads its tables). */
+  /** What `ak` runs on: the access tables (tools, requests, audit) live beside its keys table. */
   pool: Queryable;
   close(): Promise<void>;
 }

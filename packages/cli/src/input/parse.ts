@@ -30,12 +30,25 @@ export function centsOrNone(value: string): Maybe<number> {
   return value === 'none' ? NONE : cents(value);
 }
 
+/** A record's id (a key, a request, a grant): a positive whole number the database can hold. */
+export function idOf(what: string) {
+  return (value: string): number => {
+    if (!/^[1-9]\d{0,9}$/.test(value) || Number(value) > 2_147_483_647) {
+      throw new InvalidArgumentError(`A ${what} id is a positive whole number, got ${echo(value)}.`);
+    }
+    return Number(value);
+  };
+}
+
 /** A key's (or subject's) row id. */
-export function rowId(value: string): number {
-  if (!/^[1-9]\d{0,9}$/.test(value) || Number(value) > 2_147_483_647) {
-    throw new InvalidArgumentError(`A key id is a positive whole number, got ${echo(value)}.`);
-  }
-  return Number(value);
+export const rowId = idOf('key');
+
+/** Comma-separated words (methods, paths), blanks dropped. */
+export function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /** A duration as agentkey takes it: `30m`, `12h`, `7d`, `3mo`. */
@@ -61,12 +74,7 @@ export function period(value: string): Maybe<BudgetPeriod> {
 /** Comma-separated scopes; `none` for none (a key that can call nothing scoped). */
 export function scopes(value: string): Maybe<string[]> {
   if (value === 'all') return NONE;
-  return value === 'none'
-    ? []
-    : value
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== '');
+  return value === 'none' ? [] : list(value);
 }
 
 /** A whole number from 1 to `max` (a --limit). */
@@ -96,4 +104,14 @@ export function time(value: string): (now: Date) => Date {
     );
   }
   return () => at;
+}
+
+/** A price in cents, to four decimals (a tool's cost per call: `0.5` is half a cent). */
+export function priceCents(value: string): number {
+  if (!/^\d{1,9}(\.\d{1,4})?$/.test(value)) {
+    throw new InvalidArgumentError(
+      `A cost is cents from 0, to four decimals (0.5)${value.startsWith('-') ? ', not negative' : ''}, got ${echo(value)}.`,
+    );
+  }
+  return Number(value);
 }

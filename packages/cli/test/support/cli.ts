@@ -2,9 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { main } from '@agentkey/cli';
-import { AgentKey, type AgentKeyOptions, fromPGlite } from '@agentkey/core';
+import { type Io, main } from '@agentkey/cli';
+import { AgentKey, type AgentKeyOptions, fromPGlite, type Queryable } from '@agentkey/core';
 import { databaseUrl, openDb, type TestDb } from '@agentkey/test-support/db.js';
 import { PGlite } from '@electric-sql/pglite';
 
@@ -30,8 +31,14 @@ export interface Place {
   env: Record<string, string>;
   /** The connection arguments every command of this place takes. */
   args: string[];
-  /** A store on the same database, for what the CLI does not do (charges, holds); closed after `fn`. */
-  withStore<R>(fn: (ak: AgentKey) => Promise<R>, options?: Partial<AgentKeyOptions>): Promise<R>;
+  /**
+   * A store on the same database, for what the CLI does not do (charges, holds, an agent's access
+   * request); `pool` is what it runs on. Closed after `fn`.
+   */
+  withStore<R>(
+    fn: (ak: AgentKey, pool: Queryable) => Promise<R>,
+    options?: Partial<AgentKeyOptions>,
+  ): Promise<R>;
   close(): Promise<void>;
 }
 
@@ -50,7 +57,8 @@ export async function openPlace(backend: 'postgres' | 'pglite'): Promise<Place> 
       async withStore(fn, options = {}) {
         const db = await PGlite.create(dir);
         try {
-          return await fn(new AgentKey({ pool: fromPGlite(db), ...options }));
+          const pool = fromPGlite(db);
+          return await fn(new AgentKey({ pool, ...options }), pool);
         } finally {
           await db.close();
         }
@@ -64,7 +72,8 @@ export async function openPlace(backend: 'postgres' | 'pglite'): Promise<Place> 
     cwd,
     env: { DATABASE_URL: databaseUrl() },
     args: ['--table', db.table],
-    withStore: (fn, options = {}) => fn(new AgentKey({ pool: db.pool, tableName: db.table, ...options })),
+    withStore: (fn, options = {}) =>
+      fn(new AgentKey({ pool: db.pool, tableName: db.table, ...options }), db.pool),
     async close() {
       await db.close();
       cleanup();
@@ -81,8 +90,11 @@ export async function run(
     env?: Record<string, string>;
     signal?: AbortSignal;
     onOut?: (text: string) => void;
+    /** Standard input: text (piped, then its end), or a stream (a terminal stand-in). Default: empty. */
+    stdin?: string | Io['stdin'];
   } = {},
 ): Promise<Ran> {
+  const stdin = typeof options.stdin === 'object' ? options.stdin : Readable.from([options.stdin ?? '']);
   let out = '';
   let err = '';
   const code = await main([...argv, ...(place?.args ?? [])], {
@@ -96,6 +108,7 @@ export async function run(
     tty: options.tty ?? false,
     env: { ...(place?.env ?? {}), ...(options.env ?? {}) },
     cwd: place?.cwd ?? tmpdir(),
+    stdin,
     ...(options.signal ? { signal: options.signal } : {}),
   });
   return { code, out, err };
@@ -111,13 +124,14 @@ export async function json<T = unknown>(place: Place, argv: string[]): Promise<T
 /** The `agentkey` command as a child process, as the root script starts it. */
 export function start(
   argv: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
+  options: { cwd?: string; env?: Record<string, string>; input?: string } = {},
 ): ChildProcess & { done: Promise<Ran> } {
   const child = spawn(process.execPath, ['--conditions=source', '--import', TSX, MAIN, ...argv], {
     cwd: options.cwd ?? repo,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (options.input !== undefined) child.stdin!.end(options.input);
   let out = '';
   let err = '';
   child.stdout!.on('data', (chunk) => {
@@ -137,9 +151,11 @@ export function spawnCli(
   place: Place | null,
   argv: string[],
   env: Record<string, string> = {},
+  input?: string,
 ): Promise<Ran> {
   return start([...argv, ...(place?.args ?? [])], {
     ...(place ? { cwd: place.cwd } : {}),
     env: { ...(place?.env ?? {}), ...env },
+    ...(input !== undefined ? { input } : {}),
   }).done;
 }

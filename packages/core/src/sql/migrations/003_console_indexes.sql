@@ -4,7 +4,8 @@
 -- A row's ledger by time, carrying what spend sums read (answered from the index alone); it
 -- replaces 001's (principal_id, at), which it serves as well.
 CREATE INDEX IF NOT EXISTS {{index:_ledger_principal_cover}} ON {{_ledger}} (principal_id, at) INCLUDE (kind, amount_micros);
-DROP INDEX IF EXISTS {{index:_ledger_principal_idx}};
+-- Schema-qualified (an index's own name takes none), so only this deployment's index goes.
+DROP INDEX IF EXISTS {{_ledger_principal_idx}};
 -- Today's spend: the ledger by time alone (the other indexes lead with a principal or account).
 CREATE INDEX IF NOT EXISTS {{index:_ledger_at_idx}} ON {{_ledger}} (at) INCLUDE (kind, amount_micros);
 -- A pool root's children.

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
+import { Access, type AccessRefusal, type Actor, parseKeyRing } from '@agentkey/access';
+import { type Command, InvalidArgumentError } from 'commander';
+import type { Cli } from '../cli.js';
+import { CliError } from '../errors.js';
+
+/**
+ * `@agentkey/access` on the command's store. Only the commands that seal (`tools set-secret`,
+ * `secrets reseal`) read AGENTKEY_SECRET_KEYS; every other one gets a ring of one random key that
+ * lives for this run, so approving or auditing never needs the sealing keys on the approver's
+ * machine (none of those commands seals or opens a secret).
+ */
+export async function openAccess(cli: Cli, command: Command, sealing = false): Promise<Access> {
+  const secretKeys = sealing ? sealingKeys(cli) : `cli-run:${randomBytes(32).toString('base64')}`;
+  const ak = await cli.store(command);
+  return new Access({ ak, pool: await cli.pool(command), secretKeys });
+}
+
+/** AGENTKEY_SECRET_KEYS, checked before anything connects; its first key id seals. */
+export function sealingKeys(cli: Cli): string {
+  const keys = cli.io.env.AGENTKEY_SECRET_KEYS;
+  if (!keys?.trim()) {
+    throw new CliError(
+      'AGENTKEY_SECRET_KEYS is not set: secrets are sealed with its first key (kid:base64key[,kid:base64key…])',
+    );
+  }
+  parseKeyRing(keys); // a malformed ring is one line naming the entry, never the key material
+  return keys;
+}
+
+/** The key id that seals now: the first of AGENTKEY_SECRET_KEYS. */
+export const sealingKid = (keys: string) => parseKeyRing(keys).primary.kid;
+
+/** `--as NAME`: who the audit log records; a mutating command's option. */
+export function addActorOption(command: Command): Command {
+  return command.option(
+    '--as <name>',
+    'the human recorded in the audit log (default: your operating-system user name)',
+    actorName,
+  );
+}
+
+function actorName(value: string): string {
+  const name = value.trim();
+  if (name === '' || name.length > 100 || /\p{Cc}/u.test(name))
+    throw new InvalidArgumentError('A name is 1-100 characters without control characters.');
+  return name;
+}
+
+/** The human acting: `--as NAME`, else the operating-system user running the command. */
+export function humanActor(options: { as?: string }): Actor {
+  if (options.as !== undefined) return { kind: 'human', id: options.as };
+  let user = '';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (some containers): the caller must say who they are.
+  }
+  if (!user) throw new CliError('cannot tell who you are (no user name): pass --as NAME');
+  return { kind: 'human', id: user };
+}
+
+/**
+ * A refusal of the store as the one line: what was tried, then why, with the store's field names
+ * turned into this command's flags so that it names what the user typed.
+ */
+export function refusal(r: AccessRefusal, doing: string, flags: Record<string, string> = {}): CliError {
+  let message = r.message;
+  for (const [field, flag] of Object.entries(flags)) {
+    message = message.replace(new RegExp(`^${field}\\b`), flag);
+  }
+  return new CliError(`cannot ${doing}: ${message}`);
+}
