@@ -1,5 +1,6 @@
 import type { Queryable } from '@agentkey/core';
 import type { ConsoleTables } from './names.js';
+import { paramList } from './params.js';
 
 /** Who did what in the console: the signed-in human, as the access audit log records actors. */
 export interface ConsoleEntry {
@@ -62,11 +63,7 @@ export async function readAudit(
   limit = 50,
 ): Promise<{ rows: AuditLine[]; next: number | null }> {
   const where: string[] = [];
-  const params: unknown[] = [];
-  const p = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
+  const { params, p } = paramList([]);
   if (f.before !== undefined) where.push(`id < ${p(f.before)}`);
   if (f.agentId !== undefined) where.push(`agent_id = ${p(f.agentId)}`);
   if (f.toolId) where.push(`tool_id = ${p(f.toolId)}`);

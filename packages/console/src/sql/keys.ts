@@ -1,5 +1,6 @@
 import type { Queryable } from '@agentkey/core';
 import { type ConsoleTables, cents } from './names.js';
+import { paramList } from './params.js';
 
 export interface KeyFilter {
   q?: string;
@@ -42,11 +43,7 @@ export async function listRows(
   now: Date,
 ): Promise<{ rows: KeyRow[]; next: number | null }> {
   const where: string[] = [];
-  const params: unknown[] = [now];
-  const p = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
+  const { params, p } = paramList([now]);
   if (f.before !== undefined) where.push(`id < ${p(f.before)}`);
   if (f.poolParent !== undefined) where.push(`pool_parent_id = ${p(f.poolParent)}`);
   if (f.accountId) where.push(`account_id = ${p(f.accountId)}`);
