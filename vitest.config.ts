@@ -21,6 +21,7 @@ export default defineConfig({
         '@agentkey/redis': pkg('redis'),
         '@agentkey/cli': pkg('cli'),
         '@agentkey/access': pkg('access'),
+        '@agentkey/console': pkg('console'),
       }).map(([find, replacement]) => ({ find, replacement })),
     ],
   },

@@ -7,6 +7,7 @@ import { type IdpStandIn, startIdp } from '../packages/oidc/test/support/idp-ser
 import { makeKey, mint } from '../packages/oidc/test/support/keys.js';
 import { databaseUrl, serverPool } from './support/db.js';
 import { ACCESS_ENV, accessFlow } from './support/readme-access.js';
+import { consoleVisit } from './support/readme-console.js';
 import {
   exampleText,
   POOL_LEFT_OPEN,
@@ -113,6 +114,8 @@ const EXAMPLES: Record<string, Spec> = {
   'redis/counter.ts': { out: /with Redis in front: ok, ok, budget_exceeded, budget_exceeded/ },
   'redis/changes.ts': { out: /revoked, and the change published: invalid_token/ },
   'access/gateway.ts': { serve: accessFlow },
+  'console/mount.ts': { serve: consoleVisit },
+  'console/options.ts': { serve: consoleVisit },
   'access/agent.ts': {
     out: /\[ 'github: none' \]\n\{ issues: \[\], path: '\/repos\/octo\/hello\/issues' \}/,
   },

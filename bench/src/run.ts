@@ -8,6 +8,7 @@
  *   pnpm bench --only scale             # (s1)–(s4): authorize on 1,000 vs 1,000,000 keys
  *   pnpm bench --only hot               # the hot-key scenarios only: 1, 2, 4 processes on one key
  *   pnpm bench --only redis             # (r1)–(r6), (rs1)–(rs2), (rh): Redis vs PostgreSQL-only
+ *   pnpm bench --only console           # the console's pages over HTTP, 100k keys / 1M ledger rows
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -38,6 +39,12 @@ if (only?.delete('scale')) for (const s of ['s1', 's2', 's3', 's4']) only.add(s)
 if (only?.delete('redis'))
   for (const s of ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'rs1', 'rs2', 'rh']) only.add(s);
 const record = process.argv.includes('--record') && only === null;
+if (only?.has('console')) {
+  // Latency per page, not throughput: its own data and report (scenarios/console.ts).
+  const { consoleBench } = await import('./scenarios/console.js');
+  console.log(await consoleBench(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'));
+  process.exit(0);
+}
 export const CLIENTS = 32;
 export const KEYS = 100;
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -47,6 +47,7 @@ export function gatewayEnv(extra: Record<string, string> = {}): NodeJS.ProcessEn
     'OIDC_AUDIENCE',
     'AGENTKEY_TABLE',
     'AGENTKEY_DATA',
+    'AGENTKEY_SECRET_KEYS',
   ]) {
     delete env[name];
   }

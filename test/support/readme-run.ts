@@ -12,6 +12,7 @@ export const READMES = [
   'access',
   'auth0',
   'clerk',
+  'console',
   'cli',
   'core',
   'express',

@@ -7,13 +7,19 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AgentKey, Verifier } from '@agentkey/core';
+import type { Access } from '@agentkey/access';
+import { agentKeyConsole } from '@agentkey/console';
+import type { AgentKey, Queryable, Verifier } from '@agentkey/core';
 import { type AgentKeyAuthRequest, agentKeyAuth, COST_LOCAL } from '@agentkey/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { type CompletionRequest, priceOf, readCompletion, TOKEN_INTERVAL_MS, tokens } from './model.js';
 
 export interface AppOptions {
   ak: AgentKey;
+  /** The pool `ak` is on: the console reads its tables. */
+  pool: Queryable;
+  /** Approvals, tools and the audit log in the console, when AGENTKEY_SECRET_KEYS is set. */
+  access: Access | null;
   verifiers: readonly Verifier[];
   /** This API's resource identifier: its origin, the `aud` of dev-issuer tokens. */
   resource: string;
@@ -24,7 +30,18 @@ export interface AppOptions {
 
 const completionOf = (req: Request) => (req as Request & { completion: CompletionRequest }).completion;
 
-export function gatewayApp({ ak, verifiers, resource, devIssuer, onError }: AppOptions): express.Express {
+/** Where the console is mounted; the banner prints it. */
+export const CONSOLE_PATH = '/agentkey';
+
+export function gatewayApp({
+  ak,
+  pool,
+  access,
+  verifiers,
+  resource,
+  devIssuer,
+  onError,
+}: AppOptions): express.Express {
   const base = {
     agentKey: ak,
     verifiers,
@@ -55,6 +72,8 @@ export function gatewayApp({ ak, verifiers, resource, devIssuer, onError }: AppO
     if (handle) handle(req, res);
     else next();
   });
+  // The console: the admin key (scope `admin`) signs in; its forms carry their own parser.
+  app.use(CONSOLE_PATH, agentKeyConsole({ agentKey: ak, pool, access, adminScope: 'admin' }));
   app.use(express.json({ limit: '16kb' }));
   app.get('/.well-known/oauth-protected-resource', anyone);
 

@@ -11,6 +11,8 @@ import { FIRST_SEEN } from './verifiers.js';
 
 export interface BannerFacts {
   url: string;
+  /** The console's address, and whether its access pages (approvals, tools, audit) are on. */
+  console: { url: string; access: boolean };
   database: string;
   redis: string | null;
   verifiers: readonly string[];
@@ -20,7 +22,15 @@ export interface BannerFacts {
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-export function banner({ url, database, redis, verifiers, devIssuer, keys }: BannerFacts): string {
+export function banner({
+  url,
+  console: ui,
+  database,
+  redis,
+  verifiers,
+  devIssuer,
+  keys,
+}: BannerFacts): string {
   const auth = (key: string) => `-H ${q(`Authorization: Bearer ${key}`)}`;
   const demo = auth(keys.demo.key);
   const json = `-H 'Content-Type: application/json'`;
@@ -94,6 +104,7 @@ export function banner({ url, database, redis, verifiers, devIssuer, keys }: Ban
         ]
       : []),
     `  OAuth/MCP clients: ${url}/.well-known/oauth-protected-resource`,
+    `  console:   ${ui.url} (sign in with the admin key below${ui.access ? '' : '; set AGENTKEY_SECRET_KEYS for approvals and the audit log'})`,
     '',
     'Minted for this run (a secret is shown once: restart for fresh ones; earlier keys keep their budgets):',
     `  demo key  #${keys.demo.id}: ${keys.demo.key}  (scope chat, ${DEMO_KEY.budgetCents}¢ a day, ${rate.requests} calls a minute)`,

@@ -7,8 +7,9 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Access } from '@agentkey/access';
 import { AgentKey, AgentKeyInputError } from '@agentkey/core';
-import { gatewayApp } from './app.js';
+import { CONSOLE_PATH, gatewayApp } from './app.js';
 import { banner } from './banner.js';
 import { ConfigError, readConfig } from './config.js';
 import { lockFolder, writeGatewayFile } from './data-folder.js';
@@ -75,6 +76,9 @@ async function start(): Promise<void> {
     throw error;
   }
   await ak.migrate();
+  // The console's approvals, tools and audit log need the access tables, which seal secrets.
+  const access = process.env.AGENTKEY_SECRET_KEYS ? new Access({ ak, pool: db.pool }) : null;
+  await access?.migrate();
 
   const server = createServer();
   cleanups.push(() => {
@@ -89,7 +93,15 @@ async function start(): Promise<void> {
   const verifiers = [...(devIssuer ? [devVerifier(devIssuer.issuer, url)] : []), ...external];
   server.on(
     'request',
-    gatewayApp({ ak, verifiers, resource: url, devIssuer: () => devIssuer?.handle ?? null, onError }),
+    gatewayApp({
+      ak,
+      pool: db.pool,
+      access,
+      verifiers,
+      resource: url,
+      devIssuer: () => devIssuer?.handle ?? null,
+      onError,
+    }),
   );
 
   const keys = await mintKeys(ak);
@@ -107,6 +119,7 @@ async function start(): Promise<void> {
   console.log(
     banner({
       url,
+      console: { url: `${url}${CONSOLE_PATH}`, access: access !== null },
       database: db.label,
       redis: redis?.label ?? null,
       verifiers: verifiers.map((v) => v.id),

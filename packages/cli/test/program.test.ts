@@ -30,6 +30,7 @@ describe('agentkey program', () => {
         'holds list',
         'usage',
         'ledger',
+        'console',
       ]),
     );
     for (const path of [[], ...all]) {

@@ -210,6 +210,34 @@ BEGIN
   END IF;
 END $rate_row$;
 
+-- migrate(): 003_console_indexes.sql
+-- Migration 003: indexes for the console's reads (@agentkey/console), so each page answers in
+-- milliseconds at 100,000 keys and 1,000,000 ledger rows. Only creates what is missing.
+
+-- A row's ledger by time, carrying what spend sums read (answered from the index alone); it
+-- replaces 001's (principal_id, at), which it serves as well.
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_ledger_principal_cover" ON "sdk_api_keys_ledger" (principal_id, at) INCLUDE (kind, amount_micros);
+-- Schema-qualified (an index's own name takes none), so only this deployment's index goes.
+DROP INDEX IF EXISTS "sdk_api_keys_ledger_principal_idx";
+-- Today's spend: the ledger by time alone (the other indexes lead with a principal or account).
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_ledger_at_idx" ON "sdk_api_keys_ledger" (at) INCLUDE (kind, amount_micros);
+-- A pool root's children.
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_pool_parent_idx" ON "sdk_api_keys" (pool_parent_id) WHERE pool_parent_id IS NOT NULL;
+-- The top spenders in spend order; the period's total of the pool roots from the index alone.
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_spend_idx" ON "sdk_api_keys" (budget_used_micros DESC NULLS LAST, id) INCLUDE (pool_parent_id);
+-- The capped live rows nearest their cap.
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_cap_ratio_idx" ON "sdk_api_keys"
+  (((COALESCE(budget_used_micros, 0) + held_micros)::float8 / budget_cents) DESC)
+  WHERE budget_cents > 0 AND revoked_at IS NULL;
+-- The listing's status filters: revoked rows, and rows with an expiry.
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_revoked_idx" ON "sdk_api_keys" (id) WHERE revoked_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_expires_idx" ON "sdk_api_keys" (expires_at) WHERE expires_at IS NOT NULL;
+-- Search by the start of a name, a subject or a shown prefix, whatever the collation.
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_name_search_idx" ON "sdk_api_keys" (lower(name) text_pattern_ops);
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_subject_search_idx" ON "sdk_api_keys" (lower(external_subject) text_pattern_ops)
+  WHERE external_subject IS NOT NULL;
+CREATE INDEX IF NOT EXISTS "sdk_api_keys_prefix_search_idx" ON "sdk_api_keys" (key_prefix text_pattern_ops);
+
 -- migrate(): functions
 -- The engine functions' one result shape, created once, and the helper that builds a row of it.
 -- Only the validated table names are substituted (the names in double braces, sql/render.ts);
@@ -2045,26 +2073,25 @@ SELECT account_id, budget_cents, budget_period, date_part('epoch', budget_reset_
 SELECT
         CASE WHEN $4::text IS NULL THEN NULL ELSE date_part('epoch', date_trunc($4::text, at, 'UTC')) * 1000 END AS bucket,
         COALESCE(sum(amount_micros), 0)::float8 AS micros
-      FROM "sdk_api_keys_ledger" WHERE at >= $2::timestamptz AND at < $3::timestamptz AND kind IN ('charge', 'settle', 'adjust', 'void')
-        AND (principal_id = $1 OR (kind IN ('charge', 'settle', 'void') AND principal_id = ANY(ARRAY(SELECT c.id FROM "sdk_api_keys" c
-              JOIN "sdk_api_keys" p ON p.id = c.pool_parent_id WHERE p.id = $1))))
+      FROM (SELECT at, amount_micros FROM "sdk_api_keys_ledger" WHERE at >= $2::timestamptz AND at < $3::timestamptz AND kind IN ('charge', 'settle', 'adjust', 'void') AND principal_id = $1 UNION ALL SELECT at, amount_micros FROM "sdk_api_keys_ledger" WHERE at >= $2::timestamptz AND at < $3::timestamptz AND kind IN ('charge', 'settle', 'void')
+        AND principal_id IS DISTINCT FROM $1 AND principal_id = ANY(ARRAY(SELECT c.id FROM "sdk_api_keys" c
+          JOIN "sdk_api_keys" p ON p.id = c.pool_parent_id WHERE p.id = $1))) AS spent
       GROUP BY 1 ORDER BY 1;
 
 -- statement: admin.spend(subject)
 SELECT
         CASE WHEN $4::text IS NULL THEN NULL ELSE date_part('epoch', date_trunc($4::text, at, 'UTC')) * 1000 END AS bucket,
         COALESCE(sum(amount_micros), 0)::float8 AS micros
-      FROM "sdk_api_keys_ledger" WHERE at >= $2::timestamptz AND at < $3::timestamptz AND kind IN ('charge', 'settle', 'adjust', 'void')
-        AND (subject = $1 OR (kind IN ('charge', 'settle', 'void') AND principal_id = ANY(ARRAY(SELECT c.id FROM "sdk_api_keys" c
-              JOIN "sdk_api_keys" p ON p.id = c.pool_parent_id WHERE p.external_subject = $1))))
+      FROM (SELECT at, amount_micros FROM "sdk_api_keys_ledger" WHERE at >= $2::timestamptz AND at < $3::timestamptz AND kind IN ('charge', 'settle', 'adjust', 'void') AND subject = $1 UNION ALL SELECT at, amount_micros FROM "sdk_api_keys_ledger" WHERE at >= $2::timestamptz AND at < $3::timestamptz AND kind IN ('charge', 'settle', 'void')
+        AND subject IS DISTINCT FROM $1 AND principal_id = ANY(ARRAY(SELECT c.id FROM "sdk_api_keys" c
+          JOIN "sdk_api_keys" p ON p.id = c.pool_parent_id WHERE p.external_subject = $1))) AS spent
       GROUP BY 1 ORDER BY 1;
 
 -- statement: admin.spend(account_id)
 SELECT
         CASE WHEN $4::text IS NULL THEN NULL ELSE date_part('epoch', date_trunc($4::text, at, 'UTC')) * 1000 END AS bucket,
         COALESCE(sum(amount_micros), 0)::float8 AS micros
-      FROM "sdk_api_keys_ledger" WHERE at >= $2::timestamptz AND at < $3::timestamptz AND kind IN ('charge', 'settle', 'adjust', 'void')
-        AND (account_id = $1 AND NOT (kind = 'adjust' AND principal_id IS NOT NULL))
+      FROM (SELECT at, amount_micros FROM "sdk_api_keys_ledger" WHERE at >= $2::timestamptz AND at < $3::timestamptz AND kind IN ('charge', 'settle', 'adjust', 'void') AND account_id = $1 AND NOT (kind = 'adjust' AND principal_id IS NOT NULL)) AS spent
       GROUP BY 1 ORDER BY 1;
 
 -- statement: reads.openHolds

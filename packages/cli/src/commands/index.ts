@@ -1,6 +1,7 @@
 import { accountsGroup } from './accounts.js';
 import { auditGroup } from './audit.js';
 import { budgetGroup } from './budget.js';
+import { consoleGroup } from './console.js';
 import { grantsGroup } from './grants.js';
 import type { CommandGroup } from './group.js';
 import { holdsGroup } from './holds.js';
@@ -24,6 +25,7 @@ export const GROUPS: readonly CommandGroup[] = [
   holdsGroup,
   usageGroup,
   ledgerGroup,
+  consoleGroup,
   toolsGroup,
   requestsGroup,
   grantsGroup,

@@ -99,16 +99,25 @@ export function adminStatements(t: TableNames) {
      * their resets, which zero only the child's own counter). An account's spend leaves out key
      * resets' adjusts for the same reason: they zero the key's counter, not the account's.
      */
-    spend: (column: 'principal_id' | 'subject' | 'account_id') => `SELECT
+    spend: (column: 'principal_id' | 'subject' | 'account_id') => {
+      // Two arms joined by UNION ALL, not one OR: each is then an index range (index-only on the
+      // covering ledger indexes of migration 003). The pooled arm leaves out rows the first
+      // counted, so the sum is the OR's exactly.
+      const range = `FROM ${e.ledger} WHERE at >= $2::timestamptz AND at < $3::timestamptz`;
+      const own = `SELECT at, amount_micros ${range} AND kind IN ${SPEND_KINDS} AND ${column} = $1${
+        column === 'account_id' ? ` AND NOT (kind = 'adjust' AND principal_id IS NOT NULL)` : ''
+      }`;
+      const pooled =
+        column === 'account_id'
+          ? ''
+          : ` UNION ALL SELECT at, amount_micros ${range} AND kind IN ('charge', 'settle', 'void')
+        AND ${column} IS DISTINCT FROM $1 AND principal_id = ANY(ARRAY(SELECT c.id FROM ${t.keys} c
+          JOIN ${t.keys} p ON p.id = c.pool_parent_id WHERE p.${column === 'subject' ? 'external_subject' : 'id'} = $1))`;
+      return `SELECT
         CASE WHEN $4::text IS NULL THEN NULL ELSE date_part('epoch', date_trunc($4::text, at, 'UTC')) * 1000 END AS bucket,
         COALESCE(sum(amount_micros), 0)::float8 AS micros
-      FROM ${e.ledger} WHERE at >= $2::timestamptz AND at < $3::timestamptz AND kind IN ${SPEND_KINDS}
-        AND (${column} = $1${
-          column === 'account_id'
-            ? ` AND NOT (kind = 'adjust' AND principal_id IS NOT NULL)`
-            : ` OR (kind IN ('charge', 'settle', 'void') AND principal_id = ANY(ARRAY(SELECT c.id FROM ${t.keys} c
-              JOIN ${t.keys} p ON p.id = c.pool_parent_id WHERE p.${column === 'subject' ? 'external_subject' : 'id'} = $1)))`
-        })
-      GROUP BY 1 ORDER BY 1`,
+      FROM (${own}${pooled}) AS spent
+      GROUP BY 1 ORDER BY 1`;
+    },
   };
 }

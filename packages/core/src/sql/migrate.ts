@@ -12,7 +12,7 @@ import { renderFile } from './render.js';
  * file at the end of this list; a shipped one is never edited.
  */
 const RATE_LIMITS = '002_rate_limits.sql';
-const MIGRATIONS = ['001_tables.sql', RATE_LIMITS];
+const MIGRATIONS = ['001_tables.sql', RATE_LIMITS, '003_console_indexes.sql'];
 
 /** The version table's row for the engine functions: re-created whenever their text changes. */
 const FUNCTIONS = 'functions';

@@ -41,7 +41,12 @@ describe.each(BACKENDS)('migrate() from 001 to 002_rate_limits (%s)', (backend) 
     const ak = new AgentKey({ pool: db.pool, tableName: table, ledger: true });
     await Promise.all([ak.migrate(), new AgentKey({ pool: db.pool, tableName: table }).migrate()]);
     const versions = await q(`SELECT name FROM ${table}_schema_version ORDER BY name`);
-    expect(versions.map((r) => r.name)).toEqual(['001_tables.sql', '002_rate_limits.sql', 'functions']);
+    expect(versions.map((r) => r.name)).toEqual([
+      '001_tables.sql',
+      '002_rate_limits.sql',
+      '003_console_indexes.sql',
+      'functions',
+    ]);
     // 002 was applied on its own: 001 was not run again.
     expect(
       await q(`SELECT checksum, applied_at FROM ${table}_schema_version WHERE name = '001_tables.sql'`),
@@ -81,7 +86,7 @@ describe.each(BACKENDS)('migrate() from 001 to 002_rate_limits (%s)', (backend) 
 
     // A further migrate() has nothing to do.
     await ak.migrate();
-    expect(await q(`SELECT count(*)::int AS n FROM ${table}_schema_version`)).toEqual([{ n: 3 }]);
+    expect(await q(`SELECT count(*)::int AS n FROM ${table}_schema_version`)).toEqual([{ n: 4 }]);
   });
 
   it("re-creates 002's table when it was dropped after 002 was recorded", async () => {

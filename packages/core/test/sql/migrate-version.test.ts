@@ -57,6 +57,7 @@ describe.each(BACKENDS)('migrate() with a version table (%s)', (backend) => {
     expect((await versions(table)).map((r) => r.name)).toEqual([
       '001_tables.sql',
       '002_rate_limits.sql',
+      '003_console_indexes.sql',
       'functions',
     ]);
     // The engine now returns the declared composite type.

@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import type { KeyInfo } from '@agentkey/core';
+import type { NextFunction, Request, Response, Router } from 'express';
+import { baseOf, type ConsoleContext, PRE_COOKIE, SESSION_COOKIE, type SignedIn } from './context.js';
+import { signinPage } from './pages/signin.js';
+import { parseCookies } from './session.js';
+import { appendConsoleAudit } from './sql/audit.js';
+
+function cookie(ctx: ConsoleContext, req: Request, name: string, value: string, maxAgeSec: number): string {
+  const secure = ctx.secureCookie === 'auto' ? req.secure : ctx.secureCookie;
+  const path = baseOf(req) || '/';
+  return `${name}=${value}; Path=${path}; Max-Age=${maxAgeSec}; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
+}
+
+/** An admin is a live row whose scopes name the admin scope explicitly: an unrestricted key is not one. */
+export function isAdmin(ctx: ConsoleContext, key: KeyInfo | null, now: Date): key is KeyInfo {
+  return (
+    key !== null &&
+    key.revokedAt === null &&
+    (key.expiresAt === null || key.expiresAt > now) &&
+    key.scopes?.includes(ctx.adminScope) === true
+  );
+}
+
+export const actorOf = (key: KeyInfo) => `console:${key.name}#${key.id}`;
+
+function showSignin(ctx: ConsoleContext, req: Request, res: Response, status: number, error: string | null) {
+  const pre = randomBytes(16).toString('base64url');
+  res.setHeader('Set-Cookie', cookie(ctx, req, PRE_COOKIE, pre, 600));
+  const frame = { base: baseOf(req), csrf: null, who: null };
+  res
+    .status(status)
+    .type('html')
+    .send(signinPage(frame, ctx.signer.mac('pre', pre), ctx.adminScope, error).text);
+}
+
+/** GET/POST /signin and POST /signout. Sign-in has its own CSRF pair (a cookie and its HMAC in the form). */
+export function mountSignin(ctx: ConsoleContext, router: Router): void {
+  router.get('/signin', (req, res) => showSignin(ctx, req, res, 200, null));
+  router.post('/signin', async (req, res) => {
+    const pre = parseCookies(req.headers.cookie).get(PRE_COOKIE);
+    if (!pre || !ctx.signer.same(req.body?._csrf, ctx.signer.mac('pre', pre)))
+      return showSignin(ctx, req, res, 403, 'The form expired; sign in again.');
+    const window = await ctx.ak.rateLimitHit(`console:signin:${req.ip ?? 'unknown'}`, {
+      requests: 20,
+      windowSec: 60,
+    });
+    if (!window.ok) return showSignin(ctx, req, res, 429, 'Too many attempts; wait a minute.');
+    const raw = req.body?.key;
+    const now = ctx.now();
+    const valid = typeof raw === 'string' && raw.length < 200 ? await ctx.ak.validate(raw) : null;
+    const key = valid?.valid ? await ctx.ak.getKey(valid.id) : null;
+    if (!isAdmin(ctx, key, now))
+      return showSignin(
+        ctx,
+        req,
+        res,
+        401,
+        `Not an admin key: sign in with a live key whose scopes name ${ctx.adminScope}.`,
+      );
+    const token = ctx.signer.issue(key.id, ctx.sessionTtlMs, now.getTime());
+    res.setHeader('Set-Cookie', [
+      cookie(ctx, req, SESSION_COOKIE, token, Math.floor(ctx.sessionTtlMs / 1000)),
+      cookie(ctx, req, PRE_COOKIE, '', 0),
+    ]);
+    if (ctx.access)
+      await appendConsoleAudit(ctx.pool, ctx.t, now, {
+        actor: actorOf(key),
+        action: 'console.signin',
+        target: `key:${key.id}`,
+      });
+    res.redirect(303, `${baseOf(req)}/`);
+  });
+  router.post('/signout', requireSession(ctx), async (req, res) => {
+    const { actor, admin } = res.locals.console as SignedIn;
+    res.setHeader('Set-Cookie', cookie(ctx, req, SESSION_COOKIE, '', 0));
+    if (ctx.access)
+      await appendConsoleAudit(ctx.pool, ctx.t, ctx.now(), {
+        actor,
+        action: 'console.signout',
+        target: `key:${admin.id}`,
+      });
+    res.redirect(303, `${baseOf(req)}/signin`);
+  });
+}
+
+/**
+ * Every page and action past sign-in. No session: a page redirects to sign-in, an action is a 401.
+ * A POST must carry this session's CSRF token. Each request re-reads the admin key's row, so a
+ * revoked or demoted admin is out at once.
+ */
+export function requireSession(ctx: ConsoleContext) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const now = ctx.now();
+    const session = ctx.signer.open(parseCookies(req.headers.cookie).get(SESSION_COOKIE), now.getTime());
+    const admin = session ? await ctx.ak.getKey(session.keyId) : null;
+    if (!session || !isAdmin(ctx, admin, now)) {
+      if (req.method === 'GET' || req.method === 'HEAD') return res.redirect(303, `${baseOf(req)}/signin`);
+      return res.status(401).type('text').send('Sign in first.');
+    }
+    const csrf = ctx.signer.csrf(session);
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !ctx.signer.same(req.body?._csrf, csrf))
+      return res.status(403).type('text').send('Missing or wrong CSRF token: reload the page and try again.');
+    const signed: SignedIn = {
+      session,
+      admin,
+      actor: actorOf(admin),
+      frame: { base: baseOf(req), csrf, who: admin.name },
+    };
+    res.locals.console = signed;
+    next();
+  };
+}

@@ -1,0 +1,35 @@
+import type { Access } from '@agentkey/access';
+import type { AgentKey, KeyInfo, Queryable } from '@agentkey/core';
+import type { Request, Response } from 'express';
+import type { Frame } from './html/layout.js';
+import type { Session, Signer } from './session.js';
+import type { ConsoleTables } from './sql/names.js';
+
+/** What every route of one console shares, built once by agentKeyConsole(). */
+export interface ConsoleContext {
+  ak: AgentKey;
+  pool: Queryable;
+  access: Access | null;
+  t: ConsoleTables;
+  signer: Signer;
+  adminScope: string;
+  sessionTtlMs: number;
+  secureCookie: boolean | 'auto';
+  now: () => Date;
+}
+
+/** A signed-in request: the session, the admin key's row, and how the human is named in the logs. */
+export interface SignedIn {
+  session: Session;
+  admin: KeyInfo;
+  actor: string;
+  frame: Frame;
+}
+
+export const signedIn = (res: Response): SignedIn => res.locals.console as SignedIn;
+
+/** Where the console is mounted, as links must spell it (`/agentkey`, or '' at the root). */
+export const baseOf = (req: Request) => req.baseUrl.replace(/\/$/, '');
+
+export const SESSION_COOKIE = 'akc_session';
+export const PRE_COOKIE = 'akc_pre';
