@@ -213,22 +213,18 @@ END $rate_row$;
 -- migrate(): 003_console_indexes.sql
 -- Migration 003: indexes for the console's reads (@agentkey/console), so each page answers in
 -- milliseconds at 100,000 keys and 1,000,000 ledger rows. Only creates what is missing.
+-- No index here names a column a charge, hold or settle writes (budget_used_*, held_micros,
+-- budget_reset_at, rate_*): such an index would make every charge a non-HOT update writing index
+-- entries, a cost on the request path for the console's reads (test/sql/migrate-indexes.test.ts).
+-- Nor a second index on the ledger by time: one more write per ledger row.
 
 -- A row's ledger by time, carrying what spend sums read (answered from the index alone); it
 -- replaces 001's (principal_id, at), which it serves as well.
 CREATE INDEX IF NOT EXISTS "sdk_api_keys_ledger_principal_cover" ON "sdk_api_keys_ledger" (principal_id, at) INCLUDE (kind, amount_micros);
 -- Schema-qualified (an index's own name takes none), so only this deployment's index goes.
 DROP INDEX IF EXISTS "sdk_api_keys_ledger_principal_idx";
--- Today's spend: the ledger by time alone (the other indexes lead with a principal or account).
-CREATE INDEX IF NOT EXISTS "sdk_api_keys_ledger_at_idx" ON "sdk_api_keys_ledger" (at) INCLUDE (kind, amount_micros);
 -- A pool root's children.
 CREATE INDEX IF NOT EXISTS "sdk_api_keys_pool_parent_idx" ON "sdk_api_keys" (pool_parent_id) WHERE pool_parent_id IS NOT NULL;
--- The top spenders in spend order; the period's total of the pool roots from the index alone.
-CREATE INDEX IF NOT EXISTS "sdk_api_keys_spend_idx" ON "sdk_api_keys" (budget_used_micros DESC NULLS LAST, id) INCLUDE (pool_parent_id);
--- The capped live rows nearest their cap.
-CREATE INDEX IF NOT EXISTS "sdk_api_keys_cap_ratio_idx" ON "sdk_api_keys"
-  (((COALESCE(budget_used_micros, 0) + held_micros)::float8 / budget_cents) DESC)
-  WHERE budget_cents > 0 AND revoked_at IS NULL;
 -- The listing's status filters: revoked rows, and rows with an expiry.
 CREATE INDEX IF NOT EXISTS "sdk_api_keys_revoked_idx" ON "sdk_api_keys" (id) WHERE revoked_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS "sdk_api_keys_expires_idx" ON "sdk_api_keys" (expires_at) WHERE expires_at IS NOT NULL;

@@ -33,7 +33,7 @@ const summary = (r: Record<string, unknown>): RowSummary => ({
   limitCents: r.budget_cents === null ? null : Number(r.budget_cents),
 });
 
-/** Must stay the expression of core's `_cap_ratio_idx` (migration 003) for the index to serve it. */
+/** The near-cap order. Deliberately not indexed: an index on the spent and held columns would make every charge a non-HOT update (core migration 003). */
 const RATIO = '((COALESCE(budget_used_micros, 0) + held_micros)::float8 / budget_cents)';
 
 const COLUMNS = 'id, name, external_subject, account_id, budget_used_micros, held_micros, budget_cents';
