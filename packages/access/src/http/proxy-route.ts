@@ -3,7 +3,8 @@ import type { Access } from '../access.js';
 import { ACCESS_CODES } from '../errors.js';
 import { forward, type ProxyLimits } from '../proxy/index.js';
 import { clearProxyCall } from '../store/proxy-call.js';
-import { credentialOf, type ErrorReporter, guard } from './answer.js';
+import { callerOf, credentialOf, type ErrorReporter, guard } from './answer.js';
+import { slipCallOf } from './slip-auth.js';
 
 export const DEFAULT_PROXY_LIMITS: ProxyLimits = {
   timeoutMs: 30_000,
@@ -39,12 +40,14 @@ export function proxyRoute(
           res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterSec))));
         res.status(status).json({ error, error_description: message });
       };
-      const credential = credentialOf(req, caller);
+      const slipCall = slipCallOf(req);
+      const credential = slipCall?.credential ?? credentialOf(req, caller);
       if (!credential) return refuseWith(ACCESS_CODES.not_permitted, 'not_permitted', 'no bearer credential');
       const cleared = await clearProxyCall(
         access.internals,
         caller,
         credential,
+        slipCall?.slip ?? null,
         req.params.tool,
         req.method,
         req.url,
@@ -71,6 +74,6 @@ export function proxyRoute(
       }
       await cleared.finish(outcome);
       if (!outcome.ok && !outcome.answered) refuseWith(outcome.status, outcome.code, outcome.message);
-    }),
+    }, (req) => slipCallOf(req)?.caller ?? callerOf(req)),
   );
 }

@@ -7,6 +7,7 @@ import { adminRoutes } from './admin-routes.js';
 import { agentRoutes } from './agent-routes.js';
 import type { ErrorReporter } from './answer.js';
 import { DEFAULT_PROXY_LIMITS, proxyRoute } from './proxy-route.js';
+import { slipOrAuth } from './slip-auth.js';
 
 export interface AccessRoutesOptions {
   access: Access;
@@ -50,7 +51,8 @@ export function accessRoutes(options: AccessRoutesOptions): Router {
     );
   }
   const router = express.Router();
-  router.use(auth);
+  // A permit slip's token is resolved before `auth`, for the proxy alone; anything else goes to `auth`.
+  router.use(slipOrAuth(access, auth, onError));
   // Before any body parser: the proxy streams the agent's body to the tool.
   proxyRoute(router, access, limits, onError);
   const json = express.json({ limit: options.bodyLimit ?? '64kb' });
