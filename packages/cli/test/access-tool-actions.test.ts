@@ -21,11 +21,23 @@ describe('agentkey tools add --action', () => {
   afterAll(() => place.close());
 
   it.each([
-    ['no = or :', ['--action', 'repos.read'], /argument 'repos\.read' is invalid\. "repos\.read" is not an action\. Give name=METHODS/],
+    [
+      'no = or :',
+      ['--action', 'repos.read'],
+      /argument 'repos\.read' is invalid\. "repos\.read" is not an action\. Give name=METHODS/,
+    ],
     ['no methods part', ['--action', 'repos.read=/repos/'], /is not an action\. Give name=METHODS/],
     ['a bad name', ['--action', 'Repos=GET:/repos/'], /action name "Repos" must be 1-64 lower-case letters/],
-    ['empty methods', ['--action', 'repos.read=:/repos/'], /action repos\.read: methods must be a comma list/],
-    ['a method with a space inside', ['--action', 'r=G ET:/repos/'], /action r: methods must be a comma list/],
+    [
+      'empty methods',
+      ['--action', 'repos.read=:/repos/'],
+      /action repos\.read: methods must be a comma list/,
+    ],
+    [
+      'a method with a space inside',
+      ['--action', 'r=G ET:/repos/'],
+      /action r: methods must be a comma list/,
+    ],
     ['a prefix without /', ['--action', 'r=GET:repos/'], /action r: each path prefix must start with \//],
     ['an empty prefix', ['--action', 'r=GET:/repos/,'], /action r: each path prefix must start with \//],
     ['a name twice', ['--action', 'r=GET:/repos/', '--action', 'r=HEAD:/user'], /action r is given twice/],

@@ -1,8 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Access } from '../access.js';
 import { ACCESS_CODES, type AccessRefusal } from '../errors.js';
-import { SLIP_PREFIX } from '../store/slip-token.js';
 import { resolveSlip, type SlipCall } from '../store/slip-resolve.js';
+import { SLIP_PREFIX } from '../store/slip-token.js';
 import type { ErrorReporter } from './answer.js';
 
 /** The slip calls this router resolved, by request: never on `req.agentKey`, which apps read. */
@@ -18,7 +18,8 @@ function slipBearer(req: Request): string | null {
   const m = /^Bearer +(\S+)\s*$/i.exec(req.headers.authorization ?? '');
   if (!m?.[1]?.startsWith(SLIP_PREFIX)) return null;
   let lines = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'authorization') lines++;
+  for (let i = 0; i < req.rawHeaders.length; i += 2)
+    if (req.rawHeaders[i]!.toLowerCase() === 'authorization') lines++;
   // Two Authorization lines: left to `auth`, which refuses them.
   return lines === 1 ? m[1] : null;
 }
@@ -53,7 +54,8 @@ export function slipOrAuth(access: Access, auth: RequestHandler, onError: ErrorR
       },
       (error: unknown) => {
         onError(error, 'permit slip');
-        if (!res.headersSent) res.status(500).json({ error: 'server_error', error_description: 'internal error' });
+        if (!res.headersSent)
+          res.status(500).json({ error: 'server_error', error_description: 'internal error' });
       },
     );
   };

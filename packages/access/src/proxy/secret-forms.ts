@@ -69,7 +69,9 @@ function base64Forms(bytes: Buffer): string[] {
   const whole = bytes.toString('base64').replace(/=+$/, '');
   const out: string[] = [whole, bytes.toString('base64url')];
   for (const offset of [0, 1, 2]) {
-    const shifted = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64').replace(/=+$/, '');
+    const shifted = Buffer.concat([Buffer.alloc(offset), bytes])
+      .toString('base64')
+      .replace(/=+$/, '');
     // Leading characters that mix in the unknown bytes before it, and a last one mixing bytes after.
     const lead = offset === 0 ? 0 : offset + 1;
     const trail = (offset + bytes.length) % 3 === 0 ? 0 : 1;

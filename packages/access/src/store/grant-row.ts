@@ -73,7 +73,8 @@ export function grantInfo({ agentRoot: _, ...info }: GrantInfo & { agentRoot: nu
 /** What a caller sees of its latest request or grant for a tool, as of `now`. */
 export function statusOf(g: GrantInfo | undefined, now: Date): ToolAccess {
   if (!g) return { status: 'none' };
-  const ran = g.status === 'expired' || (g.status === 'granted' && g.expiresAt !== null && g.expiresAt <= now);
+  const ran =
+    g.status === 'expired' || (g.status === 'granted' && g.expiresAt !== null && g.expiresAt <= now);
   if (ran) return { status: 'revoked', expired: true };
   return { status: g.status as ToolStatus };
 }

@@ -6,8 +6,8 @@ import { checkProxyRequest, type ProxyOutcome, type ProxyRefusal, type ToolRoute
 import { checkRates } from '../rate/rules.js';
 import { appendAudit } from './audit.js';
 import { holdCost } from './charge.js';
-import { liveGrant } from './requests.js';
 import { refusedWithoutGrant } from './proxy-no-grant.js';
+import { liveGrant } from './requests.js';
 import { readSlip, type Slip, slipGrant } from './slips.js';
 import { openSecret, readTool } from './tools.js';
 import type { UseDeps } from './vend.js';

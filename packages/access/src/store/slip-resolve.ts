@@ -28,12 +28,13 @@ export async function resolveSlip(d: UseDeps, token: string): Promise<SlipCall |
   if (!slip || !hash) return refuse('invalid_token', 'unknown permit slip token');
   if (slip.revokedAt !== null || !slip.sealed) return gone('was revoked');
   if (slip.expiresAt.getTime() <= ctx.now().getTime()) return gone('has expired');
-  if (!slip.parentLive) return gone("outlived the credential that minted it");
+  if (!slip.parentLive) return gone('outlived the credential that minted it');
   const opened = openChild(ctx, slip.keyId, hash, slip.sealed);
   if (!opened.ok) return opened;
   const valid = await d.ak.validate(opened.key);
   if (!valid.valid) {
-    if (valid.reason === 'budget_exceeded') return refuse('budget_exceeded', 'this permit slip spent its budget');
+    if (valid.reason === 'budget_exceeded')
+      return refuse('budget_exceeded', 'this permit slip spent its budget');
     return gone(valid.reason === 'expired' ? 'has expired' : 'was revoked');
   }
   // The seal binds the row; the store must agree on whose key it is (a swapped row fails here too).

@@ -51,7 +51,12 @@ export async function slipByTokenHash(ctx: AccessContext, hash: Buffer): Promise
   const sealed =
     r.child_kid === null
       ? null
-      : { kid: r.child_kid as string, iv: bytes(r.child_iv), data: bytes(r.child_data), tag: bytes(r.child_tag) };
+      : {
+          kid: r.child_kid as string,
+          iv: bytes(r.child_iv),
+          data: bytes(r.child_data),
+          tag: bytes(r.child_tag),
+        };
   return { ...slipRow(r), sealed, parentLive: r.parent_live === true };
 }
 

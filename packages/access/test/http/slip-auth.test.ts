@@ -90,7 +90,12 @@ describe('permit slip tokens', () => {
       ['GET', '/admin/requests'],
       ['GET', '/elsewhere'],
     ] as const) {
-      const r = await call(method, path, permit.token, method === 'POST' ? { action: 'github:repos.read' } : undefined);
+      const r = await call(
+        method,
+        path,
+        permit.token,
+        method === 'POST' ? { action: 'github:repos.read' } : undefined,
+      );
       expect([path, r.status, r.body.error]).toEqual([path, 401, 'invalid_token']);
     }
     // Mount paths match case-insensitively in Express: the proxy is still the proxy.
@@ -99,7 +104,9 @@ describe('permit slip tokens', () => {
     const seen = f.upstream.seen.slice(-2);
     expect(seen.map((s) => s.headers.authorization)).toEqual([`Bearer ${f.secret}`, `Bearer ${f.secret}`]);
     const audit = JSON.stringify(await f.h.access.audit({ agentId: a.id }));
-    const rows = JSON.stringify((await f.h.db.pool.query(`SELECT * FROM ${f.h.access.internals.ctx.names.slips}`)).rows);
+    const rows = JSON.stringify(
+      (await f.h.db.pool.query(`SELECT * FROM ${f.h.access.internals.ctx.names.slips}`)).rows,
+    );
     for (const text of [...answers, JSON.stringify(seen), audit, rows]) {
       expect(text).not.toContain(child);
       expect(text).not.toContain(permit.token.slice(4));

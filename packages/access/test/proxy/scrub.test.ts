@@ -55,7 +55,9 @@ describe('scrubber', () => {
       fc.property(fc.array(fc.nat(body.length), { maxLength: 12 }), (cuts) => {
         const points = [0, ...[...new Set(cuts)].sort((a, b) => a - b), body.length];
         const out = run(points.slice(1).map((end, i) => body.subarray(points[i]!, end)));
-        expect(out).toBe(`a ${'*'.repeat(hex.length)} b ${'*'.repeat(pct.length)} c ${'*'.repeat(html.length)} d ${hex.slice(0, -1)}`);
+        expect(out).toBe(
+          `a ${'*'.repeat(hex.length)} b ${'*'.repeat(pct.length)} c ${'*'.repeat(html.length)} d ${hex.slice(0, -1)}`,
+        );
       }),
     );
   });

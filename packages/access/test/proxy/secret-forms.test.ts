@@ -11,7 +11,8 @@ const PRESENTED = `Bearer ${SECRET}`;
 const allBytes = (t: string) => [...Buffer.from(t)].map((b) => `%${b.toString(16).toUpperCase()}`).join('');
 const ENCODERS: Record<string, (t: string) => string> = {
   percent: encodeURIComponent,
-  'percent-strict': (t) => encodeURIComponent(t).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16)}`),
+  'percent-strict': (t) =>
+    encodeURIComponent(t).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16)}`),
   form: (t) => new URLSearchParams({ v: t }).toString().slice(2),
   'percent-every-byte': allBytes,
   base64: (t) => Buffer.from(t).toString('base64'),
@@ -24,14 +25,27 @@ const ENCODERS: Record<string, (t: string) => string> = {
   hex: (t) => Buffer.from(t).toString('hex'),
   HEX: (t) => Buffer.from(t).toString('hex').toUpperCase(),
   'html-lodash': (t) =>
-    t.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!),
+    t.replace(
+      /[&<>"']/g,
+      (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+    ),
   'html-python': (t) =>
-    t.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#x27;' })[c]!),
+    t.replace(
+      /[&<>"']/g,
+      (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#x27;' })[c]!,
+    ),
   'html-php': (t) =>
-    t.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#039;' })[c]!),
-  'html-numeric-hex': (t) => t.replace(/[^A-Za-z0-9]/g, (c) => `&#X${c.charCodeAt(0).toString(16).toUpperCase()};`),
+    t.replace(
+      /[&<>"']/g,
+      (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#039;' })[c]!,
+    ),
+  'html-numeric-hex': (t) =>
+    t.replace(/[^A-Za-z0-9]/g, (c) => `&#X${c.charCodeAt(0).toString(16).toUpperCase()};`),
   'html-numeric': (t) => t.replace(/[^A-Za-z0-9]/g, (c) => `&#${c.charCodeAt(0)};`),
-  'json-go': (t) => JSON.stringify(t).slice(1, -1).replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`),
+  'json-go': (t) =>
+    JSON.stringify(t)
+      .slice(1, -1)
+      .replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`),
 };
 
 describe('a secret reflected in an encoding', () => {

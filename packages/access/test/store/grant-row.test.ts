@@ -15,7 +15,9 @@ describe('GET /tools after a grant expires', () => {
     const { key } = await f.h.ak.create({ accountId: 'acme' });
     expect(await status(key)).toEqual({ status: 'none' });
     const asked = await f.h.call('POST', '/tools/github/request', key, { reason: 'triage' });
-    expect((await f.h.access.approve(asked.body.request.id, { actor: ADMIN }, { expiresIn: '1m' })).ok).toBe(true);
+    expect((await f.h.access.approve(asked.body.request.id, { actor: ADMIN }, { expiresIn: '1m' })).ok).toBe(
+      true,
+    );
     expect(await status(key)).toEqual({ status: 'granted' });
     clock = 2 * 60_000;
     expect(await status(key)).toEqual({ status: 'revoked', expired: true });

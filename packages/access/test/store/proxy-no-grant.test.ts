@@ -13,7 +13,8 @@ describe('proxied calls without a grant', () => {
   it('are counted in the rate window first, then audited as no_grant, at most NO_GRANT_AUDIT a window', async () => {
     const { id, key } = await f.h.ak.create({ accountId: 'acme' });
     const answers = [];
-    for (let n = 0; n < 15; n++) answers.push(await f.h.call('GET', `/proxy/github/repos/${n}?q=secret`, key));
+    for (let n = 0; n < 15; n++)
+      answers.push(await f.h.call('GET', `/proxy/github/repos/${n}?q=secret`, key));
     expect(answers.map((r) => `${r.status} ${r.body.error}`)).toEqual([
       ...Array(12).fill('403 no_grant'),
       ...Array(3).fill('429 rate_limited'),

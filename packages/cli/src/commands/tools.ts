@@ -123,7 +123,10 @@ async function add(cli: Cli, command: Command, id: string, o: AddOptions): Promi
   const saved = await access.defineTool(def, actor);
   if (!saved.ok) {
     // The store names an action's field `actions.<name>…`: say it as the flag that set it.
-    const message = saved.message.replace(/^actions\.(.+?)(?:\.methods|\.pathPrefixes)?(?=:| may| must)/, '--action $1');
+    const message = saved.message.replace(
+      /^actions\.(.+?)(?:\.methods|\.pathPrefixes)?(?=:| may| must)/,
+      '--action $1',
+    );
     throw refusal({ ...saved, message }, `add tool ${id}`, FLAGS);
   }
   cli.print(command, saved.tool, () =>

@@ -25,11 +25,17 @@ export function toolAction(value: string, previous: ToolActions | undefined): To
     );
   }
   if (Object.hasOwn(actions, name)) throw new InvalidArgumentError(`action ${name} is given twice`);
-  const methods = value.slice(eq + 1, colon).split(',').map((m) => m.trim());
+  const methods = value
+    .slice(eq + 1, colon)
+    .split(',')
+    .map((m) => m.trim());
   if (!methods.every((m) => METHOD.test(m))) {
     throw new InvalidArgumentError(`action ${name}: methods must be a comma list such as GET,HEAD. ${FORM}`);
   }
-  const pathPrefixes = value.slice(colon + 1).split(',').map((p) => p.trim());
+  const pathPrefixes = value
+    .slice(colon + 1)
+    .split(',')
+    .map((p) => p.trim());
   if (!pathPrefixes.every((p) => p.startsWith('/'))) {
     throw new InvalidArgumentError(`action ${name}: each path prefix must start with /. ${FORM}`);
   }
