@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { agentKeyAuth } from '@agentkey/express';
 import express from 'express';
@@ -98,6 +98,10 @@ describe('permit slip tokens', () => {
       );
       expect([path, r.status, r.body.error]).toEqual([path, 401, 'invalid_token']);
     }
+    // The child key itself, were it ever leaked, is refused by the proxy and our routes.
+    const direct = await f.h.call('GET', '/proxy/github/repos/x', child);
+    expect([direct.status, direct.body.error]).toEqual([403, 'permit_only_proxy']);
+    expect((await f.h.call('GET', '/tools', child)).body.error).toBe('permit_only_proxy');
     // Mount paths match case-insensitively in Express: the proxy is still the proxy.
     expect((await call('GET', '/PROXY/github/repos/x', permit.token)).status).toBe(200);
 
@@ -159,6 +163,24 @@ describe('permit slip tokens', () => {
     expect((await f.h.access.revokeGrant(a.grantId, { actor: ADMIN })).ok).toBe(true);
     const r3 = await call('GET', '/proxy/github/repos/x', live.token);
     expect([r3.status, r3.body.error]).toEqual([403, 'no_grant']);
+  });
+
+  it('two Authorization lines, a slip token and a key, are refused (neither is taken)', async () => {
+    const a = await grantedAgent(f.h);
+    const permit = await mint(a.caller);
+    const before = f.upstream.seen.length;
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${f.h.origin}/proxy/github/repos/x`, { method: 'GET' });
+      req.setHeader('authorization', [`Bearer ${permit.token}`, `Bearer ${a.key}`]);
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(400);
+    expect(f.upstream.seen.length).toBe(before);
   });
 
   it('refused once the credential that minted it is revoked', async () => {

@@ -85,6 +85,10 @@ describe('permit slips', () => {
       ttl: '10s',
     });
     expect(minted.status).toBe(201);
+    expect(Object.keys(minted.body.permit).sort()).toEqual(['action', 'expiresAt', 'id', 'token']);
+    expect(minted.body.permit.token).toMatch(/^akp_[A-Za-z0-9_-]{43}$/);
+    const viaProxy = await f.h.call('GET', '/proxy/github/repos/x', minted.body.permit.token);
+    expect(viaProxy.status).toBe(200);
     expect(minted.headers.get('cache-control')).toBe('no-store');
     const unknown = await f.h.call('POST', '/permits', parent.key, { action: 'github:repos.delete' });
     expect([unknown.status, unknown.body.error_description]).toEqual([
@@ -93,6 +97,8 @@ describe('permit slips', () => {
     ]);
     const revoked = await f.h.call('DELETE', `/permits/${minted.body.permit.id}`, parent.key);
     expect(revoked.body).toEqual({ revoked: true });
+    const afterRevoke = await f.h.call('GET', '/proxy/github/repos/x', minted.body.permit.token);
+    expect([afterRevoke.status, afterRevoke.body.error]).toEqual([401, 'invalid_token']);
     const again = await f.h.call('DELETE', `/permits/${minted.body.permit.id}`, parent.key);
     expect(again.body).toEqual({ revoked: false });
   });
