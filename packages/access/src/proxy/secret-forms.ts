@@ -10,18 +10,19 @@
  */
 export function secretForms(secret: string, presented: string): string[] {
   if (secret === '') return [];
-  const forms = new Set<string>([secret, presented]);
+  const forms = new Set<string>();
   for (const text of new Set([secret, presented])) {
-    for (const form of encodings(text)) if (form.length >= MIN_DERIVED) forms.add(form);
+    forms.add(text);
+    for (const form of encodings(text)) forms.add(form);
   }
   return [...forms].map((form) => form.toLowerCase());
 }
 
 /**
- * A derived form shorter than this is left out: the aligned base64 of a 4-character secret is 2-3
- * characters, which would mask innocent text everywhere. The secret itself is always masked.
+ * An aligned base64 form shorter than this is left out: that of a 4-character secret is 2-3
+ * characters, which would mask innocent text everywhere. The whole encodings are always kept.
  */
-const MIN_DERIVED = 8;
+const MIN_ALIGNED = 8;
 
 function encodings(text: string): string[] {
   const bytes = Buffer.from(text, 'utf8');
@@ -76,7 +77,7 @@ function base64Forms(bytes: Buffer): string[] {
     const lead = offset === 0 ? 0 : offset + 1;
     const trail = (offset + bytes.length) % 3 === 0 ? 0 : 1;
     const inner = shifted.slice(lead, shifted.length - trail);
-    out.push(inner, inner.replace(/\+/g, '-').replace(/\//g, '_'));
+    if (inner.length >= MIN_ALIGNED) out.push(inner, inner.replace(/\+/g, '-').replace(/\//g, '_'));
   }
   return out;
 }
