@@ -13,7 +13,8 @@ export interface AccessRoutesOptions {
   access: Access;
   /**
    * The middleware that proves the caller and sets `req.agentKey`: `agentKeyAuth({ agentKey, verifiers })`
-   * of @agentkey/express, for native keys, OIDC, Auth0 and Clerk alike. Authentication is not done here.
+   * of @agentkey/express, for native keys, OIDC, Auth0 and Clerk alike. Only a permit slip's own token
+   * (`akp_…`) is taken here, before `auth`, on the proxy alone; `auth` never sees one.
    */
   auth: RequestHandler;
   /** Receives server bugs (the caller gets 500). Default console.error, never with a secret. */
