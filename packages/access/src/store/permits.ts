@@ -54,7 +54,8 @@ export async function mintPermit(
   const { toolId, action: name } = named.value;
   const tool = await readTool(ctx, toolId);
   if (!tool) return refuse('unknown_tool', `no tool ${toolId}`);
-  if (!tool.actions[name]) return refuse('bad_request', `tool ${toolId} has no action ${name}`);
+  if (!Object.hasOwn(tool.actions, name))
+    return refuse('bad_request', `tool ${toolId} has no action ${name}`);
   if (await readSlip(ctx, caller.id)) return refuse('permit_only_proxy', 'a permit slip cannot mint slips');
   const grant = await liveGrant(ctx, caller.id, toolId);
   if (!grant) return refuse('no_grant', `you hold no grant for ${toolId}: request it first`);
