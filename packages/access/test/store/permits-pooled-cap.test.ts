@@ -1,6 +1,5 @@
-import type { Caller } from '@agentkey/access';
 import { describe, expect, it } from 'vitest';
-import { ADMIN, harnessPerFile } from '../support/setup.js';
+import { grantedAgent, harnessPerFile } from '../support/setup.js';
 
 // Pools never nest: a slip minted by a pooled key lands on that key's pool root, where the key's
 // own cap does not reach. A pooled key with a cap of its own must not mint one (as POST /sdk-keys
@@ -8,22 +7,12 @@ import { ADMIN, harnessPerFile } from '../support/setup.js';
 describe('permit slips of a pooled key', () => {
   const f = harnessPerFile({ tool: { costCents: 4 } });
 
-  const pooledAgent = async (budgetCents: number | null) => {
+  const pooledAgent = async (budgetCents?: number) => {
     const root = await f.h.ak.create({ accountId: 'acme', budgetCents: 1000 });
-    const made = await f.h.ak.create({ accountId: 'acme', budgetCents, poolParentId: root.id });
-    const caller: Caller = {
-      kind: 'key',
-      id: made.id,
-      subject: null,
-      accountId: 'acme',
-      scopes: null,
-      expiresAt: null,
-    };
-    const asked = await f.h.access.request(caller, 'github', { reason: 'pooled' });
-    if (!asked.ok) throw new Error(asked.message);
-    const approved = await f.h.access.approve(asked.request.id, { actor: ADMIN });
-    if (!approved.ok) throw new Error(approved.message);
-    return { ...made, caller };
+    return grantedAgent(f.h, {
+      poolParentId: root.id,
+      ...(budgetCents === undefined ? {} : { budgetCents }),
+    });
   };
 
   it('with a cap of its own: refused, so its slips cannot spend past that cap', async () => {
@@ -44,7 +33,7 @@ describe('permit slips of a pooled key', () => {
   });
 
   it('without a cap of its own: minted on the pool root, which bounds it', async () => {
-    const a = await pooledAgent(null);
+    const a = await pooledAgent();
     const minted = await f.h.access.mintPermit(a.caller, 'github:repos.read', { ttl: '60s' });
     expect(minted.ok).toBe(true);
     if (!minted.ok) return;
