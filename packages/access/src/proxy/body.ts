@@ -12,7 +12,8 @@ const DECODERS: Readonly<Record<string, () => Readable & NodeJS.WritableStream>>
 /**
  * The answer's body as the agent gets it, readable for the secret (scrub.ts). We ask for identity;
  * an upstream that compresses anyway is decoded (node:zlib) and passed on without its
- * Content-Encoding and Content-Length. A coding we cannot read (zstd, stacked codings) → null:
+ * Content-Encoding and Content-Length. A coding we cannot read (zstd, stacked codings, a transfer
+ * coding other than chunked) → null:
  * the caller refuses it rather than pass on bytes nobody checked.
  */
 export function readableBody(
@@ -21,10 +22,10 @@ export function readableBody(
   bodyless: boolean,
 ): Readable | null {
   if (bodyless) return answer; // HEAD, 204, 304: the headers describe a body that is not sent
-  const codings = String(answer.headers['content-encoding'] ?? '')
-    .split(',')
-    .map((coding) => coding.trim().toLowerCase())
-    .filter((coding) => coding !== '' && coding !== 'identity');
+  // node undoes `chunked` only: any other transfer coding (`gzip, chunked`, which we never asked
+  // for, sending no TE) would reach the agent as bytes the secret check cannot read.
+  if (listed(answer.headers['transfer-encoding']).some((coding) => coding !== 'chunked')) return null;
+  const codings = listed(answer.headers['content-encoding']).filter((coding) => coding !== 'identity');
   if (codings.length === 0) return answer;
   const decoder = codings.length === 1 ? DECODERS[codings[0]!] : undefined;
   if (decoder === undefined) return null;
@@ -34,3 +35,10 @@ export function readableBody(
   answer.pipe(decoded);
   return decoded;
 }
+
+/** A header's comma list, lower-cased, without empty members. */
+const listed = (value: string | string[] | undefined): string[] =>
+  String(value ?? '')
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '');

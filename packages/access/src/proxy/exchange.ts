@@ -140,7 +140,10 @@ export function exchange(x: Exchange): Promise<ProxyOutcome> {
       }
       const body = readableBody(answer, headers, req.method === 'HEAD' || status === 204 || status === 304);
       if (body === null) {
-        fail('upstream_error', 'the upstream answered in a content coding the secret check cannot read');
+        fail(
+          'upstream_error',
+          'the upstream answered in a content or transfer coding the secret check cannot read',
+        );
         return;
       }
       try {

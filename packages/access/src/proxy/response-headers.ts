@@ -1,6 +1,8 @@
 import { BAD_VALUE, connectionNamed, type HeaderPairs, HOP_BY_HOP, pairs, toObject } from './hop.js';
 import { TOKEN } from './route.js';
 
+import { foldAscii } from './secret-forms.js';
+
 export { secretForms } from './secret-forms.js';
 
 /**
@@ -34,6 +36,6 @@ export function agentHeaders(
 
 /** Case-insensitive: an echo may change case (hex secrets upper-cased). */
 export function carriesSecret(text: string, forms: readonly string[]): boolean {
-  const lower = text.toLowerCase();
+  const lower = foldAscii(text);
   return forms.some((form) => lower.includes(form));
 }

@@ -1,6 +1,6 @@
 /**
- * The forms in which an upstream could hand the secret back, each lower-cased (they are matched
- * case-insensitively, so upper-case hex and %2F/%2f are one form): the secret and its presented
+ * The forms in which an upstream could hand the secret back, each ASCII-lower-cased (they are matched
+ * ASCII-case-insensitively, so upper-case hex and %2F/%2f are one form): the secret and its presented
  * header value (`Bearer …`), each as is, JSON-escaped (JSON.stringify, PHP's json_encode, \u00XX
  * escapes), percent-encoded (encodeURIComponent, RFC 3986 strict, form-urlencoded, every byte),
  * in base64 and base64url at each of the three alignments it can take inside a longer encoded text,
@@ -15,8 +15,14 @@ export function secretForms(secret: string, presented: string): string[] {
     forms.add(text);
     for (const form of encodings(text)) forms.add(form);
   }
-  return [...forms].map((form) => form.toLowerCase());
+  return [...forms].map(foldAscii);
 }
+
+/**
+ * A-Z to a-z and nothing else: the scrubber folds bytes so, and a form folded further (toLowerCase
+ * turns Ü into ü, the Kelvin sign into k) would never match the echo it stands for.
+ */
+export const foldAscii = (text: string): string => text.replace(/[A-Z]+/g, (run) => run.toLowerCase());
 
 /**
  * An aligned base64 form shorter than this is left out: that of a 4-character secret is 2-3

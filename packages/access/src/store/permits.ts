@@ -38,7 +38,7 @@ const MAX_SLIP_SEC = 15 * 60;
  */
 export async function mintPermit(
   ctx: AccessContext,
-  ak: Pick<AgentKey, 'create' | 'revoke'>,
+  ak: Pick<AgentKey, 'create' | 'revoke' | 'getKey'>,
   caller: Caller,
   action: unknown,
   options: PermitOptions = {},
@@ -54,10 +54,20 @@ export async function mintPermit(
   const { toolId, action: name } = named.value;
   const tool = await readTool(ctx, toolId);
   if (!tool) return refuse('unknown_tool', `no tool ${toolId}`);
-  if (!tool.actions[name]) return refuse('bad_request', `tool ${toolId} has no action ${name}`);
+  if (!Object.hasOwn(tool.actions, name))
+    return refuse('bad_request', `tool ${toolId} has no action ${name}`);
   if (await readSlip(ctx, caller.id)) return refuse('permit_only_proxy', 'a permit slip cannot mint slips');
   const grant = await liveGrant(ctx, caller.id, toolId);
   if (!grant) return refuse('no_grant', `you hold no grant for ${toolId}: request it first`);
+  // Pools never nest: the slip lands on the caller's pool root, where the caller's own cap does not
+  // reach (as POST /sdk-keys refuses such a key a child).
+  const self = await ak.getKey(caller.id);
+  if (self?.poolParentId != null && self.budget.limitCents !== null) {
+    return refuse(
+      'not_permitted',
+      "this key shares its parent's budget and has a cap of its own, so it cannot mint permit slips: their spending would not count against that cap",
+    );
+  }
 
   const now = ctx.now();
   const ends = [now.getTime() + ttl.value! * 1000, caller.expiresAt?.getTime(), grant.expiresAt?.getTime()];

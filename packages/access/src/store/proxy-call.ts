@@ -50,7 +50,8 @@ export async function clearProxyCall(
     return refuse('not_permitted', `this permit slip is for ${slip.toolId}`);
   const grant = slip ? await slipGrant(ctx, slip) : await liveGrant(ctx, caller.id, id.value);
   if (!grant) return refusedWithoutGrant(d, caller, slip, tool, method, rawPath);
-  const action = slip ? tool.actions[slip.action] : undefined;
+  // Own members only: the actions are a plain object, and `constructor` is no action.
+  const action = slip && Object.hasOwn(tool.actions, slip.action) ? tool.actions[slip.action] : undefined;
   if (slip && !action) return refuse('not_permitted', `tool ${id.value} no longer has action ${slip.action}`);
   // The tool's methods are the ceiling: a grant approved before the tool was narrowed keeps no more.
   const granted = (grant.methods ?? tool.methods).filter((m) => tool.methods.includes(m));

@@ -17,7 +17,7 @@ export const NO_GRANT_AUDIT: WindowLimit = { requests: 10, windowSec: 60 };
 
 /**
  * A proxied call to a tool the caller holds no live grant for (never had one, revoked, expired, or
- * a slip whose grant is gone). Counted in the caller's and the tool's proxy windows first (a 429
+ * a slip whose grant is gone). Counted in the caller's proxy window first, never the tool's (a 429
  * is answered unaudited, as the window bounds it), then audited as a `proxy.called` with code
  * `no_grant` while NO_GRANT_AUDIT admits it, and refused 403.
  */
@@ -31,7 +31,9 @@ export async function refusedWithoutGrant(
 ): Promise<AccessRefusal> {
   const agentId = slip ? slip.agentId : caller.id;
   const counted = slip ? { ...caller, id: agentId } : caller;
-  const limited = await checkRates(d.limiter, d.limits, 'proxy', counted, tool.id);
+  // The caller's own window only: the tool's is its granted callers' together, and an agent with no
+  // grant must not spend it (it would lock them all out of the tool).
+  const limited = await checkRates(d.limiter, d.limits, 'proxy', counted);
   if (limited) return limited;
   const quota = await d.limiter.hit(`access|no-grant-audit|cred:${agentId}|tool:${tool.id}`, NO_GRANT_AUDIT);
   if (quota.ok) {

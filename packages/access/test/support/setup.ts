@@ -180,12 +180,16 @@ export function harnessPerFile(
   return files;
 }
 
-/** A native key with `budgetCents`, holding an approved grant of `toolId` (narrowed as given). */
+/** A native key with `budgetCents` (on `poolParentId`'s pool, if given), holding an approved grant of `toolId` (narrowed as given). */
 export async function grantedAgent(
   h: Harness,
-  options: { budgetCents?: number; toolId?: string; narrowing?: Narrowing } = {},
+  options: { budgetCents?: number; toolId?: string; narrowing?: Narrowing; poolParentId?: number } = {},
 ) {
-  const made = await h.ak.create({ accountId: 'acme', budgetCents: options.budgetCents ?? null });
+  const made = await h.ak.create({
+    accountId: 'acme',
+    budgetCents: options.budgetCents ?? null,
+    ...(options.poolParentId === undefined ? {} : { poolParentId: options.poolParentId }),
+  });
   const caller: Caller = {
     kind: 'key',
     id: made.id,
