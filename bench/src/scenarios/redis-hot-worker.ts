@@ -42,6 +42,7 @@ process.on('message', async (m: ToHotWorker) => {
   }
   const latencies: number[] = [];
   trips = noTrips();
+  const cpuAt = process.cpuUsage();
   const result = await measure('hot', m.clients, m.seconds, async () => {
     const t = performance.now();
     trips.requests++;
@@ -49,6 +50,8 @@ process.on('message', async (m: ToHotWorker) => {
     latencies.push(performance.now() - t);
     return ok;
   });
+  const used = process.cpuUsage(cpuAt);
+  trips.cpuMicros = used.user + used.system;
   send({
     type: 'result',
     latencies: latencies.slice(latencies.length - result.ops),

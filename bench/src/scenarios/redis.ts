@@ -85,6 +85,7 @@ export async function redisScenarios({ admin, url, schema, keys: n, redisUrl }: 
   // Statements and Redis commands per request, counted while a scenario runs (round-trips.ts).
   const trips = new Map<string, RoundTrips>();
   let current: RoundTrips | null = null;
+  let cpuAt = process.cpuUsage();
   const pool = countPool(new pg.Pool({ connectionString: url, max: POOL_MAX }), () => current);
   const redis = countRedis(await connectRedis(redisUrl), () => current);
   const prefix = `bench:${schema}:`;
@@ -144,9 +145,12 @@ export async function redisScenarios({ admin, url, schema, keys: n, redisUrl }: 
       ...s,
       start: () => {
         current = counted;
+        cpuAt = process.cpuUsage();
       },
       stop: () => {
         current = null;
+        const used = process.cpuUsage(cpuAt);
+        counted.cpuMicros += used.user + used.system;
       },
       run: (c: number, i: number) => {
         counted.requests++;

@@ -12,9 +12,18 @@ export interface RoundTrips {
   batch: number;
   otherPg: number;
   redis: Record<string, number>;
+  /** This process's CPU time (user + system, µs) while the scenario ran. */
+  cpuMicros: number;
 }
 
-export const noTrips = (): RoundTrips => ({ requests: 0, engine: 0, batch: 0, otherPg: 0, redis: {} });
+export const noTrips = (): RoundTrips => ({
+  requests: 0,
+  engine: 0,
+  batch: 0,
+  otherPg: 0,
+  redis: {},
+  cpuMicros: 0,
+});
 
 /** Counts every query of `pool` into `into()` (the pool stays a pg.Pool: prepared statements stay on). */
 export function countPool(pool: pg.Pool, into: () => RoundTrips | null): pg.Pool {
@@ -56,6 +65,7 @@ export function addTrips(a: RoundTrips, b: RoundTrips): RoundTrips {
     batch: a.batch + b.batch,
     otherPg: a.otherPg + b.otherPg,
     redis,
+    cpuMicros: a.cpuMicros + b.cpuMicros,
   };
 }
 
@@ -70,6 +80,7 @@ export function tripsLine(label: string, c: RoundTrips): string {
     .join(', ');
   return (
     `${label}: per request (${c.requests} requests, warm-up included): PostgreSQL statements ${per(pgAll)} ` +
-    `(engine ${per(c.engine)}, batch ${per(c.batch)}, other ${per(c.otherPg)}); Redis commands ${per(redisAll)}${names ? ` (${names})` : ''}`
+    `(engine ${per(c.engine)}, batch ${per(c.batch)}, other ${per(c.otherPg)}); Redis commands ${per(redisAll)}${names ? ` (${names})` : ''}; ` +
+    `app CPU ${(c.requests > 0 ? c.cpuMicros / c.requests : 0).toFixed(1)} µs`
   );
 }

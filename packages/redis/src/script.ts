@@ -41,6 +41,16 @@ local function ak_run_once()
   if ak_run_id == nil then ak_run_id = ak_run() end
   return ak_run_id
 end
+-- A tag's generation and epoch, read once per admission script call (nothing in it changes them).
+local ak_gens = {}
+local function ak_generation_once(key)
+  local g = ak_gens[key]
+  if g == nil then
+    g = { redis.call('GET', key) or '0', redis.call('GET', key .. 'e') }
+    ak_gens[key] = g
+  end
+  return g[1], g[2]
+end
 local function ak_release(key, z, member, need, b)
   if b == '' then return false end
   if redis.call('ZREM', z, member) == 0 then return false end
@@ -61,8 +71,7 @@ end
 export const ADMIT_BODY = `local min_built = tonumber(ARGV[8])
 if min_built < 0 then return {'U', tostring(t)} end
 local run = ak_run_once()
-local gen = redis.call('GET', KEYS[7]) or '0'
-local epoch = redis.call('GET', KEYS[7] .. 'e')
+local gen, epoch = ak_generation_once(KEYS[7])
 local function trusted(key)
   local m = redis.call('HMGET', key, 'run', 'g', 'bt', 'lease', 'ge')
   return m[1] == run and m[2] == gen and (ak_num(m[3]) or -1) >= min_built and (ak_num(m[4]) or 0) > t
