@@ -11,16 +11,18 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 
 let db: TestDb;
 let pool: ReturnType<typeof recordingPool>;
-const counters: TestCounter[] = [];
+/** What a test opened (its database, its counters' clients), closed after it, last opened first. */
+const opened: Array<() => unknown> = [];
 const CENT = 10_000;
 
 beforeEach(async () => {
   db = await openDb();
   pool = recordingPool(db.pool);
+  const mine = db;
+  opened.push(() => mine.close());
 });
 afterEach(async () => {
-  for (const c of counters.splice(0)) c.close();
-  await db.close();
+  for (const close of opened.splice(0).reverse()) await close();
 });
 
 /** Admission script calls of `tc`'s client, and how many admissions each carried (the real scripts run). */
@@ -43,7 +45,7 @@ function countAdmissions(tc: TestCounter) {
 /** A store (a process) with a counter of its own on `url`; every store of a test shares `prefix`. */
 async function store(prefix: string, url?: string, timeoutMs = 5000) {
   const tc = testCounter(url, { trustMs: 60_000, timeoutMs, retryMs: 200, prefix });
-  counters.push(tc);
+  opened.push(() => tc.close());
   const ak = new AgentKey({
     pool,
     tableName: db.table,
