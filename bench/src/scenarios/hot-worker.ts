@@ -12,6 +12,7 @@ import { agentKeyAuth } from '@agentkey/express';
 import express from 'express';
 import pg from 'pg';
 import { measure } from '../harness.js';
+import { countPool, noTrips } from './round-trips.js';
 
 export interface WorkerConfig {
   url: string;
@@ -42,25 +43,16 @@ export type FromWorker =
 const role = process.argv[2];
 const config = JSON.parse(process.argv[3] ?? '{}') as WorkerConfig;
 const send = (m: FromWorker) => process.send!(m);
-const counts: Counts = { engine: 0, batch: 0, lone: 0 };
+let trips = noTrips();
 const taken = (): Counts => {
-  const c = { ...counts };
-  counts.engine = counts.batch = counts.lone = 0;
+  const c = { engine: trips.engine, batch: trips.batch, lone: trips.otherPg };
+  trips = noTrips();
   return c;
 };
 
-/** A pg pool whose every query is counted by kind (it stays a pg.Pool: prepared statements stay on). */
+/** A pg pool whose every query is counted by kind (round-trips.ts; it stays a pg.Pool: prepared statements stay on). */
 function countedPool(): pg.Pool {
-  const pool = new pg.Pool({ connectionString: config.url, max: config.poolMax });
-  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-  (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-    const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string }).text ?? '');
-    if (text.includes('_charge"(')) counts.engine++;
-    else if (text.includes('WITH ORDINALITY')) counts.batch++;
-    else counts.lone++;
-    return query(...args);
-  };
-  return pool;
+  return countPool(new pg.Pool({ connectionString: config.url, max: config.poolMax }), () => trips);
 }
 
 /** Asks every pooled backend to flush its table statistics once idle (pg_stat_user_tables is read next). */

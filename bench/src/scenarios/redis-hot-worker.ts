@@ -8,6 +8,7 @@ import { redisCounter } from '@agentkey/redis';
 import pg from 'pg';
 import { measure } from '../harness.js';
 import { connectRedis } from './redis.js';
+import { countPool, countRedis, noTrips, type RoundTrips } from './round-trips.js';
 
 export interface HotWorkerConfig {
   url: string;
@@ -21,11 +22,13 @@ export interface HotWorkerConfig {
 export type ToHotWorker = { type: 'run'; seconds: number; clients: number } | { type: 'exit' };
 export type FromHotWorker =
   | { type: 'ready' }
-  | { type: 'result'; latencies: number[]; seconds: number; errors: number };
+  /** `trips`: what this round's calls (warm-up included) sent to PostgreSQL and Redis. */
+  | { type: 'result'; latencies: number[]; seconds: number; errors: number; trips: RoundTrips };
 
 const config = JSON.parse(process.argv[2] ?? '{}') as HotWorkerConfig;
-const pool = new pg.Pool({ connectionString: config.url, max: config.poolMax });
-const redis = config.redis ? await connectRedis(config.redis.url) : null;
+let trips = noTrips();
+const pool = countPool(new pg.Pool({ connectionString: config.url, max: config.poolMax }), () => trips);
+const redis = config.redis ? countRedis(await connectRedis(config.redis.url), () => trips) : null;
 const counter =
   redis && config.redis ? { counter: redisCounter({ redis, prefix: config.redis.prefix }) } : {};
 const ak = new AgentKey({ pool, tableName: config.tableName, ledger: true, ...counter });
@@ -38,17 +41,23 @@ process.on('message', async (m: ToHotWorker) => {
     process.exit(0);
   }
   const latencies: number[] = [];
+  trips = noTrips();
+  const cpuAt = process.cpuUsage();
   const result = await measure('hot', m.clients, m.seconds, async () => {
     const t = performance.now();
+    trips.requests++;
     const ok = (await ak.authorize(config.key, { scope: 'chat', costCents: 1 })).ok;
     latencies.push(performance.now() - t);
     return ok;
   });
+  const used = process.cpuUsage(cpuAt);
+  trips.cpuMicros = used.user + used.system;
   send({
     type: 'result',
     latencies: latencies.slice(latencies.length - result.ops),
     seconds: result.seconds,
     errors: result.errors,
+    trips,
   });
 });
 send({ type: 'ready' });

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { AgentKey } from '@agentkey/core';
 import type pg from 'pg';
 import type { FromHotWorker, HotWorkerConfig, ToHotWorker } from './redis-hot-worker.js';
+import { addTrips, noTrips, type RoundTrips, tripsLine } from './round-trips.js';
 import { nextMessage } from './worker-ipc.js';
 
 const BIG = 2_000_000_000;
@@ -27,6 +28,7 @@ export interface RedisHotRow {
   p50ms: number;
   p99ms: number;
   errors: number;
+  trips?: RoundTrips;
 }
 
 const next = (child: ChildProcess, type: FromHotWorker['type']) =>
@@ -80,8 +82,10 @@ export async function redisHotScenarios(setup: RedisHotSetup, seconds: number, r
         const latencies: number[] = [];
         let perSec = 0;
         let errors = 0;
+        let trips = noTrips();
         for (const m of results) {
           if (m.type !== 'result') continue;
+          trips = addTrips(trips, m.trips);
           latencies.push(...m.latencies);
           perSec += m.latencies.length / m.seconds;
           errors += m.errors;
@@ -91,7 +95,7 @@ export async function redisHotScenarios(setup: RedisHotSetup, seconds: number, r
           latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
         runs.set(g.name, [
           ...(runs.get(g.name) ?? []),
-          { name: g.name, perSec, p50ms: pct(0.5), p99ms: pct(0.99), errors },
+          { name: g.name, perSec, p50ms: pct(0.5), p99ms: pct(0.99), errors, trips },
         ]);
       }
     }
@@ -104,6 +108,7 @@ export async function redisHotScenarios(setup: RedisHotSetup, seconds: number, r
         p50ms: mean((m) => m.p50ms),
         p99ms: mean((m) => m.p99ms),
         errors: ms.reduce((s, m) => s + m.errors, 0),
+        trips: ms.reduce((s, m) => addTrips(s, m.trips ?? noTrips()), noTrips()),
       };
     });
   } finally {
@@ -122,6 +127,7 @@ export function redisHotLines(rows: RedisHotRow[]): string[] {
       (m) =>
         `${m.name}: ${m.perSec.toFixed(0)}/s, p50 ${m.p50ms.toFixed(2)} ms, p99 ${m.p99ms.toFixed(2)} ms, errors ${m.errors}`,
     ),
+    ...rows.map((m) => tripsLine(`(rh) ${m === pgOnly ? 'PostgreSQL only' : 'Redis'}`, m.trips ?? noTrips())),
     `rh hot key 4 processes, Redis / PostgreSQL only = ${r.toFixed(2)}   (target ≥ ${MIN_HOT_RATIO.toFixed(2)}) ${r >= MIN_HOT_RATIO ? 'met' : 'MISSED'}`,
   ];
 }

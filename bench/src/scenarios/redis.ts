@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { measure, type Scenario } from '../harness.js';
 import { pick } from './core.js';
+import { countPool, countRedis, noTrips, type RoundTrips, tripsLine } from './round-trips.js';
 
 const BIG = 2_000_000_000;
 /** A limit no scenario reaches: its cost is the bookkeeping alone. */
@@ -81,8 +82,12 @@ async function transactions(admin: pg.Pool, pool: pg.Pool, database: string): Pr
  * transaction count (pg_stat_database) of a database of its own read around each.
  */
 export async function redisScenarios({ admin, url, schema, keys: n, redisUrl }: RedisSetup) {
-  const pool = new pg.Pool({ connectionString: url, max: POOL_MAX });
-  const redis = await connectRedis(redisUrl);
+  // Statements and Redis commands per request, counted while a scenario runs (round-trips.ts).
+  const trips = new Map<string, RoundTrips>();
+  let current: RoundTrips | null = null;
+  let cpuAt = process.cpuUsage();
+  const pool = countPool(new pg.Pool({ connectionString: url, max: POOL_MAX }), () => current);
+  const redis = countRedis(await connectRedis(redisUrl), () => current);
   const prefix = `bench:${schema}:`;
   const store = async (name: string, withRedis: boolean, extra: Partial<AgentKeyOptions> = {}) => {
     const tableName = `${schema}.${name}`;
@@ -122,7 +127,7 @@ export async function redisScenarios({ admin, url, schema, keys: n, redisUrl }: 
   };
   const charge = (ak: AgentKey, keys: string[]) => async (c: number, i: number) =>
     (await ak.authorize(keys[pick(c, i, n)]!, { scope: 'chat', costCents: 1 })).ok;
-  const scenarios: Scenario[] = [
+  const plain: Scenario[] = [
     { name: '(r1) refusals of a spent key, PostgreSQL only', run: refuse(pgOnly, spentPg) },
     { name: '(r2) refusals of a spent key, Redis', run: refuse(withRedis, spentRedis) },
     { name: '(r3) authorize, 100 keys, ledger on, PostgreSQL only', run: charge(pgOnly, keysPg) },
@@ -133,6 +138,26 @@ export async function redisScenarios({ admin, url, schema, keys: n, redisUrl }: 
     },
     { name: '(r6) as (r4), a rate limit on every key (never reached)', run: charge(withRedis, limitedRedis) },
   ];
+  const scenarios: Scenario[] = plain.map((s) => {
+    const counted = trips.get(s.name) ?? noTrips();
+    trips.set(s.name, counted);
+    return {
+      ...s,
+      start: () => {
+        current = counted;
+        cpuAt = process.cpuUsage();
+      },
+      stop: () => {
+        current = null;
+        const used = process.cpuUsage(cpuAt);
+        counted.cpuMicros += used.user + used.system;
+      },
+      run: (c: number, i: number) => {
+        counted.requests++;
+        return s.run(c, i);
+      },
+    };
+  });
   const [r1, r2, r3, r4, r5, r6] = scenarios.map((s) => s.name) as [
     string,
     string,
@@ -143,6 +168,11 @@ export async function redisScenarios({ admin, url, schema, keys: n, redisUrl }: 
   ];
   return {
     scenarios,
+    /** Per request of each scenario that ran: PostgreSQL statements and Redis commands. */
+    notes: () =>
+      [...trips.entries()]
+        .filter(([, c]) => c.requests > 0)
+        .map(([name, c]) => tripsLine(name.slice(0, 4), c)),
     targets: [
       { label: 'r2/r1 refusals, Redis / PostgreSQL only', scenario: r2, versus: r1, min: 5 },
       { label: 'r4/r3 100 keys, Redis / PostgreSQL only', scenario: r4, versus: r3, min: 0.9 },

@@ -8,23 +8,15 @@ import {
   type CounterTarget,
 } from '@agentkey/core';
 import type { Cluster, Redis } from 'ioredis';
+import { AdmitQueue } from './admits.js';
 import { callKeys, type TagKeys, tagKeys } from './keys.js';
+import { type RedisCounterOptions, whole } from './options.js';
 import { buildOf, refusalRow } from './rows.js';
-import { ABANDON, ADMIT, INVALIDATE, SETTLE, SETTLE_MANY } from './script.js';
+import { ABANDON, ADMIT, INVALIDATE, SETTLE } from './script.js';
+import { ADMIT_MANY, SETTLE_MANY } from './script-many.js';
 import { SettleQueue } from './settles.js';
 
-export interface RedisCounterOptions {
-  /** An ioredis client: `new Redis(...)` (single node or Sentinel) or `new Cluster(...)`. */
-  redis: Redis | Cluster;
-  /** Prefix of every key this counter writes (default `agentkey:`): letters, digits, `:_-.`, at most 64. */
-  prefix?: string;
-  /** Each Redis call's deadline (ms, default 250, 5 to 10000): past it, the PostgreSQL path. */
-  timeoutMs?: number;
-  /** How long a mirror built from PostgreSQL may answer refusals (ms, default 1000, 50 to 60000). */
-  trustMs?: number;
-  /** After a Redis failure, how long to go straight to PostgreSQL before trying Redis again (ms, default 500). */
-  retryMs?: number;
-}
+export type { RedisCounterOptions } from './options.js';
 
 /** Where a lookup's row lives, as PostgreSQL last answered. */
 interface Place {
@@ -41,6 +33,7 @@ interface Reservation {
 
 type Scripted = {
   akAdmit(...args: string[]): Promise<string[]>;
+  akAdmitMany(...args: string[]): Promise<string[][]>;
   akSettle(...args: string[]): Promise<number>;
   akSettleMany(...args: string[]): Promise<number>;
   akAbandon(...args: string[]): Promise<number>;
@@ -50,17 +43,9 @@ type Scripted = {
 const PLACES_MAX = 100_000;
 const NOT_ASKED = Symbol('not asked');
 
-function whole(value: unknown, name: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
-    throw new AgentKeyInputError(`${name} must be a whole number of ms from ${min} to ${max}`, name);
-  }
-  return value as number;
-}
-
 /**
  * The write-through counter on Redis (counter/port.ts in @agentkey/core): admission in one Lua
- * script per call, PostgreSQL's answer folded back into the mirror, refusals answered from a
+ * script per call (coalesced: admits.ts), PostgreSQL's answer folded back into the mirror, refusals answered from a
  * mirror trusted at the current generation. Redis down, slow or erroring sends calls to the
  * PostgreSQL path at once; see README.md for what each failure does.
  */
@@ -82,6 +67,7 @@ export class RedisCounter implements Counter {
   private builtAfter = -1;
   private downUntil = 0;
   private readonly settles: SettleQueue;
+  private readonly admits: AdmitQueue;
 
   constructor(options: RedisCounterOptions, table = '') {
     if (!options || typeof options !== 'object')
@@ -109,11 +95,17 @@ export class RedisCounter implements Counter {
         this.redis.defineCommand(name, { lua, numberOfKeys });
     };
     define('akAdmit', ADMIT, 7);
+    define('akAdmitMany', ADMIT_MANY); // its key count first: one batch of admissions (admits.ts)
     define('akSettle', SETTLE, 7);
     define('akSettleMany', SETTLE_MANY); // its key count first: one batch of settles (settles.ts)
     const cluster = (this.redis as unknown as { isCluster?: boolean }).isCluster === true;
     this.settles = new SettleQueue(cluster, (args, many) =>
       this.ask((r) => (many ? r.akSettleMany(...args) : r.akSettle(...args))),
+    );
+    this.admits = new AdmitQueue(
+      cluster,
+      (args, many) => this.ask<unknown>((r) => (many ? r.akAdmitMany(...args) : r.akAdmit(...args))),
+      () => this.settles.flush(),
     );
     define('akAbandon', ABANDON, 7);
     define('akInvalidate', INVALIDATE, 1);
@@ -136,22 +128,21 @@ export class RedisCounter implements Counter {
   async admit(call: CounterCall): Promise<CounterAdmission> {
     const place = this.places.get(`${call.by}:${call.value}`);
     if (!place) return { kind: 'unknown' };
-    this.settles.flush();
-    const reply = await this.ask((r) =>
-      r.akAdmit(
-        ...callKeys(place.tag, place.keyId, place.poolId),
-        String(call.nowMs),
-        String(call.micros + call.holdMicros),
-        call.scope ?? '',
-        call.tokenGrants ? '1' : '0',
-        call.idempotent ? '1' : '0',
-        call.rid,
-        String(Math.max(1, Math.ceil(call.ttlMs))),
-        String(this.builtAfter),
-        place.poolId === null ? '' : String(place.poolId),
-      ),
-    );
-    if (reply === NOT_ASKED || !Array.isArray(reply)) return { kind: 'unknown' };
+    // Coalesced with the process's other admissions (admits.ts); the trust it asks for is the
+    // counter's when its batch is sent.
+    const reply = await this.admits.add(place.tag.generation, () => [
+      ...callKeys(place.tag, place.keyId, place.poolId),
+      String(call.nowMs),
+      String(call.micros + call.holdMicros),
+      call.scope ?? '',
+      call.tokenGrants ? '1' : '0',
+      call.idempotent ? '1' : '0',
+      call.rid,
+      String(Math.max(1, Math.ceil(call.ttlMs))),
+      String(this.builtAfter),
+      place.poolId === null ? '' : String(place.poolId),
+    ]);
+    if (!Array.isArray(reply)) return { kind: 'unknown' };
     if (reply[0] === 'X') return { kind: 'refused', row: refusalRow(reply, place.poolId) };
     if (reply[0] === 'R') {
       this.reservations.set(call, { place, serials: [reply[1] ?? '', reply[2] ?? '', reply[3] ?? ''] });

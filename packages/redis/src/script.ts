@@ -18,7 +18,7 @@ import { luaBudgetRules } from '@agentkey/core';
  * its seconds, `ra` its start (the store's clock, ms), `rn` calls and `rm` micros counted in it.
  * An in-flight set holds `rid:micros:b` scored by its expiry (Redis ms).
  */
-const PRELUDE = `${luaBudgetRules()}
+export const PRELUDE = `${luaBudgetRules()}
 local function ak_num(s)
   if s == false or s == nil or s == '' then return nil end
   return tonumber(s)
@@ -34,6 +34,22 @@ local function ak_epoch()
 end
 local function ak_run()
   return string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+end
+-- The node's run id, read once per script call (INFO is the costliest call a script makes).
+local ak_run_id = nil
+local function ak_run_once()
+  if ak_run_id == nil then ak_run_id = ak_run() end
+  return ak_run_id
+end
+-- A tag's generation and epoch, read once per admission script call (nothing in it changes them).
+local ak_gens = {}
+local function ak_generation_once(key)
+  local g = ak_gens[key]
+  if g == nil then
+    g = { redis.call('GET', key) or '0', redis.call('GET', key .. 'e') }
+    ak_gens[key] = g
+  end
+  return g[1], g[2]
 end
 local function ak_release(key, z, member, need, b)
   if b == '' then return false end
@@ -52,13 +68,10 @@ end
  * {'X', outcome, cap, row, used, held, reset, cap, pcap, pused, pheld, preset, acap, aused, aheld, areset,
  * rate policy, kind, limit, remaining, reset sec, window sec} (the rate ones '' unless rate_limited).
  */
-export const ADMIT = `${PRELUDE}
-local t = ak_clock()
-local min_built = tonumber(ARGV[8])
+export const ADMIT_BODY = `local min_built = tonumber(ARGV[8])
 if min_built < 0 then return {'U', tostring(t)} end
-local run = ak_run()
-local gen = redis.call('GET', KEYS[7]) or '0'
-local epoch = redis.call('GET', KEYS[7] .. 'e')
+local run = ak_run_once()
+local gen, epoch = ak_generation_once(KEYS[7])
 local function trusted(key)
   local m = redis.call('HMGET', key, 'run', 'g', 'bt', 'lease', 'ge')
   return m[1] == run and m[2] == gen and (ak_num(m[3]) or -1) >= min_built and (ak_num(m[4]) or 0) > t
@@ -176,6 +189,9 @@ end
 return {'R', reserve(KEYS[1], KEYS[2], kn.b), pooled and reserve(KEYS[3], KEYS[4], pn.b) or '',
   capped and reserve(KEYS[5], KEYS[6], an.b) or ''}
 `;
+export const ADMIT = `${PRELUDE}
+local t = ak_clock()
+${ADMIT_BODY}`;
 
 /**
  * After PostgreSQL's answer. ARGV: 1 request id, 2 micros reserved, 3-5 build serials reserved
@@ -184,7 +200,7 @@ return {'R', reserve(KEYS[1], KEYS[2], kn.b), pooled and reserve(KEYS[3], KEYS[4
  * (JSON of strings; '' none), 14 the new hold's expiry (the store's clock, ms). A reservation still there is committed into the mirror it was
  * made against — unless that mirror was rebuilt since, whose numbers already came from PostgreSQL.
  */
-const SETTLE_BODY = `local t = ak_clock()
+export const SETTLE_BODY = `local t = ak_clock()
 local member = ARGV[1] .. ':' .. ARGV[2]
 local need = tonumber(ARGV[2])
 local ok = ARGV[6] == '1'
@@ -202,7 +218,7 @@ commit(KEYS[1], KEYS[2], ARGV[3])
 commit(KEYS[3], KEYS[4], ARGV[4])
 commit(KEYS[5], KEYS[6], ARGV[5])
 if ARGV[9] ~= '1' then return 0 end
-local run = ak_run()
+local run = ak_run_once()
 local gen = redis.call('GET', KEYS[7]) or '0'
 local epoch = redis.call('GET', KEYS[7] .. 'e')
 if not epoch then
@@ -245,26 +261,6 @@ return 1
 `;
 export const SETTLE = `${PRELUDE}
 ${SETTLE_BODY}`;
-
-/** Settles in one SETTLE_MANY call at most (one script: Redis answers nothing else meanwhile). */
-export const SETTLE_MANY_MAX = 64;
-
-/**
- * Several settles in one call, as SETTLE one after another: KEYS are SETTLE's 7 per settle, ARGV
- * its 14 per settle, in the same order. On a Cluster every settle of one call shares a hash tag.
- */
-export const SETTLE_MANY = `${PRELUDE}
-local function ak_settle(KEYS, ARGV)
-${SETTLE_BODY}end
-local n = math.floor(#KEYS / 7)
-for i = 0, n - 1 do
-  local keys, argv = {}, {}
-  for j = 1, 7 do keys[j] = KEYS[i * 7 + j] end
-  for j = 1, 14 do argv[j] = ARGV[i * 14 + j] end
-  ak_settle(keys, argv)
-end
-return n
-`;
 
 /**
  * PostgreSQL failed or timed out: the call may still commit. ARGV as SETTLE's 1-5. The

@@ -1,4 +1,4 @@
-import { SETTLE_MANY_MAX } from './script.js';
+import { SETTLE_MANY_MAX } from './script-many.js';
 
 /** SETTLE's KEYS per settle (script.ts). */
 const KEYS_PER_SETTLE = 7;

@@ -11,10 +11,12 @@ vi.mock('../../core/src/budget/money.js', async (original) => ({
 
 const { luaBudgetRules } = await import('@agentkey/core');
 const scripts = await import('../src/script.js');
+const many = await import('../src/script-many.js');
 const SCRIPTS = {
   ADMIT: scripts.ADMIT,
+  ADMIT_MANY: many.ADMIT_MANY,
   SETTLE: scripts.SETTLE,
-  SETTLE_MANY: scripts.SETTLE_MANY,
+  SETTLE_MANY: many.SETTLE_MANY,
   ABANDON: scripts.ABANDON,
 };
 
