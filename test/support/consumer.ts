@@ -68,6 +68,50 @@ main().catch((error) => {
 }
 
 /**
+ * The console mounted in an Express app on PGlite: prints, for each asset its pages link to (and
+ * one it does not have), the status and body served. The assets are files the package must find
+ * from its own build, whichever module system loaded it.
+ */
+export function consoleApp(kind: ModuleKind): string {
+  const load =
+    kind === 'cjs'
+      ? `const { AgentKey, fromPGlite } = require('@agentkey/core');
+const { agentKeyConsole } = require('@agentkey/console');
+const { PGlite } = require('@electric-sql/pglite');
+const express = require('express');`
+      : `import { AgentKey, fromPGlite } from '@agentkey/core';
+import { agentKeyConsole } from '@agentkey/console';
+import { PGlite } from '@electric-sql/pglite';
+import express from 'express';`;
+  return `${load}
+
+async function main() {
+  const db = new PGlite();
+  const pool = fromPGlite(db);
+  const ak = new AgentKey({ pool });
+  await ak.migrate();
+  const app = express();
+  app.use('/agentkey', agentKeyConsole({ agentKey: ak, pool }));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const seen = {};
+  for (const name of ['console.js', 'console.css', 'uPlot.iife.min.js', 'nothing.js']) {
+    const res = await fetch('http://127.0.0.1:' + server.address().port + '/agentkey/static/' + name);
+    seen[name] = [res.status, await res.text()];
+  }
+  server.close();
+  await db.close();
+  console.log(JSON.stringify(seen));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
+`;
+}
+
+/**
  * The same TypeScript for a .cts and a .mts file: under module node16 the first resolves the
  * packages through their \`require\` types, the second through their \`import\` types.
  * The @ts-expect-error lines fail the compile if a package's types come out as \`any\`.
@@ -77,10 +121,22 @@ import { agentKeyAuth, agentKeyMiddleware } from '@agentkey/express';
 import { auth0Verifier } from '@agentkey/auth0';
 import { clerkVerifier } from '@agentkey/clerk';
 import { oidcVerifier } from '@agentkey/oidc';
+import { Access } from '@agentkey/access';
+import { main, type Io } from '@agentkey/cli';
+import { agentKeyConsole, type ConsoleOidcOptions } from '@agentkey/console';
+import { redisCounter } from '@agentkey/redis';
 import { PGlite } from '@electric-sql/pglite';
 import express from 'express';
 
 const ak = new AgentKey({ pool: fromPGlite(new PGlite()) });
+const pool = fromPGlite(new PGlite());
+const oidc: ConsoleOidcOptions = { issuer: 'https://login.example.com/', clientId: 'console' };
+export const admin = agentKeyConsole({ agentKey: ak, pool, access: new Access({ ak, pool }), oidc });
+// @ts-expect-error the console needs the pool
+agentKeyConsole({ agentKey: ak });
+export const counter: typeof redisCounter = redisCounter;
+export const run: typeof main = main;
+export type CliIo = Io;
 // @ts-expect-error the pool is required
 new AgentKey({});
 export const checked: Promise<ValidateResult | ValidateFailure> = ak.validate('ak_x');
