@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Sessions are signed, expiring tokens (HMAC-SHA256 under a server secret): nothing about a session
@@ -59,6 +59,33 @@ export class Signer {
       if (typeof payload !== 'object' || payload === null || typeof payload.e !== 'number' || payload.e <= now)
         return null;
       return payload;
+    } catch {
+      return null;
+    }
+  }
+
+  private cipherKey(purpose: string): Buffer {
+    return createHmac('sha256', this.secret).update(`cipher\u0000${purpose}`).digest();
+  }
+
+  /** As seal, but encrypted (AES-256-GCM): for the one payload a browser may hold but not read. */
+  encrypt(purpose: string, payload: object, expiresAt: number): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.cipherKey(purpose), iv);
+    const body = Buffer.concat([cipher.update(JSON.stringify({ ...payload, e: expiresAt })), cipher.final()]);
+    return [iv, body, cipher.getAuthTag()].map(b64).join('.');
+  }
+
+  decrypt(purpose: string, token: unknown, now: number): Record<string, unknown> | null {
+    if (typeof token !== 'string' || token.length > 2048) return null;
+    const parts = token.split('.');
+    if (parts.length !== 3) return null;
+    try {
+      const [iv, body, tag] = parts.map((p) => Buffer.from(p, 'base64url')) as [Buffer, Buffer, Buffer];
+      const decipher = createDecipheriv('aes-256-gcm', this.cipherKey(purpose), iv);
+      decipher.setAuthTag(tag);
+      const payload = JSON.parse(Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8'));
+      return typeof payload?.e === 'number' && payload.e > now ? payload : null;
     } catch {
       return null;
     }
