@@ -66,7 +66,8 @@ function build() {
   // `import.meta` is a syntax error in CommonJS, and tsc copies it through unchanged: give the
   // CommonJS files the same URL from __filename (the console finds its assets/ folder by it).
   for (const entry of readdirSync('dist/cjs', { recursive: true, withFileTypes: true })) {
-    if (entry.isFile() && entry.name.endsWith('.js')) shimImportMeta(join(entry.parentPath ?? entry.path, entry.name));
+    if (entry.isFile() && entry.name.endsWith('.js'))
+      shimImportMeta(join(entry.parentPath ?? entry.path, entry.name));
   }
   // The declarations read the same either way; under dist/cjs they describe the CommonJS files.
   cpSync('dist/esm', 'dist/cjs', { recursive: true, filter: (path) => !/\.js(\.map)?$/.test(path) });

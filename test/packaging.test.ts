@@ -178,22 +178,26 @@ describe('installed from the tarballs in a fresh project', () => {
   it.each([
     ['CommonJS', 'cjs'],
     ['ES module', 'esm'],
-  ] as const)('%s: the mounted console serves its own assets and uPlot from the packed copy', async (_, kind) => {
-    const file = join(consumer, `console.${kind === 'cjs' ? 'cjs' : 'mjs'}`);
-    writeFileSync(file, consoleApp(kind));
-    const served = JSON.parse(await run(process.execPath, [file], consumer));
-    const own = (name: string) => readFileSync(join(root, 'packages/console/assets', name), 'utf8');
-    const uplot = readFileSync(
-      createRequire(join(root, 'packages/console/package.json')).resolve('uplot/dist/uPlot.iife.min.js'),
-      'utf8',
-    );
-    expect(served).toEqual({
-      'console.js': [200, own('console.js')],
-      'console.css': [200, own('console.css')],
-      'uPlot.iife.min.js': [200, uplot],
-      'nothing.js': [404, 'Not found.'],
-    });
-  }, 120_000);
+  ] as const)(
+    '%s: the mounted console serves its own assets and uPlot from the packed copy',
+    async (_, kind) => {
+      const file = join(consumer, `console.${kind === 'cjs' ? 'cjs' : 'mjs'}`);
+      writeFileSync(file, consoleApp(kind));
+      const served = JSON.parse(await run(process.execPath, [file], consumer));
+      const own = (name: string) => readFileSync(join(root, 'packages/console/assets', name), 'utf8');
+      const uplot = readFileSync(
+        createRequire(join(root, 'packages/console/package.json')).resolve('uplot/dist/uPlot.iife.min.js'),
+        'utf8',
+      );
+      expect(served).toEqual({
+        'console.js': [200, own('console.js')],
+        'console.css': [200, own('console.css')],
+        'uPlot.iife.min.js': [200, uplot],
+        'nothing.js': [404, 'Not found.'],
+      });
+    },
+    120_000,
+  );
 
   it.each([
     ['CommonJS', 'cjs'],

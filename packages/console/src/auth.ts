@@ -36,7 +36,8 @@ export function isAdmin(ctx: ConsoleContext, key: KeyInfo | null, now: Date): ke
 
 export const actorOf = (key: KeyInfo) => `console:${key.name}#${key.id}`;
 /** An OIDC human in the audit log: `console:<email or sub>#oidc:<sub>`. */
-export const humanActor = (h: { sub: string; email: string | null }) => `console:${h.email ?? h.sub}#oidc:${h.sub}`;
+export const humanActor = (h: { sub: string; email: string | null }) =>
+  `console:${h.email ?? h.sub}#oidc:${h.sub}`;
 
 export function showSignin(
   ctx: ConsoleContext,

@@ -47,14 +47,27 @@ export function mountOidc(ctx: ConsoleContext, router: Router): void {
 
   router.get('/oidc/callback', async (req: Request, res: Response) => {
     const now = ctx.now();
-    const flow = ctx.signer.unseal('oidc-flow', parseCookies(req.headers.cookie).get(FLOW_COOKIE), now.getTime());
+    const flow = ctx.signer.unseal(
+      'oidc-flow',
+      parseCookies(req.headers.cookie).get(FLOW_COOKIE),
+      now.getTime(),
+    );
     const refuse = (status: number, message: string) => {
       showSignin(ctx, req, res, status, message);
       // The round trip's cookie is spent either way, with the form's.
       const set = res.getHeader('Set-Cookie');
-      res.setHeader('Set-Cookie', [...[set ?? []].flat().map(String), cookie(ctx, req, FLOW_COOKIE, '', 0, 'Lax')]);
+      res.setHeader('Set-Cookie', [
+        ...[set ?? []].flat().map(String),
+        cookie(ctx, req, FLOW_COOKIE, '', 0, 'Lax'),
+      ]);
     };
-    if (!flow || typeof flow.s !== 'string' || typeof flow.n !== 'string' || typeof flow.v !== 'string' || typeof flow.r !== 'string')
+    if (
+      !flow ||
+      typeof flow.s !== 'string' ||
+      typeof flow.n !== 'string' ||
+      typeof flow.v !== 'string' ||
+      typeof flow.r !== 'string'
+    )
       return refuse(400, 'This sign-in expired or was not started here: sign in again.');
     const window = await ctx.ak.rateLimitHit(`console:signin:${req.ip ?? 'unknown'}`, {
       requests: 20,
@@ -63,7 +76,9 @@ export function mountOidc(ctx: ConsoleContext, router: Router): void {
     if (!window.ok) return refuse(429, 'Too many attempts; wait a minute.');
     if (typeof req.query.error === 'string')
       return refuse(401, `The provider did not sign you in (${req.query.error.slice(0, 100)}).`);
-    const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
+    const query = req.originalUrl.includes('?')
+      ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1)
+      : '';
     let claims: Awaited<ReturnType<typeof oidc.finish>>;
     try {
       claims = await oidc.finish(flow.r, query, { state: flow.s, nonce: flow.n, verifier: flow.v });
@@ -88,6 +103,9 @@ export function mountOidc(ctx: ConsoleContext, router: Router): void {
       { actor: humanActor(human), target: `oidc:${oidc.settings.issuer.href}` },
       [cookie(ctx, req, FLOW_COOKIE, '', 0, 'Lax')],
     );
-    res.status(200).type('html').send(signedInPage(baseOf(req), email ?? sub).text);
+    res
+      .status(200)
+      .type('html')
+      .send(signedInPage(baseOf(req), email ?? sub).text);
   });
 }

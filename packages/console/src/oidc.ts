@@ -71,7 +71,8 @@ export function checkOidc(options: unknown): OidcSettings | null {
     'scopes',
     'allowInsecureIssuer',
   ];
-  for (const key of Object.keys(o)) if (!known.includes(key)) bad(`${key} is not an option (${known.join(', ')})`);
+  for (const key of Object.keys(o))
+    if (!known.includes(key)) bad(`${key} is not an option (${known.join(', ')})`);
   if (o.allowInsecureIssuer !== undefined && typeof o.allowInsecureIssuer !== 'boolean')
     bad('allowInsecureIssuer must be a boolean');
   const insecure = o.allowInsecureIssuer === true;
@@ -92,7 +93,10 @@ export function checkOidc(options: unknown): OidcSettings | null {
   if (o.adminClaim !== undefined && (typeof o.adminClaim !== 'string' || !TOKEN.test(o.adminClaim)))
     bad('adminClaim must be a claim name (printable, no spaces)');
   const scopes = o.scopes ?? ['openid', 'email', 'profile'];
-  if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s)))
+  if (
+    !Array.isArray(scopes) ||
+    scopes.some((s) => typeof s !== 'string' || !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s))
+  )
     bad('scopes must be an array of scope names');
   return {
     issuer,

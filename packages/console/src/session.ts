@@ -56,7 +56,12 @@ export class Signer {
     if (!body || !sig || extra !== undefined || !this.same(sig, this.mac(purpose, body))) return null;
     try {
       const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
-      if (typeof payload !== 'object' || payload === null || typeof payload.e !== 'number' || payload.e <= now)
+      if (
+        typeof payload !== 'object' ||
+        payload === null ||
+        typeof payload.e !== 'number' ||
+        payload.e <= now
+      )
         return null;
       return payload;
     } catch {

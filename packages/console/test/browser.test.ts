@@ -117,7 +117,9 @@ describe.runIf(available.run)('the console in a real headless chromium', () => {
     await page.selectOption('form.create-key select[name="budgetPeriod"]', 'day');
     await page.fill('form.create-key input[name="expiresIn"]', '7d');
     await page.click('form.create-key button');
-    expect(await page.textContent('.confirm-text')).toContain('Create the key "made-in-browser" in account agents');
+    expect(await page.textContent('.confirm-text')).toContain(
+      'Create the key "made-in-browser" in account agents',
+    );
     await page.click('form.confirm button[value="yes"]');
     await page.waitForURL(/\/keys\/\d+\/secret$/);
     const id = Number(/\/keys\/(\d+)\/secret$/.exec(page.url())![1]);

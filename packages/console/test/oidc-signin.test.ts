@@ -47,7 +47,9 @@ async function throughProvider(who: Person) {
 describe('OIDC sign-in', () => {
   it('the sign-in page offers the provider; /oidc/login sends the browser there with PKCE, state and nonce', async () => {
     const client = new Client(c.url);
-    expect((await client.get('/signin')).body).toContain(`href="/agentkey/oidc/login">Sign in with ${idp.issuer}/`);
+    expect((await client.get('/signin')).body).toContain(
+      `href="/agentkey/oidc/login">Sign in with ${idp.issuer}/`,
+    );
     const start = await client.get('/oidc/login?return=https://evil.example/');
     const to = new URL(start.location!);
     expect(to.origin).toBe(idp.issuer);
@@ -98,7 +100,7 @@ describe('OIDC sign-in', () => {
     expect((await c.ak.getKey(key.id))!.revokedAt).not.toBeNull();
     expect((await auditRows(c)).at(-1)).toMatchObject({ action: 'console.key.revoke', actor: { id: actor } });
     const { rows } = await c.db.pool.query(
-      `SELECT actor FROM ${tableNames(c.db.table).derived("_ledger")} WHERE principal_id = $1 AND kind LIKE 'admin:%'`,
+      `SELECT actor FROM ${tableNames(c.db.table).derived('_ledger')} WHERE principal_id = $1 AND kind LIKE 'admin:%'`,
       [key.id],
     );
     expect(rows.map((r) => r.actor)).toContain(actor);

@@ -17,7 +17,10 @@ import { parseCookies } from '../session.js';
 import { appendConsoleAudit } from '../sql/audit.js';
 
 /** The form's fields, as typed (trimmed): what the confirmation is bound to. */
-export type CreateFields = Record<'name' | 'account' | 'scopes' | 'budgetCents' | 'budgetPeriod' | 'expiresIn', string>;
+export type CreateFields = Record<
+  'name' | 'account' | 'scopes' | 'budgetCents' | 'budgetPeriod' | 'expiresIn',
+  string
+>;
 const FIELDS = ['name', 'account', 'scopes', 'budgetCents', 'budgetPeriod', 'expiresIn'] as const;
 export const EMPTY_FIELDS: CreateFields = {
   name: '',
@@ -43,13 +46,14 @@ const text = (body: unknown, name: string) => {
 export function parseCreate(f: CreateFields): { options: CreateKeyOptions; errors: string[] } {
   const errors: string[] = [];
   if (!/^[\x20-\x7e]{1,512}$/.test(f.account)) errors.push('Account: 1-512 printable ASCII characters.');
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
   if (f.name === '' || f.name.length > 200 || /[\u0000-\u001f\u007f-\u009f]/.test(f.name))
     errors.push('Name: 1-200 characters, no control characters.');
   const scopes = f.scopes === '' ? null : [...new Set(f.scopes.split(/[\s,]+/).filter(Boolean))];
   const bad = (scopes ?? []).filter((s) => !isScope(s));
   if (bad.length > 0)
-    errors.push(`Scopes: ${bad.join(', ')} ${bad.length === 1 ? 'is' : 'are'} not a scope (1-128 printable characters, no quote or backslash).`);
+    errors.push(
+      `Scopes: ${bad.join(', ')} ${bad.length === 1 ? 'is' : 'are'} not a scope (1-128 printable characters, no quote or backslash).`,
+    );
   if (scopes && scopes.length > 256) errors.push('Scopes: at most 256.');
   if (f.budgetCents !== '' && (!/^\d{1,10}$/.test(f.budgetCents) || Number(f.budgetCents) > MAX_BUDGET_CENTS))
     errors.push(`Budget: whole cents from 0 to ${MAX_BUDGET_CENTS}, or empty for no cap.`);
@@ -92,13 +96,17 @@ export function createForm(frame: Frame, f: CreateFields, errors: string[] = [])
 
 function describe(o: CreateKeyOptions): string {
   const scopes = o.scopes ? o.scopes.join(', ') : 'unrestricted (any scope)';
-  const budget = o.budgetCents === null ? 'no cap' : `${o.budgetCents}¢${o.budgetPeriod ? ` a ${o.budgetPeriod}` : ''}`;
+  const budget =
+    o.budgetCents === null ? 'no cap' : `${o.budgetCents}¢${o.budgetPeriod ? ` a ${o.budgetPeriod}` : ''}`;
   const expiry = o.expiresIn ? `expires in ${o.expiresIn}` : 'never expires';
   return `Create the key "${o.name}" in account ${o.accountId}: scopes ${scopes}; budget ${budget}; ${expiry}. Its secret is shown once, on the next page.`;
 }
 
 const answer = (res: Response, s: SignedIn, status: number, title: string, body: SafeHtml) =>
-  res.status(status).type('html').send(page(s.frame, title, body).text);
+  res
+    .status(status)
+    .type('html')
+    .send(page(s.frame, title, body).text);
 
 /**
  * POST /keys/new. The first post checks the form and answers a confirmation bound (HMAC) to this
@@ -137,7 +145,13 @@ export async function createKeyAction(ctx: ConsoleContext, req: Request, res: Re
   }
   const age = ctx.now().getTime() - Number(at);
   if (age < 0 || age > CONFIRM_TTL_MS)
-    return answer(res, s, 400, 'New key', createForm(s.frame, fields, ['This confirmation expired: confirm again.']));
+    return answer(
+      res,
+      s,
+      400,
+      'New key',
+      createForm(s.frame, fields, ['This confirmation expired: confirm again.']),
+    );
   const first = await ctx.ak.rateLimitHit(`console:create:${once}`, { requests: 1, windowSec: 86_400 });
   if (!first.ok)
     return answer(
@@ -175,7 +189,11 @@ export async function createKeyAction(ctx: ConsoleContext, req: Request, res: Re
 export async function secretPage(ctx: ConsoleContext, req: Request, res: Response) {
   const s = signedIn(res);
   const id = Number(req.params.id);
-  const flash = ctx.signer.decrypt('new-key', parseCookies(req.headers.cookie).get(SECRET_COOKIE), ctx.now().getTime());
+  const flash = ctx.signer.decrypt(
+    'new-key',
+    parseCookies(req.headers.cookie).get(SECRET_COOKIE),
+    ctx.now().getTime(),
+  );
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Set-Cookie', cookie(ctx, req, SECRET_COOKIE, '', 0));
   const link = html`<a href="${s.frame.base}/keys/${id}">the key's page</a>`;

@@ -24,7 +24,11 @@ function confirmFields(page: Page): Record<string, string> {
   return Object.fromEntries(
     [...form.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map(([, k, v]) => [
       k!,
-      v!.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&'),
+      v!
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&quot;/g, '"')
+        .replace(/&amp;/g, '&'),
     ]),
   );
 }
@@ -79,7 +83,7 @@ describe('creating a key from the console', () => {
     expect(again.status).toBe(410);
     expect(again.body).not.toContain(secret);
     expect((await client.get(`/keys/${id}`)).body).not.toContain(secret);
-    const audit = (await auditRows(c)).filter((r) => r.action === 'console.key.create');
+    const audit = (await auditRows(c)).filter((r) => String(r.action) === 'console.key.create');
     expect(audit.at(-1)).toMatchObject({
       agentId: id,
       actor: { kind: 'human', id: `console:alice#${c.admin.id}` },

@@ -3,6 +3,26 @@ import type { AddressInfo } from 'node:net';
 import { decodeJwt, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import Provider from 'oidc-provider';
 
+/** The part of oidc-provider's API this stand-in uses (the package ships no types). */
+interface ProviderApi {
+  callback(): (req: IncomingMessage, res: ServerResponse) => void;
+  use(middleware: (ctx: { path: string; body: unknown }, next: () => Promise<void>) => Promise<void>): void;
+  interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<{ params: Record<string, unknown> }>;
+  interactionFinished(
+    req: IncomingMessage,
+    res: ServerResponse,
+    result: object,
+    options: { mergeWithLastSubmission: boolean },
+  ): Promise<void>;
+  Grant: new (options: {
+    accountId: string;
+    clientId: string;
+  }) => {
+    addOIDCScope(scope: string): void;
+    save(): Promise<string>;
+  };
+}
+
 export interface Person {
   sub: string;
   email: string;
@@ -55,15 +75,15 @@ export async function startIdp(redirectUris: string[]): Promise<Idp> {
     cookies: { keys: ['idp-cookie-key-for-tests-only-0123456789'] },
     claims: { openid: ['sub', 'roles'], email: ['email', 'email_verified'] },
     conformIdTokenClaims: false,
-    findAccount: async (_ctx, sub) => {
+    findAccount: async (_ctx: unknown, sub: string) => {
       const person = people.get(sub);
       if (!person) return undefined;
       return { accountId: sub, claims: async () => ({ sub, email: person.email, roles: person.roles }) };
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     features: { devInteractions: { enabled: false } },
     pkce: { required: () => true },
-  });
+  }) as unknown as ProviderApi;
   provider.use(async (ctx, proceed) => {
     await proceed();
     const body = ctx.body as { id_token?: string } | undefined;
@@ -71,7 +91,9 @@ export async function startIdp(redirectUris: string[]): Promise<Idp> {
       const change = tamper;
       tamper = null;
       const claims = change(decodeJwt(body.id_token));
-      body.id_token = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'idp-key' }).sign(privateKey);
+      body.id_token = await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'RS256', kid: 'idp-key' })
+        .sign(privateKey);
     }
   });
   const callback = provider.callback();
