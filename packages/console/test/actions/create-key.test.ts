@@ -143,6 +143,19 @@ describe('creating a key from the console', () => {
     expect(await keyCount()).toBe(before);
   });
 
+  it('the same confirmation posted five times at once makes exactly one key', async () => {
+    const { client, csrf } = await signedIn(c);
+    const fields = confirmFields(await client.post('/keys/new', { _csrf: csrf, ...FORM, name: 'raced' }));
+    const before = await keyCount();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => client.post('/keys/new', fields)));
+    expect(answers.map((a) => a.status).sort()).toEqual([303, 409, 409, 409, 409]);
+    expect(await keyCount()).toBe(before + 1);
+    const { rows } = await c.db.pool.query(
+      `SELECT count(*)::int AS n FROM ${c.db.table} WHERE name = 'raced'`,
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
   it("another session cannot read a new key's secret, even with the cookie", async () => {
     const a = await signedIn(c);
     const fields = confirmFields(await a.client.post('/keys/new', { _csrf: a.csrf, ...FORM }));
