@@ -50,10 +50,11 @@ export interface Idp {
  * Its login and consent steps finish by themselves as the person `loginAs` named; everything else
  * (PKCE, state, codes used once, signed ID tokens with nonce and audience) is the provider's own.
  */
-export async function startIdp(redirectUris: string[]): Promise<Idp> {
+export async function startIdp(redirectUris: string[], host = '127.0.0.1'): Promise<Idp> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // `localhost` makes the provider another site than the console on 127.0.0.1, as in production.
+  const issuer = `http://${host}:${(server.address() as AddressInfo).port}`;
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const people = new Map<string, Person>();
   let next: Person | null = null;
@@ -99,6 +100,13 @@ export async function startIdp(redirectUris: string[]): Promise<Idp> {
   const callback = provider.callback();
   server.on('request', async (req: IncomingMessage, res: ServerResponse) => {
     if (!req.url?.startsWith('/interaction/')) return callback(req, res);
+    if (req.method === 'GET') {
+      // The provider's own login page: the browser leaves it by a form it submits, so the way
+      // back to the console starts on the provider's site, as it does with a real login.
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return res.end(`<!doctype html><title>IdP login</title>
+<form method="post" action="${req.url}"><button type="submit" id="idp-login">Log in</button></form>`);
+    }
     try {
       const details = await provider.interactionDetails(req, res);
       const person = next;
@@ -143,7 +151,16 @@ export async function startIdp(redirectUris: string[]): Promise<Idp> {
           const i = pair!.indexOf('=');
           jar.set(pair!.slice(0, i), pair!.slice(i + 1));
         }
-        const location = res.headers.get('location');
+        let location = res.headers.get('location');
+        if (!location && res.status === 200 && url.pathname.startsWith('/interaction/')) {
+          // The login page: submit its form, as the person would.
+          const posted = await fetch(url, {
+            method: 'POST',
+            redirect: 'manual',
+            headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') },
+          });
+          location = posted.headers.get('location');
+        }
         if (!location) throw new Error(`the provider answered ${res.status}: ${await res.text()}`);
         url = new URL(location, url);
       }
