@@ -20,7 +20,7 @@ const why = (error: unknown) => (error instanceof Error ? error.message : String
 
 /**
  * GET /oidc/login and GET /oidc/callback: the authorization code flow with PKCE, state and nonce.
- * The three secrets ride in a signed, HttpOnly cookie for ten minutes and are used once. The
+ * The three secrets ride in an encrypted (AES-256-GCM), HttpOnly cookie for ten minutes and are used once. The
  * callback always lands on the console's overview: no return address is taken from the request,
  * so there is nothing to redirect elsewhere.
  */
@@ -36,7 +36,7 @@ export function mountOidc(ctx: ConsoleContext, router: Router): void {
     } catch (error) {
       return showSignin(ctx, req, res, 502, `The sign-in provider could not be used: ${why(error)}`);
     }
-    const flow = ctx.signer.seal(
+    const flow = ctx.signer.encrypt(
       'oidc-flow',
       { s: start.state, n: start.nonce, v: start.verifier, r: redirectUri },
       ctx.now().getTime() + FLOW_TTL_SEC * 1000,
@@ -47,7 +47,7 @@ export function mountOidc(ctx: ConsoleContext, router: Router): void {
 
   router.get('/oidc/callback', async (req: Request, res: Response) => {
     const now = ctx.now();
-    const flow = ctx.signer.unseal(
+    const flow = ctx.signer.decrypt(
       'oidc-flow',
       parseCookies(req.headers.cookie).get(FLOW_COOKIE),
       now.getTime(),

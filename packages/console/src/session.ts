@@ -87,7 +87,9 @@ export class Signer {
     if (parts.length !== 3) return null;
     try {
       const [iv, body, tag] = parts.map((p) => Buffer.from(p, 'base64url')) as [Buffer, Buffer, Buffer];
-      const decipher = createDecipheriv('aes-256-gcm', this.cipherKey(purpose), iv);
+      // The full 16-byte tag only: GCM would otherwise accept a truncated one (a prefix of the real tag).
+      if (iv.length !== 12 || tag.length !== 16) return null;
+      const decipher = createDecipheriv('aes-256-gcm', this.cipherKey(purpose), iv, { authTagLength: 16 });
       decipher.setAuthTag(tag);
       const payload = JSON.parse(Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8'));
       return typeof payload?.e === 'number' && payload.e > now ? payload : null;

@@ -31,6 +31,8 @@ afterAll(async () => {
   await idp?.close();
 });
 
+const flowOf = (t: { flow: string }) => t.flow.slice(0, -2);
+
 /** The console-relative path of a URL the provider sent the browser back to. */
 const local = (url: URL) => `${url.pathname.replace(/^\/agentkey/, '')}${url.search}`;
 
@@ -130,6 +132,12 @@ describe('OIDC sign-in', () => {
     const res = await victim.get(local(back));
     expect(res.status).toBe(400);
     expect(victim.cookie).not.toContain('akc_session');
+    // Nor with a round-trip cookie made up, or cut short.
+    for (const forged of ['garbage', `${flowOf(await throughProvider(ALICE))}x`, 'a.b.c']) {
+      victim.setCookie('akc_oidc', forged);
+      expect((await victim.get(local(back))).status).toBe(400);
+      expect(victim.cookie).not.toContain('akc_session');
+    }
   });
 
   it('a code used once cannot sign in again, even with its round-trip cookie put back', async () => {
