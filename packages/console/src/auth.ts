@@ -45,9 +45,10 @@ export function showSignin(
   res: Response,
   status: number,
   error: string | null,
+  extraCookies: string[] = [],
 ) {
   const pre = randomBytes(16).toString('base64url');
-  res.setHeader('Set-Cookie', cookie(ctx, req, PRE_COOKIE, pre, 600));
+  res.setHeader('Set-Cookie', [cookie(ctx, req, PRE_COOKIE, pre, 600), ...extraCookies]);
   const frame = { base: baseOf(req), csrf: null, who: null };
   const oidc = ctx.oidc ? ctx.oidc.settings.issuer.href : null;
   res

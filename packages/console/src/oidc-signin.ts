@@ -52,15 +52,9 @@ export function mountOidc(ctx: ConsoleContext, router: Router): void {
       parseCookies(req.headers.cookie).get(FLOW_COOKIE),
       now.getTime(),
     );
-    const refuse = (status: number, message: string) => {
-      showSignin(ctx, req, res, status, message);
-      // The round trip's cookie is spent either way, with the form's.
-      const set = res.getHeader('Set-Cookie');
-      res.setHeader('Set-Cookie', [
-        ...[set ?? []].flat().map(String),
-        cookie(ctx, req, FLOW_COOKIE, '', 0, 'Lax'),
-      ]);
-    };
+    // The round trip's cookie is spent either way.
+    const refuse = (status: number, message: string) =>
+      showSignin(ctx, req, res, status, message, [cookie(ctx, req, FLOW_COOKIE, '', 0, 'Lax')]);
     if (
       !flow ||
       typeof flow.s !== 'string' ||

@@ -114,6 +114,10 @@ describe('OIDC sign-in', () => {
     expect(res.status).toBe(401);
     expect(res.body).toContain('mallory@example.com is not a console admin');
     expect(client.cookie).not.toContain('akc_session');
+    // The round trip's cookie is spent, and the sign-in form's is fresh.
+    expect(res.headers.getSetCookie().find((l) => l.startsWith('akc_oidc='))).toMatch(/Max-Age=0/);
+    expect(client.cookie).not.toContain('akc_oidc');
+    expect(client.cookie).toContain('akc_pre=');
     expect((await client.get('/')).status).toBe(303);
   });
 
