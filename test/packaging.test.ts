@@ -260,5 +260,5 @@ describe('installed from the tarballs in a fresh project', () => {
       expect(files).toContain(`/node_modules/@agentkey/${dir}/dist/cjs/index.d.ts`);
       expect(files).toContain(`/node_modules/@agentkey/${dir}/dist/esm/index.d.ts`);
     }
-  });
+  }, 180_000); // one tsc over nine packages' declarations and their dependencies'
 });
