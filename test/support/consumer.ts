@@ -23,6 +23,18 @@ function bindings(kind: ModuleKind): string {
   return lines.join('\n');
 }
 
+/** How each script ends: the server and the database closed, what it saw printed, a failure exit 1. */
+const ENDING = `  server.close();
+  await db.close();
+  console.log(JSON.stringify(seen));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
+`;
+
 /**
  * An Express app on a key stored in PGlite: the 0.2.0 middleware on one route, the one gate with
  * every verifier on another. Prints each route's status for a good key, a wrong one and none.
@@ -55,16 +67,7 @@ async function main() {
       seen[route].push(res.status === 200 ? (await res.json()).accountId : res.status);
     }
   }
-  server.close();
-  await db.close();
-  console.log(JSON.stringify(seen));
-}
-
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
-`;
+${ENDING}`;
 }
 
 /**
@@ -99,16 +102,7 @@ async function main() {
     const res = await fetch('http://127.0.0.1:' + server.address().port + '/agentkey/static/' + name);
     seen[name] = [res.status, await res.text()];
   }
-  server.close();
-  await db.close();
-  console.log(JSON.stringify(seen));
-}
-
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
-`;
+${ENDING}`;
 }
 
 /**
