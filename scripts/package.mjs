@@ -53,12 +53,22 @@ function build() {
     'node10',
     '--verbatimModuleSyntax',
     'false',
+    // `import express from 'express'` must mean module.exports under require() too, as it does
+    // under import: without interop it would read express's (missing) `default` export.
+    '--esModuleInterop',
+    'true',
     '--noCheck',
     '--declaration',
     'false',
     '--declarationMap',
     'false',
   );
+  // `import.meta` is a syntax error in CommonJS, and tsc copies it through unchanged: give the
+  // CommonJS files the same URL from __filename (the console finds its assets/ folder by it).
+  for (const entry of readdirSync('dist/cjs', { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && entry.name.endsWith('.js'))
+      shimImportMeta(join(entry.parentPath ?? entry.path, entry.name));
+  }
   // The declarations read the same either way; under dist/cjs they describe the CommonJS files.
   cpSync('dist/esm', 'dist/cjs', { recursive: true, filter: (path) => !/\.js(\.map)?$/.test(path) });
   for (const entry of readdirSync('dist/cjs', { recursive: true, withFileTypes: true })) {
@@ -67,6 +77,15 @@ function build() {
   }
   // The packages are "type": "module"; this marks dist/cjs's .js and .d.ts files as CommonJS.
   writeFileSync(MARKER, '{ "type": "commonjs" }\n');
+}
+
+/** `import.meta.url` → the file's own URL, the one thing ESM sources here read from import.meta. */
+function shimImportMeta(file) {
+  const text = readFileSync(file, 'utf8');
+  if (!text.includes('import.meta')) return;
+  const shimmed = text.replaceAll('import.meta.url', 'require("node:url").pathToFileURL(__filename).href');
+  if (shimmed.includes('import.meta')) throw new Error(`${file}: import.meta other than import.meta.url`);
+  writeFileSync(file, shimmed);
 }
 
 /** A dependency with no CommonJS entry (jose): CommonJS code reaches it only through require(esm). */

@@ -2,13 +2,17 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as access from '@agentkey/access';
 import * as auth0 from '@agentkey/auth0';
 import * as clerk from '@agentkey/clerk';
+import * as cli from '@agentkey/cli';
+import * as agentKeyConsole from '@agentkey/console';
 import * as core from '@agentkey/core';
 import * as express from '@agentkey/express';
 import * as oidc from '@agentkey/oidc';
+import * as redis from '@agentkey/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONSUMER_TSCONFIG, CONSUMER_TYPES, consumerApp } from './support/consumer.js';
+import { CONSUMER_TSCONFIG, CONSUMER_TYPES, consoleApp, consumerApp } from './support/consumer.js';
 import {
   installConsumer,
   manifest,
@@ -26,7 +30,17 @@ const MIGRATIONS = readdirSync(join(root, 'packages/core/src/sql/migrations'))
   .sort();
 
 /** Each package's exports as the workspace sources define them (vitest aliases these to src/). */
-const SOURCE: Record<PackageDir, object> = { core, express, oidc, auth0, clerk };
+const SOURCE: Record<PackageDir, object> = {
+  core,
+  express,
+  oidc,
+  auth0,
+  clerk,
+  redis,
+  access,
+  console: agentKeyConsole,
+  cli,
+};
 const exportNames = (module: object) => Object.keys(module).sort();
 
 const tar = (tarball: string, ...args: string[]) => run('tar', ['-xzOf', tarball, ...args], root);
@@ -124,12 +138,15 @@ describe('installed from the tarballs in a fresh project', () => {
     expect(imported.trim()).toMatch(/\/node_modules\/@agentkey\/core\/dist\/esm\/index\.js$/);
   });
 
-  it('without require(esm), as on Node before 20.19, only the packages on jose cannot be required', async () => {
+  it('without require(esm), as on Node before 20.19, only the packages on ES-module-only dependencies cannot be required', async () => {
+    const esmOnly = /require\(\) of ES Module \S*\/node_modules\/((?:@[\w.-]+\/)?[\w.-]+)\//;
     const load = (name: string) =>
       run(process.execPath, ['--no-experimental-require-module', '-e', `require('${name}')`], consumer).then(
         () => 'loads',
-        (error) =>
-          /ERR_REQUIRE_ESM[\s\S]*\/jose\//.test(error.stderr) ? 'needs require(esm) for jose' : error.stderr,
+        (error) => {
+          const dependency = esmOnly.exec(error.stderr)?.[1];
+          return dependency ? `needs require(esm) for ${dependency}` : error.stderr;
+        },
       );
     const outcomes = Object.fromEntries(
       await Promise.all(PACKAGES.map(async (dir) => [dir, await load(manifest(dir).name)])),
@@ -140,6 +157,11 @@ describe('installed from the tarballs in a fresh project', () => {
       clerk: 'loads',
       oidc: 'needs require(esm) for jose',
       auth0: 'needs require(esm) for jose',
+      redis: 'loads',
+      access: 'loads',
+      // openid-client (an ES module) is imported only when OIDC sign-in is configured.
+      console: 'loads',
+      cli: 'needs require(esm) for @bomb.sh/tab',
     });
   });
 
@@ -152,6 +174,30 @@ describe('installed from the tarballs in a fresh project', () => {
     const seen = JSON.parse(await run(process.execPath, [file], consumer));
     expect(seen).toEqual({ legacy: ['acme', 401, 401], gate: ['acme', 401, 401] });
   });
+
+  it.each([
+    ['CommonJS', 'cjs'],
+    ['ES module', 'esm'],
+  ] as const)(
+    '%s: the mounted console serves its own assets and uPlot from the packed copy',
+    async (_, kind) => {
+      const file = join(consumer, `console.${kind === 'cjs' ? 'cjs' : 'mjs'}`);
+      writeFileSync(file, consoleApp(kind));
+      const served = JSON.parse(await run(process.execPath, [file], consumer));
+      const own = (name: string) => readFileSync(join(root, 'packages/console/assets', name), 'utf8');
+      const uplot = readFileSync(
+        createRequire(join(root, 'packages/console/package.json')).resolve('uplot/dist/uPlot.iife.min.js'),
+        'utf8',
+      );
+      expect(served).toEqual({
+        'console.js': [200, own('console.js')],
+        'console.css': [200, own('console.css')],
+        'uPlot.iife.min.js': [200, uplot],
+        'nothing.js': [404, 'Not found.'],
+      });
+    },
+    120_000,
+  );
 
   it.each([
     ['CommonJS', 'cjs'],
@@ -214,5 +260,5 @@ describe('installed from the tarballs in a fresh project', () => {
       expect(files).toContain(`/node_modules/@agentkey/${dir}/dist/cjs/index.d.ts`);
       expect(files).toContain(`/node_modules/@agentkey/${dir}/dist/esm/index.d.ts`);
     }
-  });
+  }, 180_000); // one tsc over nine packages' declarations and their dependencies'
 });

@@ -23,6 +23,18 @@ function bindings(kind: ModuleKind): string {
   return lines.join('\n');
 }
 
+/** How each script ends: the server and the database closed, what it saw printed, a failure exit 1. */
+const ENDING = `  server.close();
+  await db.close();
+  console.log(JSON.stringify(seen));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
+`;
+
 /**
  * An Express app on a key stored in PGlite: the 0.2.0 middleware on one route, the one gate with
  * every verifier on another. Prints each route's status for a good key, a wrong one and none.
@@ -55,16 +67,42 @@ async function main() {
       seen[route].push(res.status === 200 ? (await res.json()).accountId : res.status);
     }
   }
-  server.close();
-  await db.close();
-  console.log(JSON.stringify(seen));
+${ENDING}`;
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
-`;
+/**
+ * The console mounted in an Express app on PGlite: prints, for each asset its pages link to (and
+ * one it does not have), the status and body served. The assets are files the package must find
+ * from its own build, whichever module system loaded it.
+ */
+export function consoleApp(kind: ModuleKind): string {
+  const load =
+    kind === 'cjs'
+      ? `const { AgentKey, fromPGlite } = require('@agentkey/core');
+const { agentKeyConsole } = require('@agentkey/console');
+const { PGlite } = require('@electric-sql/pglite');
+const express = require('express');`
+      : `import { AgentKey, fromPGlite } from '@agentkey/core';
+import { agentKeyConsole } from '@agentkey/console';
+import { PGlite } from '@electric-sql/pglite';
+import express from 'express';`;
+  return `${load}
+
+async function main() {
+  const db = new PGlite();
+  const pool = fromPGlite(db);
+  const ak = new AgentKey({ pool });
+  await ak.migrate();
+  const app = express();
+  app.use('/agentkey', agentKeyConsole({ agentKey: ak, pool }));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const seen = {};
+  for (const name of ['console.js', 'console.css', 'uPlot.iife.min.js', 'nothing.js']) {
+    const res = await fetch('http://127.0.0.1:' + server.address().port + '/agentkey/static/' + name);
+    seen[name] = [res.status, await res.text()];
+  }
+${ENDING}`;
 }
 
 /**
@@ -77,10 +115,22 @@ import { agentKeyAuth, agentKeyMiddleware } from '@agentkey/express';
 import { auth0Verifier } from '@agentkey/auth0';
 import { clerkVerifier } from '@agentkey/clerk';
 import { oidcVerifier } from '@agentkey/oidc';
+import { Access } from '@agentkey/access';
+import { main, type Io } from '@agentkey/cli';
+import { agentKeyConsole, type ConsoleOidcOptions } from '@agentkey/console';
+import { redisCounter } from '@agentkey/redis';
 import { PGlite } from '@electric-sql/pglite';
 import express from 'express';
 
 const ak = new AgentKey({ pool: fromPGlite(new PGlite()) });
+const pool = fromPGlite(new PGlite());
+const oidc: ConsoleOidcOptions = { issuer: 'https://login.example.com/', clientId: 'console' };
+export const admin = agentKeyConsole({ agentKey: ak, pool, access: new Access({ ak, pool }), oidc });
+// @ts-expect-error the console needs the pool
+agentKeyConsole({ agentKey: ak });
+export const counter: typeof redisCounter = redisCounter;
+export const run: typeof main = main;
+export type CliIo = Io;
 // @ts-expect-error the pool is required
 new AgentKey({});
 export const checked: Promise<ValidateResult | ValidateFailure> = ak.validate('ak_x');

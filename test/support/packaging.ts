@@ -6,7 +6,17 @@ import { promisify } from 'node:util';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 /** The published packages, dependencies before dependents. */
-export const PACKAGES = ['core', 'express', 'oidc', 'auth0', 'clerk'] as const;
+export const PACKAGES = [
+  'core',
+  'express',
+  'oidc',
+  'auth0',
+  'clerk',
+  'redis',
+  'access',
+  'console',
+  'cli',
+] as const;
 export type PackageDir = (typeof PACKAGES)[number];
 
 const exec = promisify(execFile);

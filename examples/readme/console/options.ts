@@ -20,6 +20,14 @@ const ui = agentKeyConsole({
   sessionSecret: process.env.CONSOLE_SESSION_SECRET, // ≥ 32 bytes; default: random per process
   sessionTtlMs: 8 * 3_600_000, // the default
   secureCookie: 'auto', // Secure when the request came over https (trust proxy behind one)
+  oidc: {
+    // optional: also sign humans in at your OpenID provider (code flow, PKCE, state, nonce)
+    issuer: 'https://login.example.com',
+    clientId: 'agentkey-console',
+    clientSecret: process.env.CONSOLE_OIDC_SECRET, // leave out for a public client
+    redirectUri: 'https://ops.example.com/agentkey/oidc/callback', // default: from the request
+    adminClaim: 'roles', // the ID token claim that must name adminScope; default scope/scp/permissions/roles
+  },
 });
 app.use('/agentkey', ui);
 // #endregion readme

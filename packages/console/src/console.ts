@@ -2,9 +2,12 @@ import type { Access } from '@agentkey/access';
 import type { AgentKey, Queryable } from '@agentkey/core';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { accessAction } from './actions/access-actions.js';
+import { createKeyAction, secretPage } from './actions/create-key.js';
 import { keyAction } from './actions/key-actions.js';
 import { mountSignin, requireSession } from './auth.js';
 import type { ConsoleContext } from './context.js';
+import { type ConsoleOidcOptions, checkOidc, OidcClient } from './oidc.js';
+import { mountOidc } from './oidc-signin.js';
 import { accountsPage } from './pages/accounts.js';
 import { approvalsPage } from './pages/approvals.js';
 import { auditPage } from './pages/audit.js';
@@ -22,8 +25,13 @@ export interface ConsoleOptions {
   pool: Queryable;
   /** Approvals, tools, grants, suggestions and the audit log; without it those pages say so. */
   access?: Access | null;
-  /** The scope an admin key must name explicitly to sign in. Default `console:admin`. */
+  /**
+   * The scope an admin key must name explicitly to sign in (and an OIDC human's ID token, in the
+   * claim `oidc.adminClaim` names). Default `console:admin`.
+   */
   adminScope?: string;
+  /** Also sign humans in through an OpenID Connect provider (authorization code flow with PKCE). */
+  oidc?: ConsoleOidcOptions;
   /** Signs sessions (≥ 32 bytes). Default: random per process, so a restart signs everyone out. */
   sessionSecret?: string;
   /** How long a session lasts. Default 8 hours. */
@@ -51,6 +59,7 @@ function check(options: ConsoleOptions): ConsoleContext {
   const ttl = options.sessionTtlMs ?? 8 * 3_600_000;
   if (!Number.isSafeInteger(ttl) || ttl < 60_000)
     throw new TypeError('agentKeyConsole: sessionTtlMs must be at least 60000');
+  const oidc = checkOidc(options.oidc);
   return {
     ak: agentKey,
     pool,
@@ -58,6 +67,7 @@ function check(options: ConsoleOptions): ConsoleContext {
     t: consoleTables(agentKey.tableName),
     signer: new Signer(options.sessionSecret),
     adminScope,
+    oidc: oidc ? new OidcClient(oidc) : null,
     sessionTtlMs: ttl,
     secureCookie: options.secureCookie ?? 'auto',
     now: options.now ?? (() => new Date()),
@@ -68,7 +78,7 @@ type Handler = (ctx: ConsoleContext, req: Request, res: Response) => Promise<unk
 
 /**
  * The console as an Express router: `app.use('/agentkey', agentKeyConsole({ agentKey, pool, access }))`.
- * Server-rendered pages, one script file, a strict CSP; a human signs in with an admin key.
+ * Server-rendered pages, one script file, a strict CSP; a human signs in with an admin key, or through OIDC when configured.
  */
 export function agentKeyConsole(options: ConsoleOptions): Router {
   const ctx = check(options);
@@ -90,14 +100,17 @@ export function agentKeyConsole(options: ConsoleOptions): Router {
   router.get('/static/:file', serveAsset(assets));
   router.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 50 }));
   mountSignin(ctx, router);
+  mountOidc(ctx, router);
   router.use(requireSession(ctx));
   router.get('/', wrap(overviewPage));
   router.get('/keys', wrap(keysPage));
   router.get('/keys/:id', wrap(keyPage));
+  router.get('/keys/:id/secret', wrap(secretPage));
   router.get('/accounts', wrap(accountsPage));
   router.get('/approvals', wrap(approvalsPage));
   router.get('/tools', wrap(toolsPage));
   router.get('/audit', wrap(auditPage));
+  router.post('/keys/new', wrap(createKeyAction));
   router.post('/keys/:id/:action', wrap(keyAction));
   router.post('/:what/:id/:decision', wrap(accessAction));
   return router;

@@ -2,6 +2,7 @@ import type { Access } from '@agentkey/access';
 import type { AgentKey, KeyInfo, Queryable } from '@agentkey/core';
 import type { Request, Response } from 'express';
 import type { Frame } from './html/layout.js';
+import type { OidcClient } from './oidc.js';
 import type { Session, Signer } from './session.js';
 import type { ConsoleTables } from './sql/names.js';
 
@@ -13,15 +14,20 @@ export interface ConsoleContext {
   t: ConsoleTables;
   signer: Signer;
   adminScope: string;
+  /** OIDC sign-in, when configured. */
+  oidc: OidcClient | null;
   sessionTtlMs: number;
   secureCookie: boolean | 'auto';
   now: () => Date;
 }
 
-/** A signed-in request: the session, the admin key's row, and how the human is named in the logs. */
+/**
+ * A signed-in request: the session, the admin key's row (null for an OIDC human), and how the
+ * human is named in the logs.
+ */
 export interface SignedIn {
   session: Session;
-  admin: KeyInfo;
+  admin: KeyInfo | null;
   actor: string;
   frame: Frame;
 }
@@ -33,3 +39,5 @@ export const baseOf = (req: Request) => req.baseUrl.replace(/\/$/, '');
 
 export const SESSION_COOKIE = 'akc_session';
 export const PRE_COOKIE = 'akc_pre';
+/** The OIDC round trip's state, nonce and PKCE verifier, signed, for ten minutes. */
+export const FLOW_COOKIE = 'akc_oidc';

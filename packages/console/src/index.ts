@@ -4,3 +4,4 @@
  */
 export { agentKeyConsole, CONTENT_SECURITY_POLICY, type ConsoleOptions } from './console.js';
 export { escapeHtml } from './html/escape.js';
+export type { ConsoleOidcOptions } from './oidc.js';

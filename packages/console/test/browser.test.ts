@@ -107,6 +107,48 @@ describe.runIf(available.run)('the console in a real headless chromium', () => {
     expect((await auditRows(c)).at(-1)).toMatchObject({ action: 'console.key.revoke', agentId: workerId });
   });
 
+  it('creates a key from the keys page, reads its secret once, and a reload shows it no more', async () => {
+    await page.click('nav >> text=Keys & subjects');
+    await page.click('details.new-key summary');
+    await page.fill('form.create-key input[name="name"]', 'made-in-browser');
+    await page.fill('form.create-key input[name="account"]', 'agents');
+    await page.fill('form.create-key input[name="scopes"]', 'chat');
+    await page.fill('form.create-key input[name="budgetCents"]', '300');
+    await page.selectOption('form.create-key select[name="budgetPeriod"]', 'day');
+    await page.fill('form.create-key input[name="expiresIn"]', '7d');
+    await page.click('form.create-key button');
+    expect(await page.textContent('.confirm-text')).toContain(
+      'Create the key "made-in-browser" in account agents',
+    );
+    await page.click('form.confirm button[value="yes"]');
+    await page.waitForURL(/\/keys\/\d+\/secret$/);
+    const id = Number(/\/keys\/(\d+)\/secret$/.exec(page.url())![1]);
+    const secret = (await page.textContent('code.secret'))!;
+    expect(secret).toMatch(/^ak_/);
+    await shot('new-key');
+    // The row is the form's, and the secret is its key.
+    expect(await c.ak.validate(secret)).toMatchObject({ valid: true, id });
+    expect(await c.ak.getKey(id)).toMatchObject({
+      name: 'made-in-browser',
+      accountId: 'agents',
+      scopes: ['chat'],
+      budget: { limitCents: 300, period: 'day' },
+    });
+    const audit = await auditRows(c);
+    expect(audit.at(-1)).toMatchObject({
+      action: 'console.key.create',
+      agentId: id,
+      actor: { kind: 'human', id: `console:alice#${c.admin.id}` },
+    });
+    expect(JSON.stringify(audit)).not.toContain(secret);
+    await page.reload();
+    expect(await page.locator('code.secret').count()).toBe(0);
+    expect(await page.textContent('main')).toContain('cannot be shown again');
+    expect(await page.content()).not.toContain(secret);
+    await page.goto(`${c.url}/keys/${id}`);
+    expect(await page.content()).not.toContain(secret);
+  });
+
   it('approves one access request with a narrowed budget and denies the other', async () => {
     await page.click('nav >> text=Approvals');
     expect(await page.textContent('main')).toContain('Read the issues to sort them');

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { createForm, EMPTY_FIELDS } from '../actions/create-key.js';
 import { type ConsoleContext, signedIn } from '../context.js';
 import { html } from '../html/escape.js';
 import { money, page, pager, table } from '../html/layout.js';
@@ -56,7 +57,10 @@ ${table(
   ]),
   'No key or subject matches.',
 )}
-${pager(frame, '/keys', query, 'before', next)}`,
+${pager(frame, '/keys', query, 'before', next)}
+<details class="new-key"><summary>New key</summary>
+${createForm(frame, { ...EMPTY_FIELDS, account: f.accountId ?? '' })}
+</details>`,
     ).text,
   );
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Access, type Caller } from '@agentkey/access';
-import { agentKeyConsole } from '@agentkey/console';
+import { agentKeyConsole, type ConsoleOptions } from '@agentkey/console';
 import type { AgentKey, KeyInfo } from '@agentkey/core';
 import { openStore, type TestDb } from '@agentkey/test-support/db.js';
 import express from 'express';
@@ -19,16 +19,20 @@ export interface ConsoleApp {
   close(): Promise<void>;
 }
 
+/** More console options, given the console's URL (known once it listens: an OIDC callback needs it). */
+export type ExtraOptions = (url: string) => Promise<Partial<ConsoleOptions>>;
+
 /** A real app on real PostgreSQL: core and access migrated, the console mounted at /agentkey, an admin key minted. */
-export async function startConsole(): Promise<ConsoleApp> {
+export async function startConsole(extra?: ExtraOptions): Promise<ConsoleApp> {
   const { db, ak } = await openStore('postgres');
   const access = new Access({ ak, pool: db.pool, secretKeys: `k1:${randomBytes(32).toString('base64')}` });
   await access.migrate();
   const app = express();
-  app.use('/agentkey', agentKeyConsole({ agentKey: ak, pool: db.pool, access }));
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  const more = extra ? await extra(`http://127.0.0.1:${port}/agentkey`) : {};
+  app.use('/agentkey', agentKeyConsole({ agentKey: ak, pool: db.pool, access, ...more }));
   const admin = await ak.create({ accountId: 'ops', name: 'alice', scopes: [ADMIN_SCOPE] });
   return {
     db,
