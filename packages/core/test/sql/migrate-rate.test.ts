@@ -45,6 +45,7 @@ describe.each(BACKENDS)('migrate() from 001 to 002_rate_limits (%s)', (backend) 
       '001_tables.sql',
       '002_rate_limits.sql',
       '003_console_indexes.sql',
+      '004_refusals.sql',
       'functions',
     ]);
     // 002 was applied on its own: 001 was not run again.
