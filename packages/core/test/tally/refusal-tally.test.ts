@@ -1,12 +1,12 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { AgentKey, AgentKeyInputError } from '@agentkey/core';
+import { AgentKey, AgentKeyInputError, type Queryable } from '@agentkey/core';
 import { databaseUrl, manualClock, openStore, twoProcesses } from '@agentkey/test-support/db.js';
 import { freePort } from '@agentkey/test-support/ports.js';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 
 /** The tally table's counts by code (all minutes). */
-async function tallied(pool: { query: pg.Pool['query'] }, table: string): Promise<Record<string, number>> {
+async function tallied(pool: Queryable, table: string): Promise<Record<string, number>> {
   const { rows } = await pool.query(`SELECT code, sum(count)::int AS n FROM ${table}_refusals GROUP BY code`);
   return Object.fromEntries(rows.map((r: { code: string; n: number }) => [r.code, r.n]));
 }
