@@ -38,8 +38,8 @@ export async function spendByDay(
 ): Promise<Array<{ start: Date; cents: number }>> {
   const from = utcDay(now.getTime()) - (days - 1) * DAY;
   const final = Math.max(from, utcDay(now.getTime() - FINAL_AFTER_MS));
-  let keys = caches.get(ak);
-  if (!keys) caches.set(ak, (keys = new Map()));
+  const keys = caches.get(ak) ?? new Map<number, Cached>();
+  caches.set(ak, keys);
   let cached = keys.get(keyId);
   // None yet, or no longer adjoining the range (a clock moved back, or unseen for a month): anew.
   if (!cached || cached.from > from || cached.to < from) cached = { from, to: from, days: new Map() };

@@ -47,8 +47,8 @@ export async function readSummary(pool: Queryable, t: ConsoleTables, now: Date):
  * tests and for an application that wants to warm it.
  */
 export function refresh(pool: Queryable, t: ConsoleTables, now: Date): Promise<Summarised | null> {
-  let mine = running.get(pool);
-  if (!mine) running.set(pool, (mine = new Map()));
+  const mine = running.get(pool) ?? new Map<string, Promise<Summarised | null>>();
+  running.set(pool, mine);
   const already = mine.get(t.overview);
   if (already) return already;
   const work = claimAndCompute(pool, t, now).finally(() => mine.delete(t.overview));

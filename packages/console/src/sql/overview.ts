@@ -49,8 +49,8 @@ export const dayStart = (now: Date) =>
 
 /**
  * The scans behind the overview, run only by the background refresh (overview-summary.ts), never
- * per view: today's spend is a scan of the ledger (its only index by time leads with the row: a
- * second one would be one more write per ledger row), and the period's spend, the top spenders and
+ * per view: today's spend is a scan of the ledger (its indexes by time lead with a row or an account: one
+ * by time alone would be one more write per ledger row), and the period's spend, the top spenders and
  * the keys nearest their cap are scans of the keys table. Those columns are deliberately not
  * indexed: a charge writes them, and an index naming one would make every charge a non-HOT update
  * (core migration 003). The four run at once, on four of the pool's connections.

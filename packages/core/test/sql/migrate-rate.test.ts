@@ -87,7 +87,7 @@ describe.each(BACKENDS)('migrate() from 001 to 002_rate_limits (%s)', (backend) 
 
     // A further migrate() has nothing to do.
     await ak.migrate();
-    expect(await q(`SELECT count(*)::int AS n FROM ${table}_schema_version`)).toEqual([{ n: 4 }]);
+    expect(await q(`SELECT count(*)::int AS n FROM ${table}_schema_version`)).toEqual([{ n: 5 }]);
   });
 
   it("re-creates 002's table when it was dropped after 002 was recorded", async () => {
