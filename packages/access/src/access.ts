@@ -9,7 +9,7 @@ import { migrateAccess } from './sql/migrate.js';
 import { accessNames } from './sql/names.js';
 import { type AuditQuery, type AuditRow, queryAudit } from './store/audit.js';
 import { type Approver, approve, deny, type Narrowing, revokeGrant } from './store/decisions.js';
-import type { GrantInfo, ToolStatus } from './store/grant-row.js';
+import type { GrantInfo, ToolAccess } from './store/grant-row.js';
 import { mintPermit, type Permit, type PermitOptions, revokePermit } from './store/permits.js';
 import { listRequests, type RequestFilter, requestAccess, statusesFor } from './store/requests.js';
 import { type ResealReport, resealAll } from './store/reseal.js';
@@ -89,10 +89,10 @@ export class Access {
   }
 
   // Agents
-  /** The catalog with the caller's status per tool. */
-  async toolsFor(caller: Caller): Promise<Array<ToolInfo & { status: ToolStatus }>> {
+  /** The catalog with the caller's status per tool (`expired: true` on a grant that ran out). */
+  async toolsFor(caller: Caller): Promise<Array<ToolInfo & ToolAccess>> {
     const [tools, statuses] = await Promise.all([listTools(this.ctx), statusesFor(this.ctx, caller)]);
-    return tools.map((t) => ({ ...t, status: statuses.get(t.id) ?? 'none' }));
+    return tools.map((t) => ({ ...t, ...(statuses.get(t.id) ?? { status: 'none' }) }));
   }
   suggest(caller: Caller, body: unknown): Promise<AccessResult<{ suggestion: SuggestionSummary }>> {
     return suggestTool(this.ctx, caller, body);

@@ -4,6 +4,7 @@
  */
 export const ACCESS_CODES = {
   bad_request: 400,
+  invalid_token: 401,
   unknown_tool: 404,
   unknown_request: 404,
   not_pending: 409,

@@ -26,7 +26,7 @@ export type { RateKind, RateLimits } from './rate/rules.js';
 export { type KeyRing, parseKeyRing } from './secrets/keyring.js';
 export type { AuditAction, AuditQuery, AuditRow } from './store/audit.js';
 export { ADMIN_SCOPE, type Approver, type Narrowing } from './store/decisions.js';
-export type { GrantInfo, ToolStatus } from './store/grant-row.js';
+export type { GrantInfo, ToolAccess, ToolStatus } from './store/grant-row.js';
 export type { Permit, PermitOptions } from './store/permits.js';
 export type { AccessRequestBody, RequestFilter } from './store/requests.js';
 export type { ResealReport } from './store/reseal.js';

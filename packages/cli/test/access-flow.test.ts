@@ -44,7 +44,7 @@ describe('agentkey tools, requests, grants, audit', () => {
       const { rows } = await pool.query(`SELECT name FROM ${place.args[1]}_access_version`);
       return rows.map((r) => r.name);
     });
-    expect(versions).toEqual(['001_access.sql']);
+    expect(versions).toEqual(['001_access.sql', '002_slip_tokens.sql']);
     expect((await cli(['tools', 'list'])).out).toBe('no tools yet\n');
   });
 

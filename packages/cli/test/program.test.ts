@@ -40,6 +40,30 @@ describe('agentkey program', () => {
     }
   });
 
+  it('migrate --concurrently builds a missing index CONCURRENTLY and records nothing twice', async () => {
+    // As a deployment before migration 003: one of its indexes absent and 003 unrecorded.
+    const table = place.args[place.args.indexOf('--table') + 1]!;
+    const schema = table.split('.')[0]!;
+    await place.withStore(async (_ak, pool) => {
+      await pool.query(`DROP INDEX ${schema}.sdk_api_keys_pool_parent_idx`);
+      await pool.query(`DELETE FROM ${table}_schema_version WHERE name = '003_console_indexes.sql'`);
+    });
+    const ran = await run(place, ['migrate', '--concurrently']);
+    expect(ran.code, ran.err).toBe(0);
+    const after = await place.withStore(async (_ak, pool) => {
+      const idx = await pool.query(
+        `SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)`,
+        [`${schema}.sdk_api_keys_pool_parent_idx`],
+      );
+      const v = await pool.query(
+        `SELECT count(*)::int AS n FROM ${table}_schema_version WHERE name = '003_console_indexes.sql'`,
+      );
+      return { valid: idx.rows[0]?.indisvalid, recorded: v.rows[0].n };
+    });
+    expect(after).toEqual({ valid: true, recorded: 1 });
+    expect((await run(place, ['migrate', '--concurrently'])).code).toBe(0);
+  });
+
   it('prints completion scripts for bash, zsh and fish, and completes subcommands', async () => {
     const [bash, zsh, fish, words] = await Promise.all([
       spawnCli(null, ['completion', 'bash']),

@@ -19,6 +19,7 @@ import { hasScope } from './keys/rows.js';
 import { updateKey, updateSubject } from './keys/update.js';
 import { listHolds, readLedger } from './ledger/read.js';
 import { trackRow, validateLookup } from './legacy/validate.js';
+import { buildIndexesConcurrently, migrateConcurrently } from './sql/concurrent-indexes.js';
 import { migrate } from './sql/migrate.js';
 import { tallied } from './tally/refusal-tally.js';
 import type * as T from './types.js';
@@ -52,8 +53,9 @@ export class AgentKey implements GateStoreOwner {
     return this.ctx.validScopes ? [...this.ctx.validScopes] : null;
   }
 
-  /** Creates the keys table if absent and adds missing columns. Idempotent; safe to run concurrently. */
-  async migrate(): Promise<void> {
+  /** Creates or upgrades the tables; idempotent, safe to run concurrently. `{ concurrently: true }`: see MigrateOptions. */
+  async migrate(options?: T.MigrateOptions): Promise<void> {
+    if (migrateConcurrently(options)) await buildIndexesConcurrently(this.ctx.pool, this.ctx.tables);
     await migrate(this.ctx.pool, this.ctx.tables);
   }
 

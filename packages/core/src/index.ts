@@ -70,6 +70,7 @@ export type {
   LedgerEntry,
   LedgerOptions,
   ListHoldsOptions,
+  MigrateOptions,
   Principal,
   RateLimit,
   RateLimitInfo,

@@ -280,3 +280,12 @@ export interface LedgerOptions {
   /** At most this many (default 100). */
   limit?: number;
 }
+
+export interface MigrateOptions {
+  /**
+   * Build the indexes of pending migrations first with CREATE INDEX CONCURRENTLY, one at a time, so
+   * large tables keep taking writes while they build (a plain CREATE INDEX blocks every charge for
+   * the whole build); then apply the rest as usual. Run it from one place, such as a deploy step.
+   */
+  concurrently?: boolean;
+}

@@ -50,9 +50,10 @@ export function guard(
   name: string,
   onError: ErrorReporter,
   fn: (req: Request, res: Response, caller: Caller) => Promise<void>,
+  who: (req: Request) => Caller | null = callerOf,
 ): RequestHandler {
   return (req: Request, res: Response, _next: NextFunction) => {
-    const caller = callerOf(req);
+    const caller = who(req);
     if (!caller) {
       onError(new Error('access routes: no req.agentKey; mount agentKeyAuth before them'), name);
       res.status(500).json({ error: 'server_error', error_description: 'authentication is not configured' });

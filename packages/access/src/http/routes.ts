@@ -7,12 +7,14 @@ import { adminRoutes } from './admin-routes.js';
 import { agentRoutes } from './agent-routes.js';
 import type { ErrorReporter } from './answer.js';
 import { DEFAULT_PROXY_LIMITS, proxyRoute } from './proxy-route.js';
+import { slipOrAuth } from './slip-auth.js';
 
 export interface AccessRoutesOptions {
   access: Access;
   /**
    * The middleware that proves the caller and sets `req.agentKey`: `agentKeyAuth({ agentKey, verifiers })`
-   * of @agentkey/express, for native keys, OIDC, Auth0 and Clerk alike. Authentication is not done here.
+   * of @agentkey/express, for native keys, OIDC, Auth0 and Clerk alike. Only a permit slip's own token
+   * (`akp_…`) is taken here, before `auth`, on the proxy alone; `auth` never sees one.
    */
   auth: RequestHandler;
   /** Receives server bugs (the caller gets 500). Default console.error, never with a secret. */
@@ -50,7 +52,8 @@ export function accessRoutes(options: AccessRoutesOptions): Router {
     );
   }
   const router = express.Router();
-  router.use(auth);
+  // A permit slip's token is resolved before `auth`, for the proxy alone; anything else goes to `auth`.
+  router.use(slipOrAuth(access, auth, onError));
   // Before any body parser: the proxy streams the agent's body to the tool.
   proxyRoute(router, access, limits, onError);
   const json = express.json({ limit: options.bodyLimit ?? '64kb' });

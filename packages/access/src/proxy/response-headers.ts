@@ -1,33 +1,13 @@
 import { BAD_VALUE, connectionNamed, type HeaderPairs, HOP_BY_HOP, pairs, toObject } from './hop.js';
 import { TOKEN } from './route.js';
 
+export { secretForms } from './secret-forms.js';
+
 /**
  * Cookies the upstream sets are dropped: a session it opens for our secret is as good as the
  * secret, and the agent must hold neither. (The agent's own cookies never reach it either.)
  */
 const NEVER_RETURNED = new Set(['set-cookie', 'set-cookie2', 'location']);
-
-/** The forms in which an upstream could hand the secret back: as is, JSON-escaped, URL-encoded, base64, presented. */
-export function secretForms(secret: string, presented: string): string[] {
-  if (secret === '') return [];
-  const bytes = Buffer.from(secret, 'utf8');
-  // As a JSON string writes it (\" and \\), and as PHP's json_encode does (\/ as well).
-  const json = (text: string) => JSON.stringify(text).slice(1, -1);
-  const php = (text: string) => json(text).replace(/\//g, '\\/');
-  return [
-    ...new Set([
-      secret,
-      presented,
-      json(secret),
-      json(presented),
-      php(secret),
-      php(presented),
-      encodeURIComponent(secret),
-      bytes.toString('base64').replace(/=+$/, ''),
-      bytes.toString('base64url'),
-    ]),
-  ].map((form) => form.toLowerCase());
-}
 
 /**
  * The upstream's headers → the agent's: end-to-end fields only, no cookies, and any field whose

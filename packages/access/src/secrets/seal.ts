@@ -17,6 +17,16 @@ export interface SecretIdentity {
   version: number;
 }
 
+/**
+ * A permit slip's row: its child key's secret is sealed bound to the deployment, the slip (the child
+ * key's id) and the hash of the slip's token, so it opens for no other slip and no other token.
+ */
+export interface SlipIdentity {
+  table: string;
+  slipId: number;
+  tokenHash: Buffer;
+}
+
 export type OpenResult =
   | { ok: true; secret: string }
   | { ok: false; code: 'secret_key_unknown' | 'secret_tampered' };
@@ -24,12 +34,17 @@ export type OpenResult =
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-function aad(id: SecretIdentity, kid: string): Buffer {
-  // JSON: no field can run into the next one, whatever characters it holds.
-  return Buffer.from(JSON.stringify(['agentkey-access-secret-v1', id.table, id.toolId, id.version, kid]));
+function aad(id: SecretIdentity | SlipIdentity, kid: string): Buffer {
+  // JSON: no field can run into the next one, whatever characters it holds. The first field keeps a
+  // tool's secret and a slip's child key apart, whatever their ids.
+  const fields =
+    'slipId' in id
+      ? ['agentkey-access-slip-v1', id.table, id.slipId, id.tokenHash.toString('hex'), kid]
+      : ['agentkey-access-secret-v1', id.table, id.toolId, id.version, kid];
+  return Buffer.from(JSON.stringify(fields));
 }
 
-export function seal(ring: KeyRing, id: SecretIdentity, secret: string): Sealed {
+export function seal(ring: KeyRing, id: SecretIdentity | SlipIdentity, secret: string): Sealed {
   const { kid, key } = ring.primary;
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
@@ -43,7 +58,7 @@ export function seal(ring: KeyRing, id: SecretIdentity, secret: string): Sealed 
  * (a flipped bit, a record moved to another row or version, a kid swapped for another) is a refusal
  * with a stable code: never plaintext garbage, never an exception carrying key material.
  */
-export function open(ring: KeyRing, id: SecretIdentity, sealed: Sealed): OpenResult {
+export function open(ring: KeyRing, id: SecretIdentity | SlipIdentity, sealed: Sealed): OpenResult {
   const entry = ring.find(sealed.kid);
   if (!entry) return { ok: false, code: 'secret_key_unknown' };
   if (sealed.iv.length !== IV_BYTES || sealed.tag.length !== TAG_BYTES)

@@ -8,7 +8,7 @@ import { accessNames } from './names.js';
  * in its own version table named from the keys table. A new migration is a new file at the end of
  * this list; a shipped one is never edited.
  */
-export const MIGRATIONS = ['001_access.sql'] as const;
+export const MIGRATIONS = ['001_access.sql', '002_slip_tokens.sql'] as const;
 
 const CHANGED = 'agentkey access: the schema changed while migrating';
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;

@@ -8,7 +8,7 @@ import { chargeGrant, refundGrant } from './requests.js';
 export const HOLD_TTL_MS = 5 * 60_000;
 const HOLD_TTL = '5m';
 
-export type Charging = Pick<AgentKey, 'authorize' | 'reserve' | 'settle' | 'release'>;
+export type Charging = Pick<AgentKey, 'authorize' | 'reserve' | 'settle' | 'release' | 'validate'>;
 
 /** The store's refusal of a charge as an access code: its budget, its rate, its store, else its right. */
 export function chargeCode(code: AuthCode): AccessCode {

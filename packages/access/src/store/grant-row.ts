@@ -20,8 +20,17 @@ export interface GrantInfo {
   createdAt: Date;
 }
 
-/** The status a caller sees per tool in `GET /tools`. An expired grant reads `none`: ask again. */
+/**
+ * The status a caller sees per tool in `GET /tools`. An expired grant reads `revoked` with
+ * `expired: true` (ToolAccess): it no longer works, and the agent may ask again.
+ */
 export type ToolStatus = 'none' | 'pending' | 'granted' | 'denied' | 'revoked';
+
+/** A caller's access to one tool: its status, and `expired` when a grant ran out rather than was revoked. */
+export interface ToolAccess {
+  status: ToolStatus;
+  expired?: true;
+}
 
 const MICROS = 10_000;
 const cents = (micros: unknown) => (micros === null || micros === undefined ? null : Number(micros) / MICROS);
@@ -62,8 +71,10 @@ export function grantInfo({ agentRoot: _, ...info }: GrantInfo & { agentRoot: nu
 }
 
 /** What a caller sees of its latest request or grant for a tool, as of `now`. */
-export function statusOf(g: GrantInfo | undefined, now: Date): ToolStatus {
-  if (!g) return 'none';
-  if (g.status === 'granted') return g.expiresAt !== null && g.expiresAt <= now ? 'none' : 'granted';
-  return g.status === 'expired' ? 'none' : g.status;
+export function statusOf(g: GrantInfo | undefined, now: Date): ToolAccess {
+  if (!g) return { status: 'none' };
+  const ran =
+    g.status === 'expired' || (g.status === 'granted' && g.expiresAt !== null && g.expiresAt <= now);
+  if (ran) return { status: 'revoked', expired: true };
+  return { status: g.status as ToolStatus };
 }

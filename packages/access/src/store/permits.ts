@@ -5,6 +5,7 @@ import { type AccessResult, refuse } from '../errors.js';
 import { checkCents, checkPermitAction, checkTtl } from '../input.js';
 import { appendAudit, auditInsert, auditParams } from './audit.js';
 import { liveGrant } from './requests.js';
+import { newSlipToken, sealChild } from './slip-token.js';
 import { readSlip } from './slips.js';
 import { readTool } from './tools.js';
 
@@ -16,8 +17,12 @@ export interface PermitOptions {
 }
 
 export interface Permit {
-  /** The child credential (`ak_…`), shown once: usable only through the proxy, for one action. */
-  key: string;
+  /**
+   * The slip's token (`akp_…`), shown once: accepted only by the proxy, for one action. It is not a
+   * key: the child key it stands for never leaves the server (sealed in the slip's row).
+   */
+  token: string;
+  /** The slip's id (its child key's row): what `DELETE /permits/:id` takes. */
   id: number;
   action: string;
   expiresAt: string;
@@ -27,12 +32,13 @@ const MAX_SLIP_SEC = 15 * 60;
 
 /**
  * Mints a permit slip: a child key of the caller on the caller's budget pool, scoped to one action
- * of a tool the caller holds a live grant for, living seconds. It carries no scopes, so no route
- * that asks for one accepts it, and the access routes accept it only on the proxy.
+ * of a tool the caller holds a live grant for, living seconds. The caller gets an opaque token, not
+ * the key: the token's hash and the key sealed under the ring are stored, and only the proxy turns
+ * the token back into the key, so no other route (of the access routes or the app's) accepts it.
  */
 export async function mintPermit(
   ctx: AccessContext,
-  ak: Pick<AgentKey, 'create'>,
+  ak: Pick<AgentKey, 'create' | 'revoke'>,
   caller: Caller,
   action: unknown,
   options: PermitOptions = {},
@@ -65,34 +71,48 @@ export async function mintPermit(
     name: `permit ${toolId}:${name}`,
     poolParentId: caller.id,
   });
-  await ctx.pool.query(
-    `WITH saved AS (
-       INSERT INTO ${ctx.names.slips} (key_id, grant_id, agent_id, tool_id, action, expires_at, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING key_id),
-     logged AS (${auditInsert(ctx, 8, 'saved')})
-     SELECT key_id FROM saved`,
-    [
-      child.id,
-      grant.id,
-      caller.id,
-      toolId,
-      name,
-      child.expiresAt ?? notAfter,
-      now,
-      ...auditParams(ctx, {
-        actor: agentActor(caller),
-        action: 'permit.minted',
+  const { token, hash } = newSlipToken();
+  const sealed = sealChild(ctx, child.id, hash, child.key);
+  try {
+    await ctx.pool.query(
+      `WITH saved AS (
+         INSERT INTO ${ctx.names.slips} (key_id, grant_id, agent_id, tool_id, action, expires_at, created_at,
+           token_hash, child_kid, child_iv, child_data, child_tag)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING key_id),
+       logged AS (${auditInsert(ctx, 13, 'saved')})
+       SELECT key_id FROM saved`,
+      [
+        child.id,
+        grant.id,
+        caller.id,
         toolId,
-        agentId: caller.id,
-        target: `key:${child.id}`,
-        detail: { action: name, expiresAt: child.expiresAt, budgetCents: budget.value },
-      }),
-    ],
-  );
+        name,
+        child.expiresAt ?? notAfter,
+        now,
+        hash,
+        sealed.kid,
+        sealed.iv,
+        sealed.data,
+        sealed.tag,
+        ...auditParams(ctx, {
+          actor: agentActor(caller),
+          action: 'permit.minted',
+          toolId,
+          agentId: caller.id,
+          target: `key:${child.id}`,
+          detail: { action: name, expiresAt: child.expiresAt, budgetCents: budget.value },
+        }),
+      ],
+    );
+  } catch (error) {
+    // No slip row: the child key must not outlive it (nobody holds it, but leave nothing live).
+    await ak.revoke(child.id, null, { actor: `access:${caller.id}` }).catch(() => {});
+    throw error;
+  }
   return {
     ok: true,
     permit: {
-      key: child.key,
+      token,
       id: child.id,
       action: `${toolId}:${name}`,
       expiresAt: child.expiresAt ?? notAfter.toISOString(),
@@ -111,7 +131,16 @@ export async function revokePermit(
   // key_id is an INTEGER column: an id past its range names no slip.
   const slip = Number.isSafeInteger(id) && id > 0 && id <= 2_147_483_647 ? await readSlip(ctx, id) : null;
   if (!slip || slip.agentId !== caller.id) return refuse('unknown_request', 'no such permit slip of yours');
-  const revoked = await ak.revoke(id, null, { actor: `access:${caller.id}` });
+  // The slip row first: the proxy refuses its token from this statement on, and the sealed child
+  // key is wiped (nothing needs it any more).
+  const { rowCount } = await ctx.pool.query(
+    `UPDATE ${ctx.names.slips}
+        SET revoked_at = $2, child_kid = NULL, child_iv = NULL, child_data = NULL, child_tag = NULL
+      WHERE key_id = $1 AND revoked_at IS NULL`,
+    [id, ctx.now()],
+  );
+  const keyRevoked = await ak.revoke(id, null, { actor: `access:${caller.id}` });
+  const revoked = (rowCount ?? 0) > 0 || keyRevoked;
   if (revoked) {
     await appendAudit(ctx, {
       actor: agentActor(caller),

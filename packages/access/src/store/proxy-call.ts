@@ -6,8 +6,9 @@ import { checkProxyRequest, type ProxyOutcome, type ProxyRefusal, type ToolRoute
 import { checkRates } from '../rate/rules.js';
 import { appendAudit } from './audit.js';
 import { holdCost } from './charge.js';
+import { refusedWithoutGrant } from './proxy-no-grant.js';
 import { liveGrant } from './requests.js';
-import { readSlip, slipGrant } from './slips.js';
+import { readSlip, type Slip, slipGrant } from './slips.js';
 import { openSecret, readTool } from './tools.js';
 import type { UseDeps } from './vend.js';
 
@@ -31,6 +32,8 @@ export async function clearProxyCall(
   d: UseDeps,
   caller: Caller,
   credential: Credential,
+  /** The permit slip the call came with (its token, resolved before auth), or null. */
+  slip: Slip | null,
   toolId: unknown,
   method: string,
   rawPath: string,
@@ -40,11 +43,13 @@ export async function clearProxyCall(
   if (!id.ok) return refuse('bad_request', id.message);
   const tool = await readTool(ctx, id.value);
   if (!tool) return refuse('unknown_tool', `no tool ${id.value}`);
-  const slip = await readSlip(ctx, caller.id);
+  // A slip's child key presented as a key (a leak, or a slip minted before tokens): refused.
+  if (!slip && (await readSlip(ctx, caller.id)))
+    return refuse('permit_only_proxy', 'a permit slip is used with its akp_ token, never its key');
   if (slip && slip.toolId !== id.value)
     return refuse('not_permitted', `this permit slip is for ${slip.toolId}`);
   const grant = slip ? await slipGrant(ctx, slip) : await liveGrant(ctx, caller.id, id.value);
-  if (!grant) return refuse('no_grant', `no live grant for ${id.value}`);
+  if (!grant) return refusedWithoutGrant(d, caller, slip, tool, method, rawPath);
   const action = slip ? tool.actions[slip.action] : undefined;
   if (slip && !action) return refuse('not_permitted', `tool ${id.value} no longer has action ${slip.action}`);
   // The tool's methods are the ceiling: a grant approved before the tool was narrowed keeps no more.

@@ -3,7 +3,7 @@ import type { AccessContext } from '../context.js';
 import { type AccessResult, refuse } from '../errors.js';
 import { checkCents, checkScopesField, checkText, checkToolId, checkTtl, toMicros } from '../input.js';
 import { auditInsert, auditParams } from './audit.js';
-import { type GrantInfo, grantInfo, grantRow, statusOf, type ToolStatus } from './grant-row.js';
+import { type GrantInfo, grantInfo, grantRow, statusOf, type ToolAccess } from './grant-row.js';
 import { readTool } from './tools.js';
 
 export interface AccessRequestBody {
@@ -113,7 +113,7 @@ export async function readGrant(ctx: AccessContext, id: unknown) {
 }
 
 /** The caller's status per tool: its latest request or grant for each. */
-export async function statusesFor(ctx: AccessContext, caller: Caller): Promise<Map<string, ToolStatus>> {
+export async function statusesFor(ctx: AccessContext, caller: Caller): Promise<Map<string, ToolAccess>> {
   const { rows } = await ctx.pool.query(
     `SELECT DISTINCT ON (tool_id) * FROM ${ctx.names.grants} WHERE agent_id = $1 ORDER BY tool_id, id DESC`,
     [caller.id],

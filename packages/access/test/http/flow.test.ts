@@ -137,6 +137,7 @@ describe('agents and upstream tools, end to end', () => {
         ['proxy.called', 'agent', 'github'],
         ['proxy.called', 'agent', 'github'],
         ['grant.revoked', 'human', 'github'],
+        ['proxy.called', 'agent', 'github'],
       ]);
       expect(audit[3]!.detail).toMatchObject({
         method: 'GET',
@@ -148,6 +149,14 @@ describe('agents and upstream tools, end to end', () => {
         method: 'POST',
         status: 405,
         code: 'method_not_allowed',
+        costCents: 0,
+      });
+      // Refused after the revocation: audited too, as no_grant.
+      expect(audit[6]!.detail).toMatchObject({
+        method: 'GET',
+        path: '/api/repos/acme/widgets',
+        status: 403,
+        code: 'no_grant',
         costCents: 0,
       });
       expect(JSON.stringify(audit)).not.toContain(secret);

@@ -86,7 +86,7 @@ describe('ANY /proxy/:tool/*', () => {
       a.caller,
       'github:repos.read',
       { ttl: '10s', budgetCents: 4 },
-      async ({ key }) => {
+      async ({ token: key }) => {
         slipKey = key;
         expect((await f.h.call('GET', '/proxy/github/repos/slip', key)).status).toBe(200);
         const post = await f.h.call('POST', '/proxy/github/repos/slip', key, {});
@@ -107,7 +107,7 @@ describe('ANY /proxy/:tool/*', () => {
 
   it('a revoked grant stops its permit slips at once', async () => {
     const a = await agent();
-    await f.h.access.withAgentKey(a.caller, 'github:repos.read', { ttl: '10s' }, async ({ key }) => {
+    await f.h.access.withAgentKey(a.caller, 'github:repos.read', { ttl: '10s' }, async ({ token: key }) => {
       expect((await f.h.call('GET', '/proxy/github/repos/x', key)).status).toBe(200);
       expect((await f.h.access.revokeGrant(a.grantId, { actor: ADMIN })).ok).toBe(true);
       const refused = await f.h.call('GET', '/proxy/github/repos/x', key);

@@ -45,4 +45,20 @@ describe('scrubber', () => {
       }),
     );
   });
+
+  it('masks the encoded forms too (hex, every byte percent-encoded, HTML entities), split anywhere', () => {
+    const hex = Buffer.from(SECRET).toString('hex').toUpperCase();
+    const pct = [...Buffer.from(SECRET)].map((b) => `%${b.toString(16)}`).join('');
+    const html = SECRET.replace(/[^A-Za-z0-9]/g, (c) => `&#${c.charCodeAt(0)};`);
+    const body = Buffer.from(`a ${hex} b ${pct} c ${html} d ${hex.slice(0, -1)}`);
+    fc.assert(
+      fc.property(fc.array(fc.nat(body.length), { maxLength: 12 }), (cuts) => {
+        const points = [0, ...[...new Set(cuts)].sort((a, b) => a - b), body.length];
+        const out = run(points.slice(1).map((end, i) => body.subarray(points[i]!, end)));
+        expect(out).toBe(
+          `a ${'*'.repeat(hex.length)} b ${'*'.repeat(pct.length)} c ${'*'.repeat(html.length)} d ${hex.slice(0, -1)}`,
+        );
+      }),
+    );
+  });
 });

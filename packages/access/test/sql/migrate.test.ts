@@ -19,7 +19,7 @@ describe('the access migrations', () => {
     await Promise.all([access.migrate(), access.migrate(), access.migrate()]);
     await access.migrate();
     const { rows } = await db.pool.query(`SELECT name, checksum FROM ${db.table}_access_version`);
-    expect(rows.map((r: { name: string }) => r.name)).toEqual(['001_access.sql']);
+    expect(rows.map((r: { name: string }) => r.name)).toEqual(['001_access.sql', '002_slip_tokens.sql']);
     const tables = await db.pool.query(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name LIKE 'sdk_api_keys_access_%' ORDER BY 1`,
       [db.schema],

@@ -20,7 +20,7 @@ describe('permit slips', () => {
   });
 
   it('withAgentKey mints a child on the parent pool for seconds, refused off the proxy, revoked when fn settles', async () => {
-    let seen: { key: string; id: number } | undefined;
+    let seen: { token: string; id: number } | undefined;
     const result = await f.h.access.withAgentKey(
       caller,
       'github:repos.read',
@@ -31,13 +31,15 @@ describe('permit slips', () => {
         expect(new Date(permit.expiresAt).getTime() - Date.now()).toBeLessThanOrEqual(10_000);
         const info = await f.h.ak.getKey(permit.id);
         expect(info).toMatchObject({ poolParentId: parent.id, scopes: [], budget: { limitCents: 5 } });
-        // A slip is for the proxy only: the vend and the other agent routes refuse it.
-        const vend = await f.h.call('GET', '/tools/github/credentials', permit.key);
-        expect([vend.status, vend.body.error]).toEqual([403, 'permit_only_proxy']);
-        expect((await f.h.call('GET', '/tools', permit.key)).body.error).toBe('permit_only_proxy');
+        expect(permit.token).toMatch(/^akp_[A-Za-z0-9_-]{43}$/);
+        // A slip is for the proxy only: the vend and the other agent routes refuse its token.
+        const vend = await f.h.call('GET', '/tools/github/credentials', permit.token);
+        expect([vend.status, vend.body.error]).toEqual([401, 'invalid_token']);
+        expect(vend.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+        expect((await f.h.call('GET', '/tools', permit.token)).body.error).toBe('invalid_token');
         expect(
-          (await f.h.call('POST', '/permits', permit.key, { action: 'github:repos.read' })).body.error,
-        ).toBe('permit_only_proxy');
+          (await f.h.call('POST', '/permits', permit.token, { action: 'github:repos.read' })).body.error,
+        ).toBe('invalid_token');
         return 'done';
       },
     );
@@ -73,7 +75,7 @@ describe('permit slips', () => {
     expect(asked.ok && (await f.h.access.approve(asked.request.id, { actor: ADMIN })).ok).toBe(true);
     await f.h.access.withAgentKey(subject, 'github:repos.read', { ttl: '10s' }, async (permit) => {
       expect((await f.h.ak.getKey(permit.id))?.poolParentId).toBe(row.id);
-      expect((await f.h.call('GET', '/proxy/github/repos/x', permit.key)).status).toBe(200);
+      expect((await f.h.call('GET', '/proxy/github/repos/x', permit.token)).status).toBe(200);
     });
   });
 
@@ -83,6 +85,10 @@ describe('permit slips', () => {
       ttl: '10s',
     });
     expect(minted.status).toBe(201);
+    expect(Object.keys(minted.body.permit).sort()).toEqual(['action', 'expiresAt', 'id', 'token']);
+    expect(minted.body.permit.token).toMatch(/^akp_[A-Za-z0-9_-]{43}$/);
+    const viaProxy = await f.h.call('GET', '/proxy/github/repos/x', minted.body.permit.token);
+    expect(viaProxy.status).toBe(200);
     expect(minted.headers.get('cache-control')).toBe('no-store');
     const unknown = await f.h.call('POST', '/permits', parent.key, { action: 'github:repos.delete' });
     expect([unknown.status, unknown.body.error_description]).toEqual([
@@ -91,6 +97,8 @@ describe('permit slips', () => {
     ]);
     const revoked = await f.h.call('DELETE', `/permits/${minted.body.permit.id}`, parent.key);
     expect(revoked.body).toEqual({ revoked: true });
+    const afterRevoke = await f.h.call('GET', '/proxy/github/repos/x', minted.body.permit.token);
+    expect([afterRevoke.status, afterRevoke.body.error]).toEqual([401, 'invalid_token']);
     const again = await f.h.call('DELETE', `/permits/${minted.body.permit.id}`, parent.key);
     expect(again.body).toEqual({ revoked: false });
   });

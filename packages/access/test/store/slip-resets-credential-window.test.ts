@@ -17,7 +17,7 @@ describe('per-credential proxy windows and permit slips', () => {
     const seen = f.upstream.seen.length;
     const minted = await f.h.access.mintPermit(a.caller, 'github:repos.read', { ttl: '60s' });
     if (!minted.ok) throw new Error(minted.message);
-    const viaSlip = await f.h.call('GET', '/proxy/github/repos/4', minted.permit.key);
+    const viaSlip = await f.h.call('GET', '/proxy/github/repos/4', minted.permit.token);
     expect([viaSlip.status, viaSlip.body.error]).toEqual([429, 'rate_limited']);
     expect(f.upstream.seen.length).toBe(seen);
   });

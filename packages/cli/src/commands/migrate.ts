@@ -9,9 +9,13 @@ export const migrateGroup: CommandGroup = {
       .description(
         'create the tables (keys, ledger, access), or add what an older version lacks (idempotent)',
       )
-      .action(async (_options, command) => {
+      .option(
+        '--concurrently',
+        'build new indexes with CREATE INDEX CONCURRENTLY first, so large tables keep taking writes (PostgreSQL)',
+      )
+      .action(async (options: { concurrently?: boolean }, command) => {
         const ak = await cli.store(command, true);
-        await ak.migrate();
+        await ak.migrate({ concurrently: options.concurrently === true });
         // The access tables refer to the keys table, so they come after it; numbered and recorded,
         // so running this again applies nothing twice.
         await (await openAccess(cli, command)).migrate();

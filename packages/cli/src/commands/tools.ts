@@ -4,6 +4,7 @@ import type { Cli } from '../cli.js';
 import { CliError } from '../errors.js';
 import * as parse from '../input/parse.js';
 import { readSecret } from '../input/secret.js';
+import { type ToolActions, toolAction } from '../input/tool-action.js';
 import { TOOL_HEAD, toolCells, toolFields } from '../output/access-format.js';
 import { renderFields, renderTable } from '../output/table.js';
 import { addActorOption, humanActor, openAccess, refusal, sealingKeys, sealingKid } from './access-store.js';
@@ -16,6 +17,7 @@ interface AddOptions {
   paths: string[];
   presentation?: string;
   cost?: number;
+  action?: ToolActions;
   replace?: boolean;
   as?: string;
 }
@@ -70,6 +72,11 @@ export const toolsGroup: CommandGroup = {
           'how the secret is sent (default "Authorization: Bearer {secret}")',
         )
         .option('--cost <cents>', 'cents charged to the agent per vend or proxied call', parse.priceCents)
+        .option(
+          '--action <name=METHODS:/prefix,…>',
+          'a permit slip action (repeatable), narrower than the tool: repos.read=GET:/repos/ (--replace keeps only those given)',
+          toolAction,
+        )
         .option('--replace', 'change the definition of a tool that exists'),
     ).action((id: string, options: AddOptions, command: Command) => add(cli, command, id, options));
 
@@ -111,9 +118,17 @@ async function add(cli: Cli, command: Command, id: string, o: AddOptions): Promi
     pathPrefixes: o.paths,
     ...(o.presentation !== undefined ? { presentation: o.presentation } : {}),
     ...(o.cost !== undefined ? { costCents: o.cost } : {}),
+    ...(o.action !== undefined ? { actions: o.action } : {}),
   };
   const saved = await access.defineTool(def, actor);
-  if (!saved.ok) throw refusal(saved, `add tool ${id}`, FLAGS);
+  if (!saved.ok) {
+    // The store names an action's field `actions.<name>…`: say it as the flag that set it.
+    const message = saved.message.replace(
+      /^actions\.(.+?)(?:\.methods|\.pathPrefixes)?(?=:| may| must)/,
+      '--action $1',
+    );
+    throw refusal({ ...saved, message }, `add tool ${id}`, FLAGS);
+  }
   cli.print(command, saved.tool, () =>
     cli.line(`${cli.colours.green(existing ? 'changed' : 'added')} tool ${id} (${saved.tool.baseUrl})`),
   );

@@ -60,11 +60,7 @@ const CHANGED = 'agentkey: the schema changed while migrating';
 export async function migrate(pool: Queryable, t: TableNames): Promise<void> {
   const steps = schemaSteps(t);
   for (let attempt = 1; ; attempt++) {
-    const { applied, intact } = await readState(pool, t);
-    // A schema whose objects are gone although the version table lists them (a table dropped to
-    // start over, a table-only restore without the functions) gets every step again: each one
-    // only creates what is missing.
-    const todo = intact ? pending(steps, applied) : steps;
+    const { applied, todo } = await stepsToApply(pool, t, steps);
     if (todo.length === 0) return;
     try {
       await pool.query(applySql(t, applied, todo));
@@ -73,6 +69,19 @@ export async function migrate(pool: Queryable, t: TableNames): Promise<void> {
       if (attempt >= 5 || !(error instanceof Error) || !error.message.startsWith(CHANGED)) throw error;
     }
   }
+}
+
+/** What the version table records, and the steps migrate() would apply now. */
+export async function stepsToApply(
+  pool: Queryable,
+  t: TableNames,
+  steps: SchemaStep[] = schemaSteps(t),
+): Promise<{ applied: Applied; todo: SchemaStep[] }> {
+  const { applied, intact } = await readState(pool, t);
+  // A schema whose objects are gone although the version table lists them (a table dropped to
+  // start over, a table-only restore without the functions) gets every step again: each one
+  // only creates what is missing.
+  return { applied, todo: intact ? pending(steps, applied) : steps };
 }
 
 /**
