@@ -262,10 +262,7 @@ export class AgentKey implements GateStoreOwner {
     return new Gate(this, options);
   }
 
-  /**
-   * An admin change's result, once the counter (if any) no longer trusts the mirrors it touched:
-   * a trusted mirror may refuse without asking PostgreSQL, so it must not outlive the change.
-   */
+  /** An admin change's result, once the counter (if any) no longer trusts the mirrors it touched. */
   private async changed<R>(work: Promise<R>, target: (result: NonNullable<R>) => CounterTarget): Promise<R> {
     const result = await work;
     if (this.ctx.counter && result) await this.ctx.counter.invalidate(target(result as NonNullable<R>));
