@@ -21,10 +21,12 @@ import { listHolds, readLedger } from './ledger/read.js';
 import { trackRow, validateLookup } from './legacy/validate.js';
 import { buildIndexesConcurrently, migrateConcurrently } from './sql/concurrent-indexes.js';
 import { migrate } from './sql/migrate.js';
+import { tallied } from './tally/refusal-tally.js';
 import type * as T from './types.js';
 
 type BudgetOptions = { budgetCents: number | null; budgetPeriod?: BudgetPeriod | null };
 type Audit = T.AuditOptions;
+const accountOf = (info: T.AccountInfo): CounterTarget => ({ accountId: info.accountId });
 
 /**
  * The store: keys and external subjects in one table, each with scopes, budget and expiry.
@@ -156,7 +158,7 @@ export class AgentKey implements GateStoreOwner {
    * `unavailable` (fail closed). Bad arguments throw `AgentKeyInputError`.
    */
   authorize(credential: T.Credential, options: T.AuthorizeOptions = {}): Promise<T.AuthorizeResult> {
-    return this.calls.authorize(credential, options);
+    return tallied(this.ctx.tally, this.calls.authorize(credential, options));
   }
 
   /**
@@ -164,7 +166,12 @@ export class AgentKey implements GateStoreOwner {
    * The hold counts against every cap at once; settle or release it, or it stops counting after `ttl`.
    */
   reserve(credential: T.Credential, options: T.ReserveOptions): Promise<T.AuthorizeResult> {
-    return this.calls.reserve(credential, options);
+    return tallied(this.ctx.tally, this.calls.reserve(credential, options));
+  }
+
+  /** Flushes the refusal tally within `timeoutMs` (the rest is kept and reported); never rejects. */
+  async close(): Promise<void> {
+    await this.ctx.tally?.close(this.ctx.timeoutMs);
   }
 
   /**
@@ -189,9 +196,7 @@ export class AgentKey implements GateStoreOwner {
     options: BudgetOptions,
     audit: Audit = {},
   ): Promise<T.AccountInfo> {
-    return this.changed(this.budgets.setAccountBudget(accountId, options, audit), (info) => ({
-      accountId: info.accountId,
-    }));
+    return this.changed(this.budgets.setAccountBudget(accountId, options, audit), accountOf);
   }
 
   /**
@@ -204,9 +209,7 @@ export class AgentKey implements GateStoreOwner {
     limit: T.RateLimit | null,
     audit: Audit = {},
   ): Promise<T.AccountInfo> {
-    return this.changed(this.budgets.setAccountRateLimit(accountId, limit, audit), (info) => ({
-      accountId: info.accountId,
-    }));
+    return this.changed(this.budgets.setAccountRateLimit(accountId, limit, audit), accountOf);
   }
 
   /**
@@ -259,10 +262,7 @@ export class AgentKey implements GateStoreOwner {
     return new Gate(this, options);
   }
 
-  /**
-   * An admin change's result, once the counter (if any) no longer trusts the mirrors it touched:
-   * a trusted mirror may refuse without asking PostgreSQL, so it must not outlive the change.
-   */
+  /** An admin change's result, once the counter (if any) no longer trusts the mirrors it touched. */
   private async changed<R>(work: Promise<R>, target: (result: NonNullable<R>) => CounterTarget): Promise<R> {
     const result = await work;
     if (this.ctx.counter && result) await this.ctx.counter.invalidate(target(result as NonNullable<R>));
@@ -270,9 +270,8 @@ export class AgentKey implements GateStoreOwner {
   }
 
   /**
-   * As `changed`, for a change that names what it touched (the row's account, from its statement)
-   * or null when it changed nothing: every process's mirrors of that account stop being trusted,
-   * not only this process's. True when something changed.
+   * As `changed`, for a change naming what it touched (the row's account) or null: every process's
+   * mirrors of that account stop being trusted, not only this one's. True when something changed.
    */
   private async touched(work: Promise<CounterTarget | null>): Promise<boolean> {
     const target = await work;
@@ -285,7 +284,8 @@ export class AgentKey implements GateStoreOwner {
     const { ctx } = this;
     return {
       keyPrefix: this.keyPrefix,
-      authorize: (credential, options) => this.authorize(credential, options),
+      authorize: (credential, options) => this.calls.authorize(credential, options),
+      refused: (code) => ctx.tally?.count(code),
       subjectOptionsRefusal: (options) => inputRefusal(() => checkSubjectOptions(ctx, options)),
       provision: (subject, options) =>
         provisionSubject(ctx, subject, options).then(

@@ -12,7 +12,10 @@ import { checkScopes } from './input/values.js';
 import { adminStatements } from './sql/admin.js';
 import type { Selector } from './sql/columns.js';
 import { type TableNames, tableNames } from './sql/identifier.js';
+import { engineNames } from './sql/names.js';
 import { type Statements, statements } from './sql/statements.js';
+import { checkTally } from './tally/options.js';
+import { RefusalTally } from './tally/refusal-tally.js';
 import type { AgentKeyOptions } from './types.js';
 
 /** What the store's modules share: built once per `AgentKey` (`storeContext`), never exported from the package. */
@@ -38,6 +41,8 @@ export interface StoreContext {
   readonly keyPrefix: string;
   /** The write-through counter in front of PostgreSQL (the `counter` option), or null. */
   readonly counter: CounterFront | null;
+  /** This process's refusals by code, flushed to the tally table (the `refusalTally` option), or null. */
+  readonly tally: RefusalTally | null;
 }
 
 /** Checks the options (throwing AgentKeyInputError naming the first bad one) and builds the context. */
@@ -71,6 +76,8 @@ export function storeContext(options: AgentKeyOptions): StoreContext {
   const prune = (text: string, params: unknown[]) => pool.query(text, params);
   const inDoubt = new InDoubt({ hot, voidRequest, pruneRequests, ledger, timeoutMs, now, report, prune });
   const admin = adminStatements(tables);
+  const limits = checkTally(options.refusalTally);
+  const tally = limits ? new RefusalTally(pool, engineNames(tables).refusals, limits, now, report) : null;
   return {
     pool,
     hot,
@@ -86,6 +93,7 @@ export function storeContext(options: AgentKeyOptions): StoreContext {
     validScopes,
     keyPrefix,
     counter: front,
+    tally,
   };
 }
 

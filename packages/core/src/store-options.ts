@@ -69,4 +69,12 @@ export interface AgentKeyOptions {
    * costs PostgreSQL nothing. Down, slow or stale, it only sends calls to PostgreSQL.
    */
   counter?: Counter;
+  /**
+   * Counts this process's refusals (authorize, reserve and the gate's, whether PostgreSQL, the
+   * counter or the arguments refused) by code in memory, and adds them every `flushMs` (default
+   * 10000) to the `<table>_refusals` table in one upsert per flush, per minute and code, pruning
+   * minutes older than `retentionDays` (default 30). A failed flush keeps its counts for the next
+   * one; `close()` flushes. `false`: nothing is counted or written. The console's overview reads it.
+   */
+  refusalTally?: false | { flushMs?: number; retentionDays?: number };
 }

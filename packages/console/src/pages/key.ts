@@ -4,6 +4,7 @@ import { type ConsoleContext, signedIn } from '../context.js';
 import { html, type SafeHtml } from '../html/escape.js';
 import { csrfField, type Frame, money, page, table, when } from '../html/layout.js';
 import { gauge, spendChart } from '../html/widgets.js';
+import { spendByDay } from '../sql/day-spend.js';
 import { listChildren } from '../sql/keys.js';
 import { rowLedger } from '../sql/ledger.js';
 import { rowLink } from './overview.js';
@@ -52,9 +53,12 @@ export async function keyPage(ctx: ConsoleContext, req: Request, res: Response) 
   if (!key) return notFound(res, frame, 'No such key or subject.');
   const now = ctx.now();
   const byDay = req.query.by === 'day';
-  const from = new Date(now.getTime() - (byDay ? 30 * 86_400_000 : 48 * 3_600_000));
+  // By day: the last 30 UTC days, today included, the final ones cached (sql/day-spend.ts).
+  const from = new Date(now.getTime() - 48 * 3_600_000);
   const [spend, ledger, holds, children] = await Promise.all([
-    ctx.ak.spend({ keyId: key.id }, { from, to: now, groupBy: byDay ? 'day' : 'hour' }),
+    byDay
+      ? spendByDay(ctx.ak, key.id, now)
+      : ctx.ak.spend({ keyId: key.id }, { from, to: now, groupBy: 'hour' }).then((r) => r.buckets ?? []),
     rowLedger(ctx.pool, ctx.t, key.id),
     ctx.ak.listHolds({ keyId: key.id, limit: 50 }),
     listChildren(ctx.pool, ctx.t, key.id, now),
@@ -77,7 +81,7 @@ export async function keyPage(ctx: ConsoleContext, req: Request, res: Response) 
 </dl>
 <section><h2>Budget</h2>${gauge(b)}</section>
 <section><h2>Spend <small><a href="${frame.base}/keys/${key.id}">by hour (48 h)</a> · <a href="${frame.base}/keys/${key.id}?by=day">by day (30 d)</a></small></h2>
-${spendChart('spend-chart', spend.buckets ?? [], byDay ? 'day' : 'hour')}</section>
+${spendChart('spend-chart', spend, byDay ? 'day' : 'hour')}</section>
 ${actions(frame, key)}
 <section><h2>Open holds</h2>${table(
         ['Hold', 'Amount', 'Since', 'Until'],

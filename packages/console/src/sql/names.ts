@@ -8,6 +8,10 @@ export interface ConsoleTables {
   ledger: string;
   audit: string;
   grants: string;
+  /** Core's refusal tally, per minute and code (core migration 004). */
+  refusals: string;
+  /** The overview's summary row, recomputed in the background (core migration 004). */
+  overview: string;
 }
 
 export function consoleTables(tableName: string): ConsoleTables {
@@ -19,6 +23,8 @@ export function consoleTables(tableName: string): ConsoleTables {
     ledger: t.derived('_ledger'),
     audit: t.derived('_access_audit'),
     grants: t.derived('_access_grants'),
+    refusals: t.derived('_refusals'),
+    overview: t.derived('_console_overview'),
   };
 }
 

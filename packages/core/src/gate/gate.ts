@@ -118,6 +118,12 @@ export class Gate {
   }
 
   async authenticate(credential: string, options: AuthenticateOptions = {}): Promise<AuthenticateResult> {
+    const result = await this.decide(credential, options);
+    if (!result.ok) this.store.refused?.(result.error.code);
+    return result;
+  }
+
+  private async decide(credential: string, options: AuthenticateOptions): Promise<AuthenticateResult> {
     if (credential.startsWith(this.store.keyPrefix)) {
       return withPrincipal(
         await this.store.authorize({ key: credential }, options),

@@ -13,6 +13,11 @@ export interface GateStore {
   /** Credentials with this prefix are native keys, never handed to a verifier. */
   readonly keyPrefix: string;
   authorize(credential: Credential, options: AuthorizeOptions): Promise<AuthorizeResult>;
+  /**
+   * Counts one refusal of the gate's in the store's tally: its final answer, once per call (so
+   * `authorize` above is the untallied one: a first sight's first `unknown` is no refusal).
+   */
+  refused?(code: string): void;
   /** What writing a subject row with these options would refuse, without touching the database. */
   subjectOptionsRefusal(options: EnsureSubjectOptions): AgentKeyInputError | null;
   /** Writes the subject's row unless it exists (options already checked); a store failure is a result. */

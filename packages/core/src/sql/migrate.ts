@@ -12,7 +12,8 @@ import { renderFile } from './render.js';
  * file at the end of this list; a shipped one is never edited.
  */
 const RATE_LIMITS = '002_rate_limits.sql';
-const MIGRATIONS = ['001_tables.sql', RATE_LIMITS, '003_console_indexes.sql'];
+const REFUSALS = '004_refusals.sql';
+const MIGRATIONS = ['001_tables.sql', RATE_LIMITS, '003_console_indexes.sql', REFUSALS];
 
 /** The version table's row for the engine functions: re-created whenever their text changes. */
 const FUNCTIONS = 'functions';
@@ -96,8 +97,9 @@ async function readState(pool: Queryable, t: TableNames): Promise<{ applied: App
     `SELECT to_regclass($1) IS NOT NULL AS versioned,
        (SELECT bool_and(to_regclass(x) IS NOT NULL) FROM unnest($2::text[]) AS x)
        AND (SELECT bool_and(to_regproc(f) IS NOT NULL) FROM unnest($3::text[]) AS f)
-       AND to_regtype($4) IS NOT NULL AS intact, to_regclass($5) IS NOT NULL AS windows`,
-    [n.schemaVersion, tables, functions, n.fn('engine_row'), n.rateWindows],
+       AND to_regtype($4) IS NOT NULL AS intact, to_regclass($5) IS NOT NULL AS windows,
+       to_regclass($6) IS NOT NULL AND to_regclass($7) IS NOT NULL AS refusals`,
+    [n.schemaVersion, tables, functions, n.fn('engine_row'), n.rateWindows, n.refusals, n.consoleOverview],
   );
   if (!rows[0]?.versioned) return { applied: new Map(), intact: true };
   const found = await pool.query(`SELECT name, checksum FROM ${n.schemaVersion}`);
@@ -106,7 +108,9 @@ async function readState(pool: Queryable, t: TableNames): Promise<{ applied: App
   );
   // 002's table is vouched for only once 002 is recorded: a 001 deployment is intact without it.
   const windows = rows[0].windows === true || !applied.has(RATE_LIMITS);
-  return { applied, intact: rows[0].intact === true && windows };
+  // Likewise 004's tables.
+  const refusals = rows[0].refusals === true || !applied.has(REFUSALS);
+  return { applied, intact: rows[0].intact === true && windows && refusals };
 }
 
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;

@@ -12,6 +12,10 @@ export interface EngineNames {
   requests: string;
   /** The named limiters' windows (sql/rate-rules.ts). */
   rateWindows: string;
+  /** The refusal tally, per minute and code (tally/refusal-tally.ts). */
+  refusals: string;
+  /** The console overview's summary row (@agentkey/console). */
+  consoleOverview: string;
   /** migrate()'s record of what it applied (sql/migrate.ts). */
   schemaVersion: string;
   fn(name: string): string;
@@ -26,6 +30,8 @@ export function engineNames(t: TableNames): EngineNames {
     idempotency: t.derived('_idempotency'),
     requests: t.derived('_requests'),
     rateWindows: t.derived('_rate_windows'),
+    refusals: t.derived('_refusals'),
+    consoleOverview: t.derived('_console_overview'),
     schemaVersion: t.derived('_schema_version'),
     fn: (name) => t.derived(`_${name}`),
   };

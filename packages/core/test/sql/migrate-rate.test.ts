@@ -45,6 +45,7 @@ describe.each(BACKENDS)('migrate() from 001 to 002_rate_limits (%s)', (backend) 
       '001_tables.sql',
       '002_rate_limits.sql',
       '003_console_indexes.sql',
+      '004_refusals.sql',
       'functions',
     ]);
     // 002 was applied on its own: 001 was not run again.
@@ -86,7 +87,7 @@ describe.each(BACKENDS)('migrate() from 001 to 002_rate_limits (%s)', (backend) 
 
     // A further migrate() has nothing to do.
     await ak.migrate();
-    expect(await q(`SELECT count(*)::int AS n FROM ${table}_schema_version`)).toEqual([{ n: 4 }]);
+    expect(await q(`SELECT count(*)::int AS n FROM ${table}_schema_version`)).toEqual([{ n: 5 }]);
   });
 
   it("re-creates 002's table when it was dropped after 002 was recorded", async () => {

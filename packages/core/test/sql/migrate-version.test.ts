@@ -58,6 +58,7 @@ describe.each(BACKENDS)('migrate() with a version table (%s)', (backend) => {
       '001_tables.sql',
       '002_rate_limits.sql',
       '003_console_indexes.sql',
+      '004_refusals.sql',
       'functions',
     ]);
     // The engine now returns the declared composite type.
