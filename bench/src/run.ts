@@ -81,6 +81,7 @@ try {
   cleanups.push(redis.close);
   scenarios.push(...redis.scenarios);
   targets.push(...redis.targets);
+  notes.push(redis.notes);
   // A million rows take a while to write: made only when (s1)–(s4) or (rs1)–(rs2) run.
   if (!only || ['s1', 's2', 's3', 's4'].some((s) => only.has(s))) {
     const scale = await scaleScenarios({ pool, admin, schema, large: arg('--scale-keys', 1_000_000) });

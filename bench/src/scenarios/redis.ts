@@ -2,8 +2,9 @@ import { AgentKey, type AgentKeyOptions } from '@agentkey/core';
 import { redisCounter } from '@agentkey/redis';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { measure, type Scenario } from '../harness.js';
+import { type Measurement, measure, type Scenario } from '../harness.js';
 import { pick } from './core.js';
+import { countLines, counted } from './counted.js';
 
 const BIG = 2_000_000_000;
 /** A limit no scenario reaches: its cost is the bookkeeping alone. */
@@ -83,6 +84,7 @@ async function transactions(admin: pg.Pool, pool: pg.Pool, database: string): Pr
 export async function redisScenarios({ admin, url, schema, keys: n, redisUrl }: RedisSetup) {
   const pool = new pg.Pool({ connectionString: url, max: POOL_MAX });
   const redis = await connectRedis(redisUrl);
+  const counts = counted(pool, redis);
   const prefix = `bench:${schema}:`;
   const store = async (name: string, withRedis: boolean, extra: Partial<AgentKeyOptions> = {}) => {
     const tableName = `${schema}.${name}`;
@@ -122,17 +124,22 @@ export async function redisScenarios({ admin, url, schema, keys: n, redisUrl }: 
   };
   const charge = (ak: AgentKey, keys: string[]) => async (c: number, i: number) =>
     (await ak.authorize(keys[pick(c, i, n)]!, { scope: 'chat', costCents: 1 })).ok;
-  const scenarios: Scenario[] = [
-    { name: '(r1) refusals of a spent key, PostgreSQL only', run: refuse(pgOnly, spentPg) },
-    { name: '(r2) refusals of a spent key, Redis', run: refuse(withRedis, spentRedis) },
-    { name: '(r3) authorize, 100 keys, ledger on, PostgreSQL only', run: charge(pgOnly, keysPg) },
-    { name: '(r4) authorize, 100 keys, ledger on, Redis', run: charge(withRedis, keysRedis) },
-    {
-      name: '(r5) as (r3), a rate limit on every key (never reached)',
-      run: charge(pgOnly, limitedPg),
-    },
-    { name: '(r6) as (r4), a rate limit on every key (never reached)', run: charge(withRedis, limitedRedis) },
-  ];
+  const scenarios: Scenario[] = (
+    [
+      { name: '(r1) refusals of a spent key, PostgreSQL only', run: refuse(pgOnly, spentPg) },
+      { name: '(r2) refusals of a spent key, Redis', run: refuse(withRedis, spentRedis) },
+      { name: '(r3) authorize, 100 keys, ledger on, PostgreSQL only', run: charge(pgOnly, keysPg) },
+      { name: '(r4) authorize, 100 keys, ledger on, Redis', run: charge(withRedis, keysRedis) },
+      {
+        name: '(r5) as (r3), a rate limit on every key (never reached)',
+        run: charge(pgOnly, limitedPg),
+      },
+      {
+        name: '(r6) as (r4), a rate limit on every key (never reached)',
+        run: charge(withRedis, limitedRedis),
+      },
+    ] as Scenario[]
+  ).map(counts.wrap);
   const [r1, r2, r3, r4, r5, r6] = scenarios.map((s) => s.name) as [
     string,
     string,
@@ -149,6 +156,14 @@ export async function redisScenarios({ admin, url, schema, keys: n, redisUrl }: 
       { label: 'r5/r3 rate limits on / off, PostgreSQL only', scenario: r5, versus: r3, min: 0.9 },
       { label: 'r6/r4 rate limits on / off, Redis', scenario: r6, versus: r4, min: 0.9 },
     ],
+    /** (r3)–(r6)'s statements, engine calls and Redis commands per request (warm-up included). */
+    notes(results: Measurement[]): string[] {
+      const ran = new Set(results.map((r) => r.name));
+      return countLines(
+        [r3, r4, r5, r6].filter((name) => ran.has(name)),
+        counts.of,
+      );
+    },
     /**
      * The refusal pair measured once more in a database of its own (made and dropped here), so
      * that pg_stat_database counts this process's transactions only (others share `test`).
