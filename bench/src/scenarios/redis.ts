@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type Measurement, measure, type Scenario } from '../harness.js';
 import { pick } from './core.js';
-import { countLines, counted } from './counted.js';
+import { counted, countLines } from './counted.js';
 
 const BIG = 2_000_000_000;
 /** A limit no scenario reaches: its cost is the bookkeeping alone. */
