@@ -14,6 +14,16 @@ export interface PerRequest {
   redis: number;
 }
 
+/** Calls `count` with the kind of every query `pool` runs (it stays a pg.Pool: prepared statements stay on). */
+export function countQueries(pool: pg.Pool, count: (kind: 'engine' | 'batch' | 'lone') => void): void {
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string }).text ?? '');
+    count(text.includes('_charge"(') ? 'engine' : text.includes('WITH ORDINALITY') ? 'batch' : 'lone');
+    return query(...args);
+  };
+}
+
 /**
  * Counts every query of `pool` and every command of `redis` by kind, and attributes them to the
  * scenario running (its `start`/`stop`, warm-up included), with the requests it made.
@@ -21,14 +31,7 @@ export interface PerRequest {
 export function counted(pool: pg.Pool, redis: Redis) {
   const now = { engine: 0, batch: 0, lone: 0, redis: 0, requests: 0 };
   const totals = new Map<string, typeof now>();
-  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-  (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-    const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string }).text ?? '');
-    if (text.includes('_charge"(')) now.engine++;
-    else if (text.includes('WITH ORDINALITY')) now.batch++;
-    else now.lone++;
-    return query(...args);
-  };
+  countQueries(pool, (kind) => now[kind]++);
   const send = redis.sendCommand.bind(redis);
   redis.sendCommand = ((...args: Parameters<typeof send>) => {
     now.redis++;

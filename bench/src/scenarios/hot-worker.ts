@@ -12,6 +12,7 @@ import { agentKeyAuth } from '@agentkey/express';
 import express from 'express';
 import pg from 'pg';
 import { measure } from '../harness.js';
+import { countQueries } from './counted.js';
 
 export interface WorkerConfig {
   url: string;
@@ -52,14 +53,7 @@ const taken = (): Counts => {
 /** A pg pool whose every query is counted by kind (it stays a pg.Pool: prepared statements stay on). */
 function countedPool(): pg.Pool {
   const pool = new pg.Pool({ connectionString: config.url, max: config.poolMax });
-  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-  (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-    const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string }).text ?? '');
-    if (text.includes('_charge"(')) counts.engine++;
-    else if (text.includes('WITH ORDINALITY')) counts.batch++;
-    else counts.lone++;
-    return query(...args);
-  };
+  countQueries(pool, (kind) => counts[kind]++);
   return pool;
 }
 
