@@ -84,8 +84,11 @@ describe('rate limits across processes (postgres)', () => {
           limited: 350,
           other: 0,
         });
-        // More than one process was admitted: the count is shared, not one process's.
-        expect(results.filter((r) => r.ok! > 0).length).toBeGreaterThan(1);
+        // The count is shared, not one process's: 50 in all, where four counts of their own would
+        // admit 200. Which process wins them is not fixed: the window is judged inside the batch
+        // statement (sql/rate-lean.ts), and one process's first batch (up to 64 calls) may take
+        // all 50; every process was answered in full, ok or rate_limited.
+        expect(results.every((r) => r.ok! + r.limited! === 100)).toBe(true);
       } finally {
         rmSync(go, { force: true });
       }

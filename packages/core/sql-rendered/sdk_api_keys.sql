@@ -1066,14 +1066,22 @@ END $f$;
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), upd AS (UPDATE "sdk_api_keys" SET
     budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint,
     budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint + 9999) / 10000, 2147483647)::int,
-    last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END
+    last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END,
+    rate_window_at = CASE WHEN rate_window_sec IS NULL THEN rate_window_at ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN $2::timestamptz ELSE rate_window_at END) END,
+    rate_count = CASE WHEN rate_window_sec IS NULL THEN rate_count ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END) + 1 END,
+    rate_micros = CASE WHEN rate_window_sec IS NULL THEN rate_micros ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END) + $3::bigint END
   WHERE key_hash = $1 AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND $5::boolean AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND ($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000)))
-    AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+    AND pool_parent_id IS NULL AND account_capped = false AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)
+    AND (CASE WHEN rate_window_sec IS NULL THEN NULL
+    WHEN rate_requests IS NOT NULL AND (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END) + 1 > rate_requests THEN 'requests'
+    WHEN rate_cents IS NOT NULL AND (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END) + $3::bigint > (rate_cents::bigint * 10000) THEN 'cents'
+  END) IS NULL
   RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
   date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
-      AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, account_id AS ledger_account, external_subject AS ledger_subject, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
+      AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, CASE WHEN rate_window_sec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN rate_requests IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN rate_requests IS NOT NULL THEN rate_requests ELSE rate_cents END)::float8 END AS rate_limit, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN (CASE WHEN rate_requests IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(rate_requests - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END), 0)
+    ELSE GREATEST((rate_cents::bigint * 10000) - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END), 0) END)::float8 END AS rate_remaining, CASE WHEN rate_window_sec IS NOT NULL THEN GREATEST(1, LEAST(rate_window_sec, ceil(rate_window_sec - extract(epoch FROM ($2::timestamptz - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN $2::timestamptz ELSE rate_window_at END))))))::float8 END AS rate_reset_sec, rate_window_sec::float8 AS rate_window_sec, account_id AS ledger_account, external_subject AS ledger_subject, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
   claim AS (INSERT INTO "sdk_api_keys_requests" (request_id, at, kind, principal_id, account_id, charged_micros, key_mark, account_mark)
     SELECT $6::uuid, $2::timestamptz, 'charge', id, NULL, $3::bigint, ak_mark, NULL FROM upd),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, amount_micros)
@@ -1084,14 +1092,22 @@ SELECT * FROM upd;
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), upd AS (UPDATE "sdk_api_keys" SET
     budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint,
     budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint + 9999) / 10000, 2147483647)::int,
-    last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END
+    last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END,
+    rate_window_at = CASE WHEN rate_window_sec IS NULL THEN rate_window_at ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN $2::timestamptz ELSE rate_window_at END) END,
+    rate_count = CASE WHEN rate_window_sec IS NULL THEN rate_count ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END) + 1 END,
+    rate_micros = CASE WHEN rate_window_sec IS NULL THEN rate_micros ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END) + $3::bigint END
   WHERE key_hash = $1 AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND $5::boolean AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND ($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000)))
-    AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+    AND pool_parent_id IS NULL AND account_capped = false AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)
+    AND (CASE WHEN rate_window_sec IS NULL THEN NULL
+    WHEN rate_requests IS NOT NULL AND (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END) + 1 > rate_requests THEN 'requests'
+    WHEN rate_cents IS NOT NULL AND (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END) + $3::bigint > (rate_cents::bigint * 10000) THEN 'cents'
+  END) IS NULL
   RETURNING id, budget_cents, date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros,
   date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
-      AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, account_id AS ledger_account, external_subject AS ledger_subject, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
+      AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, CASE WHEN rate_window_sec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN rate_requests IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN rate_requests IS NOT NULL THEN rate_requests ELSE rate_cents END)::float8 END AS rate_limit, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN (CASE WHEN rate_requests IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(rate_requests - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END), 0)
+    ELSE GREATEST((rate_cents::bigint * 10000) - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END), 0) END)::float8 END AS rate_remaining, CASE WHEN rate_window_sec IS NOT NULL THEN GREATEST(1, LEAST(rate_window_sec, ceil(rate_window_sec - extract(epoch FROM ($2::timestamptz - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN $2::timestamptz ELSE rate_window_at END))))))::float8 END AS rate_reset_sec, rate_window_sec::float8 AS rate_window_sec, account_id AS ledger_account, external_subject AS ledger_subject, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
   claim AS (INSERT INTO "sdk_api_keys_requests" (request_id, at, kind, principal_id, account_id, charged_micros, key_mark, account_mark)
     SELECT $6::uuid, $2::timestamptz, 'charge', id, NULL, $3::bigint, ak_mark, NULL FROM upd),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, amount_micros)
@@ -1102,8 +1118,12 @@ SELECT * FROM upd;
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), kl AS (
     SELECT id, account_id FROM "sdk_api_keys"
     WHERE key_hash = $1 AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND $5::boolean AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND ($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000)))
-      AND pool_parent_id IS NULL AND account_capped = true AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+      AND pool_parent_id IS NULL AND account_capped = true AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)
+      AND (CASE WHEN rate_window_sec IS NULL THEN NULL
+    WHEN rate_requests IS NOT NULL AND (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END) + 1 > rate_requests THEN 'requests'
+    WHEN rate_cents IS NOT NULL AND (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END) + $3::bigint > (rate_cents::bigint * 10000) THEN 'cents'
+  END) IS NULL
     FOR UPDATE),
   acct AS (UPDATE "sdk_api_keys_accounts" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint,
       budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint + 9999) / 10000, 2147483647)::int, updated_at = $2::timestamptz
@@ -1114,12 +1134,16 @@ WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) A
       date_part('epoch', budget_reset_at) * 1000 AS account_reset_at, (CASE WHEN "sdk_api_keys_accounts".held_micros = 0 THEN 0::bigint ELSE (SELECT COALESCE(sum(oh.amount_micros), 0) FROM "sdk_api_keys_holds" oh WHERE oh.account_id = "sdk_api_keys_accounts".account_id AND oh.state = 'open' AND oh.expires_at > $2::timestamptz)::bigint END)::float8 AS account_held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_account_mark),
   upd AS (UPDATE "sdk_api_keys" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint,
       budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint + 9999) / 10000, 2147483647)::int,
-      last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END
+      last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END,
+      rate_window_at = CASE WHEN rate_window_sec IS NULL THEN rate_window_at ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN $2::timestamptz ELSE rate_window_at END) END,
+    rate_count = CASE WHEN rate_window_sec IS NULL THEN rate_count ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END) + 1 END,
+    rate_micros = CASE WHEN rate_window_sec IS NULL THEN rate_micros ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END) + $3::bigint END
     WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM acct)
     RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
   date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
-      AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
+      AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, CASE WHEN rate_window_sec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN rate_requests IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN rate_requests IS NOT NULL THEN rate_requests ELSE rate_cents END)::float8 END AS rate_limit, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN (CASE WHEN rate_requests IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(rate_requests - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END), 0)
+    ELSE GREATEST((rate_cents::bigint * 10000) - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END), 0) END)::float8 END AS rate_remaining, CASE WHEN rate_window_sec IS NOT NULL THEN GREATEST(1, LEAST(rate_window_sec, ceil(rate_window_sec - extract(epoch FROM ($2::timestamptz - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN $2::timestamptz ELSE rate_window_at END))))))::float8 END AS rate_reset_sec, rate_window_sec::float8 AS rate_window_sec, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
   claim AS (INSERT INTO "sdk_api_keys_requests" (request_id, at, kind, principal_id, account_id, charged_micros, key_mark, account_mark)
     SELECT $6::uuid, $2::timestamptz, 'charge', id, account_id, $3::bigint, ak_mark, ak_account_mark FROM upd, acct),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, amount_micros)
@@ -1131,10 +1155,12 @@ WITH r AS (
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
     WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, key_hash AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
-      expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
+      expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held,
+      rate_requests AS ak_rreq, rate_cents AS ak_rcents, rate_window_sec AS ak_rsec, rate_window_at AS ak_rat,
+      rate_count AS ak_rcount, rate_micros AS ak_rmicros
     FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped IS NOT NULL
-      AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+      AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)
     FOR UPDATE SKIP LOCKED),
   a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
@@ -1144,21 +1170,37 @@ WITH r AS (
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.key_hash FROM "sdk_api_keys" x
       WHERE x.key_hash = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
-        AND (x.rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL)) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
+        AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
     OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
       WHERE ak_capped AND ak_account <> ALL(ARRAY(SELECT ak_account FROM a))
         AND EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" y WHERE y.account_id = k.ak_account AND y.budget_cents IS NOT NULL)))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_key_cap, k.ak_used + k.ak_held AS ak_key_taken,
       (sum(r.ak_cost) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_key_total,
+      k.ak_rreq, k.ak_rcents, k.ak_rsec, k.ak_rat, k.ak_rcount, k.ak_rmicros,
+      first_value(r.ak_now) OVER (PARTITION BY k.id ORDER BY r.ak_ord) AS ak_rfirst,
+      row_number() OVER (PARTITION BY k.id ORDER BY r.ak_ord) AS ak_rn,
       a.ak_account AS ak_capped_account, a.ak_cap, a.ak_used + a.ak_held AS ak_taken,
       (sum(r.ak_cost) OVER (PARTITION BY a.ak_account ORDER BY r.ak_ord))::bigint AS ak_total
     FROM r JOIN k ON k.ak_value = r.ak_value LEFT JOIN a ON k.ak_capped AND a.ak_account = k.ak_account
     WHERE (NOT k.ak_capped OR a.ak_account IS NOT NULL) AND r.ak_ok AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > r.ak_now)) AND (r.ak_scope IS NULL OR scopes IS NULL OR r.ak_scope = ANY(scopes) OR 'admin' = ANY(scopes))
       AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= r.ak_now) AND NOT (a.ak_reset IS NOT NULL AND a.ak_reset <= r.ak_now)),
-  admitted AS MATERIALIZED (SELECT * FROM asked
-    WHERE (ak_key_cap IS NULL OR (ak_key_taken + ak_key_total <= (ak_key_cap::bigint * 10000) AND ak_key_taken < (ak_key_cap::bigint * 10000))) AND (ak_cap IS NULL OR (ak_taken + ak_total <= (ak_cap::bigint * 10000) AND ak_taken < (ak_cap::bigint * 10000)))),
-  per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now FROM admitted GROUP BY ak_id),
+  windowed AS (SELECT *, (CASE WHEN (ak_rat IS NULL OR ak_rfirst - ak_rat >= make_interval(secs => ak_rsec)) THEN ak_rfirst ELSE ak_rat END) AS ak_rstart,
+      (CASE WHEN (ak_rat IS NULL OR ak_rfirst - ak_rat >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rcount END) AS ak_rbase,
+      (CASE WHEN (ak_rat IS NULL OR ak_rfirst - ak_rat >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rmicros END) AS ak_rbase_micros FROM asked),
+  admitted AS MATERIALIZED (SELECT * FROM windowed
+    WHERE (ak_key_cap IS NULL OR (ak_key_taken + ak_key_total <= (ak_key_cap::bigint * 10000) AND ak_key_taken < (ak_key_cap::bigint * 10000))) AND (ak_cap IS NULL OR (ak_taken + ak_total <= (ak_cap::bigint * 10000) AND ak_taken < (ak_cap::bigint * 10000)))
+      AND (ak_rsec IS NULL OR (NOT (ak_rstart IS NULL OR ak_now - ak_rstart >= make_interval(secs => ak_rsec))
+      AND (CASE WHEN ak_rsec IS NULL THEN NULL
+    WHEN ak_rreq IS NOT NULL AND (CASE WHEN (ak_rstart IS NULL OR ak_now - ak_rstart >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rbase + ak_rn - 1 END) + 1 > ak_rreq THEN 'requests'
+    WHEN ak_rcents IS NOT NULL AND (CASE WHEN (ak_rstart IS NULL OR ak_now - ak_rstart >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rbase_micros + ak_key_total - ak_cost END) + ak_cost > (ak_rcents::bigint * 10000) THEN 'cents'
+  END) IS NULL))),
+  per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now, count(*) AS ak_rn,
+      max(ak_rstart) AS ak_rstart, max(ak_rbase) AS ak_rbase, max(ak_rbase_micros) AS ak_rbase_micros
+    FROM admitted GROUP BY ak_id),
+  ranked AS (SELECT ad.*, ad.ak_rbase + row_number() OVER w AS ak_rcount_after,
+      ad.ak_rbase_micros + sum(ad.ak_cost) OVER w AS ak_rmicros_after
+    FROM admitted ad WINDOW w AS (PARTITION BY ad.ak_id ORDER BY ad.ak_ord)),
   per_account AS (SELECT ak_capped_account, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now
     FROM admitted WHERE ak_capped_account IS NOT NULL GROUP BY ak_capped_account),
   acct AS (UPDATE "sdk_api_keys_accounts" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
@@ -1169,7 +1211,10 @@ WITH r AS (
       (CASE WHEN "sdk_api_keys_accounts".held_micros = 0 THEN 0::bigint ELSE (SELECT COALESCE(sum(oh.amount_micros), 0) FROM "sdk_api_keys_holds" oh WHERE oh.account_id = "sdk_api_keys_accounts".account_id AND oh.state = 'open' AND oh.expires_at > p.ak_now)::bigint END)::float8 AS account_held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_account_mark),
   upd AS (UPDATE "sdk_api_keys" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
       budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost + 9999) / 10000, 2147483647)::int,
-      last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < p.ak_now - interval '60 seconds') THEN p.ak_now ELSE last_used_at END
+      last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < p.ak_now - interval '60 seconds') THEN p.ak_now ELSE last_used_at END,
+      rate_window_at = CASE WHEN rate_window_sec IS NULL THEN rate_window_at ELSE p.ak_rstart END,
+      rate_count = CASE WHEN rate_window_sec IS NULL THEN rate_count ELSE p.ak_rbase + p.ak_rn END,
+      rate_micros = CASE WHEN rate_window_sec IS NULL THEN rate_micros ELSE p.ak_rbase_micros + p.ak_cost END
     FROM per_key p WHERE id = p.ak_id
     RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
   date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
@@ -1183,18 +1228,21 @@ WITH r AS (
     FROM admitted ad JOIN upd ON upd.id = ad.ak_id)
 SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
   SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at,
-    acct.account_held_micros
-  FROM admitted ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
+    acct.account_held_micros, CASE WHEN ad.ak_rsec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN ad.ak_rreq ELSE ad.ak_rcents END)::float8 END AS rate_limit, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(ad.ak_rreq - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rcount_after END), 0)
+    ELSE GREATEST((ad.ak_rcents::bigint * 10000) - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rmicros_after END), 0) END)::float8 END AS rate_remaining, CASE WHEN ad.ak_rsec IS NOT NULL THEN GREATEST(1, LEAST(ad.ak_rsec, ceil(ad.ak_rsec - extract(epoch FROM (ad.ak_now - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN ad.ak_now ELSE ad.ak_rstart END))))))::float8 END AS rate_reset_sec, ad.ak_rsec::float8 AS rate_window_sec
+  FROM ranked ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
 
 -- statement: charges.batch(key_hash, wait)
 WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), r AS (
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
     WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, key_hash AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
-      expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
+      expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held,
+      rate_requests AS ak_rreq, rate_cents AS ak_rcents, rate_window_sec AS ak_rsec, rate_window_at AS ak_rat,
+      rate_count AS ak_rcount, rate_micros AS ak_rmicros
     FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped IS NOT NULL
-      AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+      AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)
     ORDER BY id FOR UPDATE),
   a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
@@ -1204,21 +1252,37 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.key_hash FROM "sdk_api_keys" x
       WHERE x.key_hash = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
-        AND (x.rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL)) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
+        AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
     OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
       WHERE ak_capped AND ak_account <> ALL(ARRAY(SELECT ak_account FROM a))
         AND EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" y WHERE y.account_id = k.ak_account AND y.budget_cents IS NOT NULL)))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_key_cap, k.ak_used + k.ak_held AS ak_key_taken,
       (sum(r.ak_cost) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_key_total,
+      k.ak_rreq, k.ak_rcents, k.ak_rsec, k.ak_rat, k.ak_rcount, k.ak_rmicros,
+      first_value(r.ak_now) OVER (PARTITION BY k.id ORDER BY r.ak_ord) AS ak_rfirst,
+      row_number() OVER (PARTITION BY k.id ORDER BY r.ak_ord) AS ak_rn,
       a.ak_account AS ak_capped_account, a.ak_cap, a.ak_used + a.ak_held AS ak_taken,
       (sum(r.ak_cost) OVER (PARTITION BY a.ak_account ORDER BY r.ak_ord))::bigint AS ak_total
     FROM r JOIN k ON k.ak_value = r.ak_value LEFT JOIN a ON k.ak_capped AND a.ak_account = k.ak_account
     WHERE (NOT k.ak_capped OR a.ak_account IS NOT NULL) AND r.ak_ok AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > r.ak_now)) AND (r.ak_scope IS NULL OR scopes IS NULL OR r.ak_scope = ANY(scopes) OR 'admin' = ANY(scopes))
       AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= r.ak_now) AND NOT (a.ak_reset IS NOT NULL AND a.ak_reset <= r.ak_now)),
-  admitted AS MATERIALIZED (SELECT * FROM asked
-    WHERE (ak_key_cap IS NULL OR (ak_key_taken + ak_key_total <= (ak_key_cap::bigint * 10000) AND ak_key_taken < (ak_key_cap::bigint * 10000))) AND (ak_cap IS NULL OR (ak_taken + ak_total <= (ak_cap::bigint * 10000) AND ak_taken < (ak_cap::bigint * 10000)))),
-  per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now FROM admitted GROUP BY ak_id),
+  windowed AS (SELECT *, (CASE WHEN (ak_rat IS NULL OR ak_rfirst - ak_rat >= make_interval(secs => ak_rsec)) THEN ak_rfirst ELSE ak_rat END) AS ak_rstart,
+      (CASE WHEN (ak_rat IS NULL OR ak_rfirst - ak_rat >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rcount END) AS ak_rbase,
+      (CASE WHEN (ak_rat IS NULL OR ak_rfirst - ak_rat >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rmicros END) AS ak_rbase_micros FROM asked),
+  admitted AS MATERIALIZED (SELECT * FROM windowed
+    WHERE (ak_key_cap IS NULL OR (ak_key_taken + ak_key_total <= (ak_key_cap::bigint * 10000) AND ak_key_taken < (ak_key_cap::bigint * 10000))) AND (ak_cap IS NULL OR (ak_taken + ak_total <= (ak_cap::bigint * 10000) AND ak_taken < (ak_cap::bigint * 10000)))
+      AND (ak_rsec IS NULL OR (NOT (ak_rstart IS NULL OR ak_now - ak_rstart >= make_interval(secs => ak_rsec))
+      AND (CASE WHEN ak_rsec IS NULL THEN NULL
+    WHEN ak_rreq IS NOT NULL AND (CASE WHEN (ak_rstart IS NULL OR ak_now - ak_rstart >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rbase + ak_rn - 1 END) + 1 > ak_rreq THEN 'requests'
+    WHEN ak_rcents IS NOT NULL AND (CASE WHEN (ak_rstart IS NULL OR ak_now - ak_rstart >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rbase_micros + ak_key_total - ak_cost END) + ak_cost > (ak_rcents::bigint * 10000) THEN 'cents'
+  END) IS NULL))),
+  per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now, count(*) AS ak_rn,
+      max(ak_rstart) AS ak_rstart, max(ak_rbase) AS ak_rbase, max(ak_rbase_micros) AS ak_rbase_micros
+    FROM admitted GROUP BY ak_id),
+  ranked AS (SELECT ad.*, ad.ak_rbase + row_number() OVER w AS ak_rcount_after,
+      ad.ak_rbase_micros + sum(ad.ak_cost) OVER w AS ak_rmicros_after
+    FROM admitted ad WINDOW w AS (PARTITION BY ad.ak_id ORDER BY ad.ak_ord)),
   per_account AS (SELECT ak_capped_account, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now
     FROM admitted WHERE ak_capped_account IS NOT NULL GROUP BY ak_capped_account),
   acct AS (UPDATE "sdk_api_keys_accounts" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
@@ -1229,7 +1293,10 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
       (CASE WHEN "sdk_api_keys_accounts".held_micros = 0 THEN 0::bigint ELSE (SELECT COALESCE(sum(oh.amount_micros), 0) FROM "sdk_api_keys_holds" oh WHERE oh.account_id = "sdk_api_keys_accounts".account_id AND oh.state = 'open' AND oh.expires_at > p.ak_now)::bigint END)::float8 AS account_held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_account_mark),
   upd AS (UPDATE "sdk_api_keys" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
       budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost + 9999) / 10000, 2147483647)::int,
-      last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < p.ak_now - interval '60 seconds') THEN p.ak_now ELSE last_used_at END
+      last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < p.ak_now - interval '60 seconds') THEN p.ak_now ELSE last_used_at END,
+      rate_window_at = CASE WHEN rate_window_sec IS NULL THEN rate_window_at ELSE p.ak_rstart END,
+      rate_count = CASE WHEN rate_window_sec IS NULL THEN rate_count ELSE p.ak_rbase + p.ak_rn END,
+      rate_micros = CASE WHEN rate_window_sec IS NULL THEN rate_micros ELSE p.ak_rbase_micros + p.ak_cost END
     FROM per_key p WHERE id = p.ak_id
     RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
   date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
@@ -1243,8 +1310,9 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
     FROM admitted ad JOIN upd ON upd.id = ad.ak_id)
 SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
   SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at,
-    acct.account_held_micros
-  FROM admitted ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
+    acct.account_held_micros, CASE WHEN ad.ak_rsec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN ad.ak_rreq ELSE ad.ak_rcents END)::float8 END AS rate_limit, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(ad.ak_rreq - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rcount_after END), 0)
+    ELSE GREATEST((ad.ak_rcents::bigint * 10000) - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rmicros_after END), 0) END)::float8 END AS rate_remaining, CASE WHEN ad.ak_rsec IS NOT NULL THEN GREATEST(1, LEAST(ad.ak_rsec, ceil(ad.ak_rsec - extract(epoch FROM (ad.ak_now - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN ad.ak_now ELSE ad.ak_rstart END))))))::float8 END AS rate_reset_sec, ad.ak_rsec::float8 AS rate_window_sec
+  FROM ranked ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
 
 -- statement: holds.reserve(key_hash)
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), upd AS (
@@ -1411,14 +1479,22 @@ SELECT k.*, pool.* FROM k LEFT JOIN LATERAL (SELECT root.id AS pool_id,
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), upd AS (UPDATE "sdk_api_keys" SET
     budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint,
     budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint + 9999) / 10000, 2147483647)::int,
-    last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END
+    last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END,
+    rate_window_at = CASE WHEN rate_window_sec IS NULL THEN rate_window_at ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN $2::timestamptz ELSE rate_window_at END) END,
+    rate_count = CASE WHEN rate_window_sec IS NULL THEN rate_count ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END) + 1 END,
+    rate_micros = CASE WHEN rate_window_sec IS NULL THEN rate_micros ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END) + $3::bigint END
   WHERE external_subject = $1 AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND $5::boolean AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND ($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000)))
-    AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+    AND pool_parent_id IS NULL AND account_capped = false AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)
+    AND (CASE WHEN rate_window_sec IS NULL THEN NULL
+    WHEN rate_requests IS NOT NULL AND (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END) + 1 > rate_requests THEN 'requests'
+    WHEN rate_cents IS NOT NULL AND (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END) + $3::bigint > (rate_cents::bigint * 10000) THEN 'cents'
+  END) IS NULL
   RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
   date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
-      AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, account_id AS ledger_account, external_subject AS ledger_subject, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
+      AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, CASE WHEN rate_window_sec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN rate_requests IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN rate_requests IS NOT NULL THEN rate_requests ELSE rate_cents END)::float8 END AS rate_limit, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN (CASE WHEN rate_requests IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(rate_requests - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END), 0)
+    ELSE GREATEST((rate_cents::bigint * 10000) - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END), 0) END)::float8 END AS rate_remaining, CASE WHEN rate_window_sec IS NOT NULL THEN GREATEST(1, LEAST(rate_window_sec, ceil(rate_window_sec - extract(epoch FROM ($2::timestamptz - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN $2::timestamptz ELSE rate_window_at END))))))::float8 END AS rate_reset_sec, rate_window_sec::float8 AS rate_window_sec, account_id AS ledger_account, external_subject AS ledger_subject, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
   claim AS (INSERT INTO "sdk_api_keys_requests" (request_id, at, kind, principal_id, account_id, charged_micros, key_mark, account_mark)
     SELECT $6::uuid, $2::timestamptz, 'charge', id, NULL, $3::bigint, ak_mark, NULL FROM upd),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, amount_micros)
@@ -1429,14 +1505,22 @@ SELECT * FROM upd;
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), upd AS (UPDATE "sdk_api_keys" SET
     budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint,
     budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint + 9999) / 10000, 2147483647)::int,
-    last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END
+    last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END,
+    rate_window_at = CASE WHEN rate_window_sec IS NULL THEN rate_window_at ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN $2::timestamptz ELSE rate_window_at END) END,
+    rate_count = CASE WHEN rate_window_sec IS NULL THEN rate_count ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END) + 1 END,
+    rate_micros = CASE WHEN rate_window_sec IS NULL THEN rate_micros ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END) + $3::bigint END
   WHERE external_subject = $1 AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND $5::boolean AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND ($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000)))
-    AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+    AND pool_parent_id IS NULL AND account_capped = false AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)
+    AND (CASE WHEN rate_window_sec IS NULL THEN NULL
+    WHEN rate_requests IS NOT NULL AND (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END) + 1 > rate_requests THEN 'requests'
+    WHEN rate_cents IS NOT NULL AND (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END) + $3::bigint > (rate_cents::bigint * 10000) THEN 'cents'
+  END) IS NULL
   RETURNING id, budget_cents, date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros,
   date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
-      AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, account_id AS ledger_account, external_subject AS ledger_subject, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
+      AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, CASE WHEN rate_window_sec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN rate_requests IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN rate_requests IS NOT NULL THEN rate_requests ELSE rate_cents END)::float8 END AS rate_limit, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN (CASE WHEN rate_requests IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(rate_requests - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END), 0)
+    ELSE GREATEST((rate_cents::bigint * 10000) - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END), 0) END)::float8 END AS rate_remaining, CASE WHEN rate_window_sec IS NOT NULL THEN GREATEST(1, LEAST(rate_window_sec, ceil(rate_window_sec - extract(epoch FROM ($2::timestamptz - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN $2::timestamptz ELSE rate_window_at END))))))::float8 END AS rate_reset_sec, rate_window_sec::float8 AS rate_window_sec, account_id AS ledger_account, external_subject AS ledger_subject, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
   claim AS (INSERT INTO "sdk_api_keys_requests" (request_id, at, kind, principal_id, account_id, charged_micros, key_mark, account_mark)
     SELECT $6::uuid, $2::timestamptz, 'charge', id, NULL, $3::bigint, ak_mark, NULL FROM upd),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, amount_micros)
@@ -1447,8 +1531,12 @@ SELECT * FROM upd;
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), kl AS (
     SELECT id, account_id FROM "sdk_api_keys"
     WHERE external_subject = $1 AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND $5::boolean AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND ($4::text IS NULL OR scopes IS NULL OR $4::text = ANY(scopes) OR 'admin' = ANY(scopes)) AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) AND (budget_cents IS NULL OR ((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros + $3::bigint <= (budget_cents::bigint * 10000) AND (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + held_micros < (budget_cents::bigint * 10000)))
-      AND pool_parent_id IS NULL AND account_capped = true AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+      AND pool_parent_id IS NULL AND account_capped = true AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)
+      AND (CASE WHEN rate_window_sec IS NULL THEN NULL
+    WHEN rate_requests IS NOT NULL AND (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END) + 1 > rate_requests THEN 'requests'
+    WHEN rate_cents IS NOT NULL AND (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END) + $3::bigint > (rate_cents::bigint * 10000) THEN 'cents'
+  END) IS NULL
     FOR UPDATE),
   acct AS (UPDATE "sdk_api_keys_accounts" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint,
       budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint + 9999) / 10000, 2147483647)::int, updated_at = $2::timestamptz
@@ -1459,12 +1547,16 @@ WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) A
       date_part('epoch', budget_reset_at) * 1000 AS account_reset_at, (CASE WHEN "sdk_api_keys_accounts".held_micros = 0 THEN 0::bigint ELSE (SELECT COALESCE(sum(oh.amount_micros), 0) FROM "sdk_api_keys_holds" oh WHERE oh.account_id = "sdk_api_keys_accounts".account_id AND oh.state = 'open' AND oh.expires_at > $2::timestamptz)::bigint END)::float8 AS account_held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_account_mark),
   upd AS (UPDATE "sdk_api_keys" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint,
       budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + $3::bigint + 9999) / 10000, 2147483647)::int,
-      last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END
+      last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds') THEN $2::timestamptz ELSE last_used_at END,
+      rate_window_at = CASE WHEN rate_window_sec IS NULL THEN rate_window_at ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN $2::timestamptz ELSE rate_window_at END) END,
+    rate_count = CASE WHEN rate_window_sec IS NULL THEN rate_count ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END) + 1 END,
+    rate_micros = CASE WHEN rate_window_sec IS NULL THEN rate_micros ELSE (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END) + $3::bigint END
     WHERE id = (SELECT id FROM kl) AND EXISTS (SELECT 1 FROM acct)
     RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
   date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
-      AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
+      AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, CASE WHEN rate_window_sec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN rate_requests IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN rate_requests IS NOT NULL THEN rate_requests ELSE rate_cents END)::float8 END AS rate_limit, CASE WHEN rate_window_sec IS NOT NULL THEN (CASE WHEN (CASE WHEN rate_requests IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(rate_requests - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_count END), 0)
+    ELSE GREATEST((rate_cents::bigint * 10000) - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN 0 ELSE rate_micros END), 0) END)::float8 END AS rate_remaining, CASE WHEN rate_window_sec IS NOT NULL THEN GREATEST(1, LEAST(rate_window_sec, ceil(rate_window_sec - extract(epoch FROM ($2::timestamptz - (CASE WHEN (rate_window_at IS NULL OR $2::timestamptz - rate_window_at >= make_interval(secs => rate_window_sec)) THEN $2::timestamptz ELSE rate_window_at END))))))::float8 END AS rate_reset_sec, rate_window_sec::float8 AS rate_window_sec, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_mark),
   claim AS (INSERT INTO "sdk_api_keys_requests" (request_id, at, kind, principal_id, account_id, charged_micros, key_mark, account_mark)
     SELECT $6::uuid, $2::timestamptz, 'charge', id, account_id, $3::bigint, ak_mark, ak_account_mark FROM upd, acct),
   led AS (INSERT INTO "sdk_api_keys_ledger" (at, principal_id, subject, account_id, kind, amount_micros)
@@ -1476,10 +1568,12 @@ WITH r AS (
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
     WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, external_subject AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
-      expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
+      expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held,
+      rate_requests AS ak_rreq, rate_cents AS ak_rcents, rate_window_sec AS ak_rsec, rate_window_at AS ak_rat,
+      rate_count AS ak_rcount, rate_micros AS ak_rmicros
     FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped IS NOT NULL
-      AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+      AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)
     FOR UPDATE SKIP LOCKED),
   a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
@@ -1489,21 +1583,37 @@ WITH r AS (
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.external_subject FROM "sdk_api_keys" x
       WHERE x.external_subject = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
-        AND (x.rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL)) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
+        AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
     OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
       WHERE ak_capped AND ak_account <> ALL(ARRAY(SELECT ak_account FROM a))
         AND EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" y WHERE y.account_id = k.ak_account AND y.budget_cents IS NOT NULL)))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_key_cap, k.ak_used + k.ak_held AS ak_key_taken,
       (sum(r.ak_cost) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_key_total,
+      k.ak_rreq, k.ak_rcents, k.ak_rsec, k.ak_rat, k.ak_rcount, k.ak_rmicros,
+      first_value(r.ak_now) OVER (PARTITION BY k.id ORDER BY r.ak_ord) AS ak_rfirst,
+      row_number() OVER (PARTITION BY k.id ORDER BY r.ak_ord) AS ak_rn,
       a.ak_account AS ak_capped_account, a.ak_cap, a.ak_used + a.ak_held AS ak_taken,
       (sum(r.ak_cost) OVER (PARTITION BY a.ak_account ORDER BY r.ak_ord))::bigint AS ak_total
     FROM r JOIN k ON k.ak_value = r.ak_value LEFT JOIN a ON k.ak_capped AND a.ak_account = k.ak_account
     WHERE (NOT k.ak_capped OR a.ak_account IS NOT NULL) AND r.ak_ok AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > r.ak_now)) AND (r.ak_scope IS NULL OR scopes IS NULL OR r.ak_scope = ANY(scopes) OR 'admin' = ANY(scopes))
       AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= r.ak_now) AND NOT (a.ak_reset IS NOT NULL AND a.ak_reset <= r.ak_now)),
-  admitted AS MATERIALIZED (SELECT * FROM asked
-    WHERE (ak_key_cap IS NULL OR (ak_key_taken + ak_key_total <= (ak_key_cap::bigint * 10000) AND ak_key_taken < (ak_key_cap::bigint * 10000))) AND (ak_cap IS NULL OR (ak_taken + ak_total <= (ak_cap::bigint * 10000) AND ak_taken < (ak_cap::bigint * 10000)))),
-  per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now FROM admitted GROUP BY ak_id),
+  windowed AS (SELECT *, (CASE WHEN (ak_rat IS NULL OR ak_rfirst - ak_rat >= make_interval(secs => ak_rsec)) THEN ak_rfirst ELSE ak_rat END) AS ak_rstart,
+      (CASE WHEN (ak_rat IS NULL OR ak_rfirst - ak_rat >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rcount END) AS ak_rbase,
+      (CASE WHEN (ak_rat IS NULL OR ak_rfirst - ak_rat >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rmicros END) AS ak_rbase_micros FROM asked),
+  admitted AS MATERIALIZED (SELECT * FROM windowed
+    WHERE (ak_key_cap IS NULL OR (ak_key_taken + ak_key_total <= (ak_key_cap::bigint * 10000) AND ak_key_taken < (ak_key_cap::bigint * 10000))) AND (ak_cap IS NULL OR (ak_taken + ak_total <= (ak_cap::bigint * 10000) AND ak_taken < (ak_cap::bigint * 10000)))
+      AND (ak_rsec IS NULL OR (NOT (ak_rstart IS NULL OR ak_now - ak_rstart >= make_interval(secs => ak_rsec))
+      AND (CASE WHEN ak_rsec IS NULL THEN NULL
+    WHEN ak_rreq IS NOT NULL AND (CASE WHEN (ak_rstart IS NULL OR ak_now - ak_rstart >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rbase + ak_rn - 1 END) + 1 > ak_rreq THEN 'requests'
+    WHEN ak_rcents IS NOT NULL AND (CASE WHEN (ak_rstart IS NULL OR ak_now - ak_rstart >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rbase_micros + ak_key_total - ak_cost END) + ak_cost > (ak_rcents::bigint * 10000) THEN 'cents'
+  END) IS NULL))),
+  per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now, count(*) AS ak_rn,
+      max(ak_rstart) AS ak_rstart, max(ak_rbase) AS ak_rbase, max(ak_rbase_micros) AS ak_rbase_micros
+    FROM admitted GROUP BY ak_id),
+  ranked AS (SELECT ad.*, ad.ak_rbase + row_number() OVER w AS ak_rcount_after,
+      ad.ak_rbase_micros + sum(ad.ak_cost) OVER w AS ak_rmicros_after
+    FROM admitted ad WINDOW w AS (PARTITION BY ad.ak_id ORDER BY ad.ak_ord)),
   per_account AS (SELECT ak_capped_account, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now
     FROM admitted WHERE ak_capped_account IS NOT NULL GROUP BY ak_capped_account),
   acct AS (UPDATE "sdk_api_keys_accounts" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
@@ -1514,7 +1624,10 @@ WITH r AS (
       (CASE WHEN "sdk_api_keys_accounts".held_micros = 0 THEN 0::bigint ELSE (SELECT COALESCE(sum(oh.amount_micros), 0) FROM "sdk_api_keys_holds" oh WHERE oh.account_id = "sdk_api_keys_accounts".account_id AND oh.state = 'open' AND oh.expires_at > p.ak_now)::bigint END)::float8 AS account_held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_account_mark),
   upd AS (UPDATE "sdk_api_keys" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
       budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost + 9999) / 10000, 2147483647)::int,
-      last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < p.ak_now - interval '60 seconds') THEN p.ak_now ELSE last_used_at END
+      last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < p.ak_now - interval '60 seconds') THEN p.ak_now ELSE last_used_at END,
+      rate_window_at = CASE WHEN rate_window_sec IS NULL THEN rate_window_at ELSE p.ak_rstart END,
+      rate_count = CASE WHEN rate_window_sec IS NULL THEN rate_count ELSE p.ak_rbase + p.ak_rn END,
+      rate_micros = CASE WHEN rate_window_sec IS NULL THEN rate_micros ELSE p.ak_rbase_micros + p.ak_cost END
     FROM per_key p WHERE id = p.ak_id
     RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
   date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
@@ -1528,18 +1641,21 @@ WITH r AS (
     FROM admitted ad JOIN upd ON upd.id = ad.ak_id)
 SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
   SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at,
-    acct.account_held_micros
-  FROM admitted ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
+    acct.account_held_micros, CASE WHEN ad.ak_rsec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN ad.ak_rreq ELSE ad.ak_rcents END)::float8 END AS rate_limit, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(ad.ak_rreq - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rcount_after END), 0)
+    ELSE GREATEST((ad.ak_rcents::bigint * 10000) - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rmicros_after END), 0) END)::float8 END AS rate_remaining, CASE WHEN ad.ak_rsec IS NOT NULL THEN GREATEST(1, LEAST(ad.ak_rsec, ceil(ad.ak_rsec - extract(epoch FROM (ad.ak_now - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN ad.ak_now ELSE ad.ak_rstart END))))))::float8 END AS rate_reset_sec, ad.ak_rsec::float8 AS rate_window_sec
+  FROM ranked ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
 
 -- statement: charges.batch(external_subject, wait)
 WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), r AS (
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
     WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
   k AS MATERIALIZED (SELECT id, external_subject AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
-      expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
+      expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held,
+      rate_requests AS ak_rreq, rate_cents AS ak_rcents, rate_window_sec AS ak_rsec, rate_window_at AS ak_rat,
+      rate_count AS ak_rcount, rate_micros AS ak_rmicros
     FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped IS NOT NULL
-      AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+      AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)
     ORDER BY id FOR UPDATE),
   a AS MATERIALIZED (SELECT account_id AS ak_account, budget_cents AS ak_cap, budget_reset_at AS ak_reset,
       (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held
@@ -1549,21 +1665,37 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.external_subject FROM "sdk_api_keys" x
       WHERE x.external_subject = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
-        AND (x.rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL)) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
+        AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
     OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
       WHERE ak_capped AND ak_account <> ALL(ARRAY(SELECT ak_account FROM a))
         AND EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" y WHERE y.account_id = k.ak_account AND y.budget_cents IS NOT NULL)))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_key_cap, k.ak_used + k.ak_held AS ak_key_taken,
       (sum(r.ak_cost) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_key_total,
+      k.ak_rreq, k.ak_rcents, k.ak_rsec, k.ak_rat, k.ak_rcount, k.ak_rmicros,
+      first_value(r.ak_now) OVER (PARTITION BY k.id ORDER BY r.ak_ord) AS ak_rfirst,
+      row_number() OVER (PARTITION BY k.id ORDER BY r.ak_ord) AS ak_rn,
       a.ak_account AS ak_capped_account, a.ak_cap, a.ak_used + a.ak_held AS ak_taken,
       (sum(r.ak_cost) OVER (PARTITION BY a.ak_account ORDER BY r.ak_ord))::bigint AS ak_total
     FROM r JOIN k ON k.ak_value = r.ak_value LEFT JOIN a ON k.ak_capped AND a.ak_account = k.ak_account
     WHERE (NOT k.ak_capped OR a.ak_account IS NOT NULL) AND r.ak_ok AND (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > r.ak_now)) AND (r.ak_scope IS NULL OR scopes IS NULL OR r.ak_scope = ANY(scopes) OR 'admin' = ANY(scopes))
       AND NOT (budget_reset_at IS NOT NULL AND budget_reset_at <= r.ak_now) AND NOT (a.ak_reset IS NOT NULL AND a.ak_reset <= r.ak_now)),
-  admitted AS MATERIALIZED (SELECT * FROM asked
-    WHERE (ak_key_cap IS NULL OR (ak_key_taken + ak_key_total <= (ak_key_cap::bigint * 10000) AND ak_key_taken < (ak_key_cap::bigint * 10000))) AND (ak_cap IS NULL OR (ak_taken + ak_total <= (ak_cap::bigint * 10000) AND ak_taken < (ak_cap::bigint * 10000)))),
-  per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now FROM admitted GROUP BY ak_id),
+  windowed AS (SELECT *, (CASE WHEN (ak_rat IS NULL OR ak_rfirst - ak_rat >= make_interval(secs => ak_rsec)) THEN ak_rfirst ELSE ak_rat END) AS ak_rstart,
+      (CASE WHEN (ak_rat IS NULL OR ak_rfirst - ak_rat >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rcount END) AS ak_rbase,
+      (CASE WHEN (ak_rat IS NULL OR ak_rfirst - ak_rat >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rmicros END) AS ak_rbase_micros FROM asked),
+  admitted AS MATERIALIZED (SELECT * FROM windowed
+    WHERE (ak_key_cap IS NULL OR (ak_key_taken + ak_key_total <= (ak_key_cap::bigint * 10000) AND ak_key_taken < (ak_key_cap::bigint * 10000))) AND (ak_cap IS NULL OR (ak_taken + ak_total <= (ak_cap::bigint * 10000) AND ak_taken < (ak_cap::bigint * 10000)))
+      AND (ak_rsec IS NULL OR (NOT (ak_rstart IS NULL OR ak_now - ak_rstart >= make_interval(secs => ak_rsec))
+      AND (CASE WHEN ak_rsec IS NULL THEN NULL
+    WHEN ak_rreq IS NOT NULL AND (CASE WHEN (ak_rstart IS NULL OR ak_now - ak_rstart >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rbase + ak_rn - 1 END) + 1 > ak_rreq THEN 'requests'
+    WHEN ak_rcents IS NOT NULL AND (CASE WHEN (ak_rstart IS NULL OR ak_now - ak_rstart >= make_interval(secs => ak_rsec)) THEN 0 ELSE ak_rbase_micros + ak_key_total - ak_cost END) + ak_cost > (ak_rcents::bigint * 10000) THEN 'cents'
+  END) IS NULL))),
+  per_key AS (SELECT ak_id, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now, count(*) AS ak_rn,
+      max(ak_rstart) AS ak_rstart, max(ak_rbase) AS ak_rbase, max(ak_rbase_micros) AS ak_rbase_micros
+    FROM admitted GROUP BY ak_id),
+  ranked AS (SELECT ad.*, ad.ak_rbase + row_number() OVER w AS ak_rcount_after,
+      ad.ak_rbase_micros + sum(ad.ak_cost) OVER w AS ak_rmicros_after
+    FROM admitted ad WINDOW w AS (PARTITION BY ad.ak_id ORDER BY ad.ak_ord)),
   per_account AS (SELECT ak_capped_account, sum(ak_cost)::bigint AS ak_cost, max(ak_now) AS ak_now
     FROM admitted WHERE ak_capped_account IS NOT NULL GROUP BY ak_capped_account),
   acct AS (UPDATE "sdk_api_keys_accounts" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
@@ -1574,7 +1706,10 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
       (CASE WHEN "sdk_api_keys_accounts".held_micros = 0 THEN 0::bigint ELSE (SELECT COALESCE(sum(oh.amount_micros), 0) FROM "sdk_api_keys_holds" oh WHERE oh.account_id = "sdk_api_keys_accounts".account_id AND oh.state = 'open' AND oh.expires_at > p.ak_now)::bigint END)::float8 AS account_held_micros, (budget_resets || '@' || COALESCE((date_part('epoch', budget_reset_at) * 1000)::text, '-')) AS ak_account_mark),
   upd AS (UPDATE "sdk_api_keys" SET budget_used_micros = (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost,
       budget_used_cents = LEAST(((CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) + p.ak_cost + 9999) / 10000, 2147483647)::int,
-      last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < p.ak_now - interval '60 seconds') THEN p.ak_now ELSE last_used_at END
+      last_used_at = CASE WHEN (last_used_at IS NULL OR last_used_at < p.ak_now - interval '60 seconds') THEN p.ak_now ELSE last_used_at END,
+      rate_window_at = CASE WHEN rate_window_sec IS NULL THEN rate_window_at ELSE p.ak_rstart END,
+      rate_count = CASE WHEN rate_window_sec IS NULL THEN rate_count ELSE p.ak_rbase + p.ak_rn END,
+      rate_micros = CASE WHEN rate_window_sec IS NULL THEN rate_micros ELSE p.ak_rbase_micros + p.ak_cost END
     FROM per_key p WHERE id = p.ak_id
     RETURNING id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
   date_part('epoch', expires_at) * 1000 AS expires_at, budget_used_micros::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
@@ -1588,8 +1723,9 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
     FROM admitted ad JOIN upd ON upd.id = ad.ak_id)
 SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
   SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at,
-    acct.account_held_micros
-  FROM admitted ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
+    acct.account_held_micros, CASE WHEN ad.ak_rsec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN ad.ak_rreq ELSE ad.ak_rcents END)::float8 END AS rate_limit, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(ad.ak_rreq - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rcount_after END), 0)
+    ELSE GREATEST((ad.ak_rcents::bigint * 10000) - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rmicros_after END), 0) END)::float8 END AS rate_remaining, CASE WHEN ad.ak_rsec IS NOT NULL THEN GREATEST(1, LEAST(ad.ak_rsec, ceil(ad.ak_rsec - extract(epoch FROM (ad.ak_now - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN ad.ak_now ELSE ad.ak_rstart END))))))::float8 END AS rate_reset_sec, ad.ak_rsec::float8 AS rate_window_sec
+  FROM ranked ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
 
 -- statement: holds.reserve(external_subject)
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), upd AS (

@@ -8,7 +8,7 @@ import { refuse, unknownCredential } from '../errors/auth-errors.js';
 import { AgentKeyInputError } from '../errors/errors.js';
 import { checkIdempotencyKey, checkMetadata, checkTtl } from '../input/options.js';
 import { isAskedScope } from '../input/values.js';
-import { budgetOf, type KeyRow, toPrincipal } from '../keys/rows.js';
+import { budgetOf, toPrincipal } from '../keys/rows.js';
 import type { Selector } from '../sql/columns.js';
 import type { AuthorizeOptions, AuthorizeResult } from '../types.js';
 import {
@@ -18,6 +18,7 @@ import {
   passedRow,
   rateStateOf,
   refusalOf,
+  withRate,
 } from './engine-row.js';
 import type { HoldPath } from './holds.js';
 import { InDoubt } from './in-doubt.js';
@@ -201,13 +202,14 @@ export class ChargePath {
       const both: EngineRow | undefined = (await ctx.hot(ctx.sql.charges.account(lookup.by), params)).rows[0];
       if (!both) return undefined;
       ctx.descriptors.set(cacheKey, both, true, nowMs);
-      return { ...passedRow(both, both), ...accountNumbers(both) };
+      return withRate({ ...passedRow(both, both), ...accountNumbers(both) }, both);
     }
-    const fast: KeyRow | undefined = (await ctx.hot(ctx.sql.charges.plain(lookup.by, !!descriptor), params))
-      .rows[0];
+    const fast: EngineRow | undefined = (
+      await ctx.hot(ctx.sql.charges.plain(lookup.by, !!descriptor), params)
+    ).rows[0];
     if (!fast) return undefined;
     if (!descriptor) ctx.descriptors.set(cacheKey, fast, false, nowMs);
-    return passedRow(descriptor ?? fast, fast);
+    return withRate(passedRow(descriptor ?? fast, fast), fast);
   }
 
   /**
@@ -241,7 +243,7 @@ export class ChargePath {
       const call = calls[i]!;
       const capped = row.account_limit_cents !== null && row.account_limit_cents !== undefined;
       this.ctx.descriptors.set(`${by}:${call.lookup.value}`, row, capped, call.now.getTime());
-      return { ...passedRow(row, row), ...(capped ? accountNumbers(row) : {}) };
+      return withRate({ ...passedRow(row, row), ...(capped ? accountNumbers(row) : {}) }, row);
     });
   }
 }

@@ -91,6 +91,21 @@ export function accountNumbers(
   };
 }
 
+/**
+ * A lean row's rate window (sql/rate-lean.ts), field by field; nothing for a key without one, so
+ * the common row stays as small as before.
+ */
+export function withRate(row: EngineRow, n: EngineRow): EngineRow {
+  if (!n.rate_policy) return row;
+  row.rate_policy = n.rate_policy;
+  row.rate_kind = n.rate_kind;
+  row.rate_limit = n.rate_limit;
+  row.rate_remaining = n.rate_remaining;
+  row.rate_reset_sec = n.rate_reset_sec;
+  row.rate_window_sec = n.rate_window_sec;
+  return row;
+}
+
 /** A passed charge's row, built field by field: object spread of pg rows is a slow path in V8. */
 export function passedRow(d: Omit<Descriptor, 'capped'>, n: KeyRow): EngineRow {
   return {
