@@ -140,6 +140,14 @@ export class RefusalTally {
       await this.pool.query(this.sql, [minutes, codes, counts, this.oldestKept(this.now().getTime())]);
       this.failing = false;
     } catch (error) {
+      if (poolEnded(this.pool, error)) {
+        // The app ended its pool without ak.close(): no flush can ever succeed, and saying so on
+        // every such exit is noise. The counts of this last interval go with the pool.
+        this.closed = true;
+        if (this.timer) clearInterval(this.timer);
+        this.timer = null;
+        return;
+      }
       this.merge(batch);
       if (!this.failing) this.report(error, 'refusal tally: flush (kept for the next one)');
       this.failing = true;
@@ -165,4 +173,11 @@ export class RefusalTally {
     const oldest = this.oldestKept(nowMs);
     for (const minute of this.pending.keys()) if (minute < oldest) this.pending.delete(minute);
   }
+}
+
+/** Whether `pool` was ended by its owner (pg.Pool's `ended`/`ending`, or pg-pool's refusal). */
+function poolEnded(pool: unknown, error: unknown): boolean {
+  const p = pool as { ended?: unknown; ending?: unknown } | null;
+  if (p?.ended === true || p?.ending === true) return true;
+  return error instanceof Error && error.message === 'Cannot use a pool after calling end on the pool';
 }

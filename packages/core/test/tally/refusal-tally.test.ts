@@ -189,4 +189,26 @@ describe('the refusal tally', () => {
       await db.close();
     }
   });
+
+  it('goes quiet, reporting nothing, when the app ends its pool without ak.close()', async () => {
+    const { db } = await openStore('postgres');
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 2 });
+    const reported: string[] = [];
+    const ak = new AgentKey({
+      pool,
+      tableName: db.table,
+      refusalTally: { flushMs: 100 },
+      onError: (_e, c) => reported.push(c),
+    });
+    try {
+      await ak.authorize('garbage');
+      await pool.end();
+      // Several flush intervals pass: a flush on an ended pool can never succeed, so none is reported.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(reported).toEqual([]);
+      // A pool that merely fails (not ended by its owner) is still reported: see the cut-link test.
+    } finally {
+      await db.close();
+    }
+  });
 });
