@@ -173,18 +173,22 @@ describe('OIDC sign-in', () => {
     ['an object naming the admin scope', { roles: [{ 'console:admin': true }, ['console:admin']] }],
     ['the admin scope with a tab', { roles: 'viewer\tconsole:admin' }],
     ['an expired token', { exp: Math.floor(Date.now() / 1000) - 3600 }],
-    ['another authorized party', { aud: ['console-test', 'other'], azp: 'other' }],
-  ])('an ID token with %s, signed by the provider itself, signs no admin in', async (_what, change) => {
-    const { client, back } = await throughProvider(ALICE);
-    idp.tamperNextIdToken((claims) => ({
-      ...claims,
-      ...change,
-      aud: change.aud ? [idp.clientId, 'other'] : claims.aud,
-    }));
-    const res = await client.get(local(back));
-    expect(res.status).toBe(401);
-    expect(client.cookie).not.toContain('akc_session');
-  });
+    ['another authorized party', { azp: 'other' }],
+  ] as Array<[string, Record<string, unknown>]>)(
+    'an ID token with %s, signed by the provider itself, signs no admin in',
+    async (_what, change) => {
+      const { client, back } = await throughProvider(ALICE);
+      idp.tamperNextIdToken((claims) => ({
+        ...claims,
+        ...change,
+        // Two audiences, the authorized party not this console.
+        aud: 'azp' in change ? [idp.clientId, 'other'] : claims.aud,
+      }));
+      const res = await client.get(local(back));
+      expect(res.status).toBe(401);
+      expect(client.cookie).not.toContain('akc_session');
+    },
+  );
 
   it('the admin scope in a space-separated string claim signs in (the control for the refusals above)', async () => {
     const { client, back } = await throughProvider(MALLORY);
