@@ -197,6 +197,22 @@ describe('OIDC sign-in', () => {
     expect(client.cookie).toContain('akc_session');
   });
 
+  it('an email claim or a provider error carrying markup cannot redirect the continue page elsewhere', async () => {
+    const evil = '"><meta http-equiv="refresh" content="0;url=https://evil.example/">';
+    const { client, back } = await throughProvider(ALICE);
+    idp.tamperNextIdToken((claims) => ({ ...claims, email: `a${evil}@x.example` }));
+    const res = await client.get(local(back));
+    expect(res.status).toBe(200);
+    expect(res.body).not.toContain('https://evil.example/">');
+    expect(res.body.match(/<meta http-equiv="refresh"[^>]*>/g)).toEqual([
+      '<meta http-equiv="refresh" content="0;url=/agentkey/">',
+    ]);
+    const other = await throughProvider(ALICE);
+    const refused = await other.client.get(`/oidc/callback?error=${encodeURIComponent(evil)}`);
+    expect(refused.status).toBe(401);
+    expect(refused.body).not.toContain('<meta http-equiv="refresh"');
+  });
+
   it("the provider's refusal (error=access_denied) signs no one in", async () => {
     const client = new Client(c.url);
     await client.get('/oidc/login');
