@@ -167,6 +167,52 @@ describe('OIDC sign-in', () => {
     expect(client.cookie).not.toContain('akc_session');
   });
 
+  it.each([
+    ['the admin scope as a prefix in a string', { roles: 'viewer console:admin-not' }],
+    ['the admin scope as a prefix in scp', { roles: undefined, scp: 'console:admin-not console:admins' }],
+    ['an object naming the admin scope', { roles: [{ 'console:admin': true }, ['console:admin']] }],
+    ['the admin scope with a tab', { roles: 'viewer\tconsole:admin' }],
+    ['an expired token', { exp: Math.floor(Date.now() / 1000) - 3600 }],
+    ['another authorized party', { azp: 'other' }],
+  ] as Array<[string, Record<string, unknown>]>)(
+    'an ID token with %s, signed by the provider itself, signs no admin in',
+    async (_what, change) => {
+      const { client, back } = await throughProvider(ALICE);
+      idp.tamperNextIdToken((claims) => ({
+        ...claims,
+        ...change,
+        // Two audiences, the authorized party not this console.
+        aud: 'azp' in change ? [idp.clientId, 'other'] : claims.aud,
+      }));
+      const res = await client.get(local(back));
+      expect(res.status).toBe(401);
+      expect(client.cookie).not.toContain('akc_session');
+    },
+  );
+
+  it('the admin scope in a space-separated string claim signs in (the control for the refusals above)', async () => {
+    const { client, back } = await throughProvider(MALLORY);
+    idp.tamperNextIdToken((claims) => ({ ...claims, roles: 'viewer console:admin' }));
+    expect((await client.get(local(back))).status).toBe(200);
+    expect(client.cookie).toContain('akc_session');
+  });
+
+  it('an email claim or a provider error carrying markup cannot redirect the continue page elsewhere', async () => {
+    const evil = '"><meta http-equiv="refresh" content="0;url=https://evil.example/">';
+    const { client, back } = await throughProvider(ALICE);
+    idp.tamperNextIdToken((claims) => ({ ...claims, email: `a${evil}@x.example` }));
+    const res = await client.get(local(back));
+    expect(res.status).toBe(200);
+    expect(res.body).not.toContain('https://evil.example/">');
+    expect(res.body.match(/<meta http-equiv="refresh"[^>]*>/g)).toEqual([
+      '<meta http-equiv="refresh" content="0;url=/agentkey/">',
+    ]);
+    const other = await throughProvider(ALICE);
+    const refused = await other.client.get(`/oidc/callback?error=${encodeURIComponent(evil)}`);
+    expect(refused.status).toBe(401);
+    expect(refused.body).not.toContain('<meta http-equiv="refresh"');
+  });
+
   it("the provider's refusal (error=access_denied) signs no one in", async () => {
     const client = new Client(c.url);
     await client.get('/oidc/login');

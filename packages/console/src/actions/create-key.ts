@@ -197,7 +197,12 @@ export async function secretPage(ctx: ConsoleContext, req: Request, res: Respons
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Set-Cookie', cookie(ctx, req, SECRET_COOKIE, '', 0));
   const link = html`<a href="${s.frame.base}/keys/${id}">the key's page</a>`;
-  if (!flash || flash.i !== id || flash.n !== s.session.nonce || typeof flash.k !== 'string')
+  const mine = flash !== null && flash.i === id && flash.n === s.session.nonce && typeof flash.k === 'string';
+  // The cookie's clearing is only a request to the browser: a kept copy, or a second tab racing the
+  // first, would show the secret again, so the showing is spent once (a marker in the rate table).
+  const first =
+    mine && (await ctx.ak.rateLimitHit(`console:secret:${id}`, { requests: 1, windowSec: 86_400 })).ok;
+  if (!first)
     return answer(
       res,
       s,
@@ -211,7 +216,7 @@ export async function secretPage(ctx: ConsoleContext, req: Request, res: Respons
     200,
     'New key',
     html`<p>Key #${id} is made. Copy its secret now: it is shown this once and stored only as a hash.</p>
-<p><code class="secret" data-secret>${flash.k}</code></p>
+<p><code class="secret" data-secret>${flash!.k as string}</code></p>
 <p>Then go to ${link}.</p>`,
   );
 }

@@ -167,4 +167,24 @@ describe('creating a key from the console', () => {
     expect(stolen.status).toBe(410);
     expect(stolen.body).not.toMatch(/ak_[A-Za-z0-9]{10}/);
   });
+  it('the secret cookie replayed after it was cleared, or read by two tabs at once, shows the secret once', async () => {
+    const { client, csrf } = await signedIn(c);
+    const fields = confirmFields(await client.post('/keys/new', { _csrf: csrf, ...FORM }));
+    const made = await client.post('/keys/new', fields);
+    const path = made.location!.replace(/^\/agentkey/, '');
+    const sealed = /akc_new_key=([^;]+)/.exec(client.cookie)![1]!;
+    expect((await client.get(path)).status).toBe(200);
+    client.setCookie('akc_new_key', sealed); // the "cleared" cookie, kept and sent again
+    const replayed = await client.get(path);
+    expect(replayed.status).toBe(410);
+    expect(replayed.body).not.toMatch(/ak_[A-Za-z0-9]{10}/);
+
+    const second = await client.post(
+      '/keys/new',
+      confirmFields(await client.post('/keys/new', { _csrf: csrf, ...FORM })),
+    );
+    const path2 = second.location!.replace(/^\/agentkey/, '');
+    const tabs = await Promise.all([client.get(path2), client.get(path2), client.get(path2)]);
+    expect(tabs.map((t) => t.status).sort()).toEqual([200, 410, 410]);
+  });
 });
