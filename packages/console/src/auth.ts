@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { KeyInfo } from '@agentkey/core';
-import type { NextFunction, Request, Response, Router } from 'express';
-import { baseOf, type ConsoleContext, PRE_COOKIE, SESSION_COOKIE, type SignedIn } from './context.js';
+import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
+import {
+  baseOf,
+  type ConsoleContext,
+  PRE_COOKIE,
+  passErrors,
+  SESSION_COOKIE,
+  type SignedIn,
+} from './context.js';
 import { signinPage } from './pages/signin.js';
 import { parseCookies, type SessionSubject } from './session.js';
 import { appendConsoleAudit } from './sql/audit.js';
@@ -82,41 +89,48 @@ export async function startSession(
 /** GET/POST /signin and POST /signout. Sign-in has its own CSRF pair (a cookie and its HMAC in the form). */
 export function mountSignin(ctx: ConsoleContext, router: Router): void {
   router.get('/signin', (req, res) => showSignin(ctx, req, res, 200, null));
-  router.post('/signin', async (req, res) => {
-    const pre = parseCookies(req.headers.cookie).get(PRE_COOKIE);
-    if (!pre || !ctx.signer.same(req.body?._csrf, ctx.signer.mac('pre', pre)))
-      return showSignin(ctx, req, res, 403, 'The form expired; sign in again.');
-    const window = await ctx.ak.rateLimitHit(`console:signin:${req.ip ?? 'unknown'}`, {
-      requests: 20,
-      windowSec: 60,
-    });
-    if (!window.ok) return showSignin(ctx, req, res, 429, 'Too many attempts; wait a minute.');
-    const raw = req.body?.key;
-    const now = ctx.now();
-    const valid = typeof raw === 'string' && raw.length < 200 ? await ctx.ak.validate(raw) : null;
-    const key = valid?.valid ? await ctx.ak.getKey(valid.id) : null;
-    if (!isAdmin(ctx, key, now))
-      return showSignin(
-        ctx,
-        req,
-        res,
-        401,
-        `Not an admin key: sign in with a live key whose scopes name ${ctx.adminScope}.`,
-      );
-    await startSession(ctx, req, res, { keyId: key.id }, { actor: actorOf(key), target: `key:${key.id}` });
-    res.redirect(303, `${baseOf(req)}/`);
-  });
-  router.post('/signout', requireSession(ctx), async (req, res) => {
-    const { actor, admin } = res.locals.console as SignedIn;
-    res.setHeader('Set-Cookie', cookie(ctx, req, SESSION_COOKIE, '', 0));
-    if (ctx.access)
-      await appendConsoleAudit(ctx.pool, ctx.t, ctx.now(), {
-        actor,
-        action: 'console.signout',
-        target: admin ? `key:${admin.id}` : `oidc:${ctx.oidc?.settings.issuer.href ?? ''}`,
+  router.post(
+    '/signin',
+    passErrors(async (req: Request, res: Response) => {
+      const pre = parseCookies(req.headers.cookie).get(PRE_COOKIE);
+      if (!pre || !ctx.signer.same(req.body?._csrf, ctx.signer.mac('pre', pre)))
+        return showSignin(ctx, req, res, 403, 'The form expired; sign in again.');
+      const window = await ctx.ak.rateLimitHit(`console:signin:${req.ip ?? 'unknown'}`, {
+        requests: 20,
+        windowSec: 60,
       });
-    res.redirect(303, `${baseOf(req)}/signin`);
-  });
+      if (!window.ok) return showSignin(ctx, req, res, 429, 'Too many attempts; wait a minute.');
+      const raw = req.body?.key;
+      const now = ctx.now();
+      const valid = typeof raw === 'string' && raw.length < 200 ? await ctx.ak.validate(raw) : null;
+      const key = valid?.valid ? await ctx.ak.getKey(valid.id) : null;
+      if (!isAdmin(ctx, key, now))
+        return showSignin(
+          ctx,
+          req,
+          res,
+          401,
+          `Not an admin key: sign in with a live key whose scopes name ${ctx.adminScope}.`,
+        );
+      await startSession(ctx, req, res, { keyId: key.id }, { actor: actorOf(key), target: `key:${key.id}` });
+      res.redirect(303, `${baseOf(req)}/`);
+    }),
+  );
+  router.post(
+    '/signout',
+    requireSession(ctx),
+    passErrors(async (req: Request, res: Response) => {
+      const { actor, admin } = res.locals.console as SignedIn;
+      res.setHeader('Set-Cookie', cookie(ctx, req, SESSION_COOKIE, '', 0));
+      if (ctx.access)
+        await appendConsoleAudit(ctx.pool, ctx.t, ctx.now(), {
+          actor,
+          action: 'console.signout',
+          target: admin ? `key:${admin.id}` : `oidc:${ctx.oidc?.settings.issuer.href ?? ''}`,
+        });
+      res.redirect(303, `${baseOf(req)}/signin`);
+    }),
+  );
 }
 
 /**
@@ -125,8 +139,8 @@ export function mountSignin(ctx: ConsoleContext, router: Router): void {
  * request, so a revoked or demoted admin is out at once; an OIDC session holds while OIDC stays
  * configured and the session has not expired.
  */
-export function requireSession(ctx: ConsoleContext) {
-  return async (req: Request, res: Response, next: NextFunction) => {
+export function requireSession(ctx: ConsoleContext): RequestHandler {
+  return passErrors(async (req: Request, res: Response, next: NextFunction) => {
     const now = ctx.now();
     const session = ctx.signer.open(parseCookies(req.headers.cookie).get(SESSION_COOKIE), now.getTime());
     const admin = session?.keyId != null ? await ctx.ak.getKey(session.keyId) : null;
@@ -147,5 +161,5 @@ export function requireSession(ctx: ConsoleContext) {
     };
     res.locals.console = signed;
     next();
-  };
+  });
 }

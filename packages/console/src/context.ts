@@ -41,3 +41,15 @@ export const SESSION_COOKIE = 'akc_session';
 export const PRE_COOKIE = 'akc_pre';
 /** The OIDC round trip's state, nonce and PKCE verifier, signed, for ten minutes. */
 export const FLOW_COOKIE = 'akc_oidc';
+
+/**
+ * An async handler whose rejection reaches `next` (the console's 500): Express 5 does this itself,
+ * Express 4 (a supported peer) would leave the rejection unhandled and the request unanswered.
+ */
+export function passErrors<Req, Res>(
+  fn: (req: Req, res: Res, next: (error?: unknown) => void) => Promise<unknown>,
+): (req: Req, res: Res, next: (error?: unknown) => void) => void {
+  return (req, res, next) => {
+    fn(req, res, next).catch(next);
+  };
+}
