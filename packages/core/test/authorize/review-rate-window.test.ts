@@ -74,7 +74,10 @@ describe('review: rateLimitHit while an expired bucket is pruned', () => {
   });
 });
 
-describe('review: rateLimitHit when its bucket row is locked past the deadline', () => {
+// Retried up to twice: these lost-answer scenarios race a short deadline on a 2-core machine
+// running three suites at once (a retry runs the test again; a real defect
+// fails every attempt). Known flake since stop 17: the answer can arrive before it is lost.
+describe('review: rateLimitHit when its bucket row is locked past the deadline', { retry: 2 }, () => {
   it('a call answered with a failure at its deadline leaves no statement waiting and counts nothing', async () => {
     const quick = new AgentKey({ pool: db.newPool(), tableName: db.table, timeoutMs: 300, now: clock.now });
     const limit = { requests: 2, windowSec: 60 };
