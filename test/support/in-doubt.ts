@@ -10,16 +10,25 @@ import { resolveAll } from './lossy-pool.js';
  */
 export function answerLosingPool(real: Queryable) {
   let armed = false;
+  let spent = false;
   let held: Array<() => void> = [];
+  // While closed, the resolver's voids wait here before they are sent (see `voidLater`).
+  let voidGate: { wait: Promise<void>; open: () => void } | undefined;
   const writes = /^(?![\s\S]*void_request)[\s\S]*(_requests|_charge"?\(|_close_hold"?\()/;
   const pool: Queryable = {
     async query(text, params) {
-      const result = await real.query(text, params);
       const sql = typeof text === 'string' ? text : String((text as { text?: unknown }).text);
+      // Decided when the statement is sent, not when its answer comes back: the test sees the
+      // claim committed (on another connection) and disarms, and that can happen before this
+      // connection's answer is read — deciding on the answer let it through (the flake of stops
+      // 17 to 20: "the call lost its answer").
+      const eligible = armed && writes.test(sql);
+      if (voidGate && /void_request/.test(sql)) await voidGate.wait;
+      const result = await real.query(text, params);
       const row = (result as { rows: Array<Record<string, unknown>> }).rows[0];
 
-      if (!armed || !writes.test(sql) || !row || (row.outcome !== undefined && row.outcome !== 'ok'))
-        return result;
+      if (!eligible || spent || !row || (row.outcome !== undefined && row.outcome !== 'ok')) return result;
+      spent = true;
       armed = false;
 
       return new Promise((resolve) => held.push(() => resolve(result)));
@@ -27,8 +36,22 @@ export function answerLosingPool(real: Queryable) {
   };
   return {
     pool,
+    /** `lose-answer` loses the next written claim's answer; `pass` stops arming new statements. */
     set(mode: 'lose-answer' | 'pass') {
       armed = mode === 'lose-answer';
+      if (armed) spent = false;
+    },
+    /** Voids wait before they are sent until `passVoids()`. */
+    holdVoids() {
+      let open = () => {};
+      const wait = new Promise<void>((r) => {
+        open = r;
+      });
+      voidGate ??= { wait, open };
+    },
+    passVoids() {
+      voidGate?.open();
+      voidGate = undefined;
     },
     async release() {
       const now = held;
@@ -40,33 +63,47 @@ export function answerLosingPool(real: Queryable) {
 
 /**
  * A void that lands after the counters it refunds have moved on (a period roll, an admin reset,
- * a budget change). `lostThen` runs `call` with its answer lost; once its claim committed, locks
- * the claim so the resolver's void waits; runs `meanwhile`; then lets the void through and
- * resolves everything. `q` runs SQL with `{T}` standing for the test's table name.
+ * a budget change). `lostThen` runs `call` with its answer lost; holds any void back until its
+ * claim committed and is locked, so the resolver's void waits on that lock; runs `meanwhile`;
+ * then lets the void through and resolves everything. `q` runs SQL with `{T}` standing for the test's table name.
  */
 export function voidLater(db: TestDb, lossy: ReturnType<typeof answerLosingPool>, ak: AgentKey) {
   const q = async (sql: string, params: unknown[] = []) =>
     (await db.pool.query(sql.replaceAll('{T}', db.table), params)).rows;
   async function lostThen<T>(principal: number, call: () => Promise<T>, meanwhile: () => Promise<void>) {
-    const before = (
-      await q(`SELECT count(*)::int AS n FROM {T}_requests WHERE principal_id = $1`, [principal])
-    )[0]!.n as number;
+    // The claims already there: request ids are random UUIDs, so "the newest" is the one not
+    // among them (ordering by id picked an older claim half the time, whose lock held nothing back).
+    const before = (await q(`SELECT request_id FROM {T}_requests WHERE principal_id = $1`, [principal])).map(
+      (r) => r.request_id as string,
+    );
+    // The call's deadline can pass before the claim is locked below (a busy machine): its void
+    // must not run in that gap, or it lands before `meanwhile` instead of after.
+    lossy.holdVoids();
     lossy.set('lose-answer');
     const answer = call();
-    let rid: string | undefined;
-    for (let i = 0; i < 200 && !rid; i++) {
+    // Every new claim (a batch commits its calls' claims in one statement): each one's void waits.
+    let rids: string[] = [];
+    for (let i = 0; i < 200 && rids.length === 0; i++) {
       const rows = await q(
-        `SELECT request_id FROM {T}_requests WHERE principal_id = $1 ORDER BY request_id DESC OFFSET $2`,
+        `SELECT request_id FROM {T}_requests WHERE principal_id = $1 AND request_id <> ALL($2::uuid[])`,
         [principal, before],
       );
-      rid = rows[0]?.request_id;
-      if (!rid) await new Promise((r) => setTimeout(r, 10));
+      rids = rows.map((r) => r.request_id as string);
+      if (rids.length === 0) await new Promise((r) => setTimeout(r, 10));
     }
-    expect(rid).toBeDefined();
     lossy.set('pass');
+    if (rids.length === 0) lossy.passVoids();
+    expect(rids.length, 'the call committed a claim').toBeGreaterThan(0);
     const locker: pg.PoolClient = await (db.pool as pg.Pool).connect();
-    await locker.query('BEGIN');
-    await locker.query(`SELECT 1 FROM ${db.table}_requests WHERE request_id = $1 FOR UPDATE`, [rid]);
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM ${db.table}_requests WHERE request_id = ANY($1::uuid[]) FOR UPDATE`, [
+        rids,
+      ]);
+    } finally {
+      // From here a void is sent and waits on the claim's lock until `meanwhile` has run.
+      lossy.passVoids();
+    }
     const result = await answer;
     try {
       // The scenario is a call whose effect committed but whose answer was lost: it (each call, in

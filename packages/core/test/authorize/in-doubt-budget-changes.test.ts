@@ -11,10 +11,7 @@ const all = { from: new Date('2020-01-01T00:00:00Z'), to: new Date('2030-01-01T0
  * void's ledger rows keep every ledger sum equal to its counter — the key's, the pool parent's and
  * the account's.
  */
-// Retried up to twice: these lost-answer scenarios race a short deadline on a 2-core machine
-// running three suites at once (a retry runs the test again; a real defect
-// fails every attempt). Known flake since stop 17: the answer can arrive before it is lost.
-describe('voids after a budget change', { retry: 2 }, () => {
+describe('voids after a budget change', () => {
   let db: TestDb;
   let ak: AgentKey;
   let direct: AgentKey;

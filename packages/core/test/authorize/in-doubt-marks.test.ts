@@ -9,10 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * and let the key spend past its cap. A mark with no reset date (a hand-written period) still
  * matches once a same-period setBudget fills the date in, until that period rolls.
  */
-// Retried up to twice: these lost-answer scenarios race a short deadline on a 2-core machine
-// running three suites at once (a retry runs the test again; a real defect
-// fails every attempt). Known flake since stop 17: the answer can arrive before it is lost.
-describe('the period marks claims record', { retry: 2 }, () => {
+describe('the period marks claims record', () => {
   let db: TestDb;
   let ak: AgentKey;
   let direct: AgentKey;

@@ -10,10 +10,7 @@ const all = { from: new Date('2020-01-01T00:00:00Z'), to: new Date('2030-01-01T0
  * Settles and replays whose answer was lost, retried or replayed before or after the void: an ok
  * answer always leaves exactly one charge, and no cap is passed.
  */
-// Retried up to twice: these lost-answer scenarios race a short deadline on a 2-core machine
-// running three suites at once (a retry runs the test again; a real defect
-// fails every attempt). Known flake since stop 17: the answer can arrive before it is lost.
-describe('in-doubt settles, replays and the retry-once path', { retry: 2 }, () => {
+describe('in-doubt settles, replays and the retry-once path', () => {
   let db: TestDb;
   let ak: AgentKey;
   let direct: AgentKey;
