@@ -13,12 +13,10 @@ import type { Selector } from '../sql/columns.js';
 import type { AuthorizeOptions, AuthorizeResult } from '../types.js';
 import {
   accountBudgetOf,
-  accountNumbers,
+  chargedRow,
   type EngineRow,
-  passedRow,
   rateStateOf,
   refusalOf,
-  withRate,
 } from './engine-row.js';
 import type { HoldPath } from './holds.js';
 import { InDoubt } from './in-doubt.js';
@@ -202,14 +200,14 @@ export class ChargePath {
       const both: EngineRow | undefined = (await ctx.hot(ctx.sql.charges.account(lookup.by), params)).rows[0];
       if (!both) return undefined;
       ctx.descriptors.set(cacheKey, both, true, nowMs);
-      return withRate({ ...passedRow(both, both), ...accountNumbers(both) }, both);
+      return chargedRow(both, both, both);
     }
     const fast: EngineRow | undefined = (
       await ctx.hot(ctx.sql.charges.plain(lookup.by, !!descriptor), params)
     ).rows[0];
     if (!fast) return undefined;
     if (!descriptor) ctx.descriptors.set(cacheKey, fast, false, nowMs);
-    return withRate(passedRow(descriptor ?? fast, fast), fast);
+    return chargedRow(descriptor ?? fast, fast);
   }
 
   /**
@@ -243,7 +241,7 @@ export class ChargePath {
       const call = calls[i]!;
       const capped = row.account_limit_cents !== null && row.account_limit_cents !== undefined;
       this.ctx.descriptors.set(`${by}:${call.lookup.value}`, row, capped, call.now.getTime());
-      return withRate({ ...passedRow(row, row), ...(capped ? accountNumbers(row) : {}) }, row);
+      return chargedRow(row, row, capped ? row : undefined);
     });
   }
 }

@@ -76,34 +76,40 @@ export function refusalOf(row: EngineRow, nowMs: number, scope: string | null): 
   }
 }
 
-/** The account numbers of a key-and-account charge, field by field. */
-export function accountNumbers(
-  row: EngineRow,
-): Pick<
-  EngineRow,
-  'account_limit_cents' | 'account_used_micros' | 'account_reset_at' | 'account_held_micros'
-> {
-  return {
-    account_limit_cents: row.account_limit_cents,
-    account_used_micros: row.account_used_micros,
-    account_reset_at: row.account_reset_at,
-    account_held_micros: row.account_held_micros,
-  };
-}
-
 /**
- * A lean row's rate window (sql/rate-lean.ts), field by field; nothing for a key without one, so
- * the common row stays as small as before.
+ * A charged call's row in one object literal of one shape — the key's numbers, its rate window
+ * (`n`'s, unset without one) and its account's numbers (`account`'s, unset without a ceiling).
+ * Spreading it together and adding the window's fields after made each row a new shape (a
+ * dictionary object in V8): about 13 µs of app CPU per rate-limited call (bench r5).
  */
-export function withRate(row: EngineRow, n: EngineRow): EngineRow {
-  if (!n.rate_policy) return row;
-  row.rate_policy = n.rate_policy;
-  row.rate_kind = n.rate_kind;
-  row.rate_limit = n.rate_limit;
-  row.rate_remaining = n.rate_remaining;
-  row.rate_reset_sec = n.rate_reset_sec;
-  row.rate_window_sec = n.rate_window_sec;
-  return row;
+export function chargedRow(d: Omit<Descriptor, 'capped'>, n: EngineRow, account?: EngineRow): EngineRow {
+  return {
+    outcome: 'ok',
+    id: n.id,
+    account_id: d.account_id,
+    user_id: d.user_id,
+    name: d.name,
+    scopes: d.scopes,
+    budget_cents: n.budget_cents,
+    budget_period: d.budget_period,
+    expires_at: n.expires_at,
+    delegated_by: d.delegated_by,
+    revoked_at: null,
+    external_subject: d.external_subject,
+    used_micros: n.used_micros,
+    held_micros: n.held_micros,
+    budget_reset_at: n.budget_reset_at,
+    account_limit_cents: account?.account_limit_cents,
+    account_used_micros: account?.account_used_micros,
+    account_reset_at: account?.account_reset_at,
+    account_held_micros: account?.account_held_micros,
+    rate_policy: n.rate_policy || undefined,
+    rate_kind: n.rate_policy ? n.rate_kind : undefined,
+    rate_limit: n.rate_policy ? n.rate_limit : undefined,
+    rate_remaining: n.rate_policy ? n.rate_remaining : undefined,
+    rate_reset_sec: n.rate_policy ? n.rate_reset_sec : undefined,
+    rate_window_sec: n.rate_policy ? n.rate_window_sec : undefined,
+  };
 }
 
 /** A passed charge's row, built field by field: object spread of pg rows is a slow path in V8. */
