@@ -13,7 +13,7 @@ import { renderFile } from './render.js';
  */
 const RATE_LIMITS = '002_rate_limits.sql';
 const REFUSALS = '004_refusals.sql';
-const MIGRATIONS = ['001_tables.sql', RATE_LIMITS, '003_console_indexes.sql', REFUSALS];
+const MIGRATIONS = ['001_tables.sql', RATE_LIMITS, '003_console_indexes.sql', REFUSALS, '005_fillfactor.sql'];
 
 /** The version table's row for the engine functions: re-created whenever their text changes. */
 const FUNCTIONS = 'functions';

@@ -46,6 +46,7 @@ describe.each(BACKENDS)('migrate() from 001 to 002_rate_limits (%s)', (backend) 
       '002_rate_limits.sql',
       '003_console_indexes.sql',
       '004_refusals.sql',
+      '005_fillfactor.sql',
       'functions',
     ]);
     // 002 was applied on its own: 001 was not run again.
@@ -87,7 +88,7 @@ describe.each(BACKENDS)('migrate() from 001 to 002_rate_limits (%s)', (backend) 
 
     // A further migrate() has nothing to do.
     await ak.migrate();
-    expect(await q(`SELECT count(*)::int AS n FROM ${table}_schema_version`)).toEqual([{ n: 5 }]);
+    expect(await q(`SELECT count(*)::int AS n FROM ${table}_schema_version`)).toEqual([{ n: 6 }]);
   });
 
   it("re-creates 002's table when it was dropped after 002 was recorded", async () => {

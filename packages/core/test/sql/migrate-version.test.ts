@@ -59,6 +59,7 @@ describe.each(BACKENDS)('migrate() with a version table (%s)', (backend) => {
       '002_rate_limits.sql',
       '003_console_indexes.sql',
       '004_refusals.sql',
+      '005_fillfactor.sql',
       'functions',
     ]);
     // The engine now returns the declared composite type.
