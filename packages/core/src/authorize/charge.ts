@@ -11,13 +11,7 @@ import { isAskedScope } from '../input/values.js';
 import { budgetOf, toPrincipal } from '../keys/rows.js';
 import type { Selector } from '../sql/columns.js';
 import type { AuthorizeOptions, AuthorizeResult } from '../types.js';
-import {
-  accountBudgetOf,
-  chargedRow,
-  type EngineRow,
-  rateStateOf,
-  refusalOf,
-} from './engine-row.js';
+import { accountBudgetOf, chargedRow, type EngineRow, rateStateOf, refusalOf } from './engine-row.js';
 import type { HoldPath } from './holds.js';
 import { InDoubt } from './in-doubt.js';
 
