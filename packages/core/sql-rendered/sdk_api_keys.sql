@@ -1437,12 +1437,11 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
 
 -- statement: peek(key_hash)
 SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
-  date_part('epoch', expires_at) * 1000 AS expires_at, date_part('epoch', revoked_at) * 1000 AS revoked_at, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END)::float8 AS used_micros,
-    date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+  date_part('epoch', expires_at) * 1000 AS expires_at, date_part('epoch', revoked_at) * 1000 AS revoked_at, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END)::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at,
+    (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
       AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, ((budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) OR ((revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds'))) AS needs_write,
-    pool_parent_id, pool.*
-  FROM "sdk_api_keys" LEFT JOIN LATERAL (SELECT root.id AS pool_id,
+    pool_parent_id, pool.* FROM "sdk_api_keys" LEFT JOIN LATERAL (SELECT root.id AS pool_id,
     date_part('epoch', revoked_at) * 1000 AS pool_revoked_at, date_part('epoch', expires_at) * 1000 AS pool_expires_at,
     budget_cents AS pool_budget_cents, (CASE WHEN (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) THEN 0::bigint ELSE (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) END)::float8 AS pool_used_micros,
     (CASE WHEN root.held_micros = 0 THEN 0::bigint ELSE GREATEST(root.held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
@@ -1850,12 +1849,11 @@ SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
 
 -- statement: peek(external_subject)
 SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
-  date_part('epoch', expires_at) * 1000 AS expires_at, date_part('epoch', revoked_at) * 1000 AS revoked_at, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END)::float8 AS used_micros,
-    date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at, (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+  date_part('epoch', expires_at) * 1000 AS expires_at, date_part('epoch', revoked_at) * 1000 AS revoked_at, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END)::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at,
+    (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
       AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS held_micros, ((budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) OR ((revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2::timestamptz)) AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '60 seconds'))) AS needs_write,
-    pool_parent_id, pool.*
-  FROM "sdk_api_keys" LEFT JOIN LATERAL (SELECT root.id AS pool_id,
+    pool_parent_id, pool.* FROM "sdk_api_keys" LEFT JOIN LATERAL (SELECT root.id AS pool_id,
     date_part('epoch', revoked_at) * 1000 AS pool_revoked_at, date_part('epoch', expires_at) * 1000 AS pool_expires_at,
     budget_cents AS pool_budget_cents, (CASE WHEN (budget_reset_at IS NOT NULL AND budget_reset_at <= $2::timestamptz) THEN 0::bigint ELSE (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) END)::float8 AS pool_used_micros,
     (CASE WHEN root.held_micros = 0 THEN 0::bigint ELSE GREATEST(root.held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)

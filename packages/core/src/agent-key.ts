@@ -71,11 +71,11 @@ export class AgentKey implements GateStoreOwner {
 
   /** As in 0.2.0, a store failure rejects; past `timeoutMs` it rejects with AgentKeyTimeoutError. */
   validate(rawKey: string): Promise<T.ValidateResult | T.ValidateFailure> {
-    return validateLookup(this.ctx, keyLookup(rawKey));
+    return validateLookup(this.ctx, keyLookup(rawKey), this.calls.peeks);
   }
 
   validateBySubject(subject: string): Promise<T.ValidateResult | T.ValidateFailure> {
-    return validateLookup(this.ctx, subjectLookup(subject));
+    return validateLookup(this.ctx, subjectLookup(subject), this.calls.peeks);
   }
 
   /**

@@ -7,6 +7,7 @@ import { AgentKeyInputError } from '../errors/errors.js';
 import { storeUnavailable } from '../errors/store-unavailable.js';
 import { lookupOf } from '../keys/lookup.js';
 import { tokenSide } from '../keys/rows.js';
+import { Peeks } from '../legacy/peeks.js';
 import type {
   AuthorizeOptions,
   AuthorizeResult,
@@ -25,6 +26,8 @@ import { guarded } from './in-doubt.js';
  */
 export class RequestCalls {
   readonly charges: ChargePath;
+  /** validate's reads (legacy/peeks.ts), batched alike. */
+  readonly peeks: Peeks;
   private readonly holds: HoldPath;
 
   constructor(
@@ -33,6 +36,7 @@ export class RequestCalls {
   ) {
     this.holds = new HoldPath(ctx, batching);
     this.charges = new ChargePath(ctx, this.holds, batching);
+    this.peeks = new Peeks(ctx, batching);
   }
 
   async authorize(credential: Credential, options: AuthorizeOptions): Promise<AuthorizeResult> {

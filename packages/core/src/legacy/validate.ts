@@ -4,14 +4,9 @@ import { costToMicros } from '../budget/money.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
 import { inTime } from '../db/deadline.js';
 import { checkIdempotencyKey } from '../input/options.js';
-import {
-  type KeyRow,
-  remainingWholeCents,
-  toValidateResult,
-  usedWholeCents,
-  validateRefusal,
-} from '../keys/rows.js';
+import { remainingWholeCents, toValidateResult, usedWholeCents, validateRefusal } from '../keys/rows.js';
 import type { TrackUsageOptions, TrackUsageResult, ValidateFailure, ValidateResult } from '../types.js';
+import type { PeekedRow, Peeks } from './peeks.js';
 
 /**
  * agentkey 0.2.0's request path, with its exact answers: `validate` reads the row (writing only
@@ -20,16 +15,22 @@ import type { TrackUsageOptions, TrackUsageResult, ValidateFailure, ValidateResu
 export function validateLookup(
   ctx: StoreContext,
   lookup: Lookup | null,
+  peeks?: Peeks,
 ): Promise<ValidateResult | ValidateFailure> {
   if (!lookup) return Promise.resolve({ valid: false, reason: 'invalid' });
-  return inTime(validateRow(ctx, lookup), ctx.timeoutMs);
+  return inTime(validateRow(ctx, lookup, peeks), ctx.timeoutMs);
 }
 
-async function validateRow(ctx: StoreContext, lookup: Lookup): Promise<ValidateResult | ValidateFailure> {
+async function validateRow(
+  ctx: StoreContext,
+  lookup: Lookup,
+  peeks: Peeks | undefined,
+): Promise<ValidateResult | ValidateFailure> {
   const now = ctx.now();
   const params = [lookup.value, now.toISOString()];
-  let row: (KeyRow & { needs_write?: boolean }) | undefined = (await ctx.hot(ctx.sql.peek(lookup.by), params))
-    .rows[0];
+  let row: PeekedRow | undefined = peeks
+    ? await peeks.peek(lookup, now)
+    : (await ctx.hot(ctx.sql.peek(lookup.by), params)).rows[0];
   if (row?.needs_write) row = (await ctx.hot(ctx.sql.touch(lookup.by), params)).rows[0];
   if (!row) return { valid: false, reason: 'invalid' };
   const refusal = validateRefusal(row, now.getTime());

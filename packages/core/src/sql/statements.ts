@@ -1,7 +1,16 @@
 import { type Statement, statement } from '../db/queryable.js';
 import { type ChargeStatements, chargeStatements } from './charges.js';
 import { ms, perSelector, type Selector } from './columns.js';
-import { ELAPSED, LIVE, NEXT_RESET, NOW, STALE, STORED_USED_MICROS, USED_MICROS } from './expressions.js';
+import {
+  ELAPSED,
+  LIVE,
+  NEXT_RESET,
+  NOW,
+  rowSql,
+  STALE,
+  STORED_USED_MICROS,
+  USED_MICROS,
+} from './expressions.js';
 import { type HoldStatements, holdStatements } from './holds.js';
 import type { TableNames } from './identifier.js';
 import { insertRowSql, NEW_ROW_ACTOR_PARAM, NEW_ROW_NOW_PARAM } from './insert.js';
@@ -32,6 +41,8 @@ export interface Statements {
   pruneRequests: string;
   /** $1 selector value, $2 now. Read-only; `needs_write` says the row wants `touch` instead. */
   peek(by: Selector): Statement;
+  /** `peek` for many: $1 selector values, $2 nows (one per call); each row carries its call's `ak_ord` (1-based). */
+  peekMany(by: Selector): Statement;
   /** $1 selector value, $2 now. Resets an elapsed period and touches last_used_at when stale. */
   touch(by: Selector): Statement;
   /** Parameters: `newRowParams` (sql/insert.ts). */
@@ -73,16 +84,26 @@ SELECT id, account_id FROM x`
    * validate and admin reads bound its remaining by the root's. Inside the
    * subquery unqualified columns are the root's, so the period fragments read its own period.
    */
-  const poolRoot = (ref: string) => `LEFT JOIN LATERAL (SELECT root.id AS pool_id,
+  const poolRoot = (
+    ref: string,
+    r: Pick<ReturnType<typeof rowSql>, 'NOW' | 'USED_MICROS'> = { NOW, USED_MICROS },
+  ) => `LEFT JOIN LATERAL (SELECT root.id AS pool_id,
     ${ms('revoked_at')} AS pool_revoked_at, ${ms('expires_at')} AS pool_expires_at,
-    budget_cents AS pool_budget_cents, ${USED_MICROS}::float8 AS pool_used_micros,
-    ${heldMicrosNow(e.holds, 'root', NOW)}::float8 AS pool_held_micros
+    budget_cents AS pool_budget_cents, ${r.USED_MICROS}::float8 AS pool_used_micros,
+    ${heldMicrosNow(e.holds, 'root', r.NOW)}::float8 AS pool_held_micros
   FROM ${t.keys} root WHERE root.id = ${ref}.pool_parent_id) pool ON true`;
   // validate's common case writes nothing, so it reads without taking a row lock or a WAL flush.
-  const peekSql = (by: Selector) => `SELECT ${HOT_COLUMNS}, ${STORED_USED_MICROS}::float8 AS used_micros,
-    ${ms('budget_reset_at')} AS budget_reset_at, ${held}, (${ELAPSED} OR (${LIVE} AND ${STALE})) AS needs_write,
-    pool_parent_id, pool.*
-  FROM ${t.keys} ${poolRoot(t.keys)} WHERE ${by} = $1`;
+  const peekColumns = (r: Pick<ReturnType<typeof rowSql>, 'NOW' | 'ELAPSED' | 'LIVE' | 'STALE'>) =>
+    `${HOT_COLUMNS}, ${STORED_USED_MICROS}::float8 AS used_micros, ${ms('budget_reset_at')} AS budget_reset_at,
+    ${heldMicrosNow(e.holds, t.keys, r.NOW)}::float8 AS held_micros, (${r.ELAPSED} OR (${r.LIVE} AND ${r.STALE})) AS needs_write,
+    pool_parent_id, pool.*`;
+  const peekSql = (by: Selector) =>
+    `SELECT ${peekColumns({ NOW, ELAPSED, LIVE, STALE })} FROM ${t.keys} ${poolRoot(t.keys)} WHERE ${by} = $1`;
+  // Concurrent validates in one read: each call's row as of its own clock (u.ak_now).
+  const many = rowSql('u.ak_now', 'NULL::text');
+  const peekManySql = (by: Selector) => `SELECT u.ak_ord::int AS ak_ord, ${peekColumns(many)}
+  FROM unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS u(ak_value, ak_now, ak_ord)
+  JOIN ${t.keys} ON ${t.keys}.${by} = u.ak_value ${poolRoot(t.keys, many)}`;
 
   const touchSql = (by: Selector) => `WITH ${bound.cte}, upd AS (
   UPDATE ${t.keys} SET
@@ -103,6 +124,7 @@ SELECT k.*, pool.* FROM k ${poolRoot('k')}`;
 
   const touch = perSelector(touchSql);
   const peek = perSelector(peekSql);
+  const peekMany = perSelector(peekManySql);
   return {
     charges: chargeStatements(t, ledger, bound),
     holds: holdStatements(t, ledger, bound),
@@ -116,6 +138,7 @@ SELECT k.*, pool.* FROM k ${poolRoot('k')}`;
     voidRequest: statement(voidRequestSql(e)),
     pruneRequests: pruneRequestsSql(t),
     peek: (by) => peek[by],
+    peekMany: (by) => peekMany[by],
     touch: (by) => touch[by],
     insert: audited(insertRow, 'admin:create', NEW_ROW_NOW_PARAM, NEW_ROW_ACTOR_PARAM),
     insertSubject: audited(
