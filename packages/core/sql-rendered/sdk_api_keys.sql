@@ -1449,6 +1449,22 @@ SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, deleg
       AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS pool_held_micros
   FROM "sdk_api_keys" root WHERE root.id = "sdk_api_keys".pool_parent_id) pool ON true WHERE key_hash = $1;
 
+-- statement: peekMany(key_hash)
+SELECT u.ak_ord::int AS ak_ord, id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
+  date_part('epoch', expires_at) * 1000 AS expires_at, date_part('epoch', revoked_at) * 1000 AS revoked_at, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END)::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at,
+    (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+    FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
+      AND oh.expires_at <= u.ak_now), 0)::bigint END)::float8 AS held_micros, ((budget_reset_at IS NOT NULL AND budget_reset_at <= u.ak_now) OR ((revoked_at IS NULL AND (expires_at IS NULL OR expires_at > u.ak_now)) AND (last_used_at IS NULL OR last_used_at < u.ak_now - interval '60 seconds'))) AS needs_write,
+    pool_parent_id, pool.*
+  FROM unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS u(ak_value, ak_now, ak_ord)
+  JOIN "sdk_api_keys" ON "sdk_api_keys".key_hash = u.ak_value LEFT JOIN LATERAL (SELECT root.id AS pool_id,
+    date_part('epoch', revoked_at) * 1000 AS pool_revoked_at, date_part('epoch', expires_at) * 1000 AS pool_expires_at,
+    budget_cents AS pool_budget_cents, (CASE WHEN (budget_reset_at IS NOT NULL AND budget_reset_at <= u.ak_now) THEN 0::bigint ELSE (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) END)::float8 AS pool_used_micros,
+    (CASE WHEN root.held_micros = 0 THEN 0::bigint ELSE GREATEST(root.held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+    FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = root.id OR oh.pool_id = root.id) AND oh.state = 'open'
+      AND oh.expires_at <= u.ak_now), 0)::bigint END)::float8 AS pool_held_micros
+  FROM "sdk_api_keys" root WHERE root.id = "sdk_api_keys".pool_parent_id) pool ON true;
+
 -- statement: touch(key_hash)
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), upd AS (
   UPDATE "sdk_api_keys" SET
@@ -1860,6 +1876,22 @@ SELECT id, account_id, user_id, name, scopes, budget_cents, budget_period, deleg
     FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = root.id OR oh.pool_id = root.id) AND oh.state = 'open'
       AND oh.expires_at <= $2::timestamptz), 0)::bigint END)::float8 AS pool_held_micros
   FROM "sdk_api_keys" root WHERE root.id = "sdk_api_keys".pool_parent_id) pool ON true WHERE external_subject = $1;
+
+-- statement: peekMany(external_subject)
+SELECT u.ak_ord::int AS ak_ord, id, account_id, user_id, name, scopes, budget_cents, budget_period, delegated_by, external_subject,
+  date_part('epoch', expires_at) * 1000 AS expires_at, date_part('epoch', revoked_at) * 1000 AS revoked_at, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END)::float8 AS used_micros, date_part('epoch', budget_reset_at) * 1000 AS budget_reset_at,
+    (CASE WHEN "sdk_api_keys".held_micros = 0 THEN 0::bigint ELSE GREATEST("sdk_api_keys".held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+    FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = "sdk_api_keys".id OR oh.pool_id = "sdk_api_keys".id) AND oh.state = 'open'
+      AND oh.expires_at <= u.ak_now), 0)::bigint END)::float8 AS held_micros, ((budget_reset_at IS NOT NULL AND budget_reset_at <= u.ak_now) OR ((revoked_at IS NULL AND (expires_at IS NULL OR expires_at > u.ak_now)) AND (last_used_at IS NULL OR last_used_at < u.ak_now - interval '60 seconds'))) AS needs_write,
+    pool_parent_id, pool.*
+  FROM unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS u(ak_value, ak_now, ak_ord)
+  JOIN "sdk_api_keys" ON "sdk_api_keys".external_subject = u.ak_value LEFT JOIN LATERAL (SELECT root.id AS pool_id,
+    date_part('epoch', revoked_at) * 1000 AS pool_revoked_at, date_part('epoch', expires_at) * 1000 AS pool_expires_at,
+    budget_cents AS pool_budget_cents, (CASE WHEN (budget_reset_at IS NOT NULL AND budget_reset_at <= u.ak_now) THEN 0::bigint ELSE (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) END)::float8 AS pool_used_micros,
+    (CASE WHEN root.held_micros = 0 THEN 0::bigint ELSE GREATEST(root.held_micros - (SELECT COALESCE(sum(oh.amount_micros), 0)
+    FROM "sdk_api_keys_holds" oh WHERE (oh.principal_id = root.id OR oh.pool_id = root.id) AND oh.state = 'open'
+      AND oh.expires_at <= u.ak_now), 0)::bigint END)::float8 AS pool_held_micros
+  FROM "sdk_api_keys" root WHERE root.id = "sdk_api_keys".pool_parent_id) pool ON true;
 
 -- statement: touch(external_subject)
 WITH ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), upd AS (

@@ -27,6 +27,7 @@ export function renderStatements(tableName: string, ledger: boolean): Array<[str
       [`holds.reserveBatch(${by})`, s.holds.reserveBatch(by)],
       [`holds.reserveBatch(${by}, wait)`, s.holds.reserveBatch(by, true)],
       [`peek(${by})`, s.peek(by)],
+      [`peekMany(${by})`, s.peekMany(by)],
       [`touch(${by})`, s.touch(by)],
     );
   }
