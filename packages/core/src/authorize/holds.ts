@@ -11,7 +11,7 @@ import { checkIdempotencyKey, checkMetadata } from '../input/options.js';
 import { budgetOf } from '../keys/rows.js';
 import type { Selector } from '../sql/columns.js';
 import type { SettleResult } from '../types.js';
-import { accountBudgetOf, type EngineRow, passedRow } from './engine-row.js';
+import { accountBudgetOf, chargedRow, type EngineRow } from './engine-row.js';
 import { guarded, InDoubt } from './in-doubt.js';
 
 /** Hold ids are the holds table's bigserial, passed as text. */
@@ -98,7 +98,7 @@ export class HoldPath {
     if (!row) return undefined;
     ctx.descriptors.set(cacheKey, row, false, nowMs);
     return {
-      ...passedRow(row, row),
+      ...chargedRow(row, row),
       hold_id: row.hold_id,
       hold_amount_micros: row.hold_amount_micros,
       hold_expires_at: row.hold_expires_at,
@@ -134,7 +134,7 @@ export class HoldPath {
           ? await this.closes.submit(call)
           : await this.lone(ctx.sql.holds.close, closeParams(call));
         if (lean)
-          row = { ...passedRow(lean, lean), charged_micros: lean.charged_micros, shortfall_micros: 0 };
+          row = { ...chargedRow(lean, lean), charged_micros: lean.charged_micros, shortfall_micros: 0 };
       }
       row ??= (
         await ctx.hot(ctx.sql.engineClose, [
