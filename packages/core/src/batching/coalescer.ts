@@ -1,10 +1,6 @@
-/** How far concurrent calls of one kind are folded into shared statements. */
-export interface CoalescerLimits {
-  /** Statements of this kind running at once; a call waits only while this many are in flight. */
-  maxInFlight: number;
-  /** Calls one statement carries at most. */
-  maxBatch: number;
-}
+import type { CoalescerLimits, CoalescerOptions } from './coalescer-options.js';
+
+export type { CoalescerLimits, CoalescerOptions } from './coalescer-options.js';
 
 /** An answer that sends the call round again, in the next batch (its key was busy). */
 export const BUSY: unique symbol = Symbol('busy');
@@ -21,36 +17,16 @@ const SLOW_MS = 100;
 /** Rows at most with a lane at once; a BUSY call on any other row goes round again as without lanes. */
 const MAX_LANES = 8;
 
-export interface CoalescerOptions<I, O = unknown> {
-  /** At most one call per key in a batch: a repeat waits for the next batch, so it sees the first one's effect. */
-  keyOf?: (item: I) => string;
-  /**
-   * Whether a batch's error may be the fault of one call's data (and the statement wrote nothing):
-   * then each call runs again alone, so only the call at fault fails. Unset: the batch fails whole.
-   */
-  retryAlone?: (error: unknown) => boolean;
-  /**
-   * When the call's caller stops waiting (Date.now() ms): a call still queued then is never sent,
-   * and rejects with `expired()`. Waiting here counts against the call's deadline.
-   */
-  deadlineOf?: (item: I) => number;
-  expired?: () => unknown;
-  /**
-   * The row a call writes (its key). One batch at a time carries a row: a call on a row that a
-   * statement of this coalescer is writing waits for the next batch, so a BUSY answer always
-   * means another process (or another statement) holds the row. Such a call then joins the row's
-   * lane, with every later call on it while the lane has calls: one `runWaiting` statement at a
-   * time, waiting for the row's lock, carrying every call queued on the row. N processes on one
-   * row then take turns on its lock, one statement each, instead of skipping it and falling back
-   * to the engine call by call.
-   */
-  laneOf?: (item: I) => string;
-  /** As `run`, waiting for locked rows (bounded on the server); needed with `laneOf`. */
-  runWaiting?: (
-    items: readonly I[],
-    settled: () => void,
-  ) => Promise<ReadonlyArray<O | undefined | typeof BUSY>>;
-}
+/**
+ * How long an empty lane waits for its row's next call before it ends, and how long a lane lives
+ * at most (it ends at its first empty moment past that; the next BUSY starts it again). A row
+ * another process writes stays contended from one turn to the next: its callers' next calls join
+ * the lane at once instead of first skipping the row in a batch and coming back BUSY (a statement
+ * and a round trip per turn saved). A lane whose contention ended costs one flush per statement
+ * until then (sql/requests.ts batchLocks).
+ */
+const LANE_IDLE_MS = 100;
+const LANE_MAX_MS = 1000;
 
 interface Pending<I, O> {
   item: I;
@@ -81,6 +57,8 @@ export class Coalescer<I, O> {
   private readonly rowsInFlight = new Map<string, number>();
   /** Rows another transaction held: their calls, in order, sent by `drive` one statement at a time. */
   private readonly lanes = new Map<string, Pending<I, O>[]>();
+  /** For a lane waiting empty (drive): wakes it when a call joins. */
+  private readonly joined = new Map<string, () => void>();
 
   constructor(
     /** `settled`, when `run` calls it: its statement no longer holds its rows (see send). */
@@ -95,9 +73,11 @@ export class Coalescer<I, O> {
   submit(item: I): Promise<O | undefined> {
     return new Promise((resolve, reject) => {
       const pending = { item, rounds: 0, resolve, reject };
-      const lane = this.lanes.get(this.options.laneOf?.(item) as string);
+      const row = this.options.laneOf?.(item) as string;
+      const lane = this.lanes.get(row);
       if (lane) {
         lane.push(pending);
+        this.joined.get(row)?.();
         return;
       }
       this.queue.push(pending);
@@ -239,8 +219,9 @@ export class Coalescer<I, O> {
   }
 
   /**
-   * Sends a lane's calls, one waiting statement at a time, until none is left. Calls on the row
-   * still in the main queue join the lane first: behind the ones that came back BUSY.
+   * Sends a lane's calls, one waiting statement at a time, until it has been empty for
+   * LANE_IDLE_MS (or is past LANE_MAX_MS). Calls on the row still in the main queue join the lane
+   * first: behind the ones that came back BUSY.
    */
   private async drive(row: string): Promise<void> {
     const { laneOf, runWaiting } = this.options;
@@ -251,7 +232,8 @@ export class Coalescer<I, O> {
     ];
     lane.push(...mine);
     this.queue = rest;
-    while (lane.length > 0) {
+    const ends = Date.now() + LANE_MAX_MS;
+    while (lane.length > 0 || (Date.now() < ends && (await this.join(row)))) {
       // One turn first: calls answered by the last statement, and made again at once, join this one.
       await new Promise((resolve) => setImmediate(resolve));
       const [batch, later] = this.take(this.live(lane), true);
@@ -282,6 +264,22 @@ export class Coalescer<I, O> {
       await Promise.race([settled, answered]);
     }
     this.lanes.delete(row);
+  }
+
+  /** Whether a call joins the (empty) lane of `row` within LANE_IDLE_MS. */
+  private join(row: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const idle = setTimeout(() => {
+        this.joined.delete(row);
+        resolve(false);
+      }, LANE_IDLE_MS);
+      idle.unref?.();
+      this.joined.set(row, () => {
+        clearTimeout(idle);
+        this.joined.delete(row);
+        resolve(true);
+      });
+    });
   }
 
   /** One call of a failed batch, in a statement of its own (outside `maxInFlight`: this is rare). */

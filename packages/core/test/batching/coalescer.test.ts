@@ -275,12 +275,59 @@ describe('Coalescer', () => {
         'A4',
       ]);
       expect(m.batches).toHaveLength(2);
-      // The lane is gone once empty: the row's next call is a batch's again.
-      const again = c.submit('a5');
+    });
+
+    it("an empty lane waits for its row's next call, and ends after 100 ms without one or past 1 s", async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      const m = manualRun<string>();
+      const w = manualRun<string>();
+      const c = new Coalescer(m.run, { maxInFlight: 2, maxBatch: 64 }, { laneOf: row, runWaiting: w.run });
+      const settle = async () => {
+        await turn();
+        await turn();
+      };
+      const first = c.submit('a1');
       await turn();
-      expect(m.batches[2]!.items).toEqual(['a5']);
+      m.batches[0]!.answer([BUSY]);
+      await settle();
+      w.batches[0]!.answer(['A1']);
+      expect(await first).toBe('A1');
+      // The row's next call, made once the last is answered, waits in the lane at once: it is
+      // never sent to skip the row in a batch first.
+      const second = c.submit('a2');
+      await settle();
+      expect(w.batches.map((b) => b.items)).toEqual([['a1'], ['a2']]);
+      expect(m.batches).toHaveLength(1);
+      w.batches[1]!.answer(['A2']);
+      expect(await second).toBe('A2');
+      // 99 ms on, the lane still waits; at 100 ms it ends, and the row's next call is a batch's.
+      await settle();
+      vi.advanceTimersByTime(99);
+      const third = c.submit('a3');
+      await settle();
+      expect(w.batches).toHaveLength(3);
+      w.batches[2]!.answer(['A3']);
+      expect(await third).toBe('A3');
+      await settle();
+      vi.advanceTimersByTime(100);
+      await settle();
+      const fourth = c.submit('a4');
+      await turn();
+      expect(m.batches.map((b) => b.items)).toEqual([['a1'], ['a4']]);
+      m.batches[1]!.answer([BUSY]);
+      await settle();
+      // A new lane: busy without a pause, it still ends at its first empty moment past 1 s.
+      expect(w.batches).toHaveLength(4);
+      vi.advanceTimersByTime(1000);
+      w.batches[3]!.answer(['A4']);
+      expect(await fourth).toBe('A4');
+      await settle();
+      const fifth = c.submit('a5');
+      await turn();
+      expect(m.batches.map((b) => b.items)).toEqual([['a1'], ['a4'], ['a5']]);
       m.batches[2]!.answer(['A5']);
-      expect(await again).toBe('A5');
+      expect(await fifth).toBe('A5');
+      expect(w.batches).toHaveLength(4);
     });
 
     it("the next batch on a row goes once the last one's statement settles, before that one is answered", async () => {
