@@ -1,4 +1,5 @@
-import type { BUSY } from './coalescer.js';
+/** An answer that sends the call round again, in the next batch (its key was busy). */
+export const BUSY: unique symbol = Symbol('busy');
 
 /** How far concurrent calls of one kind are folded into shared statements. */
 export interface CoalescerLimits {

@@ -1,9 +1,6 @@
-import type { CoalescerLimits, CoalescerOptions } from './coalescer-options.js';
+import { BUSY, type CoalescerLimits, type CoalescerOptions } from './coalescer-options.js';
 
-export type { CoalescerLimits, CoalescerOptions } from './coalescer-options.js';
-
-/** An answer that sends the call round again, in the next batch (its key was busy). */
-export const BUSY: unique symbol = Symbol('busy');
+export { BUSY, type CoalescerLimits, type CoalescerOptions } from './coalescer-options.js';
 
 /** How many times a call may come back BUSY before it is answered undefined. */
 const MAX_ROUNDS = 5;
