@@ -21,7 +21,7 @@ import { hotReport, hotScenarios } from './scenarios/hot.js';
 import { redisScenarios } from './scenarios/redis.js';
 import { redisHotLines, redisHotScenarios } from './scenarios/redis-hot.js';
 import { redisScaleScenarios } from './scenarios/redis-scale.js';
-import { scaleScenarios } from './scenarios/scale.js';
+import { type ScaleTables, scaleScenarios } from './scenarios/scale.js';
 import { verifierScenarios } from './scenarios/verifiers.js';
 
 const arg = (name: string, fallback: number) => {
@@ -83,10 +83,12 @@ try {
   targets.push(...redis.targets);
   notes.push(redis.notes);
   // A million rows take a while to write: made only when (s1)–(s4) or (rs1)–(rs2) run.
+  let scaleTables: ScaleTables | undefined;
   if (!only || ['s1', 's2', 's3', 's4'].some((s) => only.has(s))) {
     const scale = await scaleScenarios({ pool, admin, schema, large: arg('--scale-keys', 1_000_000) });
     scenarios.push(...scale.scenarios);
     notes.push(scale.notes);
+    scaleTables = scale.tables;
   }
   if (!only || ['rs1', 'rs2'].some((s) => only.has(s))) {
     const scale = await redisScaleScenarios({
@@ -95,6 +97,7 @@ try {
       schema,
       redisUrl,
       large: arg('--scale-keys', 1_000_000),
+      ...(scaleTables ? { tables: scaleTables } : {}),
     });
     cleanups.push(scale.close);
     scenarios.push(...scale.scenarios);

@@ -22,7 +22,16 @@ export interface ScaleSetup {
    * table's name. Scenario names then say `label`.
    */
   variant?: { label: string; options: (tableName: string) => Partial<AgentKeyOptions>; letter?: string };
+  /**
+   * Tables an earlier call made (its `tables`), used as they are instead of making new ones: the
+   * variant then runs on the same deployment, and the run holds one table of a million keys, not
+   * two competing for the same buffer cache between rounds.
+   */
+  tables?: ScaleTables;
 }
+
+/** The tables of one scaleScenarios call, by size: each one's name and the seed of its keys. */
+export type ScaleTables = Map<number, { tableName: string; seed: string }>;
 
 /**
  * The i-th key of a table made in bulk: `ak_` and 48 hex characters, derived from the table's
@@ -75,18 +84,23 @@ export async function fillBulk(admin: pg.Pool, table: string, templateId: number
  * descriptive fields: on 1,000 keys the descriptor cache answers most calls, on a million almost
  * none, and these two say how much of (s2)/(s1) is the table's own cost.
  */
-export async function scaleScenarios({ pool, admin, schema, large = LARGE, variant }: ScaleSetup) {
+export async function scaleScenarios({ pool, admin, schema, large = LARGE, variant, tables }: ScaleSetup) {
   const made: string[] = [];
+  const mine: ScaleTables = new Map();
   const store = async (size: number) => {
-    const tableName = `${schema}.scale_${variant?.letter ?? ''}${size}`;
+    const given = tables?.get(size);
+    const tableName = given?.tableName ?? `${schema}.scale_${variant?.letter ?? ''}${size}`;
+    const seed = given?.seed ?? `${schema}:${size}`;
+    mine.set(size, { tableName, seed });
     const options = { pool, tableName, ...variant?.options(tableName) };
     const ak = new AgentKey(options);
     await ak.migrate();
-    const { id } = await ak.create({ accountId: 'template', budgetCents: BIG, scopes: ['chat'] });
-    const seed = `${schema}:${size}`;
-    const t = performance.now();
-    await fillBulk(admin, tableName, id, seed, size);
-    made.push(`${size.toLocaleString('en-US')} rows in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    if (!given) {
+      const { id } = await ak.create({ accountId: 'template', budgetCents: BIG, scopes: ['chat'] });
+      const t = performance.now();
+      await fillBulk(admin, tableName, id, seed, size);
+      made.push(`${size.toLocaleString('en-US')} rows in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    } else made.push(`${size.toLocaleString('en-US')} rows as made above`);
     const uncached = new AgentKey({ ...options, descriptorTtlMs: 0 });
     // No key is kept in memory: the chosen one is derived on each call, for both sizes alike.
     const key = () => bulkKey(seed, Math.floor(Math.random() * size));
@@ -109,11 +123,14 @@ export async function scaleScenarios({ pool, admin, schema, large = LARGE, varia
   const names = scenarios.map((s) => s.name);
   return {
     scenarios,
+    tables: mine,
     /** The target's line and the uncached pair's, from the run's measurements. */
     notes(results: Measurement[]): string[] {
       const [s1, s2, s3, s4] = names.map((n) => results.find((r) => r.name === n));
       const L = variant?.letter ?? '';
-      const lines = [`scale${L ? ` (${variant?.label})` : ''}: bulk insert ${made.join(', ')}`];
+      const lines = [
+        `scale${L ? ` (${variant?.label})` : ''}: ${tables ? 'the same tables as (s1)–(s4): ' : 'bulk insert '}${made.join(', ')}`,
+      ];
       const pair = (label: string, a: Measurement, b: Measurement) =>
         `${label} p50 = ${(b.p50ms / a.p50ms).toFixed(2)} (p50 ${b.p50ms.toFixed(2)} / ${a.p50ms.toFixed(2)} ms; p99 ${b.p99ms.toFixed(2)} / ${a.p99ms.toFixed(2)} ms)`;
       if (s1 && s2) {
