@@ -77,6 +77,15 @@ try {
   const engine = await engineScenarios({ pool, admin, schema, keys: KEYS });
   scenarios.push(...engine.scenarios);
   targets.push(...engine.targets);
+  // Issue 12: authorize on 100 keys, ledger on, against the least work any design must do.
+  const grouped = core.scenarios.find((s) => s.name.startsWith('(a2)'));
+  if (grouped)
+    targets.push({
+      label: 'f/a2 authorize, ledger on / the group-committed ceiling',
+      scenario: engine.targets[0]!.scenario,
+      min: 0.6,
+      versus: grouped.name,
+    });
   const redis = await redisScenarios({ admin, url, schema, keys: KEYS, redisUrl });
   cleanups.push(redis.close);
   scenarios.push(...redis.scenarios);
