@@ -1,5 +1,5 @@
 import { type Answers, runDurableBatch } from '../batching/batch.js';
-import { BUSY, Coalescer, type CoalescerLimits } from '../batching/coalescer.js';
+import { BUSY, Coalescer, type CoalescerLimits, LANE_IDLE_MS } from '../batching/coalescer.js';
 import { costToMicros, MICROS_PER_CENT } from '../budget/money.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
 import { AgentKeyTimeoutError } from '../db/deadline.js';
@@ -132,6 +132,7 @@ export class ChargePath {
           batching,
           {
             laneOf: (call) => call.row,
+            laneIdleMs: LANE_IDLE_MS,
             runWaiting: (calls, settled) => this.chargeMany(by, calls, true, settled),
             retryAlone: isDataException,
             deadlineOf: (call) => call.request.deadlineAt,

@@ -1,5 +1,5 @@
 import { type Answers, type BatchRow, runDurableBatch } from '../batching/batch.js';
-import { Coalescer, type CoalescerLimits } from '../batching/coalescer.js';
+import { Coalescer, type CoalescerLimits, LANE_IDLE_MS } from '../batching/coalescer.js';
 import { MICROS_PER_CENT } from '../budget/money.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
 import { AgentKeyTimeoutError } from '../db/deadline.js';
@@ -58,6 +58,7 @@ export class HoldPath {
           batching,
           {
             laneOf: (call) => call.lookup.value,
+            laneIdleMs: LANE_IDLE_MS,
             runWaiting: (calls, settled) => this.reserveMany(by, calls, true, settled),
             retryAlone: isDataException,
             deadlineOf: (call) => call.request.deadlineAt,

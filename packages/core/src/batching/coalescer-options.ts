@@ -27,13 +27,19 @@ export interface CoalescerOptions<I, O = unknown> {
    * The row a call writes (its key). One batch at a time carries a row: a call on a row that a
    * statement of this coalescer is writing waits for the next batch, so a BUSY answer always
    * means another process (or another statement) holds the row. Such a call then joins the row's
-   * lane, with every later call on it while the lane lives (until it has been empty a while,
-   * coalescer.ts LANE_IDLE_MS): one `runWaiting` statement at a time, waiting for the row's lock,
+   * lane, with every later call on it while the lane lives (until it is empty, or empty for
+   * `laneIdleMs`): one `runWaiting` statement at a time, waiting for the row's lock,
    * carrying every call queued on the row. N processes on one
    * row then take turns on its lock, one statement each, instead of skipping it and falling back
    * to the engine call by call.
    */
   laneOf?: (item: I) => string;
+  /**
+   * How long an emptied lane waits for its row's next call before it ends (ms; default 0: it ends
+   * once empty). For rows that take call after call (a key, an account), not for rows a single call
+   * writes (a hold's close): an idle lane keeps one of the few lane slots.
+   */
+  laneIdleMs?: number;
   /** As `run`, waiting for locked rows (bounded on the server); needed with `laneOf`. */
   runWaiting?: (
     items: readonly I[],

@@ -15,14 +15,14 @@ const SLOW_MS = 100;
 const MAX_LANES = 8;
 
 /**
- * How long an empty lane waits for its row's next call before it ends, and how long a lane lives
- * at most (it ends at its first empty moment past that; the next BUSY starts it again). A row
- * another process writes stays contended from one turn to the next: its callers' next calls join
- * the lane at once instead of first skipping the row in a batch and coming back BUSY (a statement
- * and a round trip per turn saved). A lane whose contention ended costs one flush per statement
- * until then (sql/requests.ts batchLocks).
+ * How long an empty lane of a coalescer with `laneIdleMs` waits for its row's next call, and how
+ * long a lane lives at most (it ends at its first empty moment past that; the next BUSY starts it
+ * again). A key another process writes stays contended from one turn to the next: its callers'
+ * next calls join the lane at once instead of first skipping the row in a batch and coming back
+ * BUSY (a statement and a round trip per turn saved). A lane whose contention ended costs one flush
+ * per statement until then (sql/requests.ts batchLocks).
  */
-const LANE_IDLE_MS = 100;
+export const LANE_IDLE_MS = 100;
 const LANE_MAX_MS = 1000;
 
 interface Pending<I, O> {
@@ -73,8 +73,7 @@ export class Coalescer<I, O> {
       const row = this.options.laneOf?.(item) as string;
       const lane = this.lanes.get(row);
       if (lane) {
-        lane.push(pending);
-        this.joined.get(row)?.();
+        this.enqueue(row, lane, pending);
         return;
       }
       this.queue.push(pending);
@@ -152,7 +151,7 @@ export class Coalescer<I, O> {
     if (!laneOf || !runWaiting) return false;
     const row = laneOf(pending.item);
     const lane = this.lanes.get(row);
-    if (lane) lane.push(pending);
+    if (lane) this.enqueue(row, lane, pending);
     else if (this.lanes.size < MAX_LANES) {
       this.lanes.set(row, [pending]);
       started.add(row);
@@ -215,10 +214,16 @@ export class Coalescer<I, O> {
     }
   }
 
+  /** A call joins `row`'s lane, and wakes the lane if it is waiting empty (drive). */
+  private enqueue(row: string, lane: Pending<I, O>[], pending: Pending<I, O>): void {
+    lane.push(pending);
+    this.joined.get(row)?.();
+  }
+
   /**
-   * Sends a lane's calls, one waiting statement at a time, until it has been empty for
-   * LANE_IDLE_MS (or is past LANE_MAX_MS). Calls on the row still in the main queue join the lane
-   * first: behind the ones that came back BUSY.
+   * Sends a lane's calls, one waiting statement at a time, until it is empty — or, with
+   * `laneIdleMs`, until it has been empty that long (or is past LANE_MAX_MS). Calls on the row
+   * still in the main queue join the lane first: behind the ones that came back BUSY.
    */
   private async drive(row: string): Promise<void> {
     const { laneOf, runWaiting } = this.options;
@@ -230,7 +235,13 @@ export class Coalescer<I, O> {
     lane.push(...mine);
     this.queue = rest;
     const ends = Date.now() + LANE_MAX_MS;
-    while (lane.length > 0 || (Date.now() < ends && (await this.join(row)))) {
+    const idle = this.options.laneIdleMs ?? 0;
+    for (;;) {
+      if (lane.length === 0) {
+        if (idle <= 0 || Date.now() >= ends) break;
+        await this.join(row, idle); // the lane's length decides, not how the wait ended
+        if (lane.length === 0) break;
+      }
       // One turn first: calls answered by the last statement, and made again at once, join this one.
       await new Promise((resolve) => setImmediate(resolve));
       const [batch, later] = this.take(this.live(lane), true);
@@ -263,19 +274,17 @@ export class Coalescer<I, O> {
     this.lanes.delete(row);
   }
 
-  /** Whether a call joins the (empty) lane of `row` within LANE_IDLE_MS. */
-  private join(row: string): Promise<boolean> {
+  /** Waits until a call joins the (empty) lane of `row` (enqueue), or `ms` have passed. */
+  private join(row: string, ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const idle = setTimeout(() => {
-        this.joined.delete(row);
-        resolve(false);
-      }, LANE_IDLE_MS);
-      idle.unref?.();
-      this.joined.set(row, () => {
+      const done = () => {
         clearTimeout(idle);
         this.joined.delete(row);
-        resolve(true);
-      });
+        resolve();
+      };
+      const idle = setTimeout(done, ms);
+      idle.unref?.();
+      this.joined.set(row, done);
     });
   }
 

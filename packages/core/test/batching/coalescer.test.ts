@@ -275,13 +275,23 @@ describe('Coalescer', () => {
         'A4',
       ]);
       expect(m.batches).toHaveLength(2);
+      // Without laneIdleMs the lane is gone once empty: the row's next call is a batch's again.
+      const again = c.submit('a5');
+      await turn();
+      expect(m.batches[2]!.items).toEqual(['a5']);
+      m.batches[2]!.answer(['A5']);
+      expect(await again).toBe('A5');
     });
 
-    it("an empty lane waits for its row's next call, and ends after 100 ms without one or past 1 s", async () => {
+    it("with laneIdleMs, an empty lane waits for its row's next call, and ends after that long without one or past 1 s", async () => {
       vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
       const m = manualRun<string>();
       const w = manualRun<string>();
-      const c = new Coalescer(m.run, { maxInFlight: 2, maxBatch: 64 }, { laneOf: row, runWaiting: w.run });
+      const c = new Coalescer(
+        m.run,
+        { maxInFlight: 2, maxBatch: 64 },
+        { laneOf: row, runWaiting: w.run, laneIdleMs: 100 },
+      );
       const settle = async () => {
         await turn();
         await turn();
@@ -328,6 +338,52 @@ describe('Coalescer', () => {
       m.batches[2]!.answer(['A5']);
       expect(await fifth).toBe('A5');
       expect(w.batches).toHaveLength(4);
+    });
+
+    it('a BUSY answer from a batch sent before the lane emptied wakes the waiting lane: no call is left behind', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      const settles: Array<() => void> = [];
+      const m = manualRun<string>();
+      const run = (items: readonly string[], settled: () => void) => {
+        settles.push(settled);
+        return m.run(items);
+      };
+      const w = manualRun<string>();
+      const c = new Coalescer(
+        run,
+        { maxInFlight: 2, maxBatch: 64 },
+        { laneOf: row, runWaiting: w.run, laneIdleMs: 100 },
+      );
+      const first = c.submit('a1');
+      await turn();
+      // The first batch's statement releases the row, so a second batch on it goes out too.
+      settles[0]!();
+      const second = c.submit('a2');
+      await turn();
+      expect(m.batches.map((b) => b.items)).toEqual([['a1'], ['a2']]);
+      m.batches[0]!.answer([BUSY]);
+      await turn();
+      await turn();
+      w.batches[0]!.answer(['A1']);
+      expect(await first).toBe('A1');
+      await turn();
+      // The lane is empty and waiting; the second batch's call comes back BUSY and joins it.
+      m.batches[1]!.answer([BUSY]);
+      await turn();
+      await turn();
+      expect(w.batches.map((b) => b.items)).toEqual([['a1'], ['a2']]);
+      w.batches[1]!.answer(['A2']);
+      expect(await second).toBe('A2');
+      // Past the idle time, the lane ends with nothing in it.
+      await turn();
+      await turn();
+      vi.advanceTimersByTime(100);
+      await turn();
+      const third = c.submit('a3');
+      await turn();
+      expect(m.batches.map((b) => b.items)).toEqual([['a1'], ['a2'], ['a3']]);
+      m.batches[2]!.answer(['A3']);
+      expect(await third).toBe('A3');
     });
 
     it("the next batch on a row goes once the last one's statement settles, before that one is answered", async () => {
