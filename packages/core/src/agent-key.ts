@@ -169,8 +169,12 @@ export class AgentKey implements GateStoreOwner {
     return tallied(this.ctx.tally, this.calls.reserve(credential, options));
   }
 
-  /** Flushes the refusal tally within `timeoutMs` (the rest is kept and reported); never rejects. */
+  /**
+   * Flushes the refusal tally within `timeoutMs` (the rest is kept and reported) and stops the
+   * counter's relay, if any, from taking other processes' calls; never rejects.
+   */
   async close(): Promise<void> {
+    this.ctx.relay?.close?.();
     await this.ctx.tally?.close(this.ctx.timeoutMs);
   }
 

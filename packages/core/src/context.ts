@@ -2,8 +2,9 @@ import { DescriptorCache } from './authorize/descriptor-cache.js';
 import { InDoubt } from './authorize/in-doubt.js';
 import { Changes } from './changes/changes.js';
 import { type Change, checkChangeFeed } from './changes/feed.js';
-import { checkCounter } from './counter/check.js';
+import { checkCounter, checkRelay } from './counter/check.js';
 import { CounterFront } from './counter/front.js';
+import type { Relay } from './counter/port.js';
 import { checkTimeout } from './db/deadline.js';
 import { consoleStoreReporter, watchPoolErrors } from './db/pool-errors.js';
 import { preparedQuery, type Queryable, type Runner } from './db/queryable.js';
@@ -41,6 +42,8 @@ export interface StoreContext {
   readonly keyPrefix: string;
   /** The write-through counter in front of PostgreSQL (the `counter` option), or null. */
   readonly counter: CounterFront | null;
+  /** The counter's relay for hot rows (counter/port.ts Relay), or null. */
+  readonly relay: Relay | null;
   /** This process's refusals by code, flushed to the tally table (the `refusalTally` option), or null. */
   readonly tally: RefusalTally | null;
 }
@@ -93,6 +96,7 @@ export function storeContext(options: AgentKeyOptions): StoreContext {
     validScopes,
     keyPrefix,
     counter: front,
+    relay: checkRelay(counter),
     tally,
   };
 }

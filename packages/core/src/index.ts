@@ -18,7 +18,10 @@ export type {
   CounterInvalidation,
   CounterRow,
   CounterTarget,
+  Relay,
+  RelayedCharge,
 } from './counter/port.js';
+export { NOT_DELIVERED } from './counter/port.js';
 export { AgentKeyTimeoutError } from './db/deadline.js';
 export { fromPGlite, type PGliteLike, PreparedStatementLostError, type Queryable } from './db/queryable.js';
 export { AgentKeyInputError, AuthCode, type AuthError } from './errors/errors.js';

@@ -2,6 +2,7 @@ import { type Answers, runDurableBatch } from '../batching/batch.js';
 import { BUSY, Coalescer, type CoalescerLimits, LANE_IDLE_MS } from '../batching/coalescer.js';
 import { costToMicros, MICROS_PER_CENT } from '../budget/money.js';
 import type { ChargeRequest, Lookup, StoreContext } from '../context.js';
+import { NOT_DELIVERED } from '../counter/port.js';
 import { AgentKeyTimeoutError } from '../db/deadline.js';
 import { isDataException } from '../db/queryable.js';
 import { refuse, unknownCredential } from '../errors/auth-errors.js';
@@ -14,6 +15,7 @@ import type { AuthorizeOptions, AuthorizeResult } from '../types.js';
 import { accountBudgetOf, chargedRow, type EngineRow, rateStateOf, refusalOf } from './engine-row.js';
 import type { HoldPath } from './holds.js';
 import { InDoubt } from './in-doubt.js';
+import { fromRelayed, toRelayed } from './relayed.js';
 
 /** The shared argument checks of authorize, reserve and trackUsage. */
 export function chargeRequest(
@@ -141,9 +143,11 @@ export class ChargePath {
         );
       this.batches = { key_hash: batches('key_hash'), external_subject: batches('external_subject') };
     }
+    ctx.relay?.serve((_row, charge) => this.served(charge));
   }
 
-  async charge(lookup: Lookup, now: Date, r: ChargeRequest): Promise<EngineRow | undefined> {
+  /** `served`: another process forwarded the call (relay), so it is charged here, never forwarded. */
+  async charge(lookup: Lookup, now: Date, r: ChargeRequest, served = false): Promise<EngineRow | undefined> {
     const { ctx } = this;
     const lean = r.idem === null && r.meta === null;
     if (lean && r.holdMicros > 0) {
@@ -152,6 +156,10 @@ export class ChargePath {
     } else if (lean && r.micros > 0) {
       const seen = ctx.descriptors.get(`${lookup.by}:${lookup.value}`, now.getTime());
       const contended = seen?.capped ? `account:${seen.account_id}` : `key:${lookup.value}`;
+      if (!served && ctx.relay) {
+        const relayed = await this.forwarded(lookup, now, r, contended);
+        if (relayed !== NOT_DELIVERED) return relayed;
+      }
       const call = { lookup, now, request: r, row: contended };
       const row = this.batches ? await this.batches[lookup.by].submit(call) : await this.chargeOne(call);
       if (row) return row;
@@ -179,6 +187,30 @@ export class ChargePath {
       ctx.descriptors.set(`${lookup.by}:${lookup.value}`, row, capped, now.getTime());
     }
     return row;
+  }
+
+  /**
+   * The charge, through the process leading its row when another one does (counter/port.ts Relay):
+   * its answer, or NOT_DELIVERED (no leader, or none listened) for this process to charge it.
+   */
+  private async forwarded(lookup: Lookup, now: Date, r: ChargeRequest, row: string) {
+    const { ctx } = this;
+    const leader = ctx.relay!.leaderOf(row);
+    if (!leader) return NOT_DELIVERED;
+    const out = await ctx.relay!.forward(leader, row, toRelayed(lookup, now, r));
+    if (out && out !== NOT_DELIVERED && out.outcome !== 'unknown') {
+      const capped = out.account_limit_cents !== null && out.account_limit_cents !== undefined;
+      ctx.descriptors.set(`${lookup.by}:${lookup.value}`, out, capped, now.getTime());
+    }
+    return out;
+  }
+
+  /** A charge another process forwarded (relay): checked, then charged here under its own deadline. */
+  private async served(charge: unknown): Promise<EngineRow | undefined> {
+    const call = fromRelayed(charge);
+    if (!call) throw new AgentKeyInputError('a relayed charge is malformed', 'relay');
+    if (call.request.deadlineAt <= Date.now()) throw new AgentKeyTimeoutError(this.ctx.timeoutMs, false);
+    return this.charge(call.lookup, call.now, call.request, true);
   }
 
   /**
@@ -231,6 +263,10 @@ export class ChargePath {
       wait,
       settled,
     );
+    // Another process holds these rows: with a relay, one process leads each of them from now on.
+    if (this.ctx.relay)
+      for (let i = 0; i < calls.length; i++)
+        if (wait || answers[i] === BUSY) this.ctx.relay.contended(calls[i]!.row);
     return answers.map((row, i) => {
       if (!row || row === BUSY) return row;
       const call = calls[i]!;

@@ -1,5 +1,5 @@
 import { AgentKeyInputError } from '../errors/errors.js';
-import type { Counter } from './port.js';
+import type { Counter, Relay } from './port.js';
 
 const METHODS = ['admit', 'settle', 'abandon', 'invalidate'] as const;
 
@@ -20,4 +20,22 @@ export function checkCounter(counter: unknown, table?: string): Counter | null {
   if (table === undefined || bind === undefined) return counter as Counter;
   if (typeof bind !== 'function') throw new AgentKeyInputError('counter.bind must be a function', 'counter');
   return checkCounter(bind.call(counter, table));
+}
+
+const RELAY_METHODS = ['leaderOf', 'contended', 'forward', 'serve'] as const;
+
+/** The counter's relay (Counter.relay), or null: a counter without one, or one that offers none. */
+export function checkRelay(counter: Counter | null): Relay | null {
+  if (!counter || typeof counter.relay !== 'function') return null;
+  const relay = counter.relay();
+  if (relay === null || relay === undefined) return null;
+  const missing = RELAY_METHODS.filter(
+    (m) => typeof (relay as unknown as Record<string, unknown>)[m] !== 'function',
+  );
+  if (missing.length > 0)
+    throw new AgentKeyInputError(
+      `counter.relay() must return a Relay; missing ${missing.join(', ')}`,
+      'counter',
+    );
+  return relay;
 }

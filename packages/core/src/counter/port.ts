@@ -93,4 +93,55 @@ export interface Counter {
    * row this process cannot name needs nothing from it — the process that made the change did it.
    */
   invalidate(target: CounterTarget, options?: CounterInvalidation): Promise<void>;
+  /** Optional: the relay of this counter's table, which the store uses for hot rows (Relay below). */
+  relay?(): Relay | null;
+}
+
+/**
+ * A lean charge (a positive cost, no hold, idempotency key or metadata) as one process hands it to
+ * another over a relay: what the writing process needs to run it exactly as the caller would have.
+ */
+export interface RelayedCharge {
+  readonly by: Selector;
+  readonly value: string;
+  /** The caller's request id: the claim the charge commits under, and what its in-doubt void names. */
+  readonly rid: string;
+  /** The caller's store clock (epoch ms): the budget rules judge at this time. */
+  readonly nowMs: number;
+  /** The caller's deadline (epoch ms): past it the writer drops the call instead of charging it. */
+  readonly deadlineAt: number;
+  readonly micros: number;
+  readonly scope: string | null;
+  readonly tokenGrants: boolean;
+}
+
+/** `forward`'s answer when no process listened: nothing was sent, so the caller charges itself. */
+export const NOT_DELIVERED: unique symbol = Symbol('agentkey: not delivered');
+
+/**
+ * Cross-process coalescing of a hot row (the Redis one: `redisCounter`). When several processes
+ * charge one row, each of them writing it makes one commit per process per round, in turn on the
+ * row's lock; with a relay one process leads the row, the others hand it their charges, and its
+ * batches carry every process's calls in one statement. A relay only moves calls: the leader runs
+ * them through its own store, under the caller's request id, clock and deadline.
+ */
+export interface Relay {
+  /** The process leading `row`, when it is another one this process can reach; else undefined. */
+  leaderOf(row: string): string | undefined;
+  /** A statement of this process found `row` held by another process: lead the row, or learn who does. */
+  contended(row: string): void;
+  /**
+   * Sends `charge` to `leader`; resolves with the leader's answer (undefined: no such credential),
+   * or NOT_DELIVERED when no process received it. Rejects when it may have been received but no
+   * answer came by `charge.deadlineAt`: the caller treats the call as in doubt.
+   */
+  forward(
+    leader: string,
+    row: string,
+    charge: RelayedCharge,
+  ): Promise<CounterRow | undefined | typeof NOT_DELIVERED>;
+  /** Where charges other processes forward to this one are run. */
+  serve(handler: (row: string, charge: unknown) => Promise<CounterRow | undefined>): void;
+  /** Optional: stop listening (the store's close). */
+  close?(): void;
 }
