@@ -38,13 +38,17 @@ if (config.redis) {
   options.changes = changes;
 }
 if (config.counter) {
-  const { url, prefix, timeoutMs } = config.counter;
+  const { url, prefix, timeoutMs, relaySecret } = config.counter;
   // Refused connections retry quickly: a restarted server is found again at once.
   const client = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
   client.on('error', () => {});
-  options.counter = redisCounter({ redis: client, prefix, timeoutMs, retryMs: timeoutMs });
+  const relay = relaySecret ? { relay: { secret: relaySecret } } : {};
+  options.counter = redisCounter({ redis: client, prefix, timeoutMs, retryMs: timeoutMs, ...relay });
 }
 const ak = new AgentKey(options);
+/** The store's relay, when its counter has one (the calls it served for other processes). */
+const relayOf = (store: AgentKey) =>
+  (store as unknown as { ctx: { relay: { stats: { served: number } } | null } }).ctx.relay;
 const gate: Gate | undefined = config.oidc
   ? ak.gate({
       verifiers: [
@@ -119,7 +123,7 @@ async function run(command: Command): Promise<unknown> {
       throw new Error(`watch: not met in 10 s (${JSON.stringify(until)})`);
     }
     case 'stats':
-      return { changesSeen, pid: process.pid };
+      return { changesSeen, pid: process.pid, relayServed: relayOf(ak)?.stats.served ?? 0 };
     case 'drain': {
       let pending = await ak.resolveInDoubt();
       for (let i = 0; pending > 0 && i < 40; i++) {

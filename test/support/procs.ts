@@ -14,7 +14,7 @@ export interface WorkerConfig {
   /** `redisChanges` on this Redis (a private server or the shared one with a unique prefix). */
   redis?: { url: string; prefix: string };
   /** `redisCounter` in front of PostgreSQL, on this Redis, its calls bounded by `timeoutMs`. */
-  counter?: { url: string; prefix: string; timeoutMs: number };
+  counter?: { url: string; prefix: string; timeoutMs: number; relaySecret?: string };
   /** A gate with an OIDC verifier of this issuer, its answers cached for `cacheTtlMs`. */
   oidc?: { issuer: string; jwksUri: string; audience: string; cacheTtlMs: number };
 }
@@ -49,7 +49,8 @@ export interface Worker {
   readonly pid: number;
   /** Resolves with the worker's answer; rejects when the worker dies first (never acknowledged). */
   call(command: Command): Promise<Answer>;
-  stats(): Promise<{ changesSeen: number; pid: number }>;
+  /** `relayServed`: calls it charged for other processes as a hot key's leader (the counter's relay). */
+  stats(): Promise<{ changesSeen: number; pid: number; relayServed: number }>;
   /** The Date.now() at which the first call that met `until` started (this machine's one clock). */
   watch(
     command: Omit<Extract<Command, { op: 'watch' }>, 'op'>,

@@ -16,7 +16,7 @@ export interface HotWorkerConfig {
   key: string;
   poolMax: number;
   /** The counter's Redis and prefix; absent: PostgreSQL only. */
-  redis?: { url: string; prefix: string };
+  redis?: { url: string; prefix: string; relaySecret?: string };
 }
 
 export type ToHotWorker = { type: 'run'; seconds: number; clients: number } | { type: 'exit' };
@@ -29,8 +29,9 @@ const config = JSON.parse(process.argv[2] ?? '{}') as HotWorkerConfig;
 let trips = noTrips();
 const pool = countPool(new pg.Pool({ connectionString: config.url, max: config.poolMax }), () => trips);
 const redis = config.redis ? countRedis(await connectRedis(config.redis.url), () => trips) : null;
+const relay = config.redis?.relaySecret ? { relay: { secret: config.redis.relaySecret } } : {};
 const counter =
-  redis && config.redis ? { counter: redisCounter({ redis, prefix: config.redis.prefix }) } : {};
+  redis && config.redis ? { counter: redisCounter({ redis, prefix: config.redis.prefix, ...relay }) } : {};
 const ak = new AgentKey({ pool, tableName: config.tableName, ledger: true, ...counter });
 const send = (m: FromHotWorker) => process.send!(m);
 

@@ -9,8 +9,10 @@ import {
 } from '@agentkey/core';
 import type { Cluster, Redis } from 'ioredis';
 import { AdmitQueue } from './admits.js';
-import { callKeys, type TagKeys, tagKeys } from './keys.js';
+import { callKeys, relayBase, type TagKeys, tagKeys } from './keys.js';
 import { type RedisCounterOptions, whole } from './options.js';
+import type { RedisRelay } from './relay.js';
+import { relayMaker } from './relay-option.js';
 import { buildOf, refusalRow } from './rows.js';
 import { ABANDON, ADMIT, INVALIDATE, SETTLE } from './script.js';
 import { ADMIT_MANY, SETTLE_MANY } from './script-many.js';
@@ -68,6 +70,8 @@ export class RedisCounter implements Counter {
   private downUntil = 0;
   private readonly settles: SettleQueue;
   private readonly admits: AdmitQueue;
+  /** This table's relay (options.relay), made on first use; null when off or on a Cluster. */
+  readonly relay: () => RedisRelay | null;
 
   constructor(options: RedisCounterOptions, table = '') {
     if (!options || typeof options !== 'object')
@@ -87,6 +91,7 @@ export class RedisCounter implements Counter {
     this.redis = options.redis;
     this.prefix = prefix;
     this.timeoutMs = whole(options.timeoutMs, 'timeoutMs', 250, 5, 10_000);
+    this.relay = relayMaker(options, relayBase(prefix, table));
     this.trustMs = whole(options.trustMs, 'trustMs', 1000, 50, 60_000);
     this.retryMs = whole(options.retryMs, 'retryMs', 500, 0, 60_000);
     const define = (name: string, lua: string, numberOfKeys?: number) => {

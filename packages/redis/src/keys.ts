@@ -47,3 +47,8 @@ export function callKeys(tag: TagKeys, keyId: number, poolId: number | null): st
     tag.generation,
   ];
 }
+
+/** Where a table's relay keeps its leads and channels (relay.ts): `agentkey:app.keys:`, `:` escaped. */
+export function relayBase(prefix: string, table: string): string {
+  return `${prefix}${escapeChars(table, /[%{}:]/g)}:`;
+}

@@ -12,6 +12,13 @@ export interface RedisCounterOptions {
   trustMs?: number;
   /** After a Redis failure, how long to go straight to PostgreSQL before trying Redis again (ms, default 500). */
   retryMs?: number;
+  /**
+   * Cross-process coalescing of hot keys (README, "Several app processes"): one process leads a
+   * key that several processes charge and writes it for all of them. `secret` (32 to 1024
+   * characters, the same in every process) signs the calls and answers that cross Redis. Absent:
+   * off. Not on a Cluster (PUBLISH there cannot tell that nobody listened).
+   */
+  relay?: { secret: string };
 }
 
 /** An option in ms: `fallback` when absent, else a whole number from `min` to `max`. */

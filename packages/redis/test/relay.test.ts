@@ -1,0 +1,224 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { AgentKey, AgentKeyInputError, type CounterRow } from '@agentkey/core';
+import { type TestCounter, testCounter } from '@agentkey/test-support/counter.js';
+import { openDb, type TestDb } from '@agentkey/test-support/db.js';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { redisCounter } from '../src/index.js';
+import type { RedisRelay } from '../src/relay.js';
+
+// Two stores in one test stand for two app processes: each has its own counter, ioredis client and
+// relay (its own id and channel), on the shared Redis under one prefix, over one PostgreSQL table.
+let db: TestDb;
+const counters: TestCounter[] = [];
+const stores: AgentKey[] = [];
+
+beforeEach(async () => {
+  db = await openDb();
+});
+afterEach(async () => {
+  for (const ak of stores.splice(0)) await ak.close();
+  for (const c of counters.splice(0)) c.close();
+  await db.close();
+});
+
+type Handler = (row: string, charge: unknown) => Promise<CounterRow | undefined>;
+/** A relay's insides a test reaches into: who it knows leads what, and what runs a served call. */
+type Inside = { known: Map<string, { leader: string | null }>; handler: Handler | null };
+
+interface Process {
+  ak: AgentKey;
+  relay: RedisRelay;
+  inside: Inside;
+}
+
+function processOf(prefix: string, secret: string): Process {
+  const tc = testCounter(undefined, { prefix, relay: { secret } });
+  counters.push(tc);
+  const ak = new AgentKey({ pool: db.pool, tableName: db.table, timeoutMs: 5000, counter: tc.counter });
+  stores.push(ak);
+  const relay = (ak as unknown as { ctx: { relay: RedisRelay } }).ctx.relay;
+  return { ak, relay, inside: relay as unknown as Inside };
+}
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** `leader` leads the key's row and `follower` knows it, as contention would have left them. */
+async function led(leader: Process, follower: Process, key: string): Promise<string> {
+  const row = `key:${createHash('sha256').update(key).digest('hex')}`;
+  leader.relay.contended(row);
+  await until('the leader to lead', () => leader.inside.known.get(row)?.leader === null);
+  follower.relay.contended(row);
+  await until('the follower to know the leader', () => follower.relay.leaderOf(row) === leader.relay.id);
+  return row;
+}
+
+/** Counts the calls `p` serves for other processes. */
+function counted(p: Process): { served: number } {
+  const seen = { served: 0 };
+  const handler = p.inside.handler!;
+  p.inside.handler = (row, charge) => {
+    seen.served++;
+    return handler(row, charge);
+  };
+  return seen;
+}
+
+const claims = async (keyId: number) =>
+  Number(
+    (await db.pool.query(`SELECT count(*) AS n FROM ${db.table}_requests WHERE principal_id = $1`, [keyId]))
+      .rows[0].n,
+  );
+
+describe('the relay (redisCounter relay option)', () => {
+  it("a follower's charges are made by the process leading the key: each once, none past the cap", async () => {
+    const prefix = `relay${randomBytes(4).toString('hex')}:`;
+    const secret = randomBytes(24).toString('hex');
+    const [a, b] = [processOf(prefix, secret), processOf(prefix, secret)];
+    await a.ak.migrate();
+    const { key, id } = await a.ak.create({ accountId: 'acct', budgetCents: 10 });
+    await led(a, b, key);
+    const seen = counted(a);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => b.ak.authorize(key, { costCents: 1 })),
+    );
+    expect(results.filter((r) => r.ok)).toHaveLength(10);
+    expect(results.filter((r) => !r.ok).map((r) => r.error?.code)).toEqual(Array(10).fill('budget_exceeded'));
+    expect(seen.served, 'the leader made the follower’s charges').toBeGreaterThan(0);
+    expect((await a.ak.getKey(id))?.budget.usedCents).toBe(10);
+    expect(await claims(id), 'one claim per charge').toBe(10);
+  });
+
+  it('an answer not signed with the shared secret is no answer: an acknowledged call is always charged', async () => {
+    const prefix = `relay${randomBytes(4).toString('hex')}:`;
+    const secret = randomBytes(24).toString('hex');
+    const [a, b] = [processOf(prefix, secret), processOf(prefix, secret)];
+    await a.ak.migrate();
+    const { key, id } = await a.ak.create({ accountId: 'acct', budgetCents: 10 });
+    await led(a, b, key);
+    // The leader takes the call and never answers; a forger answers every call it sees as passed.
+    const forger = new Redis(`${process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'}`);
+    const listener = forger.duplicate();
+    await listener.psubscribe(`${prefix}*relay:*`);
+    let forgeries = 0;
+    listener.on('pmessage', (_p, _channel, message: string) => {
+      const body = JSON.parse(message.slice(message.indexOf('.') + 1)) as {
+        t: string;
+        f: string;
+        calls?: Array<{ n: number; c: { rid: string } }>;
+      };
+      if (body.t !== 'c' || !body.calls) return;
+      const answers = body.calls.map((c) => ({ n: c.n, rid: c.c.rid, row: { outcome: 'ok' } }));
+      const text = JSON.stringify({ t: 'a', answers });
+      const forged = `${createHmac('sha256', 'not the secret').update(text).digest('base64url')}.${text}`;
+      forgeries++;
+      void forger.publish(_channel.replace(/relay:[^:]+$/, `relay:${body.f}`), forged);
+    });
+    a.inside.handler = () => new Promise(() => {});
+    try {
+      const result = await b.ak.authorize(key, { costCents: 1 });
+      expect(forgeries, 'the forger answered the call').toBeGreaterThan(0);
+      // Past the leader's silence the store tries again (here, itself): passed only if charged.
+      if (result.ok) expect(result.principal.id).toBe(id);
+      else expect(result.error.code).toBe('unavailable');
+      await b.ak.resolveInDoubt();
+      expect((await a.ak.getKey(id))?.budget.usedCents).toBe(result.ok ? 1 : 0);
+    } finally {
+      listener.disconnect();
+      forger.disconnect();
+    }
+  }, 15_000);
+
+  it('a leader that has gone (nobody on its channel): the follower charges at once, itself', async () => {
+    const prefix = `relay${randomBytes(4).toString('hex')}:`;
+    const secret = randomBytes(24).toString('hex');
+    const [a, b] = [processOf(prefix, secret), processOf(prefix, secret)];
+    await a.ak.migrate();
+    const { key, id } = await a.ak.create({ accountId: 'acct', budgetCents: 10 });
+    const row = await led(a, b, key);
+    const seen = counted(a);
+    await a.ak.close();
+    const result = await b.ak.authorize(key, { costCents: 1 });
+    expect(result.ok).toBe(true);
+    expect(seen.served).toBe(0);
+    expect(b.relay.leaderOf(row), 'the gone leader is forgotten').toBeUndefined();
+    expect((await b.ak.getKey(id))?.budget.usedCents).toBe(1);
+  });
+
+  it('a leader that charged but whose answer was lost: the call is unavailable and then voided, never charged twice', async () => {
+    const prefix = `relay${randomBytes(4).toString('hex')}:`;
+    const secret = randomBytes(24).toString('hex');
+    const [a, b] = [processOf(prefix, secret), processOf(prefix, secret)];
+    await a.ak.migrate();
+    const { key, id } = await a.ak.create({ accountId: 'acct', budgetCents: 10 });
+    await led(a, b, key);
+    const handler = a.inside.handler!;
+    let calls = 0;
+    // The first delivery is charged, then its answer never leaves; the retry runs for real.
+    a.inside.handler = async (row, charge) => {
+      calls++;
+      const answer = await handler(row, charge);
+      if (calls === 1) return new Promise(() => {});
+      return answer;
+    };
+    const result = await b.ak.authorize(key, { costCents: 1 });
+    expect(calls, 'the leader charged the call').toBeGreaterThanOrEqual(1);
+    expect(result.ok ? 'ok' : result.error.code).toBe('unavailable');
+    expect(await b.ak.resolveInDoubt()).toBe(0);
+    expect((await a.ak.getKey(id))?.budget.usedCents, 'the lost charge is voided').toBe(0);
+  }, 15_000);
+
+  it('a malformed call is refused by the leader, and the caller charges nothing through it', async () => {
+    const prefix = `relay${randomBytes(4).toString('hex')}:`;
+    const secret = randomBytes(24).toString('hex');
+    const [a, b] = [processOf(prefix, secret), processOf(prefix, secret)];
+    await a.ak.migrate();
+    const { key, id } = await a.ak.create({ accountId: 'acct', budgetCents: 10 });
+    const row = await led(a, b, key);
+    const deadlineAt = Date.now() + 3000;
+    const bad = [
+      { by: 'id', value: 'x', deadlineAt },
+      {
+        by: 'key_hash',
+        value: 'x',
+        rid: 'not-a-uuid',
+        nowMs: 1,
+        deadlineAt,
+        micros: 1,
+        scope: null,
+        tokenGrants: true,
+      },
+    ];
+    for (const charge of bad)
+      await expect(b.relay.forward(a.relay.id, row, charge as never)).rejects.toThrow(/malformed/);
+    expect((await a.ak.getKey(id))?.budget.usedCents).toBe(0);
+  });
+
+  it('the relay option is checked when the counter is made', () => {
+    const redis = new Redis({ lazyConnect: true });
+    try {
+      for (const relay of [
+        { secret: 'short' },
+        { secret: 42 },
+        'a secret of more than thirty-two characters',
+        {},
+      ]) {
+        expect(() => redisCounter({ redis, relay: relay as never })).toThrow(AgentKeyInputError);
+      }
+      expect(redisCounter({ redis }).relay()).toBeNull();
+      expect(
+        redisCounter({ redis, relay: { secret: 's'.repeat(32) } })
+          .bind('t')
+          .relay(),
+      ).not.toBeNull();
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
