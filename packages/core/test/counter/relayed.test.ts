@@ -1,9 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { fromRelayed, toRelayed } from '../../src/authorize/relayed.js';
 import { chargeRequest } from '../../src/authorize/charge.js';
+import { fromRelayed, toRelayed } from '../../src/authorize/relayed.js';
 
 // A relayed charge crossed Redis: the leader checks every field before charging anything.
-const request = chargeRequest('authorize', { scope: 'chat', costCents: 2 }, undefined, undefined, Date.now() + 5000);
+const request = chargeRequest(
+  'authorize',
+  { scope: 'chat', costCents: 2 },
+  undefined,
+  undefined,
+  Date.now() + 5000,
+);
 const now = new Date(1_790_000_000_000);
 const good = toRelayed({ by: 'key_hash', value: 'a'.repeat(64) }, now, request);
 
