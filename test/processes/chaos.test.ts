@@ -65,7 +65,7 @@ it.each([
     const admin = server.admin();
     const acks = acknowledged();
     // With the relay, more calls at once: a leader is elected only where batches meet a held row.
-  const load = hammer(workers, targets, acks, { name: 'chaos', loops: relaySecret ? 12 : 4 });
+    const load = hammer(workers, targets, acks, { name: 'chaos', loops: relaySecret ? 12 : 4 });
     const steps: string[] = [];
     const step = async (name: string, fault: () => Promise<void> | void) => {
       const before = load.counts.ok ?? 0;
