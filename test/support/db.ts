@@ -76,7 +76,8 @@ export async function openDb(backend: Backend = 'postgres'): Promise<TestDb> {
       return pool;
     },
     async close() {
-      await Promise.all(extra.map((p) => p.end()));
+      // A test may have ended one itself (a pool that went away): pg refuses a second end.
+      await Promise.all(extra.filter((p) => !p.ended).map((p) => p.end()));
       await admin.query(`DROP SCHEMA ${schema} CASCADE`);
       await admin.end();
     },

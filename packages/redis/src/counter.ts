@@ -12,7 +12,7 @@ import { AdmitQueue } from './admits.js';
 import { callKeys, relayBase, type TagKeys, tagKeys } from './keys.js';
 import { type RedisCounterOptions, whole } from './options.js';
 import type { RedisRelay } from './relay.js';
-import { relayMaker } from './relay-option.js';
+import { relayMaker, withHiddenSecret } from './relay-option.js';
 import { buildOf, refusalRow } from './rows.js';
 import { ABANDON, ADMIT, INVALIDATE, SETTLE } from './script.js';
 import { ADMIT_MANY, SETTLE_MANY } from './script-many.js';
@@ -78,7 +78,7 @@ export class RedisCounter implements Counter {
       throw new AgentKeyInputError('redisCounter options must be an object', 'options');
     if (typeof table !== 'string' || table.length > 200)
       throw new AgentKeyInputError('table must be a table name of at most 200 characters', 'table');
-    this.options = options;
+    this.options = withHiddenSecret(options);
     this.table = table;
     const redis = options.redis as unknown as Record<string, unknown> | undefined;
     if (!redis || typeof redis.defineCommand !== 'function' || typeof redis.evalsha !== 'function') {
@@ -91,7 +91,7 @@ export class RedisCounter implements Counter {
     this.redis = options.redis;
     this.prefix = prefix;
     this.timeoutMs = whole(options.timeoutMs, 'timeoutMs', 250, 5, 10_000);
-    this.relay = relayMaker(options, relayBase(prefix, table));
+    this.relay = relayMaker(this.options, relayBase(prefix, table));
     this.trustMs = whole(options.trustMs, 'trustMs', 1000, 50, 60_000);
     this.retryMs = whole(options.retryMs, 'retryMs', 500, 0, 60_000);
     const define = (name: string, lua: string, numberOfKeys?: number) => {

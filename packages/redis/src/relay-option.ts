@@ -1,11 +1,38 @@
+import { inspect } from 'node:util';
 import { AgentKeyInputError } from '@agentkey/core';
 import type { Redis } from 'ioredis';
 import type { RedisCounterOptions } from './options.js';
 import { RedisRelay } from './relay.js';
 
+/** The relay's secret as the counter keeps it: printed, logged or serialised, it shows nothing. */
+class HiddenSecret {
+  readonly #secret: string;
+  constructor(secret: string) {
+    this.#secret = secret;
+  }
+  reveal(): string {
+    return this.#secret;
+  }
+  toJSON(): string {
+    return '[relay secret]';
+  }
+  [inspect.custom](): string {
+    return '[relay secret]';
+  }
+}
+
+/** The counter's options with the relay's secret hidden (the counter keeps these, bind reuses them). */
+export function withHiddenSecret(options: RedisCounterOptions): RedisCounterOptions {
+  const secret = checkRelayOption(options.relay);
+  const { relay: _, ...rest } = options;
+  return secret === null
+    ? rest
+    : { ...rest, relay: new HiddenSecret(secret) as unknown as { secret: string } };
+}
+
 /**
- * The `relay` option of redisCounter, checked now: absent (no relay), or `{ secret }` shared by the
- * app's processes. Gives the table's relay, made on first use (null: off, or on a Cluster).
+ * The table's relay, made on first use (null: the `relay` option is off, or the client is a
+ * Cluster). `options` as withHiddenSecret left them.
  */
 export function relayMaker(options: RedisCounterOptions, base: string): () => RedisRelay | null {
   const secret = checkRelayOption(options.relay);
@@ -18,8 +45,10 @@ export function relayMaker(options: RedisCounterOptions, base: string): () => Re
   };
 }
 
+/** The `relay` option: absent (no relay), or `{ secret }` that every app process shares. */
 function checkRelayOption(relay: unknown): string | null {
   if (relay === undefined || relay === null || relay === false) return null;
+  if (relay instanceof HiddenSecret) return relay.reveal();
   const secret = (relay as { secret?: unknown } | null)?.secret;
   if (typeof relay !== 'object' || typeof secret !== 'string' || secret.length < 32 || secret.length > 1024) {
     throw new AgentKeyInputError(

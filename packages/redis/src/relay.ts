@@ -1,90 +1,65 @@
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type CounterRow, NOT_DELIVERED, type Relay, type RelayedCharge } from '@agentkey/core';
 import type { Redis } from 'ioredis';
-
-/** How long a lead lasts without the leader serving a call on the row (ms). */
-export const LEAD_MS = 1000;
-/** A leader renews its lead at most this often while it serves the row. */
-const RENEW_MS = 250;
-/** A follower asks again who leads when its knowledge has less than this left. */
-const REFRESH_MS = 300;
-/**
- * How long a call waits for its leader's answer at most. Past it the call fails and the store
- * tries it once more (in-doubt.ts guarded) under the same request id: a leader that died or lost
- * its answer to Redis costs the call this long, not its whole deadline, and a charge the leader
- * did commit makes the second attempt conflict on its claim, never charge twice.
- */
-export const ANSWER_MS = 1000;
-/** Rows whose leader a process remembers at most (oldest dropped first). */
-const ROWS_MAX = 10_000;
-const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** A lead key's row: a key hash, a subject or an account, as the store names it (at most this long). */
-const ROW_MAX = 1100;
-/** Calls one message may carry (a process sends one message per leader per turn). */
-const CALLS_MAX = 1024;
-
-/** KEYS[1] the row's lead. ARGV: this process, lead ms. The leader and its lead's ms left. */
-const LEAD = `
-local cur = redis.call('GET', KEYS[1])
-if not cur then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return {ARGV[1], tonumber(ARGV[2])}
-end
-if cur == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {cur, tonumber(ARGV[2])}
-end
-return {cur, redis.call('PTTL', KEYS[1])}
-`;
-
-interface Known {
-  /** null: this process leads the row. */
-  leader: string | null;
-  until: number;
-  renewedAt: number;
-}
-
-interface Waiting {
-  rid: string;
-  resolve: (row: CounterRow | undefined | typeof NOT_DELIVERED) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
-type Leading = { akLead(key: string, id: string, ms: string): Promise<[string, number]> };
+import {
+  CALLS_MAX,
+  type Handler,
+  ID,
+  type Known,
+  LEAD,
+  LEAD_MS,
+  type Leading,
+  RECEIPT_MS,
+  REFRESH_MS,
+  REMEMBERED,
+  RENEW_MS,
+  ROW_MAX,
+  remember,
+  sign,
+  subscribe,
+  UNLEAD,
+  verified,
+  type Waiting,
+} from './relay-wire.js';
 
 /**
  * The Redis relay (counter/port.ts Relay in @agentkey/core). A row's lead is a Redis key holding
  * the leading process's id, taken by the first process to find the row contended and kept while it
- * serves calls on it. Calls and answers travel by pub/sub, one channel per process, each message
- * signed with the shared `secret` (HMAC-SHA256): an answer is what acknowledges a charge, so one
- * that anybody with access to Redis could write would be a way around PostgreSQL. A call nobody
- * received (PUBLISH reached no subscriber) is NOT_DELIVERED and the caller charges it itself; one
- * received but not answered by its deadline is in doubt, as any lost answer.
+ * charges calls on it. Calls, receipts and answers travel by pub/sub, one channel per process, each
+ * message signed with the shared secret (HMAC-SHA256): an answer is what acknowledges a charge, so
+ * one that anybody with access to Redis could write would be a way around PostgreSQL. A call nobody
+ * received (PUBLISH reached no subscriber) is NOT_DELIVERED and the caller charges it itself.
  */
 export class RedisRelay implements Relay {
   readonly id = randomUUID();
   /** Calls this process handed a leader, served for another process, and charged itself as nobody listened. */
   readonly stats = { forwarded: 0, served: 0, notDelivered: 0 };
+  readonly #secret: string;
   private readonly known = new Map<string, Known>();
   private readonly asking = new Set<string>();
   private readonly waiting = new Map<number, Waiting>();
+  /** Leaders that failed a call, by when this process may forward to them again. */
+  private readonly shunned = new Map<string, number>();
+  /** Calls served, by sender and number: a message replayed through Redis is not run twice. */
+  private readonly served = new Map<string, true>();
   /** Calls waiting for this turn's message to their leader, by leader. */
   private readonly outbox = new Map<string, Array<{ n: number; r: string; c: RelayedCharge }>>();
   private sub: Redis | null = null;
   private listening = false;
+  private closed = false;
   private seq = 0;
-  private handler: ((row: string, charge: unknown) => Promise<CounterRow | undefined>) | null = null;
+  private handler: Handler | null = null;
 
   constructor(
     private readonly redis: Redis,
     /** Every lead key and channel of this store's table starts with it. */
     private readonly base: string,
-    private readonly secret: string,
-    private readonly report: (error: unknown) => void = () => {},
+    secret: string,
   ) {
-    if (typeof (redis as unknown as Leading).akLead !== 'function')
-      redis.defineCommand('akLead', { lua: LEAD, numberOfKeys: 1 });
+    this.#secret = secret;
+    const r = redis as unknown as Partial<Leading>;
+    if (typeof r.akLead !== 'function') redis.defineCommand('akLead', { lua: LEAD, numberOfKeys: 1 });
+    if (typeof r.akUnlead !== 'function') redis.defineCommand('akUnlead', { lua: UNLEAD, numberOfKeys: 1 });
   }
 
   leaderOf(row: string): string | undefined {
@@ -95,14 +70,14 @@ export class RedisRelay implements Relay {
       this.known.delete(row);
       return undefined;
     }
-    if (known.leader === null) return undefined;
+    if (known.leader === null || (this.shunned.get(known.leader) ?? 0) > now) return undefined;
     if (known.until - now < REFRESH_MS) this.contended(row);
     return known.leader;
   }
 
   contended(row: string): void {
-    if (this.asking.has(row) || row.length > ROW_MAX) return;
     const known = this.known.get(row);
+    if (this.closed || this.asking.has(row) || row.length > ROW_MAX) return;
     if (known && known.until - Date.now() >= REFRESH_MS) return;
     this.asking.add(row);
     void this.lead(row).finally(() => this.asking.delete(row));
@@ -113,17 +88,12 @@ export class RedisRelay implements Relay {
     row: string,
     charge: RelayedCharge,
   ): Promise<CounterRow | undefined | typeof NOT_DELIVERED> {
-    if (!ID.test(leader)) return Promise.resolve(NOT_DELIVERED);
+    if (!ID.test(leader) || this.closed) return Promise.resolve(NOT_DELIVERED);
     const n = ++this.seq;
+    const deadlineAt = Date.now() + charge.ttlMs;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          this.waiting.delete(n);
-          reject(new Error('agentkey: the process leading this key did not answer in time'));
-        },
-        Math.max(1, Math.min(ANSWER_MS, charge.deadlineAt - Date.now())),
-      );
-      this.waiting.set(n, { rid: charge.rid, resolve, reject, timer });
+      const timer = this.expire(n, Math.min(RECEIPT_MS, charge.ttlMs), 'did not say it received the call');
+      this.waiting.set(n, { rid: charge.rid, leader, deadlineAt, resolve, reject, timer });
       // The calls of one turn for one leader travel in one message.
       let outgoing = this.outbox.get(leader);
       if (!outgoing) {
@@ -138,6 +108,43 @@ export class RedisRelay implements Relay {
     });
   }
 
+  serve(handler: Handler): void {
+    this.handler = handler;
+  }
+
+  /**
+   * For good (the store closes): no process can hand this one a call any more, its leads are given
+   * up, and its calls waiting on a leader fail into their retry, which charges them here.
+   */
+  close(): void {
+    this.closed = true;
+    this.listening = false;
+    this.sub?.disconnect();
+    this.sub = null;
+    for (const n of [...this.waiting.keys()]) this.fail(n, 'the store closed');
+    for (const [row, known] of this.known)
+      if (known.leader === null)
+        (this.redis as unknown as Leading).akUnlead(`${this.base}lead:${row}`, this.id).catch(() => {});
+    this.known.clear();
+  }
+
+  private channel(process: string): string {
+    return `${this.base}relay:${process}`;
+  }
+
+  private expire(n: number, ms: number, why: string): ReturnType<typeof setTimeout> {
+    return setTimeout(() => this.fail(n, why), Math.max(1, ms));
+  }
+
+  /** Call `n` fails (into its retry), and its leader gets no call from here for a while. */
+  private fail(n: number, why: string): void {
+    const waiting = this.settle(n);
+    if (!waiting) return;
+    this.shunned.set(waiting.leader, Date.now() + LEAD_MS);
+    if (this.shunned.size > REMEMBERED) this.shunned.delete(this.shunned.keys().next().value as string);
+    waiting.reject(new Error(`agentkey: the process leading this key ${why}`));
+  }
+
   /** One message with the calls queued for `leader`; NOT_DELIVERED to each when nobody listened. */
   private async send(leader: string): Promise<void> {
     const calls = this.outbox.get(leader);
@@ -145,7 +152,10 @@ export class RedisRelay implements Relay {
     this.outbox.delete(leader);
     let received: number;
     try {
-      received = await this.redis.publish(this.channel(leader), this.sign({ t: 'c', f: this.id, calls }));
+      received = await this.redis.publish(
+        this.channel(leader),
+        sign(this.#secret, { t: 'c', f: this.id, calls }),
+      );
     } catch (error) {
       // Sent or not, nobody can tell: the callers treat their calls as in doubt.
       const failure = error instanceof Error ? error : new Error(String(error));
@@ -161,21 +171,6 @@ export class RedisRelay implements Relay {
     }
   }
 
-  serve(handler: (row: string, charge: unknown) => Promise<CounterRow | undefined>): void {
-    this.handler = handler;
-  }
-
-  /** Stops listening (the store closes): no process can hand this one a call any more. */
-  close(): void {
-    this.listening = false;
-    this.sub?.disconnect();
-    this.sub = null;
-  }
-
-  private channel(process: string): string {
-    return `${this.base}relay:${process}`;
-  }
-
   private async lead(row: string): Promise<void> {
     try {
       if (!(await this.listen())) return;
@@ -184,118 +179,106 @@ export class RedisRelay implements Relay {
         this.id,
         String(LEAD_MS),
       );
-      if (typeof leader !== 'string' || !ID.test(leader) || !(Number(ms) > 0)) return;
-      if (this.known.size >= ROWS_MAX) this.known.delete(this.known.keys().next().value as string);
+      if (this.closed || typeof leader !== 'string' || !ID.test(leader) || !(Number(ms) > 0)) return;
       const now = Date.now();
-      this.known.set(row, {
+      remember(this.known, row, {
         leader: leader === this.id ? null : leader,
         until: now + Number(ms),
         renewedAt: now,
       });
-    } catch (error) {
-      this.report(error);
+    } catch {
+      // Redis failing: this process knows no leader, and charges its calls itself.
     }
   }
 
-  /** Subscribes this process's channel once (a duplicate connection: a subscriber can do nothing else). */
+  /** Subscribes this process's channel once (relay-wire.ts subscribe). */
   private async listen(): Promise<boolean> {
-    if (this.listening) return true;
+    if (this.listening || this.closed) return this.listening;
     if (this.sub) return false;
-    // Connected here whatever the client's own options (lazyConnect, no offline queue).
     const sub = this.redis.duplicate({ lazyConnect: true });
     this.sub = sub;
-    // The subscription never keeps the process alive by itself (it reconnects with a new socket).
-    const unref = () => (sub as unknown as { stream?: { unref?: () => void } }).stream?.unref?.();
-    sub.on('connect', unref);
-    sub.on('error', (error: unknown) => this.report(error));
-    sub.on('close', () => {
-      this.listening = false;
-    });
-    sub.on('ready', () => {
-      // ioredis subscribes again on reconnect before 'ready'.
-      if (this.sub === sub) this.listening = true;
-    });
-    sub.on('message', (_channel: string, message: string) => this.heard(message));
-    try {
-      await sub.connect();
-      await sub.subscribe(this.channel(this.id));
-      unref();
-      this.listening = this.sub === sub;
-    } catch (error) {
-      this.report(error);
-      sub.disconnect();
-      this.sub = null;
-    }
+    const live = () => this.sub === sub && !this.closed;
+    const ok = await subscribe(
+      sub,
+      this.channel(this.id),
+      (message) => this.heard(message),
+      (up) => {
+        this.listening = up && live();
+      },
+    );
+    if (!ok && this.sub === sub) this.sub = null;
+    this.listening = ok && live();
     return this.listening;
   }
 
-  private sign(body: object): string {
-    const text = JSON.stringify(body);
-    return `${createHmac('sha256', this.secret).update(text).digest('base64url')}.${text}`;
-  }
-
-  /** The message's body when its signature is this relay's secret's; else null. */
-  private verified(message: string): Record<string, unknown> | null {
-    const dot = message.indexOf('.');
-    if (dot <= 0) return null;
-    const text = message.slice(dot + 1);
-    const given = Buffer.from(message.slice(0, dot), 'base64url');
-    const wanted = createHmac('sha256', this.secret).update(text).digest();
-    if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) return null;
-    try {
-      const body = JSON.parse(text) as unknown;
-      return body && typeof body === 'object' ? (body as Record<string, unknown>) : null;
-    } catch {
-      return null;
-    }
-  }
-
   private heard(message: string): void {
-    const body = this.verified(message);
+    const body = verified(this.#secret, message);
     if (!body) return;
     if (body.t === 'c' && Array.isArray(body.calls) && body.calls.length <= CALLS_MAX)
       void this.run(body.f, body.calls);
+    else if (body.t === 'r' && Array.isArray(body.ns))
+      for (const n of body.ns) {
+        // Received: the call now waits for its answer until its deadline.
+        const waiting = Number.isSafeInteger(n) ? this.waiting.get(n as number) : undefined;
+        if (!waiting) continue;
+        clearTimeout(waiting.timer);
+        waiting.timer = this.expire(
+          n as number,
+          waiting.deadlineAt - Date.now(),
+          'did not answer by the deadline',
+        );
+      }
     else if (body.t === 'a' && Array.isArray(body.answers))
       for (const answer of body.answers as Array<Record<string, unknown> | null>) {
-        const waiting = Number.isSafeInteger(answer?.n) ? this.waiting.get(answer!.n as number) : undefined;
+        const n = answer?.n;
+        const waiting = Number.isSafeInteger(n) ? this.waiting.get(n as number) : undefined;
         // Bound to the call it answers: an answer for another request id is no answer.
         if (!waiting || answer!.rid !== waiting.rid) continue;
-        this.settle(answer!.n as number);
-        if (typeof answer!.m === 'string')
-          waiting.reject(new Error(`agentkey: the process leading this key failed the charge: ${answer!.m}`));
-        else waiting.resolve((answer!.row ?? undefined) as CounterRow | undefined);
+        if (typeof answer!.m === 'string') this.fail(n as number, `failed the charge: ${answer!.m}`);
+        else this.settle(n as number)?.resolve((answer!.row ?? undefined) as CounterRow | undefined);
       }
   }
 
-  /** Calls another process handed this one: run, then answered in one message on its channel. */
+  /** Calls another process handed this one: a receipt at once, then the answers in one message. */
   private async run(from: unknown, calls: unknown[]): Promise<void> {
     const { handler } = this;
-    if (!handler || typeof from !== 'string' || !ID.test(from)) return;
+    if (!handler || this.closed || typeof from !== 'string' || !ID.test(from)) return;
+    const fresh = calls.filter((call): call is Record<string, unknown> => {
+      const n = (call as { n?: unknown } | null)?.n;
+      if (!Number.isSafeInteger(n) || this.served.has(`${from}:${n}`)) return false;
+      remember(this.served, `${from}:${n}`, true);
+      return true;
+    });
+    if (fresh.length === 0) return;
+    this.publish(from, { t: 'r', ns: fresh.map((c) => c.n) });
     const answers = await Promise.all(
-      calls.map(async (call) => {
-        const { n, r: row, c: charge } = (call ?? {}) as Record<string, unknown>;
-        if (!Number.isSafeInteger(n) || typeof row !== 'string' || row.length > ROW_MAX) return null;
+      fresh.map(async ({ n, r: row, c: charge }) => {
         const rid = (charge as { rid?: unknown } | null)?.rid;
+        if (typeof row !== 'string' || row.length > ROW_MAX) return { n, rid, m: 'malformed row' };
         this.stats.served++;
-        this.renew(row);
         try {
-          return { n, rid, row: (await handler(row, charge)) ?? null };
+          const answer = (await handler(row, charge)) ?? null;
+          // Only a leader that charges keeps its lead.
+          this.renew(row);
+          return { n, rid, row: answer };
         } catch (error) {
           return { n, rid, m: error instanceof Error ? error.message : String(error) };
         }
       }),
     );
-    try {
-      await this.redis.publish(this.channel(from), this.sign({ t: 'a', answers }));
-    } catch (error) {
-      this.report(error);
-    }
+    this.publish(from, { t: 'a', answers });
   }
 
-  /** The leader keeps its lead while it serves the row (at most every RENEW_MS). */
+  private publish(to: string, body: object): void {
+    this.redis.publish(this.channel(to), sign(this.#secret, body)).catch(() => {
+      // Lost with Redis: the caller's receipt or answer times out and it retries.
+    });
+  }
+
+  /** The leader keeps its lead while it charges the row's calls (at most every RENEW_MS). */
   private renew(row: string): void {
     const known = this.known.get(row);
-    if (known && known.leader === null && Date.now() - known.renewedAt < RENEW_MS) return;
+    if (this.asking.has(row) || (known && Date.now() - known.renewedAt < RENEW_MS)) return;
     if (known) known.renewedAt = Date.now();
     this.asking.add(row);
     void this.lead(row).finally(() => this.asking.delete(row));

@@ -5,6 +5,8 @@ import { isAskedScope } from '../input/values.js';
 const RID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A lookup value longer than this is no key hash or subject the store would have accepted. */
 const MAX_VALUE = 1024;
+/** A store's deadline is at most a minute (its timeoutMs): anything longer is no call of ours. */
+const MAX_TTL_MS = 60_000;
 
 /** A lean charge as a relay carries it to the process leading its row. */
 export function toRelayed(lookup: Lookup, now: Date, r: ChargeRequest): RelayedCharge {
@@ -13,7 +15,7 @@ export function toRelayed(lookup: Lookup, now: Date, r: ChargeRequest): RelayedC
     value: lookup.value,
     rid: r.rid,
     nowMs: now.getTime(),
-    deadlineAt: r.deadlineAt,
+    ttlMs: Math.max(1, r.deadlineAt - Date.now()),
     micros: r.micros,
     scope: r.scope,
     tokenGrants: r.tokenGrants,
@@ -34,11 +36,12 @@ export interface ServedCharge {
 export function fromRelayed(charge: unknown): ServedCharge | null {
   if (!charge || typeof charge !== 'object') return null;
   const c = charge as Record<string, unknown>;
-  const { by, value, rid, nowMs, deadlineAt, micros, scope, tokenGrants } = c;
+  const { by, value, rid, nowMs, ttlMs, micros, scope, tokenGrants } = c;
   if (by !== 'key_hash' && by !== 'external_subject') return null;
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_VALUE) return null;
   if (typeof rid !== 'string' || !RID.test(rid)) return null;
-  if (!Number.isSafeInteger(nowMs) || !Number.isSafeInteger(deadlineAt)) return null;
+  if (!Number.isSafeInteger(nowMs)) return null;
+  if (!Number.isSafeInteger(ttlMs) || (ttlMs as number) <= 0 || (ttlMs as number) > MAX_TTL_MS) return null;
   if (!Number.isSafeInteger(micros) || (micros as number) <= 0) return null;
   if (scope !== null && !isAskedScope(scope)) return null;
   if (typeof tokenGrants !== 'boolean') return null;
@@ -56,7 +59,7 @@ export function fromRelayed(charge: unknown): ServedCharge | null {
       idem: null,
       meta: null,
       rid,
-      deadlineAt: deadlineAt as number,
+      deadlineAt: Date.now() + (ttlMs as number),
     },
   };
 }

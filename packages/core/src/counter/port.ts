@@ -108,8 +108,11 @@ export interface RelayedCharge {
   readonly rid: string;
   /** The caller's store clock (epoch ms): the budget rules judge at this time. */
   readonly nowMs: number;
-  /** The caller's deadline (epoch ms): past it the writer drops the call instead of charging it. */
-  readonly deadlineAt: number;
+  /**
+   * What is left of the caller's deadline (ms), on no clock: the leader counts it from when the call
+   * arrives, so two machines' clocks need not agree on it.
+   */
+  readonly ttlMs: number;
   readonly micros: number;
   readonly scope: string | null;
   readonly tokenGrants: boolean;
