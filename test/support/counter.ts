@@ -6,7 +6,7 @@ import { inject } from 'vitest';
 
 /**
  * `AGENTKEY_TEST_COUNTER=redis` runs the suites that build their stores through db.ts
- * (`openStore`, `twoProcesses`) with a Redis counter in front (the vitest project `core-counter`).
+ * (`openStore`, `twoProcesses`) with a Redis counter in front (the vitest project `core-counter`), its relay on.
  */
 export const COUNTER_ON = process.env.AGENTKEY_TEST_COUNTER === 'redis';
 

@@ -109,6 +109,8 @@ export async function openStore(
 }
 
 const prefixes = new WeakMap<TestDb, string>();
+/** The relay's secret for every store of this run (counter.ts: processes of one deployment share it). */
+const RELAY_SECRET = randomBytes(24).toString('hex');
 
 /**
  * With `AGENTKEY_TEST_COUNTER=redis` (counter.ts), a Redis counter for a store on `db`, closed
@@ -117,10 +119,11 @@ const prefixes = new WeakMap<TestDb, string>();
 export function withCounter(db: TestDb): Partial<AgentKeyOptions> {
   if (!COUNTER_ON) return {};
   // Stores on one database share one prefix: as processes of one deployment share one Redis.
-  const { counter, close, prefix } = testCounter(
-    undefined,
-    prefixes.has(db) ? { prefix: prefixes.get(db) } : {},
-  );
+  // With the relay on: stores that find a row held by another of them hand it their lean charges.
+  const { counter, close, prefix } = testCounter(undefined, {
+    relay: { secret: RELAY_SECRET },
+    ...(prefixes.has(db) ? { prefix: prefixes.get(db) } : {}),
+  });
   prefixes.set(db, prefix);
   const closeDb = db.close;
   db.close = async () => {
