@@ -70,7 +70,7 @@ export class RedisCounter implements Counter {
   private downUntil = 0;
   private readonly settles: SettleQueue;
   private readonly admits: AdmitQueue;
-  /** This table's relay (options.relay), made on first use; null when off or on a Cluster. */
+  /** A new relay for a store on this table (options.relay); null when off or on a Cluster. */
   readonly relay: () => RedisRelay | null;
 
   constructor(options: RedisCounterOptions, table = '') {

@@ -31,18 +31,14 @@ export function withHiddenSecret(options: RedisCounterOptions): RedisCounterOpti
 }
 
 /**
- * The table's relay, made on first use (null: the `relay` option is off, or the client is a
- * Cluster). `options` as withHiddenSecret left them.
+ * A relay for a store on the table (null: the `relay` option is off, or the client is a Cluster).
+ * `options` as withHiddenSecret left them.
  */
 export function relayMaker(options: RedisCounterOptions, base: string): () => RedisRelay | null {
   const secret = checkRelayOption(options.relay);
   const cluster = (options.redis as { isCluster?: boolean }).isCluster === true;
-  let made: RedisRelay | null = null;
-  return () => {
-    if (secret === null || cluster) return null;
-    made ??= new RedisRelay(options.redis as Redis, base, secret);
-    return made;
-  };
+  // One relay per store (each asks once): its own id, channel and leads, closed with that store.
+  return () => (secret === null || cluster ? null : new RedisRelay(options.redis as Redis, base, secret));
 }
 
 /** The `relay` option: absent (no relay), or `{ secret }` that every app process shares. */

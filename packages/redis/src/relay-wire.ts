@@ -16,6 +16,8 @@ export const REFRESH_MS = 300;
  * makes that retry conflict on its claim (answered unavailable, then voided): never charged twice.
  */
 export const RECEIPT_MS = 1000;
+/** The messages' format: a process of another version ignores them (its calls then go to their retry). */
+export const WIRE = 1;
 /** Rows whose leader a process remembers, and calls it remembers serving (oldest dropped first). */
 export const REMEMBERED = 10_000;
 export const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -11,7 +11,6 @@ import {
   type Leading,
   RECEIPT_MS,
   REFRESH_MS,
-  REMEMBERED,
   RENEW_MS,
   ROW_MAX,
   remember,
@@ -20,15 +19,13 @@ import {
   UNLEAD,
   verified,
   type Waiting,
+  WIRE,
 } from './relay-wire.js';
 
 /**
- * The Redis relay (counter/port.ts Relay in @agentkey/core). A row's lead is a Redis key holding
- * the leading process's id, taken by the first process to find the row contended and kept while it
- * charges calls on it. Calls, receipts and answers travel by pub/sub, one channel per process, each
- * message signed with the shared secret (HMAC-SHA256): an answer is what acknowledges a charge, so
- * one that anybody with access to Redis could write would be a way around PostgreSQL. A call nobody
- * received (PUBLISH reached no subscriber) is NOT_DELIVERED and the caller charges it itself.
+ * The Redis relay (counter/port.ts Relay in @agentkey/core; README "Hot keys across processes"). A
+ * row's lead is a Redis key naming the leading process; calls, receipts and answers go by pub/sub,
+ * one channel per process, each message signed (HMAC-SHA256): an answer acknowledges a charge.
  */
 export class RedisRelay implements Relay {
   readonly id = randomUUID();
@@ -40,8 +37,8 @@ export class RedisRelay implements Relay {
   private readonly waiting = new Map<number, Waiting>();
   /** Leaders that failed a call, by when this process may forward to them again. */
   private readonly shunned = new Map<string, number>();
-  /** Calls served, by sender and number: a message replayed through Redis is not run twice. */
-  private readonly served = new Map<string, true>();
+  /** The highest call number run per sender (its messages arrive in order): a replay never runs. */
+  private readonly heardFrom = new Map<string, number>();
   /** Calls waiting for this turn's message to their leader, by leader. */
   private readonly outbox = new Map<string, Array<{ n: number; r: string; c: RelayedCharge }>>();
   private sub: Redis | null = null;
@@ -112,19 +109,15 @@ export class RedisRelay implements Relay {
     this.handler = handler;
   }
 
-  /**
-   * For good (the store closes): no process can hand this one a call any more, its leads are given
-   * up, and its calls waiting on a leader fail into their retry, which charges them here.
-   */
+  /** For good (the store closes): no more calls in, leads given up, waiting calls to their retry. */
   close(): void {
     this.closed = true;
     this.listening = false;
     this.sub?.disconnect();
     this.sub = null;
+    this.outbox.clear();
     for (const n of [...this.waiting.keys()]) this.fail(n, 'the store closed');
-    for (const [row, known] of this.known)
-      if (known.leader === null)
-        (this.redis as unknown as Leading).akUnlead(`${this.base}lead:${row}`, this.id).catch(() => {});
+    for (const [row, known] of this.known) if (known.leader === null) this.unlead(row);
     this.known.clear();
   }
 
@@ -140,33 +133,44 @@ export class RedisRelay implements Relay {
   private fail(n: number, why: string): void {
     const waiting = this.settle(n);
     if (!waiting) return;
-    this.shunned.set(waiting.leader, Date.now() + LEAD_MS);
-    if (this.shunned.size > REMEMBERED) this.shunned.delete(this.shunned.keys().next().value as string);
+    this.shun(waiting.leader);
     waiting.reject(new Error(`agentkey: the process leading this key ${why}`));
+  }
+
+  /** `leader` gets no call from this process for a lead's length: the calls' retries are charged here. */
+  private shun(leader: string): void {
+    remember(this.shunned, leader, Date.now() + LEAD_MS);
+  }
+
+  private unlead(row: string): void {
+    (this.redis as unknown as Leading).akUnlead(`${this.base}lead:${row}`, this.id).catch(() => {});
   }
 
   /** One message with the calls queued for `leader`; NOT_DELIVERED to each when nobody listened. */
   private async send(leader: string): Promise<void> {
     const calls = this.outbox.get(leader);
-    if (!calls) return;
+    if (!calls || this.closed) return;
     this.outbox.delete(leader);
     let received: number;
     try {
       received = await this.redis.publish(
         this.channel(leader),
-        sign(this.#secret, { t: 'c', f: this.id, calls }),
+        sign(this.#secret, { v: WIRE, t: 'c', f: this.id, to: leader, calls }),
       );
     } catch (error) {
       // Sent or not, nobody can tell: the callers treat their calls as in doubt.
       const failure = error instanceof Error ? error : new Error(String(error));
       for (const call of calls) this.settle(call.n)?.reject(failure);
+      this.shun(leader);
       return;
     }
     if (received > 0) return;
     // The leader is gone (its subscription with it): forget it, and the callers charge here.
     for (const call of calls) {
+      const waiting = this.settle(call.n);
+      if (!waiting) continue;
       this.stats.notDelivered++;
-      this.settle(call.n)?.resolve(NOT_DELIVERED);
+      waiting.resolve(NOT_DELIVERED);
       if (this.known.get(call.r)?.leader === leader) this.known.delete(call.r);
     }
   }
@@ -179,6 +183,7 @@ export class RedisRelay implements Relay {
         this.id,
         String(LEAD_MS),
       );
+      if (this.closed && leader === this.id) this.unlead(row);
       if (this.closed || typeof leader !== 'string' || !ID.test(leader) || !(Number(ms) > 0)) return;
       const now = Date.now();
       remember(this.known, row, {
@@ -214,7 +219,9 @@ export class RedisRelay implements Relay {
   private heard(message: string): void {
     const body = verified(this.#secret, message);
     if (!body) return;
-    if (body.t === 'c' && Array.isArray(body.calls) && body.calls.length <= CALLS_MAX)
+    if (body.v !== WIRE) return;
+    // A call message names its leader: one replayed to another process is not for it.
+    if (body.t === 'c' && body.to === this.id && Array.isArray(body.calls) && body.calls.length <= CALLS_MAX)
       void this.run(body.f, body.calls);
     else if (body.t === 'r' && Array.isArray(body.ns))
       for (const n of body.ns) {
@@ -222,11 +229,8 @@ export class RedisRelay implements Relay {
         const waiting = Number.isSafeInteger(n) ? this.waiting.get(n as number) : undefined;
         if (!waiting) continue;
         clearTimeout(waiting.timer);
-        waiting.timer = this.expire(
-          n as number,
-          waiting.deadlineAt - Date.now(),
-          'did not answer by the deadline',
-        );
+        const left = waiting.deadlineAt - Date.now();
+        waiting.timer = this.expire(n as number, left, 'did not answer by the deadline');
       }
     else if (body.t === 'a' && Array.isArray(body.answers))
       for (const answer of body.answers as Array<Record<string, unknown> | null>) {
@@ -245,8 +249,8 @@ export class RedisRelay implements Relay {
     if (!handler || this.closed || typeof from !== 'string' || !ID.test(from)) return;
     const fresh = calls.filter((call): call is Record<string, unknown> => {
       const n = (call as { n?: unknown } | null)?.n;
-      if (!Number.isSafeInteger(n) || this.served.has(`${from}:${n}`)) return false;
-      remember(this.served, `${from}:${n}`, true);
+      if (!Number.isSafeInteger(n) || (n as number) <= (this.heardFrom.get(from) ?? 0)) return false;
+      remember(this.heardFrom, from, n as number);
       return true;
     });
     if (fresh.length === 0) return;
@@ -270,7 +274,7 @@ export class RedisRelay implements Relay {
   }
 
   private publish(to: string, body: object): void {
-    this.redis.publish(this.channel(to), sign(this.#secret, body)).catch(() => {
+    this.redis.publish(this.channel(to), sign(this.#secret, { v: WIRE, ...body })).catch(() => {
       // Lost with Redis: the caller's receipt or answer times out and it retries.
     });
   }

@@ -15,7 +15,7 @@ import type { AuthorizeOptions, AuthorizeResult } from '../types.js';
 import { accountBudgetOf, chargedRow, type EngineRow, rateStateOf, refusalOf } from './engine-row.js';
 import type { HoldPath } from './holds.js';
 import { InDoubt } from './in-doubt.js';
-import { fromRelayed, toRelayed } from './relayed.js';
+import { fromRelayed, RELAY_MARGIN_MS, toRelayed } from './relayed.js';
 
 /** The shared argument checks of authorize, reserve and trackUsage. */
 export function chargeRequest(
@@ -196,7 +196,7 @@ export class ChargePath {
   private async forwarded(lookup: Lookup, now: Date, r: ChargeRequest, row: string) {
     const { ctx } = this;
     const leader = ctx.relay!.leaderOf(row);
-    if (!leader) return NOT_DELIVERED;
+    if (!leader || r.deadlineAt - Date.now() < 2 * RELAY_MARGIN_MS) return NOT_DELIVERED;
     const out = await ctx.relay!.forward(leader, row, toRelayed(lookup, now, r));
     if (out && out !== NOT_DELIVERED && out.outcome !== 'unknown') {
       const capped = out.account_limit_cents !== null && out.account_limit_cents !== undefined;

@@ -8,6 +8,9 @@ const MAX_VALUE = 1024;
 /** A store's deadline is at most a minute (its timeoutMs): anything longer is no call of ours. */
 const MAX_TTL_MS = 60_000;
 
+/** Time kept for the hop back: a call with less than twice this left is charged where it is. */
+export const RELAY_MARGIN_MS = 25;
+
 /** A lean charge as a relay carries it to the process leading its row. */
 export function toRelayed(lookup: Lookup, now: Date, r: ChargeRequest): RelayedCharge {
   return {
@@ -15,7 +18,8 @@ export function toRelayed(lookup: Lookup, now: Date, r: ChargeRequest): RelayedC
     value: lookup.value,
     rid: r.rid,
     nowMs: now.getTime(),
-    ttlMs: Math.max(1, r.deadlineAt - Date.now()),
+    // The leader gives up a little before the caller does: its answer never lands after the caller's void.
+    ttlMs: r.deadlineAt - Date.now() - RELAY_MARGIN_MS,
     micros: r.micros,
     scope: r.scope,
     tokenGrants: r.tokenGrants,

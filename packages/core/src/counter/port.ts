@@ -93,7 +93,7 @@ export interface Counter {
    * row this process cannot name needs nothing from it — the process that made the change did it.
    */
   invalidate(target: CounterTarget, options?: CounterInvalidation): Promise<void>;
-  /** Optional: the relay of this counter's table, which the store uses for hot rows (Relay below). */
+  /** Optional: a relay for a store on this counter's table, asked once per store (Relay below). */
   relay?(): Relay | null;
 }
 
@@ -136,7 +136,7 @@ export interface Relay {
   /**
    * Sends `charge` to `leader`; resolves with the leader's answer (undefined: no such credential),
    * or NOT_DELIVERED when no process received it. Rejects when it may have been received but no
-   * answer came by `charge.deadlineAt`: the caller treats the call as in doubt.
+   * answer came within `charge.ttlMs`: the caller treats the call as in doubt.
    */
   forward(
     leader: string,
