@@ -169,10 +169,7 @@ export class AgentKey implements GateStoreOwner {
     return tallied(this.ctx.tally, this.calls.reserve(credential, options));
   }
 
-  /**
-   * Flushes the refusal tally within `timeoutMs` (the rest is kept and reported) and stops the
-   * counter's relay, if any, from taking other processes' calls; never rejects.
-   */
+  /** Stops the counter's relay (if any), flushes the refusal tally within `timeoutMs`; never rejects. */
   async close(): Promise<void> {
     this.ctx.relay?.close?.();
     await this.ctx.tally?.close(this.ctx.timeoutMs);

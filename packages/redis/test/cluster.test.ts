@@ -23,6 +23,11 @@ afterAll(async () => {
 });
 
 describe('redisCounter on an ioredis Cluster (three private nodes)', () => {
+  it('the relay is off on a Cluster, whose PUBLISH cannot tell that nobody listened', () => {
+    const counter = redisCounter({ redis: client, relay: { secret: 's'.repeat(32) } });
+    expect(counter.bind('t').relay()).toBeNull();
+  });
+
   it('each account’s keys, pool parent and ceiling meet in one slot: refusals cost no statement, caps hold', async () => {
     const pool = recordingPool(db.pool);
     const ak = new AgentKey({
