@@ -101,21 +101,13 @@ export interface Counter {
  * A lean charge (a positive cost, no hold, idempotency key or metadata) as one process hands it to
  * another over a relay: what the writing process needs to run it exactly as the caller would have.
  */
-export interface RelayedCharge {
-  readonly by: Selector;
-  readonly value: string;
-  /** The caller's request id: the claim the charge commits under, and what its in-doubt void names. */
-  readonly rid: string;
-  /** The caller's store clock (epoch ms): the budget rules judge at this time. */
-  readonly nowMs: number;
+export interface RelayedCharge
+  extends Pick<CounterCall, 'by' | 'value' | 'rid' | 'nowMs' | 'micros' | 'scope' | 'tokenGrants'> {
   /**
    * What is left of the caller's deadline (ms), on no clock: the leader counts it from when the call
    * arrives, so two machines' clocks need not agree on it.
    */
   readonly ttlMs: number;
-  readonly micros: number;
-  readonly scope: string | null;
-  readonly tokenGrants: boolean;
 }
 
 /** `forward`'s answer when no process listened: nothing was sent, so the caller charges itself. */
