@@ -32,11 +32,14 @@ interface Group {
   /** Processes making the calls: the stores themselves, or one HTTP load generator. */
   drivers: ChildProcess[];
   ports: number[];
+  /** A control: each process on a key of its own (its key-row writes are not the hot key's). */
+  control?: boolean;
 }
 
 export interface HotRow {
   name: string;
   processes: number;
+  control?: boolean;
   perSec: number;
   p50ms: number;
   p99ms: number;
@@ -86,10 +89,15 @@ export async function hotScenarios(setup: HotSetup, seconds: number, rounds: num
   const ak = new AgentKey({ pool: setup.admin, tableName: table, ledger: true });
   await ak.migrate();
   const { key } = await ak.create({ accountId: 'acct_hot', budgetCents: BIG, scopes: ['chat'] });
+  // The controls' keys: one per process, each in an account of its own (no row shared).
+  const own: string[] = [];
+  for (let i = 0; i < Math.max(...PROCESSES); i++) {
+    own.push((await ak.create({ accountId: `acct_own_${i}`, budgetCents: BIG, scopes: ['chat'] })).key);
+  }
   const base = { url: setup.url, tableName: table, key };
   const workers: Worker[] = [];
-  const start = (role: 'direct' | 'app' | 'load') => {
-    const w = spawn(role, { ...base, poolMax: POOL_MAX });
+  const start = (role: 'direct' | 'app' | 'load', k = key) => {
+    const w = spawn(role, { ...base, key: k, poolMax: POOL_MAX });
     workers.push(w);
     return w;
   };
@@ -116,6 +124,21 @@ export async function hotScenarios(setup: HotSetup, seconds: number, rounds: num
           ports,
         });
       }
+    }
+    // The machine's ceiling for N processes: the same processes and clients, each process on a
+    // key of its own, so no row is shared. What N processes lose to each other here (CPU, batches
+    // of 32/N calls each) no coalescing across the hot row can win back.
+    for (const n of PROCESSES.filter((p) => p > 1)) {
+      const stores = Array.from({ length: n }, (_, i) => start('direct', own[i]));
+      for (const s of stores) await s.ready;
+      groups.push({
+        name: `control: ${n} processes, authorize, each on a key of its own (no shared row)`,
+        processes: n,
+        control: true,
+        stores: stores.map((s) => s.child),
+        drivers: stores.map((s) => s.child),
+        ports: [],
+      });
     }
     return await measureGroups(groups, setup, table, seconds, rounds);
   } finally {
@@ -204,6 +227,7 @@ async function measureGroups(
     return {
       name: g.name,
       processes: g.processes,
+      control: g.control,
       perSec: mean((m) => m.perSec),
       p50ms: mean((m) => m.p50ms),
       p99ms: mean((m) => m.p99ms),
@@ -228,11 +252,22 @@ export function hotReport(rows: HotRow[]): { table: string; lines: string[] } {
     ),
   ].join('\n');
   const lines = rows
-    .filter((r) => r.processes > 1)
+    .filter((r) => r.processes > 1 && !r.control)
     .map((r) => {
       const ratio = r.perSec / one(r).perSec;
       const level = r.name.includes('HTTP') ? 'HTTP' : 'in-process';
       return `hot ${level} ${r.processes}/1 processes = ${ratio.toFixed(2)}   (target ≥ 1.00) ${ratio >= 1 ? 'met' : 'MISSED'}`;
     });
+  for (const c of rows.filter((r) => r.control)) {
+    const hot = rows.find((r) => !r.control && r.processes === c.processes && !r.name.includes('HTTP'));
+    lines.push(
+      `control in-process ${c.processes}/1 processes, no shared row = ${(c.perSec / one(c).perSec).toFixed(2)}   (no target: the machine's ceiling for ${c.processes} processes)`,
+    );
+    if (hot) {
+      lines.push(
+        `hot in-process ${c.processes} processes / the control = ${(hot.perSec / c.perSec).toFixed(2)}   (no target: what the shared row itself costs)`,
+      );
+    }
+  }
   return { table, lines };
 }
