@@ -68,7 +68,7 @@ export function storeContext(options: AgentKeyOptions): StoreContext {
   // Row-lock waits are bounded on the server by the same deadline (sql/requests.ts lockBound).
   const sql = statements(tables, ledger, timeoutMs);
   const descriptors = new DescriptorCache(checkDescriptorTtl(options.descriptorTtlMs));
-  const counter = checkCounter(options.counter, tables.id);
+  const counter = checkCounter(options.counter, tables.id, report);
   const front = counter ? new CounterFront(counter, report) : null;
   // A change another process made (or maybe missed ones: null) untrusts the mirrors of its row in
   // this process's counter too — only of a row it knows, so a stranger's change distrusts nothing else.

@@ -11,6 +11,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { AdmitQueue } from './admits.js';
 import { callKeys, relayBase, type TagKeys, tagKeys } from './keys.js';
 import { type RedisCounterOptions, whole } from './options.js';
+import { Outages, type Report } from './outage.js';
 import type { RedisRelay } from './relay.js';
 import { relayMaker, withHiddenSecret } from './relay-option.js';
 import { buildOf, refusalRow } from './rows.js';
@@ -70,6 +71,7 @@ export class RedisCounter implements Counter {
   private downUntil = 0;
   private readonly settles: SettleQueue;
   private readonly admits: AdmitQueue;
+  private readonly outages = new Outages(); // the bound stores' onError (outage.ts)
   /** A new relay for a store on this table (options.relay); null when off or on a Cluster. */
   readonly relay: () => RedisRelay | null;
 
@@ -91,7 +93,7 @@ export class RedisCounter implements Counter {
     this.redis = options.redis;
     this.prefix = prefix;
     this.timeoutMs = whole(options.timeoutMs, 'timeoutMs', 250, 5, 10_000);
-    this.relay = relayMaker(this.options, relayBase(prefix, table));
+    this.relay = relayMaker(this.options, relayBase(prefix, table), this.outages);
     this.trustMs = whole(options.trustMs, 'trustMs', 1000, 50, 60_000);
     this.retryMs = whole(options.retryMs, 'retryMs', 500, 0, 60_000);
     const define = (name: string, lua: string, numberOfKeys?: number) => {
@@ -120,13 +122,13 @@ export class RedisCounter implements Counter {
    * The counter of one store's table (`AgentKey` binds its counter to its `tableName`): two stores
    * on one Redis with other tables never share a mirror (key ids and accounts repeat across tables).
    */
-  bind(table: string): RedisCounter {
-    if (table === this.table) return this;
-    let bound = this.bound.get(table);
+  bind(table: string, report?: Report): RedisCounter {
+    let bound = table === this.table ? this : this.bound.get(table);
     if (!bound) {
       bound = new RedisCounter(this.options, table);
       this.bound.set(table, bound);
     }
+    bound.outages.add(report);
     return bound;
   }
 
@@ -256,9 +258,8 @@ export class RedisCounter implements Counter {
   }
 
   /**
-   * One Redis call under `timeoutMs`. A failure or a late answer marks Redis down for `retryMs`
-   * (calls go to PostgreSQL at once, without waiting on Redis) and untrusts every mirror built
-   * so far: the first call after is answered with Redis's clock, and only later builds are trusted.
+   * One Redis call under `timeoutMs`. A failure or a late answer marks Redis down for `retryMs` (calls
+   * go to PostgreSQL at once), untrusts every mirror built so far, and is told to the stores' onError.
    */
   private async ask<T>(work: (r: Scripted) => Promise<T>): Promise<T | typeof NOT_ASKED> {
     if (Date.now() < this.downUntil) return NOT_ASKED;
@@ -269,10 +270,13 @@ export class RedisCounter implements Counter {
       });
       const running = work(this.redis as unknown as Scripted);
       running.catch(() => {});
-      return await Promise.race([running, late]);
-    } catch {
+      const answer = await Promise.race([running, late]);
+      this.outages.answered();
+      return answer;
+    } catch (error) {
       this.downUntil = Date.now() + this.retryMs;
       this.builtAfter = -1;
+      this.outages.failed(error, this.timeoutMs, this.retryMs);
       return NOT_ASKED;
     } finally {
       clearTimeout(timer);

@@ -6,3 +6,4 @@
 export const PACKAGE = '@agentkey/redis';
 export { type RedisChanges, type RedisChangesOptions, redisChanges } from './changes.js';
 export { RedisCounter, type RedisCounterOptions, redisCounter } from './counter.js';
+export { RedisCounterError } from './outage.js';

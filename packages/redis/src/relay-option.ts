@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { AgentKeyInputError } from '@agentkey/core';
 import type { Redis } from 'ioredis';
 import type { RedisCounterOptions } from './options.js';
+import type { Outages } from './outage.js';
 import { RedisRelay } from './relay.js';
 
 /** The relay's secret as the counter keeps it: printed, logged or serialised, it shows nothing. */
@@ -34,11 +35,16 @@ export function withHiddenSecret(options: RedisCounterOptions): RedisCounterOpti
  * A relay for a store on the table (null: the `relay` option is off, or the client is a Cluster).
  * `options` as withHiddenSecret left them.
  */
-export function relayMaker(options: RedisCounterOptions, base: string): () => RedisRelay | null {
+export function relayMaker(
+  options: RedisCounterOptions,
+  base: string,
+  outages: Outages,
+): () => RedisRelay | null {
   const secret = checkRelayOption(options.relay);
   const cluster = (options.redis as { isCluster?: boolean }).isCluster === true;
   // One relay per store (each asks once): its own id, channel and leads, closed with that store.
-  return () => (secret === null || cluster ? null : new RedisRelay(options.redis as Redis, base, secret));
+  return () =>
+    secret === null || cluster ? null : new RedisRelay(options.redis as Redis, base, secret, outages);
 }
 
 /** The `relay` option: absent (no relay), or `{ secret }` that every app process shares. */

@@ -124,3 +124,13 @@ export interface Waiting {
 }
 
 export type Handler = (row: string, charge: unknown) => Promise<CounterRow | undefined>;
+
+/** Call `n`'s wait, taken off `waiting` with its timer stopped (undefined: it is not waiting). */
+export function takeWaiting(waiting: Map<number, Waiting>, n: number): Waiting | undefined {
+  const found = waiting.get(n);
+  if (found) {
+    clearTimeout(found.timer);
+    waiting.delete(n);
+  }
+  return found;
+}

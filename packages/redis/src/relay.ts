@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type CounterRow, NOT_DELIVERED, type Relay, type RelayedCharge } from '@agentkey/core';
 import type { Redis } from 'ioredis';
+import type { Outages } from './outage.js';
 import {
   CALLS_MAX,
   type Handler,
@@ -16,6 +17,7 @@ import {
   remember,
   sign,
   subscribe,
+  takeWaiting,
   UNLEAD,
   verified,
   type Waiting,
@@ -52,6 +54,8 @@ export class RedisRelay implements Relay {
     /** Every lead key and channel of this store's table starts with it. */
     private readonly base: string,
     secret: string,
+    /** Where its Redis failures are told (the counter's: its stores' onError). */
+    private readonly outages?: Outages,
   ) {
     this.#secret = secret;
     const r = redis as unknown as Partial<Leading>;
@@ -131,7 +135,7 @@ export class RedisRelay implements Relay {
 
   /** Call `n` fails (into its retry), and its leader gets no call from here for a while. */
   private fail(n: number, why: string): void {
-    const waiting = this.settle(n);
+    const waiting = takeWaiting(this.waiting, n);
     if (!waiting) return;
     this.shun(waiting.leader);
     waiting.reject(new Error(`agentkey: the process leading this key ${why}`));
@@ -159,15 +163,16 @@ export class RedisRelay implements Relay {
       );
     } catch (error) {
       // Sent or not, nobody can tell: the callers treat their calls as in doubt.
+      this.outages?.relayFailed(error, 'publish');
       const failure = error instanceof Error ? error : new Error(String(error));
-      for (const call of calls) this.settle(call.n)?.reject(failure);
+      for (const call of calls) takeWaiting(this.waiting, call.n)?.reject(failure);
       this.shun(leader);
       return;
     }
     if (received > 0) return;
     // The leader is gone (its subscription with it): forget it, and the callers charge here.
     for (const call of calls) {
-      const waiting = this.settle(call.n);
+      const waiting = takeWaiting(this.waiting, call.n);
       if (!waiting) continue;
       this.stats.notDelivered++;
       waiting.resolve(NOT_DELIVERED);
@@ -191,8 +196,9 @@ export class RedisRelay implements Relay {
         until: now + Number(ms),
         renewedAt: now,
       });
-    } catch {
+    } catch (error) {
       // Redis failing: this process knows no leader, and charges its calls itself.
+      this.outages?.relayFailed(error, 'lead look-up');
     }
   }
 
@@ -239,7 +245,10 @@ export class RedisRelay implements Relay {
         // Bound to the call it answers: an answer for another request id is no answer.
         if (!waiting || answer!.rid !== waiting.rid) continue;
         if (typeof answer!.m === 'string') this.fail(n as number, `failed the charge: ${answer!.m}`);
-        else this.settle(n as number)?.resolve((answer!.row ?? undefined) as CounterRow | undefined);
+        else
+          takeWaiting(this.waiting, n as number)?.resolve(
+            (answer!.row ?? undefined) as CounterRow | undefined,
+          );
       }
   }
 
@@ -274,8 +283,9 @@ export class RedisRelay implements Relay {
   }
 
   private publish(to: string, body: object): void {
-    this.redis.publish(this.channel(to), sign(this.#secret, { v: WIRE, ...body })).catch(() => {
+    this.redis.publish(this.channel(to), sign(this.#secret, { v: WIRE, ...body })).catch((error) => {
       // Lost with Redis: the caller's receipt or answer times out and it retries.
+      this.outages?.relayFailed(error, 'answer');
     });
   }
 
@@ -286,14 +296,5 @@ export class RedisRelay implements Relay {
     if (known) known.renewedAt = Date.now();
     this.asking.add(row);
     void this.lead(row).finally(() => this.asking.delete(row));
-  }
-
-  private settle(n: number): Waiting | undefined {
-    const waiting = this.waiting.get(n);
-    if (waiting) {
-      clearTimeout(waiting.timer);
-      this.waiting.delete(n);
-    }
-    return waiting;
   }
 }

@@ -1,4 +1,5 @@
 import { AgentKey, type CounterCall } from '@agentkey/core';
+import { RedisCounterError } from '@agentkey/redis';
 import { recordingPool, type TestCounter, testCounter } from '@agentkey/test-support/counter.js';
 import { openDb, type TestDb } from '@agentkey/test-support/db.js';
 import { type PrivateRedis, startPrivateRedis } from '@agentkey/test-support/private-redis.js';
@@ -30,7 +31,11 @@ afterEach(async () => {
 });
 
 /** A store (a process) with its own counter on the private server, all sharing one prefix. */
-async function store(prefix?: string, timeoutMs = 200): Promise<{ ak: AgentKey; tc: TestCounter }> {
+async function store(
+  prefix?: string,
+  timeoutMs = 200,
+  onError?: (error: unknown, context: string) => void,
+): Promise<{ ak: AgentKey; tc: TestCounter }> {
   const tc = testCounter(server.url, {
     timeoutMs,
     retryMs: 200,
@@ -38,7 +43,13 @@ async function store(prefix?: string, timeoutMs = 200): Promise<{ ak: AgentKey; 
     ...(prefix ? { prefix } : {}),
   });
   counters.push(tc);
-  const ak = new AgentKey({ pool, tableName: db.table, timeoutMs: 5000, counter: tc.counter });
+  const ak = new AgentKey({
+    pool,
+    tableName: db.table,
+    timeoutMs: 5000,
+    counter: tc.counter,
+    ...(onError ? { onError } : {}),
+  });
   await ak.migrate();
   return { ak, tc };
 }
@@ -96,6 +107,31 @@ describe('redisCounter under Redis faults (a private redis-server)', () => {
     expect(await drain(ak, key, 10)).toBe(5);
     expect(await used(ak, id)).toBe(20);
     expect(await retrusted(ak, key)).toBe(true);
+  });
+
+  it('an outage is told to onError once, not once per call; after Redis answered again, the next one is told', async () => {
+    const told: Array<{ error: unknown; context: string }> = [];
+    const { ak } = await store(undefined, 200, (error, context) => told.push({ error, context }));
+    const { key } = await spentKey(ak);
+    const outages = () => told.filter((t) => t.context === 'counter.redis');
+    expect(outages()).toEqual([]);
+    await server.kill();
+    expect(await drain(ak, key, 10)).toBe(0);
+    // Past retryMs (200 ms) Redis is asked again, and fails again: still the same outage.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await drain(ak, key, 5)).toBe(0);
+    expect(outages()).toHaveLength(1);
+    const [first] = outages();
+    expect(first!.error).toBeInstanceOf(RedisCounterError);
+    expect((first!.error as Error).message).toMatch(/PostgreSQL path for retryMs \(200 ms\)/);
+    expect((first!.error as Error).cause).toBeInstanceOf(Error);
+    server.forgetData();
+    await server.start();
+    expect(await retrusted(ak, key)).toBe(true);
+    expect(outages()).toHaveLength(1);
+    await server.kill();
+    expect(await drain(ak, key, 3)).toBe(0);
+    expect(outages()).toHaveLength(2);
   });
 
   it('restored from a stale snapshot: its mirrors are not trusted, even by a process that never saw Redis go', async () => {

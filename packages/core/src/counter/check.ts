@@ -3,8 +3,15 @@ import type { Counter, Relay } from './port.js';
 
 const METHODS = ['admit', 'settle', 'abandon', 'invalidate'] as const;
 
-/** The `counter` option: absent, or an object with the Counter port's methods; bound to the store's table. */
-export function checkCounter(counter: unknown, table?: string): Counter | null {
+/**
+ * The `counter` option: absent, or an object with the Counter port's methods; bound to the
+ * store's table, with the store's error sink (`report`) for the failures the counter absorbs.
+ */
+export function checkCounter(
+  counter: unknown,
+  table?: string,
+  report?: (error: unknown, context: string) => void,
+): Counter | null {
   if (counter === undefined || counter === null) return null;
   const missing =
     typeof counter === 'object'
@@ -19,7 +26,7 @@ export function checkCounter(counter: unknown, table?: string): Counter | null {
   const bind = (counter as Counter).bind;
   if (table === undefined || bind === undefined) return counter as Counter;
   if (typeof bind !== 'function') throw new AgentKeyInputError('counter.bind must be a function', 'counter');
-  return checkCounter(bind.call(counter, table));
+  return checkCounter(bind.call(counter, table, report));
 }
 
 const RELAY_METHODS = ['leaderOf', 'contended', 'forward', 'serve'] as const;

@@ -74,8 +74,10 @@ export interface Counter {
   /**
    * Optional: the store hands its table (`tableName` as given, lower-cased) when it is built and
    * uses the counter returned, so two stores with other tables never share a counter's state.
+   * `report` is the store's `onError`: where the counter tells of failures it absorbs (its backend
+   * down, say) — a call never fails for them, and an operator still learns of them.
    */
-  bind?(table: string): Counter;
+  bind?(table: string, report?: (error: unknown, context: string) => void): Counter;
   admit(call: CounterCall): Promise<CounterAdmission>;
   /**
    * PostgreSQL answered `row` (undefined: no such credential). `reserved`: `admit` reserved it.

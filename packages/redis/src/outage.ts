@@ -1,0 +1,71 @@
+/** The store's error sink (its `onError`), as the core hands it to `Counter.bind`. */
+export type Report = (error: unknown, context: string) => void;
+
+/** While Redis stays down, a reminder at most this often (the first failure is told at once). */
+export const REPORT_EVERY_MS = 30_000;
+
+const COUNTER = 'counter.redis';
+
+/**
+ * What Redis failed at, told to the stores' `onError` without a flood: the first failure after
+ * Redis answered, then at most one every REPORT_EVERY_MS while it keeps failing. A failure never
+ * fails a call (it takes the PostgreSQL path, or is charged in its own process); this is how an
+ * operator learns that calls are taking it, and why.
+ */
+export class Outages {
+  private readonly sinks = new Set<Report>();
+  /** By context: when it was last told, and whether Redis answered since (then the next is told at once). */
+  private readonly told = new Map<string, { at: number; answeredSince: boolean }>();
+
+  /** A store's sink; each store bound to the counter gets every report once. */
+  add(report: Report | undefined): void {
+    if (typeof report === 'function') this.sinks.add(report);
+  }
+
+  /** A counter call was answered: its next failure is a new outage, told at once. */
+  answered(): void {
+    const counter = this.told.get(COUNTER);
+    if (counter) counter.answeredSince = true;
+  }
+
+  /** A counter call failed or passed `timeoutMs`; Redis is skipped for `retryMs`. */
+  failed(cause: unknown, timeoutMs: number, retryMs: number): void {
+    this.tell(
+      cause,
+      `Redis failed or passed timeoutMs (${timeoutMs} ms): calls take the PostgreSQL path for retryMs (${retryMs} ms), then try Redis again`,
+      COUNTER,
+    );
+  }
+
+  /** The relay could not reach Redis (a lead look-up, a publish): its calls are charged where they are. */
+  relayFailed(cause: unknown, what: string): void {
+    this.tell(
+      cause,
+      `the relay's ${what} failed: its calls are charged in their own process`,
+      'counter.relay',
+    );
+  }
+
+  private tell(cause: unknown, what: string, context: string): void {
+    const now = Date.now();
+    const last = this.told.get(context);
+    if (last && !last.answeredSince && now - last.at < REPORT_EVERY_MS) return;
+    this.told.set(context, { at: now, answeredSince: false });
+    const error = new RedisCounterError(what, cause);
+    for (const report of this.sinks) {
+      try {
+        report(error, context);
+      } catch {
+        // A throwing sink must not stop the others, nor the call.
+      }
+    }
+  }
+}
+
+/** A Redis failure the counter absorbed: `message` says what it did instead; `cause` is Redis's error. */
+export class RedisCounterError extends Error {
+  constructor(message: string, cause: unknown) {
+    super(`agentkey redis: ${message}`, { cause });
+    this.name = 'RedisCounterError';
+  }
+}
