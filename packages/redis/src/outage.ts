@@ -62,10 +62,28 @@ export class Outages {
   }
 }
 
-/** A Redis failure the counter absorbed: `message` says what it did instead; `cause` is Redis's error. */
+/**
+ * A Redis failure the counter absorbed: `message` says what it did instead; `cause` is Redis's
+ * error (name, message, code and stack only).
+ */
 export class RedisCounterError extends Error {
   constructor(message: string, cause: unknown) {
-    super(`agentkey redis: ${message}`, { cause });
+    super(`agentkey redis: ${message}`, { cause: bare(cause) });
     this.name = 'RedisCounterError';
   }
+}
+
+/**
+ * `error` without what a client hung on it: ioredis puts the failed command's arguments on an
+ * error reply (`command`), and those carry a relay message or a mirror's fields. A log of the
+ * report must never hold them.
+ */
+function bare(error: unknown): Error {
+  const source = error instanceof Error ? error : new Error(String(error));
+  const copy = new Error(source.message);
+  copy.name = source.name;
+  if (source.stack) copy.stack = source.stack;
+  const code = (source as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') Object.assign(copy, { code });
+  return copy;
 }

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Outages, REPORT_EVERY_MS, RedisCounterError } from '../src/outage.js';
 
@@ -23,7 +24,7 @@ describe('Outages', () => {
     expect(told).toHaveLength(1);
     expect(told[0]!.context).toBe('counter.redis');
     expect(told[0]!.error).toBeInstanceOf(RedisCounterError);
-    expect(told[0]!.error.cause).toBe(cause);
+    expect((told[0]!.error.cause as Error).message).toBe(cause.message);
     expect(told[0]!.error.message).toBe(
       'agentkey redis: Redis failed or passed timeoutMs (250 ms): calls take the PostgreSQL path for retryMs (500 ms), then try Redis again',
     );
@@ -61,6 +62,29 @@ describe('Outages', () => {
     );
     outages.failed(new Error('down'), 250, 500);
     expect(told.map((t) => t.context)).toEqual(['counter.relay', 'counter.redis']);
+  });
+
+  it("the cause keeps Redis's name, message and code, never the command's arguments a client hung on it", () => {
+    const outages = new Outages();
+    const { told, report } = sink();
+    outages.add(report);
+    const reply = Object.assign(new Error('NOPERM this user has no permissions to run the publish command'), {
+      name: 'ReplyError',
+      code: 'NOPERM',
+      command: {
+        name: 'publish',
+        args: ['agentkey:relay:abc', '{"calls":[{"v":"a-key-hash"}],"s":"signature"}'],
+      },
+    });
+    outages.relayFailed(reply, 'publish');
+    const cause = told[0]!.error.cause as Error & { code?: string };
+    expect(cause.message).toBe(reply.message);
+    expect(cause.name).toBe('ReplyError');
+    expect(cause.code).toBe('NOPERM');
+    expect(cause).not.toHaveProperty('command');
+    expect(inspect(told[0]!.error, { depth: 10 })).not.toContain('a-key-hash');
+    outages.failed('a string thrown', 250, 500);
+    expect((told[1]!.error.cause as Error).message).toBe('a string thrown');
   });
 
   it('every store bound gets each report once; a throwing sink stops neither the others nor the caller', () => {
