@@ -45,6 +45,7 @@ type Scripted = {
 
 const PLACES_MAX = 100_000;
 const NOT_ASKED = Symbol('not asked');
+const ignore = () => {};
 
 /**
  * The write-through counter on Redis (counter/port.ts in @agentkey/core): admission in one Lua
@@ -262,17 +263,16 @@ export class RedisCounter implements Counter {
    * go to PostgreSQL at once), untrusts every mirror built so far, and is told to the stores' onError.
    */
   private async ask<T>(work: (r: Scripted) => Promise<T>): Promise<T | typeof NOT_ASKED> {
-    if (Date.now() < this.downUntil) return NOT_ASKED;
+    const startedAt = Date.now();
+    if (startedAt < this.downUntil) return NOT_ASKED;
     let timer: NodeJS.Timeout | undefined;
     try {
       const late = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('agentkey redis: no answer in time')), this.timeoutMs);
       });
       const running = work(this.redis as unknown as Scripted);
-      running.catch(() => {});
-      const answer = await Promise.race([running, late]);
-      this.outages.answered();
-      return answer;
+      running.then(() => this.outages.answered(startedAt), ignore);
+      return await Promise.race([running, late]);
     } catch (error) {
       this.downUntil = Date.now() + this.retryMs;
       this.builtAfter = -1;

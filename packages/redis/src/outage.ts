@@ -4,6 +4,9 @@ export type Report = (error: unknown, context: string) => void;
 /** While Redis stays down, a reminder at most this often (the first failure is told at once). */
 export const REPORT_EVERY_MS = 30_000;
 
+/** Between two reports of one context, even when Redis answered in between (a flapping Redis). */
+export const MIN_GAP_MS = 5_000;
+
 const COUNTER = 'counter.redis';
 
 /**
@@ -22,10 +25,14 @@ export class Outages {
     if (typeof report === 'function') this.sinks.add(report);
   }
 
-  /** A counter call was answered: its next failure is a new outage, told at once. */
-  answered(): void {
+  /**
+   * A counter call started at `startedAt` (ms) was answered: the next failure is a new outage,
+   * told at once (MIN_GAP_MS after the last report at the soonest). A call already out when the
+   * last failure was told says nothing of Redis since.
+   */
+  answered(startedAt: number): void {
     const counter = this.told.get(COUNTER);
-    if (counter) counter.answeredSince = true;
+    if (counter && startedAt > counter.at) counter.answeredSince = true;
   }
 
   /** A counter call failed or passed `timeoutMs`; Redis is skipped for `retryMs`. */
@@ -37,34 +44,43 @@ export class Outages {
     );
   }
 
-  /** The relay could not reach Redis (a lead look-up, a publish): its calls are charged where they are. */
+  /**
+   * The relay could not reach Redis (`what`: its subscription, a lead look-up, a publish of calls
+   * or of answers): the calls it would have carried are charged by the processes that took them.
+   * Told at most every REPORT_EVERY_MS.
+   */
   relayFailed(cause: unknown, what: string): void {
     this.tell(
       cause,
-      `the relay's ${what} failed: its calls are charged in their own process`,
+      `the relay's ${what} failed: the calls it would carry are charged by the processes that took them`,
       'counter.relay',
     );
   }
 
   private tell(cause: unknown, what: string, context: string): void {
-    const now = Date.now();
-    const last = this.told.get(context);
-    if (last && !last.answeredSince && now - last.at < REPORT_EVERY_MS) return;
-    this.told.set(context, { at: now, answeredSince: false });
-    const error = new RedisCounterError(what, cause);
-    for (const report of this.sinks) {
-      try {
-        report(error, context);
-      } catch {
-        // A throwing sink must not stop the others, nor the call.
+    try {
+      const now = Date.now();
+      const last = this.told.get(context);
+      if (last && now - last.at < (last.answeredSince ? MIN_GAP_MS : REPORT_EVERY_MS)) return;
+      this.told.set(context, { at: now, answeredSince: false });
+      const error = new RedisCounterError(what, cause);
+      for (const report of this.sinks) {
+        try {
+          report(error, context);
+        } catch {
+          // A throwing sink must not stop the others.
+        }
       }
+    } catch {
+      // Telling must never fail the call that failed (an odd thrown value, say).
     }
   }
 }
 
 /**
- * A Redis failure the counter absorbed: `message` says what it did instead; `cause` is Redis's
- * error (name, message, code and stack only).
+ * A Redis failure the counter absorbed: `message` says what it did instead; `cause` is a copy of
+ * the error (Redis's or the client's, or the counter's own for a call past `timeoutMs`) with its
+ * name, message, code and stack only.
  */
 export class RedisCounterError extends Error {
   constructor(message: string, cause: unknown) {
@@ -80,7 +96,11 @@ export class RedisCounterError extends Error {
  */
 function bare(error: unknown): Error {
   const source = error instanceof Error ? error : new Error(String(error));
-  const copy = new Error(source.message);
+  // A failed connect to every address (Node's autoSelectFamily) has no message of its own.
+  const inner = (source as { errors?: unknown }).errors;
+  const message =
+    source.message || (Array.isArray(inner) ? inner.map((e) => (e as Error)?.message).join('; ') : '');
+  const copy = new Error(message);
   copy.name = source.name;
   if (source.stack) copy.stack = source.stack;
   const code = (source as { code?: unknown }).code;

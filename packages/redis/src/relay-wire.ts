@@ -40,13 +40,15 @@ export function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
 /**
  * Connects `sub` (a duplicate of the client, whatever its lazyConnect or offline-queue options) and
  * subscribes it to `channel`; `state` hears it go down and come back (ioredis subscribes again on
- * reconnect before 'ready'). The connection never keeps the process alive by itself. False: failed.
+ * reconnect before 'ready'). The connection never keeps the process alive by itself. False: failed
+ * (`failed` hears why).
  */
 export async function subscribe(
   sub: Redis,
   channel: string,
   heard: (message: string) => void,
   state: (up: boolean) => void,
+  failed: (error: unknown) => void = () => {},
 ): Promise<boolean> {
   const unref = () => (sub as unknown as { stream?: { unref?: () => void } }).stream?.unref?.();
   sub.on('connect', unref);
@@ -59,8 +61,9 @@ export async function subscribe(
     await sub.subscribe(channel);
     unref();
     return true;
-  } catch {
+  } catch (error) {
     sub.disconnect();
+    failed(error);
     return false;
   }
 }

@@ -54,8 +54,7 @@ export class RedisRelay implements Relay {
     /** Every lead key and channel of this store's table starts with it. */
     private readonly base: string,
     secret: string,
-    /** Where its Redis failures are told (the counter's: its stores' onError). */
-    private readonly outages?: Outages,
+    private readonly outages?: Outages, // its Redis failures are told there (outage.ts)
   ) {
     this.#secret = secret;
     const r = redis as unknown as Partial<Leading>;
@@ -163,10 +162,10 @@ export class RedisRelay implements Relay {
       );
     } catch (error) {
       // Sent or not, nobody can tell: the callers treat their calls as in doubt.
-      this.outages?.relayFailed(error, 'publish');
       const failure = error instanceof Error ? error : new Error(String(error));
       for (const call of calls) takeWaiting(this.waiting, call.n)?.reject(failure);
       this.shun(leader);
+      this.outages?.relayFailed(error, 'publish of calls');
       return;
     }
     if (received > 0) return;
@@ -216,6 +215,7 @@ export class RedisRelay implements Relay {
       (up) => {
         this.listening = up && live();
       },
+      (error) => this.outages?.relayFailed(error, 'subscription'),
     );
     if (!ok && this.sub === sub) this.sub = null;
     this.listening = ok && live();
@@ -285,7 +285,7 @@ export class RedisRelay implements Relay {
   private publish(to: string, body: object): void {
     this.redis.publish(this.channel(to), sign(this.#secret, { v: WIRE, ...body })).catch((error) => {
       // Lost with Redis: the caller's receipt or answer times out and it retries.
-      this.outages?.relayFailed(error, 'answer');
+      this.outages?.relayFailed(error, 'publish of answers');
     });
   }
 

@@ -4,6 +4,7 @@ import { recordingPool, type TestCounter, testCounter } from '@agentkey/test-sup
 import { openDb, type TestDb } from '@agentkey/test-support/db.js';
 import { type PrivateRedis, startPrivateRedis } from '@agentkey/test-support/private-redis.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MIN_GAP_MS } from '../src/outage.js';
 
 // Every fault here hits a private redis-server (its own port and --dir), never the shared one.
 let server: PrivateRedis;
@@ -117,6 +118,7 @@ describe('redisCounter under Redis faults (a private redis-server)', () => {
     expect(outages()).toEqual([]);
     await server.kill();
     expect(await drain(ak, key, 10)).toBe(0);
+    const firstAt = Date.now(); // the first report is behind it
     // Past retryMs (200 ms) Redis is asked again, and fails again: still the same outage.
     await new Promise((r) => setTimeout(r, 300));
     expect(await drain(ak, key, 5)).toBe(0);
@@ -129,6 +131,8 @@ describe('redisCounter under Redis faults (a private redis-server)', () => {
     await server.start();
     expect(await retrusted(ak, key)).toBe(true);
     expect(outages()).toHaveLength(1);
+    // A new outage is told at once, but never sooner than MIN_GAP_MS after the last report.
+    await new Promise((r) => setTimeout(r, Math.max(0, firstAt + MIN_GAP_MS - Date.now())));
     await server.kill();
     expect(await drain(ak, key, 3)).toBe(0);
     expect(outages()).toHaveLength(2);

@@ -1,12 +1,25 @@
+import { createServer } from 'node:net';
 import { inspect } from 'node:util';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Outages, REPORT_EVERY_MS, RedisCounterError } from '../src/outage.js';
+import { redisCounter } from '../src/counter.js';
+import { MIN_GAP_MS, Outages, REPORT_EVERY_MS, RedisCounterError } from '../src/outage.js';
 
 // How Redis failures reach the stores' onError (outage.ts): told, never a flood. The counter's
-// side, against a real redis-server killed mid-run, is in faults.test.ts.
+// side, against a real redis-server killed mid-run, is in faults.test.ts; the relay's here, on a
+// real client whose server is not there.
 afterEach(() => {
   vi.useRealTimers();
 });
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 function sink() {
   const told: Array<{ error: Error; context: string }> = [];
@@ -36,15 +49,34 @@ describe('Outages', () => {
     expect(told).toHaveLength(2);
   });
 
-  it('a failure after Redis answered is a new outage, told at once', () => {
+  it('a failure after Redis answered a call made since is a new outage, told once MIN_GAP_MS have passed', () => {
+    vi.useFakeTimers();
     const outages = new Outages();
     const { told, report } = sink();
     outages.add(report);
     outages.failed(new Error('down'), 250, 500);
     outages.failed(new Error('down'), 250, 500);
-    outages.answered();
+    vi.advanceTimersByTime(10);
+    outages.answered(Date.now());
+    outages.failed(new Error('flapping'), 250, 500);
+    expect(told).toHaveLength(1);
+    vi.advanceTimersByTime(MIN_GAP_MS);
     outages.failed(new Error('down again'), 250, 500);
     expect(told.map((t) => (t.error.cause as Error).message)).toEqual(['down', 'down again']);
+  });
+
+  it('an answer to a call that was out before the failure was told does not end the outage', () => {
+    vi.useFakeTimers();
+    const outages = new Outages();
+    const { told, report } = sink();
+    outages.add(report);
+    const before = Date.now();
+    vi.advanceTimersByTime(10);
+    outages.failed(new Error('timed out'), 250, 500);
+    vi.advanceTimersByTime(MIN_GAP_MS);
+    outages.answered(before);
+    outages.failed(new Error('timed out'), 250, 500);
+    expect(told).toHaveLength(1);
   });
 
   it("the relay's failures are throttled on their own: the counter answering does not let them flood", () => {
@@ -52,13 +84,13 @@ describe('Outages', () => {
     const { told, report } = sink();
     outages.add(report);
     for (let i = 0; i < 50; i++) {
-      outages.relayFailed(new Error('publish failed'), 'publish');
-      outages.answered();
+      outages.relayFailed(new Error('publish failed'), 'publish of calls');
+      outages.answered(Date.now() + 1);
     }
     expect(told).toHaveLength(1);
     expect(told[0]!.context).toBe('counter.relay');
     expect(told[0]!.error.message).toBe(
-      "agentkey redis: the relay's publish failed: its calls are charged in their own process",
+      "agentkey redis: the relay's publish of calls failed: the calls it would carry are charged by the processes that took them",
     );
     outages.failed(new Error('down'), 250, 500);
     expect(told.map((t) => t.context)).toEqual(['counter.relay', 'counter.redis']);
@@ -85,6 +117,21 @@ describe('Outages', () => {
     expect(inspect(told[0]!.error, { depth: 10 })).not.toContain('a-key-hash');
     outages.failed('a string thrown', 250, 500);
     expect((told[1]!.error.cause as Error).message).toBe('a string thrown');
+    // A connect to every address failed: no message of its own, the addresses' in `errors`.
+    const all = Object.assign(
+      new AggregateError(
+        [new Error('connect ECONNREFUSED ::1:6390'), new Error('connect ECONNREFUSED 127.0.0.1:6390')],
+        '',
+      ),
+      { code: 'ECONNREFUSED' },
+    );
+    const relay = new Outages();
+    relay.add(report);
+    relay.relayFailed(all, 'subscription');
+    expect((told[2]!.error.cause as Error).message).toBe(
+      'connect ECONNREFUSED ::1:6390; connect ECONNREFUSED 127.0.0.1:6390',
+    );
+    expect(told[2]!.error.cause).not.toHaveProperty('errors');
   });
 
   it('every store bound gets each report once; a throwing sink stops neither the others nor the caller', () => {
@@ -101,5 +148,40 @@ describe('Outages', () => {
     expect(() => outages.failed(new Error('down'), 250, 500)).not.toThrow();
     expect(a.told).toHaveLength(1);
     expect(b.told).toHaveLength(1);
+    const odd = new Error('odd');
+    Object.defineProperty(odd, 'message', {
+      get() {
+        throw new Error('a message that cannot be read');
+      },
+    });
+    expect(() => new Outages().failed(odd, 250, 500)).not.toThrow();
+  });
+
+  it("a relay whose subscription fails tells the store's onError, through redisCounter's bind", async () => {
+    const port = await closedPort();
+    const redis = new Redis({
+      host: '127.0.0.1',
+      port,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
+    redis.on('error', () => {});
+    const { told, report } = sink();
+    const relay = redisCounter({ redis, relay: { secret: 's'.repeat(32) } })
+      .bind('public.agent_keys', report)
+      .relay();
+    try {
+      relay!.contended('key:abc');
+      await vi.waitFor(() => expect(told.map((t) => t.context)).toContain('counter.relay'));
+      const [first] = told.filter((t) => t.context === 'counter.relay');
+      expect(first!.error.message).toMatch(/the relay's subscription failed/);
+      expect((first!.error.cause as Error).message).toMatch(/ECONNREFUSED|Connection is closed/);
+      expect(inspect(first!.error, { depth: 10 })).not.toContain('s'.repeat(32));
+    } finally {
+      relay!.close?.();
+      redis.disconnect();
+    }
   });
 });
