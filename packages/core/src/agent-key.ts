@@ -169,9 +169,10 @@ export class AgentKey implements GateStoreOwner {
     return tallied(this.ctx.tally, this.calls.reserve(credential, options));
   }
 
-  /** Stops the counter's relay (if any), flushes the refusal tally within `timeoutMs`; never rejects. */
+  /** Ends the relay and the counter's reports to onError, flushes the refusal tally (timeoutMs); never rejects. */
   async close(): Promise<void> {
     this.ctx.relay?.close?.();
+    this.ctx.counter?.close();
     await this.ctx.tally?.close(this.ctx.timeoutMs);
   }
 

@@ -11,7 +11,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { AdmitQueue } from './admits.js';
 import { callKeys, relayBase, type TagKeys, tagKeys } from './keys.js';
 import { type RedisCounterOptions, whole } from './options.js';
-import { Outages, type Report } from './outage.js';
+import { ignore, Outages, type Report } from './outage.js';
 import type { RedisRelay } from './relay.js';
 import { relayMaker, withHiddenSecret } from './relay-option.js';
 import { buildOf, refusalRow } from './rows.js';
@@ -45,7 +45,6 @@ type Scripted = {
 
 const PLACES_MAX = 100_000;
 const NOT_ASKED = Symbol('not asked');
-const ignore = () => {};
 
 /**
  * The write-through counter on Redis (counter/port.ts in @agentkey/core): admission in one Lua
@@ -73,6 +72,7 @@ export class RedisCounter implements Counter {
   private readonly settles: SettleQueue;
   private readonly admits: AdmitQueue;
   private readonly outages = new Outages(); // the bound stores' onError (outage.ts)
+  readonly unbind = (report: Report): void => this.outages.remove(report); // its store closed
   /** A new relay for a store on this table (options.relay); null when off or on a Cluster. */
   readonly relay: () => RedisRelay | null;
 

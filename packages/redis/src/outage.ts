@@ -1,6 +1,9 @@
 /** The store's error sink (its `onError`), as the core hands it to `Counter.bind`. */
 export type Report = (error: unknown, context: string) => void;
 
+/** Drops a promise's rejection (the caller learns of the failure another way). */
+export const ignore = () => {};
+
 /** While Redis stays down, a reminder at most this often (the first failure is told at once). */
 export const REPORT_EVERY_MS = 30_000;
 
@@ -16,13 +19,21 @@ const COUNTER = 'counter.redis';
  * operator learns that calls are taking it, and why.
  */
 export class Outages {
-  private readonly sinks = new Set<Report>();
+  /** Each store's sink, with how many stores bound it (stores on the default console share one). */
+  private readonly sinks = new Map<Report, number>();
   /** By context: when it was last told, and whether Redis answered since (then the next is told at once). */
   private readonly told = new Map<string, { at: number; answeredSince: boolean }>();
 
   /** A store's sink; each store bound to the counter gets every report once. */
   add(report: Report | undefined): void {
-    if (typeof report === 'function') this.sinks.add(report);
+    if (typeof report === 'function') this.sinks.set(report, (this.sinks.get(report) ?? 0) + 1);
+  }
+
+  /** A store that added `report` closed: it hears no more, unless another store added it too. */
+  remove(report: Report): void {
+    const n = this.sinks.get(report) ?? 0;
+    if (n > 1) this.sinks.set(report, n - 1);
+    else this.sinks.delete(report);
   }
 
   /**
@@ -64,7 +75,7 @@ export class Outages {
       if (last && now - last.at < (last.answeredSince ? MIN_GAP_MS : REPORT_EVERY_MS)) return;
       this.told.set(context, { at: now, answeredSince: false });
       const error = new RedisCounterError(what, cause);
-      for (const report of this.sinks) {
+      for (const report of this.sinks.keys()) {
         try {
           report(error, context);
         } catch {

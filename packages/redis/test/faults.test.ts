@@ -138,6 +138,29 @@ describe('redisCounter under Redis faults (a private redis-server)', () => {
     expect(outages()).toHaveLength(2);
   });
 
+  it("two stores on one counter both hear an outage; once one is closed, only the other's onError does", async () => {
+    const tc = testCounter(server.url, { timeoutMs: 200, retryMs: 200, trustMs: 60_000 });
+    counters.push(tc);
+    const heard = { open: 0, closed: 0 };
+    const make = (name: keyof typeof heard) =>
+      new AgentKey({
+        pool,
+        tableName: db.table,
+        counter: tc.counter,
+        onError: (_e, context) => {
+          if (context === 'counter.redis') heard[name]++;
+        },
+      });
+    const open = make('open');
+    const closed = make('closed');
+    await open.migrate();
+    const { key } = await spentKey(open);
+    await closed.close();
+    await server.kill();
+    expect(await drain(open, key, 5)).toBe(0);
+    expect(heard).toEqual({ open: 1, closed: 0 });
+  });
+
   it('restored from a stale snapshot: its mirrors are not trusted, even by a process that never saw Redis go', async () => {
     const a = await store();
     const b = await store(a.tc.prefix);

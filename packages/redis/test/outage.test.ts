@@ -157,6 +157,26 @@ describe('Outages', () => {
     expect(() => new Outages().failed(odd, 250, 500)).not.toThrow();
   });
 
+  it('a closed store hears no more; a sink two stores added stays until both closed', () => {
+    const outages = new Outages();
+    const shared = sink();
+    const own = sink();
+    outages.add(shared.report);
+    outages.add(shared.report);
+    outages.add(own.report);
+    outages.remove(own.report);
+    outages.remove(shared.report);
+    outages.failed(new Error('down'), 250, 500);
+    expect(own.told).toHaveLength(0);
+    expect(shared.told).toHaveLength(1);
+    outages.remove(shared.report);
+    outages.answered(Date.now() + 1);
+    vi.useFakeTimers();
+    vi.advanceTimersByTime(MIN_GAP_MS);
+    outages.failed(new Error('down again'), 250, 500);
+    expect(shared.told).toHaveLength(1);
+  });
+
   it("a relay whose subscription fails tells the store's onError, through redisCounter's bind", async () => {
     const port = await closedPort();
     const redis = new Redis({

@@ -21,6 +21,15 @@ export class CounterFront {
     private readonly report: (error: unknown, context: string) => void,
   ) {}
 
+  /** The store closed: the counter stops telling its onError (Counter.unbind). */
+  close(): void {
+    try {
+      this.counter.unbind?.(this.report);
+    } catch (error) {
+      this.report(error, 'counter.unbind');
+    }
+  }
+
   async admit(call: CounterCall, deadlineAt: number): Promise<CounterAdmission> {
     const answer = await this.bounded(() => this.counter.admit(call), deadlineAt, 'counter.admit');
     if (!answer || typeof answer !== 'object') return UNKNOWN;

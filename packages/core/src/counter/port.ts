@@ -78,6 +78,8 @@ export interface Counter {
    * down, say) — a call never fails for them, and an operator still learns of them.
    */
   bind?(table: string, report?: (error: unknown, context: string) => void): Counter;
+  /** Optional, on the counter `bind` returned: its store closed, so `report` hears no more from it. */
+  unbind?(report: (error: unknown, context: string) => void): void;
   admit(call: CounterCall): Promise<CounterAdmission>;
   /**
    * PostgreSQL answered `row` (undefined: no such credential). `reserved`: `admit` reserved it.
