@@ -6,12 +6,13 @@ import {
   type CounterInvalidation,
   type CounterRow,
   type CounterTarget,
+  type StoreReporter,
 } from '@agentkey/core';
 import type { Cluster, Redis } from 'ioredis';
 import { AdmitQueue } from './admits.js';
 import { callKeys, relayBase, type TagKeys, tagKeys } from './keys.js';
 import { type RedisCounterOptions, whole } from './options.js';
-import { ignore, Outages, type Report } from './outage.js';
+import { ignore, Outages } from './outage.js';
 import type { RedisRelay } from './relay.js';
 import { relayMaker, withHiddenSecret } from './relay-option.js';
 import { buildOf, refusalRow } from './rows.js';
@@ -72,7 +73,7 @@ export class RedisCounter implements Counter {
   private readonly settles: SettleQueue;
   private readonly admits: AdmitQueue;
   private readonly outages = new Outages(); // the bound stores' onError (outage.ts)
-  readonly unbind = (report: Report): void => this.outages.remove(report); // its store closed
+  readonly unbind = (report: StoreReporter): void => this.outages.remove(report); // its store closed
   /** A new relay for a store on this table (options.relay); null when off or on a Cluster. */
   readonly relay: () => RedisRelay | null;
 
@@ -123,7 +124,7 @@ export class RedisCounter implements Counter {
    * The counter of one store's table (`AgentKey` binds its counter to its `tableName`): two stores
    * on one Redis with other tables never share a mirror (key ids and accounts repeat across tables).
    */
-  bind(table: string, report?: Report): RedisCounter {
+  bind(table: string, report?: StoreReporter): RedisCounter {
     let bound = table === this.table ? this : this.bound.get(table);
     if (!bound) {
       bound = new RedisCounter(this.options, table);
@@ -259,9 +260,8 @@ export class RedisCounter implements Counter {
   }
 
   /**
-   * One Redis call under `timeoutMs`. A failure or a late answer marks Redis down for `retryMs` (calls
-   * go to PostgreSQL at once), untrusts every mirror built so far, and is told to the stores' onError.
-   */
+   * One Redis call under `timeoutMs`. Failed or late: Redis is skipped for `retryMs` (calls go to
+   * PostgreSQL), every mirror built so far is untrusted, and the stores' onError is told. */
   private async ask<T>(work: (r: Scripted) => Promise<T>): Promise<T | typeof NOT_ASKED> {
     const startedAt = Date.now();
     if (startedAt < this.downUntil) return NOT_ASKED;

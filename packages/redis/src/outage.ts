@@ -1,5 +1,4 @@
-/** The store's error sink (its `onError`), as the core hands it to `Counter.bind`. */
-export type Report = (error: unknown, context: string) => void;
+import { reportSafely, type StoreReporter } from '@agentkey/core';
 
 /** Drops a promise's rejection (the caller learns of the failure another way). */
 export const ignore = () => {};
@@ -20,17 +19,17 @@ const COUNTER = 'counter.redis';
  */
 export class Outages {
   /** Each store's sink, with how many stores bound it (stores on the default console share one). */
-  private readonly sinks = new Map<Report, number>();
+  private readonly sinks = new Map<StoreReporter, number>();
   /** By context: when it was last told, and whether Redis answered since (then the next is told at once). */
   private readonly told = new Map<string, { at: number; answeredSince: boolean }>();
 
   /** A store's sink; each store bound to the counter gets every report once. */
-  add(report: Report | undefined): void {
+  add(report: StoreReporter | undefined): void {
     if (typeof report === 'function') this.sinks.set(report, (this.sinks.get(report) ?? 0) + 1);
   }
 
   /** A store that added `report` closed: it hears no more, unless another store added it too. */
-  remove(report: Report): void {
+  remove(report: StoreReporter): void {
     const n = this.sinks.get(report) ?? 0;
     if (n > 1) this.sinks.set(report, n - 1);
     else this.sinks.delete(report);
@@ -75,13 +74,7 @@ export class Outages {
       if (last && now - last.at < (last.answeredSince ? MIN_GAP_MS : REPORT_EVERY_MS)) return;
       this.told.set(context, { at: now, answeredSince: false });
       const error = new RedisCounterError(what, cause);
-      for (const report of this.sinks.keys()) {
-        try {
-          report(error, context);
-        } catch {
-          // A throwing sink must not stop the others.
-        }
-      }
+      for (const report of this.sinks.keys()) reportSafely(report, error, context);
     } catch {
       // Telling must never fail the call that failed (an odd thrown value, say).
     }

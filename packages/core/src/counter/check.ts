@@ -1,3 +1,4 @@
+import type { StoreReporter } from '../db/pool-errors.js';
 import { AgentKeyInputError } from '../errors/errors.js';
 import type { Counter, Relay } from './port.js';
 
@@ -7,11 +8,7 @@ const METHODS = ['admit', 'settle', 'abandon', 'invalidate'] as const;
  * The `counter` option: absent, or an object with the Counter port's methods; bound to the
  * store's table, with the store's error sink (`report`) for the failures the counter absorbs.
  */
-export function checkCounter(
-  counter: unknown,
-  table?: string,
-  report?: (error: unknown, context: string) => void,
-): Counter | null {
+export function checkCounter(counter: unknown, table?: string, report?: StoreReporter): Counter | null {
   if (counter === undefined || counter === null) return null;
   const missing =
     typeof counter === 'object'

@@ -1,3 +1,4 @@
+import { reportSafely, type StoreReporter } from '../db/pool-errors.js';
 import type {
   Counter,
   CounterAdmission,
@@ -18,7 +19,7 @@ const UNKNOWN: CounterAdmission = { kind: 'unknown' };
 export class CounterFront {
   constructor(
     private readonly counter: Counter,
-    private readonly report: (error: unknown, context: string) => void,
+    private readonly report: StoreReporter,
   ) {}
 
   /** The store closed: the counter stops telling its onError (Counter.unbind). */
@@ -26,7 +27,7 @@ export class CounterFront {
     try {
       this.counter.unbind?.(this.report);
     } catch (error) {
-      this.report(error, 'counter.unbind');
+      reportSafely(this.report, error, 'counter.unbind');
     }
   }
 

@@ -1,4 +1,5 @@
 import type { EngineRow } from '../authorize/row-shape.js';
+import type { StoreReporter } from '../db/pool-errors.js';
 
 /** The column a request names its row by (sql/columns.ts Selector). */
 type Selector = 'key_hash' | 'external_subject';
@@ -77,9 +78,9 @@ export interface Counter {
    * `report` is the store's `onError`: where the counter tells of failures it absorbs (its backend
    * down, say) — a call never fails for them, and an operator still learns of them.
    */
-  bind?(table: string, report?: (error: unknown, context: string) => void): Counter;
+  bind?(table: string, report?: StoreReporter): Counter;
   /** Optional, on the counter `bind` returned: its store closed, so `report` hears no more from it. */
-  unbind?(report: (error: unknown, context: string) => void): void;
+  unbind?(report: StoreReporter): void;
   admit(call: CounterCall): Promise<CounterAdmission>;
   /**
    * PostgreSQL answered `row` (undefined: no such credential). `reserved`: `admit` reserved it.
