@@ -23,7 +23,7 @@ export type {
 } from './counter/port.js';
 export { NOT_DELIVERED } from './counter/port.js';
 export { AgentKeyTimeoutError } from './db/deadline.js';
-export { reportSafely, type StoreReporter } from './db/pool-errors.js';
+export { consoleStoreReporter, reportSafely, type StoreReporter } from './db/pool-errors.js';
 export { fromPGlite, type PGliteLike, PreparedStatementLostError, type Queryable } from './db/queryable.js';
 export { AgentKeyInputError, AuthCode, type AuthError } from './errors/errors.js';
 export { checkFirstSeenPolicy } from './gate/first-seen.js';

@@ -1,4 +1,12 @@
-import { AgentKeyInputError, type Change, type ChangeFeed, parseChange } from '@agentkey/core';
+import {
+  AgentKeyInputError,
+  type Change,
+  type ChangeFeed,
+  consoleStoreReporter,
+  parseChange,
+  reportSafely,
+  type StoreReporter,
+} from '@agentkey/core';
 import type { Cluster, Redis } from 'ioredis';
 
 export interface RedisChangesOptions {
@@ -8,6 +16,11 @@ export interface RedisChangesOptions {
   prefix?: string;
   /** A publication not sent by then is given up (the caches' own ≤ 1 s bound covers it); default 1000. */
   publishTimeoutMs?: number;
+  /**
+   * Hears a subscription that could not be made (Redis down when the feed starts, say): the feed
+   * tries again on its own meanwhile. Default: console.error, as the store's `onError`.
+   */
+  onError?: StoreReporter;
 }
 
 /** A ChangeFeed on Redis pub/sub. */
@@ -19,6 +32,11 @@ export interface RedisChanges extends ChangeFeed {
 }
 
 const PREFIX = /^[A-Za-z0-9:_.{}-]{0,64}$/;
+/** A failed subscription is tried again after this, doubling up to RETRY_MAX_MS. */
+const RETRY_MS = 100;
+const RETRY_MAX_MS = 5000;
+/** While the subscription keeps failing, it is reported once, then at most this often. */
+const REPORT_EVERY_MS = 30_000;
 
 /**
  * `new AgentKey({ pool, changes: redisChanges({ redis }) })`: admin changes are published on
@@ -44,18 +62,34 @@ export function redisChanges(options: RedisChangesOptions): RedisChanges {
       'publishTimeoutMs',
     );
   }
+  const report = options.onError ?? consoleStoreReporter;
+  if (typeof report !== 'function') throw new AgentKeyInputError('onError must be a function', 'onError');
   const channel = `${prefix}changes`;
   const listeners = new Set<(change: Change | null) => void>();
   let subscriber: Redis | Cluster | null = null;
   let connected = false;
   let subscribedOnce = false;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+  let failures = 0;
+  let reportedAt = Number.NEGATIVE_INFINITY;
 
   const emit = (change: Change | null) => {
     for (const listener of listeners) listener(change);
   };
 
+  /**
+   * A connection of its own, connected before it subscribes: whatever the injected client's
+   * options (`enableOfflineQueue: false`, as this README advises, refuses a command sent before
+   * the connection is up), and whether or not Redis answers yet. A failed attempt is reported and
+   * made again, so the feed never stays unsubscribed in silence.
+   */
   function start(): void {
-    const sub = redis.duplicate();
+    retry = undefined;
+    const cluster = (redis as unknown as { isCluster?: boolean }).isCluster === true;
+    const sub = cluster
+      ? (redis as Cluster).duplicate([], { lazyConnect: true })
+      : (redis as Redis).duplicate({ lazyConnect: true });
     subscriber = sub;
     sub.on('error', () => {
       // Reconnects by itself; while it is away the caches keep their own bound.
@@ -75,17 +109,41 @@ export function redisChanges(options: RedisChangesOptions): RedisChanges {
     });
     // ioredis resubscribes on reconnect, then says `ready`: what was published meanwhile is lost.
     sub.on('ready', () => {
-      if (!subscribedOnce || connected) return;
+      if (!subscribedOnce || connected || subscriber !== sub) return;
       connected = true;
       emit(null);
     });
-    sub.subscribe(channel).then(
-      () => {
-        subscribedOnce = true;
-        connected = true;
-      },
-      () => {},
-    );
+    sub
+      .connect()
+      .then(() => sub.subscribe(channel))
+      .then(
+        () => {
+          if (subscriber !== sub) return;
+          const missed = failures > 0;
+          failures = 0;
+          subscribedOnce = true;
+          connected = true;
+          // Changes published while no subscription stood were not heard: drop everything once.
+          if (missed) emit(null);
+        },
+        (error: unknown) => {
+          sub.disconnect();
+          if (subscriber !== sub || closed) return;
+          subscriber = null;
+          failures++;
+          const now = Date.now();
+          if (failures === 1 || now - reportedAt >= REPORT_EVERY_MS) {
+            reportedAt = now;
+            reportSafely(
+              report,
+              error,
+              `agentkey redisChanges: could not subscribe to ${channel} (attempt ${failures}); trying again, and caches keep their own bound meanwhile`,
+            );
+          }
+          retry = setTimeout(start, Math.min(RETRY_MAX_MS, RETRY_MS * 2 ** Math.min(failures - 1, 10)));
+          retry.unref?.();
+        },
+      );
   }
 
   return {
@@ -108,13 +166,17 @@ export function redisChanges(options: RedisChangesOptions): RedisChanges {
     },
     subscribe(listener) {
       listeners.add(listener);
-      if (!subscriber) start();
+      closed = false;
+      if (!subscriber && !retry) start();
       return () => {
         listeners.delete(listener);
       };
     },
     async close(): Promise<void> {
       listeners.clear();
+      closed = true;
+      clearTimeout(retry);
+      retry = undefined;
       const sub = subscriber;
       subscriber = null;
       connected = false;

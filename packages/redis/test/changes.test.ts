@@ -27,7 +27,14 @@ describe('redisChanges', () => {
   const prefix = () => `test:${randomBytes(6).toString('hex')}:`;
   const feeds: RedisChanges[] = [];
   /** A feed closed after the file (its subscriber is a connection of its own). */
-  const feedOn = (redis: Redis, options: { prefix: string; publishTimeoutMs?: number }) => {
+  const feedOn = (
+    redis: Redis,
+    options: {
+      prefix: string;
+      publishTimeoutMs?: number;
+      onError?: (error: unknown, context: string) => void;
+    },
+  ) => {
     const feed = redisChanges({ redis, ...options });
     feeds.push(feed);
     return feed;
@@ -172,6 +179,25 @@ describe('redisChanges', () => {
     await poll('the collected store to unsubscribe', () => live === 1);
   });
 
+  it('subscribes on a client made as the README advises (enableOfflineQueue: false) and hears a change', async () => {
+    // Such a client refuses a command sent before its connection is up: the feed's subscriber
+    // must connect first, or it never subscribes.
+    const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    redis.on('error', () => {});
+    clients.push(redis);
+    const p = prefix();
+    const reported: string[] = [];
+    const feed = feedOn(redis, { prefix: p, onError: (_e, context) => reported.push(context) });
+    const heard: Array<Change | null> = [];
+    feed.subscribe((c) => heard.push(c));
+    await poll('the subscriber', () => feed.connected);
+    const change: Change = { table: 'x', what: 'update', target: { keyId: 3 } };
+    await feedOn(client(), { prefix: p }).publish(change);
+    await poll('the change', () => heard.length > 0);
+    expect(heard).toEqual([change]);
+    expect(reported).toEqual([]);
+  });
+
   describe('on a private redis-server', () => {
     let server: PrivateRedis;
     beforeAll(async () => {
@@ -205,7 +231,7 @@ describe('redisChanges', () => {
       const ak = new AgentKey({
         pool: db.pool,
         tableName: db.table,
-        changes: feedOn(redis, { prefix: prefix(), publishTimeoutMs: 200 }),
+        changes: feedOn(redis, { prefix: prefix(), publishTimeoutMs: 200, onError: () => {} }),
         onError: (_error, context) => reported.push(context),
       });
       const { id, key } = await ak.create({ accountId: 'acct-lost', budgetCents: 100 });
@@ -218,6 +244,36 @@ describe('redisChanges', () => {
         expect(reported).toEqual(['agentkey changes: publish failed']);
       } finally {
         server.thaw();
+      }
+    });
+    it('Redis down when the feed starts: the failure is reported once, the feed subscribes when Redis is back, and tells listeners it may have missed changes (null)', async () => {
+      await server.kill();
+      let back = false;
+      try {
+        const redis = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+        redis.on('error', () => {});
+        clients.push(redis);
+        const p = prefix();
+        const reported: string[] = [];
+        const feed = feedOn(redis, { prefix: p, onError: (_e, context) => reported.push(context) });
+        const heard: Array<Change | null> = [];
+        feed.subscribe((c) => heard.push(c));
+        await poll('the failed subscription to be reported', () => reported.length > 0);
+        expect(reported[0]).toMatch(/could not subscribe to .*changes/);
+        expect(feed.connected).toBe(false);
+        // Several attempts fail meanwhile; they are told once, not once each.
+        await new Promise((r) => setTimeout(r, 800));
+        expect(reported).toHaveLength(1);
+        await server.start();
+        back = true;
+        await poll('the subscriber once Redis is back', () => feed.connected, 10_000);
+        expect(heard).toEqual([null]);
+        const change: Change = { table: 'x', what: 'revoke', target: { keyId: 9 } };
+        await feedOn(client(server.url), { prefix: p }).publish(change);
+        await poll('a change after the subscription', () => heard.length > 1);
+        expect(heard).toEqual([null, change]);
+      } finally {
+        if (!back) await server.start();
       }
     });
   });
