@@ -15,7 +15,15 @@ import type { RateLimitState } from '@agentkey/core';
  * draft's Integers: the remaining cents are rounded down.
  */
 export function rateLimitHeaders(state: RateLimitState): Record<string, string> {
-  const name = `"${state.policy}-${state.kind}"`;
+  return windowHeaders(`${state.policy}-${state.kind}`, state);
+}
+
+/** The same two fields for any named window (`signup-requests`: the /signup limiter's). */
+export function windowHeaders(
+  policy: string,
+  state: Pick<RateLimitState, 'kind' | 'limit' | 'remaining' | 'resetSec' | 'windowSec'>,
+): Record<string, string> {
+  const name = `"${policy}"`;
   const unit = state.kind === 'cents' ? ';x-unit="cents"' : '';
   const whole = (n: number) => String(Math.max(0, Math.floor(n)));
   return {

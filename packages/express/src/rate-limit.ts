@@ -46,11 +46,14 @@ export function rateLimitOf(
  * process shares one count per client. The window is counted in whole seconds (windowMs rounded
  * up); the store's clock is the one it reads.
  */
+/** The /signup window in whole seconds, as the limiter counts it and its headers say. */
+export const signupWindowSec = (limit: Required<RateLimit>): number => Math.ceil(limit.windowMs / 1000);
+
 export function signupLimiter(
   ak: Pick<AgentKey, 'rateLimitHit'>,
   limit: Required<RateLimit>,
 ): (client: string) => Promise<RateWindowDecision> {
-  const windowSec = Math.ceil(limit.windowMs / 1000);
+  const windowSec = signupWindowSec(limit);
   // A changed configuration starts its own windows rather than inheriting another's count.
   const prefix = `signup|${limit.max}/${windowSec}s|`;
   return (client) => ak.rateLimitHit(`${prefix}${client}`, { requests: limit.max, windowSec });

@@ -13,7 +13,8 @@ import {
 } from './body.js';
 import { clientKey } from './client-address.js';
 import { guard } from './guard.js';
-import { signupLimiter } from './rate-limit.js';
+import { windowHeaders } from './rate-headers.js';
+import { signupLimiter, signupWindowSec } from './rate-limit.js';
 import type { ResolvedRoutesOptions } from './route-options.js';
 
 type Parsed = { ok: true; create: CreateKeyOptions } | { ok: false; body: Record<string, unknown> };
@@ -82,6 +83,16 @@ export function signupHandler(ak: Pick<AgentKey, 'create' | 'rateLimitHit'>, opt
       const decision = await limiter(clientKey(req.ip));
       if (!decision.ok) {
         res.set('Retry-After', String(decision.retryAfterSec));
+        // The draft's fields, as on a key's 429: this client's window is spent until it resets.
+        res.set(
+          windowHeaders('signup-requests', {
+            kind: 'requests',
+            limit: options.signupRateLimit.max,
+            windowSec: signupWindowSec(options.signupRateLimit),
+            remaining: 0,
+            resetSec: decision.retryAfterSec,
+          }),
+        );
         res.status(429).json({ error: 'too_many_signups' });
         return;
       }

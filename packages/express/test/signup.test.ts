@@ -228,10 +228,14 @@ describe.each(LIBS)('POST /signup on %s', (lib) => {
     const limited = await s.request('POST', '/signup', { body: {} });
     expect([limited.status, limited.body]).toEqual([429, { error: 'too_many_signups' }]);
     expect(limited.headers.get('retry-after')).toBe('60');
+    // The IETF draft's fields, as a key's 429 carries them (rate-headers.ts).
+    expect(limited.headers.get('ratelimit-policy')).toBe('"signup-requests";q=3;w=60');
+    expect(limited.headers.get('ratelimit')).toBe('"signup-requests";r=0;t=60');
     expect(await countRows(db)).toBe(before);
     clock.advance(30_000);
     const still = await s.request('POST', '/signup', { body: {} });
     expect([still.status, still.headers.get('retry-after')]).toEqual([429, '30']);
+    expect(still.headers.get('ratelimit')).toBe('"signup-requests";r=0;t=30');
     clock.advance(30_000);
     expect((await s.request('POST', '/signup', { body: {} })).status).toBe(201);
   });
