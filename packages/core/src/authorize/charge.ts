@@ -73,7 +73,7 @@ export function toAuthorizeResult(
   options: AuthorizeOptions,
 ): AuthorizeResult {
   if (!row) return refuse(unknownCredential());
-  const refusal = refusalOf(row, now.getTime(), request.scope);
+  const refusal = refusalOf(row, now.getTime(), request.scope, request.micros + request.holdMicros);
   if (row.outcome === 'unknown') return refuse(refusal!);
   const principal = toPrincipal(row, options.tokenScopes, options.tokenExpiresAt);
   const budget = budgetOf(row);

@@ -43,7 +43,13 @@ export function accountBudgetOf(row: EngineRow): Budget | undefined {
 }
 
 /** Why the engine refused, as a stable outcome; null when it did not. Order: 0.2.0's. */
-export function refusalOf(row: EngineRow, nowMs: number, scope: string | null): AuthError | null {
+export function refusalOf(
+  row: EngineRow,
+  nowMs: number,
+  scope: string | null,
+  /** What the call asked to charge or hold (micros): one above a whole cents window never passes. */
+  askedMicros = 0,
+): AuthError | null {
   switch (row.outcome) {
     case 'ok':
       return null;
@@ -68,7 +74,7 @@ export function refusalOf(row: EngineRow, nowMs: number, scope: string | null): 
     }
     case 'rate_limited': {
       const state = rateStateOf(row);
-      if (state) return rateLimited(state);
+      if (state) return rateLimited(state, state.kind === 'cents' && askedMicros > state.limit * 10_000);
       return invalidRequest('Refused: rate_limited.');
     }
     default:

@@ -56,8 +56,20 @@ const RATE: Readonly<Record<RateLimitState['policy'], string>> = {
   account: "The account's rate limit was reached.",
 };
 
-/** A rate window that refused: retry once it resets. Nothing was charged or held. */
-export function rateLimited(state: RateLimitState): AuthError {
+/**
+ * A rate window that refused: retry once it resets. Nothing was charged or held. `never`: the call
+ * asked for more than the whole window allows, so no reset lets it pass — no `retryAfterSec` (as a
+ * spent fixed budget has none), or a client honouring Retry-After would retry it for ever.
+ */
+export function rateLimited(state: RateLimitState, never = false): AuthError {
+  if (never) {
+    const whose = state.policy === 'key' ? "credential's" : "account's";
+    return {
+      code: AuthCode.rateLimited,
+      description: `The call costs more than the ${whose} whole rate window allows (${state.limit} cents per ${state.windowSec} s): it cannot pass in any window.`,
+      rateLimit: state,
+    };
+  }
   return {
     code: AuthCode.rateLimited,
     description: RATE[state.policy],

@@ -76,6 +76,25 @@ describe.each(BACKENDS)('rate limits (%s)', (backend) => {
     expect((await ak.authorize(key, { costCents: 10 })).ok).toBe(true);
   });
 
+  it('a call above the whole cents window is refused with no Retry-After: no reset lets it pass', async () => {
+    const { key, id } = await ak.create({ accountId: 'r2b', rateLimit: { cents: 1, windowSec: 60 } });
+    for (const asked of [{ costCents: 2 }, { holdCents: 1.5 }]) {
+      const never = refusal(await ak.authorize(key, asked));
+      expect(never).toMatchObject({ code: 'rate_limited', rateLimit: { kind: 'cents', limit: 1 } });
+      expect(never).not.toHaveProperty('retryAfterSec');
+      expect(never?.description).toMatch(
+        /more than the credential's whole rate window allows \(1 cents per 60 s\)/,
+      );
+    }
+    // One that fits a window but not what is left of this one still says when to come back.
+    expect((await ak.authorize(key, { costCents: 0.7 })).ok).toBe(true);
+    // (A Redis mirror knows the window's start to the second, the earliest it can be: 59 or 60.)
+    const fits = refusal(await ak.authorize(key, { costCents: 0.7 }));
+    expect(fits?.code).toBe('rate_limited');
+    expect(fits?.retryAfterSec).toBeGreaterThanOrEqual(59);
+    expect((await used(id)).usedCents).toBe(0.7);
+  });
+
   it('an idempotent replay is answered without counting again, even past the limit', async () => {
     const { key, id } = await ak.create({ accountId: 'r3', rateLimit: { requests: 2 } });
     const first = await ak.authorize(key, { costCents: 2, idempotencyKey: 'same' });
