@@ -164,4 +164,24 @@ describe('through PgBouncer in transaction mode (server only)', () => {
       for (const s of sessions) s.release();
     }
   });
+  it("a pool whose startup parameters the bouncer refuses (pg's options: a search_path) fails closed with a cause that names the setting to change", async () => {
+    const { ak } = await store('startup');
+    const { key, id } = await ak.create({ accountId: 'acct-startup', budgetCents: 10 });
+    const refusing = new pg.Pool({
+      connectionString: bouncer.url,
+      max: 1,
+      options: `-c search_path=${db.schema}`,
+    });
+    pools.push(refusing);
+    const other = new AgentKey({ pool: refusing, tableName: `${db.schema}.startup`, descriptorTtlMs: 0 });
+    const r = await other.authorize(key, { costCents: 1 });
+    expect(r.ok ? 'ok' : r.error.code).toBe('unavailable');
+    const cause = (r as { error: { cause?: unknown } }).error.cause as Error;
+    expect(cause.message).toMatch(
+      /refused the pool's startup parameter options: set it on the role or database/,
+    );
+    expect((cause.cause as Error).message).toMatch(/unsupported startup parameter/);
+    // Nothing was charged by the refused call: the key still has its whole budget.
+    expect((await ak.getKey(id))!.budget.usedCents).toBe(0);
+  });
 });
