@@ -10,39 +10,25 @@ import {
 } from '@agentkey/core';
 import type { Cluster, Redis } from 'ioredis';
 import { AdmitQueue } from './admits.js';
-import { callKeys, relayBase, type TagKeys, tagKeys } from './keys.js';
+import { callKeys, relayBase, tagKeys } from './keys.js';
 import { type RedisCounterOptions, whole } from './options.js';
 import { ignore, Outages } from './outage.js';
 import type { RedisRelay } from './relay.js';
 import { relayMaker, withHiddenSecret } from './relay-option.js';
+import {
+  type Place,
+  type Reservation,
+  reservationArgs,
+  type Scripted,
+  type Seen,
+  UNSEEN,
+} from './reservation.js';
 import { buildOf, refusalRow } from './rows.js';
 import { ABANDON, ADMIT, INVALIDATE, SETTLE } from './script.js';
 import { ADMIT_MANY, SETTLE_MANY } from './script-many.js';
 import { SettleQueue } from './settles.js';
 
 export type { RedisCounterOptions } from './options.js';
-
-/** Where a lookup's row lives, as PostgreSQL last answered. */
-interface Place {
-  account: string;
-  tag: TagKeys;
-  keyId: number;
-  poolId: number | null;
-}
-
-interface Reservation {
-  place: Place;
-  serials: [string, string, string];
-}
-
-type Scripted = {
-  akAdmit(...args: string[]): Promise<string[]>;
-  akAdmitMany(...args: string[]): Promise<string[][]>;
-  akSettle(...args: string[]): Promise<number>;
-  akSettleMany(...args: string[]): Promise<number>;
-  akAbandon(...args: string[]): Promise<number>;
-  akInvalidate(...args: string[]): Promise<number>;
-};
 
 const PLACES_MAX = 100_000;
 const NOT_ASKED = Symbol('not asked');
@@ -67,6 +53,7 @@ export class RedisCounter implements Counter {
   private readonly accountsByKey = new Map<number, string>();
   private readonly accountsBySubject = new Map<string, string>();
   private readonly reservations = new WeakMap<CounterCall, Reservation>();
+  private readonly seen = new WeakMap<CounterCall, Seen>(); // SETTLE builds only while it holds
   /** Mirrors built before this (Redis ms) are not trusted: this process lost Redis since. */
   private builtAfter = -1;
   private downUntil = 0;
@@ -153,6 +140,8 @@ export class RedisCounter implements Counter {
     ]);
     if (!Array.isArray(reply)) return { kind: 'unknown' };
     if (reply[0] === 'X') return { kind: 'refused', row: refusalRow(reply, place.poolId) };
+    const at = reply[0] === 'R' ? 4 : 2;
+    this.seen.set(call, [place.tag.generation, String(reply[at] ?? ''), String(reply[at + 1] ?? '')]);
     if (reply[0] === 'R') {
       this.reservations.set(call, { place, serials: [reply[1] ?? '', reply[2] ?? '', reply[3] ?? ''] });
       return { kind: 'reserved' };
@@ -164,7 +153,9 @@ export class RedisCounter implements Counter {
 
   async settle(call: CounterCall, reserved: boolean, row: CounterRow | undefined): Promise<void> {
     const reservation = reserved ? this.reservations.get(call) : undefined;
+    const seen = this.seen.get(call);
     this.reservations.delete(call);
+    this.seen.delete(call);
     const place = row && row.outcome !== 'unknown' ? this.learn(call, row) : null;
     if (!place || !row) {
       this.places.delete(`${call.by}:${call.value}`);
@@ -198,12 +189,15 @@ export class RedisCounter implements Counter {
       build.pool,
       build.account,
       String(Math.round(Number(row.hold_expires_at ?? call.nowMs))),
+      // Seen on another tag (the key moved account meanwhile) is not seen: no build vouched for.
+      ...(seen && seen[0] === place.tag.generation ? seen : UNSEEN).slice(1),
     ]);
   }
 
   async abandon(call: CounterCall, reserved: boolean): Promise<void> {
     const reservation = reserved ? this.reservations.get(call) : undefined;
     this.reservations.delete(call);
+    this.seen.delete(call);
     const place = reservation?.place ?? this.places.get(`${call.by}:${call.value}`);
     if (place) await this.abandonReservation(call, reservation ?? { place, serials: ['', '', ''] });
   }
@@ -282,16 +276,6 @@ export class RedisCounter implements Counter {
       clearTimeout(timer);
     }
   }
-}
-
-/** The KEYS and first ARGV of SETTLE and ABANDON: where, which request, how much, against which builds. */
-function reservationArgs(call: CounterCall, place: Place, serials: readonly string[]): string[] {
-  return [
-    ...callKeys(place.tag, place.keyId, place.poolId),
-    call.rid,
-    String(call.micros + call.holdMicros),
-    ...serials,
-  ];
 }
 
 /** `new AgentKey({ pool, counter: redisCounter({ redis }) })`. */

@@ -62,10 +62,12 @@ function rateFields(row: CounterRow, policy: 'key' | 'account', nowMs: number) {
 
 /**
  * The earliest expiry of the holds in `held` micros: known only when the row's own new hold is all
- * that is held; otherwise '0' (not known: a refusal by held micros is left to PostgreSQL).
+ * that is held; otherwise '0' (not known: a refusal by held micros is left to PostgreSQL). A
+ * replay's row names the hold its first call took, which may be closed: never its expiry.
  */
 function heldUntil(row: CounterRow, held: number | null | undefined): string | undefined {
   if (!held || Number(held) <= 0) return undefined;
+  if (row.replayed) return '0';
   const own = Number(row.hold_amount_micros ?? 0);
   return own > 0 && own === Number(held) && row.hold_expires_at ? str(row.hold_expires_at) : '0';
 }

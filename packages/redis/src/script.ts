@@ -64,14 +64,17 @@ end
  * Admission. ARGV: 1 now (the store's clock, ms), 2 micros needed (cost + hold), 3 scope ('' none),
  * 4 token grants ('1'), 5 idempotent ('1'), 6 request id, 7 reservation TTL (ms), 8 built-after
  * (ms; negative: this process just lost Redis, trust nothing built before this very call),
- * 9 pool parent id ('' none). Answers {'U', clock} unknown, {'R', kb, pb, ab} reserved, or
+ * 9 pool parent id ('' none). Answers {'U', clock, gen, epoch} unknown, {'R', kb, pb, ab, gen, epoch}
+ * reserved (the tag's generation and epoch this call saw before PostgreSQL: SETTLE builds a mirror
+ * from PostgreSQL's row only while they still hold, since a change between may postdate the row), or
  * {'X', outcome, cap, row, used, held, reset, cap, pcap, pused, pheld, preset, acap, aused, aheld, areset,
  * rate policy, kind, limit, remaining, reset sec, window sec} (the rate ones '' unless rate_limited).
  */
-export const ADMIT_BODY = `local min_built = tonumber(ARGV[8])
-if min_built < 0 then return {'U', tostring(t)} end
+export const ADMIT_BODY = `local gen, epoch = ak_generation_once(KEYS[7])
+local seen_epoch = epoch or ''
+local min_built = tonumber(ARGV[8])
+if min_built < 0 then return {'U', tostring(t), gen, seen_epoch} end
 local run = ak_run_once()
-local gen, epoch = ak_generation_once(KEYS[7])
 local function trusted(key)
   local m = redis.call('HMGET', key, 'run', 'g', 'bt', 'lease', 'ge')
   return m[1] == run and m[2] == gen and (ak_num(m[3]) or -1) >= min_built and (ak_num(m[4]) or 0) > t
@@ -96,16 +99,16 @@ local function numbers(key, z)
   return { cap = m[1] or '', used = m[2] or '0', held = m[3] or '0', reset = m[4] or '', inf = m[5] or '0',
     b = m[6] or '', hmin = ak_num(m[7]) }
 end
-if not trusted(KEYS[1]) then return {'U', ''} end
+if not trusted(KEYS[1]) then return {'U', '', gen, seen_epoch} end
 local k = redis.call('HMGET', KEYS[1], 'rev', 'exp', 'sc', 'pool', 'capped', 'row', 'kb', 'b')
 -- Built only as a pool parent so far, or rebuilt as one since its own last build (whose generation
 -- and lease that pool build renewed): its own key fields are not known, or not vouched for.
-if not k[6] or k[7] ~= k[8] then return {'U', ''} end
+if not k[6] or k[7] ~= k[8] then return {'U', '', gen, seen_epoch} end
 local pool = k[4] or ''
-if pool ~= ARGV[9] then return {'U', ''} end
+if pool ~= ARGV[9] then return {'U', '', gen, seen_epoch} end
 local pooled = pool ~= ''
 local capped = k[5] == '1'
-if (pooled and not trusted(KEYS[3])) or (capped and not trusted(KEYS[5])) then return {'U', ''} end
+if (pooled and not trusted(KEYS[3])) or (capped and not trusted(KEYS[5])) then return {'U', '', gen, seen_epoch} end
 local now = tonumber(ARGV[1])
 local kn = numbers(KEYS[1], KEYS[2])
 local pn = pooled and numbers(KEYS[3], KEYS[4]) or { cap = '', used = '', held = '', reset = '', b = '' }
@@ -133,7 +136,7 @@ if ARGV[3] ~= '' then scope = ARGV[3] end
 if ARGV[4] ~= '1' or not ak_scope_ok(scope, scopes) then return refused('scope', '') end
 -- A period that rolled is PostgreSQL's to reset.
 if ak_elapsed(ak_num(kn.reset), now) or (pooled and ak_elapsed(ak_num(pn.reset), now))
-  or (capped and ak_elapsed(ak_num(an.reset), now)) then return {'U', ''} end
+  or (capped and ak_elapsed(ak_num(an.reset), now)) then return {'U', '', gen, seen_epoch} end
 local need = tonumber(ARGV[2])
 local function taken(n) return tonumber(n.used) + tonumber(n.held) + tonumber(n.inf) end
 -- An idempotent repeat may be a replay, which charges nothing: only PostgreSQL can tell.
@@ -157,7 +160,7 @@ if ARGV[5] ~= '1' then
     { aw, 'account' } }) do
     if c[3] then
       local o = over(c[1])
-      if o == nil then return {'U', ''} end
+      if o == nil then return {'U', '', gen, seen_epoch} end
       if o then return refused('budget', c[2]) end
     elseif c[3] == nil and c[1].rw ~= nil then
       local r = limited(c[1], c[2])
@@ -177,8 +180,8 @@ if ARGV[5] ~= '1' then
 end
 -- An idempotent call reserves nothing (a replay charges nothing, so its reservation could refuse
 -- a call that fits): it goes on unreserved, and PostgreSQL's row rebuilds the mirror.
-if ARGV[5] == '1' then return {'U', ''} end
-if need == 0 then return {'R', '', '', ''} end
+if ARGV[5] == '1' then return {'U', '', gen, seen_epoch} end
+if need == 0 then return {'R', '', '', '', gen, seen_epoch} end
 local ttl = tonumber(ARGV[7])
 local function reserve(key, z, b)
   redis.call('ZADD', z, t + ttl, ARGV[6] .. ':' .. ARGV[2] .. ':' .. b)
@@ -187,7 +190,7 @@ local function reserve(key, z, b)
   return b
 end
 return {'R', reserve(KEYS[1], KEYS[2], kn.b), pooled and reserve(KEYS[3], KEYS[4], pn.b) or '',
-  capped and reserve(KEYS[5], KEYS[6], an.b) or ''}
+  capped and reserve(KEYS[5], KEYS[6], an.b) or '', gen, seen_epoch}
 `;
 export const ADMIT = `${PRELUDE}
 local t = ak_clock()
@@ -197,8 +200,11 @@ ${ADMIT_BODY}`;
  * After PostgreSQL's answer. ARGV: 1 request id, 2 micros reserved, 3-5 build serials reserved
  * against (key, pool, account; '' none), 6 PostgreSQL charged it ('1'), 7 micros charged, 8 micros
  * newly held, 9 rebuild ('1'), 10 lease (ms), 11-13 the key's, pool's and account's numbers
- * (JSON of strings; '' none), 14 the new hold's expiry (the store's clock, ms). A reservation still there is committed into the mirror it was
- * made against — unless that mirror was rebuilt since, whose numbers already came from PostgreSQL.
+ * (JSON of strings; '' none), 14 the new hold's expiry (the store's clock, ms), 15-16 the tag's
+ * generation and epoch the admission saw ('' when it was not asked). A reservation still there is
+ * committed into the mirror it was made against — unless that mirror was rebuilt since, whose
+ * numbers already came from PostgreSQL. The mirrors are trusted only when 15-16 are still the tag's:
+ * an admin change since may have committed after PostgreSQL read the row (built untrusted then).
  */
 export const SETTLE_BODY = `local t = ak_clock()
 local member = ARGV[1] .. ':' .. ARGV[2]
@@ -225,6 +231,8 @@ if not epoch then
   epoch = ak_epoch()
   redis.call('SET', KEYS[7] .. 'e', epoch, 'PX', 86400000)
 end
+-- Not vouched for (see above): built for its fields (a window's exact start), never trusted.
+local vouched = ARGV[15] == gen and ARGV[16] == epoch
 local lease = tonumber(ARGV[10])
 -- A key's build replaces all its fields; a pool parent's or an account's only its counter's (a
 -- pool parent's own key fields stay as its own builds left them).
@@ -244,7 +252,8 @@ local function build(key, json, optional)
   -- never reuses a serial an old reservation still carries.
   local n = redis.call('HINCRBY', key, 'n', 1) % 1000
   local b = tostring(t) .. string.format('%03d', n)
-  local args = {'run', run, 'g', gen, 'ge', epoch, 'bt', tostring(t), 'lease', tostring(t + lease), 'inf', '0', 'b', b}
+  local args = {'run', run, 'g', gen, 'ge', epoch, 'bt', tostring(t),
+    'lease', vouched and tostring(t + lease) or '0', 'inf', '0', 'b', b}
   -- Only a build as a key vouches for the key's own fields (ADMIT compares kb with b).
   if optional == KEY_FIELDS then args[#args + 1] = 'kb'; args[#args + 1] = b end
   for name, v in pairs(f) do args[#args + 1] = name; args[#args + 1] = v end

@@ -81,3 +81,81 @@ describe('review: stale refusals from a Redis mirror after an admin change in an
     expect(fromA.ok === false ? fromA.error.code : 'ok').toBe('ok');
   });
 });
+
+describe('review: a mirror rebuilt from a row PostgreSQL read before an admin change is not trusted', () => {
+  it("A's settle lands after B's top-up invalidated the account: A's next call goes to PostgreSQL and passes", async () => {
+    const short = testCounter(undefined, { prefix: tcA.prefix, trustMs: 200 });
+    try {
+      const serving = new AgentKey({
+        pool: db.newPool(),
+        tableName: db.table,
+        timeoutMs: STRESS_TIMEOUT_MS,
+        counter: short.counter,
+      });
+      const { key, id } = await serving.create({ accountId: 'acct-race', budgetCents: 5 });
+      // B serves the key once, so its counter knows the account its top-up invalidates.
+      await b.authorize(key, { costCents: 0 });
+      expect((await serving.authorize(key, { costCents: 5 })).ok).toBe(true);
+      for (let i = 0; i < 3; i++) expect((await serving.authorize(key, { costCents: 1 })).ok).toBe(false);
+      // The mirror's lease ends (B built it, for 1 s): A's next call is PostgreSQL's (refused), and
+      // the settle that rebuilds the mirror from that row is held back until B's top-up committed
+      // and invalidated the account.
+      await new Promise((r) => setTimeout(r, 1100));
+      let open!: () => void;
+      const gate = new Promise<void>((r) => {
+        open = r;
+      });
+      const scripted = short.redis as unknown as Record<string, (...args: string[]) => Promise<unknown>>;
+      for (const name of ['akSettle', 'akSettleMany']) {
+        const real = scripted[name]!.bind(short.redis);
+        scripted[name] = async (...args) => {
+          await gate;
+          return real(...args);
+        };
+      }
+      const stale = await serving.authorize(key, { costCents: 1 });
+      expect(stale.ok ? 'ok' : stale.error.code).toBe('budget_exceeded');
+      expect(await b.topUp({ keyId: id }, 100)).toBeTruthy();
+      open();
+      await new Promise((r) => setTimeout(r, 50)); // the held-back settle lands
+      // Its row predates the top-up: no mirror built from it may answer. PostgreSQL admits the call.
+      const after = await serving.authorize(key, { costCents: 1 });
+      expect(after.ok ? 'ok' : after.error.code).toBe('ok');
+      await serving.close();
+    } finally {
+      short.close();
+    }
+  });
+});
+
+describe('review: an idempotent replay does not vouch for the expiry of what is held now', () => {
+  it('a replayed reserve names its first, released hold: once the open hold expires, the next call passes', async () => {
+    let nowMs = Date.now();
+    const long = testCounter(undefined, { prefix: tcA.prefix, trustMs: 10_000 });
+    const store = new AgentKey({
+      pool: db.newPool(),
+      tableName: db.table,
+      timeoutMs: STRESS_TIMEOUT_MS,
+      counter: long.counter,
+      now: () => new Date(nowMs),
+    });
+    const { key } = await store.create({ accountId: 'acct-replay', budgetCents: 5 });
+    for (let i = 0; i < 2; i++) await store.authorize(key, { costCents: 0 });
+    const first = await store.reserve(key, { maxCents: 5, ttl: 60_000, idempotencyKey: 'K' });
+    if (!first.ok || !first.hold) throw new Error('the first reserve was refused');
+    expect((await store.release(first.hold.id)).ok).toBe(true);
+    const open = await store.reserve(key, { maxCents: 5, ttl: 1000 });
+    expect(open.ok).toBe(true);
+    const replay = await store.reserve(key, { maxCents: 5, ttl: 60_000, idempotencyKey: 'K' });
+    expect(replay.ok && replay.replayed).toBe(true);
+    await new Promise((r) => setTimeout(r, 50)); // the replay's settle lands
+    nowMs += 1500; // the open hold expired; the released one never counts again
+    // PostgreSQL alone, on the same clock, admits the call now.
+    const alone = new AgentKey({ pool: db.newPool(), tableName: db.table, now: () => new Date(nowMs) });
+    expect((await alone.authorize(key, { costCents: 0 })).ok).toBe(true);
+    const next = await store.authorize(key, { costCents: 1 });
+    expect(next.ok ? 'ok' : next.error.code).toBe('ok');
+    await store.close();
+    long.close();
+  });
+});
