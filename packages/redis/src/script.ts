@@ -65,14 +65,12 @@ end
  * 4 token grants ('1'), 5 idempotent ('1'), 6 request id, 7 reservation TTL (ms), 8 built-after
  * (ms; negative: this process just lost Redis, trust nothing built before this very call),
  * 9 pool parent id ('' none). Answers {'U', clock, gen, epoch} unknown, {'R', kb, pb, ab, gen, epoch}
- * reserved (the tag's generation and epoch this call saw before PostgreSQL: SETTLE builds a mirror
- * from PostgreSQL's row only while they still hold, since a change between may postdate the row), or
+ * reserved (gen, epoch: the tag's as this call saw them before PostgreSQL, for SETTLE), or
  * {'X', outcome, cap, row, used, held, reset, cap, pcap, pused, pheld, preset, acap, aused, aheld, areset,
  * rate policy, kind, limit, remaining, reset sec, window sec} (the rate ones '' unless rate_limited).
  */
 export const ADMIT_BODY = `local gen, epoch = ak_generation_once(KEYS[7])
-local seen_epoch = epoch or ''
-local min_built = tonumber(ARGV[8])
+local seen_epoch, min_built = epoch or '', tonumber(ARGV[8])
 if min_built < 0 then return {'U', tostring(t), gen, seen_epoch} end
 local run = ak_run_once()
 local function trusted(key)
@@ -199,12 +197,10 @@ ${ADMIT_BODY}`;
 /**
  * After PostgreSQL's answer. ARGV: 1 request id, 2 micros reserved, 3-5 build serials reserved
  * against (key, pool, account; '' none), 6 PostgreSQL charged it ('1'), 7 micros charged, 8 micros
- * newly held, 9 rebuild ('1'), 10 lease (ms), 11-13 the key's, pool's and account's numbers
- * (JSON of strings; '' none), 14 the new hold's expiry (the store's clock, ms), 15-16 the tag's
- * generation and epoch the admission saw ('' when it was not asked). A reservation still there is
- * committed into the mirror it was made against — unless that mirror was rebuilt since, whose
- * numbers already came from PostgreSQL. The mirrors are trusted only when 15-16 are still the tag's:
- * an admin change since may have committed after PostgreSQL read the row (built untrusted then).
+ * newly held, 9 rebuild ('1'), 10 lease (ms), 11-13 the key's, pool's and account's numbers (JSON;
+ * '' none), 14 the new hold's expiry (store clock, ms), 15-16 the generation and epoch the admission
+ * saw ('' not asked: a build is trusted only while they are the tag's). A reservation still there is
+ * committed into the mirror it was made against, unless that mirror was rebuilt since.
  */
 export const SETTLE_BODY = `local t = ak_clock()
 local member = ARGV[1] .. ':' .. ARGV[2]
@@ -231,7 +227,7 @@ if not epoch then
   epoch = ak_epoch()
   redis.call('SET', KEYS[7] .. 'e', epoch, 'PX', 86400000)
 end
--- Not vouched for (see above): built for its fields (a window's exact start), never trusted.
+-- A change since the admission may postdate the row: built for its fields, never trusted.
 local vouched = ARGV[15] == gen and ARGV[16] == epoch
 local lease = tonumber(ARGV[10])
 -- A key's build replaces all its fields; a pool parent's or an account's only its counter's (a
