@@ -31,6 +31,8 @@ import { SettleQueue } from './settles.js';
 export type { RedisCounterOptions } from './options.js';
 
 const PLACES_MAX = 100_000;
+/** A client still making its first connection this long after the counter was made is not an outage. */
+const STARTING_MS = 5000;
 const NOT_ASKED = Symbol('not asked');
 
 /**
@@ -57,6 +59,7 @@ export class RedisCounter implements Counter {
   /** Mirrors built before this (Redis ms) are not trusted: this process lost Redis since. */
   private builtAfter = -1;
   private downUntil = 0;
+  private readonly startingUntil = Date.now() + STARTING_MS;
   private readonly settles: SettleQueue;
   private readonly admits: AdmitQueue;
   private readonly outages = new Outages(); // the bound stores' onError (outage.ts)
@@ -259,6 +262,13 @@ export class RedisCounter implements Counter {
   private async ask<T>(work: (r: Scripted) => Promise<T>): Promise<T | typeof NOT_ASKED> {
     const startedAt = Date.now();
     if (startedAt < this.downUntil) return NOT_ASKED;
+    // Still connecting at start (enableOfflineQueue: false refuses the command): PostgreSQL's call,
+    // trusting nothing built before, but no outage to tell. A failed attempt is ('reconnecting').
+    const status = (this.redis as { status?: string }).status;
+    if (startedAt < this.startingUntil && (status === 'connecting' || status === 'connect')) {
+      this.builtAfter = -1;
+      return NOT_ASKED;
+    }
     let timer: NodeJS.Timeout | undefined;
     try {
       const late = new Promise<never>((_, reject) => {

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { redisCounter } from '../src/counter.js';
 import { MIN_GAP_MS, Outages, REPORT_EVERY_MS, RedisCounterError } from '../src/outage.js';
 
@@ -202,6 +202,42 @@ describe('Outages', () => {
     } finally {
       relay!.close?.();
       redis.disconnect();
+    }
+  });
+  it('a client still making its first connection (enableOfflineQueue: false, as the README builds it) is no outage; one refused is', async () => {
+    const starting = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    starting.on('error', () => {});
+    const { told, report } = sink();
+    try {
+      expect(starting.status).toBe('connecting');
+      const prefix = `test:${Date.now().toString(36)}:`;
+      const counter = redisCounter({ redis: starting, prefix }).bind('public.agent_keys', report);
+      // Sent before the connection is up, the command would be refused ("Stream isn't writeable").
+      await counter.invalidate({ accountId: 'acct-start' });
+      expect(told).toEqual([]);
+      await vi.waitFor(() => expect(starting.status).toBe('ready'));
+      await counter.invalidate({ accountId: 'acct-start' });
+      expect(await starting.get(`${prefix}{acct-start}:g`)).toBe('1');
+      await starting.del(`${prefix}{acct-start}:g`, `${prefix}{acct-start}:ge`);
+      expect(told).toEqual([]);
+    } finally {
+      starting.disconnect();
+    }
+    const port = await closedPort();
+    const refused = new Redis({
+      host: '127.0.0.1',
+      port,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
+    refused.on('error', () => {});
+    try {
+      await vi.waitFor(() => expect(refused.status).toBe('end'));
+      const counter = redisCounter({ redis: refused }).bind('public.agent_keys', report);
+      await counter.invalidate({ accountId: 'acct-start' });
+      expect(told.map((t) => t.context)).toEqual(['counter.redis']);
+    } finally {
+      refused.disconnect();
     }
   });
 });
