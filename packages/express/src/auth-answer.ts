@@ -52,7 +52,8 @@ export function answerFor(
         status: 429,
         headers: {
           ...retryAfter(error.retryAfterSec),
-          ...(error.rateLimit ? rateLimitHeaders(error.rateLimit) : {}),
+          // No retryAfterSec: the call can pass in no window, so no reset time either.
+          ...(error.rateLimit ? rateLimitHeaders(error.rateLimit, error.retryAfterSec !== undefined) : {}),
         },
         body,
       };

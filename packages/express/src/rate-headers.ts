@@ -14,20 +14,22 @@ import type { RateLimitState } from '@agentkey/core';
  * unit registry lacks, so it carries the service-specific parameter `x-unit="cents"`. The
  * draft's Integers: the remaining cents are rounded down.
  */
-export function rateLimitHeaders(state: RateLimitState): Record<string, string> {
-  return windowHeaders(`${state.policy}-${state.kind}`, state);
+export function rateLimitHeaders(state: RateLimitState, reset = true): Record<string, string> {
+  return windowHeaders(`${state.policy}-${state.kind}`, state, reset);
 }
 
 /** The same two fields for any named window (`signup-requests`: the /signup limiter's). */
 export function windowHeaders(
   policy: string,
   state: Pick<RateLimitState, 'kind' | 'limit' | 'remaining' | 'resetSec' | 'windowSec'>,
+  /** False: no reset lets the call pass (it asks more than a whole window), so no `t`. */
+  reset = true,
 ): Record<string, string> {
   const name = `"${policy}"`;
   const unit = state.kind === 'cents' ? ';x-unit="cents"' : '';
   const whole = (n: number) => String(Math.max(0, Math.floor(n)));
   return {
     'RateLimit-Policy': `${name};q=${whole(state.limit)};w=${whole(state.windowSec)}${unit}`,
-    RateLimit: `${name};r=${whole(state.remaining)};t=${whole(Math.max(1, Math.ceil(state.resetSec)))}`,
+    RateLimit: `${name};r=${whole(state.remaining)}${reset ? `;t=${whole(Math.max(1, Math.ceil(state.resetSec)))}` : ''}`,
   };
 }

@@ -46,6 +46,16 @@ describe('RateLimit headers (draft-ietf-httpapi-ratelimit-headers-10/-11)', () =
       body: { error: 'rate_limited', error_description: 'slow down' },
     });
   });
+
+  it('a call no window can fit (no retryAfterSec): neither Retry-After nor a reset time', () => {
+    const cents = { ...state, kind: 'cents', limit: 1, remaining: 1 } as const;
+    const answer = answerFor({ code: 'rate_limited', description: 'too big', rateLimit: cents }, 'api');
+    expect(answer.status).toBe(429);
+    expect(answer.headers).toEqual({
+      'RateLimit-Policy': '"key-cents";q=1;w=60;x-unit="cents"',
+      RateLimit: '"key-cents";r=1',
+    });
+  });
 });
 
 describe.each(LIBS)('agentKeyAuth and rate limits on %s', (lib) => {

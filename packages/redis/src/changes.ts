@@ -37,6 +37,18 @@ const RETRY_MS = 100;
 const RETRY_MAX_MS = 5000;
 /** While the subscription keeps failing, it is reported once, then at most this often. */
 const REPORT_EVERY_MS = 30_000;
+/** A connect that neither succeeds nor fails by then (a Cluster's can hang) counts as failed. */
+const CONNECT_MS = 10_000;
+
+/** `connect()` bounded by CONNECT_MS. */
+function connectWithin(sub: Redis | Cluster): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no connection within ${CONNECT_MS} ms`)), CONNECT_MS);
+    timer.unref?.();
+  });
+  return Promise.race([sub.connect(), late]).finally(() => clearTimeout(timer));
+}
 
 /**
  * `new AgentKey({ pool, changes: redisChanges({ redis }) })`: admin changes are published on
@@ -113,8 +125,7 @@ export function redisChanges(options: RedisChangesOptions): RedisChanges {
       connected = true;
       emit(null);
     });
-    sub
-      .connect()
+    connectWithin(sub)
       .then(() => sub.subscribe(channel))
       .then(
         () => {

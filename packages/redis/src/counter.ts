@@ -125,6 +125,7 @@ export class RedisCounter implements Counter {
   }
 
   async admit(call: CounterCall): Promise<CounterAdmission> {
+    const started = Date.now();
     const place = this.places.get(`${call.by}:${call.value}`);
     if (!place) return { kind: 'unknown' };
     // Coalesced with the process's other admissions (admits.ts); the trust it asks for is the
@@ -143,8 +144,11 @@ export class RedisCounter implements Counter {
     ]);
     if (!Array.isArray(reply)) return { kind: 'unknown' };
     if (reply[0] === 'X') return { kind: 'refused', row: refusalRow(reply, place.poolId) };
+    // Seen late (past a quarter of the call's deadline), the store may have stopped waiting and
+    // read the row already: then what Redis saw is no older than the row, and vouches for nothing.
     const at = reply[0] === 'R' ? 4 : 2;
-    this.seen.set(call, [place.tag.generation, String(reply[at] ?? ''), String(reply[at + 1] ?? '')]);
+    if (Date.now() - started <= call.ttlMs / 4)
+      this.seen.set(call, [place.tag.generation, String(reply[at] ?? ''), String(reply[at + 1] ?? '')]);
     if (reply[0] === 'R') {
       this.reservations.set(call, { place, serials: [reply[1] ?? '', reply[2] ?? '', reply[3] ?? ''] });
       return { kind: 'reserved' };
@@ -262,10 +266,12 @@ export class RedisCounter implements Counter {
   private async ask<T>(work: (r: Scripted) => Promise<T>): Promise<T | typeof NOT_ASKED> {
     const startedAt = Date.now();
     if (startedAt < this.downUntil) return NOT_ASKED;
-    // Still connecting at start (enableOfflineQueue: false refuses the command): PostgreSQL's call,
-    // trusting nothing built before, but no outage to tell. A failed attempt is ('reconnecting').
-    const status = (this.redis as { status?: string }).status;
-    if (startedAt < this.startingUntil && (status === 'connecting' || status === 'connect')) {
+    // Still connecting at start, and enableOfflineQueue: false would refuse the command: PostgreSQL's
+    // call, trusting nothing built before, but no outage to tell (a failed attempt is 'reconnecting').
+    const { status, options } = this.redis as { status?: string; options?: { enableOfflineQueue?: boolean } };
+    const refusing =
+      options?.enableOfflineQueue === false && (status === 'connecting' || status === 'connect');
+    if (startedAt < this.startingUntil && refusing) {
       this.builtAfter = -1;
       return NOT_ASKED;
     }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { AgentKey, type Change, tokenCacheKey, VerificationCache, type Verifier } from '@agentkey/core';
@@ -197,6 +198,39 @@ describe('redisChanges', () => {
     expect(heard).toEqual([change]);
     expect(reported).toEqual([]);
   });
+
+  it('a server that accepts the connection and never answers: the connect is given up, reported, and tried again', async () => {
+    // A Cluster's connect() can hang the same way (ioredis): the feed must not wait on it for ever.
+    let connections = 0;
+    const silent = createServer(() => {
+      connections++;
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1 });
+    redis.on('error', () => {});
+    clients.push(redis);
+    const reported: string[] = [];
+    const causes: string[] = [];
+    const feed = feedOn(redis, {
+      prefix: prefix(),
+      onError: (error, context) => {
+        reported.push(context);
+        causes.push((error as Error).message);
+      },
+    });
+    feed.subscribe(() => {});
+    try {
+      await poll('the connect to be given up', () => reported.length > 0, 15_000);
+      expect(causes[0]).toMatch(/no connection within 10000 ms/);
+      expect(feed.connected).toBe(false);
+      await poll('a second attempt', () => connections >= 2);
+    } finally {
+      await feed.close();
+      silent.close();
+      silent.unref();
+    }
+  }, 20_000);
 
   describe('on a private redis-server', () => {
     let server: PrivateRedis;

@@ -159,3 +159,42 @@ describe('review: an idempotent replay does not vouch for the expiry of what is 
     long.close();
   });
 });
+
+describe('review: an admission answered late vouches for no build', () => {
+  it('past a quarter of the call deadline, the store may have read the row already: the mirror is built untrusted', async () => {
+    const serving = new AgentKey({
+      pool: db.newPool(),
+      tableName: db.table,
+      timeoutMs: 1000,
+      counter: tcA.counter,
+    });
+    const { key, id } = await serving.create({ accountId: 'acct-late', budgetCents: 100 });
+    for (let i = 0; i < 3; i++) expect((await serving.authorize(key, { costCents: 1 })).ok).toBe(true);
+    const [mirror] = await tcA.redis.keys(`${tcA.prefix}{acct-late}:*:k:${id}`);
+    const lease = async () => Number(await tcA.redis.hget(mirror!, 'lease'));
+    expect(await lease()).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 1100)); // the lease ends: the next admission is unknown
+    // Admissions answered 350 ms late: within the store's wait (half of 1000 ms), past a quarter.
+    const scripted = tcA.redis as unknown as Record<string, (...args: string[]) => Promise<unknown>>;
+    const real = { akAdmit: scripted.akAdmit!, akAdmitMany: scripted.akAdmitMany! };
+    for (const name of ['akAdmit', 'akAdmitMany'] as const) {
+      scripted[name] = async (...args) => {
+        const answer = await real[name].apply(tcA.redis, args);
+        await new Promise((r) => setTimeout(r, 350));
+        return answer;
+      };
+    }
+    try {
+      expect((await serving.authorize(key, { costCents: 1 })).ok).toBe(true);
+      await new Promise((r) => setTimeout(r, 100)); // its settle lands
+      expect(await lease()).toBe(0);
+    } finally {
+      Object.assign(scripted, real);
+    }
+    // On time again, the next call's build is trusted.
+    expect((await serving.authorize(key, { costCents: 1 })).ok).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await lease()).toBeGreaterThan(Date.now() - 60_000);
+    await serving.close();
+  });
+});
