@@ -8,6 +8,7 @@ import {
   type StoreReporter,
 } from '@agentkey/core';
 import type { Cluster, Redis } from 'ioredis';
+import { subscribe } from './relay-wire.js';
 
 export interface RedisChangesOptions {
   /** An ioredis client (or Cluster); the feed publishes on it and subscribes on a `duplicate()`. */
@@ -37,19 +38,6 @@ const RETRY_MS = 100;
 const RETRY_MAX_MS = 5000;
 /** While the subscription keeps failing, it is reported once, then at most this often. */
 const REPORT_EVERY_MS = 30_000;
-/** A connect that neither succeeds nor fails by then (a Cluster's can hang) counts as failed. */
-const CONNECT_MS = 10_000;
-
-/** `connect()` bounded by CONNECT_MS. */
-function connectWithin(sub: Redis | Cluster): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no connection within ${CONNECT_MS} ms`)), CONNECT_MS);
-    timer.unref?.();
-  });
-  return Promise.race([sub.connect(), late]).finally(() => clearTimeout(timer));
-}
-
 /**
  * `new AgentKey({ pool, changes: redisChanges({ redis }) })`: admin changes are published on
  * Redis, and every process subscribed drops what it cached of the row at once. When the
@@ -91,10 +79,9 @@ export function redisChanges(options: RedisChangesOptions): RedisChanges {
   };
 
   /**
-   * A connection of its own, connected before it subscribes: whatever the injected client's
-   * options (`enableOfflineQueue: false`, as this README advises, refuses a command sent before
-   * the connection is up), and whether or not Redis answers yet. A failed attempt is reported and
-   * made again, so the feed never stays unsubscribed in silence.
+   * A connection of its own, connected before it subscribes (relay-wire.ts subscribe), whether or
+   * not Redis answers yet. A failed attempt is reported and made again, so the feed never stays
+   * unsubscribed in silence.
    */
   function start(): void {
     retry = undefined;
@@ -103,11 +90,7 @@ export function redisChanges(options: RedisChangesOptions): RedisChanges {
       ? (redis as Cluster).duplicate([], { lazyConnect: true })
       : (redis as Redis).duplicate({ lazyConnect: true });
     subscriber = sub;
-    sub.on('error', () => {
-      // Reconnects by itself; while it is away the caches keep their own bound.
-    });
-    sub.on('message', (from: string, text: string) => {
-      if (from !== channel) return;
+    const heard = (text: string) => {
       let change: Change | null = null;
       try {
         change = parseChange(JSON.parse(text));
@@ -115,46 +98,39 @@ export function redisChanges(options: RedisChangesOptions): RedisChanges {
         return;
       }
       if (change) emit(change);
-    });
-    sub.on('close', () => {
-      connected = false;
-    });
+    };
     // ioredis resubscribes on reconnect, then says `ready`: what was published meanwhile is lost.
-    sub.on('ready', () => {
-      if (!subscribedOnce || connected || subscriber !== sub) return;
+    const state = (up: boolean) => {
+      if (!up) connected = false;
+      else if (subscribedOnce && !connected && subscriber === sub) {
+        connected = true;
+        emit(null);
+      }
+    };
+    void subscribe(sub, channel, heard, state, (error) => {
+      if (subscriber !== sub || closed) return;
+      subscriber = null;
+      failures++;
+      const now = Date.now();
+      if (failures === 1 || now - reportedAt >= REPORT_EVERY_MS) {
+        reportedAt = now;
+        reportSafely(
+          report,
+          error,
+          `agentkey redisChanges: could not subscribe to ${channel} (attempt ${failures}); trying again, and caches keep their own bound meanwhile`,
+        );
+      }
+      retry = setTimeout(start, Math.min(RETRY_MAX_MS, RETRY_MS * 2 ** Math.min(failures - 1, 10)));
+      retry.unref?.();
+    }).then((ok) => {
+      if (!ok || subscriber !== sub) return;
+      const missed = failures > 0;
+      failures = 0;
+      subscribedOnce = true;
       connected = true;
-      emit(null);
+      // Changes published while no subscription stood were not heard: drop everything once.
+      if (missed) emit(null);
     });
-    connectWithin(sub)
-      .then(() => sub.subscribe(channel))
-      .then(
-        () => {
-          if (subscriber !== sub) return;
-          const missed = failures > 0;
-          failures = 0;
-          subscribedOnce = true;
-          connected = true;
-          // Changes published while no subscription stood were not heard: drop everything once.
-          if (missed) emit(null);
-        },
-        (error: unknown) => {
-          sub.disconnect();
-          if (subscriber !== sub || closed) return;
-          subscriber = null;
-          failures++;
-          const now = Date.now();
-          if (failures === 1 || now - reportedAt >= REPORT_EVERY_MS) {
-            reportedAt = now;
-            reportSafely(
-              report,
-              error,
-              `agentkey redisChanges: could not subscribe to ${channel} (attempt ${failures}); trying again, and caches keep their own bound meanwhile`,
-            );
-          }
-          retry = setTimeout(start, Math.min(RETRY_MAX_MS, RETRY_MS * 2 ** Math.min(failures - 1, 10)));
-          retry.unref?.();
-        },
-      );
   }
 
   return {

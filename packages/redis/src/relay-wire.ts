@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { CounterRow, NOT_DELIVERED } from '@agentkey/core';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** How long a lead lasts without the leader charging a call on the row (ms). */
 export const LEAD_MS = 1000;
@@ -37,14 +37,28 @@ export function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   map.set(key, value);
 }
 
+/** A connect that neither succeeds nor fails by then (ioredis can leave one pending for ever) failed. */
+export const CONNECT_MS = 10_000;
+
+/** `sub.connect()`, failed past CONNECT_MS. */
+function connectWithin(sub: Redis | Cluster): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no connection within ${CONNECT_MS} ms`)), CONNECT_MS);
+    timer.unref?.();
+  });
+  return Promise.race([sub.connect(), late]).finally(() => clearTimeout(timer));
+}
+
 /**
- * Connects `sub` (a duplicate of the client, whatever its lazyConnect or offline-queue options) and
- * subscribes it to `channel`; `state` hears it go down and come back (ioredis subscribes again on
- * reconnect before 'ready'). The connection never keeps the process alive by itself. False: failed
- * (`failed` hears why).
+ * Connects `sub` (a duplicate of the client, whatever its lazyConnect or offline-queue options:
+ * `enableOfflineQueue: false` refuses a command sent before the connection is up) and subscribes
+ * it to `channel`; `state` hears it go down and come back (ioredis subscribes again on reconnect
+ * before 'ready'). The connection never keeps the process alive by itself. False: failed, and
+ * disconnected (`failed` hears why). The relay's channel and the changes feed's.
  */
 export async function subscribe(
-  sub: Redis,
+  sub: Redis | Cluster,
   channel: string,
   heard: (message: string) => void,
   state: (up: boolean) => void,
@@ -57,7 +71,7 @@ export async function subscribe(
   sub.on('ready', () => state(true));
   sub.on('message', (_channel: string, message: string) => heard(message));
   try {
-    await sub.connect();
+    await connectWithin(sub);
     await sub.subscribe(channel);
     unref();
     return true;

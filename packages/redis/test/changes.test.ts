@@ -41,6 +41,25 @@ describe('redisChanges', () => {
     return feed;
   };
 
+  /** A feed on `redis` (closed after the file) under a prefix of its own: what it tells onError, what it hears. */
+  const watched = (redis: Redis) => {
+    redis.on('error', () => {});
+    clients.push(redis);
+    const p = prefix();
+    const reported: string[] = [];
+    const causes: string[] = [];
+    const feed = feedOn(redis, {
+      prefix: p,
+      onError: (error, context) => {
+        reported.push(context);
+        causes.push((error as Error).message);
+      },
+    });
+    const heard: Array<Change | null> = [];
+    feed.subscribe((c) => heard.push(c));
+    return { p, feed, reported, causes, heard };
+  };
+
   beforeAll(async () => {
     db = await openDb();
     await new AgentKey({ pool: db.pool, tableName: db.table }).migrate();
@@ -183,14 +202,9 @@ describe('redisChanges', () => {
   it('subscribes on a client made as the README advises (enableOfflineQueue: false) and hears a change', async () => {
     // Such a client refuses a command sent before its connection is up: the feed's subscriber
     // must connect first, or it never subscribes.
-    const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1, enableOfflineQueue: false });
-    redis.on('error', () => {});
-    clients.push(redis);
-    const p = prefix();
-    const reported: string[] = [];
-    const feed = feedOn(redis, { prefix: p, onError: (_e, context) => reported.push(context) });
-    const heard: Array<Change | null> = [];
-    feed.subscribe((c) => heard.push(c));
+    const { p, feed, reported, heard } = watched(
+      new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1, enableOfflineQueue: false }),
+    );
     await poll('the subscriber', () => feed.connected);
     const change: Change = { table: 'x', what: 'update', target: { keyId: 3 } };
     await feedOn(client(), { prefix: p }).publish(change);
@@ -207,19 +221,9 @@ describe('redisChanges', () => {
     });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as { port: number };
-    const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1 });
-    redis.on('error', () => {});
-    clients.push(redis);
-    const reported: string[] = [];
-    const causes: string[] = [];
-    const feed = feedOn(redis, {
-      prefix: prefix(),
-      onError: (error, context) => {
-        reported.push(context);
-        causes.push((error as Error).message);
-      },
-    });
-    feed.subscribe(() => {});
+    const { feed, reported, causes } = watched(
+      new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1 }),
+    );
     try {
       await poll('the connect to be given up', () => reported.length > 0, 15_000);
       expect(causes[0]).toMatch(/no connection within 10000 ms/);
@@ -284,14 +288,9 @@ describe('redisChanges', () => {
       await server.kill();
       let back = false;
       try {
-        const redis = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
-        redis.on('error', () => {});
-        clients.push(redis);
-        const p = prefix();
-        const reported: string[] = [];
-        const feed = feedOn(redis, { prefix: p, onError: (_e, context) => reported.push(context) });
-        const heard: Array<Change | null> = [];
-        feed.subscribe((c) => heard.push(c));
+        const { p, feed, reported, heard } = watched(
+          new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 }),
+        );
         await poll('the failed subscription to be reported', () => reported.length > 0);
         expect(reported[0]).toMatch(/could not subscribe to .*changes/);
         expect(feed.connected).toBe(false);

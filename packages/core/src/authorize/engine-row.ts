@@ -74,7 +74,7 @@ export function refusalOf(
     }
     case 'rate_limited': {
       const state = rateStateOf(row);
-      if (state) return rateLimited(state, state.kind === 'cents' && askedMicros > state.limit * 10_000);
+      if (state) return rateLimited(state, state.kind === 'cents' && askedMicros > state.limit * MICROS_PER_CENT);
       return invalidRequest('Refused: rate_limited.');
     }
     default:
