@@ -74,7 +74,8 @@ export function refusalOf(
     }
     case 'rate_limited': {
       const state = rateStateOf(row);
-      if (state) return rateLimited(state, state.kind === 'cents' && askedMicros > state.limit * MICROS_PER_CENT);
+      if (state)
+        return rateLimited(state, state.kind === 'cents' && askedMicros > state.limit * MICROS_PER_CENT);
       return invalidRequest('Refused: rate_limited.');
     }
     default:
