@@ -1,6 +1,6 @@
 /**
- * Entries kept until a deadline, bounded in size: the oldest entry goes first once `max` is
- * reached. The store's descriptor cache and the verifiers' answer caches are both this.
+ * Entries kept until a deadline, bounded in size: the oldest entries go first once `max` is
+ * passed. The store's descriptor cache and the verifiers' answer caches are both this.
  */
 export class TtlCache<V> {
   private readonly entries = new Map<string, { value: V; until: number }>();
@@ -22,10 +22,21 @@ export class TtlCache<V> {
     if (until <= nowMs) return;
     this.entries.delete(key);
     this.entries.set(key, { value, until });
-    while (this.entries.size > this.max) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
+    if (this.entries.size > this.max) this.evict();
+  }
+
+  /**
+   * Drops the oldest entries, a sixteenth of `max` more than needed, in one pass. A Map keeps the
+   * slots of deleted entries until it rehashes, and each new iterator walks them again from the
+   * start: dropping one entry per insert cost 8.5 µs an insert at 10,000 entries with a million
+   * keys coming through (bench/, scale), against 0.3 µs when the keys fit. One pass per
+   * sixteenth of `max` inserts keeps eviction O(1) amortised.
+   */
+  private evict(): void {
+    const keep = this.max - Math.floor(this.max / 16);
+    for (const key of this.entries.keys()) {
+      if (this.entries.size <= keep) break;
+      this.entries.delete(key);
     }
   }
 
