@@ -15,6 +15,7 @@ import { type RedisCounterOptions, whole } from './options.js';
 import { ignore, Outages } from './outage.js';
 import type { RedisRelay } from './relay.js';
 import { relayMaker, withHiddenSecret } from './relay-option.js';
+import { remember } from './relay-wire.js';
 import {
   type Place,
   type Reservation,
@@ -243,14 +244,13 @@ export class RedisCounter implements Counter {
     const known = this.places.get(lookup);
     if (known && known.account === row.account_id && known.keyId === row.id && known.poolId === poolId)
       return known;
-    if (this.places.size >= PLACES_MAX) this.places.delete(this.places.keys().next().value as string);
     const place = {
       account: row.account_id,
       tag: tagKeys(this.prefix, row.account_id, this.table),
       keyId: row.id,
       poolId,
     };
-    this.places.set(lookup, place);
+    remember(this.places, lookup, place, PLACES_MAX);
     if (this.accountsByKey.size >= PLACES_MAX) this.accountsByKey.clear();
     this.accountsByKey.set(row.id, row.account_id);
     if (row.external_subject) {

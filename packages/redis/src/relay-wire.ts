@@ -31,9 +31,20 @@ export type Leading = {
   akUnlead(key: string, id: string): Promise<number>;
 };
 
-/** `map` with `key` set, its oldest entry dropped past REMEMBERED. */
-export function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
-  if (map.size >= REMEMBERED) map.delete(map.keys().next().value as K);
+/**
+ * `map` with `key` set, holding at most `max`: when a new key would pass it, the oldest entries go,
+ * a sixteenth of `max` at once. A Map keeps deleted entries' slots until it rehashes and every new
+ * iterator walks them again, so dropping one per insert cost microseconds a call once keys churned
+ * (core's authorize/ttl-cache.ts measured 8.5 µs at 10,000 entries); one pass per sixteenth does not.
+ */
+export function remember<K, V>(map: Map<K, V>, key: K, value: V, max = REMEMBERED): void {
+  if (map.size >= max && !map.has(key)) {
+    const keep = max - 1 - Math.floor(max / 16);
+    for (const old of map.keys()) {
+      if (map.size <= keep) break;
+      map.delete(old);
+    }
+  }
   map.set(key, value);
 }
 
