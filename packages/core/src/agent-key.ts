@@ -44,7 +44,7 @@ export class AgentKey implements GateStoreOwner {
     this.ctx = storeContext(options);
     this.tableName = this.ctx.tables.id;
     this.keyPrefix = this.ctx.keyPrefix;
-    this.calls = new RequestCalls(this.ctx, checkBatching(options.batching));
+    this.calls = new RequestCalls(this.ctx, checkBatching(options.batching, this.ctx.counter !== null));
     this.budgets = new BudgetAdmin(this.ctx);
   }
 

@@ -38,10 +38,11 @@ export interface AgentKeyOptions {
    */
   ledger?: boolean;
   /**
-   * Group commit (default on, `{ maxInFlight: 2, maxBatch: 64 }`): concurrent lean charges,
-   * reserves, settles and releases share statements — one round trip and one commit for many
-   * calls, one write to a row for all the calls on it — whenever `maxInFlight` statements of their
-   * kind are already running. A lone call runs at once in its own statement, as before. Every call
+   * Group commit (default on, `{ maxInFlight: 2, maxBatch: 64 }`; `maxInFlight` 1 with a
+   * `counter`, whose admissions arrive in waves that one statement each carries best): concurrent
+   * lean charges, reserves, settles and releases share statements — one round trip and one commit
+   * for many calls, one write to a row for all the calls on it — whenever `maxInFlight` statements
+   * of their kind are already running. A lone call runs at once in its own statement, as before. Every call
    * keeps its own outcome, decided on its own key's (and account's) newest row. `false`: every call
    * runs its own statement.
    */

@@ -21,14 +21,20 @@ export function checkTtl(ttl: string | number | undefined): number {
   return ms;
 }
 
-/** The `batching` option: null when off, else both limits. */
-export function checkBatching(batching: unknown): CoalescerLimits | null {
+/**
+ * The `batching` option: null when off, else both limits. `maxInFlight` defaults to 2, and to 1
+ * with a counter in front (`fronted`): its admissions reach PostgreSQL in waves, one per admission
+ * batch, and a second statement in flight split each wave in two — more statements and commits
+ * for the same calls (bench/ r4, 100 keys, 32 clients: 9,900/s with 1 against 7,900/s with 2).
+ */
+export function checkBatching(batching: unknown, fronted = false): CoalescerLimits | null {
   if (batching === false) return null;
-  if (batching === undefined) return { maxInFlight: 2, maxBatch: 64 };
+  const inFlight = fronted ? 1 : 2;
+  if (batching === undefined) return { maxInFlight: inFlight, maxBatch: 64 };
   if (!batching || typeof batching !== 'object') {
     throw new AgentKeyInputError('batching must be false or { maxInFlight?, maxBatch? }', 'batching');
   }
-  const { maxInFlight = 2, maxBatch = 64 } = batching as { maxInFlight?: unknown; maxBatch?: unknown };
+  const { maxInFlight = inFlight, maxBatch = 64 } = batching as { maxInFlight?: unknown; maxBatch?: unknown };
   if (!Number.isSafeInteger(maxInFlight) || (maxInFlight as number) < 1 || (maxInFlight as number) > 1000) {
     throw new AgentKeyInputError('batching.maxInFlight must be a whole number from 1 to 1000', 'batching');
   }
