@@ -1180,7 +1180,7 @@ WITH r AS (
     FOR UPDATE SKIP LOCKED),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.key_hash FROM "sdk_api_keys" x
-      WHERE x.key_hash = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
+      WHERE (SELECT count(*) FROM k) < (SELECT count(DISTINCT v) FROM unnest($1::text[]) v) AND x.key_hash = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
     WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
     OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
@@ -1262,7 +1262,7 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
     ORDER BY account_id FOR UPDATE),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.key_hash FROM "sdk_api_keys" x
-      WHERE x.key_hash = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
+      WHERE (SELECT count(*) FROM k) < (SELECT count(DISTINCT v) FROM unnest($1::text[]) v) AND x.key_hash = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
     WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
     OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
@@ -1358,8 +1358,9 @@ WITH r AS (
     FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
     WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) FOR UPDATE SKIP LOCKED),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
-    SELECT key_hash FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM k))))),
+    SELECT key_hash FROM "sdk_api_keys" WHERE (SELECT count(*) FROM k) < (SELECT count(DISTINCT v) FROM unnest($1::text[]) v) AND key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+      AND id <> ALL(ARRAY(SELECT id FROM k))))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
       (sum(r.ak_cost + r.ak_hold) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_total
     FROM r JOIN k ON k.ak_value = r.ak_value
@@ -1401,8 +1402,9 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
     FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
     WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) ORDER BY id FOR UPDATE),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
-    SELECT key_hash FROM "sdk_api_keys" WHERE key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM k))))),
+    SELECT key_hash FROM "sdk_api_keys" WHERE (SELECT count(*) FROM k) < (SELECT count(DISTINCT v) FROM unnest($1::text[]) v) AND key_hash = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+      AND id <> ALL(ARRAY(SELECT id FROM k))))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
       (sum(r.ak_cost + r.ak_hold) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_total
     FROM r JOIN k ON k.ak_value = r.ak_value
@@ -1608,7 +1610,7 @@ WITH r AS (
     FOR UPDATE SKIP LOCKED),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.external_subject FROM "sdk_api_keys" x
-      WHERE x.external_subject = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
+      WHERE (SELECT count(*) FROM k) < (SELECT count(DISTINCT v) FROM unnest($1::text[]) v) AND x.external_subject = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
     WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
     OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
@@ -1690,7 +1692,7 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
     ORDER BY account_id FOR UPDATE),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.external_subject FROM "sdk_api_keys" x
-      WHERE x.external_subject = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
+      WHERE (SELECT count(*) FROM k) < (SELECT count(DISTINCT v) FROM unnest($1::text[]) v) AND x.external_subject = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
     WHERE ra.account_id = x.account_id AND ra.rate_window_sec IS NOT NULL) AND x.id <> ALL(ARRAY(SELECT id FROM k))))
     OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
@@ -1786,8 +1788,9 @@ WITH r AS (
     FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
     WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) FOR UPDATE SKIP LOCKED),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
-    SELECT external_subject FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM k))))),
+    SELECT external_subject FROM "sdk_api_keys" WHERE (SELECT count(*) FROM k) < (SELECT count(DISTINCT v) FROM unnest($1::text[]) v) AND external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+      AND id <> ALL(ARRAY(SELECT id FROM k))))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
       (sum(r.ak_cost + r.ak_hold) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_total
     FROM r JOIN k ON k.ak_value = r.ak_value
@@ -1829,8 +1832,9 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
     FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND (SELECT ak_a FROM ak_async) IS NOT NULL AND (SELECT ak_v FROM ak_cfg) IS NOT NULL AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
     WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) ORDER BY id FOR UPDATE),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
-    SELECT external_subject FROM "sdk_api_keys" WHERE external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
-    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL)) AND id <> ALL(ARRAY(SELECT id FROM k))))),
+    SELECT external_subject FROM "sdk_api_keys" WHERE (SELECT count(*) FROM k) < (SELECT count(DISTINCT v) FROM unnest($1::text[]) v) AND external_subject = ANY($1::text[]) AND pool_parent_id IS NULL AND account_capped = false AND ("sdk_api_keys".rate_window_sec IS NULL AND NOT EXISTS (SELECT 1 FROM "sdk_api_keys_accounts" ra
+    WHERE ra.account_id = "sdk_api_keys".account_id AND ra.rate_window_sec IS NOT NULL))
+      AND id <> ALL(ARRAY(SELECT id FROM k))))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
       (sum(r.ak_cost + r.ak_hold) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_total
     FROM r JOIN k ON k.ak_value = r.ak_value

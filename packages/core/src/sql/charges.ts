@@ -22,7 +22,7 @@ import {
   rateFits,
   rateSets,
 } from './rate-lean.js';
-import { batchLocks, type LockBound, MARK, mark, requestsTable } from './requests.js';
+import { batchLocks, type LockBound, MARK, mark, requestsTable, SOME_UNLOCKED } from './requests.js';
 import { accountHeldMicrosNow, capFits, centsOf, elapsed, heldMicrosNow } from './rules.js';
 
 /**
@@ -165,7 +165,7 @@ SELECT * FROM upd CROSS JOIN acct`;
     ${locks.lock('account_id')}),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
       SELECT x.${by} FROM ${t.keys} x
-      WHERE x.${by} = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
+      WHERE ${SOME_UNLOCKED} AND x.${by} = ANY($1::text[]) AND x.pool_parent_id IS NULL AND x.account_capped IS NOT NULL
         AND ${accountRateFree(e.accounts, 'x')} AND x.id <> ALL(ARRAY(SELECT id FROM k))))
     OR ak_value = ANY(ARRAY(SELECT ak_value FROM k
       WHERE ak_capped AND ak_account <> ALL(ARRAY(SELECT ak_account FROM a))

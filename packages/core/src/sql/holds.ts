@@ -4,7 +4,7 @@ import { fitsHeld, rowSql, STORED_USED_MICROS } from './expressions.js';
 import type { TableNames } from './identifier.js';
 import { engineNames } from './names.js';
 import { rateFree } from './rate-rules.js';
-import { batchLocks, type LockBound, MARK, requestsTable } from './requests.js';
+import { batchLocks, type LockBound, MARK, requestsTable, SOME_UNLOCKED } from './requests.js';
 import { capFits, capHolds, centsOf, elapsed, heldMicrosNow, OPEN } from './rules.js';
 
 /** Keys the lean statements serve: no pool parent, no account ceiling (and no rate limit: below). */
@@ -96,7 +96,8 @@ SELECT upd.*, hold.id AS hold_id, hold.amount_micros::float8 AS hold_amount_micr
       ${STORED_USED_MICROS} AS ak_used, held_micros AS ak_held
     FROM ${t.keys} WHERE ${by} = ANY($1::text[])${locks.guard} AND ${LEAN_KEY} ${locks.lock('id')}),
   busy AS (SELECT array_agg(ak_ord::int) AS ak_busy FROM r WHERE ak_value = ANY(ARRAY(
-    SELECT ${by} FROM ${t.keys} WHERE ${by} = ANY($1::text[]) AND ${LEAN_KEY} AND id <> ALL(ARRAY(SELECT id FROM k))))),
+    SELECT ${by} FROM ${t.keys} WHERE ${SOME_UNLOCKED} AND ${by} = ANY($1::text[]) AND ${LEAN_KEY}
+      AND id <> ALL(ARRAY(SELECT id FROM k))))),
   asked AS (SELECT r.*, k.id AS ak_id, k.budget_cents AS ak_cap, k.ak_used + k.ak_held AS ak_taken,
       (sum(r.ak_cost + r.ak_hold) OVER (PARTITION BY k.id ORDER BY r.ak_ord))::bigint AS ak_total
     FROM r JOIN k ON k.ak_value = r.ak_value

@@ -143,3 +143,12 @@ export function batchLocks(bound: LockBound, wait: boolean): BatchLocks {
  * WAL that takes (no table, no row lock, any wal_level); concurrent ones share one flush.
  */
 export const FLUSH_SQL = `SELECT pg_logical_emit_message(true, 'agentkey', '') IS NOT NULL AS flushed`;
+
+/**
+ * A batch's `busy` scan looks up its keys a second time, for a row that matched but was not locked
+ * (`k`): one index descent and one heap visit a call. When `k` holds a row for every distinct value
+ * asked, no such row can exist (a value names one row at most: key_hash and external_subject are
+ * unique), so this one-time filter skips the scan. It names the statement's `k` and `$1`.
+ */
+export const SOME_UNLOCKED =
+  '(SELECT count(*) FROM k) < (SELECT count(DISTINCT v) FROM unnest($1::text[]) v)';
