@@ -1163,8 +1163,9 @@ SELECT * FROM upd CROSS JOIN acct;
 
 -- statement: charges.batch(key_hash)
 WITH r AS (
-  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
-    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
+  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[],
+      $7::boolean[])
+    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_known, ak_ord)),
   k AS MATERIALIZED (SELECT id, key_hash AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
       expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held,
       rate_requests AS ak_rreq, rate_cents AS ak_rcents, rate_window_sec AS ak_rsec, rate_window_at AS ak_rat,
@@ -1238,15 +1239,17 @@ WITH r AS (
     SELECT ad.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', ad.ak_cost
     FROM admitted ad JOIN upd ON upd.id = ad.ak_id)
 SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
-  SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at,
-    acct.account_held_micros, CASE WHEN ad.ak_rsec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN ad.ak_rreq ELSE ad.ak_rcents END)::float8 END AS rate_limit, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(ad.ak_rreq - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rcount_after END), 0)
+  SELECT ad.ak_ord::int AS ord, upd.id, CASE WHEN ad.ak_known THEN NULL ELSE upd.account_id END AS account_id, CASE WHEN ad.ak_known THEN NULL ELSE upd.user_id END AS user_id, CASE WHEN ad.ak_known THEN NULL ELSE upd.name END AS name, CASE WHEN ad.ak_known THEN NULL ELSE upd.scopes END AS scopes, CASE WHEN ad.ak_known THEN NULL ELSE upd.budget_period END AS budget_period, CASE WHEN ad.ak_known THEN NULL ELSE upd.delegated_by END AS delegated_by, CASE WHEN ad.ak_known THEN NULL ELSE upd.external_subject END AS external_subject,
+    upd.budget_cents, upd.expires_at, upd.used_micros, upd.budget_reset_at, upd.held_micros,
+    acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at, acct.account_held_micros, CASE WHEN ad.ak_rsec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN ad.ak_rreq ELSE ad.ak_rcents END)::float8 END AS rate_limit, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(ad.ak_rreq - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rcount_after END), 0)
     ELSE GREATEST((ad.ak_rcents::bigint * 10000) - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rmicros_after END), 0) END)::float8 END AS rate_remaining, CASE WHEN ad.ak_rsec IS NOT NULL THEN GREATEST(1, LEAST(ad.ak_rsec, ceil(ad.ak_rsec - extract(epoch FROM (ad.ak_now - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN ad.ak_now ELSE ad.ak_rstart END))))))::float8 END AS rate_reset_sec, ad.ak_rsec::float8 AS rate_window_sec
   FROM ranked ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
 
 -- statement: charges.batch(key_hash, wait)
 WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), r AS (
-  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
-    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
+  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[],
+      $7::boolean[])
+    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_known, ak_ord)),
   k AS MATERIALIZED (SELECT id, key_hash AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
       expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held,
       rate_requests AS ak_rreq, rate_cents AS ak_rcents, rate_window_sec AS ak_rsec, rate_window_at AS ak_rat,
@@ -1320,8 +1323,9 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
     SELECT ad.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', ad.ak_cost
     FROM admitted ad JOIN upd ON upd.id = ad.ak_id)
 SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
-  SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at,
-    acct.account_held_micros, CASE WHEN ad.ak_rsec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN ad.ak_rreq ELSE ad.ak_rcents END)::float8 END AS rate_limit, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(ad.ak_rreq - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rcount_after END), 0)
+  SELECT ad.ak_ord::int AS ord, upd.id, CASE WHEN ad.ak_known THEN NULL ELSE upd.account_id END AS account_id, CASE WHEN ad.ak_known THEN NULL ELSE upd.user_id END AS user_id, CASE WHEN ad.ak_known THEN NULL ELSE upd.name END AS name, CASE WHEN ad.ak_known THEN NULL ELSE upd.scopes END AS scopes, CASE WHEN ad.ak_known THEN NULL ELSE upd.budget_period END AS budget_period, CASE WHEN ad.ak_known THEN NULL ELSE upd.delegated_by END AS delegated_by, CASE WHEN ad.ak_known THEN NULL ELSE upd.external_subject END AS external_subject,
+    upd.budget_cents, upd.expires_at, upd.used_micros, upd.budget_reset_at, upd.held_micros,
+    acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at, acct.account_held_micros, CASE WHEN ad.ak_rsec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN ad.ak_rreq ELSE ad.ak_rcents END)::float8 END AS rate_limit, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(ad.ak_rreq - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rcount_after END), 0)
     ELSE GREATEST((ad.ak_rcents::bigint * 10000) - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rmicros_after END), 0) END)::float8 END AS rate_remaining, CASE WHEN ad.ak_rsec IS NOT NULL THEN GREATEST(1, LEAST(ad.ak_rsec, ceil(ad.ak_rsec - extract(epoch FROM (ad.ak_now - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN ad.ak_now ELSE ad.ak_rstart END))))))::float8 END AS rate_reset_sec, ad.ak_rsec::float8 AS rate_window_sec
   FROM ranked ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
 
@@ -1593,8 +1597,9 @@ SELECT * FROM upd CROSS JOIN acct;
 
 -- statement: charges.batch(external_subject)
 WITH r AS (
-  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
-    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
+  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[],
+      $7::boolean[])
+    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_known, ak_ord)),
   k AS MATERIALIZED (SELECT id, external_subject AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
       expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held,
       rate_requests AS ak_rreq, rate_cents AS ak_rcents, rate_window_sec AS ak_rsec, rate_window_at AS ak_rat,
@@ -1668,15 +1673,17 @@ WITH r AS (
     SELECT ad.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', ad.ak_cost
     FROM admitted ad JOIN upd ON upd.id = ad.ak_id)
 SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
-  SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at,
-    acct.account_held_micros, CASE WHEN ad.ak_rsec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN ad.ak_rreq ELSE ad.ak_rcents END)::float8 END AS rate_limit, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(ad.ak_rreq - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rcount_after END), 0)
+  SELECT ad.ak_ord::int AS ord, upd.id, CASE WHEN ad.ak_known THEN NULL ELSE upd.account_id END AS account_id, CASE WHEN ad.ak_known THEN NULL ELSE upd.user_id END AS user_id, CASE WHEN ad.ak_known THEN NULL ELSE upd.name END AS name, CASE WHEN ad.ak_known THEN NULL ELSE upd.scopes END AS scopes, CASE WHEN ad.ak_known THEN NULL ELSE upd.budget_period END AS budget_period, CASE WHEN ad.ak_known THEN NULL ELSE upd.delegated_by END AS delegated_by, CASE WHEN ad.ak_known THEN NULL ELSE upd.external_subject END AS external_subject,
+    upd.budget_cents, upd.expires_at, upd.used_micros, upd.budget_reset_at, upd.held_micros,
+    acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at, acct.account_held_micros, CASE WHEN ad.ak_rsec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN ad.ak_rreq ELSE ad.ak_rcents END)::float8 END AS rate_limit, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(ad.ak_rreq - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rcount_after END), 0)
     ELSE GREATEST((ad.ak_rcents::bigint * 10000) - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rmicros_after END), 0) END)::float8 END AS rate_remaining, CASE WHEN ad.ak_rsec IS NOT NULL THEN GREATEST(1, LEAST(ad.ak_rsec, ceil(ad.ak_rsec - extract(epoch FROM (ad.ak_now - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN ad.ak_now ELSE ad.ak_rstart END))))))::float8 END AS rate_reset_sec, ad.ak_rsec::float8 AS rate_window_sec
   FROM ranked ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
 
 -- statement: charges.batch(external_subject, wait)
 WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS ak_a), ak_cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '3000ms', true) AS ak_v), r AS (
-  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
-    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
+  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[],
+      $7::boolean[])
+    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_known, ak_ord)),
   k AS MATERIALIZED (SELECT id, external_subject AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
       expires_at, scopes, budget_reset_at, budget_cents, (CASE WHEN budget_used_micros IS NOT NULL AND (budget_used_micros + 9999) / 10000 = COALESCE(budget_used_cents, 0) THEN budget_used_micros ELSE (COALESCE(budget_used_cents, 0)::bigint * 10000) END) AS ak_used, held_micros AS ak_held,
       rate_requests AS ak_rreq, rate_cents AS ak_rcents, rate_window_sec AS ak_rsec, rate_window_at AS ak_rat,
@@ -1750,8 +1757,9 @@ WITH ak_async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', tr
     SELECT ad.ak_now, upd.id, upd.external_subject, upd.account_id, 'charge', ad.ak_cost
     FROM admitted ad JOIN upd ON upd.id = ad.ak_id)
 SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
-  SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at,
-    acct.account_held_micros, CASE WHEN ad.ak_rsec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN ad.ak_rreq ELSE ad.ak_rcents END)::float8 END AS rate_limit, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(ad.ak_rreq - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rcount_after END), 0)
+  SELECT ad.ak_ord::int AS ord, upd.id, CASE WHEN ad.ak_known THEN NULL ELSE upd.account_id END AS account_id, CASE WHEN ad.ak_known THEN NULL ELSE upd.user_id END AS user_id, CASE WHEN ad.ak_known THEN NULL ELSE upd.name END AS name, CASE WHEN ad.ak_known THEN NULL ELSE upd.scopes END AS scopes, CASE WHEN ad.ak_known THEN NULL ELSE upd.budget_period END AS budget_period, CASE WHEN ad.ak_known THEN NULL ELSE upd.delegated_by END AS delegated_by, CASE WHEN ad.ak_known THEN NULL ELSE upd.external_subject END AS external_subject,
+    upd.budget_cents, upd.expires_at, upd.used_micros, upd.budget_reset_at, upd.held_micros,
+    acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at, acct.account_held_micros, CASE WHEN ad.ak_rsec IS NOT NULL THEN 'key' END AS rate_policy, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) END AS rate_kind, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN ad.ak_rreq ELSE ad.ak_rcents END)::float8 END AS rate_limit, CASE WHEN ad.ak_rsec IS NOT NULL THEN (CASE WHEN (CASE WHEN ad.ak_rreq IS NOT NULL THEN 'requests' ELSE 'cents' END) = 'requests' THEN GREATEST(ad.ak_rreq - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rcount_after END), 0)
     ELSE GREATEST((ad.ak_rcents::bigint * 10000) - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN 0 ELSE ad.ak_rmicros_after END), 0) END)::float8 END AS rate_remaining, CASE WHEN ad.ak_rsec IS NOT NULL THEN GREATEST(1, LEAST(ad.ak_rsec, ceil(ad.ak_rsec - extract(epoch FROM (ad.ak_now - (CASE WHEN (ad.ak_rstart IS NULL OR ad.ak_now - ad.ak_rstart >= make_interval(secs => ad.ak_rsec)) THEN ad.ak_now ELSE ad.ak_rstart END))))))::float8 END AS rate_reset_sec, ad.ak_rsec::float8 AS rate_window_sec
   FROM ranked ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true;
 

@@ -248,13 +248,16 @@ export class ChargePath {
     settled?: () => void,
   ): Promise<Answers> {
     if (calls.length === 1) return [await this.chargeOne(calls[0]!)];
-    const params = calls.map((c) => [
+    // A caller holding its row's descriptor gets only the numbers back (the statement's $7).
+    const known = calls.map((c) => this.ctx.descriptors.get(`${by}:${c.lookup.value}`, c.now.getTime()));
+    const params = calls.map((c, i) => [
       c.lookup.value,
       c.now.toISOString(),
       c.request.micros,
       c.request.scope,
       c.request.tokenGrants,
       c.request.rid,
+      known[i] !== undefined,
     ]);
     const answers = await runDurableBatch(
       this.ctx.hot,
@@ -271,8 +274,10 @@ export class ChargePath {
       if (!row || row === BUSY) return row;
       const call = calls[i]!;
       const capped = row.account_limit_cents !== null && row.account_limit_cents !== undefined;
-      this.ctx.descriptors.set(`${by}:${call.lookup.value}`, row, capped, call.now.getTime());
-      return chargedRow(row, row, capped ? row : undefined);
+      const descriptor = known[i];
+      if (!descriptor)
+        this.ctx.descriptors.set(`${by}:${call.lookup.value}`, row, capped, call.now.getTime());
+      return chargedRow(descriptor ?? row, row, capped ? row : undefined);
     });
   }
 }

@@ -42,13 +42,30 @@ export interface ChargeStatements {
   account(by: Selector): Statement;
   /**
    * Any number of charges, with or without a ceiling, each parameter an array (one element per
-   * request). Rows carry `ord` (1-based) for each request taken, the account's numbers when it has
+   * request); $7 says which callers hold the row's descriptor: their rows come back with the
+   * descriptive columns null (only the numbers), as `plain`'s slim form. Rows carry `ord`
+   * (1-based) for each request taken, the account's numbers when it has
    * a ceiling, and every row `busy`: the ords whose key or account another transaction held.
    * `wait`: the form that waits for locked rows instead (requests.ts batchLocks), for calls on a
    * row another process is charging; `busy` is then only a row that stopped matching meanwhile.
    */
   batch(by: Selector, wait?: boolean): Statement;
 }
+
+/**
+ * The descriptive columns of a passed charge's row (PASSED_COLUMNS less the numbers): what a batch
+ * leaves out for a caller holding the row's descriptor. Text and arrays cost PostgreSQL and pg
+ * more to send and parse than the numbers: 0.2 ms of a 1.4 ms statement of 32 charges.
+ */
+const DESCRIBED = [
+  'account_id',
+  'user_id',
+  'name',
+  'scopes',
+  'budget_period',
+  'delegated_by',
+  'external_subject',
+] as const;
 
 export function chargeStatements(t: TableNames, ledger: boolean, bound: LockBound): ChargeStatements {
   const e = engineNames(t);
@@ -149,8 +166,9 @@ SELECT * FROM upd CROSS JOIN acct`;
     'ad.ak_now',
   );
   const batchSql = (by: Selector, locks = batchLocks(bound, false)) => `WITH ${locks.cte}r AS (
-  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[])
-    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_ord)),
+  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::text[], $5::boolean[], $6::uuid[],
+      $7::boolean[])
+    WITH ORDINALITY AS r(ak_value, ak_now, ak_cost, ak_scope, ak_ok, ak_rid, ak_known, ak_ord)),
   k AS MATERIALIZED (SELECT id, ${by} AS ak_value, account_id AS ak_account, account_capped AS ak_capped, revoked_at,
       expires_at, scopes, budget_reset_at, budget_cents, ${STORED_USED_MICROS} AS ak_used, held_micros AS ak_held,
       rate_requests AS ak_rreq, rate_cents AS ak_rcents, rate_window_sec AS ak_rsec, rate_window_at AS ak_rat,
@@ -214,8 +232,9 @@ SELECT * FROM upd CROSS JOIN acct`;
       : ''
   }
 SELECT x.*, busy.ak_busy AS busy FROM busy LEFT JOIN (
-  SELECT ad.ak_ord::int AS ord, upd.*, acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at,
-    acct.account_held_micros, ${BATCH_RATE}
+  SELECT ad.ak_ord::int AS ord, upd.id, ${DESCRIBED.map((c) => `CASE WHEN ad.ak_known THEN NULL ELSE upd.${c} END AS ${c}`).join(', ')},
+    upd.budget_cents, upd.expires_at, upd.used_micros, upd.budget_reset_at, upd.held_micros,
+    acct.account_limit_cents, acct.account_used_micros, acct.account_reset_at, acct.account_held_micros, ${BATCH_RATE}
   FROM ranked ad JOIN upd ON upd.id = ad.ak_id LEFT JOIN acct ON acct.ak_account = ad.ak_capped_account) x ON true`;
 
   const plain = ledger

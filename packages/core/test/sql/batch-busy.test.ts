@@ -42,8 +42,8 @@ describe('batch statements: busy keys (server only)', () => {
     }
   }
 
-  /** The charge batch for `which` (indexes into keys, 1 cent each): answered ords and busy ords. */
-  async function charge(which: number[]) {
+  /** The charge batch's rows for `which` (indexes into keys, 1 cent each; `known`: $7). */
+  async function chargeRows(which: number[], known: boolean[] = which.map(() => false)) {
     const now = new Date().toISOString();
     const { rows } = await db.pool.query(sql().charges.batch('key_hash').text, [
       which.map((i) => (i < 0 ? hashKey('ak_nosuchkey') : hashKey(keys[i]!.key))),
@@ -52,8 +52,18 @@ describe('batch statements: busy keys (server only)', () => {
       which.map(() => null),
       which.map(() => true),
       which.map(() => randomUUID()),
+      known,
     ]);
-    return { answered: rows.flatMap((r) => (r.ord ? [r.ord as number] : [])).sort(), busy: rows[0]?.busy ?? null };
+    return rows;
+  }
+
+  /** The charge batch for `which`: answered ords and busy ords. */
+  async function charge(which: number[]) {
+    const rows = await chargeRows(which);
+    return {
+      answered: rows.flatMap((r) => (r.ord ? [r.ord as number] : [])).sort(),
+      busy: rows[0]?.busy ?? null,
+    };
   }
 
   /** The same for the reserve batch (1 cent and a hold of 1 cent, a minute). */
@@ -69,7 +79,10 @@ describe('batch statements: busy keys (server only)', () => {
       which.map(() => new Date(now.getTime() + 60_000).toISOString()),
       which.map(() => randomUUID()),
     ]);
-    return { answered: rows.flatMap((r) => (r.ord ? [r.ord as number] : [])).sort(), busy: rows[0]?.busy ?? null };
+    return {
+      answered: rows.flatMap((r) => (r.ord ? [r.ord as number] : [])).sort(),
+      busy: rows[0]?.busy ?? null,
+    };
   }
 
   it('a charge on a held key comes back busy; the others are charged', async () => {
@@ -77,15 +90,41 @@ describe('batch statements: busy keys (server only)', () => {
   });
 
   it('two charges on one held key, beside a free one and an unknown key: both busy, the unknown one neither', async () => {
-    expect(await whileHeld([keys[1]!.id], () => charge([1, 0, 1, -1]))).toEqual({ answered: [2], busy: [1, 3] });
+    expect(await whileHeld([keys[1]!.id], () => charge([1, 0, 1, -1]))).toEqual({
+      answered: [2],
+      busy: [1, 3],
+    });
   });
 
   it('every key held: all busy', async () => {
-    expect(await whileHeld([keys[0]!.id, keys[2]!.id], () => charge([0, 2]))).toEqual({ answered: [], busy: [1, 2] });
+    expect(await whileHeld([keys[0]!.id, keys[2]!.id], () => charge([0, 2]))).toEqual({
+      answered: [],
+      busy: [1, 2],
+    });
   });
 
   it('nothing held: nothing busy (the second lookup is skipped, the answer the same)', async () => {
     expect(await whileHeld([], () => charge([0, 1, 2, 0]))).toEqual({ answered: [1, 2, 3, 4], busy: null });
+  });
+
+  it('a caller holding the descriptor gets only the numbers; the others the whole row', async () => {
+    const rows = await chargeRows([0, 1], [true, false]);
+    const byOrd = new Map(rows.map((r) => [r.ord as number, r]));
+    const [slim, whole] = [byOrd.get(1)!, byOrd.get(2)!];
+    expect(slim).toMatchObject({
+      id: keys[0]!.id,
+      account_id: null,
+      name: null,
+      scopes: null,
+      budget_cents: 1_000,
+    });
+    expect(whole).toMatchObject({
+      id: keys[1]!.id,
+      account_id: 'acct',
+      name: 'default',
+      budget_cents: 1_000,
+    });
+    for (const row of [slim, whole]) expect(row.used_micros).toBeGreaterThan(0);
   });
 
   it('a reserve on a held key comes back busy; the others hold', async () => {
