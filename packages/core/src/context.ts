@@ -124,4 +124,10 @@ export interface ChargeRequest {
   rid: string;
   /** When the caller gets `unavailable` if the store has not answered (Date.now() ms). */
   deadlineAt: number;
+  /**
+   * Its row will build a counter's mirror (the counter reserved nothing, or a relay forwarded it):
+   * its descriptive fields come from PostgreSQL, never from this process's descriptor cache, so a
+   * mirror is never built from a cached copy.
+   */
+  fresh?: boolean;
 }

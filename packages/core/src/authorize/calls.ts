@@ -94,6 +94,7 @@ export class RequestCalls {
         const admission = await counter.admit(call, request.deadlineAt);
         if (admission.kind === 'refused') return toAuthorizeResult(admission.row, now, request, options);
         reserved = admission.kind === 'reserved';
+        if (!reserved) request.fresh = true;
       }
       ctx.inDoubt.startPruning();
       const row = await guarded(

@@ -210,7 +210,8 @@ export class ChargePath {
     const call = fromRelayed(charge);
     if (!call) throw new AgentKeyInputError('a relayed charge is malformed', 'relay');
     if (call.request.deadlineAt <= Date.now()) throw new AgentKeyTimeoutError(this.ctx.timeoutMs, false);
-    return this.charge(call.lookup, call.now, call.request, true);
+    // Its row goes back to the forwarding process, whose counter may build a mirror from it.
+    return this.charge(call.lookup, call.now, { ...call.request, fresh: true }, true);
   }
 
   /**
@@ -222,13 +223,15 @@ export class ChargePath {
     const params = [lookup.value, now.toISOString(), r.micros, r.scope, r.tokenGrants, r.rid];
     const nowMs = now.getTime();
     const cacheKey = `${lookup.by}:${lookup.value}`;
-    const descriptor = ctx.descriptors.get(cacheKey, nowMs);
-    if (descriptor?.capped) {
+    const cached = ctx.descriptors.get(cacheKey, nowMs);
+    if (cached?.capped) {
       const both: EngineRow | undefined = (await ctx.hot(ctx.sql.charges.account(lookup.by), params)).rows[0];
       if (!both) return undefined;
       ctx.descriptors.set(cacheKey, both, true, nowMs);
       return chargedRow(both, both, both);
     }
+    // A fresh call's row may build a counter's mirror: the whole row, never the cached descriptor.
+    const descriptor = r.fresh ? undefined : cached;
     const fast: EngineRow | undefined = (
       await ctx.hot(ctx.sql.charges.plain(lookup.by, !!descriptor), params)
     ).rows[0];
@@ -249,7 +252,9 @@ export class ChargePath {
   ): Promise<Answers> {
     if (calls.length === 1) return [await this.chargeOne(calls[0]!)];
     // A caller holding its row's descriptor gets only the numbers back (the statement's $7).
-    const known = calls.map((c) => this.ctx.descriptors.get(`${by}:${c.lookup.value}`, c.now.getTime()));
+    const known = calls.map((c) =>
+      c.request.fresh ? undefined : this.ctx.descriptors.get(`${by}:${c.lookup.value}`, c.now.getTime()),
+    );
     const params = calls.map((c, i) => [
       c.lookup.value,
       c.now.toISOString(),
