@@ -47,6 +47,8 @@ export {
 export { parseDuration } from './input/duration.js';
 /** @internal For @agentkey/express and @agentkey/clerk. */
 export { isScope } from './input/values.js';
+/** @internal For @agentkey/redis: the one list of a row's descriptive fields. */
+export { DESCRIPTIVE_FIELDS } from './keys/key-row.js';
 /** @internal For @agentkey/express. */
 export { grantsAll } from './keys/rows.js';
 // Public as a type only: @agentkey/access's declarations name it.

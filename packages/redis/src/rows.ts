@@ -1,4 +1,4 @@
-import { type CounterRow, costToMicros } from '@agentkey/core';
+import { type CounterRow, costToMicros, DESCRIPTIVE_FIELDS } from '@agentkey/core';
 
 /** What a mirror is built from: a PostgreSQL answer's numbers, every value a string (exact in Lua). */
 export interface Build {
@@ -13,19 +13,8 @@ const str = (v: number | null | undefined) =>
 const json = (fields: Record<string, string | undefined>) =>
   JSON.stringify(Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)));
 
-/** The descriptive fields a refusal reports (its principal); never a secret (no hash, no key). */
-const DESCRIPTOR = [
-  'id',
-  'account_id',
-  'user_id',
-  'name',
-  'scopes',
-  'budget_period',
-  'delegated_by',
-  'external_subject',
-  'expires_at',
-  'revoked_at',
-] as const;
+/** The fields a refusal reports (its principal): its id, the descriptive fields, its expiry and revocation; never a secret. */
+const DESCRIPTOR = ['id', ...DESCRIPTIVE_FIELDS, 'expires_at', 'revoked_at'] as const;
 
 export function hasAccount(row: CounterRow): boolean {
   return (

@@ -1,11 +1,8 @@
-import type { KeyRow } from '../keys/key-row.js';
+import { DESCRIPTIVE_FIELDS, type KeyRow } from '../keys/key-row.js';
 import { TtlCache } from './ttl-cache.js';
 
 /** The descriptive part of a row: what a principal shows, never what a decision rests on. */
-export type Descriptor = Pick<
-  KeyRow,
-  'account_id' | 'user_id' | 'name' | 'scopes' | 'budget_period' | 'delegated_by' | 'external_subject'
-> & {
+export type Descriptor = Pick<KeyRow, (typeof DESCRIPTIVE_FIELDS)[number]> & {
   /** The account had a ceiling when last seen: try the key-and-account statement first. A hint only. */
   capped: boolean;
 };
@@ -33,13 +30,9 @@ export class DescriptorCache {
 
   set(key: string, row: KeyRow, capped: boolean, nowMs: number): void {
     if (this.ttlMs <= 0) return;
-    const { account_id, user_id, name, scopes, budget_period, delegated_by, external_subject } = row;
-    this.cache.set(
-      key,
-      { account_id, user_id, name, scopes, budget_period, delegated_by, external_subject, capped },
-      nowMs + this.ttlMs,
-      nowMs,
-    );
+    const descriptor = { capped } as Descriptor;
+    for (const field of DESCRIPTIVE_FIELDS) (descriptor as Record<string, unknown>)[field] = row[field];
+    this.cache.set(key, descriptor, nowMs + this.ttlMs, nowMs);
   }
 
   clear(): void {

@@ -1,3 +1,18 @@
+/**
+ * The descriptive fields of a row: what a principal shows, never what a decision rests on. The one
+ * list the descriptor cache keeps (authorize/descriptor-cache.ts), a charges batch leaves out for a
+ * call whose descriptor is cached (sql/charges.ts), and a Redis mirror's refusal reports.
+ */
+export const DESCRIPTIVE_FIELDS = [
+  'account_id',
+  'user_id',
+  'name',
+  'scopes',
+  'budget_period',
+  'delegated_by',
+  'external_subject',
+] as const satisfies ReadonlyArray<keyof KeyRow>;
+
 /** A keys-table row as the statements in `sql/statements.ts` return it; times in epoch ms. */
 export interface KeyRow {
   id: number;
