@@ -88,6 +88,15 @@ describe('the packed packages', () => {
   );
 });
 
+describe('the packed command', () => {
+  it('`agentkey` runs from an install of @agentkey/cli', async () => {
+    // package.json's bin once named a file the build never made: the installed command failed.
+    const help = await run(join(consumer, 'node_modules/.bin/agentkey'), ['--help'], consumer);
+    expect(help).toMatch(/^Usage: agentkey /m);
+    expect(help).toMatch(/keys\b/);
+  });
+});
+
 describe('the published declarations', () => {
   it("leave out what is @internal: the exports for sibling packages and the Gate's store port", async () => {
     const core = tarballs.get('core')!;

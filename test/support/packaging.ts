@@ -30,6 +30,7 @@ export interface Manifest {
   main?: string;
   types?: string;
   exports?: unknown;
+  bin?: string | Record<string, string>;
   files?: string[];
   dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
@@ -120,6 +121,6 @@ export function namedPaths(m: Manifest): string[] {
     if (typeof value === 'string') paths.push(value);
     else if (value && typeof value === 'object') Object.values(value).forEach(walk);
   };
-  walk([m.main, m.types, m.exports]);
+  walk([m.main, m.types, m.exports, m.bin]);
   return paths.map((p) => p.replace(/^\.\//, ''));
 }
