@@ -199,6 +199,7 @@ export class RedisCounter implements Counter {
       String(Math.round(Number(row.hold_expires_at ?? call.nowMs))),
       // Seen on another tag (the key moved account meanwhile) is not seen: no build vouched for.
       ...(seen && seen[0] === place.tag.generation ? seen : UNSEEN).slice(1),
+      same ? '1' : '',
     ]);
   }
 

@@ -16,6 +16,15 @@ const json = (fields: Record<string, string | undefined>) =>
 /** The fields a refusal reports (its principal): its id, the descriptive fields, its expiry and revocation; never a secret. */
 const DESCRIPTOR = ['id', ...DESCRIPTIVE_FIELDS, 'expires_at', 'revoked_at'] as const;
 
+/**
+ * PostgreSQL read the call's account: it passed, or the account refused it (its ceiling or its
+ * window). A call refused before (revoked, expired, scope, the key's or its pool's budget, the
+ * key's window) says nothing of the account, so nothing of whether it has a ceiling either.
+ */
+function readAccount(row: CounterRow): boolean {
+  return row.outcome === 'ok' || row.cap === 'account' || row.rate_policy === 'account';
+}
+
 export function hasAccount(row: CounterRow): boolean {
   return (
     (row.account_limit_cents !== null && row.account_limit_cents !== undefined) ||
@@ -90,7 +99,8 @@ export function buildOf(row: CounterRow, nowMs: number): Build {
       hmin: heldUntil(row, row.held_micros),
       reset: str(row.budget_reset_at),
       pool: pooled ? String(row.pool_id) : undefined,
-      capped: capped ? '1' : '0',
+      // Unknown (the row did not read the account): the mirror keeps what an earlier row said.
+      capped: readAccount(row) ? (capped ? '1' : '0') : undefined,
       row: JSON.stringify(descriptor),
       ...rateFields(row, 'key', nowMs),
     }),

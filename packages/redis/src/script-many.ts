@@ -40,7 +40,7 @@ export const SETTLE_MANY_MAX = 64;
 
 /**
  * Several settles in one call, as SETTLE one after another: KEYS are SETTLE's 7 per settle, ARGV
- * its 16 per settle, in the same order. On a Cluster every settle of one call shares a hash tag.
+ * its 17 per settle, in the same order. On a Cluster every settle of one call shares a hash tag.
  */
 export const SETTLE_MANY = `${PRELUDE}
 local function ak_settle(KEYS, ARGV)
@@ -49,7 +49,7 @@ local n = math.floor(#KEYS / 7)
 for i = 0, n - 1 do
   local keys, argv = {}, {}
   for j = 1, 7 do keys[j] = KEYS[i * 7 + j] end
-  for j = 1, 16 do argv[j] = ARGV[i * 16 + j] end
+  for j = 1, 17 do argv[j] = ARGV[i * 17 + j] end
   ak_settle(keys, argv)
 end
 return n

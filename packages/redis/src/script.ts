@@ -113,8 +113,12 @@ local pn = pooled and numbers(KEYS[3], KEYS[4]) or { cap = '', used = '', held =
 local an = capped and numbers(KEYS[5], KEYS[6]) or { cap = '', used = '', held = '', reset = '', b = '' }
 local function refused(outcome, cap, rate)
   rate = rate or {'', '', '', '', '', ''}
+  -- PostgreSQL reads the account only once the key's own checks passed: a refusal before that
+  -- reports no account numbers, and neither does one from here.
+  local a = an
+  if cap ~= 'account' and rate[1] ~= 'account' then a = { cap = '', used = '', held = '', reset = '' } end
   return {'X', outcome, cap, k[6], kn.used, kn.held, kn.reset, kn.cap,
-    pn.cap, pn.used, pn.held, pn.reset, an.cap, an.used, an.held, an.reset, unpack(rate)}
+    pn.cap, pn.used, pn.held, pn.reset, a.cap, a.used, a.held, a.reset, unpack(rate)}
 end
 -- A rate window as PostgreSQL last answered it (rw nil: none known, nothing refused by it).
 local function window(key)
@@ -199,8 +203,9 @@ ${ADMIT_BODY}`;
  * against (key, pool, account; '' none), 6 PostgreSQL charged it ('1'), 7 micros charged, 8 micros
  * newly held, 9 rebuild ('1'), 10 lease (ms), 11-13 the key's, pool's and account's numbers (JSON;
  * '' none), 14 the new hold's expiry (store clock, ms), 15-16 the generation and epoch the admission
- * saw ('' not asked: a build is trusted only while they are the tag's). A reservation still there is
- * committed into the mirror it was made against, unless that mirror was rebuilt since.
+ * saw ('' not asked: a build is trusted only while they are the tag's), 17 this call was admitted
+ * by the mirror ('1': counted in the windows it knows). A reservation still there is committed into
+ * the mirror it was made against, unless that mirror was rebuilt since.
  */
 export const SETTLE_BODY = `local t = ak_clock()
 local member = ARGV[1] .. ':' .. ARGV[2]
@@ -232,7 +237,8 @@ local vouched = ARGV[15] == gen and ARGV[16] == epoch
 local lease = tonumber(ARGV[10])
 -- A key's build replaces all its fields; a pool parent's or an account's only its counter's (a
 -- pool parent's own key fields stay as its own builds left them).
-local KEY_FIELDS = {'rev', 'exp', 'sc', 'cap', 'reset', 'hmin', 'pool', 'capped', 'row', 'rr', 'rc', 'rw', 'ra', 'rn', 'rm'}
+-- 'capped' is not among them: a row that did not read the account (rows.ts) leaves it as it was.
+local KEY_FIELDS = {'rev', 'exp', 'sc', 'cap', 'reset', 'hmin', 'pool', 'row', 'rr', 'rc', 'rw', 'ra', 'rn', 'rm'}
 local COUNTER_FIELDS = {'cap', 'reset', 'hmin', 'rr', 'rc', 'rw', 'ra', 'rn', 'rm'}
 local function build(key, json, optional)
   if json == '' then return end
@@ -262,6 +268,12 @@ end
 build(KEYS[1], ARGV[11], KEY_FIELDS)
 build(KEYS[3], ARGV[12], COUNTER_FIELDS)
 build(KEYS[5], ARGV[13], COUNTER_FIELDS)
+-- Admitted here, refused by PostgreSQL: the admission counted the call in the account's window,
+-- and a row that did not rebuild the account leaves that count standing (an over-count: refusals
+-- of calls PostgreSQL allows). The account's mirror is not trusted until a row rebuilds it.
+if not ok and ARGV[17] == '1' and ARGV[13] == '' and redis.call('EXISTS', KEYS[5]) == 1 then
+  redis.call('HSET', KEYS[5], 'lease', '0')
+end
 return 1
 `;
 export const SETTLE = `${PRELUDE}

@@ -106,6 +106,30 @@ describe('redisCounter: rate limits in the admission script', () => {
     expect((await a.ak.authorize(k2)).ok).toBe(true);
   });
 
+  it('a call the mirror admitted and PostgreSQL refused leaves no count in the account window', async () => {
+    // The mirror counts an admitted call in the account's window before PostgreSQL answers. Here
+    // PostgreSQL refuses it (the key's budget: spent by trackUsage, which the counter never sees),
+    // and a refusal's row reports nothing of the account: the window must not keep the count.
+    const a = store();
+    await a.ak.setAccountRateLimit('over', { cents: 20, windowSec: 60 });
+    const k0 = await a.ak.create({ accountId: 'over', budgetCents: 10 });
+    const k1 = await a.ak.create({ accountId: 'over' });
+    await warm(a.ak, k0.key);
+    await warm(a.ak, k1.key);
+    expect((await a.ak.trackUsage(k0.key, { costCents: 5 })).success).toBe(true); // PostgreSQL: 9 of 20
+    const refused = await a.ak.authorize(k0.key, { costCents: 8 });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'budget_exceeded' } });
+    // 9 + 9 = 18 of 20 in PostgreSQL's window: allowed. Counting the refused 8 too, it was 26.
+    const r = await a.ak.authorize(k1.key, { costCents: 9 });
+    expect(r.ok ? 'ok' : r.error.code).toBe('ok');
+    const [row] = (
+      await db.pool.query(
+        `SELECT rate_micros::float8 AS m FROM ${db.table}_accounts WHERE account_id = 'over'`,
+      )
+    ).rows;
+    expect(row.m).toBe(18 * 10_000);
+  });
+
   it('a cents window: refused from Redis once the window spent its cents', async () => {
     const a = store();
     const { key, id } = await a.ak.create({ accountId: 'c', rateLimit: { cents: 10, windowSec: 60 } });
