@@ -9,6 +9,9 @@ const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
   maxRetriesPerRequest: 1,
   enableOfflineQueue: false,
 });
+// The counter tells the store's onError of an outage, once (then every 30 s while it lasts); without
+// a listener of its own, ioredis prints an "Unhandled error event" at every reconnect attempt.
+redis.on('error', () => {});
 const ak = new AgentKey({ pool, counter: redisCounter({ redis }) });
 // #endregion readme
 

@@ -8,6 +8,7 @@ import {
   type StoreReporter,
 } from '@agentkey/core';
 import type { Cluster, Redis } from 'ioredis';
+import { knownOptions } from './options.js';
 import { subscribe } from './relay-wire.js';
 
 export interface RedisChangesOptions {
@@ -47,11 +48,12 @@ const REPORT_EVERY_MS = 30_000;
 export function redisChanges(options: RedisChangesOptions): RedisChanges {
   if (!options || typeof options !== 'object')
     throw new AgentKeyInputError('options must be an object', 'options');
+  knownOptions(options, ['redis', 'prefix', 'publishTimeoutMs', 'onError'], 'redisChanges');
   const { redis } = options;
   if (!redis || typeof redis.publish !== 'function' || typeof redis.duplicate !== 'function') {
     throw new AgentKeyInputError('redis must be an ioredis Redis or Cluster client', 'redis');
   }
-  const prefix = options.prefix ?? 'agentkey:';
+  const prefix = options.prefix === undefined ? 'agentkey:' : options.prefix;
   if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
     throw new AgentKeyInputError('prefix must be at most 64 letters, digits or :_.{}-', 'prefix');
   }

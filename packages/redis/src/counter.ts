@@ -11,7 +11,7 @@ import {
 import type { Cluster, Redis } from 'ioredis';
 import { AdmitQueue } from './admits.js';
 import { callKeys, relayBase, tagKeys } from './keys.js';
-import { type RedisCounterOptions, whole } from './options.js';
+import { knownOptions, type RedisCounterOptions, whole } from './options.js';
 import { ignore, Outages } from './outage.js';
 import type { RedisRelay } from './relay.js';
 import { relayMaker, withHiddenSecret } from './relay-option.js';
@@ -73,13 +73,14 @@ export class RedisCounter implements Counter {
       throw new AgentKeyInputError('redisCounter options must be an object', 'options');
     if (typeof table !== 'string' || table.length > 200)
       throw new AgentKeyInputError('table must be a table name of at most 200 characters', 'table');
+    knownOptions(options, ['redis', 'prefix', 'timeoutMs', 'trustMs', 'retryMs', 'relay'], 'redisCounter');
     this.options = withHiddenSecret(options);
     this.table = table;
     const redis = options.redis as unknown as Record<string, unknown> | undefined;
     if (!redis || typeof redis.defineCommand !== 'function' || typeof redis.evalsha !== 'function') {
       throw new AgentKeyInputError('redis must be an ioredis Redis or Cluster client', 'redis');
     }
-    const prefix = options.prefix ?? 'agentkey:';
+    const prefix = options.prefix === undefined ? 'agentkey:' : options.prefix;
     if (typeof prefix !== 'string' || !/^[A-Za-z0-9:_.-]{0,64}$/.test(prefix)) {
       throw new AgentKeyInputError('prefix must be at most 64 letters, digits or :_-.', 'prefix');
     }

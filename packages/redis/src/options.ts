@@ -29,3 +29,15 @@ export function whole(value: unknown, name: string, fallback: number, min: numbe
   }
   return value as number;
 }
+
+/**
+ * Refuses a misspelt or unknown option (`trustms`, `timeout`), which would otherwise be ignored
+ * and leave its default in force unnoticed.
+ */
+export function knownOptions(options: object, known: readonly string[], of: string): void {
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) {
+      throw new AgentKeyInputError(`${name} is not an option of ${of} (${known.join(', ')})`, name);
+    }
+  }
+}

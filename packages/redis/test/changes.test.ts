@@ -85,6 +85,8 @@ describe('redisChanges', () => {
     expect(field(() => redisChanges({} as never))).toBe('redis');
     expect(field(() => redisChanges({ redis, prefix: 'a b' }))).toBe('prefix');
     expect(field(() => redisChanges({ redis, publishTimeoutMs: 0 }))).toBe('publishTimeoutMs');
+    expect(field(() => redisChanges({ redis, publishTimeout: 10 } as never))).toBe('publishTimeout');
+    expect(field(() => redisChanges({ redis, prefix: null } as never))).toBe('prefix');
     expect(field(() => new AgentKey({ pool: db.pool, changes: {} as never }))).toBe('changes');
     expect(field(() => new AgentKey({ pool: db.pool, changes: { publish() {} } as never }))).toBe('changes');
   });

@@ -16,6 +16,9 @@ describe('redisCounter options', () => {
     ['timeoutMs not whole', { timeoutMs: 12.5 }, 'timeoutMs'],
     ['trustMs too long', { trustMs: 3_600_000 }, 'trustMs'],
     ['retryMs negative', { retryMs: -1 }, 'retryMs'],
+    ['a misspelt option (its default would stay in force unnoticed)', { trustms: 5000 }, 'trustms'],
+    ['an option of another API', { timeout: 100 }, 'timeout'],
+    ['a prefix of null', { prefix: null }, 'prefix'],
   ])('refuses %s with an AgentKeyInputError naming the option', (_, options, field) => {
     const given = options && !('redis' in options) ? { redis, ...options } : options;
     expect(() => redisCounter(given as never)).toThrow(
