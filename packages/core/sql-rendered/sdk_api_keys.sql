@@ -2312,10 +2312,10 @@ SELECT h.id::text AS id, h.principal_id, k.external_subject, h.account_id, h.amo
 
 -- statement: reads.ledgerAfter
 SELECT id::text AS id, at, principal_id, subject, account_id, kind,
-  amount_micros::float8 AS amount_micros, idempotency_key, hold_id::text AS hold_id, actor, metadata FROM "sdk_api_keys_ledger"
-      WHERE id > $1::bigint AND ($2::text IS NULL OR account_id = $2::text) ORDER BY id LIMIT $3;
+  amount_micros::float8 AS amount_micros, idempotency_key, hold_id::text AS hold_id, actor, metadata FROM "sdk_api_keys_ledger" l
+      WHERE l.id > $1::bigint AND ($2::text IS NULL OR account_id = $2::text) ORDER BY l.id LIMIT $3;
 
 -- statement: reads.ledgerLast
 SELECT id::text AS id, at, principal_id, subject, account_id, kind,
-  amount_micros::float8 AS amount_micros, idempotency_key, hold_id::text AS hold_id, actor, metadata FROM "sdk_api_keys_ledger"
-      WHERE ($1::text IS NULL OR account_id = $1::text) ORDER BY id DESC LIMIT $2;
+  amount_micros::float8 AS amount_micros, idempotency_key, hold_id::text AS hold_id, actor, metadata FROM "sdk_api_keys_ledger" l
+      WHERE ($1::text IS NULL OR account_id = $1::text) ORDER BY l.id DESC LIMIT $2;

@@ -47,6 +47,20 @@ describe.each(BACKENDS)('listHolds, ledger and listSubjects (%s)', (backend) => 
     expect(after[0]!.at).toBeInstanceOf(Date);
   });
 
+  it('orders by the id as a number: past 9 entries the newest are still last, and a tail still in order', async () => {
+    // The id goes out as text; sorted as text, entry 10 came before 9 and the "newest" were 7, 8, 9.
+    const { key } = await ak.create({ accountId: 'many', budgetCents: 1000 });
+    for (let i = 1; i <= 12; i++) expect((await ak.authorize(key, { costCents: i })).ok).toBe(true);
+    const all = await ak.ledger({ accountId: 'many', limit: 100 });
+    const ids = all.map((e) => Number(e.id));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    // The key's creation is an entry too (admin:create, 0 ¢), the first.
+    expect(all.map((e) => e.amountCents)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect((await ak.ledger({ accountId: 'many', limit: 3 })).map((e) => e.amountCents)).toEqual([10, 11, 12]);
+    const tail = await ak.ledger({ accountId: 'many', afterId: all[8]!.id, limit: 3 });
+    expect(tail.map((e) => e.amountCents)).toEqual([9, 10, 11]);
+  });
+
   it('lists external subjects, of one account or all, never native keys', async () => {
     await ak.ensureSubject('idp|s1', { accountId: 'subj' });
     await ak.ensureSubject('idp|s2', { accountId: 'subj-2' });
