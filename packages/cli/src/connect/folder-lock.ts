@@ -1,16 +1,15 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { CliError } from '../errors.js';
 import { alive } from './data-folder.js';
 
 /**
- * Takes `<data>/gateway.lock` (the file a gateway on PGlite holds, created exclusively with the
- * pid) for as long as a command has the folder open: PGlite has one writer, so a gateway starting
- * meanwhile, or a second command, is kept out instead of corrupting it. A lock whose process is
- * gone is taken over. Returns its release.
+ * Takes `lock` (created exclusively with the pid) for as long as a command has the folder open:
+ * `<data>/gateway.lock` in a gateway's data folder (the file the gateway holds), `agentkey.lock`
+ * inside a bare PGlite folder. PGlite has one writer, so a gateway starting meanwhile, or a second
+ * command, is kept out instead of one of them losing its writes. A lock whose process is gone is
+ * taken over. Returns its release.
  */
-export function lockFolder(data: string, shown: string): () => void {
-  const lock = join(data, 'gateway.lock');
+export function lockFolder(lock: string, shown: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(lock, String(process.pid), { flag: 'wx' });

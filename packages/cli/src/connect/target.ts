@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { relative } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { CliError } from '../errors.js';
 import type { Io } from '../io.js';
 import { defaultDataFolder, liveGateway, pgliteDirOf } from './data-folder.js';
@@ -44,7 +44,8 @@ export function resolveTarget(options: ConnectionOptions, io: Io, create: boolea
       `the gateway (pid ${gateway.pid}${gateway.url ? `, ${gateway.url}` : ''}) holds ${shown} and serves no database URL: stop it first, or run it with DATABASE_URL and pass --database-url`,
     );
   }
-  if (!create && !existsSync(pglite)) {
+  const found = pgliteFolder(pglite, shown);
+  if (!create && found !== 'database') {
     throw new CliError(
       `no database at ${shown}: start the gateway (npx -y pnpm@10 start), run \`agentkey migrate --pglite DIR\`, or pass --database-url`,
     );
@@ -54,9 +55,32 @@ export function resolveTarget(options: ConnectionOptions, io: Io, create: boolea
     dir: pglite,
     table: tableGiven ?? 'sdk_api_keys',
     label: `the PGlite database at ${shown}`,
-    lock: data,
+    lock: data ? join(data, 'gateway.lock') : join(pglite, 'agentkey.lock'),
     shown,
   };
+}
+
+/**
+ * What is at a PGlite path: a database (its PG_VERSION), nothing yet (absent or an empty folder: a
+ * database may be made there), or else a refusal — a file, or a folder holding something else,
+ * which PGlite would fill with a new database's files.
+ */
+function pgliteFolder(dir: string, shown: string): 'database' | 'none' {
+  let entries: string[];
+  try {
+    if (!existsSync(dir)) return 'none';
+    if (!statSync(dir).isDirectory())
+      throw new CliError(`${shown} is not a folder: --pglite takes a PGlite database's folder`);
+    if (existsSync(join(dir, 'PG_VERSION'))) return 'database';
+    entries = readdirSync(dir);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(`cannot read ${shown} (${(error as { code?: string }).code ?? String(error)})`);
+  }
+  if (entries.length === 0) return 'none';
+  throw new CliError(
+    `${shown} is not a PGlite database (no PG_VERSION) and not empty: pass the folder \`agentkey migrate --pglite DIR\` made, or a new or empty one`,
+  );
 }
 
 /** A database URL without its password, for messages. */

@@ -79,6 +79,50 @@ describe('agentkey connection choice', () => {
     expect(existsSync(join(data, 'pglite', 'PG_VERSION'))).toBe(false);
   });
 
+  it('a bare PGlite folder (no data folder around it) is locked too: a second command is kept out', async () => {
+    // Before, only a gateway's data folder was locked: two commands opened a bare folder at once
+    // and one of them lost its writes (a key "created" that was never there).
+    const bare = join(cwd, 'bare');
+    expect((await runIn(cwd, ['migrate', '--pglite', bare])).code).toBe(0);
+    expect(existsSync(join(bare, 'agentkey.lock')), 'the lock goes with the command').toBe(false);
+    writeFileSync(join(bare, 'agentkey.lock'), String(process.pid)); // another command has it open
+    const ran = await runIn(cwd, ['keys', 'create', '--account', 'bare', '--pglite', bare]);
+    expect(ran).toMatchObject({ code: 1, out: '' });
+    expect(ran.err).toBe(
+      `error: bare is in use by process ${process.pid} (a gateway or another agentkey command): try again when it has stopped\n`,
+    );
+    writeFileSync(join(bare, 'agentkey.lock'), String(deadPid)); // its process is gone: taken over
+    expect((await runIn(cwd, ['keys', 'create', '--account', 'bare', '--pglite', bare])).code).toBe(0);
+  });
+
+  it('a --pglite path that holds something else is refused, never filled with a new database', async () => {
+    const other = join(cwd, 'notes');
+    mkdirSync(other);
+    writeFileSync(join(other, 'notes.txt'), 'mine');
+    const file = join(cwd, 'a-file');
+    writeFileSync(file, 'x');
+    for (const argv of [
+      ['keys', 'list', '--account', 'x', '--pglite', other],
+      ['migrate', '--pglite', other],
+      ['migrate', '--pglite', ''], // the working folder
+    ]) {
+      const ran = await runIn(cwd, argv);
+      expect(ran).toMatchObject({ code: 1, out: '' });
+      expect(ran.err).toMatch(/^error: \S+ is not a PGlite database \(no PG_VERSION\) and not empty: /);
+    }
+    expect(existsSync(join(other, 'PG_VERSION'))).toBe(false);
+    expect(existsSync(join(cwd, 'PG_VERSION'))).toBe(false);
+    const ran = await runIn(cwd, ['migrate', '--pglite', file]);
+    expect(ran.err).toBe("error: a-file is not a folder: --pglite takes a PGlite database's folder\n");
+    // An empty folder is no database yet: refused by a read, made by migrate.
+    const empty = join(cwd, 'empty');
+    mkdirSync(empty);
+    expect((await runIn(cwd, ['keys', 'list', '--account', 'x', '--pglite', empty])).err).toMatch(
+      /^error: no database at empty: /,
+    );
+    expect((await runIn(cwd, ['migrate', '--pglite', empty])).code).toBe(0);
+  });
+
   it('a stale gateway.json (its pid is gone) is ignored: the folder itself is looked at', async () => {
     const data = join(cwd, 'stale');
     gateway(data, {
