@@ -56,7 +56,9 @@ describe.each(BACKENDS)('listHolds, ledger and listSubjects (%s)', (backend) => 
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     // The key's creation is an entry too (admin:create, 0 ¢), the first.
     expect(all.map((e) => e.amountCents)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
-    expect((await ak.ledger({ accountId: 'many', limit: 3 })).map((e) => e.amountCents)).toEqual([10, 11, 12]);
+    expect((await ak.ledger({ accountId: 'many', limit: 3 })).map((e) => e.amountCents)).toEqual([
+      10, 11, 12,
+    ]);
     const tail = await ak.ledger({ accountId: 'many', afterId: all[8]!.id, limit: 3 });
     expect(tail.map((e) => e.amountCents)).toEqual([9, 10, 11]);
   });
