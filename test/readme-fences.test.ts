@@ -33,7 +33,9 @@ function badCommand(command: string, readme: string): string | null {
   const cli = /^agentkey ([\w-]+)(?: |$)/.exec(command);
   if (cli) return cliCommands.has(cli[1]!) ? null : `the agentkey command has no "${cli[1]}"`;
   if (/^npm install -g @agentkey\/cli$/.test(command)) return null;
-  const pnpm = /^npx -y pnpm@10 ([\w:-]+)(?: |$)/.exec(command);
+  // `-s` (silent): pnpm's banner and exit line kept out of the output.
+  const pnpm = /^npx -y pnpm@10 (?:-s )?([\w:-]+)(?: |$)(.*)/.exec(command);
+  if (pnpm && pnpm[1] === 'agentkey') return badCommand(`agentkey ${pnpm[2]}`, readme);
   if (pnpm) return scripts.has(pnpm[1]!) ? null : `no script "${pnpm[1]}" in package.json`;
   const npm = /^npm install ((?:[@\w./-]+ ?)+)$/.exec(command);
   if (npm) {
@@ -88,6 +90,8 @@ describe('README blocks that are not TypeScript', () => {
     expect(badCommand('npm install @agentkey/nope', 'packages/core/README.md')).toMatch(/@agentkey\/nope/);
     expect(badCommand('node main.js', 'README.md')).toMatch(/neither/);
     expect(badCommand('agentkey kyes list', 'packages/cli/README.md')).toMatch(/no "kyes"/);
+    expect(badCommand('npx -y pnpm@10 -s agentkey kyes list', 'README.md')).toMatch(/no "kyes"/);
+    expect(badCommand('npx -y pnpm@10 -s strat', 'README.md')).toMatch(/no script "strat"/);
     expect(
       problems({ readme: 'README.md', line: 1, lang: '', above: '', text: 'const a = 1;\n' }),
     ).toHaveLength(1);

@@ -85,7 +85,7 @@ export function banner({
       ],
     ],
     [
-      `Revoke the demo key (or from another terminal: npx -y pnpm@10 agentkey keys revoke ${keys.demo.id}), then call with it: 401 invalid_token:`,
+      `Revoke the demo key (or from another terminal: npx -y pnpm@10 -s agentkey keys revoke ${keys.demo.id}), then call with it: 401 invalid_token:`,
       [
         `curl -s -w '\\n' -X POST ${url}/admin/keys/${keys.demo.id}/revoke ${auth(keys.admin.key)}`,
         `curl -si ${url}/v1/me ${demo}`,

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 const built = new URL('../dist/esm/main.js', import.meta.url);
 if (!existsSync(built)) {
   console.error(
-    'agentkey: @agentkey/cli is not built yet: run `npx -y pnpm@10 build` in the workspace, or `npx -y pnpm@10 agentkey …`, which runs the sources',
+    'agentkey: @agentkey/cli is not built yet: run `npx -y pnpm@10 build` in the workspace, or `npx -y pnpm@10 -s agentkey …`, which runs the sources',
   );
   process.exit(1);
 }
