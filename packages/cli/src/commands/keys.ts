@@ -7,8 +7,7 @@ import { renderTable } from '../output/table.js';
 import type { CommandGroup } from './group.js';
 import { actor, addRowOptions, changesOf, printRow, type RowOptions } from './row-options.js';
 
-interface CreateOptions extends Omit<RowOptions, 'budget'> {
-  budget?: number;
+interface CreateOptions extends RowOptions {
   account: string;
   user?: string;
   poolParent?: number;
@@ -24,7 +23,6 @@ export const keysGroup: CommandGroup = {
         .description('mint a key; its secret is printed once and never again')
         .requiredOption('--account <id>', 'the account it belongs to')
         .option('--user <id>', 'the user it acts for'),
-      false,
     )
       .option('--pool-parent <id>', "draw on this key's budget pool", parse.rowId)
       .action((options: CreateOptions, command: Command) => create(cli, command, options));
@@ -67,7 +65,7 @@ export const keysGroup: CommandGroup = {
         printRow(cli, command, info);
       });
 
-    addRowOptions(keys.command('update').description("change a key's name, scopes, budget or expiry"), true)
+    addRowOptions(keys.command('update').description("change a key's name, scopes, budget or expiry"))
       .argument('<id>', 'the key id', parse.rowId)
       .option('--no-expiry', 'never expires')
       .action(async (id: number, options: RowOptions, command: Command) => {
@@ -99,9 +97,10 @@ async function create(cli: Cli, command: Command, o: CreateOptions): Promise<voi
     ...(o.user !== undefined ? { userId: o.user } : {}),
     ...(o.name !== undefined ? { name: o.name } : {}),
     ...(o.scopes !== undefined ? { scopes: parse.orNull(o.scopes) } : {}),
-    ...(o.budget !== undefined ? { budgetCents: o.budget } : {}),
+    // `none` is what create does without the option: no cap, never expires.
+    ...(o.budget !== undefined && o.budget !== parse.NONE ? { budgetCents: o.budget } : {}),
     ...(o.period !== undefined ? { budgetPeriod: parse.orNull(o.period) } : {}),
-    ...(o.expiresIn !== undefined ? { expiresIn: o.expiresIn } : {}),
+    ...(o.expiresIn !== undefined && o.expiresIn !== parse.NONE ? { expiresIn: o.expiresIn } : {}),
     ...(o.poolParent !== undefined ? { poolParentId: o.poolParent } : {}),
   });
   const c = cli.colours;

@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import type { Cli } from '../cli.js';
 import { CliError } from '../errors.js';
 import * as parse from '../input/parse.js';
-import { type Maybe, orNull } from '../input/parse.js';
+import { type Maybe, NONE, orNull } from '../input/parse.js';
 import type { Io } from '../io.js';
 import { keyFields } from '../output/format.js';
 import { renderFields } from '../output/table.js';
@@ -14,22 +14,20 @@ export interface RowOptions {
   scopes?: Maybe<string[]>;
   budget?: Maybe<number>;
   period?: Maybe<BudgetPeriod>;
-  expiresIn?: string;
+  expiresIn?: Maybe<string>;
   expiry?: boolean;
 }
 
-export function addRowOptions(command: Command, updating: boolean): Command {
+export function addRowOptions(command: Command): Command {
   return command
     .option('--name <name>', 'a label for people')
     .option('--scopes <list>', 'comma-separated scopes (all: unrestricted, none: no scope)', parse.scopes)
-    .option(
-      '--budget <cents>',
-      `its cap in whole cents${updating ? ' (none: no cap)' : ''}`,
-      updating ? parse.centsOrNone : parse.cents,
-    )
+    .option('--budget <cents>', 'its cap in whole cents (none: no cap)', parse.centsOrNone)
     .option('--period <period>', 'the cap renews every day, week or month (none: never)', parse.period)
     .addOption(
-      new Option('--expires-in <duration>', 'expires after 30m, 12h, 7d, 3mo…').argParser(parse.duration),
+      new Option('--expires-in <duration>', 'expires after 30m, 12h, 7d, 3mo… (none: never)').argParser(
+        parse.lifetime,
+      ),
     );
 }
 
@@ -40,7 +38,8 @@ export function changesOf(options: RowOptions): UpdateOptions {
   if (options.scopes !== undefined) changes.scopes = orNull(options.scopes);
   if (options.budget !== undefined) changes.budgetCents = orNull(options.budget);
   if (options.period !== undefined) changes.budgetPeriod = orNull(options.period);
-  if (options.expiresIn !== undefined) changes.expiresIn = options.expiresIn;
+  if (options.expiresIn === NONE) changes.expiresAt = null;
+  else if (options.expiresIn !== undefined) changes.expiresIn = options.expiresIn;
   if (options.expiry === false) {
     if (options.expiresIn !== undefined) throw new CliError('give --expires-in or --no-expiry, not both');
     changes.expiresAt = null;

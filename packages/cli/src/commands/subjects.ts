@@ -52,7 +52,7 @@ export const subjectsGroup: CommandGroup = {
         printRow(cli, command, info);
       });
 
-    addRowOptions(subjects.command('update').description("change a subject's scopes, budget or expiry"), true)
+    addRowOptions(subjects.command('update').description("change a subject's scopes, budget or expiry"))
       .argument('<subject>', 'the subject')
       .option('--no-expiry', 'never expires')
       .action(async (subject: string, options: RowOptions, command: Command) => {

@@ -63,6 +63,20 @@ export function duration(value: string): string {
   return value;
 }
 
+/**
+ * A key's lifetime: a duration longer than zero (a key expired at birth is always a slip), or
+ * `none` (it never expires).
+ */
+export function lifetime(value: string): Maybe<string> {
+  if (value === 'none') return NONE;
+  if (parseDuration(duration(value)) === 0) {
+    throw new InvalidArgumentError(
+      `A lifetime is longer than zero, got ${echo(value)}: the key would be expired at birth.`,
+    );
+  }
+  return value;
+}
+
 export function period(value: string): Maybe<BudgetPeriod> {
   if (value === 'none') return NONE;
   if (!(PERIODS as readonly string[]).includes(value)) {

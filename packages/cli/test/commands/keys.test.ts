@@ -89,6 +89,29 @@ describe('agentkey keys', () => {
     );
   });
 
+  it('takes none where the help says so (a budget, an expiry), and refuses a key expired at birth', async () => {
+    const made = await json<{ id: number; budgetCents: number | null; expiresAt: unknown }>(place, [
+      'keys',
+      'create',
+      '--account',
+      'none',
+      '--budget',
+      'none',
+      '--expires-in',
+      'none',
+    ]);
+    expect(made).toMatchObject({ budgetCents: null, expiresAt: null });
+    const timed = await json<KeyInfo>(place, ['keys', 'update', String(made.id), '--expires-in', '7d']);
+    expect(timed.expiresAt).not.toBeNull();
+    const never = await json<KeyInfo>(place, ['keys', 'update', String(made.id), '--expires-in', 'none']);
+    expect(never.expiresAt).toBeNull();
+    const born = await run(place, ['keys', 'create', '--account', 'none', '--expires-in', '0d']);
+    expect(born).toMatchObject({ code: 1, out: '' });
+    expect(born.err).toMatch(
+      /A lifetime is longer than zero, got "0d": the key would be expired at birth\.\n$/,
+    );
+  });
+
   it('revokes the key (the store refuses it after), and a second revoke is one line and exit 1', async () => {
     expect(await run(place, ['keys', 'revoke', String(id)])).toMatchObject({
       code: 0,
