@@ -106,7 +106,10 @@ local pool = k[4] or ''
 if pool ~= ARGV[9] then return {'U', '', gen, seen_epoch} end
 local pooled = pool ~= ''
 local capped = k[5] == '1'
-if (pooled and not trusted(KEYS[3])) or (capped and not trusted(KEYS[5])) then return {'U', '', gen, seen_epoch} end
+if pooled and not trusted(KEYS[3]) then return {'U', '', gen, seen_epoch} end
+-- The account's mirror counts only once a call reaches the account's stage (below): a refusal
+-- before it (revoked, expired, scope, the key's or pool's budget) is answered without it.
+local atrusted = capped and trusted(KEYS[5])
 local now = tonumber(ARGV[1])
 local kn = numbers(KEYS[1], KEYS[2])
 local pn = pooled and numbers(KEYS[3], KEYS[4]) or { cap = '', used = '', held = '', reset = '', b = '' }
@@ -138,7 +141,7 @@ if ARGV[3] ~= '' then scope = ARGV[3] end
 if ARGV[4] ~= '1' or not ak_scope_ok(scope, scopes) then return refused('scope', '') end
 -- A period that rolled is PostgreSQL's to reset.
 if ak_elapsed(ak_num(kn.reset), now) or (pooled and ak_elapsed(ak_num(pn.reset), now))
-  or (capped and ak_elapsed(ak_num(an.reset), now)) then return {'U', '', gen, seen_epoch} end
+  or (atrusted and ak_elapsed(ak_num(an.reset), now)) then return {'U', '', gen, seen_epoch} end
 local need = tonumber(ARGV[2])
 local function taken(n) return tonumber(n.used) + tonumber(n.held) + tonumber(n.inf) end
 -- An idempotent repeat may be a replay, which charges nothing: only PostgreSQL can tell.
@@ -160,6 +163,9 @@ if ARGV[5] ~= '1' then
   end
   for _, c in ipairs({ { kn, 'key', true }, { pn, 'pool', pooled }, { kw, 'key' }, { an, 'account', capped },
     { aw, 'account' } }) do
+    -- At the account's stage: PostgreSQL's to judge when the mirror does not know whether the
+    -- account has a ceiling (built only from rows that never read it) or its account mirror is not trusted.
+    if c[2] == 'account' and (not k[5] or (capped and not atrusted)) then return {'U', '', gen, seen_epoch} end
     if c[3] then
       local o = over(c[1])
       if o == nil then return {'U', '', gen, seen_epoch} end

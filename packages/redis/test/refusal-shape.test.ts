@@ -82,4 +82,21 @@ describe('redisCounter: a refusal from the mirror says what PostgreSQL says', ()
     expect(answers[0]).toEqual(answers[1]);
     expect(answers[0]!.at(-1)).toMatchObject({ ok: false, error: { code: 'budget_exceeded' } });
   });
+
+  it("a key mirror first built from a refusal at the key's own cap still counts its later charges on the account", async () => {
+    // That row never read the account: the mirror cannot know the account has a ceiling, and a
+    // charge it admitted without reserving on the account's mirror was lost from the account's numbers.
+    const { m, p } = await both({ budgetCents: 10 }, [{ budgetCents: 5 }, {}]);
+    const run = async (ak: AgentKey, keys: string[]) => {
+      const out: unknown[] = [];
+      for (let i = 0; i < 2; i++) out.push(said(await ak.authorize(keys[0]!, { costCents: 6 })));
+      for (let i = 0; i < 2; i++) out.push(said(await ak.authorize(keys[1]!, { costCents: 1 })));
+      out.push(said(await ak.authorize(keys[0]!, { costCents: 3 })));
+      out.push(said(await ak.authorize(keys[1]!, { costCents: 9 }))); // 2 + 3 + 9 > 10
+      return out;
+    };
+    const fromRedis = await run(mirrored, m);
+    expect(fromRedis).toEqual(await run(plain, p));
+    expect(fromRedis.at(-1)).toMatchObject({ ok: false, account: { usedCents: 5 } });
+  });
 });
