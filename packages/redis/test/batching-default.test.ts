@@ -80,6 +80,9 @@ describe('group commit with a counter in front', () => {
     const { peak, ok, used } = await peakOf({ maxInFlight: 4, maxBatch: 8 });
     expect(ok).toBe(20 * 64);
     expect(used).toBe(20 * 64);
-    expect(peak).toBe(4);
+    // More than one at once: the default of 1 did not override it. (Not exactly 4: on a loaded
+    // machine a wave may not fill four at the same moment, and a statement past SLOW_MS stops
+    // counting against the limit.)
+    expect(peak).toBeGreaterThan(1);
   });
 });
