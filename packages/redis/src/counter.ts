@@ -25,8 +25,9 @@ import {
   UNSEEN,
 } from './reservation.js';
 import { buildOf, refusalRow } from './rows.js';
-import { ABANDON, ADMIT, INVALIDATE, SETTLE } from './script.js';
+import { ADMIT, SETTLE } from './script.js';
 import { ADMIT_MANY, SETTLE_MANY } from './script-many.js';
+import { ABANDON, INVALIDATE } from './script-void.js';
 import { SettleQueue } from './settles.js';
 
 export type { RedisCounterOptions } from './options.js';
@@ -38,8 +39,7 @@ const NOT_ASKED = Symbol('not asked');
 
 /**
  * The write-through counter on Redis (counter/port.ts in @agentkey/core): admission in one Lua
- * script per call (coalesced: admits.ts), PostgreSQL's answer folded back into the mirror, refusals answered from a
- * mirror trusted at the current generation. Redis down, slow or erroring sends calls to the
+ * script per call (coalesced: admits.ts), PostgreSQL's answer folded back, refusals answered from a mirror trusted at the current generation. Redis down, slow or erroring sends calls to the
  * PostgreSQL path at once; see README.md for what each failure does.
  */
 export class RedisCounter implements Counter {
@@ -65,7 +65,7 @@ export class RedisCounter implements Counter {
   private readonly admits: AdmitQueue;
   private readonly outages = new Outages(); // the bound stores' onError (outage.ts)
   readonly unbind = (report: StoreReporter): void => this.outages.remove(report); // its store closed
-  /** A new relay for a store on this table (options.relay); null when off or on a Cluster. */
+  /** A new relay for this table (options.relay); null when off or on a Cluster. */
   readonly relay: () => RedisRelay | null;
 
   constructor(options: RedisCounterOptions, table = '') {
@@ -77,9 +77,8 @@ export class RedisCounter implements Counter {
     this.options = withHiddenSecret(options);
     this.table = table;
     const redis = options.redis as unknown as Record<string, unknown> | undefined;
-    if (!redis || typeof redis.defineCommand !== 'function' || typeof redis.evalsha !== 'function') {
+    if (!redis || typeof redis.defineCommand !== 'function' || typeof redis.evalsha !== 'function')
       throw new AgentKeyInputError('redis must be an ioredis Redis or Cluster client', 'redis');
-    }
     const prefix = options.prefix === undefined ? 'agentkey:' : options.prefix;
     if (typeof prefix !== 'string' || !/^[A-Za-z0-9:_.-]{0,64}$/.test(prefix)) {
       throw new AgentKeyInputError('prefix must be at most 64 letters, digits or :_-.', 'prefix');
@@ -130,8 +129,7 @@ export class RedisCounter implements Counter {
     const started = Date.now();
     const place = this.places.get(`${call.by}:${call.value}`);
     if (!place) return { kind: 'unknown' };
-    // Coalesced with the process's other admissions (admits.ts); the trust it asks for is the
-    // counter's when its batch is sent.
+    // Coalesced (admits.ts); the trust it asks for is the counter's when its batch is sent.
     const reply = await this.admits.add(place.tag.generation, () => [
       ...callKeys(place.tag, place.keyId, place.poolId),
       String(call.nowMs),

@@ -12,12 +12,13 @@ vi.mock('../../core/src/budget/money.js', async (original) => ({
 const { luaBudgetRules } = await import('@agentkey/core');
 const scripts = await import('../src/script.js');
 const many = await import('../src/script-many.js');
+const voids = await import('../src/script-void.js');
 const SCRIPTS = {
   ADMIT: scripts.ADMIT,
   ADMIT_MANY: many.ADMIT_MANY,
   SETTLE: scripts.SETTLE,
   SETTLE_MANY: many.SETTLE_MANY,
-  ABANDON: scripts.ABANDON,
+  ABANDON: voids.ABANDON,
 };
 
 /** What a hand-written copy of a rule would leave in a script once the rendered rules are cut out. */
