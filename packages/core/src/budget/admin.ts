@@ -132,7 +132,19 @@ export class BudgetAdmin {
       throw new AgentKeyInputError('cents must be a positive whole number of cents', 'cents');
     }
     const { topUpAccount, topUpKey } = this.ctx.admin;
-    return this.onTarget(target, topUpAccount, topUpKey, audit, [cents]);
+    try {
+      return await this.onTarget(target, topUpAccount, topUpKey, audit, [cents]);
+    } catch (error) {
+      // The cap is an integer column: past its largest value PostgreSQL refuses the whole
+      // statement (nothing changed), and the caller should hear why in its own terms.
+      if ((error as { code?: string }).code === '22003') {
+        throw new AgentKeyInputError(
+          `cents: a top-up of ${cents} would take the cap past ${MAX_BUDGET_CENTS} cents, the most a budget can be (nothing changed)`,
+          'cents',
+        );
+      }
+      throw error;
+    }
   }
 
   /** As `topUp`: what changed, or null. */

@@ -1,4 +1,4 @@
-import { type AgentKey, AgentKeyInputError } from '@agentkey/core';
+import { type AgentKey, AgentKeyInputError, MAX_BUDGET_CENTS } from '@agentkey/core';
 import { BACKENDS, manualClock, openStore, type TestDb } from '@agentkey/test-support/db.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -130,6 +130,23 @@ describe.each(BACKENDS)('budget admin, periods and pools (%s)', (backend) => {
     expect([await used(parent.id), (await ak.spend({ keyId: parent.id }, all)).totalCents]).toEqual([14, 14]);
     await ak.resetBudget({ keyId: parent.id });
     expect([await used(parent.id), (await ak.spend({ keyId: parent.id }, all)).totalCents]).toEqual([0, 0]);
+  });
+
+  it('a top-up past the largest cap is refused by name, and changes nothing (key and account)', async () => {
+    const { id } = await ak.create({ accountId: 'topmax', budgetCents: MAX_BUDGET_CENTS - 5 });
+    await ak.setAccountBudget('topmax', { budgetCents: MAX_BUDGET_CENTS - 5 });
+    for (const target of [{ keyId: id }, { accountId: 'topmax' }]) {
+      const refused = await ak.topUp(target, 6).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(AgentKeyInputError);
+      expect(refused).toMatchObject({
+        field: 'cents',
+        message: expect.stringContaining(`${MAX_BUDGET_CENTS}`),
+      });
+      // Up to the largest cap still works.
+      expect(await ak.topUp(target, 5)).toBe(true);
+    }
+    expect((await ak.getKey(id))!.budget.limitCents).toBe(MAX_BUDGET_CENTS);
+    expect((await ak.getAccount('topmax'))!.limitCents).toBe(MAX_BUDGET_CENTS);
   });
 
   it('getKey names the pool root a key draws on, and null for a key with its own pool', async () => {
