@@ -5,6 +5,7 @@ import { Access } from '@agentkey/access';
 import { agentKeyConsole } from '@agentkey/console';
 import { type Command, InvalidArgumentError } from 'commander';
 import express from 'express';
+import { CliError } from '../errors.js';
 import type { CommandGroup } from './group.js';
 
 const MOUNT = '/agentkey';
@@ -46,11 +47,19 @@ export const consoleGroup: CommandGroup = {
           app.disable('x-powered-by');
           app.use(MOUNT, agentKeyConsole({ agentKey: ak, pool, access, adminScope: o.adminScope }));
           const server = createServer(app);
-          server.listen(o.port, o.host);
-          await Promise.race([
-            once(server, 'listening'),
-            once(server, 'error').then(([e]) => Promise.reject(e)),
-          ]);
+          // The address is the user's, not the database's: say so (a bad --host, a busy --port).
+          // (events.once rejects on 'error' itself, so one listener pair decides.)
+          await new Promise<void>((resolve, reject) => {
+            server.once('listening', resolve);
+            server.once('error', (e: NodeJS.ErrnoException) =>
+              reject(
+                new CliError(
+                  `cannot listen on ${o.host}:${o.port} (${e.code ?? e.message}): check --host and --port`,
+                ),
+              ),
+            );
+            server.listen(o.port, o.host);
+          });
           const { port } = server.address() as AddressInfo;
           cli.line(`agentkey console on http://${o.host}:${port}${MOUNT} (${cli.where})`);
           if (o.newAdminKey) {

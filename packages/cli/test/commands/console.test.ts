@@ -46,4 +46,14 @@ describe.each(['postgres', 'pglite'] as const)('agentkey console (%s)', (backend
     expect(ran.code).not.toBe(0);
     expect(ran.err).toMatch(/port from 0 to 65535/);
   });
+
+  it('a host it cannot listen on is blamed on --host, not on the database', async () => {
+    // 192.0.2.1 (TEST-NET-1) is no address of this machine: listen fails with EADDRNOTAVAIL.
+    const ran = await run(place, ['console', '--port', '0', '--host', '192.0.2.1']);
+    expect(ran.code).toBe(1);
+    expect(ran.err).toMatch(
+      /^error: cannot listen on 192\.0\.2\.1:0 \(EADDRNOTAVAIL\): check --host and --port\n$/,
+    );
+    expect(ran.err).not.toMatch(/database/);
+  });
 });
