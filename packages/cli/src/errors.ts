@@ -24,9 +24,13 @@ const NETWORK = new Set([
  * Any error as one line, without a stack: what the user did wrong or what is down. `where` names
  * the database for connection failures (never its password).
  */
-export function oneLine(error: unknown, where = 'the database'): string {
+export function oneLine(
+  error: unknown,
+  where = 'the database',
+  flagOf: (field: string) => string | undefined = () => undefined,
+): string {
   if (error instanceof CliError) return error.message;
-  if (error instanceof AgentKeyInputError) return error.message;
+  if (error instanceof AgentKeyInputError) return inFlags(error, flagOf);
   if (error instanceof AgentKeyTimeoutError) return `${where} did not answer in time`;
   const e = error as { code?: unknown; message?: unknown; errors?: unknown[] } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
@@ -46,6 +50,39 @@ export function oneLine(error: unknown, where = 'the database'): string {
   if (code === '42P01') return `${firstLine(message)}: run \`agentkey migrate\` first (or pass --table)`;
   if (code === '3D000' || code === '28P01' || code === '28000') return `${where}: ${firstLine(message)}`;
   return firstLine(message);
+}
+
+/**
+ * The library's fields by the flags that set them, in the order a command is searched for them
+ * (an account's ceiling is `--cents`, a key's is `--budget`).
+ */
+const FLAGS: Record<string, readonly string[]> = {
+  name: ['--name'],
+  scopes: ['--scopes'],
+  budgetCents: ['--budget', '--cents'],
+  budgetPeriod: ['--period'],
+  expiresIn: ['--expires-in'],
+  expiresAt: ['--expires-in'],
+  accountId: ['--account'],
+  userId: ['--user'],
+  poolParentId: ['--pool-parent'],
+  cents: ['--cents'],
+  keyId: ['--key'],
+  subject: ['--subject'],
+  limit: ['--limit'],
+};
+
+/** The flags a field may be set by (for a command to say which of them it has). */
+export const flagsOf = (field: string): readonly string[] => FLAGS[field] ?? [];
+
+/** An input error in the words of the command line: the flag, where the library names its field. */
+function inFlags(error: AgentKeyInputError, flagOf: (field: string) => string | undefined): string {
+  const flag = error.field === undefined ? undefined : flagOf(error.field);
+  if (flag === undefined) return error.message;
+  const field = error.field!;
+  if (error.message.startsWith(`${field} `) || error.message.startsWith(`${field}:`))
+    return `${flag}${error.message.slice(field.length)}`;
+  return `${error.message} (${flag})`;
 }
 
 function firstLine(text: string): string {

@@ -1,6 +1,6 @@
-import { CommanderError } from 'commander';
+import { type Command, CommanderError } from 'commander';
 import { Cli } from './cli.js';
-import { CliError, oneLine } from './errors.js';
+import { CliError, flagsOf, oneLine } from './errors.js';
 import { type Io, processIo } from './io.js';
 import { buildProgram } from './program.js';
 
@@ -24,13 +24,20 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     command.exitOverride();
     command.configureOutput(program.configureOutput());
   }
+  // The command that ran, so a refusal can name its flags rather than the library's fields.
+  let ran: Command | undefined;
+  program.hook('preAction', (_, action) => {
+    ran = action;
+  });
+  const flagOf = (field: string) =>
+    flagsOf(field).find((flag) => ran?.options.some((option) => option.long === flag));
   let code = 0;
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) code = error.exitCode;
     else {
-      io.err(`error: ${oneLine(error, cli.where)}\n`);
+      io.err(`error: ${oneLine(error, cli.where, flagOf)}\n`);
       code = error instanceof CliError ? error.exitCode : 1;
     }
   }
@@ -42,7 +49,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   return code;
 }
 
-function* walk(command: import('commander').Command): Generator<import('commander').Command> {
+function* walk(command: Command): Generator<Command> {
   for (const sub of command.commands) {
     yield sub;
     yield* walk(sub);

@@ -91,6 +91,10 @@ export const keysGroup: CommandGroup = {
 };
 
 async function create(cli: Cli, command: Command, o: CreateOptions): Promise<void> {
+  // A period renews a cap: without one it does nothing, and was most likely meant with --budget.
+  const capped = o.budget !== undefined && o.budget !== parse.NONE;
+  if (o.period !== undefined && o.period !== parse.NONE && !capped)
+    throw new CliError('--period renews a budget: give --budget too');
   const ak = await cli.store(command);
   const made = await ak.create({
     accountId: o.account,
@@ -98,7 +102,7 @@ async function create(cli: Cli, command: Command, o: CreateOptions): Promise<voi
     ...(o.name !== undefined ? { name: o.name } : {}),
     ...(o.scopes !== undefined ? { scopes: parse.orNull(o.scopes) } : {}),
     // `none` is what create does without the option: no cap, never expires.
-    ...(o.budget !== undefined && o.budget !== parse.NONE ? { budgetCents: o.budget } : {}),
+    ...(capped ? { budgetCents: o.budget as number } : {}),
     ...(o.period !== undefined ? { budgetPeriod: parse.orNull(o.period) } : {}),
     ...(o.expiresIn !== undefined && o.expiresIn !== parse.NONE ? { expiresIn: o.expiresIn } : {}),
     ...(o.poolParent !== undefined ? { poolParentId: o.poolParent } : {}),

@@ -88,7 +88,15 @@ export function period(value: string): Maybe<BudgetPeriod> {
 /** Comma-separated scopes; `none` for none (a key that can call nothing scoped). */
 export function scopes(value: string): Maybe<string[]> {
   if (value === 'all') return NONE;
-  return value === 'none' ? [] : list(value);
+  if (value === 'none') return [];
+  const words = list(value);
+  // Only commas and blanks is a slip, not a quiet way to say "none".
+  if (words.length === 0) {
+    throw new InvalidArgumentError(
+      `Scopes are comma-separated words (chat,embed), all or none, got ${echo(value)}.`,
+    );
+  }
+  return words;
 }
 
 /** A whole number from 1 to `max` (a --limit). */
@@ -111,8 +119,12 @@ export function time(value: string): (now: Date) => Date {
     const ms = parseDuration(value);
     return (now) => new Date(now.getTime() - ms);
   }
-  const at = /^\d{4}-\d{2}-\d{2}/.test(value) ? new Date(value) : new Date(Number.NaN);
-  if (Number.isNaN(at.getTime())) {
+  const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
+  const at = day ? new Date(value) : new Date(Number.NaN);
+  // Date takes 2026-02-30 as 2026-03-02: a day the calendar lacks is refused, not rolled over.
+  const real =
+    day !== null && new Date(Date.UTC(+day[1]!, +day[2]! - 1, +day[3]!)).toISOString().startsWith(day[0]);
+  if (!real || Number.isNaN(at.getTime())) {
     throw new InvalidArgumentError(
       `A time is an ISO date (2026-06-01), now, or a duration ago (24h, 7d), got ${echo(value)}.`,
     );

@@ -112,6 +112,42 @@ describe('agentkey keys', () => {
     );
   });
 
+  it('refuses scopes that are only commas, and a period with no budget to renew', async () => {
+    const commas = await run(place, ['keys', 'create', '--account', 'slips', '--scopes', ',, ,']);
+    expect(commas).toMatchObject({ code: 1, out: '' });
+    expect(commas.err).toMatch(
+      /argument ',, ,' is invalid. Scopes are comma-separated words \(chat,embed\), all or none/,
+    );
+    const period = await run(place, ['keys', 'create', '--account', 'slips', '--period', 'day']);
+    expect(period).toMatchObject({ code: 1, out: '' });
+    expect(period.err).toBe('error: --period renews a budget: give --budget too\n');
+    // The library's refusals name the flag, not its own field.
+    const long = await run(place, ['keys', 'create', '--account', 'slips', '--name', 'n'.repeat(300)]);
+    expect(long).toMatchObject({ code: 1, out: '' });
+    expect(long.err).toMatch(/^error: --name must be 1-200 characters/);
+    // Nothing was made by any of them.
+    expect(await place.withStore((ak) => ak.listKeys('slips'))).toEqual([]);
+    // With a budget the period is taken.
+    const made = await json<KeyInfo>(place, [
+      'keys',
+      'create',
+      '--account',
+      'slips',
+      '--budget',
+      '100',
+      '--period',
+      'day',
+    ]);
+    expect(made).toMatchObject({ budgetCents: 100, budgetPeriod: 'day' });
+    // A top-up past the largest cap: refused in one line that names --cents, and nothing changed.
+    const over = await run(place, ['budget', 'topup', '--key', String(made.id), '--cents', '2147483600']);
+    expect(over).toMatchObject({ code: 1, out: '' });
+    expect(over.err).toMatch(
+      /^error: --cents: a top-up of 2147483600 would take the cap past 2147483647 cents/,
+    );
+    expect((await json<KeyInfo>(place, ['keys', 'show', String(made.id)])).budget.limitCents).toBe(100);
+  });
+
   it('revokes the key (the store refuses it after), and a second revoke is one line and exit 1', async () => {
     expect(await run(place, ['keys', 'revoke', String(id)])).toMatchObject({
       code: 0,

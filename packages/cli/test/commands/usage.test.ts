@@ -78,6 +78,15 @@ describe('agentkey usage', () => {
       ],
       [['usage', '--key', String(id), '--since', 'yesterday'], /argument 'yesterday' is invalid. A time is/],
       [['usage', '--since', '7d'], /give exactly one of/],
+      // A day the calendar lacks, refused rather than rolled over to March 2.
+      [
+        ['usage', '--key', String(id), '--since', '2026-02-30'],
+        /argument '2026-02-30' is invalid. A time is/,
+      ],
+      [
+        ['usage', '--key', String(id), '--until', '2026-13-01'],
+        /argument '2026-13-01' is invalid. A time is/,
+      ],
     ];
     for (const [argv, message] of cases) {
       const ran = await run(place, argv);
