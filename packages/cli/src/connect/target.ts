@@ -16,12 +16,13 @@ export type Target =
   | { kind: 'pglite'; dir: string; table: string; label: string; lock: string | null; shown: string };
 
 /**
- * `--database-url` or DATABASE_URL; else `--pglite DIR`; else the gateway's folder. A folder a live
+ * `--database-url`; else `--pglite DIR` (a flag beats the environment: with DATABASE_URL set,
+ * `--pglite` still means that folder); else DATABASE_URL; else the gateway's folder. A folder a live
  * gateway holds is reached through the URL it publishes, never opened a second time (PGlite has
  * one writer); `create` lets `migrate` make a folder that does not exist yet.
  */
 export function resolveTarget(options: ConnectionOptions, io: Io, create: boolean): Target {
-  const url = options.databaseUrl ?? io.env.DATABASE_URL;
+  const url = options.databaseUrl ?? (options.pglite === undefined ? io.env.DATABASE_URL : undefined);
   const tableGiven = options.table ?? io.env.AGENTKEY_TABLE;
   if (url) return { kind: 'postgres', url, table: tableGiven ?? 'sdk_api_keys', label: describeUrl(url) };
   const explicit = options.pglite !== undefined;

@@ -156,6 +156,37 @@ describe('agentkey connection choice', () => {
     expect(viaFlag.code, viaFlag.err).toBe(0);
     expect(viaFlag.out).toMatch(/via-gateway/);
   });
+
+  it('--pglite beats DATABASE_URL (a flag over the environment), and with --database-url is refused', async () => {
+    // Before, DATABASE_URL won over an explicit --pglite: the command went to another database.
+    const nowhere = { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/x' };
+    const folder = join(cwd, 'flag-over-env');
+    expect((await runIn(cwd, ['migrate', '--pglite', folder], nowhere)).code).toBe(0);
+    const made = await runIn(cwd, ['keys', 'create', '--account', 'flag', '--pglite', folder], nowhere);
+    expect(made.code, made.err).toBe(0);
+    expect(existsSync(join(folder, 'PG_VERSION'))).toBe(true);
+    const listed = await runIn(
+      cwd,
+      ['keys', 'list', '--account', 'flag', '--pglite', folder, '--json'],
+      nowhere,
+    );
+    expect(JSON.parse(listed.out)).toHaveLength(1);
+    const both = await runIn(cwd, [
+      'keys',
+      'list',
+      '--account',
+      'flag',
+      '--pglite',
+      folder,
+      '--database-url',
+      place.env.DATABASE_URL!,
+    ]);
+    expect(both).toEqual({
+      code: 1,
+      out: '',
+      err: "error: option '--database-url <url>' cannot be used with option '--pglite <dir>'\n",
+    });
+  });
 });
 
 function runIn(cwd: string, argv: string[], env: Record<string, string> = {}) {
