@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { Access, type AccessRefusal, type Actor, parseKeyRing } from '@agentkey/access';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Cli } from '../cli.js';
 import { CliError } from '../errors.js';
 
@@ -32,13 +32,16 @@ export function sealingKeys(cli: Cli): string {
 /** The key id that seals now: the first of AGENTKEY_SECRET_KEYS. */
 export const sealingKid = (keys: string) => parseKeyRing(keys).primary.kid;
 
-/** `--as NAME`: who the audit log records; a mutating command's option. */
-export function addActorOption(command: Command): Command {
-  return command.option(
+/** `--as NAME`: who the audit log and the ledger record; a mutating command's option. */
+export function actorOption(): Option {
+  return new Option(
     '--as <name>',
-    'the human recorded in the audit log (default: your operating-system user name)',
-    actorName,
-  );
+    'who the audit log and ledger record (default: your operating-system user name)',
+  ).argParser(actorName);
+}
+
+export function addActorOption(command: Command): Command {
+  return command.addOption(actorOption());
 }
 
 function actorName(value: string): string {
@@ -48,15 +51,24 @@ function actorName(value: string): string {
   return name;
 }
 
-/** The human acting: `--as NAME`, else the operating-system user running the command. */
-export function humanActor(options: { as?: string }): Actor {
-  if (options.as !== undefined) return { kind: 'human', id: options.as };
-  let user = '';
+/**
+ * Who runs the command: `--as NAME`, else the operating-system user, else $USER — the one name the
+ * ledger's admin rows and the access audit log both record. Null when none can be told.
+ */
+export function whoRuns(options: { as?: string }, env: NodeJS.ProcessEnv): string | null {
+  if (options.as !== undefined) return options.as;
   try {
-    user = userInfo().username;
+    const user = userInfo().username;
+    if (user) return user;
   } catch {
-    // No passwd entry (some containers): the caller must say who they are.
+    // No passwd entry (some containers): fall back on the environment.
   }
+  return env.USER || env.USERNAME || null;
+}
+
+/** The human acting, as the audit log records them; refused when no name can be told. */
+export function humanActor(options: { as?: string }, env: NodeJS.ProcessEnv = process.env): Actor {
+  const user = whoRuns(options, env);
   if (!user) throw new CliError('cannot tell who you are (no user name): pass --as NAME');
   return { kind: 'human', id: user };
 }

@@ -5,6 +5,7 @@ import { CliError } from '../errors.js';
 import * as parse from '../input/parse.js';
 import { money, when } from '../output/format.js';
 import { renderFields } from '../output/table.js';
+import { actorOption } from './access-store.js';
 import type { CommandGroup } from './group.js';
 import { actor } from './row-options.js';
 
@@ -41,16 +42,17 @@ export const accountsGroup: CommandGroup = {
       .argument('<account>', 'the account id')
       .requiredOption('--cents <cents>', 'the ceiling in whole cents (none: remove it)', parse.centsOrNone)
       .option('--period <period>', 'renews every day, week or month (none: never)', parse.period)
+      .addOption(actorOption())
       .action(
         async (
           account: string,
-          o: { cents: parse.Maybe<number>; period?: parse.Maybe<BudgetPeriod> },
+          o: { cents: parse.Maybe<number>; period?: parse.Maybe<BudgetPeriod>; as?: string },
           command: Command,
         ) => {
           const ak = await cli.store(command);
           const period = o.period === undefined ? {} : { budgetPeriod: parse.orNull(o.period) };
           const budgetCents = parse.orNull(o.cents);
-          const info = await ak.setAccountBudget(account, { budgetCents, ...period }, actor(cli.io));
+          const info = await ak.setAccountBudget(account, { budgetCents, ...period }, actor(o, cli.io));
           printCeiling(cli, command, info);
         },
       );

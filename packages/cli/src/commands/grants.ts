@@ -43,7 +43,7 @@ export const grantsGroup: CommandGroup = {
         .description("revoke a grant at once: the agent's next vend or proxied call is refused")
         .argument('<id>', 'the grant id', parse.idOf('grant')),
     ).action(async (id: number, o: { as?: string }, command: Command) => {
-      const actor = humanActor(o);
+      const actor = humanActor(o, cli.io.env);
       const revoked = await (await openAccess(cli, command)).revokeGrant(id, { actor });
       if (!revoked.ok) throw refusal(revoked, `revoke grant ${id}`);
       cli.print(command, revoked.grant, () =>

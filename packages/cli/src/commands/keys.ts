@@ -4,6 +4,7 @@ import { CliError } from '../errors.js';
 import * as parse from '../input/parse.js';
 import { budgetText, money, scopesText, statusOf, when } from '../output/format.js';
 import { renderTable } from '../output/table.js';
+import { actorOption, addActorOption } from './access-store.js';
 import type { CommandGroup } from './group.js';
 import { actor, addRowOptions, changesOf, printRow, type RowOptions } from './row-options.js';
 
@@ -65,12 +66,14 @@ export const keysGroup: CommandGroup = {
         printRow(cli, command, info);
       });
 
-    addRowOptions(keys.command('update').description("change a key's name, scopes, budget or expiry"))
+    addActorOption(
+      addRowOptions(keys.command('update').description("change a key's name, scopes, budget or expiry")),
+    )
       .argument('<id>', 'the key id', parse.rowId)
       .option('--no-expiry', 'never expires')
-      .action(async (id: number, options: RowOptions, command: Command) => {
+      .action(async (id: number, options: RowOptions & { as?: string }, command: Command) => {
         const changes = changesOf(options);
-        const info = await (await cli.store(command)).update(id, changes, actor(cli.io));
+        const info = await (await cli.store(command)).update(id, changes, actor(options, cli.io));
         if (!info) throw new CliError(`no key with id ${id}`);
         printRow(cli, command, info);
       });
@@ -80,9 +83,10 @@ export const keysGroup: CommandGroup = {
       .description('revoke a key at once (every process stops accepting it)')
       .argument('<id>', 'the key id', parse.rowId)
       .option('--account <id>', 'only if it belongs to this account')
-      .action(async (id: number, options: { account?: string }, command: Command) => {
+      .addOption(actorOption())
+      .action(async (id: number, options: { account?: string; as?: string }, command: Command) => {
         const ak = await cli.store(command);
-        const done = await ak.revoke(id, options.account ?? null, actor(cli.io));
+        const done = await ak.revoke(id, options.account ?? null, actor(options, cli.io));
         if (!done)
           throw new CliError(`key ${id} is not live: no such key, already revoked, or another account's`);
         cli.print(command, { revoked: id }, () => cli.line(`${cli.colours.red('revoked')} key ${id}`));

@@ -85,7 +85,7 @@ export const requestsGroup: CommandGroup = {
         .argument('<id>', 'the request id', requestId)
         .option('--reason <text>', 'why, for the record (the agent sees the status)'),
     ).action(async (id: number, o: { reason?: string; as?: string }, command: Command) => {
-      const actor = humanActor(o);
+      const actor = humanActor(o, cli.io.env);
       const access = await openAccess(cli, command);
       const denied = await access.deny(id, { actor }, o.reason);
       if (!denied.ok) throw refusal(denied, `deny request ${id}`, { note: '--reason' });
@@ -101,7 +101,7 @@ export const requestsGroup: CommandGroup = {
 async function approve(cli: Cli, command: Command, id: number, o: ApproveOptions): Promise<void> {
   if (o.rateWindow !== undefined && o.rateLimit === undefined)
     throw new CliError('--rate-window needs --rate-limit');
-  const actor = humanActor(o);
+  const actor = humanActor(o, cli.io.env);
   const narrowing: Narrowing = {
     ...(o.expiresIn !== undefined ? { expiresIn: o.expiresIn } : {}),
     ...(o.budget !== undefined ? { budgetCents: o.budget } : {}),

@@ -7,6 +7,7 @@ import { type Maybe, NONE, orNull } from '../input/parse.js';
 import type { Io } from '../io.js';
 import { keyFields } from '../output/format.js';
 import { renderFields } from '../output/table.js';
+import { whoRuns } from './access-store.js';
 
 /** The options a key's or subject's row can be changed by (create and update share them). */
 export interface RowOptions {
@@ -52,10 +53,12 @@ export function changesOf(options: RowOptions): UpdateOptions {
   return changes;
 }
 
-/** Who made an admin change, for the ledger's audit rows. */
-export function actor(io: Io): AuditOptions {
-  const user = io.env.USER ?? io.env.USERNAME;
-  return { actor: user ? `cli:${user}` : 'cli' };
+/**
+ * Who made an admin change, for the ledger's audit rows: the same name the access audit log
+ * records for this person (`--as`, else the user running the command; `cli` when none is known).
+ */
+export function actor(options: { as?: string }, io: Io): AuditOptions {
+  return { actor: whoRuns(options, io.env) ?? 'cli' };
 }
 
 /** A key's or subject's row as `show` and `update` print it: its fields, or JSON (never a secret: the store has none). */

@@ -21,7 +21,7 @@ export const secretsGroup: CommandGroup = {
         .addHelpText('after', RESEAL_HELP),
     ).action(async (o: { as?: string }, command: Command) => {
       const kid = sealingKid(sealingKeys(cli));
-      const actor = humanActor(o);
+      const actor = humanActor(o, cli.io.env);
       const report = await (await openAccess(cli, command, true)).reseal(actor);
       cli.print(command, { ...report, kid }, () => {
         const c = cli.colours;

@@ -3,6 +3,7 @@ import { CliError } from '../errors.js';
 import * as parse from '../input/parse.js';
 import { budgetText, scopesText, statusOf, when } from '../output/format.js';
 import { renderTable } from '../output/table.js';
+import { actorOption, addActorOption } from './access-store.js';
 import type { CommandGroup } from './group.js';
 import { actor, addRowOptions, changesOf, printRow, type RowOptions } from './row-options.js';
 
@@ -52,12 +53,14 @@ export const subjectsGroup: CommandGroup = {
         printRow(cli, command, info);
       });
 
-    addRowOptions(subjects.command('update').description("change a subject's scopes, budget or expiry"))
+    addActorOption(
+      addRowOptions(subjects.command('update').description("change a subject's scopes, budget or expiry")),
+    )
       .argument('<subject>', 'the subject')
       .option('--no-expiry', 'never expires')
-      .action(async (subject: string, options: RowOptions, command: Command) => {
+      .action(async (subject: string, options: RowOptions & { as?: string }, command: Command) => {
         const changes = changesOf(options);
-        const info = await (await cli.store(command)).updateSubject(subject, changes, actor(cli.io));
+        const info = await (await cli.store(command)).updateSubject(subject, changes, actor(options, cli.io));
         if (!info) throw new CliError(`no subject ${JSON.stringify(subject)}`);
         printRow(cli, command, info);
       });
@@ -66,8 +69,9 @@ export const subjectsGroup: CommandGroup = {
       .command('revoke')
       .description('refuse this subject from now on, whatever token it brings')
       .argument('<subject>', 'the subject')
-      .action(async (subject: string, _options, command: Command) => {
-        const done = await (await cli.store(command)).revokeSubject(subject, actor(cli.io));
+      .addOption(actorOption())
+      .action(async (subject: string, options: { as?: string }, command: Command) => {
+        const done = await (await cli.store(command)).revokeSubject(subject, actor(options, cli.io));
         if (!done)
           throw new CliError(`subject ${JSON.stringify(subject)} is not live: unknown or already revoked`);
         cli.print(command, { revoked: subject }, () => cli.line(`${cli.colours.red('revoked')} ${subject}`));

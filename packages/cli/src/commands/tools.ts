@@ -106,7 +106,7 @@ export const toolsGroup: CommandGroup = {
 };
 
 async function add(cli: Cli, command: Command, id: string, o: AddOptions): Promise<void> {
-  const actor = humanActor(o);
+  const actor = humanActor(o, cli.io.env);
   const access = await openAccess(cli, command);
   const existing = await access.getTool(id);
   if (existing && !o.replace) throw new CliError(`tool ${id} exists: pass --replace to change it`);
@@ -147,7 +147,7 @@ async function setSecret(
     );
   }
   const keys = sealingKeys(cli);
-  const actor = humanActor(o);
+  const actor = humanActor(o, cli.io.env);
   const access = await openAccess(cli, command, true);
   const tool = await access.getTool(id);
   if (!tool) throw new CliError(`no tool ${JSON.stringify(id)}`);

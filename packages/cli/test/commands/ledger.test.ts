@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import type { LedgerEntry } from '@agentkey/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, openPlace, type Place, run, start } from '../support/cli.js';
@@ -80,5 +81,25 @@ describe('agentkey ledger', () => {
     child.kill('SIGINT');
     const ran = await child.done;
     expect(ran).toMatchObject({ code: 0, err: '' });
+  });
+
+  it("records the same person in the ledger's admin rows as the access audit log does: --as, else the user", async () => {
+    // Before, the ledger said `cli:$USER` while the audit log said `human:<os user>` for one person.
+    const id = await place.withStore(async (ak) => {
+      const made = await ak.create({ accountId: 'who', budgetCents: 1000 });
+      await ak.authorize(made.key, { costCents: 4 });
+      return made.id;
+    });
+    expect((await run(place, ['budget', 'topup', '--key', String(id), '--cents', '5'])).code).toBe(0);
+    expect((await run(place, ['budget', 'reset', '--key', String(id), '--as', 'alice'])).code).toBe(0);
+    const bad = await run(place, ['budget', 'reset', '--key', String(id), '--as', ' ']);
+    expect(bad.err).toMatch(/A name is 1-100 characters/);
+    const entries = await json<LedgerEntry[]>(place, ['ledger', '--account', 'who']);
+    const admin = entries.filter((e) => e.kind.startsWith('admin:') || e.kind === 'adjust');
+    expect(admin.find((e) => e.kind === 'admin:topup')?.actor).toBe(userInfo().username);
+    expect(admin.filter((e) => e.kind !== 'admin:topup').map((e) => e.actor)).toContain('alice');
+    // The audit log's actor for a mutating access command, by the same person.
+    const { humanActor } = await import('../../src/commands/access-store.js');
+    expect(humanActor({}, {})).toEqual({ kind: 'human', id: userInfo().username });
   });
 });
