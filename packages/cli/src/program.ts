@@ -24,6 +24,14 @@ export function buildProgram(cli: Cli): Command {
   for (const group of GROUPS) group.register(program, cli);
   // `agentkey completion bash|zsh|fish|powershell` prints the script; the script calls
   // `agentkey complete -- <words>` (hidden) for suggestions.
-  tab(program, { completionCommandName: 'completion' });
+  const root = tab(program, { completionCommandName: 'completion' });
+  // Global options work after any subcommand (`agentkey keys list --json`): offer them there too
+  // (the adapter lists only each command's own).
+  const globals = [...root.options.values()].filter((o) => o.value !== 'help' && o.value !== 'version');
+  for (const command of root.commands.values())
+    for (const o of globals)
+      if (!command.options.has(o.value))
+        if (o.handler) command.option(o.value, o.description, o.handler, o.alias);
+        else command.option(o.value, o.description, o.alias);
   return program;
 }

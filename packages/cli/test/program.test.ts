@@ -80,6 +80,13 @@ describe('agentkey program', () => {
     expect(words.code).toBe(0);
     for (const sub of ['create', 'list', 'show', 'update', 'revoke'])
       expect(words.out).toMatch(new RegExp(`^${sub}\\b`, 'm'));
+    // Global options are taken after a subcommand, so they are offered there too.
+    const flags = await spawnCli(null, ['complete', '--', 'budget', 'topup', '--']);
+    for (const flag of ['--key', '--cents', '--as', '--database-url', '--pglite', '--table', '--json'])
+      expect(flags.out).toMatch(new RegExp(`^${flag}\t`, 'm'));
+    expect((await spawnCli(null, ['complete', '--', 'keys', 'list', '--da'])).out).toMatch(
+      /^--database-url\t/m,
+    );
     const bad = await run(null, ['completion', 'tcsh']);
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(
