@@ -70,6 +70,7 @@ const FLAGS: Record<string, readonly string[]> = {
   keyId: ['--key'],
   subject: ['--subject'],
   limit: ['--limit'],
+  actor: ['--as'],
 };
 
 /** The flags a field may be set by (for a command to say which of them it has). */

@@ -59,9 +59,12 @@ export class AgentKey implements GateStoreOwner {
     await migrate(this.ctx.pool, this.ctx.tables);
   }
 
-  /** Mints a key; the key itself is in the result only, never stored. */
-  create(options: T.CreateKeyOptions): Promise<T.CreateKeyResult> {
-    return createKey(this.ctx, options);
+  /**
+   * Mints a key; the key itself is in the result only, never stored. `audit.actor` names who made
+   * it in the ledger's `admin:create` row (default: `delegatedBy`).
+   */
+  create(options: T.CreateKeyOptions, audit: Audit = {}): Promise<T.CreateKeyResult> {
+    return createKey(this.ctx, options, null, audit);
   }
 
   /** Anchors a budget row to an external identity on first sight. Never changes an existing row. */

@@ -12,6 +12,7 @@ interface CreateOptions extends RowOptions {
   account: string;
   user?: string;
   poolParent?: number;
+  as?: string;
 }
 
 export const keysGroup: CommandGroup = {
@@ -26,6 +27,7 @@ export const keysGroup: CommandGroup = {
         .option('--user <id>', 'the user it acts for'),
     )
       .option('--pool-parent <id>', "draw on this key's budget pool", parse.rowId)
+      .addOption(actorOption())
       .action((options: CreateOptions, command: Command) => create(cli, command, options));
 
     keys
@@ -100,17 +102,20 @@ async function create(cli: Cli, command: Command, o: CreateOptions): Promise<voi
   if (o.period !== undefined && o.period !== parse.NONE && !capped)
     throw new CliError('--period renews a budget: give --budget too');
   const ak = await cli.store(command);
-  const made = await ak.create({
-    accountId: o.account,
-    ...(o.user !== undefined ? { userId: o.user } : {}),
-    ...(o.name !== undefined ? { name: o.name } : {}),
-    ...(o.scopes !== undefined ? { scopes: parse.orNull(o.scopes) } : {}),
-    // `none` is what create does without the option: no cap, never expires.
-    ...(capped ? { budgetCents: o.budget as number } : {}),
-    ...(o.period !== undefined ? { budgetPeriod: parse.orNull(o.period) } : {}),
-    ...(o.expiresIn !== undefined && o.expiresIn !== parse.NONE ? { expiresIn: o.expiresIn } : {}),
-    ...(o.poolParent !== undefined ? { poolParentId: o.poolParent } : {}),
-  });
+  const made = await ak.create(
+    {
+      accountId: o.account,
+      ...(o.user !== undefined ? { userId: o.user } : {}),
+      ...(o.name !== undefined ? { name: o.name } : {}),
+      ...(o.scopes !== undefined ? { scopes: parse.orNull(o.scopes) } : {}),
+      // `none` is what create does without the option: no cap, never expires.
+      ...(capped ? { budgetCents: o.budget as number } : {}),
+      ...(o.period !== undefined ? { budgetPeriod: parse.orNull(o.period) } : {}),
+      ...(o.expiresIn !== undefined && o.expiresIn !== parse.NONE ? { expiresIn: o.expiresIn } : {}),
+      ...(o.poolParent !== undefined ? { poolParentId: o.poolParent } : {}),
+    },
+    actor(o, cli.io),
+  );
   const c = cli.colours;
   cli.print(command, { ...made, accountId: o.account }, () => {
     cli.line(

@@ -98,6 +98,17 @@ describe('agentkey ledger', () => {
     const admin = entries.filter((e) => e.kind.startsWith('admin:') || e.kind === 'adjust');
     expect(admin.find((e) => e.kind === 'admin:topup')?.actor).toBe(userInfo().username);
     expect(admin.filter((e) => e.kind !== 'admin:topup').map((e) => e.actor)).toContain('alice');
+    // keys create records its maker too (before, its admin:create row had no actor).
+    const made = await json<{ id: number }>(place, ['keys', 'create', '--account', 'who', '--as', 'carol']);
+    const created = (await json<LedgerEntry[]>(place, ['ledger', '--account', 'who'])).find(
+      (e) => e.kind === 'admin:create' && e.keyId === made.id,
+    );
+    expect(created?.actor).toBe('carol');
+    // A name the ledger cannot take is refused by its flag, and nothing is made.
+    const wide = await run(place, ['keys', 'create', '--account', 'who', '--as', 'Zoë']);
+    expect(wide).toMatchObject({ code: 1, out: '' });
+    expect(wide.err).toMatch(/^error: --as must be 1-512 printable ASCII characters/);
+    expect(await place.withStore((ak) => ak.listKeys('who'))).toHaveLength(2);
     // The audit log's actor for a mutating access command, by the same person.
     const { humanActor } = await import('../../src/commands/access-store.js');
     expect(humanActor({}, {})).toEqual({ kind: 'human', id: userInfo().username });

@@ -163,7 +163,7 @@ export async function createKeyAction(ctx: ConsoleContext, req: Request, res: Re
     );
   let made: Awaited<ReturnType<typeof ctx.ak.create>>;
   try {
-    made = await ctx.ak.create(options);
+    made = await ctx.ak.create(options, { actor: s.actor });
   } catch (error) {
     if (!(error instanceof AgentKeyInputError)) throw error;
     return answer(res, s, 400, 'New key', createForm(s.frame, fields, [error.message]));

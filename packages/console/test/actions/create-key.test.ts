@@ -92,6 +92,10 @@ describe('creating a key from the console', () => {
     expect(JSON.stringify(await auditRows(c))).not.toContain(secret);
     const { rows } = await c.db.pool.query(`SELECT * FROM ${tableNames(c.db.table).derived('_ledger')}`);
     expect(JSON.stringify(rows)).not.toContain(secret);
+    // The ledger's admin:create row names the same human as the audit log (it had no actor before).
+    expect(rows.find((r) => r.kind === 'admin:create' && Number(r.principal_id) === id)?.actor).toBe(
+      `console:alice#${c.admin.id}`,
+    );
 
     // The same confirmation posted again (a double click, a resubmitted form) makes no second key.
     const twice = await client.post('/keys/new', fields);

@@ -3,11 +3,11 @@ import type { StoreContext } from '../context.js';
 import { inTime } from '../db/deadline.js';
 import { AgentKeyInputError } from '../errors/errors.js';
 import { parseDuration } from '../input/duration.js';
-import { checkBudget, checkDate, checkPeriod, isRowId } from '../input/options.js';
+import { actorOf, checkBudget, checkDate, checkPeriod, isRowId } from '../input/options.js';
 import { checkRateLimit, rateColumns } from '../input/rate-limit.js';
 import { checkIdent, checkName, checkOptionalIdent, checkScopes } from '../input/values.js';
 import { type NewRow, newRowParams } from '../sql/insert.js';
-import type { CreateKeyOptions, CreateKeyResult, EnsureSubjectOptions } from '../types.js';
+import type { AuditOptions, CreateKeyOptions, CreateKeyResult, EnsureSubjectOptions } from '../types.js';
 import { earliest } from './rows.js';
 import { newKey, unusableHash } from './secret.js';
 
@@ -60,9 +60,18 @@ export async function createKey(
   ctx: StoreContext,
   options: CreateKeyOptions,
   notAfter: Date | null = null,
+  audit: AuditOptions = {},
 ): Promise<CreateKeyResult> {
   const asked = options?.notAfter == null ? null : checkDate(options.notAfter, 'notAfter');
-  const row = described(ctx, options, checkIdent(options?.accountId, 'accountId'), earliest(notAfter, asked));
+  const actor = actorOf(audit);
+  const asDescribed = described(
+    ctx,
+    options,
+    checkIdent(options?.accountId, 'accountId'),
+    earliest(notAfter, asked),
+  );
+  // The audit row's actor: who the caller says made it, else whoever delegated it.
+  const row = actor === null ? asDescribed : { ...asDescribed, actor };
   const poolParentId = await poolRoot(ctx, options.poolParentId, row.accountId);
   const { key, hash, start } = newKey(ctx.keyPrefix);
   const result = await ctx.pool.query(

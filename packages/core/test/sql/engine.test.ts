@@ -306,6 +306,9 @@ describe.each(BACKENDS)('budget engine (%s)', (backend) => {
     await ak.update(k.id, { budgetCents: 5 }, { actor: 'bob' });
     await ak.revoke(k.id, null, { actor: 'carol' });
     await ak.ensureSubject('idp|audit', { delegatedBy: 'dave' });
+    // create takes who made it, as every other admin action does (it wins over delegatedBy).
+    await ak.create({ accountId: 'audit', delegatedBy: 'alice' }, { actor: 'erin' });
+    await expect(ak.create({ accountId: 'audit' }, { actor: 'tab\there' })).rejects.toThrow(/actor/);
     const audit = await rows(
       `SELECT kind, actor FROM {L} WHERE account_id IN ('audit', 'idp|audit') ORDER BY id`,
     );
@@ -314,6 +317,7 @@ describe.each(BACKENDS)('budget engine (%s)', (backend) => {
       { kind: 'admin:update', actor: 'bob' },
       { kind: 'admin:revoke', actor: 'carol' },
       { kind: 'admin:provision', actor: 'dave' },
+      { kind: 'admin:create', actor: 'erin' },
     ]);
   });
 
