@@ -53,8 +53,8 @@ export function oneLine(
 }
 
 /**
- * The library's fields by the flags that set them, in the order a command is searched for them
- * (an account's ceiling is `--cents`, a key's is `--budget`).
+ * The library's fields by the flags (or `<argument>`s) that set them, in the order a command is
+ * searched for them (an account's ceiling is `--cents`, a key's is `--budget`).
  */
 const FLAGS: Record<string, readonly string[]> = {
   name: ['--name'],
@@ -63,12 +63,12 @@ const FLAGS: Record<string, readonly string[]> = {
   budgetPeriod: ['--period'],
   expiresIn: ['--expires-in'],
   expiresAt: ['--expires-in'],
-  accountId: ['--account'],
+  accountId: ['--account', '<account>'],
   userId: ['--user'],
   poolParentId: ['--pool-parent'],
   cents: ['--cents'],
   keyId: ['--key'],
-  subject: ['--subject'],
+  subject: ['--subject', '<subject>'],
   limit: ['--limit'],
   actor: ['--as'],
 };

@@ -30,7 +30,11 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     ran = action;
   });
   const flagOf = (field: string) =>
-    flagsOf(field).find((flag) => ran?.options.some((option) => option.long === flag));
+    flagsOf(field).find((flag) =>
+      flag.startsWith('<')
+        ? ran?.registeredArguments.some((argument) => `<${argument.name()}>` === flag)
+        : ran?.options.some((option) => option.long === flag),
+    );
   let code = 0;
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -77,7 +77,7 @@ describe('agentkey requests, grants and audit refuse bad input', () => {
     [
       'an empty --as',
       ['requests', 'approve', '@id', '--as', ' '],
-      /argument ' ' is invalid\. A name is 1-100 characters/,
+      /argument ' ' is invalid\. A name is 1-100 printable ASCII characters/,
     ],
     [
       'a status that does not exist',

@@ -44,10 +44,15 @@ export function addActorOption(command: Command): Command {
   return command.addOption(actorOption());
 }
 
+/** A name both logs take: the ledger's actor is printable ASCII (as every identifier it stores). */
+const RECORDABLE = /^[\x20-\x7e]{1,100}$/;
+
 function actorName(value: string): string {
   const name = value.trim();
-  if (name === '' || name.length > 100 || /\p{Cc}/u.test(name))
-    throw new InvalidArgumentError('A name is 1-100 characters without control characters.');
+  if (!RECORDABLE.test(name))
+    throw new InvalidArgumentError(
+      'A name is 1-100 printable ASCII characters (the ledger and the audit log both record it).',
+    );
   return name;
 }
 
@@ -55,21 +60,32 @@ function actorName(value: string): string {
  * Who runs the command: `--as NAME`, else the operating-system user, else $USER — the one name the
  * ledger's admin rows and the access audit log both record. Null when none can be told.
  */
-export function whoRuns(options: { as?: string }, env: NodeJS.ProcessEnv): string | null {
+export function whoRuns(
+  options: { as?: string },
+  env: NodeJS.ProcessEnv,
+  osUser: string | null = osUserName(),
+): string | null {
   if (options.as !== undefined) return options.as;
+  const user = osUser || env.USER || env.USERNAME;
+  // A user name the logs cannot record is no name: the caller must say one with --as.
+  return user && RECORDABLE.test(user) ? user : null;
+}
+
+function osUserName(): string | null {
   try {
-    const user = userInfo().username;
-    if (user) return user;
+    return userInfo().username;
   } catch {
-    // No passwd entry (some containers): fall back on the environment.
+    return null; // No passwd entry (some containers): the environment is asked next.
   }
-  return env.USER || env.USERNAME || null;
 }
 
 /** The human acting, as the audit log records them; refused when no name can be told. */
 export function humanActor(options: { as?: string }, env: NodeJS.ProcessEnv = process.env): Actor {
   const user = whoRuns(options, env);
-  if (!user) throw new CliError('cannot tell who you are (no user name): pass --as NAME');
+  if (!user)
+    throw new CliError(
+      'cannot tell who you are (no user name, or one that is not printable ASCII): pass --as NAME',
+    );
   return { kind: 'human', id: user };
 }
 

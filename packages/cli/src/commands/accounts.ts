@@ -7,7 +7,7 @@ import { money, when } from '../output/format.js';
 import { renderFields } from '../output/table.js';
 import { actorOption } from './access-store.js';
 import type { CommandGroup } from './group.js';
-import { actor } from './row-options.js';
+import { actor, checkPeriodHasCap } from './row-options.js';
 
 export const accountsGroup: CommandGroup = {
   name: 'accounts',
@@ -49,6 +49,7 @@ export const accountsGroup: CommandGroup = {
           o: { cents: parse.Maybe<number>; period?: parse.Maybe<BudgetPeriod>; as?: string },
           command: Command,
         ) => {
+          checkPeriodHasCap(o.cents, o.period, '--cents');
           const ak = await cli.store(command);
           const period = o.period === undefined ? {} : { budgetPeriod: parse.orNull(o.period) };
           const budgetCents = parse.orNull(o.cents);

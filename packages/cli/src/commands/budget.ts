@@ -6,7 +6,7 @@ import * as parse from '../input/parse.js';
 import { budgetText, money } from '../output/format.js';
 import { addActorOption } from './access-store.js';
 import type { CommandGroup } from './group.js';
-import { actor } from './row-options.js';
+import { actor, checkPeriodHasCap } from './row-options.js';
 import { addTargetOptions, type TargetOptions, targetOf } from './target.js';
 
 export const budgetGroup: CommandGroup = {
@@ -36,6 +36,7 @@ export const budgetGroup: CommandGroup = {
           command: Command,
         ) => {
           const { target, label } = targetOf(o);
+          checkPeriodHasCap(o.cents, o.period, '--cents');
           const ak = await cli.store(command);
           const period = o.period === undefined ? {} : { budgetPeriod: parse.orNull(o.period) };
           const budgetCents = parse.orNull(o.cents);

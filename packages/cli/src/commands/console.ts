@@ -61,7 +61,9 @@ export const consoleGroup: CommandGroup = {
             server.listen(o.port, o.host);
           });
           const { port } = server.address() as AddressInfo;
-          cli.line(`agentkey console on http://${o.host}:${port}${MOUNT} (${cli.where})`);
+          // An IPv6 address goes in brackets in a URL (http://[::1]:8788/…).
+          const host = o.host.includes(':') ? `[${o.host}]` : o.host;
+          cli.line(`agentkey console on http://${host}:${port}${MOUNT} (${cli.where})`);
           if (o.newAdminKey) {
             const made = await ak.create({
               accountId: 'console',

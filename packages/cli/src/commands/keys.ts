@@ -6,7 +6,14 @@ import { budgetText, money, scopesText, statusOf, when } from '../output/format.
 import { renderTable } from '../output/table.js';
 import { actorOption, addActorOption } from './access-store.js';
 import type { CommandGroup } from './group.js';
-import { actor, addRowOptions, changesOf, printRow, type RowOptions } from './row-options.js';
+import {
+  actor,
+  addRowOptions,
+  changesOf,
+  checkPeriodHasCap,
+  printRow,
+  type RowOptions,
+} from './row-options.js';
 
 interface CreateOptions extends RowOptions {
   account: string;
@@ -75,7 +82,14 @@ export const keysGroup: CommandGroup = {
       .option('--no-expiry', 'never expires')
       .action(async (id: number, options: RowOptions & { as?: string }, command: Command) => {
         const changes = changesOf(options);
-        const info = await (await cli.store(command)).update(id, changes, actor(options, cli.io));
+        const ak = await cli.store(command);
+        // A period alone is for a key that has a cap already.
+        if (options.period !== undefined && options.budget === undefined) {
+          const row = await ak.getKey(id);
+          if (!row) throw new CliError(`no key with id ${id}`);
+          checkPeriodHasCap(undefined, options.period, '--budget', row.budget.limitCents !== null);
+        } else checkPeriodHasCap(options.budget, options.period, '--budget');
+        const info = await ak.update(id, changes, actor(options, cli.io));
         if (!info) throw new CliError(`no key with id ${id}`);
         printRow(cli, command, info);
       });
@@ -97,10 +111,8 @@ export const keysGroup: CommandGroup = {
 };
 
 async function create(cli: Cli, command: Command, o: CreateOptions): Promise<void> {
-  // A period renews a cap: without one it does nothing, and was most likely meant with --budget.
+  checkPeriodHasCap(o.budget, o.period, '--budget');
   const capped = o.budget !== undefined && o.budget !== parse.NONE;
-  if (o.period !== undefined && o.period !== parse.NONE && !capped)
-    throw new CliError('--period renews a budget: give --budget too');
   const ak = await cli.store(command);
   const made = await ak.create(
     {

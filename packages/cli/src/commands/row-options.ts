@@ -54,6 +54,21 @@ export function changesOf(options: RowOptions): UpdateOptions {
 }
 
 /**
+ * A period renews a cap: with no cap (none given, `none`, or none on the row when `rowCapped` is
+ * false) it renews nothing, and was most likely meant with one. `flag` is the command's cap flag.
+ */
+export function checkPeriodHasCap(
+  budget: Maybe<number> | undefined,
+  period: Maybe<BudgetPeriod> | undefined,
+  flag: '--budget' | '--cents',
+  rowCapped = false,
+): void {
+  if (period === undefined || period === NONE) return;
+  if (budget === NONE) throw new CliError(`--period renews a cap: it cannot go with ${flag} none`);
+  if (budget === undefined && !rowCapped) throw new CliError(`--period renews a cap: give ${flag} too`);
+}
+
+/**
  * Who made an admin change, for the ledger's audit rows: the same name the access audit log
  * records for this person (`--as`, else the user running the command; `cli` when none is known).
  */

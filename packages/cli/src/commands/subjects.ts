@@ -5,7 +5,14 @@ import { budgetText, scopesText, statusOf, when } from '../output/format.js';
 import { renderTable } from '../output/table.js';
 import { actorOption, addActorOption } from './access-store.js';
 import type { CommandGroup } from './group.js';
-import { actor, addRowOptions, changesOf, printRow, type RowOptions } from './row-options.js';
+import {
+  actor,
+  addRowOptions,
+  changesOf,
+  checkPeriodHasCap,
+  printRow,
+  type RowOptions,
+} from './row-options.js';
 
 export const subjectsGroup: CommandGroup = {
   name: 'subjects',
@@ -60,7 +67,14 @@ export const subjectsGroup: CommandGroup = {
       .option('--no-expiry', 'never expires')
       .action(async (subject: string, options: RowOptions & { as?: string }, command: Command) => {
         const changes = changesOf(options);
-        const info = await (await cli.store(command)).updateSubject(subject, changes, actor(options, cli.io));
+        const ak = await cli.store(command);
+        // A period alone is for a subject that has a cap already.
+        if (options.period !== undefined && options.budget === undefined) {
+          const row = await ak.getSubject(subject);
+          if (!row) throw new CliError(`no subject ${JSON.stringify(subject)}`);
+          checkPeriodHasCap(undefined, options.period, '--budget', row.budget.limitCents !== null);
+        } else checkPeriodHasCap(options.budget, options.period, '--budget');
+        const info = await ak.updateSubject(subject, changes, actor(options, cli.io));
         if (!info) throw new CliError(`no subject ${JSON.stringify(subject)}`);
         printRow(cli, command, info);
       });

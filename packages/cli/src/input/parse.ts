@@ -85,15 +85,19 @@ export function period(value: string): Maybe<BudgetPeriod> {
   return value as BudgetPeriod;
 }
 
-/** Comma-separated scopes; `none` for none (a key that can call nothing scoped). */
+/**
+ * Comma-separated scopes; `none` for none (a key that can call nothing scoped), `all` for no
+ * restriction. Each word is trimmed; a blank word, or `none`/`all` inside a list, is a slip.
+ */
 export function scopes(value: string): Maybe<string[]> {
-  if (value === 'all') return NONE;
-  if (value === 'none') return [];
-  const words = list(value);
-  // Only commas and blanks is a slip, not a quiet way to say "none".
-  if (words.length === 0) {
+  const trimmed = value.trim();
+  if (trimmed === 'all') return NONE;
+  if (trimmed === 'none') return [];
+  const words = value.split(',').map((s) => s.trim());
+  const slip = words.find((w) => w === '' || w === 'none' || w === 'all');
+  if (slip !== undefined) {
     throw new InvalidArgumentError(
-      `Scopes are comma-separated words (chat,embed), all or none, got ${echo(value)}.`,
+      `Scopes are comma-separated words (chat,embed), or all or none alone, got ${echo(value)}${slip === '' ? ' (a blank word)' : ` (${slip} in a list)`}.`,
     );
   }
   return words;
@@ -111,7 +115,9 @@ export function count(max: number) {
 
 /**
  * A point in time: an ISO date or date-time (`2026-06-01`, `2026-06-01T12:00Z`), `now`, or a
- * duration meaning that long ago (`24h`, `7d`). Resolved against `now` when the command runs.
+ * duration meaning that long ago (`24h`, `7d`). Resolved against `now` when the command runs. A
+ * date-time without an offset is UTC, as a bare date is (never the machine's time zone); a day or
+ * a time the calendar lacks is refused, not rolled over.
  */
 export function time(value: string): (now: Date) => Date {
   if (value === 'now') return (now) => now;
@@ -119,17 +125,35 @@ export function time(value: string): (now: Date) => Date {
     const ms = parseDuration(value);
     return (now) => new Date(now.getTime() - ms);
   }
-  const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
-  const at = day ? new Date(value) : new Date(Number.NaN);
-  // Date takes 2026-02-30 as 2026-03-02: a day the calendar lacks is refused, not rolled over.
-  const real =
-    day !== null && new Date(Date.UTC(+day[1]!, +day[2]! - 1, +day[3]!)).toISOString().startsWith(day[0]);
-  if (!real || Number.isNaN(at.getTime())) {
+  const at = isoTime(value);
+  if (at === null) {
     throw new InvalidArgumentError(
       `A time is an ISO date (2026-06-01), now, or a duration ago (24h, 7d), got ${echo(value)}.`,
     );
   }
   return () => at;
+}
+
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+
+function isoTime(value: string): Date | null {
+  const m = ISO.exec(value);
+  if (!m) return null;
+  const [, y, mo, d, h = '00', mi = '00', sec = '00', offset] = m;
+  // The fields as written must be a real day and time (setUTCFullYear: years below 100 too).
+  const day = new Date(0);
+  day.setUTCFullYear(+y!, +mo! - 1, +d!);
+  day.setUTCHours(+h, +mi, +sec);
+  const real =
+    day.getUTCFullYear() === +y! &&
+    day.getUTCMonth() === +mo! - 1 &&
+    day.getUTCDate() === +d! &&
+    day.getUTCHours() === +h &&
+    day.getUTCMinutes() === +mi &&
+    day.getUTCSeconds() === +sec;
+  if (!real) return null;
+  const at = new Date(m[4] === undefined ? `${value}T00:00:00Z` : offset ? value : `${value}Z`);
+  return Number.isNaN(at.getTime()) ? null : at;
 }
 
 /** A price in cents, to four decimals (a tool's cost per call: `0.5` is half a cent). */

@@ -47,6 +47,23 @@ describe.each(['postgres', 'pglite'] as const)('agentkey console (%s)', (backend
     expect(ran.err).toMatch(/port from 0 to 65535/);
   });
 
+  it('prints an IPv6 host in brackets, so the URL it prints opens', async () => {
+    const stop = new AbortController();
+    let seen = '';
+    const ran = run(place, ['console', '--port', '0', '--host', '::1'], {
+      signal: stop.signal,
+      onOut: (out) => {
+        seen = out;
+        if (out.includes('Stop with Ctrl-C.')) stop.abort();
+      },
+    });
+    const done = await ran;
+    const url = /agentkey console on (\S+)/.exec(seen)?.[1];
+    if (done.code !== 0 && /EADDRNOTAVAIL/.test(done.err)) return; // no IPv6 loopback on this machine
+    expect(url).toMatch(/^http:\/\/\[::1\]:\d+\/agentkey$/);
+    expect(new URL(url!).hostname).toBe('[::1]');
+  });
+
   it('a host it cannot listen on is blamed on --host, not on the database', async () => {
     // 192.0.2.1 (TEST-NET-1) is no address of this machine: listen fails with EADDRNOTAVAIL.
     const ran = await run(place, ['console', '--port', '0', '--host', '192.0.2.1']);

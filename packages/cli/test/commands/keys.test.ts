@@ -116,11 +116,28 @@ describe('agentkey keys', () => {
     const commas = await run(place, ['keys', 'create', '--account', 'slips', '--scopes', ',, ,']);
     expect(commas).toMatchObject({ code: 1, out: '' });
     expect(commas.err).toMatch(
-      /argument ',, ,' is invalid. Scopes are comma-separated words \(chat,embed\), all or none/,
+      /argument ',, ,' is invalid. Scopes are comma-separated words \(chat,embed\), or all or none alone/,
     );
+    // A blank word or none/all inside a list is a slip too; spaces around words are trimmed.
+    for (const slip of ['chat,,embed', 'none,chat', 'all,chat']) {
+      const ran = await run(place, ['keys', 'create', '--account', 'slips', '--scopes', slip]);
+      expect(ran.code, slip).toBe(1);
+      expect(ran.err, slip).toMatch(/Scopes are comma-separated words/);
+    }
     const period = await run(place, ['keys', 'create', '--account', 'slips', '--period', 'day']);
     expect(period).toMatchObject({ code: 1, out: '' });
-    expect(period.err).toBe('error: --period renews a budget: give --budget too\n');
+    expect(period.err).toBe('error: --period renews a cap: give --budget too\n');
+    const noCap = await run(place, [
+      'keys',
+      'create',
+      '--account',
+      'slips',
+      '--budget',
+      'none',
+      '--period',
+      'day',
+    ]);
+    expect(noCap.err).toBe('error: --period renews a cap: it cannot go with --budget none\n');
     // The library's refusals name the flag, not its own field.
     const long = await run(place, ['keys', 'create', '--account', 'slips', '--name', 'n'.repeat(300)]);
     expect(long).toMatchObject({ code: 1, out: '' });
@@ -139,6 +156,37 @@ describe('agentkey keys', () => {
       'day',
     ]);
     expect(made).toMatchObject({ budgetCents: 100, budgetPeriod: 'day' });
+    // The same slip elsewhere: an update of a key with no cap, `none` beside a period, an account.
+    const bare = await json<KeyInfo>(place, ['keys', 'create', '--account', 'slips2']);
+    const slips: Array<[string[], string]> = [
+      [['keys', 'update', String(bare.id), '--period', 'month'], '--period renews a cap: give --budget too'],
+      [
+        ['keys', 'update', String(made.id), '--budget', 'none', '--period', 'month'],
+        '--period renews a cap: it cannot go with --budget none',
+      ],
+      [
+        ['budget', 'set', '--key', String(made.id), '--cents', 'none', '--period', 'month'],
+        '--period renews a cap: it cannot go with --cents none',
+      ],
+      [
+        ['accounts', 'budget', 'slips', '--cents', 'none', '--period', 'month'],
+        '--period renews a cap: it cannot go with --cents none',
+      ],
+      // A positional argument is named as the usage line names it, not as the library's field.
+      [
+        ['accounts', 'budget', 'é', '--cents', '5'],
+        '<account> must be 1-512 printable ASCII characters, got "é"',
+      ],
+    ];
+    for (const [argv, message] of slips)
+      expect(await run(place, argv), argv.join(' ')).toMatchObject({ code: 1, err: `error: ${message}\n` });
+    // A key that has a cap takes a period alone; none of the refused ones changed anything.
+    expect(await json<KeyInfo>(place, ['keys', 'update', String(made.id), '--period', 'week'])).toMatchObject(
+      {
+        budget: { limitCents: 100, period: 'week' },
+      },
+    );
+    expect((await json<KeyInfo>(place, ['keys', 'show', String(bare.id)])).budget.period).toBeNull();
     // A top-up past the largest cap: refused in one line that names --cents, and nothing changed.
     const over = await run(place, ['budget', 'topup', '--key', String(made.id), '--cents', '2147483600']);
     expect(over).toMatchObject({ code: 1, out: '' });

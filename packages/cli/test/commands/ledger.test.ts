@@ -93,7 +93,7 @@ describe('agentkey ledger', () => {
     expect((await run(place, ['budget', 'topup', '--key', String(id), '--cents', '5'])).code).toBe(0);
     expect((await run(place, ['budget', 'reset', '--key', String(id), '--as', 'alice'])).code).toBe(0);
     const bad = await run(place, ['budget', 'reset', '--key', String(id), '--as', ' ']);
-    expect(bad.err).toMatch(/A name is 1-100 characters/);
+    expect(bad.err).toMatch(/A name is 1-100 printable ASCII characters/);
     const entries = await json<LedgerEntry[]>(place, ['ledger', '--account', 'who']);
     const admin = entries.filter((e) => e.kind.startsWith('admin:') || e.kind === 'adjust');
     expect(admin.find((e) => e.kind === 'admin:topup')?.actor).toBe(userInfo().username);
@@ -107,7 +107,14 @@ describe('agentkey ledger', () => {
     // A name the ledger cannot take is refused by its flag, and nothing is made.
     const wide = await run(place, ['keys', 'create', '--account', 'who', '--as', 'Zoë']);
     expect(wide).toMatchObject({ code: 1, out: '' });
-    expect(wide.err).toMatch(/^error: --as must be 1-512 printable ASCII characters/);
+    expect(wide.err).toMatch(/argument 'Zoë' is invalid\. A name is 1-100 printable ASCII characters/);
+    // A user name the logs cannot take is no name: the ledger says `cli`, the audit log asks for --as.
+    const { whoRuns } = await import('../../src/commands/access-store.js');
+    expect(whoRuns({}, { USER: 'José' }, null)).toBeNull();
+    expect(whoRuns({}, {}, 'José')).toBeNull();
+    expect(whoRuns({}, { USER: 'bob' }, null)).toBe('bob');
+    expect(whoRuns({}, { USER: 'bob' }, 'alice')).toBe('alice');
+    expect(whoRuns({ as: 'ops' }, {}, 'alice')).toBe('ops');
     expect(await place.withStore((ak) => ak.listKeys('who'))).toHaveLength(2);
     // The audit log's actor for a mutating access command, by the same person.
     const { humanActor } = await import('../../src/commands/access-store.js');

@@ -87,6 +87,9 @@ describe('agentkey usage', () => {
         ['usage', '--key', String(id), '--until', '2026-13-01'],
         /argument '2026-13-01' is invalid. A time is/,
       ],
+      // Not ISO (a space for the T), and a time the clock lacks.
+      [['usage', '--key', String(id), '--since', '2026-04-30 10:00'], /is invalid. A time is/],
+      [['usage', '--key', String(id), '--since', '2026-04-30T24:00'], /is invalid. A time is/],
     ];
     for (const [argv, message] of cases) {
       const ran = await run(place, argv);

@@ -41,7 +41,7 @@ export function adminStatements(t: TableNames) {
     `INSERT INTO ${e.ledger} (at, principal_id, subject, account_id, kind, actor, metadata)
        SELECT $2::timestamptz, id, external_subject, account_id, '${kind}', $3::text, ${extra} FROM ${source}`;
   return {
-    /** $1 id, $2 now, $3 actor, $4 micros to add to the cap (whole cents × 10000 via budget_cents); returns id, account_id. */
+    /** $1 id, $2 now, $3 actor, $4 whole cents to add to the cap (budget_cents); returns id, account_id. */
     topUpKey: `WITH upd AS (UPDATE ${t.keys} SET budget_cents = budget_cents + $4::integer
         WHERE id = $1 AND budget_cents IS NOT NULL RETURNING id, external_subject, account_id, budget_cents)
       , led AS (${audit('upd', 'admin:topup', `jsonb_build_object('cents', $4::integer, 'budget_cents', budget_cents)`)})
