@@ -59,10 +59,7 @@ export class AgentKey implements GateStoreOwner {
     await migrate(this.ctx.pool, this.ctx.tables);
   }
 
-  /**
-   * Mints a key; the key itself is in the result only, never stored. `audit.actor` names who made
-   * it in the ledger's `admin:create` row (default: `delegatedBy`).
-   */
+  /** Mints a key (its secret is in the result only, never stored); `audit.actor`: the ledger's maker. */
   create(options: T.CreateKeyOptions, audit: Audit = {}): Promise<T.CreateKeyResult> {
     return createKey(this.ctx, options, null, audit);
   }
