@@ -71,6 +71,7 @@ const FLAGS: Record<string, readonly string[]> = {
   subject: ['--subject', '<subject>'],
   limit: ['--limit'],
   actor: ['--as'],
+  tableName: ['--table'],
 };
 
 /** The flags a field may be set by (for a command to say which of them it has). */

@@ -29,11 +29,14 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   program.hook('preAction', (_, action) => {
     ran = action;
   });
+  // A flag is the command's own or a global one (on a parent); an argument only the command's.
+  const hasFlag = (command: Command | null | undefined, flag: string): boolean =>
+    !!command && (command.options.some((option) => option.long === flag) || hasFlag(command.parent, flag));
   const flagOf = (field: string) =>
     flagsOf(field).find((flag) =>
       flag.startsWith('<')
         ? ran?.registeredArguments.some((argument) => `<${argument.name()}>` === flag)
-        : ran?.options.some((option) => option.long === flag),
+        : hasFlag(ran, flag),
     );
   let code = 0;
   try {

@@ -34,7 +34,9 @@ export function centsOrNone(value: string): Maybe<number> {
 export function idOf(what: string) {
   return (value: string): number => {
     if (!/^[1-9]\d{0,9}$/.test(value) || Number(value) > 2_147_483_647) {
-      throw new InvalidArgumentError(`A ${what} id is a positive whole number, got ${echo(value)}.`);
+      throw new InvalidArgumentError(
+        `A ${what} id is a positive whole number (at most 2147483647), got ${echo(value)}.`,
+      );
     }
     return Number(value);
   };
