@@ -43,6 +43,11 @@ export const usageGroup: CommandGroup = {
         const to = o.until(now);
         if (from >= to) throw new CliError('--since must be before --until');
         const ak = await cli.store(command);
+        // A key or subject that is not there has no spend to show: say so, not a chart of zeros.
+        if ('keyId' in target && !(await ak.getKey(target.keyId)))
+          throw new CliError(`no key with id ${target.keyId}`);
+        if ('subject' in target && !(await ak.getSubject(target.subject)))
+          throw new CliError(`no subject ${JSON.stringify(target.subject)}`);
         const report = await ak.spend(target, { from, to, groupBy: o.by });
         const buckets = fill(report.buckets ?? [], from, to, o.by);
         const value = { target, since: from, until: to, by: o.by, totalCents: report.totalCents, buckets };

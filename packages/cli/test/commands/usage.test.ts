@@ -78,6 +78,9 @@ describe('agentkey usage', () => {
       ],
       [['usage', '--key', String(id), '--since', 'yesterday'], /argument 'yesterday' is invalid. A time is/],
       [['usage', '--since', '7d'], /give exactly one of/],
+      // A key or subject that is not there: said so (it printed a week of zeros).
+      [['usage', '--key', '999999'], /^error: no key with id 999999$/m],
+      [['usage', '--subject', 'idp|nobody'], /^error: no subject "idp\|nobody"$/m],
       // A day the calendar lacks, refused rather than rolled over to March 2.
       [
         ['usage', '--key', String(id), '--since', '2026-02-30'],
