@@ -56,11 +56,16 @@ function row(e: LedgerEntry): string[] {
   ];
 }
 
+/** The widest kind (`admin:account_rate_limit`): every followed line's amount starts in one column. */
+const KIND_WIDTH = 24;
+
 function line(cli: Cli, e: LedgerEntry): string {
   const [id, at, kind, amount, ...rest] = row(e);
   const c = cli.colours;
-  const coloured = e.amountCents < 0 ? c.green(amount!) : e.amountCents > 0 ? c.yellow(amount!) : amount!;
-  return [c.dim(id!), at, kind!.padEnd(8), coloured.padStart(10), ...rest].join('  ');
+  // Padded before colouring: a colour's escape codes take no room on screen.
+  const padded = amount!.padStart(10);
+  const coloured = e.amountCents < 0 ? c.green(padded) : e.amountCents > 0 ? c.yellow(padded) : padded;
+  return [c.dim(id!.padStart(6)), at, kind!.padEnd(KIND_WIDTH), coloured, ...rest].join('  ');
 }
 
 /** The id to tail from when nothing was shown yet: the last one of the whole ledger (0 if empty). */

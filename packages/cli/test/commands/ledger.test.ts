@@ -120,4 +120,35 @@ describe('agentkey ledger', () => {
     const { humanActor } = await import('../../src/commands/access-store.js');
     expect(humanActor({}, {})).toEqual({ kind: 'human', id: userInfo().username });
   });
+
+  it('--follow lines keep their columns whatever the kind (a charge, an admin top-up, an adjust)', async () => {
+    const made = await place.withStore(async (ak) => {
+      const k = await ak.create({ accountId: 'cols', budgetCents: 1000 }, { actor: 'ops' });
+      await ak.authorize(k.key, { costCents: 3 });
+      await ak.topUp({ keyId: k.id }, 5, { actor: 'ops' });
+      await ak.resetBudget({ keyId: k.id }, { actor: 'ops' });
+      return k;
+    });
+    const stop = new AbortController();
+    const ran = run(place, ['ledger', '--follow', '--account', 'cols', '--limit', '10', '--interval', '50'], {
+      signal: stop.signal,
+      onOut: (out) => {
+        if (out.trimEnd().split('\n').length >= 4) stop.abort();
+      },
+    });
+    const lines = (await ran).out.trimEnd().split('\n');
+    expect(lines.map((l) => l.trim().split(/\s+/)[2])).toEqual([
+      'admin:create',
+      'charge',
+      'admin:topup',
+      'adjust',
+    ]);
+    // The amounts end in one column (right-aligned), and the key's column starts in one column.
+    const end = (l: string) => {
+      const m = /-?\$\d+\.\d{2}/.exec(l)!;
+      return m.index + m[0].length;
+    };
+    expect(new Set(lines.map(end)).size).toBe(1);
+    expect(new Set(lines.map((l) => l.search(new RegExp(`\\s${made.id}\\s`)))).size).toBe(1);
+  });
 });
