@@ -32,12 +32,13 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   // A flag is the command's own or a global one (on a parent); an argument only the command's.
   const hasFlag = (command: Command | null | undefined, flag: string): boolean =>
     !!command && (command.options.some((option) => option.long === flag) || hasFlag(command.parent, flag));
-  const flagOf = (field: string) =>
-    flagsOf(field).find((flag) =>
-      flag.startsWith('<')
-        ? ran?.registeredArguments.some((argument) => `<${argument.name()}>` === flag)
-        : hasFlag(ran, flag),
+  const flagOf = (field: string) => {
+    const flag = flagsOf(field).find((f) =>
+      f.startsWith('<') ? ran?.registeredArguments.some((a) => `<${a.name()}>` === f) : hasFlag(ran, f),
     );
+    // The table may come from the environment instead.
+    return flag === '--table' ? '--table (or AGENTKEY_TABLE)' : flag;
+  };
   let code = 0;
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -63,7 +63,7 @@ describe('agentkey errors', () => {
     oneLine(ran, /does not exist: run `agentkey migrate` first/);
     const bad = await run(null, ['keys', 'list', '--account', 'a', '--table', 'no such'], { env: place.env });
     // A global flag is named as such (the library calls it tableName).
-    oneLine(bad, /^error: --table must be an SQL identifier/);
+    oneLine(bad, /^error: --table \(or AGENTKEY_TABLE\) must be an SQL identifier/);
   });
 
   it('a database nobody listens on: one line naming it, as a child process', async () => {
