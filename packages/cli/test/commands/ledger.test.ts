@@ -60,20 +60,20 @@ describe('agentkey ledger', () => {
       cwd: place.cwd,
       env: place.env,
     });
+    // Everything the child prints is kept from the start: a line printed while no one waited (the
+    // charge landing before the wait for it began) must still count.
     let out = '';
+    let changed = () => {};
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk;
+      changed();
+    });
     const seen = (pattern: RegExp) =>
       new Promise<void>((resolve) => {
-        const check = () => {
-          if (pattern.test(out)) {
-            child.stdout!.off('data', onData);
-            resolve();
-          }
+        changed = () => {
+          if (pattern.test(out)) resolve();
         };
-        const onData = (chunk: Buffer) => {
-          out += chunk;
-          check();
-        };
-        child.stdout!.on('data', onData);
+        changed();
       });
     await seen(/charge/);
     await place.withStore((ak) => ak.authorize(key, { costCents: 11 }));
