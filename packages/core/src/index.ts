@@ -45,8 +45,8 @@ export {
 } from './gate/verifier.js';
 /** @internal For @agentkey/express. */
 export { parseDuration } from './input/duration.js';
-/** @internal For @agentkey/express and @agentkey/clerk. */
-export { isScope } from './input/values.js';
+/** @internal For @agentkey/express and @agentkey/clerk; isIdent for @agentkey/cli (an actor the ledger takes). */
+export { isIdent, isScope } from './input/values.js';
 /** @internal For @agentkey/redis: the one list of a row's descriptive fields. */
 export { DESCRIPTIVE_FIELDS } from './keys/key-row.js';
 /** @internal For @agentkey/express. */

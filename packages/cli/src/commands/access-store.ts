@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { Access, type AccessRefusal, type Actor, parseKeyRing } from '@agentkey/access';
+import { isIdent } from '@agentkey/core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Cli } from '../cli.js';
 import { CliError } from '../errors.js';
@@ -44,12 +45,12 @@ export function addActorOption(command: Command): Command {
   return command.addOption(actorOption());
 }
 
-/** A name both logs take: the ledger's actor is printable ASCII (as every identifier it stores). */
-const RECORDABLE = /^[\x20-\x7e]{1,100}$/;
+/** A name both logs take: an identifier the ledger stores (core's rule), of at most 100 characters. */
+const recordable = (name: string): boolean => name.length <= 100 && isIdent(name);
 
 function actorName(value: string): string {
   const name = value.trim();
-  if (!RECORDABLE.test(name))
+  if (!recordable(name))
     throw new InvalidArgumentError(
       'A name is 1-100 printable ASCII characters (the ledger and the audit log both record it).',
     );
@@ -68,7 +69,7 @@ export function whoRuns(
   if (options.as !== undefined) return options.as;
   const user = osUser || env.USER || env.USERNAME;
   // A user name the logs cannot record is no name: the caller must say one with --as.
-  return user && RECORDABLE.test(user) ? user : null;
+  return user && recordable(user) ? user : null;
 }
 
 function osUserName(): string | null {

@@ -11,6 +11,7 @@ import {
   addRowOptions,
   changesOf,
   checkPeriodHasCap,
+  checkUpdatePeriod,
   printRow,
   type RowOptions,
 } from './row-options.js';
@@ -83,12 +84,7 @@ export const keysGroup: CommandGroup = {
       .action(async (id: number, options: RowOptions & { as?: string }, command: Command) => {
         const changes = changesOf(options);
         const ak = await cli.store(command);
-        // A period alone is for a key that has a cap already.
-        if (options.period !== undefined && options.budget === undefined) {
-          const row = await ak.getKey(id);
-          if (!row) throw new CliError(`no key with id ${id}`);
-          checkPeriodHasCap(undefined, options.period, '--budget', row.budget.limitCents !== null);
-        } else checkPeriodHasCap(options.budget, options.period, '--budget');
+        await checkUpdatePeriod(options, () => ak.getKey(id), `no key with id ${id}`);
         const info = await ak.update(id, changes, actor(options, cli.io));
         if (!info) throw new CliError(`no key with id ${id}`);
         printRow(cli, command, info);

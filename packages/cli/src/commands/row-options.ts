@@ -69,6 +69,22 @@ export function checkPeriodHasCap(
 }
 
 /**
+ * checkPeriodHasCap for an update: a period given alone is checked against the row's own cap,
+ * read with `read` (`missing` when there is no such row).
+ */
+export async function checkUpdatePeriod(
+  options: RowOptions,
+  read: () => Promise<{ budget: { limitCents: number | null } } | null>,
+  missing: string,
+): Promise<void> {
+  if (options.period === undefined || options.budget !== undefined)
+    return checkPeriodHasCap(options.budget, options.period, '--budget');
+  const row = await read();
+  if (!row) throw new CliError(missing);
+  checkPeriodHasCap(undefined, options.period, '--budget', row.budget.limitCents !== null);
+}
+
+/**
  * Who made an admin change, for the ledger's audit rows: the same name the access audit log
  * records for this person (`--as`, else the user running the command; `cli` when none is known).
  */

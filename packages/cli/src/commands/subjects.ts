@@ -9,7 +9,7 @@ import {
   actor,
   addRowOptions,
   changesOf,
-  checkPeriodHasCap,
+  checkUpdatePeriod,
   printRow,
   type RowOptions,
 } from './row-options.js';
@@ -68,12 +68,11 @@ export const subjectsGroup: CommandGroup = {
       .action(async (subject: string, options: RowOptions & { as?: string }, command: Command) => {
         const changes = changesOf(options);
         const ak = await cli.store(command);
-        // A period alone is for a subject that has a cap already.
-        if (options.period !== undefined && options.budget === undefined) {
-          const row = await ak.getSubject(subject);
-          if (!row) throw new CliError(`no subject ${JSON.stringify(subject)}`);
-          checkPeriodHasCap(undefined, options.period, '--budget', row.budget.limitCents !== null);
-        } else checkPeriodHasCap(options.budget, options.period, '--budget');
+        await checkUpdatePeriod(
+          options,
+          () => ak.getSubject(subject),
+          `no subject ${JSON.stringify(subject)}`,
+        );
         const info = await ak.updateSubject(subject, changes, actor(options, cli.io));
         if (!info) throw new CliError(`no subject ${JSON.stringify(subject)}`);
         printRow(cli, command, info);

@@ -23,6 +23,7 @@ function described(
   options: EnsureSubjectOptions,
   accountId: string,
   notAfter: Date | null = null,
+  actor: string | null = null,
 ): Described {
   if (!options || typeof options !== 'object')
     throw new AgentKeyInputError('options must be an object', 'options');
@@ -50,8 +51,8 @@ function described(
       notAfter,
     ),
     now,
-    // Whoever delegated the row created it, as far as the audit row can tell.
-    actor: delegatedBy,
+    // Who the caller says made the row, else whoever delegated it.
+    actor: actor ?? delegatedBy,
   };
 }
 
@@ -63,15 +64,8 @@ export async function createKey(
   audit: AuditOptions = {},
 ): Promise<CreateKeyResult> {
   const asked = options?.notAfter == null ? null : checkDate(options.notAfter, 'notAfter');
-  const actor = actorOf(audit);
-  const asDescribed = described(
-    ctx,
-    options,
-    checkIdent(options?.accountId, 'accountId'),
-    earliest(notAfter, asked),
-  );
-  // The audit row's actor: who the caller says made it, else whoever delegated it.
-  const row = actor === null ? asDescribed : { ...asDescribed, actor };
+  const accountId = checkIdent(options?.accountId, 'accountId');
+  const row = described(ctx, options, accountId, earliest(notAfter, asked), actorOf(audit));
   const poolParentId = await poolRoot(ctx, options.poolParentId, row.accountId);
   const { key, hash, start } = newKey(ctx.keyPrefix);
   const result = await ctx.pool.query(
